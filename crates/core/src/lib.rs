@@ -1,1 +1,433 @@
-//! placeholder
+//! The dynex core: what the server, the CLI and embedding services call.
+//!
+//! [`Dynex::open`] connects to a `sqlite://`, `postgres://` or `mysql://` URL, applies dynex's
+//! migrations and loads the entity configuration into an in-memory snapshot. Reads go through
+//! [`Dynex::read_collection`] and [`Dynex::read_one`]; configuration and API keys are managed with
+//! the other methods. A background watcher notices configuration changes made by other processes
+//! (a CLI, another server) by a version number and swaps the snapshot, so no request ever queries
+//! the configuration.
+//!
+//! ```no_run
+//! let dynex = dynex_core::Dynex::open("sqlite://dynex.db")?;
+//! let countries = dynex.read_collection("countries", &[("page[limit]".into(), "5".into())])?;
+//! println!("{}", serde_json::Value::Array(countries));
+//! # Ok::<(), dynex_core::CoreError>(())
+//! ```
+
+pub mod db;
+mod demo;
+mod error;
+pub mod introspect;
+mod keys;
+mod read;
+pub mod store;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use chrono::{NaiveDateTime, Utc};
+use dynex_auth::{Principal, Scope};
+use dynex_query::{Condition, Dialect, PageLimits};
+use dynex_schema::{Catalog, Entity, EntityConfig, TableInfo};
+
+pub use db::{Db, redact};
+pub use error::CoreError;
+pub use keys::{ApiKeyInfo, NewApiKey};
+pub use store::StoredEntity;
+
+use keys::KeyRecord;
+
+/// How to open a database.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Connections in the pool.
+    pub pool_size: u32,
+    /// Apply pending migrations when opening.
+    pub migrate: bool,
+    /// Default and maximum page size of collection reads.
+    pub page_limits: PageLimits,
+    /// How often to look for configuration changes made elsewhere; `None` never looks.
+    pub watch_interval: Option<Duration>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            pool_size: 8,
+            migrate: true,
+            page_limits: PageLimits::default(),
+            watch_interval: Some(Duration::from_millis(250)),
+        }
+    }
+}
+
+/// Why a presented API key was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyRefusal {
+    /// No such key, or it was revoked.
+    Unknown,
+    /// The key's `valid_to` has passed.
+    Expired,
+}
+
+/// What the server serves from: a consistent view of configuration and keys.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    /// The configuration version this snapshot was loaded at.
+    pub version: i64,
+    /// Active entities.
+    pub catalog: Catalog,
+    keys: HashMap<String, KeyRecord>,
+}
+
+struct Inner {
+    db: Db,
+    options: Options,
+    snapshot: ArcSwap<Snapshot>,
+}
+
+/// A handle on one dynex database; cheap to clone and shareable across threads.
+#[derive(Clone)]
+pub struct Dynex {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Dynex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dynex").field("db", &self.inner.db).finish()
+    }
+}
+
+impl Dynex {
+    /// Opens the database at `url` with default [`Options`].
+    pub fn open(url: &str) -> Result<Dynex, CoreError> {
+        Dynex::open_with(url, Options::default())
+    }
+
+    /// Opens the database at `url`: connects, migrates (if asked), loads the configuration and
+    /// starts watching for changes.
+    pub fn open_with(url: &str, options: Options) -> Result<Dynex, CoreError> {
+        let db = Db::connect(url, options.pool_size)?;
+        if options.migrate {
+            db.migrate()?;
+        }
+        let interval = options.watch_interval;
+        let dynex = Dynex {
+            inner: Arc::new(Inner {
+                db,
+                options,
+                snapshot: ArcSwap::from_pointee(Snapshot::default()),
+            }),
+        };
+        dynex.reload()?;
+        if let Some(every) = interval {
+            spawn_watcher(Arc::downgrade(&dynex.inner), every);
+        }
+        Ok(dynex)
+    }
+
+    /// The connection pool.
+    pub fn db(&self) -> &Db {
+        &self.inner.db
+    }
+
+    /// The SQL dialect of the database.
+    pub fn dialect(&self) -> Dialect {
+        self.inner.db.dialect()
+    }
+
+    /// The page limits in force.
+    pub fn page_limits(&self) -> PageLimits {
+        self.inner.options.page_limits
+    }
+
+    /// The current snapshot of configuration and keys.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.inner.snapshot.load_full()
+    }
+
+    /// Reloads the snapshot if the stored configuration version changed; returns whether it did.
+    pub fn refresh(&self) -> Result<bool, CoreError> {
+        let mut conn = self.inner.db.conn()?;
+        let version = store::version(&mut conn)?;
+        if version == self.inner.snapshot.load().version {
+            return Ok(false);
+        }
+        drop(conn);
+        self.reload()?;
+        Ok(true)
+    }
+
+    fn reload(&self) -> Result<(), CoreError> {
+        let dialect = self.dialect();
+        let mut conn = self.inner.db.conn()?;
+        // Read the version first: a change racing with this load bumps it again and is picked
+        // up by the next refresh.
+        let version = store::version(&mut conn)?;
+        let mut entities = Vec::new();
+        for stored in store::load_all(&mut conn, dialect)? {
+            if !stored.config.is_active {
+                continue;
+            }
+            let alias = stored.config.table_alias.clone();
+            match Entity::new(stored.config) {
+                Ok(e) => entities.push(e),
+                Err(e) => log::warn!("entity `{alias}` is not served: {e}"),
+            }
+        }
+        let keys = keys::load_active(&mut conn, dialect)?.into_iter().collect();
+        self.inner.snapshot.store(Arc::new(Snapshot {
+            version,
+            catalog: Catalog::new(entities),
+            keys,
+        }));
+        Ok(())
+    }
+
+    fn entity(&self, snapshot: &Snapshot, alias: &str) -> Result<Arc<Entity>, CoreError> {
+        snapshot
+            .catalog
+            .entity(alias)
+            .cloned()
+            .ok_or_else(|| CoreError::UnknownEntity(alias.to_string()))
+    }
+
+    /// Reads a page of an entity from query-string pairs (`filter[…]`, `page[…]`, `include`).
+    pub fn read_collection(
+        &self,
+        alias: &str,
+        pairs: &[(String, String)],
+    ) -> Result<Vec<serde_json::Value>, CoreError> {
+        let snapshot = self.snapshot();
+        let entity = self.entity(&snapshot, alias)?;
+        let resolve = |a: &str| snapshot.catalog.entity(a).cloned();
+        let query = dynex_query::parse(&entity, &resolve, pairs, &self.page_limits())?;
+        let mut conn = self.inner.db.conn()?;
+        read::read(&mut conn, self.dialect(), &entity, &query, &[])
+    }
+
+    /// Reads one row by identifier (filters and includes apply too); 1303 when it does not exist.
+    pub fn read_one(
+        &self,
+        alias: &str,
+        id: &str,
+        pairs: &[(String, String)],
+    ) -> Result<serde_json::Value, CoreError> {
+        let snapshot = self.snapshot();
+        let entity = self.entity(&snapshot, alias)?;
+        let resolve = |a: &str| snapshot.catalog.entity(a).cloned();
+        let mut query = dynex_query::parse(&entity, &resolve, pairs, &self.page_limits())?;
+        query.page = dynex_query::Page { offset: 0, limit: 1 };
+        let Ok(id) = dynex_validate::parse_text(entity.identifier(), id) else {
+            // An id that cannot be of the identifier's type names no row.
+            return Err(CoreError::RowNotFound(alias.to_string()));
+        };
+        let by_id = [Condition::Eq(entity.identifier_index(), id)];
+        let mut conn = self.inner.db.conn()?;
+        read::read(&mut conn, self.dialect(), &entity, &query, &by_id)?
+            .pop()
+            .ok_or_else(|| CoreError::RowNotFound(alias.to_string()))
+    }
+
+    /// Names of the tables in the database.
+    pub fn tables(&self) -> Result<Vec<String>, CoreError> {
+        let mut conn = self.inner.db.conn()?;
+        Ok(introspect::tables(&mut conn, self.dialect())?)
+    }
+
+    /// What introspection finds about a table.
+    pub fn table(&self, name: &str) -> Result<TableInfo, CoreError> {
+        let mut conn = self.inner.db.conn()?;
+        introspect::table(&mut conn, self.dialect(), name)?
+            .ok_or_else(|| CoreError::NotFound { kind: "table", name: name.to_string() })
+    }
+
+    /// Every stored entity, active or not.
+    pub fn entities(&self) -> Result<Vec<StoredEntity>, CoreError> {
+        let mut conn = self.inner.db.conn()?;
+        store::load_all(&mut conn, self.dialect())
+    }
+
+    /// One stored entity by alias.
+    pub fn stored_entity(&self, alias: &str) -> Result<StoredEntity, CoreError> {
+        self.entities()?
+            .into_iter()
+            .find(|e| e.config.table_alias == alias)
+            .ok_or_else(|| CoreError::NotFound { kind: "entity", name: alias.to_string() })
+    }
+
+    /// Validates configurations against the live schema and stores them (creating or replacing
+    /// by alias); all or nothing. Takes effect on every server at its next refresh.
+    pub fn save_entities(&self, configs: &[EntityConfig]) -> Result<(), CoreError> {
+        let mut conn = self.inner.db.conn()?;
+        let dialect = self.dialect();
+        let stored = store::load_all(&mut conn, dialect)?;
+        let mut known: HashMap<String, String> = stored
+            .iter()
+            .map(|s| (s.config.table_alias.clone(), s.config.table_name.clone()))
+            .collect();
+        for c in configs {
+            known.remove(&c.table_alias);
+        }
+        let mut tables = HashMap::new();
+        let mut names: Vec<&str> = configs.iter().map(|c| c.table_name.as_str()).collect();
+        names.extend(known.values().map(String::as_str));
+        for name in names {
+            if !tables.contains_key(name)
+                && !dynex_schema::is_reserved_table(name)
+                && let Some(t) = introspect::table(&mut conn, dialect, name)?
+            {
+                tables.insert(name.to_string(), t);
+            }
+        }
+        let errors = dynex_schema::check(configs, &tables, &known);
+        if !errors.is_empty() {
+            return Err(CoreError::Config(errors));
+        }
+        store::save(&mut conn, configs)?;
+        drop(conn);
+        self.refresh()?;
+        Ok(())
+    }
+
+    /// Imports a Spryker installer `configuration.json` (or a single entry); returns the aliases.
+    pub fn import_configuration(&self, json: &str) -> Result<Vec<String>, CoreError> {
+        let configs = EntityConfig::parse_many(json)
+            .map_err(|e| CoreError::ConfigFormat(e.to_string()))?;
+        self.save_entities(&configs)?;
+        Ok(configs.into_iter().map(|c| c.table_alias).collect())
+    }
+
+    /// Builds a configuration for a live table as Spryker's back office does, and stores it.
+    pub fn add_entity(
+        &self,
+        table: &str,
+        alias: Option<&str>,
+        active: bool,
+    ) -> Result<EntityConfig, CoreError> {
+        let info = self.table(table)?;
+        let mut config = dynex_schema::suggest_config(&info, alias);
+        config.is_active = active;
+        if self.entities()?.iter().any(|e| e.config.table_alias == config.table_alias) {
+            return Err(CoreError::AlreadyExists { kind: "entity", name: config.table_alias });
+        }
+        self.save_entities(std::slice::from_ref(&config))?;
+        Ok(config)
+    }
+
+    /// Exports configurations in the installer format (all when `aliases` is empty).
+    pub fn export_configuration(&self, aliases: &[String]) -> Result<Vec<EntityConfig>, CoreError> {
+        let all = self.entities()?;
+        for a in aliases {
+            if !all.iter().any(|e| &e.config.table_alias == a) {
+                return Err(CoreError::NotFound { kind: "entity", name: a.clone() });
+            }
+        }
+        Ok(all
+            .into_iter()
+            .filter(|e| aliases.is_empty() || aliases.contains(&e.config.table_alias))
+            .map(|e| e.config)
+            .collect())
+    }
+
+    /// Turns an entity on or off.
+    pub fn set_entity_active(&self, alias: &str, active: bool) -> Result<(), CoreError> {
+        let mut conn = self.inner.db.conn()?;
+        if !store::set_active(&mut conn, alias, active)? {
+            return Err(CoreError::NotFound { kind: "entity", name: alias.to_string() });
+        }
+        drop(conn);
+        self.refresh()?;
+        Ok(())
+    }
+
+    /// Removes an entity and its relations (the table itself is untouched).
+    pub fn remove_entity(&self, alias: &str) -> Result<(), CoreError> {
+        let mut conn = self.inner.db.conn()?;
+        if !store::remove(&mut conn, alias)? {
+            return Err(CoreError::NotFound { kind: "entity", name: alias.to_string() });
+        }
+        drop(conn);
+        self.refresh()?;
+        Ok(())
+    }
+
+    /// Creates an API key; its value is returned once and only its hash is stored.
+    pub fn create_api_key(
+        &self,
+        name: &str,
+        scopes: &[Scope],
+        valid_to: Option<NaiveDateTime>,
+    ) -> Result<NewApiKey, CoreError> {
+        let scopes = if scopes.is_empty() { dynex_auth::default_key_scopes() } else { scopes.to_vec() };
+        let mut conn = self.inner.db.conn()?;
+        let key = keys::create(&mut conn, self.dialect(), name, &scopes, valid_to)?;
+        drop(conn);
+        self.refresh()?;
+        Ok(key)
+    }
+
+    /// Lists API keys (never their values).
+    pub fn list_api_keys(&self) -> Result<Vec<ApiKeyInfo>, CoreError> {
+        let mut conn = self.inner.db.conn()?;
+        keys::list(&mut conn, self.dialect())
+    }
+
+    /// Revokes an API key by name.
+    pub fn revoke_api_key(&self, name: &str) -> Result<(), CoreError> {
+        let mut conn = self.inner.db.conn()?;
+        if !keys::revoke(&mut conn, name)? {
+            return Err(CoreError::NotFound { kind: "active API key", name: name.to_string() });
+        }
+        drop(conn);
+        self.refresh()?;
+        Ok(())
+    }
+
+    /// Checks a presented API key against the snapshot; no database round trip.
+    pub fn authenticate_api_key(&self, key: &str) -> Result<Principal, KeyRefusal> {
+        let snapshot = self.inner.snapshot.load();
+        let record = snapshot
+            .keys
+            .get(&dynex_auth::hash_secret(key))
+            .ok_or(KeyRefusal::Unknown)?;
+        if record.valid_to.is_some_and(|t| t <= Utc::now().naive_utc()) {
+            return Err(KeyRefusal::Expired);
+        }
+        Ok(Principal { name: record.name.clone(), scopes: record.scopes.clone() })
+    }
+
+    /// Creates and fills the demo catalog's tables and configuration unless they exist; returns
+    /// whether it loaded them.
+    pub fn load_demo(&self) -> Result<bool, CoreError> {
+        let loaded = {
+            let mut conn = self.inner.db.conn()?;
+            demo::load(&mut conn, self.dialect())?
+        };
+        if loaded {
+            self.import_configuration(demo::CONFIGURATION)?;
+        }
+        Ok(loaded)
+    }
+}
+
+fn spawn_watcher(inner: Weak<Inner>, every: Duration) {
+    let spawned = std::thread::Builder::new()
+        .name("dynex-config-watch".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(every);
+                let Some(inner) = inner.upgrade() else {
+                    return;
+                };
+                if let Err(e) = (Dynex { inner }).refresh() {
+                    log::warn!("configuration refresh failed: {e}");
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        log::error!("cannot start the configuration watcher: {e}");
+    }
+}

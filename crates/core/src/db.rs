@@ -1,0 +1,321 @@
+//! The database: backend from the URL, the connection pool, per-connection setup, migrations and
+//! the one bridge from rendered [`Sql`] to diesel.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::r2d2::{self, ManageConnection, Pool, PooledConnection, R2D2Connection};
+use diesel::sql_types::{BigInt, Bool, Double, Text, Untyped};
+use diesel::{Connection, QueryResult, QueryableByName, RunQueryDsl};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use dynex_query::{Dialect, Piece, Sql, Value};
+
+use crate::error::CoreError;
+
+pub use any::{AnyConnection, MultiBackend};
+
+// The derive generates undocumented public items; they are documented here instead.
+#[allow(missing_docs)]
+mod any {
+    /// A connection to any of the three backends, chosen at run time.
+    #[derive(diesel::MultiConnection)]
+    pub enum AnyConnection {
+        /// Embedded SQLite.
+        Sqlite(diesel::SqliteConnection),
+        /// PostgreSQL.
+        #[cfg(feature = "postgres")]
+        Postgres(diesel::PgConnection),
+        /// MySQL or MariaDB.
+        #[cfg(feature = "mysql")]
+        Mysql(diesel::MysqlConnection),
+    }
+}
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
+#[cfg(feature = "postgres")]
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
+#[cfg(feature = "mysql")]
+const MYSQL_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/mysql");
+
+/// Where a database lives, parsed from a `sqlite://`, `postgres://` or `mysql://` URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatabaseUrl {
+    dialect: Dialect,
+    target: String,
+}
+
+impl DatabaseUrl {
+    /// Parses a database URL; an unknown scheme is an error, never a new SQLite file.
+    ///
+    /// `sqlite://dynex.db` is relative to the working directory, `sqlite:///abs/path.db` absolute.
+    pub fn parse(url: &str) -> Result<DatabaseUrl, CoreError> {
+        let bad = |why: &str| CoreError::InvalidUrl(format!("`{}`: {why}", redact(url)));
+        let (scheme, rest) = url
+            .split_once("://")
+            .ok_or_else(|| bad("expected sqlite://path, postgres://… or mysql://…"))?;
+        let dialect = match scheme {
+            "sqlite" => Dialect::Sqlite,
+            "postgres" | "postgresql" => Dialect::Postgres,
+            "mysql" | "mariadb" => Dialect::Mysql,
+            other => {
+                return Err(bad(&format!(
+                    "unknown scheme `{other}` (use sqlite, postgres or mysql)"
+                )));
+            }
+        };
+        let target = match dialect {
+            Dialect::Sqlite => {
+                let path = rest.split('?').next().unwrap_or(rest);
+                if path.is_empty() || path == ":memory:" {
+                    return Err(bad("a file path is required (in-memory databases cannot be pooled)"));
+                }
+                let parent = PathBuf::from(path)
+                    .parent()
+                    .map(PathBuf::from)
+                    .unwrap_or_default();
+                if !parent.as_os_str().is_empty() && !parent.is_dir() {
+                    return Err(bad(&format!("directory `{}` does not exist", parent.display())));
+                }
+                path.to_string()
+            }
+            Dialect::Mysql => format!("mysql://{rest}"),
+            Dialect::Postgres => format!("postgres://{rest}"),
+        };
+        let compiled = match dialect {
+            Dialect::Sqlite => true,
+            Dialect::Postgres => cfg!(feature = "postgres"),
+            Dialect::Mysql => cfg!(feature = "mysql"),
+        };
+        if !compiled {
+            return Err(bad(&format!(
+                "this build has no {dialect:?} support (build with `--features {}`)",
+                if dialect == Dialect::Mysql { "mysql" } else { "postgres" }
+            )));
+        }
+        Ok(DatabaseUrl { dialect, target })
+    }
+
+    /// The SQL dialect of the backend.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+}
+
+/// The URL with any password replaced, safe for messages and logs.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Opens connections of one backend and prepares each one.
+#[derive(Debug)]
+pub struct Manager {
+    url: DatabaseUrl,
+}
+
+impl ManageConnection for Manager {
+    type Connection = AnyConnection;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<AnyConnection, r2d2::Error> {
+        let target = &self.url.target;
+        let conn = match self.url.dialect {
+            Dialect::Sqlite => {
+                let mut c = diesel::SqliteConnection::establish(target)
+                    .map_err(r2d2::Error::ConnectionError)?;
+                // One PRAGMA per statement, as diesel's documentation advises; WAL lets readers
+                // run beside the writer, the busy timeout makes writers wait instead of failing.
+                for pragma in [
+                    "PRAGMA busy_timeout = 5000",
+                    "PRAGMA journal_mode = WAL",
+                    "PRAGMA synchronous = NORMAL",
+                    "PRAGMA foreign_keys = ON",
+                ] {
+                    c.batch_execute(pragma).map_err(r2d2::Error::QueryError)?;
+                }
+                AnyConnection::Sqlite(c)
+            }
+            #[cfg(feature = "postgres")]
+            Dialect::Postgres => AnyConnection::Postgres(
+                diesel::PgConnection::establish(target).map_err(r2d2::Error::ConnectionError)?,
+            ),
+            #[cfg(feature = "mysql")]
+            Dialect::Mysql => AnyConnection::Mysql(
+                diesel::MysqlConnection::establish(target).map_err(r2d2::Error::ConnectionError)?,
+            ),
+            #[allow(unreachable_patterns)]
+            _ => unreachable!("DatabaseUrl::parse refuses backends this build lacks"),
+        };
+        Ok(conn)
+    }
+
+    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), r2d2::Error> {
+        conn.ping().map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut AnyConnection) -> bool {
+        conn.is_broken()
+    }
+}
+
+/// A pooled connection.
+pub type Conn = PooledConnection<Manager>;
+
+/// A connection pool to one database.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool<Manager>,
+    dialect: Dialect,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db").field("dialect", &self.dialect).finish()
+    }
+}
+
+impl Db {
+    /// Connects a pool of `size` connections (at least 2) to the database at `url`.
+    pub fn connect(url: &str, size: u32) -> Result<Db, CoreError> {
+        let url = DatabaseUrl::parse(url)?;
+        let dialect = url.dialect;
+        let pool = Pool::builder()
+            .max_size(size.max(2))
+            .min_idle(Some(1))
+            // A broken connection is noticed by `has_broken`; a ping per checkout would add a
+            // round trip to every request.
+            .test_on_check_out(false)
+            .connection_timeout(Duration::from_secs(10))
+            .build(Manager { url })
+            .map_err(|e| CoreError::Unavailable(e.to_string()))?;
+        Ok(Db { pool, dialect })
+    }
+
+    /// The SQL dialect of the backend.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// Takes a connection from the pool.
+    pub fn conn(&self) -> Result<Conn, CoreError> {
+        self.pool
+            .get()
+            .map_err(|e| CoreError::Unavailable(e.to_string()))
+    }
+
+    /// Applies pending migrations of dynex's own tables; returns how many ran.
+    pub fn migrate(&self) -> Result<usize, CoreError> {
+        let mut conn = self.conn()?;
+        let run = |r: Result<Vec<_>, Box<dyn std::error::Error + Send + Sync>>| {
+            r.map(|v| v.len()).map_err(|e| CoreError::Migration(e.to_string()))
+        };
+        match &mut *conn {
+            AnyConnection::Sqlite(c) => run(c.run_pending_migrations(SQLITE_MIGRATIONS)),
+            #[cfg(feature = "postgres")]
+            AnyConnection::Postgres(c) => run(c.run_pending_migrations(POSTGRES_MIGRATIONS)),
+            #[cfg(feature = "mysql")]
+            AnyConnection::Mysql(c) => run(c.run_pending_migrations(MYSQL_MIGRATIONS)),
+        }
+    }
+}
+
+/// Runs a SQL script: statements separated by `;` at the end of a line.
+pub fn run_script(conn: &mut AnyConnection, script: &str) -> Result<(), CoreError> {
+    for statement in script.split(";\n") {
+        let body: String = statement
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("--"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let body = body.trim().trim_end_matches(';');
+        if !body.is_empty() {
+            conn.batch_execute(body)?;
+        }
+    }
+    Ok(())
+}
+
+/// Rendered [`Sql`] as a diesel query: identifiers and binds go through the active backend.
+pub struct DynQuery<'a>(pub &'a Sql);
+
+impl QueryFragment<MultiBackend> for DynQuery<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+        for piece in &self.0.pieces {
+            match piece {
+                Piece::Sql(s) => out.push_sql(s),
+                Piece::Ident(i) => out.push_identifier(i)?,
+                Piece::Bind(v) => match v {
+                    Value::Null => out.push_sql("NULL"),
+                    Value::Int(n) => out.push_bind_param::<BigInt, i64>(n)?,
+                    Value::Float(f) => out.push_bind_param::<Double, f64>(f)?,
+                    Value::Bool(b) => out.push_bind_param::<Bool, bool>(b)?,
+                    Value::Text(s)
+                    | Value::Decimal(s)
+                    | Value::Date(s)
+                    | Value::DateTime(s)
+                    | Value::Json(s) => out.push_bind_param::<Text, String>(s)?,
+                },
+            }
+        }
+        Ok(())
+    }
+}
+
+impl QueryId for DynQuery<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl Query for DynQuery<'_> {
+    type SqlType = Untyped;
+}
+
+impl RunQueryDsl<AnyConnection> for DynQuery<'_> {}
+
+#[derive(QueryableByName)]
+struct JsonRow {
+    #[diesel(sql_type = Text)]
+    row_json: String,
+}
+
+/// Runs a rendered read and returns each row's `row_json`.
+pub fn load_json(conn: &mut AnyConnection, sql: &Sql) -> QueryResult<Vec<String>> {
+    Ok(DynQuery(sql)
+        .load::<JsonRow>(conn)?
+        .into_iter()
+        .map(|r| r.row_json)
+        .collect())
+}
+
+/// Runs a rendered statement and returns the number of affected rows.
+pub fn execute(conn: &mut AnyConnection, sql: &Sql) -> QueryResult<usize> {
+    DynQuery(sql).execute(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_choose_the_backend_and_mistypes_fail() {
+        assert_eq!(DatabaseUrl::parse("sqlite://x.db").unwrap().dialect(), Dialect::Sqlite);
+        assert_eq!(DatabaseUrl::parse("sqlite:///tmp/x.db").unwrap().target, "/tmp/x.db");
+        for bad in ["x.db", "sqlit://x.db", "sqlite://", "sqlite://no/such/dir/x.db", "sqlite://:memory:"] {
+            assert!(matches!(DatabaseUrl::parse(bad), Err(CoreError::InvalidUrl(_))), "{bad}");
+        }
+        assert_eq!(redact("mysql://root:secret@h/db"), "mysql://root:***@h/db");
+        if let Err(CoreError::InvalidUrl(m)) = DatabaseUrl::parse("foo://root:secret@h/db") {
+            assert!(!m.contains("secret"));
+        }
+    }
+}

@@ -1,0 +1,58 @@
+//! The core's error type; the server maps each variant to a wire code and HTTP status.
+
+use dynex_query::QueryError;
+use dynex_schema::ConfigError;
+
+/// Everything that can go wrong in the core.
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    /// The database URL is malformed or names a backend this build lacks.
+    #[error("invalid database URL {0}")]
+    InvalidUrl(String),
+    /// The database cannot be reached or the pool is exhausted.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// Applying dynex's migrations failed.
+    #[error("migration failed: {0}")]
+    Migration(String),
+    /// No active entity is served under this alias.
+    #[error("entity `{0}` is not configured or not active")]
+    UnknownEntity(String),
+    /// No row has this identifier (Spryker 1303).
+    #[error("The entity `{0}` could not be found in the database.")]
+    RowNotFound(String),
+    /// The request's query parameters are invalid.
+    #[error(transparent)]
+    Query(#[from] QueryError),
+    /// A configuration does not fit the live schema or the rules.
+    #[error("invalid configuration:\n{}", .0.iter().map(|e| format!("  - {e}")).collect::<Vec<_>>().join("\n"))]
+    Config(Vec<ConfigError>),
+    /// A configuration file is not valid JSON of the expected shape.
+    #[error("invalid configuration file: {0}")]
+    ConfigFormat(String),
+    /// A named object (entity, API key) does not exist.
+    #[error("{kind} `{name}` not found")]
+    NotFound {
+        /// What was looked for.
+        kind: &'static str,
+        /// Its name.
+        name: String,
+    },
+    /// A named object already exists.
+    #[error("{kind} `{name}` already exists")]
+    AlreadyExists {
+        /// What was created.
+        kind: &'static str,
+        /// Its name.
+        name: String,
+    },
+    /// Bad input to an administrative operation.
+    #[error("{0}")]
+    Invalid(String),
+    /// A database statement failed.
+    #[error("database error: {0}")]
+    Database(#[from] diesel::result::Error),
+    /// Stored data could not be decoded.
+    #[error("corrupt data: {0}")]
+    Corrupt(String),
+}

@@ -1,0 +1,199 @@
+//! API keys: created once, stored as hashes, revoked by name.
+
+use chrono::NaiveDateTime;
+use diesel::sql_types::{Nullable, Text};
+use diesel::{Connection, QueryableByName, RunQueryDsl};
+use dynex_auth::{Scope, generate_api_key, hash_secret};
+use dynex_query::{Dialect, Sql, Value};
+use serde::Serialize;
+
+use crate::db::{AnyConnection, DynQuery, execute};
+use crate::error::CoreError;
+use crate::store::{as_text, bump_version};
+
+/// The stored format of timestamps dynex writes.
+pub(crate) const TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
+
+/// A key just created; the only time the key itself is available.
+#[derive(Debug, Clone, Serialize)]
+pub struct NewApiKey {
+    /// The key's name.
+    pub name: String,
+    /// The key; store it now, it is never shown again.
+    pub key: String,
+    /// Granted scopes.
+    pub scopes: Vec<String>,
+    /// Expiry (UTC), if any.
+    pub valid_to: Option<String>,
+}
+
+/// What `dynex key list` shows about a key (never the key).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ApiKeyInfo {
+    /// The key's name.
+    pub name: String,
+    /// The first characters of the key, to recognise it.
+    pub prefix: String,
+    /// Granted scopes.
+    pub scopes: Vec<String>,
+    /// Expiry (UTC), if any.
+    pub valid_to: Option<String>,
+    /// Creation time (UTC).
+    pub created_at: String,
+    /// Revocation time, if revoked.
+    pub revoked_at: Option<String>,
+}
+
+/// An active key as the server holds it in memory.
+#[derive(Debug, Clone)]
+pub(crate) struct KeyRecord {
+    pub name: String,
+    pub scopes: Vec<Scope>,
+    pub valid_to: Option<NaiveDateTime>,
+}
+
+#[derive(QueryableByName)]
+struct KeyRow {
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Text)]
+    key_hash: String,
+    #[diesel(sql_type = Text)]
+    key_prefix: String,
+    #[diesel(sql_type = Text)]
+    scopes: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    valid_to: Option<String>,
+    #[diesel(sql_type = Text)]
+    created: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    revoked: Option<String>,
+}
+
+fn timestamp_bind(sql: &mut Sql, dialect: Dialect, t: Option<&NaiveDateTime>) {
+    match t {
+        None => {
+            sql.push("NULL");
+        }
+        Some(t) => {
+            let text = Value::Text(t.format(TIME_FORMAT).to_string());
+            match dialect {
+                Dialect::Postgres => sql.push("CAST(").bind(text).push(" AS TIMESTAMP)"),
+                Dialect::Mysql => sql.push("CAST(").bind(text).push(" AS DATETIME)"),
+                Dialect::Sqlite => sql.bind(text),
+            };
+        }
+    }
+}
+
+fn load(conn: &mut AnyConnection, dialect: Dialect, only_active: bool) -> Result<Vec<KeyRow>, CoreError> {
+    let text = format!(
+        "SELECT name, key_hash, key_prefix, scopes, {} AS valid_to, {} AS created, {} AS revoked \
+         FROM dynex_api_key{} ORDER BY name",
+        as_text(dialect, "valid_to"),
+        as_text(dialect, "created_at"),
+        as_text(dialect, "revoked_at"),
+        if only_active { " WHERE revoked_at IS NULL" } else { "" }
+    );
+    let mut q = Sql::default();
+    q.push(&text);
+    Ok(DynQuery(&q).load::<KeyRow>(conn)?)
+}
+
+fn parse_time(s: &str) -> Option<NaiveDateTime> {
+    let norm = dynex_schema::normalize_datetime(s)?;
+    NaiveDateTime::parse_from_str(norm.split('.').next()?, TIME_FORMAT).ok()
+}
+
+fn scopes_text(scopes: &[Scope]) -> String {
+    scopes.iter().map(ToString::to_string).collect::<Vec<_>>().join(" ")
+}
+
+/// Creates a key; fails when the name is taken.
+pub fn create(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    name: &str,
+    scopes: &[Scope],
+    valid_to: Option<NaiveDateTime>,
+) -> Result<NewApiKey, CoreError> {
+    if name.trim().is_empty() || name.len() > 255 {
+        return Err(CoreError::Invalid("a key name must have 1 to 255 characters".into()));
+    }
+    let key = generate_api_key();
+    conn.transaction::<_, CoreError, _>(|conn| {
+        if load(conn, dialect, false)?.iter().any(|k| k.name == name) {
+            return Err(CoreError::AlreadyExists { kind: "API key", name: name.to_string() });
+        }
+        let mut q = Sql::default();
+        q.push("INSERT INTO dynex_api_key (name, key_hash, key_prefix, scopes, valid_to) VALUES (")
+            .bind(Value::Text(name.to_string()))
+            .push(", ")
+            .bind(Value::Text(hash_secret(&key)))
+            .push(", ")
+            .bind(Value::Text(key[..8].to_string()))
+            .push(", ")
+            .bind(Value::Text(scopes_text(scopes)))
+            .push(", ");
+        timestamp_bind(&mut q, dialect, valid_to.as_ref());
+        q.push(")");
+        execute(conn, &q)?;
+        bump_version(conn)?;
+        Ok(())
+    })?;
+    Ok(NewApiKey {
+        name: name.to_string(),
+        key,
+        scopes: scopes.iter().map(ToString::to_string).collect(),
+        valid_to: valid_to.map(|t| t.format(TIME_FORMAT).to_string()),
+    })
+}
+
+/// Lists every key, revoked ones included.
+pub fn list(conn: &mut AnyConnection, dialect: Dialect) -> Result<Vec<ApiKeyInfo>, CoreError> {
+    Ok(load(conn, dialect, false)?
+        .into_iter()
+        .map(|k| ApiKeyInfo {
+            name: k.name,
+            prefix: k.key_prefix,
+            scopes: k.scopes.split_whitespace().map(str::to_string).collect(),
+            valid_to: k.valid_to.and_then(|t| dynex_schema::normalize_datetime(&t)),
+            created_at: dynex_schema::normalize_datetime(&k.created).unwrap_or(k.created),
+            revoked_at: k.revoked.and_then(|t| dynex_schema::normalize_datetime(&t)),
+        })
+        .collect())
+}
+
+/// Revokes a key by name; returns whether an active key was revoked.
+pub fn revoke(conn: &mut AnyConnection, name: &str) -> Result<bool, CoreError> {
+    conn.transaction::<_, CoreError, _>(|conn| {
+        let mut q = Sql::default();
+        q.push("UPDATE dynex_api_key SET revoked_at = CURRENT_TIMESTAMP WHERE revoked_at IS NULL AND name = ")
+            .bind(Value::Text(name.to_string()));
+        let n = execute(conn, &q)?;
+        bump_version(conn)?;
+        Ok(n > 0)
+    })
+}
+
+/// Loads the active keys by hash, for the in-memory snapshot.
+pub(crate) fn load_active(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+) -> Result<Vec<(String, KeyRecord)>, CoreError> {
+    load(conn, dialect, true)?
+        .into_iter()
+        .map(|k| {
+            let scopes = dynex_auth::parse_scopes(&k.scopes)
+                .map_err(|e| CoreError::Corrupt(format!("scopes of key `{}`: {e}", k.name)))?;
+            Ok((
+                k.key_hash,
+                KeyRecord {
+                    name: k.name,
+                    scopes,
+                    valid_to: k.valid_to.as_deref().and_then(parse_time),
+                },
+            ))
+        })
+        .collect()
+}
