@@ -1,1 +1,279 @@
-//! placeholder
+//! The dynex API server: the Data Exchange API over the configured tables.
+//!
+//! [`create_app`] builds the actix-web application from an opened [`Dynex`], so tests and
+//! embedding programs reuse exactly what `dynex-server` serves; [`run`] is the whole binary.
+
+mod auth;
+mod error;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers, Logger};
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use dynex_auth::Action;
+use dynex_core::{Dynex, Options};
+use dynex_query::PageLimits;
+use serde_json::json;
+
+pub use error::{ApiError, ErrorObject};
+
+/// Command-line and environment settings of `dynex-server`.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(
+    name = "dynex-server",
+    version,
+    about = "Serve the Data Exchange API over configured tables"
+)]
+pub struct ServerArgs {
+    /// Database URL: sqlite://path, postgres://user@host/db or mysql://user:pass@host/db
+    /// [default: sqlite://dynex.db, or sqlite://dynex-demo.db with --demo]
+    #[arg(long, env = "DYNEX_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Address to listen on.
+    #[arg(long, env = "DYNEX_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+    /// Load the demo catalog (if absent) and print a ready-to-use API key.
+    #[arg(long)]
+    pub demo: bool,
+    /// URL prefix of the Data Exchange API.
+    #[arg(long, env = "DYNEX_ROUTE_PREFIX", default_value = "dynamic-entity")]
+    pub route_prefix: String,
+    /// Rows per page when a request gives no page[limit].
+    #[arg(long, env = "DYNEX_PAGE_LIMIT_DEFAULT", default_value_t = 20)]
+    pub page_limit_default: u64,
+    /// Largest page[limit] accepted.
+    #[arg(long, env = "DYNEX_PAGE_LIMIT_MAX", default_value_t = 1000)]
+    pub page_limit_max: u64,
+    /// Database connections in the pool.
+    #[arg(long, env = "DYNEX_POOL_SIZE", default_value_t = 8)]
+    pub pool_size: u32,
+    /// HTTP worker threads (default: one per CPU).
+    #[arg(long, env = "DYNEX_WORKERS")]
+    pub workers: Option<usize>,
+}
+
+/// What every handler shares.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// The opened database.
+    pub dynex: Dynex,
+}
+
+/// Builds the application: routes, JSON errors everywhere, and request logging without secrets.
+pub fn create_app(
+    dynex: Dynex,
+    route_prefix: String,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let prefix = format!("/{}", route_prefix.trim_matches('/'));
+    App::new()
+        .app_data(web::Data::new(AppState { dynex }))
+        .wrap(ErrorHandlers::new().default_handler(json_errors))
+        // The query string may carry `api_key`, so only the path is logged.
+        .wrap(
+            Logger::new("%a \"%{method}xi %{path}xi\" %s %b %T")
+                .custom_request_replace("method", |r| r.method().to_string())
+                .custom_request_replace("path", |r| r.path().to_string()),
+        )
+        .service(
+            web::scope(&prefix)
+                .service(
+                    web::resource("/{alias}")
+                        .route(web::get().to(get_collection))
+                        .default_service(web::to(method_not_allowed)),
+                )
+                .service(
+                    web::resource("/{alias}/{id}")
+                        .route(web::get().to(get_one))
+                        .default_service(web::to(method_not_allowed)),
+                ),
+        )
+        .route("/health/live", web::get().to(live))
+        .route("/health/ready", web::get().to(ready))
+        .default_service(web::to(not_found))
+}
+
+/// Replaces any error response that is not JSON (actix's own plain-text errors) with a coded one.
+fn json_errors<B: MessageBody + 'static>(
+    res: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let status = res.status();
+    let (code, message) = match status.as_u16() {
+        404 => ("007", "Not found".to_string()),
+        405 => ("1318", "Method not allowed.".to_string()),
+        413 => ("1301", "The request body is too large.".to_string()),
+        s if s >= 500 => ("1391", "Internal server error.".to_string()),
+        _ => (
+            "1320",
+            status
+                .canonical_reason()
+                .unwrap_or("Bad request")
+                .to_string(),
+        ),
+    };
+    let body = serde_json::to_string(&[ErrorObject {
+        code,
+        status: status.as_u16(),
+        message,
+    }])
+    .unwrap_or_default();
+    let (req, mut res) = res.into_parts();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    let res = res.set_body(body);
+    Ok(ErrorHandlerResponse::Response(
+        ServiceResponse::new(req, res)
+            .map_into_boxed_body()
+            .map_into_right_body(),
+    ))
+}
+
+fn query_pairs(req: &HttpRequest) -> Vec<(String, String)> {
+    form_urlencoded::parse(req.query_string().as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// Runs blocking database work off the async workers.
+async fn blocking<R: Send + 'static>(
+    f: impl FnOnce() -> Result<R, dynex_core::CoreError> + Send + 'static,
+) -> Result<R, ApiError> {
+    web::block(f)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(ApiError::from)
+}
+
+async fn get_collection(
+    state: web::Data<AppState>,
+    alias: web::Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let alias = alias.into_inner();
+    auth::authorize(&state.dynex, &req, Action::Read, &alias)?;
+    let pairs = query_pairs(&req);
+    let dynex = state.dynex.clone();
+    let rows = blocking(move || dynex.read_collection(&alias, &pairs)).await?;
+    Ok(HttpResponse::Ok().json(json!({ "data": rows })))
+}
+
+async fn get_one(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let (alias, id) = path.into_inner();
+    auth::authorize(&state.dynex, &req, Action::Read, &alias)?;
+    let pairs = query_pairs(&req);
+    let dynex = state.dynex.clone();
+    let row = blocking(move || dynex.read_one(&alias, &id, &pairs)).await?;
+    Ok(HttpResponse::Ok().json(json!({ "data": row })))
+}
+
+async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::MethodNotAllowed)
+}
+
+async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::RouteNotFound)
+}
+
+async fn live() -> HttpResponse {
+    HttpResponse::Ok().json(json!({"status": "ok"}))
+}
+
+async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let dynex = state.dynex.clone();
+    let version = blocking(move || {
+        dynex.refresh()?;
+        Ok(dynex.snapshot().version)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(json!({"status": "ok", "configVersion": version})))
+}
+
+/// Opens the database (loading the demo if asked), prints how to call it, and serves until
+/// interrupted.
+pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
+    let url = args.database_url.clone().unwrap_or_else(|| {
+        if args.demo {
+            "sqlite://dynex-demo.db"
+        } else {
+            "sqlite://dynex.db"
+        }
+        .to_string()
+    });
+    let options = Options {
+        pool_size: args.pool_size,
+        migrate: true,
+        page_limits: PageLimits {
+            default_limit: args.page_limit_default.max(1),
+            max_limit: args.page_limit_max.max(args.page_limit_default).max(1),
+        },
+        watch_interval: Some(Duration::from_millis(250)),
+    };
+    let open_url = url.clone();
+    let dynex = web::block(move || Dynex::open_with(&open_url, options)).await??;
+    let base = format!(
+        "http://{}/{}",
+        args.bind,
+        args.route_prefix.trim_matches('/')
+    );
+    if args.demo {
+        let d = dynex.clone();
+        let key = web::block(move || {
+            d.load_demo()?;
+            let name = format!("demo-{}", chrono_like_now());
+            d.create_api_key(&name, &[], None)
+        })
+        .await??;
+        println!(
+            "dynex demo catalog loaded into {}",
+            dynex_core::redact(&url)
+        );
+        println!("API key (shown once): {}", key.key);
+        println!(
+            "Try:\n  curl -H 'X-Api-Key: {}' '{base}/countries?include=countryTaxRates&page[limit]=2'",
+            key.key
+        );
+    }
+    println!(
+        "dynex-server listening on http://{} (database {})",
+        args.bind,
+        dynex_core::redact(&url)
+    );
+    let prefix = args.route_prefix.clone();
+    let mut server = HttpServer::new(move || create_app(dynex.clone(), prefix.clone()));
+    if let Some(w) = args.workers {
+        server = server.workers(w.max(1));
+    }
+    server.bind(args.bind)?.run().await?;
+    Ok(())
+}
+
+fn chrono_like_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}

@@ -73,8 +73,14 @@ impl fmt::Display for Scope {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Scope::Admin => f.write_str("admin"),
-            Scope::Entity { alias: None, action } => write!(f, "dynamic-entity:{}", action.as_str()),
-            Scope::Entity { alias: Some(a), action } => {
+            Scope::Entity {
+                alias: None,
+                action,
+            } => write!(f, "dynamic-entity:{}", action.as_str()),
+            Scope::Entity {
+                alias: Some(a),
+                action,
+            } => {
                 write!(f, "dynamic-entity:{a}:{}", action.as_str())
             }
         }
@@ -88,17 +94,27 @@ impl std::str::FromStr for Scope {
             "read" => Ok(Action::Read),
             "write" => Ok(Action::Write),
             "delete" => Ok(Action::Delete),
-            _ => Err(format!("unknown action `{a}` in scope `{s}` (read, write or delete)")),
+            _ => Err(format!(
+                "unknown action `{a}` in scope `{s}` (read, write or delete)"
+            )),
         };
         let parts: Vec<&str> = s.split(':').collect();
         match parts.as_slice() {
             ["admin"] => Ok(Scope::Admin),
-            ["dynamic-entity", a] => Ok(Scope::Entity { alias: None, action: action(a)? }),
+            ["dynamic-entity", a] => Ok(Scope::Entity {
+                alias: None,
+                action: action(a)?,
+            }),
             ["dynamic-entity", alias, a]
                 if !alias.is_empty()
-                    && alias.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') =>
+                    && alias
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') =>
             {
-                Ok(Scope::Entity { alias: Some((*alias).to_string()), action: action(a)? })
+                Ok(Scope::Entity {
+                    alias: Some((*alias).to_string()),
+                    action: action(a)?,
+                })
             }
             _ => Err(format!(
                 "invalid scope `{s}` (expected admin, dynamic-entity:<action> or \
@@ -120,7 +136,10 @@ pub fn parse_scopes(list: &str) -> Result<Vec<Scope>, String> {
 pub fn default_key_scopes() -> Vec<Scope> {
     [Action::Read, Action::Write, Action::Delete]
         .into_iter()
-        .map(|action| Scope::Entity { alias: None, action })
+        .map(|action| Scope::Entity {
+            alias: None,
+            action,
+        })
         .collect()
 }
 
@@ -138,15 +157,19 @@ impl Principal {
     pub fn allows(&self, action: Action, alias: &str) -> bool {
         self.scopes.iter().any(|s| match s {
             Scope::Admin => false,
-            Scope::Entity { alias: a, action: granted } => {
-                *granted == action && a.as_deref().is_none_or(|a| a == alias)
-            }
+            Scope::Entity {
+                alias: a,
+                action: granted,
+            } => *granted == action && a.as_deref().is_none_or(|a| a == alias),
         })
     }
 
     /// The narrowest scope that would allow `action` on `alias`, for error messages.
     pub fn missing_scope(action: Action, alias: &str) -> Scope {
-        Scope::Entity { alias: Some(alias.to_string()), action }
+        Scope::Entity {
+            alias: Some(alias.to_string()),
+            action,
+        }
     }
 }
 
@@ -159,7 +182,10 @@ mod tests {
         let (a, b) = (generate_api_key(), generate_api_key());
         assert_ne!(a, b);
         assert!(a.starts_with(API_KEY_PREFIX) && a.len() == 44);
-        assert_eq!(hash_secret("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            hash_secret("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
         assert!(constant_time_eq(&hash_secret(&a), &hash_secret(&a)));
         assert!(!constant_time_eq(&hash_secret(&a), &hash_secret(&b)));
     }

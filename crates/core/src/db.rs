@@ -69,14 +69,19 @@ impl DatabaseUrl {
             Dialect::Sqlite => {
                 let path = rest.split('?').next().unwrap_or(rest);
                 if path.is_empty() || path == ":memory:" {
-                    return Err(bad("a file path is required (in-memory databases cannot be pooled)"));
+                    return Err(bad(
+                        "a file path is required (in-memory databases cannot be pooled)",
+                    ));
                 }
                 let parent = PathBuf::from(path)
                     .parent()
                     .map(PathBuf::from)
                     .unwrap_or_default();
                 if !parent.as_os_str().is_empty() && !parent.is_dir() {
-                    return Err(bad(&format!("directory `{}` does not exist", parent.display())));
+                    return Err(bad(&format!(
+                        "directory `{}` does not exist",
+                        parent.display()
+                    )));
                 }
                 path.to_string()
             }
@@ -91,7 +96,11 @@ impl DatabaseUrl {
         if !compiled {
             return Err(bad(&format!(
                 "this build has no {dialect:?} support (build with `--features {}`)",
-                if dialect == Dialect::Mysql { "mysql" } else { "postgres" }
+                if dialect == Dialect::Mysql {
+                    "mysql"
+                } else {
+                    "postgres"
+                }
             )));
         }
         Ok(DatabaseUrl { dialect, target })
@@ -180,7 +189,9 @@ pub struct Db {
 
 impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Db").field("dialect", &self.dialect).finish()
+        f.debug_struct("Db")
+            .field("dialect", &self.dialect)
+            .finish()
     }
 }
 
@@ -217,7 +228,8 @@ impl Db {
     pub fn migrate(&self) -> Result<usize, CoreError> {
         let mut conn = self.conn()?;
         let run = |r: Result<Vec<_>, Box<dyn std::error::Error + Send + Sync>>| {
-            r.map(|v| v.len()).map_err(|e| CoreError::Migration(e.to_string()))
+            r.map(|v| v.len())
+                .map_err(|e| CoreError::Migration(e.to_string()))
         };
         match &mut *conn {
             AnyConnection::Sqlite(c) => run(c.run_pending_migrations(SQLITE_MIGRATIONS)),
@@ -308,10 +320,25 @@ mod tests {
 
     #[test]
     fn urls_choose_the_backend_and_mistypes_fail() {
-        assert_eq!(DatabaseUrl::parse("sqlite://x.db").unwrap().dialect(), Dialect::Sqlite);
-        assert_eq!(DatabaseUrl::parse("sqlite:///tmp/x.db").unwrap().target, "/tmp/x.db");
-        for bad in ["x.db", "sqlit://x.db", "sqlite://", "sqlite://no/such/dir/x.db", "sqlite://:memory:"] {
-            assert!(matches!(DatabaseUrl::parse(bad), Err(CoreError::InvalidUrl(_))), "{bad}");
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://x.db").unwrap().dialect(),
+            Dialect::Sqlite
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:///tmp/x.db").unwrap().target,
+            "/tmp/x.db"
+        );
+        for bad in [
+            "x.db",
+            "sqlit://x.db",
+            "sqlite://",
+            "sqlite://no/such/dir/x.db",
+            "sqlite://:memory:",
+        ] {
+            assert!(
+                matches!(DatabaseUrl::parse(bad), Err(CoreError::InvalidUrl(_))),
+                "{bad}"
+            );
         }
         assert_eq!(redact("mysql://root:secret@h/db"), "mysql://root:***@h/db");
         if let Err(CoreError::InvalidUrl(m)) = DatabaseUrl::parse("foo://root:secret@h/db") {

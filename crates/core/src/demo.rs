@@ -21,7 +21,10 @@ fn schema(dialect: Dialect) -> &'static str {
 
 /// Creates and fills the demo tables unless `spy_country` exists; returns whether it did.
 pub(crate) fn load(conn: &mut AnyConnection, dialect: Dialect) -> Result<bool, CoreError> {
-    if introspect::tables(conn, dialect)?.iter().any(|t| t == "spy_country") {
+    if introspect::tables(conn, dialect)?
+        .iter()
+        .any(|t| t == "spy_country")
+    {
         return Ok(false);
     }
     run_script(conn, schema(dialect))?;

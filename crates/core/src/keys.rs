@@ -86,14 +86,22 @@ fn timestamp_bind(sql: &mut Sql, dialect: Dialect, t: Option<&NaiveDateTime>) {
     }
 }
 
-fn load(conn: &mut AnyConnection, dialect: Dialect, only_active: bool) -> Result<Vec<KeyRow>, CoreError> {
+fn load(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    only_active: bool,
+) -> Result<Vec<KeyRow>, CoreError> {
     let text = format!(
         "SELECT name, key_hash, key_prefix, scopes, {} AS valid_to, {} AS created, {} AS revoked \
          FROM dynex_api_key{} ORDER BY name",
         as_text(dialect, "valid_to"),
         as_text(dialect, "created_at"),
         as_text(dialect, "revoked_at"),
-        if only_active { " WHERE revoked_at IS NULL" } else { "" }
+        if only_active {
+            " WHERE revoked_at IS NULL"
+        } else {
+            ""
+        }
     );
     let mut q = Sql::default();
     q.push(&text);
@@ -106,7 +114,11 @@ fn parse_time(s: &str) -> Option<NaiveDateTime> {
 }
 
 fn scopes_text(scopes: &[Scope]) -> String {
-    scopes.iter().map(ToString::to_string).collect::<Vec<_>>().join(" ")
+    scopes
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Creates a key; fails when the name is taken.
@@ -118,12 +130,17 @@ pub fn create(
     valid_to: Option<NaiveDateTime>,
 ) -> Result<NewApiKey, CoreError> {
     if name.trim().is_empty() || name.len() > 255 {
-        return Err(CoreError::Invalid("a key name must have 1 to 255 characters".into()));
+        return Err(CoreError::Invalid(
+            "a key name must have 1 to 255 characters".into(),
+        ));
     }
     let key = generate_api_key();
     conn.transaction::<_, CoreError, _>(|conn| {
         if load(conn, dialect, false)?.iter().any(|k| k.name == name) {
-            return Err(CoreError::AlreadyExists { kind: "API key", name: name.to_string() });
+            return Err(CoreError::AlreadyExists {
+                kind: "API key",
+                name: name.to_string(),
+            });
         }
         let mut q = Sql::default();
         q.push("INSERT INTO dynex_api_key (name, key_hash, key_prefix, scopes, valid_to) VALUES (")
@@ -157,7 +174,9 @@ pub fn list(conn: &mut AnyConnection, dialect: Dialect) -> Result<Vec<ApiKeyInfo
             name: k.name,
             prefix: k.key_prefix,
             scopes: k.scopes.split_whitespace().map(str::to_string).collect(),
-            valid_to: k.valid_to.and_then(|t| dynex_schema::normalize_datetime(&t)),
+            valid_to: k
+                .valid_to
+                .and_then(|t| dynex_schema::normalize_datetime(&t)),
             created_at: dynex_schema::normalize_datetime(&k.created).unwrap_or(k.created),
             revoked_at: k.revoked.and_then(|t| dynex_schema::normalize_datetime(&t)),
         })

@@ -219,7 +219,10 @@ impl Dynex {
         let entity = self.entity(&snapshot, alias)?;
         let resolve = |a: &str| snapshot.catalog.entity(a).cloned();
         let mut query = dynex_query::parse(&entity, &resolve, pairs, &self.page_limits())?;
-        query.page = dynex_query::Page { offset: 0, limit: 1 };
+        query.page = dynex_query::Page {
+            offset: 0,
+            limit: 1,
+        };
         let Ok(id) = dynex_validate::parse_text(entity.identifier(), id) else {
             // An id that cannot be of the identifier's type names no row.
             return Err(CoreError::RowNotFound(alias.to_string()));
@@ -240,8 +243,10 @@ impl Dynex {
     /// What introspection finds about a table.
     pub fn table(&self, name: &str) -> Result<TableInfo, CoreError> {
         let mut conn = self.inner.db.conn()?;
-        introspect::table(&mut conn, self.dialect(), name)?
-            .ok_or_else(|| CoreError::NotFound { kind: "table", name: name.to_string() })
+        introspect::table(&mut conn, self.dialect(), name)?.ok_or_else(|| CoreError::NotFound {
+            kind: "table",
+            name: name.to_string(),
+        })
     }
 
     /// Every stored entity, active or not.
@@ -255,7 +260,10 @@ impl Dynex {
         self.entities()?
             .into_iter()
             .find(|e| e.config.table_alias == alias)
-            .ok_or_else(|| CoreError::NotFound { kind: "entity", name: alias.to_string() })
+            .ok_or_else(|| CoreError::NotFound {
+                kind: "entity",
+                name: alias.to_string(),
+            })
     }
 
     /// Validates configurations against the live schema and stores them (creating or replacing
@@ -294,8 +302,8 @@ impl Dynex {
 
     /// Imports a Spryker installer `configuration.json` (or a single entry); returns the aliases.
     pub fn import_configuration(&self, json: &str) -> Result<Vec<String>, CoreError> {
-        let configs = EntityConfig::parse_many(json)
-            .map_err(|e| CoreError::ConfigFormat(e.to_string()))?;
+        let configs =
+            EntityConfig::parse_many(json).map_err(|e| CoreError::ConfigFormat(e.to_string()))?;
         self.save_entities(&configs)?;
         Ok(configs.into_iter().map(|c| c.table_alias).collect())
     }
@@ -310,8 +318,15 @@ impl Dynex {
         let info = self.table(table)?;
         let mut config = dynex_schema::suggest_config(&info, alias);
         config.is_active = active;
-        if self.entities()?.iter().any(|e| e.config.table_alias == config.table_alias) {
-            return Err(CoreError::AlreadyExists { kind: "entity", name: config.table_alias });
+        if self
+            .entities()?
+            .iter()
+            .any(|e| e.config.table_alias == config.table_alias)
+        {
+            return Err(CoreError::AlreadyExists {
+                kind: "entity",
+                name: config.table_alias,
+            });
         }
         self.save_entities(std::slice::from_ref(&config))?;
         Ok(config)
@@ -322,7 +337,10 @@ impl Dynex {
         let all = self.entities()?;
         for a in aliases {
             if !all.iter().any(|e| &e.config.table_alias == a) {
-                return Err(CoreError::NotFound { kind: "entity", name: a.clone() });
+                return Err(CoreError::NotFound {
+                    kind: "entity",
+                    name: a.clone(),
+                });
             }
         }
         Ok(all
@@ -336,7 +354,10 @@ impl Dynex {
     pub fn set_entity_active(&self, alias: &str, active: bool) -> Result<(), CoreError> {
         let mut conn = self.inner.db.conn()?;
         if !store::set_active(&mut conn, alias, active)? {
-            return Err(CoreError::NotFound { kind: "entity", name: alias.to_string() });
+            return Err(CoreError::NotFound {
+                kind: "entity",
+                name: alias.to_string(),
+            });
         }
         drop(conn);
         self.refresh()?;
@@ -347,7 +368,10 @@ impl Dynex {
     pub fn remove_entity(&self, alias: &str) -> Result<(), CoreError> {
         let mut conn = self.inner.db.conn()?;
         if !store::remove(&mut conn, alias)? {
-            return Err(CoreError::NotFound { kind: "entity", name: alias.to_string() });
+            return Err(CoreError::NotFound {
+                kind: "entity",
+                name: alias.to_string(),
+            });
         }
         drop(conn);
         self.refresh()?;
@@ -361,7 +385,11 @@ impl Dynex {
         scopes: &[Scope],
         valid_to: Option<NaiveDateTime>,
     ) -> Result<NewApiKey, CoreError> {
-        let scopes = if scopes.is_empty() { dynex_auth::default_key_scopes() } else { scopes.to_vec() };
+        let scopes = if scopes.is_empty() {
+            dynex_auth::default_key_scopes()
+        } else {
+            scopes.to_vec()
+        };
         let mut conn = self.inner.db.conn()?;
         let key = keys::create(&mut conn, self.dialect(), name, &scopes, valid_to)?;
         drop(conn);
@@ -379,7 +407,10 @@ impl Dynex {
     pub fn revoke_api_key(&self, name: &str) -> Result<(), CoreError> {
         let mut conn = self.inner.db.conn()?;
         if !keys::revoke(&mut conn, name)? {
-            return Err(CoreError::NotFound { kind: "active API key", name: name.to_string() });
+            return Err(CoreError::NotFound {
+                kind: "active API key",
+                name: name.to_string(),
+            });
         }
         drop(conn);
         self.refresh()?;
@@ -396,7 +427,10 @@ impl Dynex {
         if record.valid_to.is_some_and(|t| t <= Utc::now().naive_utc()) {
             return Err(KeyRefusal::Expired);
         }
-        Ok(Principal { name: record.name.clone(), scopes: record.scopes.clone() })
+        Ok(Principal {
+            name: record.name.clone(),
+            scopes: record.scopes.clone(),
+        })
     }
 
     /// Creates and fills the demo catalog's tables and configuration unless they exist; returns

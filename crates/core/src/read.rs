@@ -72,7 +72,14 @@ pub fn read(
             page: Some(query.page),
         },
     )?;
-    attach(conn, dialect, entity, &extra_columns, &mut loaded, &query.include)?;
+    attach(
+        conn,
+        dialect,
+        entity,
+        &extra_columns,
+        &mut loaded,
+        &query.include,
+    )?;
     Ok(loaded.into_iter().map(|l| Json::Object(l.object)).collect())
 }
 
@@ -158,7 +165,14 @@ fn attach(
                 },
             )?);
         }
-        attach(conn, dialect, child, &child_columns, &mut children, &inc.children)?;
+        attach(
+            conn,
+            dialect,
+            child,
+            &child_columns,
+            &mut children,
+            &inc.children,
+        )?;
         let own: Vec<usize> = (0..child_keys.len()).collect();
         let mut grouped: HashMap<String, Vec<Json>> = HashMap::new();
         for c in children {

@@ -89,19 +89,27 @@ fn sql(text: &str) -> Sql {
 
 /// The configuration version; every change increments it.
 pub fn version(conn: &mut AnyConnection) -> QueryResult<i64> {
-    let rows = DynQuery(&sql("SELECT version FROM dynex_state WHERE name = 'config'"))
-        .load::<VersionRow>(conn)?;
+    let rows = DynQuery(&sql(
+        "SELECT version FROM dynex_state WHERE name = 'config'",
+    ))
+    .load::<VersionRow>(conn)?;
     Ok(rows.first().map_or(0, |r| r.version))
 }
 
 /// Increments the configuration version so that every server reloads.
 pub fn bump_version(conn: &mut AnyConnection) -> QueryResult<()> {
-    execute(conn, &sql("UPDATE dynex_state SET version = version + 1 WHERE name = 'config'"))?;
+    execute(
+        conn,
+        &sql("UPDATE dynex_state SET version = version + 1 WHERE name = 'config'"),
+    )?;
     Ok(())
 }
 
 /// Loads every stored entity, active or not, sorted by alias.
-pub fn load_all(conn: &mut AnyConnection, dialect: Dialect) -> Result<Vec<StoredEntity>, CoreError> {
+pub fn load_all(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+) -> Result<Vec<StoredEntity>, CoreError> {
     let entities = DynQuery(&sql(&format!(
         "SELECT id, table_alias, table_name, is_active, definition, {} AS updated \
          FROM dynex_entity ORDER BY table_alias",
@@ -120,21 +128,27 @@ pub fn load_all(conn: &mut AnyConnection, dialect: Dialect) -> Result<Vec<Stored
     .load::<MappingRow>(conn)?;
     let mut by_relation: HashMap<i32, Vec<FieldMapping>> = HashMap::new();
     for m in mappings {
-        by_relation.entry(m.fk_relation).or_default().push(FieldMapping {
-            child_field_name: m.child_field_name,
-            parent_field_name: m.parent_field_name,
-        });
+        by_relation
+            .entry(m.fk_relation)
+            .or_default()
+            .push(FieldMapping {
+                child_field_name: m.child_field_name,
+                parent_field_name: m.parent_field_name,
+            });
     }
     let mut by_parent: HashMap<i32, Vec<Relation>> = HashMap::new();
     for r in relations {
-        by_parent.entry(r.fk_parent_entity).or_default().push(Relation {
-            name: r.name,
-            is_editable: r.is_editable,
-            child_dynamic_entity_configuration: RelationTarget {
-                table_alias: r.child_alias,
-            },
-            relation_field_mappings: by_relation.remove(&r.id).unwrap_or_default(),
-        });
+        by_parent
+            .entry(r.fk_parent_entity)
+            .or_default()
+            .push(Relation {
+                name: r.name,
+                is_editable: r.is_editable,
+                child_dynamic_entity_configuration: RelationTarget {
+                    table_alias: r.child_alias,
+                },
+                relation_field_mappings: by_relation.remove(&r.id).unwrap_or_default(),
+            });
     }
     entities
         .into_iter()

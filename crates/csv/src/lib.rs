@@ -25,8 +25,11 @@ pub struct EntityWriter<W: Write> {
 impl<W: Write> EntityWriter<W> {
     /// Starts a CSV document with the entity's visible field names as header.
     pub fn new(entity: &Entity, out: W) -> Result<Self, CsvError> {
-        let columns: Vec<String> =
-            entity.fields().iter().map(|f| f.field_visible_name.clone()).collect();
+        let columns: Vec<String> = entity
+            .fields()
+            .iter()
+            .map(|f| f.field_visible_name.clone())
+            .collect();
         let mut inner = csv::Writer::from_writer(out);
         inner.write_record(&columns)?;
         Ok(EntityWriter { inner, columns })
@@ -45,7 +48,9 @@ impl<W: Write> EntityWriter<W> {
 
     /// Flushes and returns the writer.
     pub fn finish(self) -> Result<W, CsvError> {
-        self.inner.into_inner().map_err(|e| CsvError::Csv(e.into_error().into()))
+        self.inner
+            .into_inner()
+            .map_err(|e| CsvError::Csv(e.into_error().into()))
     }
 }
 
@@ -67,7 +72,12 @@ mod tests {
         let mut w = EntityWriter::new(&e, Vec::new()).unwrap();
         let row = serde_json::json!({"id": 1, "name": "a, \"b\""});
         w.write(row.as_object().unwrap()).unwrap();
-        w.write(serde_json::json!({"id": 2, "name": null}).as_object().unwrap()).unwrap();
+        w.write(
+            serde_json::json!({"id": 2, "name": null})
+                .as_object()
+                .unwrap(),
+        )
+        .unwrap();
         let text = String::from_utf8(w.finish().unwrap()).unwrap();
         assert_eq!(text, "id,name\n1,\"a, \"\"b\"\"\"\n2,\n");
     }

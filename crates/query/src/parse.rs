@@ -112,10 +112,13 @@ pub fn parse(
         if let Some(inner) = bracket(key, "filter") {
             conditions.push(parse_filter(entity, inner, value)?);
         } else if let Some(inner) = bracket(key, "page") {
-            let n = value.trim().parse::<u64>().map_err(|_| QueryError::InvalidParameter {
-                name: key.clone(),
-                reason: format!("`{value}` is not a non-negative integer"),
-            })?;
+            let n = value
+                .trim()
+                .parse::<u64>()
+                .map_err(|_| QueryError::InvalidParameter {
+                    name: key.clone(),
+                    reason: format!("`{value}` is not a non-negative integer"),
+                })?;
             match inner {
                 "offset" => offset = n,
                 "limit" if n == 0 || n > limits.max_limit => {
@@ -150,7 +153,9 @@ pub fn parse(
 
 /// `filter[x]` → `Some("x")` for prefix `filter`.
 fn bracket<'a>(key: &'a str, prefix: &str) -> Option<&'a str> {
-    key.strip_prefix(prefix)?.strip_prefix('[')?.strip_suffix(']')
+    key.strip_prefix(prefix)?
+        .strip_prefix('[')?
+        .strip_suffix(']')
 }
 
 fn parse_filter(entity: &Entity, inner: &str, value: &str) -> Result<Condition, QueryError> {
@@ -174,7 +179,9 @@ fn parse_filter(entity: &Entity, inner: &str, value: &str) -> Result<Condition, 
     {
         let mut ops = map.iter();
         return match (ops.next(), ops.next()) {
-            (Some((op, serde_json::Value::Array(items))), None) if op.eq_ignore_ascii_case("in") => {
+            (Some((op, serde_json::Value::Array(items))), None)
+                if op.eq_ignore_ascii_case("in") =>
+            {
                 let values = items
                     .iter()
                     .map(|v| field.ty.parse_json(v))
@@ -256,8 +263,10 @@ mod tests {
     fn run(pairs: &[(&str, &str)]) -> Result<ReadQuery, QueryError> {
         let all = catalog();
         let resolve = |a: &str| all.iter().find(|e| e.alias() == a).cloned();
-        let pairs: Vec<(String, String)> =
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         parse(&all[0], &resolve, &pairs, &PageLimits::default())
     }
 
@@ -270,10 +279,25 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(q.conditions[0], Condition::Eq(1, Value::Text("AT".into())));
-        assert_eq!(q.conditions[1], Condition::In(0, vec![Value::Int(1), Value::Int(2)]));
-        assert_eq!(q.page, Page { offset: 0, limit: 5 });
+        assert_eq!(
+            q.conditions[1],
+            Condition::In(0, vec![Value::Int(1), Value::Int(2)])
+        );
+        assert_eq!(
+            q.page,
+            Page {
+                offset: 0,
+                limit: 5
+            }
+        );
         let q = run(&[("page[offset]", "3")]).unwrap();
-        assert_eq!(q.page, Page { offset: 3, limit: 20 });
+        assert_eq!(
+            q.page,
+            Page {
+                offset: 3,
+                limit: 20
+            }
+        );
     }
 
     #[test]
@@ -301,8 +325,17 @@ mod tests {
             run(&[("filter[countries.id_country]", r#"{"gt": 1}"#)]),
             Err(QueryError::InvalidFilterValue { .. })
         ));
-        for (k, v) in [("page[limit]", "0"), ("page[limit]", "1001"), ("page[offset]", "-1"), ("page[size]", "1"), ("filter", "x")] {
-            assert!(matches!(run(&[(k, v)]), Err(QueryError::InvalidParameter { .. })), "{k}={v}");
+        for (k, v) in [
+            ("page[limit]", "0"),
+            ("page[limit]", "1001"),
+            ("page[offset]", "-1"),
+            ("page[size]", "1"),
+            ("filter", "x"),
+        ] {
+            assert!(
+                matches!(run(&[(k, v)]), Err(QueryError::InvalidParameter { .. })),
+                "{k}={v}"
+            );
         }
         assert!(run(&[("api_key", "x"), ("unknown", "y")]).is_ok());
     }

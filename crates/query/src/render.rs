@@ -114,7 +114,8 @@ pub fn select(dialect: Dialect, s: &Select<'_>) -> Sql {
         and(&mut sql);
         key_condition(&mut sql, columns, tuples);
     }
-    sql.push(" ORDER BY ").ident(&s.entity.identifier().field_name);
+    sql.push(" ORDER BY ")
+        .ident(&s.entity.identifier().field_name);
     if let Some(page) = s.page {
         sql.push(" LIMIT ")
             .bind(Value::Int(clamp(page.limit)))
@@ -228,7 +229,11 @@ fn field_rhs(sql: &mut Sql, dialect: Dialect, value: &Value) {
     };
     match cast {
         Some(to) => {
-            sql.push("CAST(").bind(value.clone()).push(" AS ").push(to).push(")");
+            sql.push("CAST(")
+                .bind(value.clone())
+                .push(" AS ")
+                .push(to)
+                .push(")");
         }
         None => {
             sql.bind(value.clone());
@@ -312,7 +317,10 @@ fn key_condition(sql: &mut Sql, columns: &[String], tuples: &[Vec<Value>]) {
 
 /// Decodes one `row_json` into the wire object (visible names, Spryker's output types) and the
 /// values of the extra columns.
-pub fn decode_row(entity: &Entity, row_json: &str) -> Result<(Map<String, Json>, Vec<Json>), String> {
+pub fn decode_row(
+    entity: &Entity,
+    row_json: &str,
+) -> Result<(Map<String, Json>, Vec<Json>), String> {
     let values: Vec<Json> =
         serde_json::from_str(row_json).map_err(|e| format!("row is not a JSON array: {e}"))?;
     let fields = entity.fields();
@@ -326,7 +334,10 @@ pub fn decode_row(entity: &Entity, row_json: &str) -> Result<(Map<String, Json>,
     let mut values = values.into_iter();
     let mut object = Map::with_capacity(fields.len());
     for (field, v) in fields.iter().zip(values.by_ref()) {
-        object.insert(field.field_visible_name.clone(), output(field.ty, field.validation.scale, v));
+        object.insert(
+            field.field_visible_name.clone(),
+            output(field.ty, field.validation.scale, v),
+        );
     }
     Ok((object, values.collect()))
 }
@@ -339,10 +350,9 @@ fn output(ty: FieldType, scale: Option<u32>, v: Json) -> Json {
         (FieldType::Boolean, Json::String(s)) => {
             Json::Bool(matches!(s.as_str(), "1" | "t" | "true" | "TRUE"))
         }
-        (FieldType::Integer, Json::String(s)) => s
-            .parse::<i64>()
-            .map(Json::from)
-            .unwrap_or(Json::String(s)),
+        (FieldType::Integer, Json::String(s)) => {
+            s.parse::<i64>().map(Json::from).unwrap_or(Json::String(s))
+        }
         (FieldType::Integer, Json::Bool(b)) => Json::from(i64::from(b)),
         (FieldType::Decimal, Json::String(s)) => {
             Json::String(scale.map_or_else(|| s.clone(), |sc| format_decimal(&s, sc)))
@@ -354,9 +364,7 @@ fn output(ty: FieldType, scale: Option<u32>, v: Json) -> Json {
         (FieldType::String, Json::Number(n)) => Json::String(n.to_string()),
         (FieldType::String, Json::Bool(b)) => Json::String(b.to_string()),
         (FieldType::String, Json::String(s)) => Json::String(s),
-        (FieldType::DateTime, Json::String(s)) => {
-            Json::String(normalize_datetime(&s).unwrap_or(s))
-        }
+        (FieldType::DateTime, Json::String(s)) => Json::String(normalize_datetime(&s).unwrap_or(s)),
         (FieldType::Date, Json::String(s)) => Json::String(s.get(..10).unwrap_or(&s).to_string()),
         (FieldType::Json, Json::String(s)) => serde_json::from_str(&s).unwrap_or(Json::String(s)),
         (_, v) => v,
@@ -375,7 +383,9 @@ mod tests {
             r#"{"fieldName":"active","fieldVisibleName":"active","type":"boolean"}"#.to_string(),
         ];
         for i in 3..n {
-            fields.push(format!(r#"{{"fieldName":"c{i}","fieldVisibleName":"c{i}","type":"string"}}"#));
+            fields.push(format!(
+                r#"{{"fieldName":"c{i}","fieldVisibleName":"c{i}","type":"string"}}"#
+            ));
         }
         let json = format!(
             r#"{{"tableName":"t","tableAlias":"ts","definition":{{"identifier":"id","fields":[{}]}}}}"#,
@@ -391,7 +401,16 @@ mod tests {
             Condition::Eq(1, Value::Decimal("20.00".into())),
             Condition::In(0, vec![Value::Int(1), Value::Null]),
         ];
-        let s = Select { entity: &e, conditions: &conds, keys: None, extra_columns: &[], page: Some(Page { offset: 2, limit: 10 }) };
+        let s = Select {
+            entity: &e,
+            conditions: &conds,
+            keys: None,
+            extra_columns: &[],
+            page: Some(Page {
+                offset: 2,
+                limit: 10,
+            }),
+        };
         let sql = select(Dialect::Postgres, &s);
         assert_eq!(
             sql.debug_text(),
@@ -400,13 +419,21 @@ mod tests {
         );
         assert_eq!(sql.binds().count(), 4);
         let sql = select(Dialect::Mysql, &s);
-        assert!(sql.debug_text().starts_with("SELECT CAST(JSON_ARRAY(\"id\", CAST(\"rate\" AS CHAR), \"active\") AS CHAR)"));
+        assert!(sql.debug_text().starts_with(
+            "SELECT CAST(JSON_ARRAY(\"id\", CAST(\"rate\" AS CHAR), \"active\") AS CHAR)"
+        ));
     }
 
     #[test]
     fn wide_entities_are_chunked() {
         let e = entity(130);
-        let s = Select { entity: &e, conditions: &[], keys: None, extra_columns: &["fk".to_string()], page: None };
+        let s = Select {
+            entity: &e,
+            conditions: &[],
+            keys: None,
+            extra_columns: &["fk".to_string()],
+            page: None,
+        };
         let text = select(Dialect::Sqlite, &s).debug_text();
         assert_eq!(text.matches("json_insert(").count(), 2, "{text}");
         let text = select(Dialect::Postgres, &s).debug_text();
@@ -417,16 +444,32 @@ mod tests {
     fn composite_keys_use_row_values() {
         let e = entity(3);
         let cols = ["a".to_string(), "b".to_string()];
-        let tuples = [vec![Value::Int(1), Value::Int(2)], vec![Value::Int(3), Value::Int(4)]];
-        let s = Select { entity: &e, conditions: &[], keys: Some((&cols, &tuples)), extra_columns: &[], page: None };
-        assert!(select(Dialect::Sqlite, &s).debug_text().contains("WHERE (\"a\", \"b\") IN ((?, ?), (?, ?)) ORDER BY"));
+        let tuples = [
+            vec![Value::Int(1), Value::Int(2)],
+            vec![Value::Int(3), Value::Int(4)],
+        ];
+        let s = Select {
+            entity: &e,
+            conditions: &[],
+            keys: Some((&cols, &tuples)),
+            extra_columns: &[],
+            page: None,
+        };
+        assert!(
+            select(Dialect::Sqlite, &s)
+                .debug_text()
+                .contains("WHERE (\"a\", \"b\") IN ((?, ?), (?, ?)) ORDER BY")
+        );
     }
 
     #[test]
     fn rows_decode_to_spryker_types() {
         let e = entity(4);
         let (obj, extra) = decode_row(&e, r#"[7, "20", 1, 5, 14]"#).unwrap();
-        assert_eq!(serde_json::Value::Object(obj), serde_json::json!({"id": 7, "taxRate": "20.00", "active": true, "c3": "5"}));
+        assert_eq!(
+            serde_json::Value::Object(obj),
+            serde_json::json!({"id": 7, "taxRate": "20.00", "active": true, "c3": "5"})
+        );
         assert_eq!(extra, vec![serde_json::json!(14)]);
     }
 }

@@ -106,7 +106,11 @@ pub fn suggest_config(table: &TableInfo, alias: Option<&str>) -> EntityConfig {
             let generated = c.auto_increment;
             let description = if c.name == identifier {
                 Some("The primary key of this table.".to_string())
-            } else if table.foreign_keys.iter().any(|fk| fk.columns.contains(&c.name)) {
+            } else if table
+                .foreign_keys
+                .iter()
+                .any(|fk| fk.columns.contains(&c.name))
+            {
                 Some("A foreign key to another table.".to_string())
             } else {
                 None
@@ -119,9 +123,21 @@ pub fn suggest_config(table: &TableInfo, alias: Option<&str>) -> EntityConfig {
                 is_editable: !(generated || c.name == identifier),
                 validation: Rules {
                     is_required: !c.nullable && c.default.is_none() && !generated,
-                    max_length: if ty == FieldType::String { c.max_length } else { None },
-                    precision: if ty == FieldType::Decimal { c.precision } else { None },
-                    scale: if ty == FieldType::Decimal { c.scale } else { None },
+                    max_length: if ty == FieldType::String {
+                        c.max_length
+                    } else {
+                        None
+                    },
+                    precision: if ty == FieldType::Decimal {
+                        c.precision
+                    } else {
+                        None
+                    },
+                    scale: if ty == FieldType::Decimal {
+                        c.scale
+                    } else {
+                        None
+                    },
                     ..Rules::default()
                 },
                 description,
@@ -178,12 +194,20 @@ pub fn check(
                 errors.push(err(
                     c,
                     &path,
-                    format!("relation `{}`: child entity `{}` is not configured", r.name, r.child_alias()),
+                    format!(
+                        "relation `{}`: child entity `{}` is not configured",
+                        r.name,
+                        r.child_alias()
+                    ),
                 ));
                 continue;
             };
             if r.relation_field_mappings.is_empty() {
-                errors.push(err(c, &path, format!("relation `{}` has no field mappings", r.name)));
+                errors.push(err(
+                    c,
+                    &path,
+                    format!("relation `{}` has no field mappings", r.name),
+                ));
             }
             for (mi, m) in r.relation_field_mappings.iter().enumerate() {
                 let mpath = format!("{path}.relationFieldMappings[{mi}]");
@@ -193,20 +217,30 @@ pub fn check(
                     errors.push(err(
                         c,
                         &mpath,
-                        format!("field `{}` not found in table `{}`", m.parent_field_name, c.table_name),
+                        format!(
+                            "field `{}` not found in table `{}`",
+                            m.parent_field_name, c.table_name
+                        ),
                     ));
                 }
                 match tables.get(*child_table) {
                     Some(t) if t.column(&m.child_field_name).is_none() => errors.push(err(
                         c,
                         &mpath,
-                        format!("field `{}` not found in table `{}`", m.child_field_name, child_table),
+                        format!(
+                            "field `{}` not found in table `{}`",
+                            m.child_field_name, child_table
+                        ),
                     )),
                     _ => {}
                 }
             }
             if c.child_relations[..ri].iter().any(|o| o.name == r.name) {
-                errors.push(err(c, &path, format!("relation `{}` is defined twice", r.name)));
+                errors.push(err(
+                    c,
+                    &path,
+                    format!("relation `{}` is defined twice", r.name),
+                ));
             }
         }
     }
@@ -236,7 +270,10 @@ fn check_one(c: &EntityConfig, table: Option<&TableInfo>, errors: &mut Vec<Confi
         errors.push(err(
             c,
             "tableName",
-            format!("table `{}` belongs to dynex and cannot be exposed", c.table_name),
+            format!(
+                "table `{}` belongs to dynex and cannot be exposed",
+                c.table_name
+            ),
         ));
         return;
     }
@@ -250,13 +287,20 @@ fn check_one(c: &EntityConfig, table: Option<&TableInfo>, errors: &mut Vec<Confi
     };
     let def = &c.definition;
     if def.fields.is_empty() {
-        errors.push(err(c, "definition.fields", "at least one field is required".into()));
+        errors.push(err(
+            c,
+            "definition.fields",
+            "at least one field is required".into(),
+        ));
     }
     if !def.fields.iter().any(|f| f.field_name == def.identifier) {
         errors.push(err(
             c,
             "definition.identifier",
-            format!("identifier `{}` is not defined in the field definitions", def.identifier),
+            format!(
+                "identifier `{}` is not defined in the field definitions",
+                def.identifier
+            ),
         ));
     }
     let mut names = HashSet::new();
@@ -264,7 +308,11 @@ fn check_one(c: &EntityConfig, table: Option<&TableInfo>, errors: &mut Vec<Confi
     for (i, f) in def.fields.iter().enumerate() {
         let path = format!("definition.fields[{i}]");
         if !names.insert(f.field_name.as_str()) {
-            errors.push(err(c, &path, format!("field `{}` is configured twice", f.field_name)));
+            errors.push(err(
+                c,
+                &path,
+                format!("field `{}` is configured twice", f.field_name),
+            ));
         }
         if f.field_visible_name.is_empty() || !ALIAS.is_match(&f.field_visible_name) {
             errors.push(err(
@@ -293,7 +341,10 @@ fn check_one(c: &EntityConfig, table: Option<&TableInfo>, errors: &mut Vec<Confi
             errors.push(err(
                 c,
                 &format!("{path}.fieldName"),
-                format!("column `{}` not found in table `{}`", f.field_name, c.table_name),
+                format!(
+                    "column `{}` not found in table `{}`",
+                    f.field_name, c.table_name
+                ),
             ));
         }
         check_rules(c, &path, f, errors);
@@ -343,7 +394,11 @@ fn check_rules(c: &EntityConfig, path: &str, f: &Field, errors: &mut Vec<ConfigE
     if let (Some(min), Some(max)) = (r.min, r.max)
         && min > max
     {
-        errors.push(err(c, &vpath, format!("`min` ({min}) must not be greater than `max` ({max})")));
+        errors.push(err(
+            c,
+            &vpath,
+            format!("`min` ({min}) must not be greater than `max` ({max})"),
+        ));
     }
     if let (Some(min), Some(max)) = (r.min_length, r.max_length)
         && min > max
@@ -356,12 +411,20 @@ fn check_rules(c: &EntityConfig, path: &str, f: &Field, errors: &mut Vec<ConfigE
     }
     if let Some(p) = r.precision {
         if p == 0 || p > 65 {
-            errors.push(err(c, &vpath, format!("`precision` ({p}) must be between 1 and 65")));
+            errors.push(err(
+                c,
+                &vpath,
+                format!("`precision` ({p}) must be between 1 and 65"),
+            ));
         }
         if let Some(s) = r.scale
             && s > p
         {
-            errors.push(err(c, &vpath, format!("`scale` ({s}) must not be greater than `precision` ({p})")));
+            errors.push(err(
+                c,
+                &vpath,
+                format!("`scale` ({s}) must not be greater than `precision` ({p})"),
+            ));
         }
     }
     for k in &r.constraints {
@@ -369,7 +432,11 @@ fn check_rules(c: &EntityConfig, path: &str, f: &Field, errors: &mut Vec<ConfigE
             errors.push(err(
                 c,
                 &format!("{vpath}.constraints"),
-                format!("unknown constraint `{}` (known: {})", k.name, KNOWN_CONSTRAINTS.join(", ")),
+                format!(
+                    "unknown constraint `{}` (known: {})",
+                    k.name,
+                    KNOWN_CONSTRAINTS.join(", ")
+                ),
             ));
         }
     }
@@ -415,8 +482,14 @@ mod tests {
         assert!(f[1].validation.is_required);
         assert_eq!(f[1].validation.max_length, Some(2));
         assert!(!f[2].validation.is_required);
-        assert_eq!((f[3].ty, f[3].validation.scale), (FieldType::Decimal, Some(2)));
-        assert!(!f[3].validation.is_required, "a default makes a column optional");
+        assert_eq!(
+            (f[3].ty, f[3].validation.scale),
+            (FieldType::Decimal, Some(2))
+        );
+        assert!(
+            !f[3].validation.is_required,
+            "a default makes a column optional"
+        );
         let tables = HashMap::from([("spy_country".to_string(), country_table())]);
         assert_eq!(check(&[c], &tables, &HashMap::new()), vec![]);
     }
@@ -431,11 +504,30 @@ mod tests {
         let tables = HashMap::from([("spy_country".to_string(), country_table())]);
         let errors = check(&[c], &tables, &HashMap::new());
         let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
-        assert!(text.iter().any(|e| e.contains("resource name `bad alias!` is not valid")), "{text:?}");
-        assert!(text.iter().any(|e| e.contains("identifier `nope`")), "{text:?}");
-        assert!(text.iter().any(|e| e.contains("`min` not allowed for field type `string`")), "{text:?}");
-        assert!(text.iter().any(|e| e.contains("column `missing` not found")), "{text:?}");
-        assert!(text.iter().any(|e| e.contains("`minLength` (3) must not be greater")), "{text:?}");
+        assert!(
+            text.iter()
+                .any(|e| e.contains("resource name `bad alias!` is not valid")),
+            "{text:?}"
+        );
+        assert!(
+            text.iter().any(|e| e.contains("identifier `nope`")),
+            "{text:?}"
+        );
+        assert!(
+            text.iter()
+                .any(|e| e.contains("`min` not allowed for field type `string`")),
+            "{text:?}"
+        );
+        assert!(
+            text.iter()
+                .any(|e| e.contains("column `missing` not found")),
+            "{text:?}"
+        );
+        assert!(
+            text.iter()
+                .any(|e| e.contains("`minLength` (3) must not be greater")),
+            "{text:?}"
+        );
     }
 
     #[test]

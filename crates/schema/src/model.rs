@@ -341,9 +341,10 @@ impl Entity {
 
     /// Index of the field with this visible name; the literal `identifier` names the identifier.
     pub fn field_index(&self, visible_name: &str) -> Option<usize> {
-        self.by_visible.get(visible_name).copied().or_else(|| {
-            (visible_name == "identifier").then_some(self.identifier)
-        })
+        self.by_visible
+            .get(visible_name)
+            .copied()
+            .or_else(|| (visible_name == "identifier").then_some(self.identifier))
     }
 
     /// The relation called `name`.

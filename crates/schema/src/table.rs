@@ -48,10 +48,7 @@ impl ColumnKind {
             || t == "time"
         {
             ColumnKind::String
-        } else if t.starts_with("real")
-            || t.starts_with("double")
-            || t.starts_with("float")
-        {
+        } else if t.starts_with("real") || t.starts_with("double") || t.starts_with("float") {
             ColumnKind::Float
         } else if t.starts_with("timestamp") || t.starts_with("datetime") {
             ColumnKind::DateTime

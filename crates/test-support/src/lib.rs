@@ -51,9 +51,13 @@ fn server_url(var: &str) -> Option<String> {
 }
 
 fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
     let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let path_start = base[scheme_end..].find('/').map_or(base.len(), |i| scheme_end + i);
+    let path_start = base[scheme_end..]
+        .find('/')
+        .map_or(base.len(), |i| scheme_end + i);
     let mut out = format!("{}/{name}", &base[..path_start]);
     if let Some(q) = query {
         out.push('?');
@@ -82,7 +86,12 @@ impl TestDb {
     pub fn sqlite() -> TestDb {
         let dir = tempfile::tempdir().expect("temporary directory");
         let url = format!("sqlite://{}", dir.path().join("test.db").display());
-        TestDb { url, backend: Backend::Sqlite, admin: None, _dir: Some(dir) }
+        TestDb {
+            url,
+            backend: Backend::Sqlite,
+            admin: None,
+            _dir: Some(dir),
+        }
     }
 
     fn on_server(backend: Backend, admin_url: &str) -> TestDb {
@@ -90,12 +99,19 @@ impl TestDb {
         let admin = Db::connect(admin_url, 2)
             .unwrap_or_else(|e| panic!("{backend:?} test server unreachable: {e}"));
         let create = match backend {
-            Backend::Mysql => format!("CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"),
+            Backend::Mysql => {
+                format!("CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+            }
             _ => format!("CREATE DATABASE {name}"),
         };
         run_script(&mut admin.conn().expect("admin connection"), &create)
             .unwrap_or_else(|e| panic!("cannot create {name}: {e}"));
-        TestDb { url: with_database(admin_url, &name), backend, admin: Some((admin, name)), _dir: None }
+        TestDb {
+            url: with_database(admin_url, &name),
+            backend,
+            admin: Some((admin, name)),
+            _dir: None,
+        }
     }
 }
 
@@ -169,8 +185,17 @@ mod tests {
 
     #[test]
     fn database_names_replace_the_path() {
-        assert_eq!(with_database("postgres://u@h:5432/postgres", "x"), "postgres://u@h:5432/x");
-        assert_eq!(with_database("mysql://root@h:3306", "x"), "mysql://root@h:3306/x");
-        assert_eq!(with_database("postgres://h/db?sslmode=disable", "x"), "postgres://h/x?sslmode=disable");
+        assert_eq!(
+            with_database("postgres://u@h:5432/postgres", "x"),
+            "postgres://u@h:5432/x"
+        );
+        assert_eq!(
+            with_database("mysql://root@h:3306", "x"),
+            "mysql://root@h:3306/x"
+        );
+        assert_eq!(
+            with_database("postgres://h/db?sslmode=disable", "x"),
+            "postgres://h/x?sslmode=disable"
+        );
     }
 }

@@ -32,10 +32,9 @@ mod tests {
 
     #[test]
     fn identifiers_are_typed() {
-        let f: Field = serde_json::from_str(
-            r#"{"fieldName":"id","fieldVisibleName":"id","type":"integer"}"#,
-        )
-        .unwrap();
+        let f: Field =
+            serde_json::from_str(r#"{"fieldName":"id","fieldVisibleName":"id","type":"integer"}"#)
+                .unwrap();
         assert_eq!(parse_text(&f, "7"), Ok(Value::Int(7)));
         assert!(parse_text(&f, "seven").is_err());
     }

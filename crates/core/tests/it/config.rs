@@ -23,16 +23,32 @@ fn introspection_sees_columns_keys_and_foreign_keys(db: TestDb) {
     let id = t.column("id_tax_rate").unwrap();
     assert!(id.auto_increment, "{id:?}");
     let rate = t.column("rate").unwrap();
-    assert_eq!((rate.kind, rate.precision, rate.scale, rate.nullable), (ColumnKind::Decimal, Some(8), Some(2), false));
+    assert_eq!(
+        (rate.kind, rate.precision, rate.scale, rate.nullable),
+        (ColumnKind::Decimal, Some(8), Some(2), false)
+    );
     let name = t.column("name").unwrap();
-    assert_eq!((name.kind, name.max_length), (ColumnKind::String, Some(255)));
+    assert_eq!(
+        (name.kind, name.max_length),
+        (ColumnKind::String, Some(255))
+    );
     assert_eq!(t.foreign_keys.len(), 1);
     assert_eq!(t.foreign_keys[0].referenced_table, "spy_country");
     assert_eq!(t.foreign_keys[0].columns, vec!["fk_country"]);
     let c = dx.table("spy_country").unwrap();
-    assert!(c.unique_keys.contains(&vec!["iso2_code".to_string()]), "{:?}", c.unique_keys);
-    assert_eq!(c.column("postal_code_mandatory").unwrap().kind, ColumnKind::Boolean);
-    assert!(matches!(dx.table("spy_nothing"), Err(CoreError::NotFound { .. })));
+    assert!(
+        c.unique_keys.contains(&vec!["iso2_code".to_string()]),
+        "{:?}",
+        c.unique_keys
+    );
+    assert_eq!(
+        c.column("postal_code_mandatory").unwrap().kind,
+        ColumnKind::Boolean
+    );
+    assert!(matches!(
+        dx.table("spy_nothing"),
+        Err(CoreError::NotFound { .. })
+    ));
 }
 
 fn entities_are_added_from_the_live_schema(db: TestDb) {
@@ -41,17 +57,34 @@ fn entities_are_added_from_the_live_schema(db: TestDb) {
     let c = dx.add_entity("spy_tax_rate", None, true).unwrap();
     assert_eq!(c.table_alias, "tax-rates");
     assert_eq!(c.definition.identifier, "id_tax_rate");
-    let rate = c.definition.fields.iter().find(|f| f.field_name == "rate").unwrap();
-    assert_eq!((rate.ty, rate.validation.precision, rate.validation.scale), (FieldType::Decimal, Some(8), Some(2)));
+    let rate = c
+        .definition
+        .fields
+        .iter()
+        .find(|f| f.field_name == "rate")
+        .unwrap();
+    assert_eq!(
+        (rate.ty, rate.validation.precision, rate.validation.scale),
+        (FieldType::Decimal, Some(8), Some(2))
+    );
     assert!(rate.validation.is_required);
     let rows = dx.read_collection("tax-rates", &[]).unwrap();
     assert!(!rows.is_empty());
-    assert!(matches!(dx.add_entity("spy_tax_rate", None, true), Err(CoreError::AlreadyExists { .. })));
+    assert!(matches!(
+        dx.add_entity("spy_tax_rate", None, true),
+        Err(CoreError::AlreadyExists { .. })
+    ));
     dx.set_entity_active("tax-rates", false).unwrap();
-    assert!(matches!(dx.read_collection("tax-rates", &[]), Err(CoreError::UnknownEntity(_))));
+    assert!(matches!(
+        dx.read_collection("tax-rates", &[]),
+        Err(CoreError::UnknownEntity(_))
+    ));
     let exported = dx.export_configuration(&["tax-rates".to_string()]).unwrap();
     assert!(!exported[0].is_active);
-    assert!(matches!(dx.add_entity("dynex_api_key", None, true), Err(CoreError::Config(_))));
+    assert!(matches!(
+        dx.add_entity("dynex_api_key", None, true),
+        Err(CoreError::Config(_))
+    ));
 }
 
 fn invalid_configurations_change_nothing(db: TestDb) {
@@ -64,10 +97,19 @@ fn invalid_configurations_change_nothing(db: TestDb) {
     let Err(CoreError::Config(errors)) = dx.import_configuration(&json) else {
         panic!("expected configuration errors");
     };
-    assert!(errors.iter().any(|e| e.message.contains("bad alias")), "{errors:?}");
-    assert!(errors.iter().any(|e| e.message.contains("no_such_column")), "{errors:?}");
+    assert!(
+        errors.iter().any(|e| e.message.contains("bad alias")),
+        "{errors:?}"
+    );
+    assert!(
+        errors.iter().any(|e| e.message.contains("no_such_column")),
+        "{errors:?}"
+    );
     assert_eq!(dx.entities().unwrap(), before);
-    assert!(matches!(dx.import_configuration("[{\"tableName\": 1}]"), Err(CoreError::ConfigFormat(_))));
+    assert!(matches!(
+        dx.import_configuration("[{\"tableName\": 1}]"),
+        Err(CoreError::ConfigFormat(_))
+    ));
 }
 
 fn changes_reach_another_handle_within_a_second(db: TestDb) {
@@ -77,7 +119,10 @@ fn changes_reach_another_handle_within_a_second(db: TestDb) {
     admin.set_entity_active("countries", false).unwrap();
     let start = Instant::now();
     while server.read_collection("countries", &[]).is_ok() {
-        assert!(start.elapsed() < Duration::from_secs(1), "change not seen within a second");
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "change not seen within a second"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }

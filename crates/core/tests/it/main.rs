@@ -9,8 +9,14 @@ use dynex_test_support::TestDb;
 
 /// Opens a test database with the demo catalog loaded and no background watcher.
 pub fn demo(db: &TestDb) -> Dynex {
-    let dynex = Dynex::open_with(&db.url, Options { watch_interval: None, ..Options::default() })
-        .expect("open");
+    let dynex = Dynex::open_with(
+        &db.url,
+        Options {
+            watch_interval: None,
+            ..Options::default()
+        },
+    )
+    .expect("open");
     assert!(dynex.load_demo().expect("demo"));
     dynex
 }

@@ -5,17 +5,25 @@ use serde_json::json;
 use crate::demo;
 
 fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
-    p.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    p.iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
-backend_tests!(reads_with_filters_includes_and_types, unknown_aliases_and_rows);
+backend_tests!(
+    reads_with_filters_includes_and_types,
+    unknown_aliases_and_rows
+);
 
 fn reads_with_filters_includes_and_types(db: TestDb) {
     let dx = demo(&db);
     let rows = dx
         .read_collection(
             "countries",
-            &pairs(&[("filter[countries.iso2_code]", "AT"), ("include", "countryTaxRates")]),
+            &pairs(&[
+                ("filter[countries.iso2_code]", "AT"),
+                ("include", "countryTaxRates"),
+            ]),
         )
         .unwrap();
     assert_eq!(rows.len(), 1);
@@ -29,19 +37,32 @@ fn reads_with_filters_includes_and_types(db: TestDb) {
         assert_eq!(rate.split('.').nth(1).map(str::len), Some(2), "{rate}");
         assert_eq!(r["fk_country"], at["id_country"]);
     }
-    let one = dx.read_one("countries", &at["id_country"].to_string(), &[]).unwrap();
+    let one = dx
+        .read_one("countries", &at["id_country"].to_string(), &[])
+        .unwrap();
     assert_eq!(one["iso2_code"], json!("AT"));
     assert!(one.get("countryTaxRates").is_none());
-    let page = dx.read_collection("countries", &pairs(&[("page[offset]", "1"), ("page[limit]", "2")])).unwrap();
+    let page = dx
+        .read_collection(
+            "countries",
+            &pairs(&[("page[offset]", "1"), ("page[limit]", "2")]),
+        )
+        .unwrap();
     let all = dx.read_collection("countries", &[]).unwrap();
     assert_eq!(page.len(), 2);
     assert_eq!(page[0], all[1]);
-    let ids: Vec<i64> = all.iter().map(|r| r["id_country"].as_i64().unwrap()).collect();
+    let ids: Vec<i64> = all
+        .iter()
+        .map(|r| r["id_country"].as_i64().unwrap())
+        .collect();
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "ordered by identifier");
     let chain = dx
         .read_collection(
             "product-abstracts",
-            &pairs(&[("include", "productAbstractProducts.productPrices,productAbstractProducts.productStocks")]),
+            &pairs(&[(
+                "include",
+                "productAbstractProducts.productPrices,productAbstractProducts.productStocks",
+            )]),
         )
         .unwrap();
     let concrete = &chain[0]["productAbstractProducts"][0];
@@ -51,7 +72,16 @@ fn reads_with_filters_includes_and_types(db: TestDb) {
 
 fn unknown_aliases_and_rows(db: TestDb) {
     let dx = demo(&db);
-    assert!(matches!(dx.read_collection("nope", &[]), Err(CoreError::UnknownEntity(_))));
-    assert!(matches!(dx.read_one("countries", "99999", &[]), Err(CoreError::RowNotFound(_))));
-    assert!(matches!(dx.read_one("countries", "abc", &[]), Err(CoreError::RowNotFound(_))));
+    assert!(matches!(
+        dx.read_collection("nope", &[]),
+        Err(CoreError::UnknownEntity(_))
+    ));
+    assert!(matches!(
+        dx.read_one("countries", "99999", &[]),
+        Err(CoreError::RowNotFound(_))
+    ));
+    assert!(matches!(
+        dx.read_one("countries", "abc", &[]),
+        Err(CoreError::RowNotFound(_))
+    ));
 }

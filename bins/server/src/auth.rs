@@ -1,0 +1,46 @@
+//! Who is calling: API keys from `X-Api-Key` or `?api_key=`, bearer tokens from `Authorization`.
+
+use actix_web::HttpRequest;
+use dynex_auth::{Action, Principal};
+use dynex_core::Dynex;
+
+use crate::error::ApiError;
+
+/// Authenticates the request and checks that it may do `action` on `alias`.
+///
+/// The header wins over the query parameter, as in Spryker. Keys are checked against the
+/// in-memory snapshot, so this costs no database round trip.
+pub fn authorize(
+    dynex: &Dynex,
+    req: &HttpRequest,
+    action: Action,
+    alias: &str,
+) -> Result<Principal, ApiError> {
+    let header_key = req
+        .headers()
+        .get("x-api-key")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty());
+    let key = match header_key {
+        Some(k) => Some(k.to_string()),
+        None => form_urlencoded::parse(req.query_string().as_bytes())
+            .find(|(k, _)| k == "api_key")
+            .map(|(_, v)| v.into_owned()),
+    };
+    let principal = match key {
+        Some(key) => dynex
+            .authenticate_api_key(&key)
+            .map_err(ApiError::InvalidKey)?,
+        None if req.headers().contains_key("authorization") => {
+            // OAuth 2.0 bearer tokens are not issued yet, so no token can be valid.
+            return Err(ApiError::InvalidToken);
+        }
+        None => return Err(ApiError::MissingCredentials),
+    };
+    if !principal.allows(action, alias) {
+        return Err(ApiError::MissingScope(
+            Principal::missing_scope(action, alias).to_string(),
+        ));
+    }
+    Ok(principal)
+}

@@ -1,0 +1,126 @@
+//! The wire format of errors: every failure becomes Spryker's array of error objects.
+//!
+//! [`ApiError::parts`] is the one table that maps each error to its code, HTTP status and
+//! message; `docs/errors.md` lists the same table.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use dynex_core::{CoreError, KeyRefusal};
+use dynex_query::QueryError;
+use serde::Serialize;
+
+/// A request failure, rendered as `[{"code", "status", "message"}]`.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// A failure from the core.
+    #[error(transparent)]
+    Core(#[from] CoreError),
+    /// No credentials were presented.
+    #[error("missing credentials")]
+    MissingCredentials,
+    /// The API key is unknown, revoked or expired.
+    #[error("invalid API key")]
+    InvalidKey(KeyRefusal),
+    /// A bearer token was presented but is not valid.
+    #[error("invalid access token")]
+    InvalidToken,
+    /// The credentials lack the scope for this request.
+    #[error("missing scope {0}")]
+    MissingScope(String),
+    /// The method is not available on this route.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// No route matches.
+    #[error("not found")]
+    RouteNotFound,
+    /// The server failed in a way that is not the client's fault.
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+/// One error object of the wire format.
+#[derive(Debug, Clone, Serialize)]
+pub struct ErrorObject {
+    /// The error code, a string as in Spryker (`"1315"`, `"007"`).
+    pub code: &'static str,
+    /// The HTTP status.
+    pub status: u16,
+    /// A human-readable message.
+    pub message: String,
+}
+
+impl ApiError {
+    /// The code, HTTP status and message of this error.
+    pub fn parts(&self) -> (&'static str, StatusCode, String) {
+        use StatusCode as S;
+        match self {
+            ApiError::Core(e) => match e {
+                CoreError::UnknownEntity(_) => ("007", S::NOT_FOUND, "Not found".into()),
+                CoreError::RowNotFound(_) => ("1303", S::NOT_FOUND, e.to_string()),
+                CoreError::Query(q) => match q {
+                    QueryError::UnknownRelation(_) => ("1313", S::BAD_REQUEST, q.to_string()),
+                    QueryError::UnknownFilterField { .. } => {
+                        ("1315", S::BAD_REQUEST, q.to_string())
+                    }
+                    QueryError::InvalidFilterValue { .. } => {
+                        ("1319", S::BAD_REQUEST, q.to_string())
+                    }
+                    QueryError::InvalidParameter { .. } => ("1320", S::BAD_REQUEST, q.to_string()),
+                },
+                CoreError::Unavailable(_) => (
+                    "1390",
+                    S::SERVICE_UNAVAILABLE,
+                    "The database is unavailable. Please try again later.".into(),
+                ),
+                _ => (
+                    "1391",
+                    S::INTERNAL_SERVER_ERROR,
+                    "Internal server error.".into(),
+                ),
+            },
+            ApiError::MissingCredentials | ApiError::InvalidKey(_) => {
+                ("002", S::FORBIDDEN, "Unauthorized request.".into())
+            }
+            ApiError::InvalidToken => ("001", S::UNAUTHORIZED, "Invalid access token.".into()),
+            ApiError::MissingScope(scope) => (
+                "002",
+                S::FORBIDDEN,
+                format!("Unauthorized request. The credentials lack the scope `{scope}`."),
+            ),
+            ApiError::MethodNotAllowed => {
+                ("1318", S::METHOD_NOT_ALLOWED, "Method not allowed.".into())
+            }
+            ApiError::RouteNotFound => ("007", S::NOT_FOUND, "Not found".into()),
+            ApiError::Internal(_) => (
+                "1391",
+                S::INTERNAL_SERVER_ERROR,
+                "Internal server error.".into(),
+            ),
+        }
+    }
+
+    /// The wire object of this error.
+    pub fn object(&self) -> ErrorObject {
+        let (code, status, message) = self.parts();
+        ErrorObject {
+            code,
+            status: status.as_u16(),
+            message,
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.parts().1
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let (_, status, _) = self.parts();
+        if status.is_server_error() {
+            // Logged once, here, where it is answered; details never reach the client.
+            log::error!("{self}");
+        }
+        HttpResponse::build(status).json([self.object()])
+    }
+}
