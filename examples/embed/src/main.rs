@@ -10,7 +10,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     let url = format!("sqlite://{}", dir.path().join("embed.db").display());
     // Applies dynex's migrations and loads the entity configuration into memory.
-    let dynex = Dynex::open_with(&url, Options { watch_interval: None, ..Options::default() })?;
+    let dynex = Dynex::open_with(
+        &url,
+        Options {
+            watch_interval: None,
+            ..Options::default()
+        },
+    )?;
     dynex.load_demo()?;
     let query = [
         ("include".to_string(), "countryTaxRates".to_string()),
