@@ -121,6 +121,10 @@ impl ResponseError for ApiError {
             // Logged once, here, where it is answered; details never reach the client.
             log::error!("{self}");
         }
-        HttpResponse::build(status).json([self.object()])
+        let mut response = HttpResponse::build(status);
+        if matches!(self, ApiError::MethodNotAllowed) {
+            response.insert_header((actix_web::http::header::ALLOW, "GET"));
+        }
+        response.json([self.object()])
     }
 }

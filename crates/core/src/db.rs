@@ -202,7 +202,9 @@ impl Db {
         let dialect = url.dialect;
         let pool = Pool::builder()
             .max_size(size.max(2))
-            .min_idle(Some(1))
+            // No background replenishing: a connection opened on r2d2's thread while the process
+            // exits can crash inside libpq's exit handlers.
+            .min_idle(Some(0))
             // A broken connection is noticed by `has_broken`; a ping per checkout would add a
             // round trip to every request.
             .test_on_check_out(false)

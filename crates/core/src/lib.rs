@@ -318,14 +318,13 @@ impl Dynex {
         let info = self.table(table)?;
         let mut config = dynex_schema::suggest_config(&info, alias);
         config.is_active = active;
-        if self
-            .entities()?
-            .iter()
-            .any(|e| e.config.table_alias == config.table_alias)
-        {
+        // A table already configured under another alias is not silently re-aliased.
+        if let Some(e) = self.entities()?.into_iter().find(|e| {
+            e.config.table_alias == config.table_alias || e.config.table_name == config.table_name
+        }) {
             return Err(CoreError::AlreadyExists {
                 kind: "entity",
-                name: config.table_alias,
+                name: format!("{} (table {})", e.config.table_alias, e.config.table_name),
             });
         }
         self.save_entities(std::slice::from_ref(&config))?;

@@ -1,1 +1,13 @@
-//! tests
+//! Integration tests of the dynex API server over the demo catalog, each on SQLite, PostgreSQL
+//! and MariaDB (see `dynex-test-support` for how the server backends are chosen).
+//!
+//! Requests go through `dynex_server::create_app`, exactly what `dynex-server` serves.
+
+mod auth;
+mod config;
+mod docs;
+mod errors;
+mod paging;
+mod read;
+mod support;
+mod types;

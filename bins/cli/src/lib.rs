@@ -1,0 +1,411 @@
+//! The `dynex` command line as a library: the clap [`Cli`], [`run`] and the exit-code mapping.
+//!
+//! `src/main.rs` only parses arguments and turns the result of [`run`] into an exit code with
+//! [`report`], so tests and other tools drive exactly the commands users run.
+
+mod entity;
+mod export;
+mod key;
+mod output;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use chrono::NaiveDateTime;
+use clap::{Args, Parser, Subcommand};
+use dynex_auth::Scope;
+use dynex_core::{CoreError, Db, Dynex, Options, redact};
+use serde_json::json;
+
+const ABOUT: &str = "dynex command line: migrations, entity configuration, API keys and CSV export";
+
+const LONG_ABOUT: &str = "\
+dynex command line: migrations, entity configuration, API keys and CSV export.
+
+Every command opens the database named by --database-url (or DYNEX_DATABASE_URL) and applies
+pending migrations first. With --json, results are printed as one JSON document on stdout and
+errors as {\"error\": {\"code\": \"…\", \"message\": \"…\"}} on stdout.
+
+Exit codes:
+  0  success
+  1  runtime failure (database unreachable, migration or statement failed, I/O error)
+  2  usage error or invalid input (bad arguments, malformed file, name already taken)
+  3  configuration validation failed (each problem is printed on its own line)
+  4  not found (entity, table, API key or row)";
+
+/// The `dynex` command line.
+#[derive(Debug, Parser)]
+#[command(name = "dynex", version, about = ABOUT, long_about = LONG_ABOUT)]
+pub struct Cli {
+    /// Database URL: sqlite://path.db, sqlite:///abs/path.db, postgres://user@host/db or mysql://user:pass@host/db.
+    #[arg(
+        long,
+        env = "DYNEX_DATABASE_URL",
+        default_value = "sqlite://dynex.db",
+        global = true,
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub database_url: String,
+    /// Print results (and errors) as JSON on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply pending migrations of dynex's own tables.
+    Migrate,
+    /// Manage entity configurations (the endpoints under /dynamic-entity).
+    #[command(subcommand)]
+    Entity(EntityCommand),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Export an entity's rows as CSV.
+    Export(ExportArgs),
+}
+
+/// `dynex entity …`
+#[derive(Debug, Subcommand)]
+pub enum EntityCommand {
+    /// List configured entities.
+    List,
+    /// Show one entity's configuration (Spryker installer format).
+    Show {
+        /// The entity's alias.
+        alias: String,
+    },
+    /// Expose a database table: build its configuration from the live schema and store it.
+    Add {
+        /// The table to expose.
+        #[arg(long, value_name = "TABLE")]
+        table: String,
+        /// The alias used in URLs (derived from the table name when omitted).
+        #[arg(long, value_name = "ALIAS")]
+        alias: Option<String>,
+        /// Store the configuration without serving it yet.
+        #[arg(long)]
+        inactive: bool,
+    },
+    /// Import a Spryker installer configuration.json (all entries or none).
+    Import {
+        /// The file to read, or `-` for stdin.
+        #[arg(value_name = "FILE.json")]
+        file: String,
+    },
+    /// Export configurations in the Spryker installer format (always JSON).
+    Export {
+        /// Aliases to export (all entities when none are given).
+        #[arg(value_name = "ALIAS")]
+        aliases: Vec<String>,
+        /// Write to this file instead of stdout.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Serve an entity (mark it active).
+    Enable {
+        /// The entity's alias.
+        alias: String,
+    },
+    /// Stop serving an entity, keeping its configuration.
+    Disable {
+        /// The entity's alias.
+        alias: String,
+    },
+    /// Remove an entity's configuration and its relations (the table is untouched).
+    Remove {
+        /// The entity's alias.
+        alias: String,
+    },
+}
+
+/// `dynex key …`
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Create an API key and print it (the only time it is shown).
+    Create {
+        /// A unique name for the key.
+        name: String,
+        /// A granted scope: admin, dynamic-entity:<read|write|delete> or dynamic-entity:<alias>:<action> (repeatable or comma-separated; default: every entity, every action).
+        #[arg(long = "scope", value_name = "SCOPE", value_delimiter = ',', value_parser = parse_scope)]
+        scopes: Vec<Scope>,
+        /// Expiry: YYYY-MM-DD (end of that day, UTC), "YYYY-MM-DD HH:MM:SS" (UTC) or RFC 3339.
+        #[arg(long, value_name = "DATE", value_parser = parse_valid_to)]
+        valid_to: Option<NaiveDateTime>,
+    },
+    /// List API keys (never their values).
+    List,
+    /// Revoke an API key by name.
+    Revoke {
+        /// The key's name.
+        name: String,
+    },
+}
+
+/// `dynex export ALIAS …`
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The entity's alias.
+    pub alias: String,
+    /// A filter: field=value or filter[alias.field]=value; the value may be JSON such as {"in": ["AT", "DE"]} (repeatable).
+    #[arg(long = "filter", value_name = "FILTER")]
+    pub filters: Vec<String>,
+    /// Write to this file instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+fn parse_scope(s: &str) -> Result<Scope, String> {
+    s.trim().parse()
+}
+
+/// Parses `--valid-to`: a date means the end of that day (UTC).
+pub fn parse_valid_to(s: &str) -> Result<NaiveDateTime, String> {
+    let s = s.trim();
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return d
+            .and_hms_opt(23, 59, 59)
+            .ok_or_else(|| format!("`{s}` is out of range"));
+    }
+    for format in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(s, format) {
+            return Ok(t);
+        }
+    }
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(t.naive_utc());
+    }
+    Err(format!(
+        "`{s}` is not a date (use YYYY-MM-DD, \"YYYY-MM-DD HH:MM:SS\" or RFC 3339)"
+    ))
+}
+
+/// What a failed run exits with (documented in `dynex --help`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// 1: the database is unreachable, a statement or migration failed, I/O failed.
+    Failure = 1,
+    /// 2: bad arguments or invalid input.
+    Usage = 2,
+    /// 3: a configuration does not pass validation.
+    Config = 3,
+    /// 4: the named entity, table, key or row does not exist.
+    NotFound = 4,
+}
+
+/// The exit code and the stable JSON error `code` of an error.
+pub fn classify(err: &anyhow::Error) -> (Exit, &'static str) {
+    let core = err.chain().find_map(|c| c.downcast_ref::<CoreError>());
+    match core {
+        Some(e) => match e {
+            CoreError::InvalidUrl(_) => (Exit::Usage, "invalid_url"),
+            CoreError::Unavailable(_) => (Exit::Failure, "unavailable"),
+            CoreError::Migration(_) => (Exit::Failure, "migration"),
+            CoreError::UnknownEntity(_) => (Exit::NotFound, "unknown_entity"),
+            CoreError::RowNotFound(_) => (Exit::NotFound, "row_not_found"),
+            CoreError::Query(_) => (Exit::Usage, "invalid_query"),
+            CoreError::Config(_) => (Exit::Config, "invalid_configuration"),
+            CoreError::ConfigFormat(_) => (Exit::Usage, "invalid_configuration_file"),
+            CoreError::NotFound { .. } => (Exit::NotFound, "not_found"),
+            CoreError::AlreadyExists { .. } => (Exit::Usage, "already_exists"),
+            CoreError::Invalid(_) => (Exit::Usage, "invalid"),
+            CoreError::Database(_) => (Exit::Failure, "database"),
+            CoreError::Corrupt(_) => (Exit::Failure, "corrupt"),
+            // CoreError may grow variants; anything unknown is a runtime failure.
+            #[allow(unreachable_patterns)]
+            _ => (Exit::Failure, "failed"),
+        },
+        None => (Exit::Failure, "failed"),
+    }
+}
+
+/// Prints an error (`error: …` on stderr, or a JSON error object on stdout) and returns the exit
+/// code.
+pub fn report(err: &anyhow::Error, json: bool) -> ExitCode {
+    let (exit, code) = classify(err);
+    let broken_pipe = err.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    });
+    if broken_pipe {
+        // The reader went away (`dynex export … | head`): nobody is left to tell.
+        return ExitCode::from(exit as u8);
+    }
+    let config = err
+        .chain()
+        .find_map(|c| match c.downcast_ref::<CoreError>() {
+            Some(CoreError::Config(problems)) => Some(problems),
+            _ => None,
+        });
+    if json {
+        let mut body = json!({ "code": code, "message": format!("{err:#}") });
+        if let Some(problems) = config {
+            body["message"] = json!(format!(
+                "invalid configuration: {} problem{}",
+                problems.len(),
+                if problems.len() == 1 { "" } else { "s" }
+            ));
+            body["details"] = json!(problems);
+        }
+        let _ = output::print_json(&mut std::io::stdout().lock(), &json!({ "error": body }));
+    } else {
+        eprintln!("error: {err:#}");
+    }
+    ExitCode::from(exit as u8)
+}
+
+/// Handles arguments clap refused: help and version print as usual; with `--json` anywhere on
+/// the command line an error is printed as a JSON error object. Returns the exit code.
+pub fn report_usage(err: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    let json = std::env::args_os()
+        .skip(1)
+        .take_while(|a| a != "--")
+        .any(|a| a == "--json");
+    let informational = matches!(
+        err.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    );
+    if informational || !json {
+        let _ = err.print();
+    } else {
+        let rendered = err.to_string();
+        let message = rendered
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim_start_matches("error: ");
+        let body = json!({ "error": { "code": "usage", "message": message } });
+        let _ = output::print_json(&mut std::io::stdout().lock(), &body);
+    }
+    ExitCode::from(u8::try_from(err.exit_code()).unwrap_or(2))
+}
+
+/// Runs a parsed command line, writing results to stdout.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    execute(&cli, &mut out)?;
+    out.flush()?;
+    Ok(())
+}
+
+fn execute(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<()> {
+    let url = cli.database_url.as_str();
+    let json = cli.json;
+    if let Command::Migrate = cli.command {
+        return migrate(url, json, out);
+    }
+    let dynex = open(url)?;
+    let result = match &cli.command {
+        Command::Migrate => unreachable!("handled above"),
+        Command::Entity(command) => entity::run(&dynex, command, json, out),
+        Command::Key(command) => key::run(&dynex, command, json, out),
+        Command::Export(args) => export::run(&dynex, args, json, out),
+    };
+    settle(dynex.db());
+    result
+}
+
+/// Connections in the CLI's pool.
+const POOL_SIZE: u32 = 2;
+
+/// Waits until the pool has no connection attempt in flight.
+///
+/// The pool refills its idle connection on a background thread; a process that exits while that
+/// thread is inside libpq or libmysqlclient can crash in their exit handlers. Holding every
+/// connection of the pool waits for any attempt in flight, so exiting afterwards is safe.
+fn settle(db: &Db) {
+    let held: Vec<_> = (0..POOL_SIZE).filter_map(|_| db.conn().ok()).collect();
+    drop(held);
+}
+
+/// Explains which database failed to open, without its password.
+fn opening(e: CoreError, url: &str) -> anyhow::Error {
+    match e {
+        CoreError::InvalidUrl(_) => e.into(),
+        other => anyhow::Error::new(other).context(format!("cannot open {}", redact(url))),
+    }
+}
+
+fn open(url: &str) -> anyhow::Result<Dynex> {
+    let options = Options {
+        pool_size: POOL_SIZE,
+        watch_interval: None,
+        ..Options::default()
+    };
+    Dynex::open_with(url, options).map_err(|e| opening(e, url))
+}
+
+fn migrate(url: &str, json: bool, out: &mut dyn Write) -> anyhow::Result<()> {
+    // `Dynex::open_with(.., migrate: false)` would read the configuration, which an empty
+    // database does not have yet; the pool alone is enough to migrate.
+    let db = Db::connect(url, POOL_SIZE).map_err(|e| opening(e, url))?;
+    let applied = db.migrate();
+    settle(&db);
+    let applied = applied?;
+    if json {
+        output::print_json(out, &json!({ "applied": applied }))?;
+    } else if applied == 0 {
+        writeln!(out, "{} is up to date (no pending migrations)", redact(url))?;
+    } else {
+        let s = if applied == 1 { "" } else { "s" };
+        writeln!(out, "applied {applied} migration{s} to {}", redact(url))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn valid_to_accepts_dates_times_and_rfc3339() {
+        let t = |s| {
+            parse_valid_to(s)
+                .unwrap()
+                .format("%Y-%m-%d %H:%M:%S")
+                .to_string()
+        };
+        assert_eq!(t("2030-01-31"), "2030-01-31 23:59:59");
+        assert_eq!(t("2030-01-31 12:30:00"), "2030-01-31 12:30:00");
+        assert_eq!(t("2030-01-31T12:30:00"), "2030-01-31 12:30:00");
+        assert_eq!(t("2030-01-31T12:30:00+02:00"), "2030-01-31 10:30:00");
+        for bad in ["2030-02-30", "tomorrow", "31.01.2030", ""] {
+            assert!(parse_valid_to(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn errors_map_to_exit_codes() {
+        let code = |e: CoreError| classify(&anyhow::Error::new(e)).0;
+        assert_eq!(code(CoreError::Config(vec![])), Exit::Config);
+        assert_eq!(code(CoreError::UnknownEntity("x".into())), Exit::NotFound);
+        assert_eq!(code(CoreError::InvalidUrl("x".into())), Exit::Usage);
+        assert_eq!(code(CoreError::Unavailable("x".into())), Exit::Failure);
+        let wrapped = opening(
+            CoreError::Unavailable("down".into()),
+            "mysql://u:secret@h/db",
+        );
+        assert_eq!(classify(&wrapped).0, Exit::Failure);
+        let text = format!("{wrapped:#}");
+        assert!(
+            text.contains("mysql://u:***@h/db") && !text.contains("secret"),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,254 @@
+//! Shared helpers: a demo database, the app under test, requests and the demo data as JSON.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::CONTENT_TYPE;
+use actix_web::test::{TestRequest, call_service, init_service, read_body};
+use dynex_core::{Dynex, Options};
+use dynex_test_support::TestDb;
+use serde_json::{Value, json};
+
+/// The route prefix every test serves the API under.
+pub const PREFIX: &str = "dynamic-entity";
+
+/// Opens `db` without a background watcher and loads the demo catalog.
+pub fn open_demo(db: &TestDb) -> Dynex {
+    let dynex = Dynex::open_with(
+        &db.url,
+        Options {
+            watch_interval: None,
+            ..Options::default()
+        },
+    )
+    .expect("open the test database");
+    assert!(
+        dynex.load_demo().expect("load the demo"),
+        "demo loaded once"
+    );
+    dynex
+}
+
+/// A demo database, the app over it and an API key with the default (all-entity) scopes.
+pub async fn demo(db: &TestDb) -> (Dynex, TestApp, String) {
+    let dynex = open_demo(db);
+    let key = dynex
+        .create_api_key("test", &[], None)
+        .expect("create an API key")
+        .key;
+    let app = TestApp::new(dynex.clone()).await;
+    (dynex, app, key)
+}
+
+/// A response, read completely.
+#[derive(Debug)]
+pub struct Reply {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// The `Content-Type` header, if any.
+    pub content_type: Option<String>,
+    /// The body as text.
+    pub raw: String,
+    /// The body as JSON (`Value::Null` when it is not JSON).
+    pub body: Value,
+}
+
+impl Reply {
+    /// The `data` member of a successful response, asserting status 200 and JSON.
+    pub fn data(&self) -> &Value {
+        assert_eq!(self.status, StatusCode::OK, "unexpected reply: {self:?}");
+        self.assert_json();
+        self.body
+            .get("data")
+            .unwrap_or_else(|| panic!("no `data` member: {self:?}"))
+    }
+
+    /// The rows of a successful collection response.
+    pub fn rows(&self) -> &Vec<Value> {
+        self.data()
+            .as_array()
+            .unwrap_or_else(|| panic!("`data` is not an array: {self:?}"))
+    }
+
+    /// The values of `field` of the rows of a successful collection response.
+    pub fn column(&self, field: &str) -> Vec<Value> {
+        self.rows().iter().map(|r| r[field].clone()).collect()
+    }
+
+    /// Asserts that the content type is JSON.
+    pub fn assert_json(&self) {
+        let ct = self.content_type.as_deref().unwrap_or("");
+        assert!(
+            ct.starts_with("application/json"),
+            "content type `{ct}` is not JSON: {self:?}"
+        );
+        assert!(
+            serde_json::from_str::<Value>(&self.raw).is_ok(),
+            "the body is not JSON: {}",
+            self.raw
+        );
+    }
+
+    /// Asserts a single-error response of the wire format with this status and code, and
+    /// returns its message.
+    pub fn assert_error(&self, status: u16, code: &str) -> String {
+        assert_eq!(self.status.as_u16(), status, "unexpected reply: {self:?}");
+        self.assert_json();
+        let errors = self
+            .body
+            .as_array()
+            .unwrap_or_else(|| panic!("error body is not an array: {self:?}"));
+        assert_eq!(errors.len(), 1, "one error expected: {self:?}");
+        let e = errors[0]
+            .as_object()
+            .unwrap_or_else(|| panic!("error is not an object: {self:?}"));
+        let mut keys: Vec<&str> = e.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["code", "message", "status"], "{self:?}");
+        assert_eq!(e["code"], json!(code), "{self:?}");
+        assert_eq!(e["status"], json!(status), "{self:?}");
+        e["message"]
+            .as_str()
+            .unwrap_or_else(|| panic!("message is not a string: {self:?}"))
+            .to_string()
+    }
+}
+
+type Call = dyn Fn(TestRequest) -> Pin<Box<dyn Future<Output = Reply>>>;
+
+/// The application built by `create_app`, initialised as a test service.
+pub struct TestApp {
+    call: Box<Call>,
+}
+
+impl TestApp {
+    /// Builds the app over `dynex` with the route prefix `dynamic-entity`.
+    pub async fn new(dynex: Dynex) -> TestApp {
+        let service =
+            Rc::new(init_service(dynex_server::create_app(dynex, PREFIX.to_string())).await);
+        TestApp {
+            call: Box::new(move |req: TestRequest| {
+                let service = service.clone();
+                Box::pin(async move {
+                    let res = call_service(&*service, req.to_request()).await;
+                    let status = res.status();
+                    let content_type = res
+                        .headers()
+                        .get(CONTENT_TYPE)
+                        .map(|v| v.to_str().expect("ASCII content type").to_string());
+                    let bytes = read_body(res).await;
+                    let raw = String::from_utf8(bytes.to_vec()).expect("UTF-8 body");
+                    let body = serde_json::from_str(&raw).unwrap_or(Value::Null);
+                    Reply {
+                        status,
+                        content_type,
+                        raw,
+                        body,
+                    }
+                })
+            }),
+        }
+    }
+
+    /// Sends a request.
+    pub async fn send(&self, req: TestRequest) -> Reply {
+        (self.call)(req).await
+    }
+
+    /// `GET uri` with `X-Api-Key: key`.
+    pub async fn get(&self, uri: &str, key: &str) -> Reply {
+        self.send(
+            TestRequest::get()
+                .uri(uri)
+                .insert_header(("X-Api-Key", key)),
+        )
+        .await
+    }
+
+    /// `GET /dynamic-entity/{path}` with `X-Api-Key: key`.
+    pub async fn api(&self, path: &str, key: &str) -> Reply {
+        self.get(&format!("/{PREFIX}/{path}"), key).await
+    }
+}
+
+/// Percent-encodes a query-string value (JSON filters, spaces).
+pub fn enc(value: &str) -> String {
+    form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+/// The demo's countries, as the API returns them, by id.
+pub fn country(id: i64) -> Value {
+    let (iso2, iso3, name, mandatory, regex) = match id {
+        1 => ("AD", "AND", "Andorra", json!(true), json!("AD[0-9]{3}")),
+        2 => ("AT", "AUT", "Austria", json!(true), json!("[0-9]{4}")),
+        3 => ("BE", "BEL", "Belgium", json!(false), json!("[0-9]{4}")),
+        4 => ("CH", "CHE", "Switzerland", json!(true), json!("[0-9]{4}")),
+        5 => ("DE", "DEU", "Germany", json!(true), json!("[0-9]{5}")),
+        6 => ("ES", "ESP", "Spain", json!(false), json!("[0-9]{5}")),
+        7 => ("FR", "FRA", "France", json!(true), json!("[0-9]{5}")),
+        8 => ("GB", "GBR", "United Kingdom", Value::Null, Value::Null),
+        9 => ("IT", "ITA", "Italy", json!(false), json!("[0-9]{5}")),
+        10 => (
+            "NL",
+            "NLD",
+            "Netherlands",
+            json!(true),
+            json!("[0-9]{4} ?[A-Z]{2}"),
+        ),
+        11 => (
+            "PL",
+            "POL",
+            "Poland",
+            Value::Null,
+            json!("[0-9]{2}-[0-9]{3}"),
+        ),
+        12 => (
+            "US",
+            "USA",
+            "United States",
+            json!(true),
+            json!("[0-9]{5}(-[0-9]{4})?"),
+        ),
+        _ => panic!("the demo has no country {id}"),
+    };
+    json!({
+        "id_country": id,
+        "iso2_code": iso2,
+        "iso3_code": iso3,
+        "name": name,
+        "postal_code_mandatory": mandatory,
+        "postal_code_regex": regex,
+    })
+}
+
+/// The demo's tax rates, as the API returns them, by id.
+pub fn tax_rate(id: i64) -> Value {
+    let (country, name, rate) = match id {
+        1 => (json!(2), "Austria Standard", "20.00"),
+        2 => (json!(2), "Austria Reduced", "10.00"),
+        3 => (json!(5), "Germany Standard", "19.00"),
+        4 => (json!(5), "Germany Reduced", "7.00"),
+        5 => (json!(7), "France Standard", "20.00"),
+        6 => (json!(7), "France Reduced", "5.50"),
+        7 => (json!(10), "Netherlands Standard", "21.00"),
+        8 => (json!(10), "Netherlands Reduced", "9.00"),
+        9 => (json!(4), "Switzerland Standard", "8.10"),
+        10 => (Value::Null, "Tax Exempt", "0.00"),
+        _ => panic!("the demo has no tax rate {id}"),
+    };
+    json!({"id_tax_rate": id, "fk_country": country, "name": name, "rate": rate})
+}
+
+/// A country with its `countryTaxRates` (the tax rates with these ids).
+pub fn country_with_rates(id: i64, rates: &[i64]) -> Value {
+    let mut c = country(id);
+    c["countryTaxRates"] = Value::Array(rates.iter().map(|r| tax_rate(*r)).collect());
+    c
+}
+
+/// JSON integers `ids`.
+pub fn ids(ids: impl IntoIterator<Item = i64>) -> Vec<Value> {
+    ids.into_iter().map(Value::from).collect()
+}
