@@ -96,11 +96,21 @@ pub struct Select<'a> {
 }
 
 /// Renders a read: fields (and extra columns) as one JSON array per row, ordered by identifier.
+///
+/// A page is cut in a subquery before any JSON is built, so rows skipped by `OFFSET` cost no
+/// JSON work. The limit is written as a literal (it is a validated number, and SQLite re-plans a
+/// statement whenever a bound `LIMIT` changes, which would defeat statement reuse); the offset is
+/// left out when it is zero and bound otherwise.
 pub fn select(dialect: Dialect, s: &Select<'_>) -> Sql {
     let mut sql = Sql::default();
     sql.push("SELECT ");
     row_json(&mut sql, dialect, s);
-    sql.push(" AS row_json FROM ").ident(s.entity.table());
+    sql.push(" AS row_json FROM ");
+    if s.page.is_some() {
+        sql.push("(SELECT * FROM ").ident(s.entity.table());
+    } else {
+        sql.ident(s.entity.table());
+    }
     let mut first = true;
     let mut and = |sql: &mut Sql| {
         sql.push(if first { " WHERE " } else { " AND " });
@@ -117,10 +127,12 @@ pub fn select(dialect: Dialect, s: &Select<'_>) -> Sql {
     sql.push(" ORDER BY ")
         .ident(&s.entity.identifier().field_name);
     if let Some(page) = s.page {
-        sql.push(" LIMIT ")
-            .bind(Value::Int(clamp(page.limit)))
-            .push(" OFFSET ")
-            .bind(Value::Int(clamp(page.offset)));
+        sql.push(&format!(" LIMIT {}", clamp(page.limit)));
+        if page.offset > 0 {
+            sql.push(" OFFSET ").bind(Value::Int(clamp(page.offset)));
+        }
+        sql.push(") AS dynex_page ORDER BY ")
+            .ident(&s.entity.identifier().field_name);
     }
     sql
 }
@@ -414,10 +426,11 @@ mod tests {
         let sql = select(Dialect::Postgres, &s);
         assert_eq!(
             sql.debug_text(),
-            "SELECT (json_build_array(\"id\", CAST(\"rate\" AS TEXT), \"active\"))::text AS row_json FROM \"t\" \
-             WHERE (\"rate\" = CAST(? AS NUMERIC)) AND (\"id\" IN (?) OR \"id\" IS NULL) ORDER BY \"id\" LIMIT ? OFFSET ?"
+            "SELECT (json_build_array(\"id\", CAST(\"rate\" AS TEXT), \"active\"))::text AS row_json \
+             FROM (SELECT * FROM \"t\" WHERE (\"rate\" = CAST(? AS NUMERIC)) AND (\"id\" IN (?) OR \"id\" IS NULL) \
+             ORDER BY \"id\" LIMIT 10 OFFSET ?) AS dynex_page ORDER BY \"id\""
         );
-        assert_eq!(sql.binds().count(), 4);
+        assert_eq!(sql.binds().count(), 3);
         let sql = select(Dialect::Mysql, &s);
         assert!(sql.debug_text().starts_with(
             "SELECT CAST(JSON_ARRAY(\"id\", CAST(\"rate\" AS CHAR), \"active\") AS CHAR)"
