@@ -69,13 +69,15 @@ if [[ -n $BENCH_DATABASE_URL ]]; then
     [[ $BENCH_DATABASE_URL == postgres://* || $BENCH_DATABASE_URL == postgresql://* ]] ||
         die "BENCH_DATABASE_URL must be a postgres:// URL"
     command -v psql >/dev/null || die "psql is required for BENCH_DATABASE_URL"
-else
-    command -v sqlite3 >/dev/null || die "sqlite3 is required (apt-get install -y sqlite3)"
 fi
-if ! command -v wrk >/dev/null; then
-    [[ $(id -u) == 0 ]] || die "wrk is required (apt-get install -y wrk)"
-    log "installing wrk"
-    apt-get install -y wrk >/dev/null || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }
+missing=()
+command -v wrk >/dev/null || missing+=(wrk)
+[[ -n $BENCH_DATABASE_URL ]] || command -v sqlite3 >/dev/null || missing+=(sqlite3)
+if ((${#missing[@]})); then
+    [[ $(id -u) == 0 ]] || die "${missing[*]} required (apt-get install -y ${missing[*]})"
+    log "installing ${missing[*]}"
+    apt-get install -y "${missing[@]}" >/dev/null ||
+        { apt-get update >/dev/null && apt-get install -y "${missing[@]}" >/dev/null; }
 fi
 
 # ---------------------------------------------------------------------------------------------
