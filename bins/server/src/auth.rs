@@ -13,6 +13,7 @@ use crate::error::ApiError;
 pub fn authorize(
     dynex: &Dynex,
     req: &HttpRequest,
+    pairs: &[(String, String)],
     action: Action,
     alias: &str,
 ) -> Result<Principal, ApiError> {
@@ -23,9 +24,10 @@ pub fn authorize(
         .filter(|v| !v.is_empty());
     let key = match header_key {
         Some(k) => Some(k.to_string()),
-        None => form_urlencoded::parse(req.query_string().as_bytes())
+        None => pairs
+            .iter()
             .find(|(k, _)| k == "api_key")
-            .map(|(_, v)| v.into_owned()),
+            .map(|(_, v)| v.clone()),
     };
     let principal = match key {
         Some(key) => dynex
@@ -43,11 +45,8 @@ pub fn authorize(
         ));
     }
     // Including a relation reads the child entity, so its read scope is needed too.
-    if let Some(include) = form_urlencoded::parse(req.query_string().as_bytes())
-        .find(|(k, _)| k == "include")
-        .map(|(_, v)| v.into_owned())
-    {
-        for child in included_aliases(dynex, alias, &include) {
+    if let Some((_, include)) = pairs.iter().find(|(k, _)| k == "include") {
+        for child in included_aliases(dynex, alias, include) {
             if !principal.allows(Action::Read, &child) {
                 return Err(ApiError::MissingScope(
                     Principal::missing_scope(Action::Read, &child).to_string(),

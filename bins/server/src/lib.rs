@@ -171,8 +171,8 @@ async fn get_collection(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let alias = alias.into_inner();
-    auth::authorize(&state.dynex, &req, Action::Read, &alias)?;
     let pairs = query_pairs(&req);
+    auth::authorize(&state.dynex, &req, &pairs, Action::Read, &alias)?;
     let dynex = state.dynex.clone();
     let rows = blocking(move || dynex.read_collection(&alias, &pairs)).await?;
     Ok(HttpResponse::Ok().json(json!({ "data": rows })))
@@ -184,8 +184,8 @@ async fn get_one(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let (alias, id) = path.into_inner();
-    auth::authorize(&state.dynex, &req, Action::Read, &alias)?;
     let pairs = query_pairs(&req);
+    auth::authorize(&state.dynex, &req, &pairs, Action::Read, &alias)?;
     let dynex = state.dynex.clone();
     let row = blocking(move || dynex.read_one(&alias, &id, &pairs)).await?;
     Ok(HttpResponse::Ok().json(json!({ "data": row })))

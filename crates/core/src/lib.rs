@@ -351,30 +351,22 @@ impl Dynex {
 
     /// Turns an entity on or off.
     pub fn set_entity_active(&self, alias: &str, active: bool) -> Result<(), CoreError> {
-        let mut conn = self.inner.db.conn()?;
-        if !store::set_active(&mut conn, alias, active)? {
-            return Err(CoreError::NotFound {
+        self.change(|conn| store::set_active(conn, alias, active))?
+            .then_some(())
+            .ok_or_else(|| CoreError::NotFound {
                 kind: "entity",
                 name: alias.to_string(),
-            });
-        }
-        drop(conn);
-        self.refresh()?;
-        Ok(())
+            })
     }
 
     /// Removes an entity and its relations (the table itself is untouched).
     pub fn remove_entity(&self, alias: &str) -> Result<(), CoreError> {
-        let mut conn = self.inner.db.conn()?;
-        if !store::remove(&mut conn, alias)? {
-            return Err(CoreError::NotFound {
+        self.change(|conn| store::remove(conn, alias))?
+            .then_some(())
+            .ok_or_else(|| CoreError::NotFound {
                 kind: "entity",
                 name: alias.to_string(),
-            });
-        }
-        drop(conn);
-        self.refresh()?;
-        Ok(())
+            })
     }
 
     /// Creates an API key; its value is returned once and only its hash is stored.
@@ -389,11 +381,8 @@ impl Dynex {
         } else {
             scopes.to_vec()
         };
-        let mut conn = self.inner.db.conn()?;
-        let key = keys::create(&mut conn, self.dialect(), name, &scopes, valid_to)?;
-        drop(conn);
-        self.refresh()?;
-        Ok(key)
+        let dialect = self.dialect();
+        self.change(|conn| keys::create(conn, dialect, name, &scopes, valid_to))
     }
 
     /// Lists API keys (never their values).
@@ -404,16 +393,23 @@ impl Dynex {
 
     /// Revokes an API key by name.
     pub fn revoke_api_key(&self, name: &str) -> Result<(), CoreError> {
-        let mut conn = self.inner.db.conn()?;
-        if !keys::revoke(&mut conn, name)? {
-            return Err(CoreError::NotFound {
+        self.change(|conn| keys::revoke(conn, name))?
+            .then_some(())
+            .ok_or_else(|| CoreError::NotFound {
                 kind: "active API key",
                 name: name.to_string(),
-            });
-        }
-        drop(conn);
+            })
+    }
+
+    /// Runs a configuration or key change, then reloads this handle's snapshot so the change
+    /// applies to its next request (other processes notice it by the version).
+    fn change<R>(
+        &self,
+        f: impl FnOnce(&mut db::AnyConnection) -> Result<R, CoreError>,
+    ) -> Result<R, CoreError> {
+        let result = f(&mut *self.inner.db.conn()?)?;
         self.refresh()?;
-        Ok(())
+        Ok(result)
     }
 
     /// Checks a presented API key against the snapshot; no database round trip.
