@@ -7,6 +7,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use dynex_core::{CoreError, KeyRefusal};
 use dynex_query::QueryError;
+use dynex_validate::RowError;
 use serde::Serialize;
 
 /// A request failure, rendered as `[{"code", "status", "message"}]`.
@@ -27,9 +28,9 @@ pub enum ApiError {
     /// The credentials lack the scope for this request.
     #[error("missing scope {0}")]
     MissingScope(String),
-    /// The method is not available on this route.
+    /// The method is not available on this route; the methods that are.
     #[error("method not allowed")]
-    MethodNotAllowed,
+    MethodNotAllowed(&'static str),
     /// No route matches.
     #[error("not found")]
     RouteNotFound,
@@ -47,6 +48,17 @@ pub struct ErrorObject {
     pub status: u16,
     /// A human-readable message.
     pub message: String,
+}
+
+impl ErrorObject {
+    /// The wire object of a refused row.
+    pub fn from_row(e: &RowError) -> ErrorObject {
+        ErrorObject {
+            code: e.code(),
+            status: e.status(),
+            message: e.to_string(),
+        }
+    }
 }
 
 impl ApiError {
@@ -67,6 +79,26 @@ impl ApiError {
                     }
                     QueryError::InvalidParameter { .. } => ("1320", S::BAD_REQUEST, q.to_string()),
                 },
+                CoreError::Rows(rows) => match rows.first() {
+                    Some(first) => (
+                        first.code(),
+                        StatusCode::from_u16(first.status()).unwrap_or(S::BAD_REQUEST),
+                        first.to_string(),
+                    ),
+                    None => ("1302", S::BAD_REQUEST, "Failed to persist the data.".into()),
+                },
+                CoreError::MissingScope(scope) => (
+                    "002",
+                    S::FORBIDDEN,
+                    format!("Unauthorized request. The credentials lack the scope `{scope}`."),
+                ),
+                CoreError::MethodNotAllowed(_) => ("1318", S::METHOD_NOT_ALLOWED, e.to_string()),
+                CoreError::FilterRequired(_) => ("1323", S::BAD_REQUEST, e.to_string()),
+                CoreError::Busy => (
+                    "1390",
+                    S::SERVICE_UNAVAILABLE,
+                    "The database is busy. Please try again later.".into(),
+                ),
                 CoreError::Unavailable(_) => (
                     "1390",
                     S::SERVICE_UNAVAILABLE,
@@ -87,7 +119,7 @@ impl ApiError {
                 S::FORBIDDEN,
                 format!("Unauthorized request. The credentials lack the scope `{scope}`."),
             ),
-            ApiError::MethodNotAllowed => {
+            ApiError::MethodNotAllowed(_) => {
                 ("1318", S::METHOD_NOT_ALLOWED, "Method not allowed.".into())
             }
             ApiError::RouteNotFound => ("007", S::NOT_FOUND, "Not found".into()),
@@ -122,8 +154,18 @@ impl ResponseError for ApiError {
             log::error!("{self}");
         }
         let mut response = HttpResponse::build(status);
-        if matches!(self, ApiError::MethodNotAllowed) {
-            response.insert_header((actix_web::http::header::ALLOW, "GET"));
+        match self {
+            ApiError::MethodNotAllowed(allow) => {
+                response.insert_header((actix_web::http::header::ALLOW, *allow));
+            }
+            ApiError::Core(CoreError::MethodNotAllowed(_)) => {
+                response.insert_header((actix_web::http::header::ALLOW, "GET, POST, PATCH, PUT"));
+            }
+            ApiError::Core(CoreError::Rows(rows)) if !rows.is_empty() => {
+                let all: Vec<ErrorObject> = rows.iter().map(ErrorObject::from_row).collect();
+                return response.json(all);
+            }
+            _ => {}
         }
         response.json([self.object()])
     }

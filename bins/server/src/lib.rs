@@ -11,11 +11,12 @@ use std::time::Duration;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers, Logger};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use dynex_auth::Action;
-use dynex_core::{Dynex, Options};
+use dynex_core::{Dynex, Method, Options, WriteRequest};
 use dynex_query::PageLimits;
 use serde_json::json;
 
@@ -54,6 +55,32 @@ pub struct ServerArgs {
     /// HTTP worker threads (default: one per CPU).
     #[arg(long, env = "DYNEX_WORKERS")]
     pub workers: Option<usize>,
+    /// Largest request body accepted, in bytes; a larger one is refused with 413 (code 1322).
+    #[arg(long, env = "DYNEX_MAX_BODY_BYTES", default_value_t = AppConfig::DEFAULT_MAX_BODY_BYTES)]
+    pub max_body_bytes: usize,
+}
+
+/// How the application is served, besides the database.
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    /// URL prefix of the Data Exchange API, `dynamic-entity` by default.
+    pub route_prefix: String,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl AppConfig {
+    /// The default body limit: 16 MiB, room for about 20,000 typical rows per request.
+    pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+}
+
+impl Default for AppConfig {
+    fn default() -> Self {
+        AppConfig {
+            route_prefix: "dynamic-entity".to_string(),
+            max_body_bytes: AppConfig::DEFAULT_MAX_BODY_BYTES,
+        }
+    }
 }
 
 /// What every handler shares.
@@ -61,12 +88,14 @@ pub struct ServerArgs {
 pub struct AppState {
     /// The opened database.
     pub dynex: Dynex,
+    /// The body limit, for the 413 message.
+    pub max_body_bytes: usize,
 }
 
 /// Builds the application: routes, JSON errors everywhere, and request logging without secrets.
 pub fn create_app(
     dynex: Dynex,
-    route_prefix: String,
+    config: AppConfig,
 ) -> App<
     impl ServiceFactory<
         ServiceRequest,
@@ -76,9 +105,13 @@ pub fn create_app(
         InitError = (),
     >,
 > {
-    let prefix = format!("/{}", route_prefix.trim_matches('/'));
+    let prefix = format!("/{}", config.route_prefix.trim_matches('/'));
     App::new()
-        .app_data(web::Data::new(AppState { dynex }))
+        .app_data(web::Data::new(AppState {
+            dynex,
+            max_body_bytes: config.max_body_bytes,
+        }))
+        .app_data(web::PayloadConfig::new(config.max_body_bytes))
         .wrap(ErrorHandlers::new().default_handler(json_errors))
         // The query string may carry `api_key`, so only the path is logged.
         .wrap(
@@ -91,12 +124,23 @@ pub fn create_app(
                 .service(
                     web::resource("/{alias}")
                         .route(web::get().to(get_collection))
-                        .default_service(web::to(method_not_allowed)),
+                        .route(web::post().to(post_collection))
+                        .route(web::patch().to(patch_collection))
+                        .route(web::put().to(put_collection))
+                        .route(web::delete().to(delete_collection))
+                        .default_service(web::to(|| async {
+                            Err::<HttpResponse, _>(ApiError::MethodNotAllowed(COLLECTION_METHODS))
+                        })),
                 )
                 .service(
                     web::resource("/{alias}/{id}")
                         .route(web::get().to(get_one))
-                        .default_service(web::to(method_not_allowed)),
+                        .route(web::patch().to(patch_one))
+                        .route(web::put().to(put_one))
+                        .route(web::delete().to(delete_one))
+                        .default_service(web::to(|| async {
+                            Err::<HttpResponse, _>(ApiError::MethodNotAllowed(ONE_METHODS))
+                        })),
                 ),
         )
         .route("/health/live", web::get().to(live))
@@ -117,10 +161,17 @@ fn json_errors<B: MessageBody + 'static>(
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }
     let status = res.status();
+    let limit = res
+        .request()
+        .app_data::<web::Data<AppState>>()
+        .map_or(0, |s| s.max_body_bytes);
     let (code, message) = match status.as_u16() {
         404 => ("007", "Not found".to_string()),
         405 => ("1318", "Method not allowed.".to_string()),
-        413 => ("1301", "The request body is too large.".to_string()),
+        413 => (
+            "1322",
+            format!("The request body is larger than the limit of {limit} bytes."),
+        ),
         s if s >= 500 => ("1391", "Internal server error.".to_string()),
         _ => (
             "1320",
@@ -191,8 +242,148 @@ async fn get_one(
     Ok(HttpResponse::Ok().json(json!({ "data": row })))
 }
 
-async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::MethodNotAllowed)
+/// Methods of `/{alias}`, for `Allow` headers.
+const COLLECTION_METHODS: &str = "GET, POST, PATCH, PUT, DELETE";
+/// Methods of `/{alias}/{id}`, for `Allow` headers.
+const ONE_METHODS: &str = "GET, PATCH, PUT, DELETE";
+
+/// `X-Is-Transactional: false` (or `0`) commits each root row on its own; anything else, or no
+/// header, is one transaction.
+fn transactional(req: &HttpRequest) -> bool {
+    !req.headers()
+        .get("x-is-transactional")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "false" | "0"))
+}
+
+/// Runs a write and answers it: the saved rows with 201 (POST) or 200; in non-transactional
+/// mode with refused rows, `{"data", "errors"}` with the success status when anything was saved
+/// and the first error's status otherwise.
+async fn write(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    alias: String,
+    id: Option<String>,
+    body: web::Bytes,
+    method: Method,
+) -> Result<HttpResponse, ApiError> {
+    let pairs = query_pairs(&req);
+    let principal = auth::authorize(&state.dynex, &req, &pairs, Action::Write, &alias)?;
+    let transactional = transactional(&req);
+    let dynex = state.dynex.clone();
+    let by_id = id.is_some();
+    let outcome = blocking(move || {
+        dynex.write(&WriteRequest {
+            alias: &alias,
+            method,
+            id: id.as_deref(),
+            body: &body,
+            transactional,
+            principal: Some(&principal),
+        })
+    })
+    .await?;
+    let success = if method == Method::Create {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let data = if by_id {
+        outcome.data.into_iter().next().unwrap_or(serde_json::Value::Null)
+    } else {
+        serde_json::Value::Array(outcome.data)
+    };
+    let Some(first) = outcome.errors.first() else {
+        return Ok(HttpResponse::build(success).json(json!({ "data": data })));
+    };
+    let saved_any = match &data {
+        serde_json::Value::Array(rows) => !rows.is_empty(),
+        other => !other.is_null(),
+    };
+    let status = if saved_any {
+        success
+    } else {
+        StatusCode::from_u16(first.status()).unwrap_or(StatusCode::BAD_REQUEST)
+    };
+    let errors: Vec<ErrorObject> = outcome.errors.iter().map(ErrorObject::from_row).collect();
+    Ok(HttpResponse::build(status).json(json!({ "data": data, "errors": errors })))
+}
+
+async fn post_collection(
+    state: web::Data<AppState>,
+    alias: web::Path<String>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    write(state, req, alias.into_inner(), None, body, Method::Create).await
+}
+
+async fn patch_collection(
+    state: web::Data<AppState>,
+    alias: web::Path<String>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    write(state, req, alias.into_inner(), None, body, Method::Update).await
+}
+
+async fn put_collection(
+    state: web::Data<AppState>,
+    alias: web::Path<String>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    write(state, req, alias.into_inner(), None, body, Method::Upsert).await
+}
+
+async fn patch_one(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let (alias, id) = path.into_inner();
+    write(state, req, alias, Some(id), body, Method::Update).await
+}
+
+async fn put_one(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let (alias, id) = path.into_inner();
+    write(state, req, alias, Some(id), body, Method::Upsert).await
+}
+
+async fn delete(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    alias: String,
+    id: Option<String>,
+) -> Result<HttpResponse, ApiError> {
+    let pairs = query_pairs(&req);
+    auth::authorize(&state.dynex, &req, &pairs, Action::Delete, &alias)?;
+    let dynex = state.dynex.clone();
+    blocking(move || dynex.delete(&alias, id.as_deref(), &pairs)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn delete_collection(
+    state: web::Data<AppState>,
+    alias: web::Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    delete(state, req, alias.into_inner(), None).await
+}
+
+async fn delete_one(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let (alias, id) = path.into_inner();
+    delete(state, req, alias, Some(id)).await
 }
 
 async fn not_found() -> Result<HttpResponse, ApiError> {
@@ -263,8 +454,11 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         args.bind,
         dynex_core::redact(&url)
     );
-    let prefix = args.route_prefix.clone();
-    let mut server = HttpServer::new(move || create_app(dynex.clone(), prefix.clone()));
+    let config = AppConfig {
+        route_prefix: args.route_prefix.clone(),
+        max_body_bytes: args.max_body_bytes,
+    };
+    let mut server = HttpServer::new(move || create_app(dynex.clone(), config.clone()));
     if let Some(w) = args.workers {
         server = server.workers(w.max(1));
     }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use diesel::connection::SimpleConnection;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::r2d2::{self, ManageConnection, Pool, PooledConnection, R2D2Connection};
-use diesel::sql_types::{BigInt, Bool, Double, Text, Untyped};
+use diesel::sql_types::{BigInt, Bool, Double, Nullable, Text, Untyped};
 use diesel::{Connection, QueryResult, QueryableByName, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use dynex_query::{Dialect, Piece, Sql, Value};
@@ -272,7 +272,9 @@ impl QueryFragment<MultiBackend> for DynQuery<'_> {
                 Piece::Sql(s) => out.push_sql(s),
                 Piece::Ident(i) => out.push_identifier(i)?,
                 Piece::Bind(v) => match v {
-                    Value::Null => out.push_sql("NULL"),
+                    // A typed NULL keeps the statement text, and so its prepared form, the same
+                    // whether a value is present or not.
+                    Value::Null => out.push_bind_param::<Nullable<Text>, Option<String>>(&None)?,
                     Value::Int(n) => out.push_bind_param::<BigInt, i64>(n)?,
                     Value::Float(f) => out.push_bind_param::<Double, f64>(f)?,
                     Value::Bool(b) => out.push_bind_param::<Bool, bool>(b)?,

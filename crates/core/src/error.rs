@@ -52,6 +52,24 @@ pub enum CoreError {
     /// A database statement failed.
     #[error("database error: {0}")]
     Database(#[from] diesel::result::Error),
+    /// A write refused rows: Spryker's error objects, in payload order.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join(" "))]
+    Rows(Vec<dynex_validate::RowError>),
+    /// The caller's credentials lack a scope the request needs (nested writes reach other
+    /// entities).
+    #[error("missing scope {0}")]
+    MissingScope(String),
+    /// The entity does not allow this method (DELETE without `isDeletable`).
+    #[error("Method not allowed for the entity `{0}`.")]
+    MethodNotAllowed(String),
+    /// A collection DELETE without any filter, which would empty the table.
+    #[error(
+        "Deleting from `{0}` needs at least one filter; a DELETE without a filter would remove every row."
+    )]
+    FilterRequired(String),
+    /// The database stayed busy (deadlocks, lock timeouts) through every retry.
+    #[error("the database is busy; the write was retried and gave up")]
+    Busy,
     /// Stored data could not be decoded.
     #[error("corrupt data: {0}")]
     Corrupt(String),

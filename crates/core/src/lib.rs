@@ -15,12 +15,17 @@
 //! ```
 
 pub mod db;
+mod dberr;
 mod demo;
 mod error;
+pub mod hooks;
 pub mod introspect;
 mod keys;
 mod read;
 pub mod store;
+mod delete;
+mod tx;
+mod write;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Weak};
@@ -35,7 +40,9 @@ use dynex_schema::{Catalog, Entity, EntityConfig, TableInfo};
 pub use db::{Db, redact};
 pub use error::CoreError;
 pub use keys::{ApiKeyInfo, NewApiKey};
+pub use hooks::{Batch, HookError, Operation, PendingRow, WriteHooks};
 pub use store::StoredEntity;
+pub use write::{Method, WriteOutcome, WriteRequest};
 
 use keys::KeyRecord;
 
@@ -86,6 +93,7 @@ struct Inner {
     db: Db,
     options: Options,
     snapshot: ArcSwap<Snapshot>,
+    hooks: std::sync::RwLock<Option<Arc<dyn WriteHooks>>>,
 }
 
 /// A handle on one dynex database; cheap to clone and shareable across threads.
@@ -119,6 +127,7 @@ impl Dynex {
                 db,
                 options,
                 snapshot: ArcSwap::from_pointee(Snapshot::default()),
+                hooks: std::sync::RwLock::new(None),
             }),
         };
         dynex.reload()?;
@@ -172,8 +181,13 @@ impl Dynex {
                 continue;
             }
             let alias = stored.config.table_alias.clone();
+            let table = stored.config.table_name.clone();
             match Entity::new(stored.config) {
-                Ok(e) => entities.push(e),
+                // The live column types tell writes how to bind values (PostgreSQL casts).
+                Ok(e) => match introspect::table(&mut conn, dialect, &table)? {
+                    Some(info) => entities.push(e.with_table(info)),
+                    None => log::warn!("entity `{alias}` is not served: table `{table}` is gone"),
+                },
                 Err(e) => log::warn!("entity `{alias}` is not served: {e}"),
             }
         }
@@ -232,6 +246,104 @@ impl Dynex {
         read::read(&mut conn, self.dialect(), &entity, &query, &by_id)?
             .pop()
             .ok_or_else(|| CoreError::RowNotFound(alias.to_string()))
+    }
+
+    /// Registers the hooks run around every write of this handle (and its clones), replacing
+    /// any registered before.
+    pub fn set_hooks(&self, hooks: Arc<dyn WriteHooks>) {
+        *self
+            .inner
+            .hooks
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(hooks);
+    }
+
+    fn hooks(&self) -> Option<Arc<dyn WriteHooks>> {
+        self.inner
+            .hooks
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Creates, updates or upserts rows (POST, PATCH, PUT) with their nested rows.
+    ///
+    /// Transactional requests that refuse any row fail with [`CoreError::Rows`], listing every
+    /// refused row; nothing is written. Non-transactional requests save what they can and list
+    /// the refused rows in [`WriteOutcome::errors`].
+    pub fn write(&self, request: &WriteRequest<'_>) -> Result<WriteOutcome, CoreError> {
+        let snapshot = self.snapshot();
+        let entity = self.entity(&snapshot, request.alias)?;
+        if let Some(p) = request.principal
+            && !p.allows(dynex_auth::Action::Write, request.alias)
+        {
+            return Err(CoreError::MissingScope(
+                Principal::missing_scope(dynex_auth::Action::Write, request.alias).to_string(),
+            ));
+        }
+        let hooks = self.hooks();
+        let ctx = write::Ctx {
+            catalog: &snapshot.catalog,
+            dialect: self.dialect(),
+            method: request.method,
+            principal: request.principal,
+            hooks: hooks.as_deref(),
+        };
+        let mut conn = self.inner.db.conn()?;
+        write::write(&mut conn, &ctx, &entity, request)
+    }
+
+    /// Deletes one row by identifier, or the rows matching the filters of `pairs`; atomic.
+    ///
+    /// The entity must be deletable (1318); a collection delete needs a filter (1323); nothing
+    /// matching is 1303; rows still referenced are refused with 1317 and nothing is deleted.
+    /// Returns how many rows were deleted.
+    pub fn delete(
+        &self,
+        alias: &str,
+        id: Option<&str>,
+        pairs: &[(String, String)],
+    ) -> Result<usize, CoreError> {
+        let snapshot = self.snapshot();
+        let entity = self.entity(&snapshot, alias)?;
+        if !entity.config.definition.is_deletable {
+            return Err(CoreError::MethodNotAllowed(alias.to_string()));
+        }
+        let conditions = match id {
+            Some(id) => {
+                let Ok(id) = dynex_validate::parse_text(entity.identifier(), id) else {
+                    return Err(CoreError::RowNotFound(alias.to_string()));
+                };
+                vec![Condition::Eq(entity.identifier_index(), id)]
+            }
+            None => {
+                if let Some((name, _)) = pairs
+                    .iter()
+                    .find(|(k, _)| k.starts_with("page[") || k == "include")
+                {
+                    return Err(CoreError::Query(dynex_query::QueryError::InvalidParameter {
+                        name: name.clone(),
+                        reason: "not supported on DELETE".into(),
+                    }));
+                }
+                let resolve = |a: &str| snapshot.catalog.entity(a).cloned();
+                let query = dynex_query::parse(&entity, &resolve, pairs, &self.page_limits())?;
+                if query.conditions.is_empty() {
+                    return Err(CoreError::FilterRequired(alias.to_string()));
+                }
+                query.conditions
+            }
+        };
+        let hooks = self.hooks();
+        let mut conn = self.inner.db.conn()?;
+        delete::delete(
+            &mut conn,
+            self.dialect(),
+            &snapshot.catalog,
+            &entity,
+            &conditions,
+            hooks.as_deref(),
+        )
     }
 
     /// Names of the tables in the database.

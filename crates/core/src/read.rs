@@ -70,6 +70,7 @@ pub fn read(
             keys: None,
             extra_columns: &extra_columns,
             page: Some(query.page),
+            lock: false,
         },
     )?;
     attach(
@@ -162,6 +163,7 @@ fn attach(
                     keys: Some((&child_keys, &values)),
                     extra_columns: &child_columns,
                     page: None,
+                    lock: false,
                 },
             )?);
         }

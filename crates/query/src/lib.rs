@@ -8,6 +8,7 @@
 
 mod parse;
 mod render;
+pub mod write;
 
 pub use parse::{Condition, Include, Page, PageLimits, QueryError, ReadQuery, parse};
 pub use render::{Dialect, Piece, Select, Sql, decode_row, select};

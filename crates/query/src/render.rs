@@ -93,6 +93,8 @@ pub struct Select<'a> {
     pub extra_columns: &'a [String],
     /// The page; `None` reads every matching row.
     pub page: Option<Page>,
+    /// Lock the rows for update (`FOR UPDATE`; SQLite's write transactions lock the database).
+    pub lock: bool,
 }
 
 /// Renders a read: fields (and extra columns) as one JSON array per row, ordered by identifier.
@@ -104,7 +106,7 @@ pub struct Select<'a> {
 pub fn select(dialect: Dialect, s: &Select<'_>) -> Sql {
     let mut sql = Sql::default();
     sql.push("SELECT ");
-    row_json(&mut sql, dialect, s);
+    row_json(&mut sql, dialect, s.entity, s.extra_columns);
     sql.push(" AS row_json FROM ");
     if s.page.is_some() {
         sql.push("(SELECT * FROM ").ident(s.entity.table());
@@ -134,6 +136,9 @@ pub fn select(dialect: Dialect, s: &Select<'_>) -> Sql {
         sql.push(") AS dynex_page ORDER BY ")
             .ident(&s.entity.identifier().field_name);
     }
+    if s.lock && dialect != Dialect::Sqlite {
+        sql.push(" FOR UPDATE");
+    }
     sql
 }
 
@@ -145,14 +150,14 @@ fn clamp(n: u64) -> i64 {
 /// (SQLite 127 arguments, PostgreSQL 100).
 const CHUNK: usize = 60;
 
-fn row_json(sql: &mut Sql, dialect: Dialect, s: &Select<'_>) {
-    let mut columns: Vec<(Option<FieldType>, &str)> = s
-        .entity
+/// The expression that builds one row's JSON array: the entity's fields, then `extra_columns`.
+pub(crate) fn row_json(sql: &mut Sql, dialect: Dialect, entity: &Entity, extra_columns: &[String]) {
+    let mut columns: Vec<(Option<FieldType>, &str)> = entity
         .fields()
         .iter()
         .map(|f| (Some(f.ty), f.field_name.as_str()))
         .collect();
-    columns.extend(s.extra_columns.iter().map(|c| (None, c.as_str())));
+    columns.extend(extra_columns.iter().map(|c| (None, c.as_str())));
     let chunks: Vec<_> = columns.chunks(CHUNK).collect();
     let list = |sql: &mut Sql, chunk: &[(Option<FieldType>, &str)], sep: &str| {
         for (i, (ty, col)) in chunk.iter().enumerate() {
@@ -253,7 +258,7 @@ fn field_rhs(sql: &mut Sql, dialect: Dialect, value: &Value) {
     }
 }
 
-fn condition(sql: &mut Sql, dialect: Dialect, entity: &Entity, c: &Condition) {
+pub(crate) fn condition(sql: &mut Sql, dialect: Dialect, entity: &Entity, c: &Condition) {
     let (index, values, single) = match c {
         Condition::Eq(i, v) => (*i, std::slice::from_ref(v), true),
         Condition::In(i, vs) => (*i, vs.as_slice(), false),
@@ -290,7 +295,7 @@ fn condition(sql: &mut Sql, dialect: Dialect, entity: &Entity, c: &Condition) {
     sql.push(")");
 }
 
-fn key_condition(sql: &mut Sql, columns: &[String], tuples: &[Vec<Value>]) {
+pub(crate) fn key_condition(sql: &mut Sql, columns: &[String], tuples: &[Vec<Value>]) {
     if tuples.is_empty() {
         sql.push("1 = 0");
         return;
@@ -422,6 +427,7 @@ mod tests {
                 offset: 2,
                 limit: 10,
             }),
+            lock: false,
         };
         let sql = select(Dialect::Postgres, &s);
         assert_eq!(
@@ -446,6 +452,7 @@ mod tests {
             keys: None,
             extra_columns: &["fk".to_string()],
             page: None,
+            lock: false,
         };
         let text = select(Dialect::Sqlite, &s).debug_text();
         assert_eq!(text.matches("json_insert(").count(), 2, "{text}");
@@ -467,6 +474,7 @@ mod tests {
             keys: Some((&cols, &tuples)),
             extra_columns: &[],
             page: None,
+            lock: false,
         };
         assert!(
             select(Dialect::Sqlite, &s)

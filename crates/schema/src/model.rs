@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::table::{ColumnInfo, TableInfo};
+
 /// The type of a configured field.
 ///
 /// Spryker's four types plus dynex's extensions; `int` is read as `integer` because Spryker's
@@ -284,6 +286,7 @@ pub struct Entity {
     pub config: EntityConfig,
     identifier: usize,
     by_visible: HashMap<String, usize>,
+    table: Option<TableInfo>,
 }
 
 impl Entity {
@@ -311,7 +314,24 @@ impl Entity {
             config,
             identifier,
             by_visible,
+            table: None,
         })
+    }
+
+    /// Attaches what introspection found about the live table; writes use its column types.
+    pub fn with_table(mut self, table: TableInfo) -> Entity {
+        self.table = Some(table);
+        self
+    }
+
+    /// The live table as introspected, when it was attached.
+    pub fn table_info(&self) -> Option<&TableInfo> {
+        self.table.as_ref()
+    }
+
+    /// The live column called `name`, when the table was introspected.
+    pub fn column(&self, name: &str) -> Option<&ColumnInfo> {
+        self.table.as_ref().and_then(|t| t.column(name))
     }
 
     /// The alias used in URLs.

@@ -72,7 +72,7 @@ async fn api_doc_examples_hold(db: TestDb) {
     let key = dynex.create_api_key("docs", &[], None).unwrap().key;
     let app = init_service(dynex_server::create_app(
         dynex,
-        "dynamic-entity".to_string(),
+        dynex_server::AppConfig::default(),
     ))
     .await;
     let examples = examples(API_DOC);

@@ -211,35 +211,33 @@ async fn malformed_parameter_names_are_1320(db: TestDb) {
 /// POST, PATCH, PUT and DELETE are not served: 405 / 1318 as JSON.
 async fn other_methods_are_405(db: TestDb) {
     let (_dx, app, key) = demo(&db).await;
-    for path in [
-        "countries",
-        "countries/1",
-        "price-products",
-        "price-products/1",
-    ] {
-        let uri = format!("/dynamic-entity/{path}");
-        for req in [
-            TestRequest::post(),
-            TestRequest::patch(),
-            TestRequest::put(),
-            TestRequest::delete(),
-        ] {
-            let r = app
-                .send(
-                    req.uri(&uri)
-                        .insert_header(("X-Api-Key", key.as_str()))
-                        .insert_header(("Content-Type", "application/json"))
-                        .set_payload(r#"{"data":[{"iso2_code":"XX"}]}"#),
-                )
-                .await;
-            r.assert_error(405, "1318");
-        }
+    let send = |req: TestRequest, uri: &str| {
+        req.uri(uri)
+            .insert_header(("X-Api-Key", key.as_str()))
+            .insert_header(("Content-Type", "application/json"))
+            .set_payload(r#"{"data":[{"iso2_code":"XX","name":"X"}]}"#)
+    };
+    // POST names no single row.
+    let r = app
+        .send(send(TestRequest::post(), "/dynamic-entity/countries/1"))
+        .await;
+    r.assert_error(405, "1318");
+    // DELETE needs `isDeletable`.
+    for uri in ["/dynamic-entity/countries/1", "/dynamic-entity/countries?filter[countries.iso2_code]=AT"] {
+        let r = app.send(send(TestRequest::delete(), uri)).await;
+        let message = r.assert_error(405, "1318");
+        assert_eq!(message, "Method not allowed for the entity `countries`.");
     }
-    // Nothing was written.
+    let r = app
+        .send(send(TestRequest::default().method(actix_web::http::Method::OPTIONS), "/dynamic-entity/countries"))
+        .await;
+    r.assert_error(405, "1318");
+    // Nothing was written or deleted.
     let r = app
         .api("countries?filter[countries.iso2_code]=XX", &key)
         .await;
     assert_eq!(r.body, json!({"data": []}));
+    assert_eq!(app.api("countries/1", &key).await.data()["iso2_code"], "AD");
 }
 
 /// Routes outside the API are 404 / 007 as JSON.

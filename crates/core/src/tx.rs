@@ -1,0 +1,79 @@
+//! Write transactions with savepoints, driven by plain SQL.
+//!
+//! diesel's transaction manager cannot open SQLite's `BEGIN IMMEDIATE` through a
+//! `MultiConnection`, and a write transaction that starts as a reader can fail to upgrade its
+//! lock under concurrent writers. So write transactions are opened here: `BEGIN IMMEDIATE` on
+//! SQLite (writers queue on the busy timeout instead of failing), `BEGIN` elsewhere.
+
+use diesel::QueryResult;
+use diesel::connection::SimpleConnection;
+use dynex_query::Dialect;
+
+use crate::db::AnyConnection;
+
+/// An open write transaction; rolled back when dropped without [`Tx::commit`].
+pub(crate) struct Tx<'c> {
+    conn: &'c mut AnyConnection,
+    open: bool,
+}
+
+impl<'c> Tx<'c> {
+    /// Begins a write transaction.
+    pub(crate) fn begin(conn: &'c mut AnyConnection, dialect: Dialect) -> QueryResult<Tx<'c>> {
+        conn.batch_execute(match dialect {
+            Dialect::Sqlite => "BEGIN IMMEDIATE",
+            Dialect::Postgres => "BEGIN",
+            Dialect::Mysql => "START TRANSACTION",
+        })?;
+        Ok(Tx { conn, open: true })
+    }
+
+    /// The connection, inside the transaction.
+    pub(crate) fn conn(&mut self) -> &mut AnyConnection {
+        self.conn
+    }
+
+    /// Runs `f` in a savepoint: its changes are kept when it succeeds and undone when it fails,
+    /// and the transaction stays usable either way (PostgreSQL would otherwise refuse every
+    /// later statement).
+    pub(crate) fn savepoint<R>(
+        &mut self,
+        f: impl FnOnce(&mut AnyConnection) -> QueryResult<R>,
+    ) -> QueryResult<R> {
+        self.conn.batch_execute("SAVEPOINT dynex_row")?;
+        match f(self.conn) {
+            Ok(r) => {
+                self.conn.batch_execute("RELEASE SAVEPOINT dynex_row")?;
+                Ok(r)
+            }
+            Err(e) => {
+                self.conn.batch_execute("ROLLBACK TO SAVEPOINT dynex_row")?;
+                self.conn.batch_execute("RELEASE SAVEPOINT dynex_row")?;
+                Err(e)
+            }
+        }
+    }
+
+    /// Commits.
+    pub(crate) fn commit(mut self) -> QueryResult<()> {
+        self.open = false;
+        self.conn.batch_execute("COMMIT")
+    }
+
+    /// Rolls back.
+    pub(crate) fn rollback(mut self) -> QueryResult<()> {
+        self.open = false;
+        self.conn.batch_execute("ROLLBACK")
+    }
+}
+
+impl Drop for Tx<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            // The connection returns to the pool; it must not carry an open transaction.
+            if let Err(e) = self.conn.batch_execute("ROLLBACK") {
+                log::warn!("rollback of an abandoned transaction failed: {e}");
+            }
+        }
+    }
+}

@@ -1,0 +1,390 @@
+//! Rendering writes: multi-row `INSERT`, set-based `UPDATE` from a list of rows, and `DELETE`,
+//! per dialect, with every value bound.
+//!
+//! PostgreSQL types bound parameters strictly (text is not assignable to `numeric`,
+//! `timestamp` or `jsonb` columns), so there each value is cast to its column's type, as
+//! introspection found it. SQLite and MariaDB convert on assignment.
+
+use dynex_schema::{ColumnKind, Entity, Value};
+
+use crate::parse::Condition;
+use crate::render::{Dialect, Sql, condition, key_condition, row_json};
+
+/// The cast a bound value needs to be assigned to `column` of `entity`'s table, if any.
+///
+/// Only PostgreSQL needs casts. Types come from a fixed list, never from the database's text,
+/// and character types are never cast (a cast to `character` would truncate).
+pub fn write_cast(dialect: Dialect, entity: &Entity, column: &str) -> Option<&'static str> {
+    if dialect != Dialect::Postgres {
+        return None;
+    }
+    let c = entity.column(column)?;
+    let t = c.sql_type.to_ascii_lowercase();
+    Some(match c.kind {
+        ColumnKind::Integer => match t.as_str() {
+            "smallint" => "SMALLINT",
+            "integer" => "INTEGER",
+            "bigint" => "BIGINT",
+            _ => return None,
+        },
+        ColumnKind::Decimal => "NUMERIC",
+        ColumnKind::Float if t == "real" => "REAL",
+        ColumnKind::Float => "DOUBLE PRECISION",
+        ColumnKind::Boolean => "BOOLEAN",
+        ColumnKind::Date => "DATE",
+        ColumnKind::DateTime if t.contains("with time zone") => "TIMESTAMPTZ",
+        ColumnKind::DateTime => "TIMESTAMP",
+        ColumnKind::Json if t == "jsonb" => "JSONB",
+        ColumnKind::Json => "JSON",
+        ColumnKind::String if t == "uuid" => "UUID",
+        ColumnKind::String if t.starts_with("time") => "TIME",
+        ColumnKind::String | ColumnKind::Other => return None,
+    })
+}
+
+/// A column written by a statement and the cast its values need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// The physical column (from the validated configuration).
+    pub column: String,
+    /// The cast, from [`write_cast`].
+    pub cast: Option<&'static str>,
+}
+
+impl Target {
+    /// The target for `column` of `entity` in `dialect`.
+    pub fn new(dialect: Dialect, entity: &Entity, column: &str) -> Target {
+        Target {
+            column: column.to_string(),
+            cast: write_cast(dialect, entity, column),
+        }
+    }
+}
+
+fn value(sql: &mut Sql, target: &Target, v: &Value) {
+    match target.cast {
+        Some(cast) => {
+            sql.push("CAST(").bind(v.clone()).push(" AS ").push(cast).push(")");
+        }
+        None => {
+            sql.bind(v.clone());
+        }
+    }
+}
+
+fn tuple(sql: &mut Sql, targets: &[Target], values: &[Value]) {
+    sql.push("(");
+    for (i, (t, v)) in targets.iter().zip(values).enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        value(sql, t, v);
+    }
+    sql.push(")");
+}
+
+fn returning(sql: &mut Sql, dialect: Dialect, entity: &Entity, extra_columns: &[String]) {
+    sql.push(" RETURNING ");
+    row_json(sql, dialect, entity, extra_columns);
+    sql.push(" AS row_json");
+}
+
+/// Whether `INSERT` returns the inserted rows on this backend.
+///
+/// MariaDB has `INSERT … RETURNING`, but not through prepared statements (no result metadata),
+/// and MySQL has none; there the writer learns generated identifiers from `LAST_INSERT_ID()`.
+pub fn insert_returns(dialect: Dialect) -> bool {
+    dialect != Dialect::Mysql
+}
+
+/// `INSERT` of `rows` (values in the order of `targets`); where [`insert_returns`], returning
+/// each row's JSON (fields, then `extra_columns`) in the order of `rows`.
+///
+/// With no targets at all, only one row is inserted (`DEFAULT VALUES` takes no list).
+pub fn insert(
+    dialect: Dialect,
+    entity: &Entity,
+    targets: &[Target],
+    rows: &[Vec<Value>],
+    extra_columns: &[String],
+) -> Sql {
+    let mut sql = Sql::default();
+    sql.push("INSERT INTO ").ident(entity.table());
+    if targets.is_empty() {
+        sql.push(if dialect == Dialect::Mysql {
+            " () VALUES ()"
+        } else {
+            " DEFAULT VALUES"
+        });
+    } else {
+        sql.push(" (");
+        for (i, t) in targets.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.ident(&t.column);
+        }
+        sql.push(") VALUES ");
+        for (i, row) in rows.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            tuple(&mut sql, targets, row);
+        }
+    }
+    if insert_returns(dialect) {
+        returning(&mut sql, dialect, entity, extra_columns);
+    }
+    sql
+}
+
+/// Whether `UPDATE` can return rows on this backend (MariaDB cannot).
+pub fn update_returns(dialect: Dialect) -> bool {
+    dialect != Dialect::Mysql
+}
+
+/// One set-based `UPDATE`: each row is a key (matched against `key`) and values for `targets`.
+///
+/// The rows arrive as a derived table joined on the key, so any number of rows with different
+/// values is one statement. Where [`update_returns`], the updated rows' JSON is returned (in no
+/// particular order).
+pub fn update(
+    dialect: Dialect,
+    entity: &Entity,
+    key: &Target,
+    targets: &[Target],
+    rows: &[(Value, Vec<Value>)],
+    extra_columns: &[String],
+) -> Sql {
+    let mut sql = Sql::default();
+    let table = entity.table();
+    let alias = |i: usize| format!("dynex_{i}");
+    match dialect {
+        Dialect::Mysql => {
+            sql.push("UPDATE ").ident(table).push(" JOIN (");
+            for (r, (k, values)) in rows.iter().enumerate() {
+                sql.push(if r == 0 { "SELECT " } else { " UNION ALL SELECT " });
+                value(&mut sql, key, k);
+                if r == 0 {
+                    sql.push(" AS ").ident("dynex_k");
+                }
+                for (i, (t, v)) in targets.iter().zip(values).enumerate() {
+                    sql.push(", ");
+                    value(&mut sql, t, v);
+                    if r == 0 {
+                        sql.push(" AS ").ident(&alias(i));
+                    }
+                }
+            }
+            sql.push(") AS dynex_v ON ")
+                .ident(table)
+                .push(".")
+                .ident(&key.column)
+                .push(" = dynex_v.")
+                .ident("dynex_k")
+                .push(" SET ");
+            for (i, t) in targets.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.ident(table)
+                    .push(".")
+                    .ident(&t.column)
+                    .push(" = dynex_v.")
+                    .ident(&alias(i));
+            }
+        }
+        Dialect::Postgres | Dialect::Sqlite => {
+            sql.push("UPDATE ").ident(table).push(" SET ");
+            for (i, t) in targets.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.ident(&t.column).push(" = dynex_v.").ident(&alias(i));
+            }
+            sql.push(" FROM (");
+            if dialect == Dialect::Sqlite {
+                // SQLite names VALUES columns column1, column2…; rename them so that no name
+                // can clash with the table's own columns.
+                sql.push("SELECT column1 AS ").ident("dynex_k");
+                for i in 0..targets.len() {
+                    sql.push(&format!(", column{} AS ", i + 2)).ident(&alias(i));
+                }
+                sql.push(" FROM (");
+            }
+            sql.push("VALUES ");
+            for (r, (k, values)) in rows.iter().enumerate() {
+                if r > 0 {
+                    sql.push(", ");
+                }
+                sql.push("(");
+                value(&mut sql, key, k);
+                for (t, v) in targets.iter().zip(values) {
+                    sql.push(", ");
+                    value(&mut sql, t, v);
+                }
+                sql.push(")");
+            }
+            if dialect == Dialect::Sqlite {
+                sql.push(")) AS dynex_v");
+            } else {
+                sql.push(") AS dynex_v (").ident("dynex_k");
+                for i in 0..targets.len() {
+                    sql.push(", ").ident(&alias(i));
+                }
+                sql.push(")");
+            }
+            sql.push(" WHERE ")
+                .ident(table)
+                .push(".")
+                .ident(&key.column)
+                .push(" = dynex_v.")
+                .ident("dynex_k");
+            returning(&mut sql, dialect, entity, extra_columns);
+        }
+    }
+    sql
+}
+
+/// `DELETE` of the rows matching `conditions` and (when given) whose `key` is one of `keys`.
+pub fn delete(
+    dialect: Dialect,
+    entity: &Entity,
+    conditions: &[Condition],
+    keys: Option<(&str, &[Value])>,
+) -> Sql {
+    let mut sql = Sql::default();
+    sql.push("DELETE FROM ").ident(entity.table());
+    let mut first = true;
+    for c in conditions {
+        sql.push(if first { " WHERE " } else { " AND " });
+        first = false;
+        condition(&mut sql, dialect, entity, c);
+    }
+    if let Some((column, values)) = keys {
+        sql.push(if first { " WHERE " } else { " AND " });
+        let tuples: Vec<Vec<Value>> = values.iter().map(|v| vec![v.clone()]).collect();
+        key_condition(&mut sql, &[column.to_string()], &tuples);
+    }
+    sql
+}
+
+/// Splits `n` rows into statement sizes that are powers of two up to `max` (itself rounded down
+/// to a power of two), so a statement's text, and its prepared form, is reused across requests.
+pub fn batch_sizes(n: usize, max: usize) -> Vec<usize> {
+    let max = if max <= 1 {
+        1
+    } else {
+        1 << (usize::BITS - 1 - max.leading_zeros())
+    };
+    let mut out = Vec::new();
+    let mut left = n;
+    while left >= max {
+        out.push(max);
+        left -= max;
+    }
+    let mut size = max >> 1;
+    while left > 0 && size > 0 {
+        if left >= size {
+            out.push(size);
+            left -= size;
+        }
+        size >>= 1;
+    }
+    out
+}
+
+/// Rows per statement for statements of `columns` bound values per row on `dialect`, within the
+/// backend's bind-parameter limit (SQLite 32766, PostgreSQL and MariaDB 65535) and at most 1024.
+pub fn rows_per_statement(dialect: Dialect, columns: usize) -> usize {
+    let limit = match dialect {
+        Dialect::Sqlite => 32_000,
+        Dialect::Postgres | Dialect::Mysql => 65_000,
+    };
+    (limit / columns.max(1)).clamp(1, 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dynex_schema::{ColumnInfo, EntityConfig, TableInfo};
+
+    fn entity() -> Entity {
+        let json = r#"{"tableName":"t","tableAlias":"ts","definition":{"identifier":"id","fields":[
+            {"fieldName":"id","fieldVisibleName":"id","type":"integer"},
+            {"fieldName":"rate","fieldVisibleName":"rate","type":"decimal"},
+            {"fieldName":"name","fieldVisibleName":"name","type":"string"}]}}"#;
+        let table = TableInfo {
+            name: "t".into(),
+            columns: vec![
+                ColumnInfo::from_declared("id", "integer", false, None, true),
+                ColumnInfo::from_declared("rate", "numeric", false, None, false),
+                ColumnInfo::from_declared("name", "character varying", true, None, false),
+            ],
+            primary_key: vec!["id".into()],
+            unique_keys: vec![],
+            foreign_keys: vec![],
+        };
+        Entity::new(EntityConfig::parse_many(json).unwrap().remove(0))
+            .unwrap()
+            .with_table(table)
+    }
+
+    #[test]
+    fn inserts_bind_every_value_and_cast_on_postgres() {
+        let e = entity();
+        let targets: Vec<Target> = ["rate", "name"]
+            .iter()
+            .map(|c| Target::new(Dialect::Postgres, &e, c))
+            .collect();
+        let rows = vec![
+            vec![Value::Decimal("1.5".into()), Value::Text("a".into())],
+            vec![Value::Decimal("2".into()), Value::Null],
+        ];
+        let sql = insert(Dialect::Postgres, &e, &targets, &rows, &[]);
+        assert_eq!(
+            sql.debug_text(),
+            "INSERT INTO \"t\" (\"rate\", \"name\") VALUES (CAST(? AS NUMERIC), ?), \
+             (CAST(? AS NUMERIC), ?) RETURNING (json_build_array(\"id\", CAST(\"rate\" AS TEXT), \
+             CAST(\"name\" AS TEXT)))::text AS row_json"
+        );
+        assert_eq!(sql.binds().count(), 4);
+    }
+
+    #[test]
+    fn updates_join_a_derived_table() {
+        let e = entity();
+        let key = Target::new(Dialect::Sqlite, &e, "id");
+        let targets = [Target::new(Dialect::Sqlite, &e, "name")];
+        let rows = vec![
+            (Value::Int(1), vec![Value::Text("a".into())]),
+            (Value::Int(2), vec![Value::Text("b".into())]),
+        ];
+        let text = update(Dialect::Sqlite, &e, &key, &targets, &rows, &[]).debug_text();
+        assert!(
+            text.starts_with(
+                "UPDATE \"t\" SET \"name\" = dynex_v.\"dynex_0\" FROM (SELECT column1 AS \
+                 \"dynex_k\", column2 AS \"dynex_0\" FROM (VALUES (?, ?), (?, ?))) AS dynex_v \
+                 WHERE \"t\".\"id\" = dynex_v.\"dynex_k\" RETURNING"
+            ),
+            "{text}"
+        );
+        let text = update(Dialect::Mysql, &e, &key, &targets, &rows, &[]).debug_text();
+        assert_eq!(
+            text,
+            "UPDATE \"t\" JOIN (SELECT ? AS \"dynex_k\", ? AS \"dynex_0\" UNION ALL SELECT ?, ?) \
+             AS dynex_v ON \"t\".\"id\" = dynex_v.\"dynex_k\" SET \"t\".\"name\" = dynex_v.\"dynex_0\""
+        );
+    }
+
+    #[test]
+    fn batches_are_powers_of_two() {
+        assert_eq!(batch_sizes(1000, 1024), vec![512, 256, 128, 64, 32, 8]);
+        assert_eq!(batch_sizes(2100, 1024), vec![1024, 1024, 32, 16, 4]);
+        assert_eq!(batch_sizes(3, 1000), vec![2, 1]);
+        assert_eq!(batch_sizes(5, 1), vec![1, 1, 1, 1, 1]);
+        assert_eq!(batch_sizes(0, 64), Vec::<usize>::new());
+        assert_eq!(rows_per_statement(Dialect::Sqlite, 7), 1024);
+        assert_eq!(rows_per_statement(Dialect::Sqlite, 100), 320);
+    }
+}
