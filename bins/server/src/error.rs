@@ -31,6 +31,9 @@ pub enum ApiError {
     /// The method is not available on this route; the methods that are.
     #[error("method not allowed")]
     MethodNotAllowed(&'static str),
+    /// The request body is larger than the configured limit (in bytes).
+    #[error("body too large")]
+    BodyTooLarge(usize),
     /// No route matches.
     #[error("not found")]
     RouteNotFound,
@@ -122,6 +125,11 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => {
                 ("1318", S::METHOD_NOT_ALLOWED, "Method not allowed.".into())
             }
+            ApiError::BodyTooLarge(limit) => (
+                "1322",
+                S::PAYLOAD_TOO_LARGE,
+                format!("The request body is larger than the limit of {limit} bytes."),
+            ),
             ApiError::RouteNotFound => ("007", S::NOT_FOUND, "Not found".into()),
             ApiError::Internal(_) => (
                 "1391",

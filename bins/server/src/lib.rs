@@ -242,6 +242,37 @@ async fn get_one(
     Ok(HttpResponse::Ok().json(json!({ "data": row })))
 }
 
+/// Reads a request body of at most `limit` bytes into one buffer sized from `Content-Length`
+/// (growing a buffer chunk by chunk costs more than parsing the JSON).
+async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<web::Bytes, ApiError> {
+    use futures_util::StreamExt;
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(ApiError::BodyTooLarge(limit));
+    }
+    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(8192));
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| {
+            ApiError::Core(dynex_core::CoreError::Rows(vec![
+                dynex_validate::RowError::InvalidFormat,
+            ]))
+        })?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::BodyTooLarge(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
 /// Methods of `/{alias}`, for `Allow` headers.
 const COLLECTION_METHODS: &str = "GET, POST, PATCH, PUT, DELETE";
 /// Methods of `/{alias}/{id}`, for `Allow` headers.
@@ -264,11 +295,12 @@ async fn write(
     req: HttpRequest,
     alias: String,
     id: Option<String>,
-    body: web::Bytes,
+    payload: web::Payload,
     method: Method,
 ) -> Result<HttpResponse, ApiError> {
     let pairs = query_pairs(&req);
     let principal = auth::authorize(&state.dynex, &req, &pairs, Action::Write, &alias)?;
+    let body = read_body(&req, payload, state.max_body_bytes).await?;
     let transactional = transactional(&req);
     let dynex = state.dynex.clone();
     let by_id = id.is_some();
@@ -289,7 +321,11 @@ async fn write(
         StatusCode::OK
     };
     let data = if by_id {
-        outcome.data.into_iter().next().unwrap_or(serde_json::Value::Null)
+        outcome
+            .data
+            .into_iter()
+            .next()
+            .unwrap_or(serde_json::Value::Null)
     } else {
         serde_json::Value::Array(outcome.data)
     };
@@ -313,47 +349,71 @@ async fn post_collection(
     state: web::Data<AppState>,
     alias: web::Path<String>,
     req: HttpRequest,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    write(state, req, alias.into_inner(), None, body, Method::Create).await
+    write(
+        state,
+        req,
+        alias.into_inner(),
+        None,
+        payload,
+        Method::Create,
+    )
+    .await
 }
 
 async fn patch_collection(
     state: web::Data<AppState>,
     alias: web::Path<String>,
     req: HttpRequest,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    write(state, req, alias.into_inner(), None, body, Method::Update).await
+    write(
+        state,
+        req,
+        alias.into_inner(),
+        None,
+        payload,
+        Method::Update,
+    )
+    .await
 }
 
 async fn put_collection(
     state: web::Data<AppState>,
     alias: web::Path<String>,
     req: HttpRequest,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    write(state, req, alias.into_inner(), None, body, Method::Upsert).await
+    write(
+        state,
+        req,
+        alias.into_inner(),
+        None,
+        payload,
+        Method::Upsert,
+    )
+    .await
 }
 
 async fn patch_one(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
     req: HttpRequest,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let (alias, id) = path.into_inner();
-    write(state, req, alias, Some(id), body, Method::Update).await
+    write(state, req, alias, Some(id), payload, Method::Update).await
 }
 
 async fn put_one(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
     req: HttpRequest,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let (alias, id) = path.into_inner();
-    write(state, req, alias, Some(id), body, Method::Upsert).await
+    write(state, req, alias, Some(id), payload, Method::Upsert).await
 }
 
 async fn delete(

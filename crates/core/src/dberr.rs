@@ -58,7 +58,13 @@ pub(crate) fn classify(dialect: Dialect, err: Error) -> DbFault {
                     .contains("delete or update a parent row")
                     .then(|| between(&message, "fails (`", ", CONSTRAINT"))
                     .flatten()
-                    .map(|t| t.rsplit('.').next().unwrap_or(t).trim_matches('`').to_string()),
+                    .map(|t| {
+                        t.rsplit('.')
+                            .next()
+                            .unwrap_or(t)
+                            .trim_matches('`')
+                            .to_string()
+                    }),
             },
             Dialect::Sqlite => DbFault::ForeignKey {
                 columns: Vec::new(),

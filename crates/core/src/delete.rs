@@ -88,13 +88,16 @@ pub(crate) fn delete(
     Err(CoreError::Busy)
 }
 
+/// Rows found for deletion: identifier and wire object.
+type Found = Vec<(Value, Map<String, Json>)>;
+
 /// The matching rows (locked) with their identifiers.
 fn matching(
     tx: &mut Tx<'_>,
     dialect: Dialect,
     entity: &Entity,
     conditions: &[Condition],
-) -> Result<Vec<(Value, Map<String, Json>)>, Step> {
+) -> Result<Found, Step> {
     let sql = select(
         dialect,
         &Select {

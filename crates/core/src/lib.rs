@@ -16,6 +16,7 @@
 
 pub mod db;
 mod dberr;
+mod delete;
 mod demo;
 mod error;
 pub mod hooks;
@@ -23,7 +24,6 @@ pub mod introspect;
 mod keys;
 mod read;
 pub mod store;
-mod delete;
 mod tx;
 mod write;
 
@@ -39,8 +39,8 @@ use dynex_schema::{Catalog, Entity, EntityConfig, TableInfo};
 
 pub use db::{Db, redact};
 pub use error::CoreError;
-pub use keys::{ApiKeyInfo, NewApiKey};
 pub use hooks::{Batch, HookError, Operation, PendingRow, WriteHooks};
+pub use keys::{ApiKeyInfo, NewApiKey};
 pub use store::StoredEntity;
 pub use write::{Method, WriteOutcome, WriteRequest};
 
@@ -321,10 +321,12 @@ impl Dynex {
                     .iter()
                     .find(|(k, _)| k.starts_with("page[") || k == "include")
                 {
-                    return Err(CoreError::Query(dynex_query::QueryError::InvalidParameter {
-                        name: name.clone(),
-                        reason: "not supported on DELETE".into(),
-                    }));
+                    return Err(CoreError::Query(
+                        dynex_query::QueryError::InvalidParameter {
+                            name: name.clone(),
+                            reason: "not supported on DELETE".into(),
+                        },
+                    ));
                 }
                 let resolve = |a: &str| snapshot.catalog.entity(a).cloned();
                 let query = dynex_query::parse(&entity, &resolve, pairs, &self.page_limits())?;

@@ -122,19 +122,14 @@ impl Node<'_> {
     }
 
     /// The row as the API returns it: saved fields, then the saved rows of each relation sent.
-    fn response(&self) -> Json {
-        let mut object = self
-            .state
-            .saved
-            .as_ref()
-            .map(|s| s.object.clone())
-            .unwrap_or_default();
-        for b in &self.branches {
+    fn into_response(self) -> Json {
+        let mut object = self.state.saved.map(|s| s.object).unwrap_or_default();
+        for b in self.branches {
             let rows = b
                 .nodes
-                .iter()
+                .into_iter()
                 .filter(|n| n.state.saved.is_some())
-                .map(Node::response)
+                .map(Node::into_response)
                 .collect();
             object.insert(b.relation.name.clone(), Json::Array(rows));
         }
@@ -254,17 +249,32 @@ fn abort(dialect: Dialect, e: diesel::result::Error) -> Abort {
     }
 }
 
+/// Where a row sits in the payload.
+struct Place {
+    /// Index of its root row.
+    root: usize,
+    /// Its error path.
+    path: String,
+    /// The identifier from the URL (`/{alias}/{id}` routes).
+    url_id: Option<Value>,
+    /// Fields filled in from the parent row.
+    from_parent: Vec<usize>,
+}
+
 /// Pass one: the payload tree, checked without the database.
 fn build<'a>(
     ctx: &Ctx<'a>,
     entity: &'a Entity,
     row: &'a Map<String, Json>,
-    path: String,
-    root: usize,
-    url_id: Option<Value>,
-    from_parent: Vec<usize>,
+    place: Place,
     errors: &mut Vec<RowError>,
 ) -> Result<Node<'a>, CoreError> {
+    let Place {
+        root,
+        path,
+        url_id,
+        from_parent,
+    } = place;
     let split = split_row(entity, row, &path, errors);
     let id_index = entity.identifier_index();
     let by_id = url_id.is_some();
@@ -325,16 +335,13 @@ fn build<'a>(
             let Some(object) = item.as_object() else {
                 continue;
             };
-            nodes.push(build(
-                ctx,
-                child,
-                object,
-                format!("{path}.{}[{j}]", child.alias()),
+            let place = Place {
                 root,
-                None,
-                child_from_parent.clone(),
-                errors,
-            )?);
+                path: format!("{path}.{}[{j}]", child.alias()),
+                url_id: None,
+                from_parent: child_from_parent.clone(),
+            };
+            nodes.push(build(ctx, child, object, place, errors)?);
         }
         branches.push(Branch {
             relation,
@@ -364,8 +371,17 @@ struct Attempt<'t, 'c, 'a> {
     errors: Vec<(usize, RowError)>,
     /// Whether generated identifiers of a multi-row insert are consecutive (MariaDB), once known.
     consecutive: Option<bool>,
-    /// Saved rows for the after-write hooks: entity, operation, root, path, row.
-    log: Vec<(&'a Entity, Operation, usize, String, Map<String, Json>)>,
+    /// Saved rows for the after-write hooks.
+    log: Vec<Logged<'a>>,
+}
+
+/// A saved row kept for the after-write hooks.
+struct Logged<'a> {
+    entity: &'a Entity,
+    operation: Operation,
+    root: usize,
+    path: String,
+    row: Map<String, Json>,
 }
 
 impl<'a> Attempt<'_, '_, 'a> {
@@ -429,8 +445,13 @@ impl<'a> Attempt<'_, '_, 'a> {
                     Intent::Create => Operation::Create,
                     Intent::Update => Operation::Update,
                 };
-                self.log
-                    .push((entity, op, n.root, n.path.clone(), physical(entity, saved)));
+                self.log.push(Logged {
+                    entity,
+                    operation: op,
+                    root: n.root,
+                    path: n.path.clone(),
+                    row: physical(entity, saved),
+                });
             }
         }
         // Children, one level per relation across all rows of this level.
@@ -677,7 +698,8 @@ impl<'a> Attempt<'_, '_, 'a> {
             });
             for (row, &i) in rows.into_iter().zip(&members) {
                 if let Some((c, _)) = row.columns.iter().find(|(c, _)| {
-                    entity.column(c).is_none() && !entity.fields().iter().any(|f| f.field_name == *c)
+                    entity.column(c).is_none()
+                        && !entity.fields().iter().any(|f| f.field_name == *c)
                 }) {
                     return Err(Abort::Fatal(CoreError::Invalid(format!(
                         "a before-write hook set column `{c}`, which table `{}` does not have",
@@ -751,7 +773,14 @@ impl<'a> Attempt<'_, '_, 'a> {
                 start += size;
                 let rows: Vec<Vec<Value>> = chunk
                     .iter()
-                    .map(|&i| nodes[i].state.columns.iter().map(|(_, v)| v.clone()).collect())
+                    .map(|&i| {
+                        nodes[i]
+                            .state
+                            .columns
+                            .iter()
+                            .map(|(_, v)| v.clone())
+                            .collect()
+                    })
                     .collect();
                 let sql = w::insert(dialect, entity, &targets, &rows, extras);
                 if !w::insert_returns(dialect) {
@@ -782,8 +811,7 @@ impl<'a> Attempt<'_, '_, 'a> {
                 }
                 // RETURNING yields the rows in the order of the VALUES list.
                 for (&i, text) in chunk.iter().zip(texts) {
-                    let (object, extras) =
-                        decode_row(entity, &text).map_err(CoreError::Corrupt)?;
+                    let (object, extras) = decode_row(entity, &text).map_err(CoreError::Corrupt)?;
                     nodes[i].state.saved = Some(Saved { object, extras });
                 }
             }
@@ -851,9 +879,7 @@ impl<'a> Attempt<'_, '_, 'a> {
             return Ok(());
         }
         let mut sql = dynex_query::Sql::default();
-        sql.push(
-            "SELECT CONCAT(LAST_INSERT_ID(), ',', @@auto_increment_increment) AS row_json",
-        );
+        sql.push("SELECT CONCAT(LAST_INSERT_ID(), ',', @@auto_increment_increment) AS row_json");
         let text = self.rows(&sql)?.pop().unwrap_or_default();
         let (first, step) = text.split_once(',').unwrap_or(("", ""));
         let (Ok(first), Ok(step)) = (first.parse::<i64>(), step.parse::<i64>()) else {
@@ -919,7 +945,12 @@ impl<'a> Attempt<'_, '_, 'a> {
                         .map(|&i| {
                             (
                                 nodes[i].lookup.clone().unwrap_or(Value::Null),
-                                nodes[i].state.columns.iter().map(|(_, v)| v.clone()).collect(),
+                                nodes[i]
+                                    .state
+                                    .columns
+                                    .iter()
+                                    .map(|(_, v)| v.clone())
+                                    .collect(),
                             )
                         })
                         .collect();
@@ -928,7 +959,9 @@ impl<'a> Attempt<'_, '_, 'a> {
                     let result = match (self.granular, returns) {
                         (true, true) => self.row_in_savepoint(&sql),
                         (false, true) => self.rows(&sql),
-                        (true, false) => self.tx.savepoint(|c| execute(c, &sql)).map(|_| Vec::new()),
+                        (true, false) => {
+                            self.tx.savepoint(|c| execute(c, &sql)).map(|_| Vec::new())
+                        }
                         (false, false) => execute(self.tx.conn(), &sql).map(|_| Vec::new()),
                     };
                     let texts = match result {
@@ -1032,18 +1065,18 @@ impl<'a> Attempt<'_, '_, 'a> {
         };
         let log = std::mem::take(&mut self.log);
         let mut groups: Vec<(&'a Entity, Operation, Vec<usize>)> = Vec::new();
-        for (i, (entity, op, ..)) in log.iter().enumerate() {
+        for (i, l) in log.iter().enumerate() {
             match groups
                 .iter_mut()
-                .find(|(e, o, _)| e.table() == entity.table() && o == op)
+                .find(|(e, o, _)| e.table() == l.entity.table() && *o == l.operation)
             {
                 Some(g) => g.2.push(i),
-                None => groups.push((entity, *op, vec![i])),
+                None => groups.push((l.entity, l.operation, vec![i])),
             }
         }
         for (entity, op, members) in groups {
             let mut rows: Vec<Map<String, Json>> =
-                members.iter().map(|&i| log[i].4.clone()).collect();
+                members.iter().map(|&i| log[i].row.clone()).collect();
             let result = hooks.after_write(
                 self.tx.conn(),
                 Batch {
@@ -1059,11 +1092,10 @@ impl<'a> Attempt<'_, '_, 'a> {
                     None => members,
                 };
                 for i in refused {
-                    let (_, _, root, path, _) = &log[i];
                     self.errors.push((
-                        *root,
+                        log[i].root,
                         RowError::Rejected {
-                            path: path.clone(),
+                            path: log[i].path.clone(),
                             message: e.message.clone(),
                         },
                     ));
@@ -1174,16 +1206,13 @@ pub(crate) fn write<'a>(
     let mut nodes = Vec::with_capacity(objects.len());
     for (i, object) in objects.iter().enumerate() {
         let mut own = Vec::new();
-        nodes.push(build(
-            ctx,
-            entity,
-            object,
-            format!("{}[{i}]", entity.alias()),
-            i,
-            url_id.clone(),
-            Vec::new(),
-            &mut own,
-        )?);
+        let place = Place {
+            root: i,
+            path: format!("{}[{i}]", entity.alias()),
+            url_id: url_id.clone(),
+            from_parent: Vec::new(),
+        };
+        nodes.push(build(ctx, entity, object, place, &mut own)?);
         errors.extend(own.into_iter().map(|e| (i, e)));
     }
     let mut active: Vec<bool> = (0..nodes.len())
@@ -1208,10 +1237,12 @@ pub(crate) fn write<'a>(
         }
         if !errors.is_empty() {
             errors.sort_by_key(|(r, _)| *r);
-            return Err(CoreError::Rows(errors.into_iter().map(|(_, e)| e).collect()));
+            return Err(CoreError::Rows(
+                errors.into_iter().map(|(_, e)| e).collect(),
+            ));
         }
         return Ok(WriteOutcome {
-            data: nodes.iter().map(Node::response).collect(),
+            data: nodes.into_iter().map(Node::into_response).collect(),
             errors: Vec::new(),
         });
     }
@@ -1231,18 +1262,13 @@ pub(crate) fn write<'a>(
             }
         }
     }
-    for (i, n) in nodes.iter_mut().enumerate() {
-        if !active[i] {
-            n.reset();
-        }
-    }
     errors.sort_by_key(|(r, _)| *r);
     Ok(WriteOutcome {
         data: nodes
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| active[*i])
-            .map(|(_, n)| n.response())
+            .into_iter()
+            .zip(active)
+            .filter(|(_, a)| *a)
+            .map(|(n, _)| n.into_response())
             .collect(),
         errors: errors.into_iter().map(|(_, e)| e).collect(),
     })

@@ -64,7 +64,11 @@ impl Target {
 fn value(sql: &mut Sql, target: &Target, v: &Value) {
     match target.cast {
         Some(cast) => {
-            sql.push("CAST(").bind(v.clone()).push(" AS ").push(cast).push(")");
+            sql.push("CAST(")
+                .bind(v.clone())
+                .push(" AS ")
+                .push(cast)
+                .push(")");
         }
         None => {
             sql.bind(v.clone());
@@ -163,7 +167,11 @@ pub fn update(
         Dialect::Mysql => {
             sql.push("UPDATE ").ident(table).push(" JOIN (");
             for (r, (k, values)) in rows.iter().enumerate() {
-                sql.push(if r == 0 { "SELECT " } else { " UNION ALL SELECT " });
+                sql.push(if r == 0 {
+                    "SELECT "
+                } else {
+                    " UNION ALL SELECT "
+                });
                 value(&mut sql, key, k);
                 if r == 0 {
                     sql.push(" AS ").ident("dynex_k");

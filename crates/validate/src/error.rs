@@ -90,7 +90,9 @@ pub enum RowError {
         field: String,
     },
     /// A nested member that is not a configured relation.
-    #[error("Relation `{relation}` not found. Please check the requested relation name and try again.")]
+    #[error(
+        "Relation `{relation}` not found. Please check the requested relation name and try again."
+    )]
     UnknownRelation {
         /// The member's name as sent.
         relation: String,

@@ -62,10 +62,8 @@ pub fn expected(ty: FieldType) -> &'static str {
 
 /// Spryker's relative URL check, anchored at both ends (Spryker only anchors the start).
 static URL: LazyLock<regex::Regex> = LazyLock::new(|| {
-    regex::Regex::new(
-        r"^(/|/[a-z0-9\-._~%!$&'()*+,;=@]+(/[a-zA-Z0-9\-._~%!$&'()*+,;=:@]+)*/?)$",
-    )
-    .expect("valid URL pattern")
+    regex::Regex::new(r"^(/|/[a-z0-9\-._~%!$&'()*+,;=@]+(/[a-zA-Z0-9\-._~%!$&'()*+,;=:@]+)*/?)$")
+        .expect("valid URL pattern")
 });
 
 /// Checks one JSON value against a field's type and rules and converts it to a bindable value.
@@ -207,9 +205,11 @@ impl SplitRow<'_> {
     }
 }
 
-/// Sorts a row's members: configured fields (by visible name, or `identifier` for the
-/// identifier), configured relations (1314 when not editable), and the rest (1313 for nested
-/// values, 1311 for scalars). A `json` field takes any value, nested or not.
+/// Sorts a row's members into configured fields, configured relations and errors.
+///
+/// Fields are found by visible name (or `identifier` for the identifier); relations that are
+/// not editable are 1314; other members are 1313 when nested and 1311 when scalar. A `json`
+/// field takes any value, nested or not.
 pub fn split_row<'a>(
     entity: &'a Entity,
     row: &'a Map<String, Json>,
@@ -397,8 +397,10 @@ mod tests {
 
     #[test]
     fn types_are_strict_as_in_spryker() {
-        let int = field(json!({"fieldName":"n","fieldVisibleName":"n","type":"integer",
-            "validation":{"min":0,"max":127}}));
+        let int = field(
+            json!({"fieldName":"n","fieldVisibleName":"n","type":"integer",
+            "validation":{"min":0,"max":127}}),
+        );
         assert_eq!(check_value(&int, &json!(5)), Ok(Value::Int(5)));
         assert_eq!(check_value(&int, &json!("5")), Err(Fault::Type));
         assert_eq!(check_value(&int, &json!(5.5)), Err(Fault::Type));
@@ -411,20 +413,36 @@ mod tests {
 
     #[test]
     fn lengths_count_characters() {
-        let s = field(json!({"fieldName":"s","fieldVisibleName":"s","type":"string",
-            "validation":{"minLength":2,"maxLength":3}}));
-        assert_eq!(check_value(&s, &json!("äöü")), Ok(Value::Text("äöü".into())));
+        let s = field(
+            json!({"fieldName":"s","fieldVisibleName":"s","type":"string",
+            "validation":{"minLength":2,"maxLength":3}}),
+        );
+        assert_eq!(
+            check_value(&s, &json!("äöü")),
+            Ok(Value::Text("äöü".into()))
+        );
         assert_eq!(check_value(&s, &json!("äöüß")), Err(Fault::Rule));
         assert_eq!(check_value(&s, &json!("a")), Err(Fault::Rule));
     }
 
     #[test]
     fn decimals_respect_precision_and_scale() {
-        let d = field(json!({"fieldName":"d","fieldVisibleName":"d","type":"decimal",
-            "validation":{"precision":5,"scale":2}}));
-        assert_eq!(check_value(&d, &json!("123.45")), Ok(Value::Decimal("123.45".into())));
-        assert_eq!(check_value(&d, &json!(12.5)), Ok(Value::Decimal("12.5".into())));
-        assert_eq!(check_value(&d, &json!("0123.450")), Ok(Value::Decimal("0123.450".into())));
+        let d = field(
+            json!({"fieldName":"d","fieldVisibleName":"d","type":"decimal",
+            "validation":{"precision":5,"scale":2}}),
+        );
+        assert_eq!(
+            check_value(&d, &json!("123.45")),
+            Ok(Value::Decimal("123.45".into()))
+        );
+        assert_eq!(
+            check_value(&d, &json!(12.5)),
+            Ok(Value::Decimal("12.5".into()))
+        );
+        assert_eq!(
+            check_value(&d, &json!("0123.450")),
+            Ok(Value::Decimal("0123.450".into()))
+        );
         assert_eq!(check_value(&d, &json!("1234.5")), Err(Fault::Rule));
         assert_eq!(check_value(&d, &json!("1.234")), Err(Fault::Rule));
         assert_eq!(check_value(&d, &json!("1e3")), Err(Fault::Type));
@@ -434,14 +452,18 @@ mod tests {
 
     #[test]
     fn urls_enums_and_dates() {
-        let u = field(json!({"fieldName":"u","fieldVisibleName":"u","type":"string",
-            "validation":{"constraints":[{"name":"url"}]}}));
+        let u = field(
+            json!({"fieldName":"u","fieldVisibleName":"u","type":"string",
+            "validation":{"constraints":[{"name":"url"}]}}),
+        );
         assert!(check_value(&u, &json!("/en/shoes")).is_ok());
         assert!(check_value(&u, &json!("/")).is_ok());
         assert_eq!(check_value(&u, &json!("https://x.test/")), Err(Fault::Url));
         assert_eq!(check_value(&u, &json!("/en/a b")), Err(Fault::Url));
-        let e = field(json!({"fieldName":"e","fieldVisibleName":"e","type":"string",
-            "enumValues":["EUR","CHF"]}));
+        let e = field(
+            json!({"fieldName":"e","fieldVisibleName":"e","type":"string",
+            "enumValues":["EUR","CHF"]}),
+        );
         assert!(check_value(&e, &json!("EUR")).is_ok());
         assert_eq!(check_value(&e, &json!("USD")), Err(Fault::Rule));
         let d = field(json!({"fieldName":"d","fieldVisibleName":"d","type":"date"}));
@@ -451,7 +473,10 @@ mod tests {
             check_value(&t, &json!("2024-02-03T04:05:06Z")),
             Ok(Value::DateTime("2024-02-03 04:05:06".into()))
         );
-        assert_eq!(check_value(&t, &json!("2024-02-03 25:00:00")), Err(Fault::Type));
+        assert_eq!(
+            check_value(&t, &json!("2024-02-03 25:00:00")),
+            Err(Fault::Type)
+        );
     }
 
     fn countries() -> Entity {
