@@ -31,6 +31,9 @@ pub enum ApiError {
     /// The method is not available on this route; the methods that are.
     #[error("method not allowed")]
     MethodNotAllowed(&'static str),
+    /// DELETE on an entity that is not deletable; the methods the route does serve.
+    #[error("Method not allowed for the entity `{0}`.")]
+    NotDeletable(String, &'static str),
     /// The request body is larger than the configured limit (in bytes).
     #[error("body too large")]
     BodyTooLarge(usize),
@@ -125,6 +128,7 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => {
                 ("1318", S::METHOD_NOT_ALLOWED, "Method not allowed.".into())
             }
+            ApiError::NotDeletable(..) => ("1318", S::METHOD_NOT_ALLOWED, self.to_string()),
             ApiError::BodyTooLarge(limit) => (
                 "1322",
                 S::PAYLOAD_TOO_LARGE,
@@ -166,8 +170,8 @@ impl ResponseError for ApiError {
             ApiError::MethodNotAllowed(allow) => {
                 response.insert_header((actix_web::http::header::ALLOW, *allow));
             }
-            ApiError::Core(CoreError::MethodNotAllowed(_)) => {
-                response.insert_header((actix_web::http::header::ALLOW, "GET, POST, PATCH, PUT"));
+            ApiError::NotDeletable(_, allow) => {
+                response.insert_header((actix_web::http::header::ALLOW, *allow));
             }
             ApiError::Core(CoreError::Rows(rows)) if !rows.is_empty() => {
                 let all: Vec<ErrorObject> = rows.iter().map(ErrorObject::from_row).collect();

@@ -425,8 +425,18 @@ async fn delete(
     let pairs = query_pairs(&req);
     auth::authorize(&state.dynex, &req, &pairs, Action::Delete, &alias)?;
     let dynex = state.dynex.clone();
-    blocking(move || dynex.delete(&alias, id.as_deref(), &pairs)).await?;
-    Ok(HttpResponse::NoContent().finish())
+    let allow = if id.is_some() {
+        "GET, PATCH, PUT"
+    } else {
+        "GET, POST, PATCH, PUT"
+    };
+    match blocking(move || dynex.delete(&alias, id.as_deref(), &pairs)).await {
+        Ok(_) => Ok(HttpResponse::NoContent().finish()),
+        Err(ApiError::Core(dynex_core::CoreError::MethodNotAllowed(alias))) => {
+            Err(ApiError::NotDeletable(alias, allow))
+        }
+        Err(e) => Err(e),
+    }
 }
 
 async fn delete_collection(

@@ -634,7 +634,10 @@ impl<'a> Attempt<'_, '_, 'a> {
                     }
                 }
                 Intent::Update => {
-                    let changes_id = |i: usize| i == id_index && n.by_id;
+                    // Only a `/{id}` body that sends the identifier changes it; a collection
+                    // body's identifier names the row, and an identifier not sent is kept.
+                    let id_sent = n.values.iter().any(|(j, _)| *j == id_index);
+                    let changes_id = |i: usize| i == id_index && n.by_id && id_sent;
                     if self.ctx.method == Method::Upsert {
                         // Replacement: every editable field not sent is reset.
                         for (i, f) in fields.iter().enumerate() {
@@ -1191,7 +1194,10 @@ pub(crate) fn write<'a>(
         Some(text) => match dynex_validate::parse_text(entity.identifier(), text) {
             Ok(v) => Some(v),
             Err(_) if ctx.method == Method::Update => {
-                return Err(CoreError::RowNotFound(req.alias.to_string()));
+                // An id that cannot be of the identifier's type names no row.
+                return Err(CoreError::Rows(vec![RowError::NotFound {
+                    path: format!("{}[0]", entity.alias()),
+                }]));
             }
             Err(_) => {
                 return Err(CoreError::Rows(vec![RowError::InvalidType {

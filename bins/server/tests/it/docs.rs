@@ -1,42 +1,228 @@
-//! The examples of `docs/api.md` hold: each documented request gets the documented answer.
+//! The examples of `docs/api.md` and `docs/writes.md` hold: each documented request gets the
+//! documented answer.
+//!
+//! An example is a request followed by a `Response `NNN`` line and, unless that line ends with a
+//! period instead of a colon, a ```json block with the body. A request is either
+//!
+//! * an ```http block whose only line is `GET /path?query` (`api.md`; query values are shown
+//!   readable and percent-encoded here, as a client would), or
+//! * a ```sh block starting with `curl` (`writes.md`): it is parsed as the shell would, and its
+//!   `-X`, `-H`, `-d`, `-G` and `--data-urlencode` options are sent as curl sends them. `$KEY`
+//!   is the test's API key.
+//!
+//! The body must equal the documented JSON, except that a documented string ending in `…`
+//! matches any string starting with the text before the `…` (for messages whose end depends on
+//! the backend). The examples of one document run in order against one fresh demo database.
 
+use actix_web::http::Method;
 use actix_web::test::{TestRequest, call_service, init_service, read_body};
 use dynex_core::{Dynex, Options};
 use dynex_test_support::{TestDb, async_backend_tests};
 use serde_json::Value;
 
 const API_DOC: &str = include_str!("../../../../docs/api.md");
+const WRITES_DOC: &str = include_str!("../../../../docs/writes.md");
 
+/// Where the curl examples send their requests; stripped to the path.
+const BASE_URL: &str = "http://127.0.0.1:8080";
+
+#[derive(Debug)]
 struct Example {
+    method: Method,
     uri: String,
+    headers: Vec<(String, String)>,
+    body: Option<String>,
     status: u16,
-    body: Value,
+    /// `None` when the documented response has no body.
+    response: Option<Value>,
+    /// The request as written, for failure messages.
+    shown: String,
 }
 
-/// Finds each ```http block, the `Response `NNN`:` line after it and the ```json block after that.
-fn examples(doc: &str) -> Vec<Example> {
+/// A fenced block: its info string, its content, and where it starts and ends in the document.
+struct Block<'a> {
+    info: &'a str,
+    text: &'a str,
+    start: usize,
+    end: usize,
+}
+
+/// The fenced blocks of a document, in order.
+fn blocks(doc: &str) -> Vec<Block<'_>> {
     let mut out = Vec::new();
-    let mut rest = doc;
-    while let Some(start) = rest.find("```http\n") {
-        rest = &rest[start + 8..];
-        let request = rest.lines().next().unwrap_or_default();
-        let uri = request
-            .strip_prefix("GET ")
-            .expect("examples are GET requests")
-            .to_string();
-        let status_at = rest
-            .find("Response `")
-            .expect("a response status follows a request");
-        let status = rest[status_at + 10..status_at + 13]
-            .parse()
-            .expect("status");
-        let json_at = rest.find("```json\n").expect("a JSON body follows") + 8;
-        let json_end = json_at + rest[json_at..].find("```").expect("closed block");
-        let body = serde_json::from_str(&rest[json_at..json_end]).expect("documented JSON parses");
-        out.push(Example { uri, status, body });
-        rest = &rest[json_end..];
+    let mut at = 0;
+    while let Some(open) = doc[at..].find("```").map(|i| at + i) {
+        let info_end = open + doc[open..].find('\n').expect("a line after ```");
+        let close = info_end + 1 + doc[info_end + 1..].find("```").expect("closed block");
+        out.push(Block {
+            info: doc[open + 3..info_end].trim(),
+            text: &doc[info_end + 1..close],
+            start: open,
+            end: close + 3,
+        });
+        at = close + 3;
     }
     out
+}
+
+/// Finds the examples of a document: its ```http blocks, and its `curl` blocks when `curl` is
+/// set (a document whose `curl` blocks only illustrate leaves it unset).
+fn examples(doc: &str, curl: bool) -> Vec<Example> {
+    let all = blocks(doc);
+    let mut out = Vec::new();
+    for (i, block) in all.iter().enumerate() {
+        let mut example = match block.info {
+            "http" => http_request(block.text),
+            "sh" if curl && block.text.starts_with("curl ") => curl_request(block.text),
+            _ => continue,
+        };
+        // The status line comes before the next block.
+        let next = all.get(i + 1);
+        let between = &doc[block.end..next.map_or(doc.len(), |b| b.start)];
+        let at = between
+            .find("Response `")
+            .unwrap_or_else(|| panic!("no `Response `NNN`` line after {}", example.shown));
+        let line = between[at..].lines().next().unwrap_or_default();
+        example.status = line[10..13].parse().expect("a three-digit status");
+        if line.trim_end().ends_with(':') {
+            let json = next.expect("a JSON block after the status");
+            assert_eq!(
+                json.info, "json",
+                "the block after {} is JSON",
+                example.shown
+            );
+            example.response = Some(
+                serde_json::from_str(json.text)
+                    .unwrap_or_else(|e| panic!("documented JSON of {}: {e}", example.shown)),
+            );
+        }
+        out.push(example);
+    }
+    out
+}
+
+fn http_request(text: &str) -> Example {
+    let line = text.lines().next().unwrap_or_default();
+    let uri = line
+        .strip_prefix("GET ")
+        .expect("http examples are GET requests");
+    Example {
+        method: Method::GET,
+        uri: encode(uri),
+        headers: Vec::new(),
+        body: None,
+        status: 0,
+        response: None,
+        shown: line.to_string(),
+    }
+}
+
+/// Splits a command line as a POSIX shell does for the quoting used in the docs: `'…'` literal,
+/// `"…"` with `$KEY` expanded, backslash-newline joining lines.
+fn shell_words(text: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word: Option<String> = None;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek() == Some(&'\n') => {
+                chars.next();
+            }
+            '\\' => word
+                .get_or_insert_default()
+                .push(chars.next().expect("an escaped character")),
+            '\'' => {
+                let w = word.get_or_insert_default();
+                for c in chars.by_ref() {
+                    if c == '\'' {
+                        break;
+                    }
+                    w.push(c);
+                }
+            }
+            '"' => {
+                let w = word.get_or_insert_default();
+                let mut inner = String::new();
+                for c in chars.by_ref() {
+                    if c == '"' {
+                        break;
+                    }
+                    inner.push(c);
+                }
+                assert!(
+                    !inner.contains('$') || inner.contains("$KEY"),
+                    "only $KEY is expanded: {inner}"
+                );
+                w.push_str(&inner.replace("$KEY", "{KEY}"));
+            }
+            c if c.is_whitespace() => {
+                if let Some(w) = word.take() {
+                    words.push(w);
+                }
+            }
+            c => word.get_or_insert_default().push(c),
+        }
+    }
+    words.extend(word);
+    words
+}
+
+fn curl_request(text: &str) -> Example {
+    let words = shell_words(text);
+    assert_eq!(words[0], "curl");
+    let mut method = None;
+    let mut headers = Vec::new();
+    let mut body = None;
+    let mut get = false;
+    let mut url_encoded = Vec::new();
+    let mut url = None;
+    let mut args = words[1..].iter();
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().expect("an option value").clone();
+        match arg.as_str() {
+            "-X" | "--request" => method = Some(value()),
+            "-H" | "--header" => {
+                let h = value();
+                let (name, v) = h.split_once(':').expect("Name: value");
+                headers.push((name.trim().to_string(), v.trim().to_string()));
+            }
+            "-d" | "--data" | "--data-raw" => body = Some(value()),
+            "--data-urlencode" => url_encoded.push(value()),
+            "-G" | "--get" => get = true,
+            "-g" | "--globoff" | "-s" | "--silent" | "-i" | "--include" => {}
+            a if a.starts_with("http://") => url = Some(a.to_string()),
+            other => panic!("unsupported curl argument `{other}` in {text}"),
+        }
+    }
+    let url = url.expect("a URL");
+    let mut uri = url
+        .strip_prefix(BASE_URL)
+        .unwrap_or_else(|| panic!("examples call {BASE_URL}: {url}"))
+        .to_string();
+    if get {
+        for pair in &url_encoded {
+            let (name, content) = pair.split_once('=').expect("name=content");
+            let encoded: String = form_urlencoded::byte_serialize(content.as_bytes()).collect();
+            uri.push(if uri.contains('?') { '&' } else { '?' });
+            uri.push_str(&format!("{name}={encoded}"));
+        }
+    } else {
+        assert!(url_encoded.is_empty(), "--data-urlencode needs -G here");
+    }
+    let method = match (method, &body) {
+        (Some(m), _) => m,
+        (None, Some(_)) if !get => "POST".to_string(),
+        _ => "GET".to_string(),
+    };
+    Example {
+        method: Method::from_bytes(method.as_bytes()).expect("a method"),
+        uri,
+        headers,
+        body,
+        status: 0,
+        response: None,
+        shown: text.lines().next().unwrap_or_default().to_string(),
+    }
 }
 
 /// Percent-encodes query values as a client would (the doc shows them readable).
@@ -57,9 +243,28 @@ fn encode(uri: &str) -> String {
     format!("{path}?{}", pairs.join("&"))
 }
 
-async_backend_tests!(api_doc_examples_hold);
+/// Whether `actual` is what `documented` shows (see the module documentation for `…`).
+fn matches(documented: &Value, actual: &Value) -> bool {
+    match (documented, actual) {
+        (Value::String(d), Value::String(a)) => match d.strip_suffix('…') {
+            Some(prefix) => a.starts_with(prefix),
+            None => a == d,
+        },
+        (Value::Array(d), Value::Array(a)) => {
+            d.len() == a.len() && d.iter().zip(a).all(|(d, a)| matches(d, a))
+        }
+        (Value::Object(d), Value::Object(a)) => {
+            d.len() == a.len()
+                && d.iter()
+                    .zip(a)
+                    .all(|((dk, dv), (ak, av))| dk == ak && matches(dv, av))
+        }
+        (d, a) => d == a,
+    }
+}
 
-async fn api_doc_examples_hold(db: TestDb) {
+/// Runs the examples of `doc`, in order, against a fresh demo database on `db`.
+async fn run_examples(db: &TestDb, doc: &str, curl: bool, at_least: usize) {
     let dynex = Dynex::open_with(
         &db.url,
         Options {
@@ -75,16 +280,88 @@ async fn api_doc_examples_hold(db: TestDb) {
         dynex_server::AppConfig::default(),
     ))
     .await;
-    let examples = examples(API_DOC);
-    assert!(examples.len() >= 9, "found {} examples", examples.len());
+    let examples = examples(doc, curl);
+    assert!(
+        examples.len() >= at_least,
+        "found {} examples",
+        examples.len()
+    );
     for ex in examples {
-        let req = TestRequest::get()
-            .uri(&encode(&ex.uri))
-            .insert_header(("X-Api-Key", key.as_str()))
-            .to_request();
-        let resp = call_service(&app, req).await;
-        assert_eq!(resp.status().as_u16(), ex.status, "{}", ex.uri);
-        let body: Value = serde_json::from_slice(&read_body(resp).await).unwrap();
-        assert_eq!(body, ex.body, "{}", ex.uri);
+        let mut req = TestRequest::default()
+            .method(ex.method.clone())
+            .uri(&ex.uri);
+        let mut keyed = false;
+        for (name, value) in &ex.headers {
+            keyed |= value.contains("{KEY}");
+            req = req.insert_header((name.as_str(), value.replace("{KEY}", &key)));
+        }
+        if !keyed {
+            req = req.insert_header(("X-Api-Key", key.as_str()));
+        }
+        if let Some(body) = &ex.body {
+            req = req.set_payload(body.clone());
+        }
+        let resp = call_service(&app, req.to_request()).await;
+        let status = resp.status().as_u16();
+        let raw = read_body(resp).await;
+        let shown = format!("{} {}", ex.method, ex.uri);
+        assert_eq!(
+            status,
+            ex.status,
+            "{shown}: {}",
+            String::from_utf8_lossy(&raw)
+        );
+        match &ex.response {
+            None => assert!(raw.is_empty(), "{shown}: a body was not documented"),
+            Some(documented) => {
+                let actual: Value = serde_json::from_slice(&raw).unwrap();
+                assert!(
+                    matches(documented, &actual),
+                    "{shown}\ndocumented: {}\nactual:     {}",
+                    serde_json::to_string_pretty(documented).unwrap(),
+                    serde_json::to_string_pretty(&actual).unwrap()
+                );
+            }
+        }
     }
+}
+
+async_backend_tests!(api_doc_examples_hold, writes_doc_examples_hold);
+
+async fn api_doc_examples_hold(db: TestDb) {
+    run_examples(&db, API_DOC, false, 9).await;
+}
+
+async fn writes_doc_examples_hold(db: TestDb) {
+    run_examples(&db, WRITES_DOC, true, 30).await;
+}
+
+#[test]
+fn curl_commands_are_read_as_the_shell_reads_them() {
+    let ex = curl_request(
+        "curl -g -X PATCH -H \"X-Api-Key: $KEY\" -H 'X-Is-Transactional: false' \\\n  \
+         'http://127.0.0.1:8080/dynamic-entity/countries/2' \\\n  -d '{\"data\": {\"name\": \"A b\"}}'\n",
+    );
+    assert_eq!(ex.method, Method::PATCH);
+    assert_eq!(ex.uri, "/dynamic-entity/countries/2");
+    assert_eq!(ex.headers[0], ("X-Api-Key".into(), "{KEY}".into()));
+    assert_eq!(ex.headers[1].1, "false");
+    assert_eq!(ex.body.as_deref(), Some("{\"data\": {\"name\": \"A b\"}}"));
+    let ex = curl_request(
+        "curl -G -X DELETE -H \"X-Api-Key: $KEY\" 'http://127.0.0.1:8080/dynamic-entity/t' \\\n  \
+         --data-urlencode 'filter[t.id]={\"in\": [1, 2]}'\n",
+    );
+    assert_eq!(ex.method, Method::DELETE);
+    assert_eq!(
+        ex.uri,
+        "/dynamic-entity/t?filter[t.id]=%7B%22in%22%3A+%5B1%2C+2%5D%7D"
+    );
+    assert!(matches(
+        &serde_json::json!({"m": "Failed for `x[0]…"}),
+        &serde_json::json!({"m": "Failed for `x[0].fk`."})
+    ));
+    assert!(!matches(
+        &serde_json::json!({"m": "Failed"}),
+        &serde_json::json!({"m": "Failed."})
+    ));
 }
