@@ -94,6 +94,10 @@ struct Inner {
     options: Options,
     snapshot: ArcSwap<Snapshot>,
     hooks: std::sync::RwLock<Option<Arc<dyn WriteHooks>>>,
+    /// Serialises this process's SQLite writers. SQLite allows one writer at a time, and a
+    /// writer waiting in SQLite's busy handler sleeps in steps of up to 100 ms; waiting here
+    /// wakes it the moment the previous writer is done.
+    sqlite_writer: std::sync::Mutex<()>,
 }
 
 /// A handle on one dynex database; cheap to clone and shareable across threads.
@@ -128,6 +132,7 @@ impl Dynex {
                 options,
                 snapshot: ArcSwap::from_pointee(Snapshot::default()),
                 hooks: std::sync::RwLock::new(None),
+                sqlite_writer: std::sync::Mutex::new(()),
             }),
         };
         dynex.reload()?;
@@ -258,6 +263,16 @@ impl Dynex {
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(hooks);
     }
 
+    /// Holds the in-process writer lock on SQLite (nothing on other backends).
+    fn sqlite_writer(&self) -> Option<std::sync::MutexGuard<'_, ()>> {
+        (self.dialect() == Dialect::Sqlite).then(|| {
+            self.inner
+                .sqlite_writer
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        })
+    }
+
     fn hooks(&self) -> Option<Arc<dyn WriteHooks>> {
         self.inner
             .hooks
@@ -288,6 +303,7 @@ impl Dynex {
             method: request.method,
             principal: request.principal,
             hooks: hooks.as_deref(),
+            writer: (self.dialect() == Dialect::Sqlite).then_some(&self.inner.sqlite_writer),
         };
         let mut conn = self.inner.db.conn()?;
         write::write(&mut conn, &ctx, &entity, request)
@@ -337,6 +353,7 @@ impl Dynex {
             }
         };
         let hooks = self.hooks();
+        let _writer = self.sqlite_writer();
         let mut conn = self.inner.db.conn()?;
         delete::delete(
             &mut conn,

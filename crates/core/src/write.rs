@@ -144,6 +144,8 @@ pub(crate) struct Ctx<'a> {
     pub method: Method,
     pub principal: Option<&'a Principal>,
     pub hooks: Option<&'a dyn WriteHooks>,
+    /// The in-process writer lock, held around each transaction (SQLite only).
+    pub writer: Option<&'a std::sync::Mutex<()>>,
 }
 
 /// Why an attempt stopped early.
@@ -1310,6 +1312,9 @@ fn run<'a>(
         for n in nodes.iter_mut() {
             n.reset();
         }
+        let _writer = ctx
+            .writer
+            .map(|m| m.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
         let mut tx = Tx::begin(conn, ctx.dialect)?;
         let mut a = Attempt {
             tx: &mut tx,
