@@ -76,6 +76,19 @@ pub struct WriteOutcome {
 struct Saved {
     object: Map<String, Json>,
     extras: Vec<Json>,
+    /// The row as the database returned it, when decoding could wait until after the commit
+    /// (`object` and `extras` are then empty).
+    raw: Option<String>,
+}
+
+impl Saved {
+    fn decoded(object: Map<String, Json>, extras: Vec<Json>) -> Saved {
+        Saved {
+            object,
+            extras,
+            raw: None,
+        }
+    }
 }
 
 /// What an attempt decided and did for one row; cleared before each attempt.
@@ -93,6 +106,7 @@ struct State {
 
 /// One row of the payload tree.
 struct Node<'a> {
+    entity: &'a Entity,
     root: usize,
     path: String,
     split: SplitRow<'a>,
@@ -122,18 +136,24 @@ impl Node<'_> {
     }
 
     /// The row as the API returns it: saved fields, then the saved rows of each relation sent.
-    fn into_response(self) -> Json {
-        let mut object = self.state.saved.map(|s| s.object).unwrap_or_default();
+    fn into_response(self) -> Result<Json, CoreError> {
+        let mut object = match self.state.saved {
+            Some(Saved { raw: Some(raw), .. }) => {
+                decode_row(self.entity, &raw).map_err(CoreError::Corrupt)?.0
+            }
+            Some(saved) => saved.object,
+            None => Map::new(),
+        };
         for b in self.branches {
             let rows = b
                 .nodes
                 .into_iter()
                 .filter(|n| n.state.saved.is_some())
                 .map(Node::into_response)
-                .collect();
+                .collect::<Result<_, _>>()?;
             object.insert(b.relation.name.clone(), Json::Array(rows));
         }
-        Json::Object(object)
+        Ok(Json::Object(object))
     }
 }
 
@@ -352,6 +372,7 @@ fn build<'a>(
         });
     }
     Ok(Node {
+        entity,
         root,
         path,
         split,
@@ -548,7 +569,7 @@ impl<'a> Attempt<'_, '_, 'a> {
             for text in self.rows(&sql).map_err(|e| abort(self.dialect(), e))? {
                 let (object, extras) = decode_row(entity, &text).map_err(CoreError::Corrupt)?;
                 let key = object.get(&id_name).map(json_key_text).unwrap_or_default();
-                found.insert(key, Saved { object, extras });
+                found.insert(key, Saved::decoded(object, extras));
             }
         }
         for n in nodes.iter_mut() {
@@ -814,10 +835,21 @@ impl<'a> Attempt<'_, '_, 'a> {
                         texts.len()
                     ))));
                 }
-                // RETURNING yields the rows in the order of the VALUES list.
+                // RETURNING yields the rows in the order of the VALUES list. Rows nothing else
+                // reads before the commit are decoded after it, outside the write lock.
+                let lazy = self.ctx.hooks.is_none();
                 for (&i, text) in chunk.iter().zip(texts) {
-                    let (object, extras) = decode_row(entity, &text).map_err(CoreError::Corrupt)?;
-                    nodes[i].state.saved = Some(Saved { object, extras });
+                    nodes[i].state.saved = Some(if lazy && nodes[i].branches.is_empty() {
+                        Saved {
+                            object: Map::new(),
+                            extras: Vec::new(),
+                            raw: Some(text),
+                        }
+                    } else {
+                        let (object, extras) =
+                            decode_row(entity, &text).map_err(CoreError::Corrupt)?;
+                        Saved::decoded(object, extras)
+                    });
                 }
             }
         }
@@ -988,7 +1020,7 @@ impl<'a> Attempt<'_, '_, 'a> {
                                 .get(&id.field_visible_name)
                                 .map(json_key_text)
                                 .unwrap_or_default();
-                            by_key.insert(k, Saved { object, extras });
+                            by_key.insert(k, Saved::decoded(object, extras));
                         }
                         for &i in chunk {
                             let k = final_key(entity, nodes[i]);
@@ -1053,7 +1085,7 @@ impl<'a> Attempt<'_, '_, 'a> {
                     .get(&id.field_visible_name)
                     .map(json_key_text)
                     .unwrap_or_default();
-                by_key.insert(k, Saved { object, extras });
+                by_key.insert(k, Saved::decoded(object, extras));
             }
         }
         for &i in members {
@@ -1250,7 +1282,10 @@ pub(crate) fn write<'a>(
             ));
         }
         return Ok(WriteOutcome {
-            data: nodes.into_iter().map(Node::into_response).collect(),
+            data: nodes
+                .into_iter()
+                .map(Node::into_response)
+                .collect::<Result<_, _>>()?,
             errors: Vec::new(),
         });
     }
@@ -1277,7 +1312,7 @@ pub(crate) fn write<'a>(
             .zip(active)
             .filter(|(_, a)| *a)
             .map(|(n, _)| n.into_response())
-            .collect(),
+            .collect::<Result<_, _>>()?,
         errors: errors.into_iter().map(|(_, e)| e).collect(),
     })
 }
