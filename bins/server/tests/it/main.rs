@@ -4,10 +4,15 @@
 //! Requests go through `dynex_server::create_app`, exactly what `dynex-server` serves.
 
 mod auth;
+mod concurrency;
 mod config;
 mod docs;
 mod errors;
+mod nested;
 mod paging;
 mod read;
 mod support;
+mod transactions;
 mod types;
+mod validation;
+mod writes;

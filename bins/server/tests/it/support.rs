@@ -252,3 +252,263 @@ pub fn country_with_rates(id: i64, rates: &[i64]) -> Value {
 pub fn ids(ids: impl IntoIterator<Item = i64>) -> Vec<Value> {
     ids.into_iter().map(Value::from).collect()
 }
+
+// Writes: requests with bodies, write answers, counts and configuration changes.
+
+/// `X-Is-Transactional: false`, the header of the non-transactional mode.
+pub const NON_TRANSACTIONAL: (&str, &str) = ("X-Is-Transactional", "false");
+
+impl TestApp {
+    /// Builds the app over `dynex` with `config` (another body limit or route prefix).
+    pub async fn with_config(dynex: Dynex, config: dynex_server::AppConfig) -> TestApp {
+        let service = Rc::new(init_service(dynex_server::create_app(dynex, config)).await);
+        TestApp {
+            call: Box::new(move |req: TestRequest| {
+                let service = service.clone();
+                Box::pin(async move {
+                    let res = call_service(&*service, req.to_request()).await;
+                    let status = res.status();
+                    let content_type = res
+                        .headers()
+                        .get(CONTENT_TYPE)
+                        .map(|v| v.to_str().expect("ASCII content type").to_string());
+                    let bytes = read_body(res).await;
+                    let raw = String::from_utf8(bytes.to_vec()).expect("UTF-8 body");
+                    let body = serde_json::from_str(&raw).unwrap_or(Value::Null);
+                    Reply {
+                        status,
+                        content_type,
+                        raw,
+                        body,
+                    }
+                })
+            }),
+        }
+    }
+
+    /// `method /dynamic-entity/{path}` with `X-Api-Key: key`, the raw `body` as JSON and the
+    /// extra `headers`.
+    pub async fn request(
+        &self,
+        method: actix_web::http::Method,
+        path: &str,
+        key: &str,
+        body: impl Into<actix_web::web::Bytes>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut req = TestRequest::default()
+            .method(method)
+            .uri(&format!("/{PREFIX}/{path}"))
+            .insert_header(("X-Api-Key", key))
+            .insert_header((CONTENT_TYPE, "application/json"))
+            .set_payload(body.into());
+        for (name, value) in headers {
+            req = req.insert_header((*name, *value));
+        }
+        self.send(req).await
+    }
+
+    /// `POST /dynamic-entity/{path}` with the JSON `body`.
+    pub async fn post(&self, path: &str, key: &str, body: &Value) -> Reply {
+        self.request(
+            actix_web::http::Method::POST,
+            path,
+            key,
+            body.to_string(),
+            &[],
+        )
+        .await
+    }
+
+    /// `PATCH /dynamic-entity/{path}` with the JSON `body`.
+    pub async fn patch(&self, path: &str, key: &str, body: &Value) -> Reply {
+        self.request(
+            actix_web::http::Method::PATCH,
+            path,
+            key,
+            body.to_string(),
+            &[],
+        )
+        .await
+    }
+
+    /// `PUT /dynamic-entity/{path}` with the JSON `body`.
+    pub async fn put(&self, path: &str, key: &str, body: &Value) -> Reply {
+        self.request(
+            actix_web::http::Method::PUT,
+            path,
+            key,
+            body.to_string(),
+            &[],
+        )
+        .await
+    }
+
+    /// `method /dynamic-entity/{path}` with the JSON `body` and `X-Is-Transactional: false`.
+    pub async fn non_transactional(
+        &self,
+        method: actix_web::http::Method,
+        path: &str,
+        key: &str,
+        body: &Value,
+    ) -> Reply {
+        self.request(method, path, key, body.to_string(), &[NON_TRANSACTIONAL])
+            .await
+    }
+
+    /// `DELETE /dynamic-entity/{path}` with `X-Api-Key: key`.
+    pub async fn delete(&self, path: &str, key: &str) -> Reply {
+        self.send(
+            TestRequest::delete()
+                .uri(&format!("/{PREFIX}/{path}"))
+                .insert_header(("X-Api-Key", key)),
+        )
+        .await
+    }
+
+    /// Every row of `alias` (up to 1000), by `GET`.
+    pub async fn all(&self, alias: &str, key: &str) -> Vec<Value> {
+        self.api(&format!("{alias}?page[limit]=1000"), key)
+            .await
+            .rows()
+            .clone()
+    }
+
+    /// `GET /dynamic-entity/{alias}/{id}`: the row, or `None` when it is not found (1303).
+    pub async fn find(&self, alias: &str, id: &Value, key: &str) -> Option<Value> {
+        let r = self.api(&format!("{alias}/{id}"), key).await;
+        if r.status == StatusCode::NOT_FOUND {
+            r.assert_error(404, "1303");
+            return None;
+        }
+        Some(r.data().clone())
+    }
+}
+
+impl Reply {
+    /// The `data` of a successful write answer, asserting this status, JSON and no `errors`.
+    pub fn written(&self, status: u16) -> &Value {
+        assert_eq!(self.status.as_u16(), status, "unexpected reply: {self:?}");
+        self.assert_json();
+        let object = self
+            .body
+            .as_object()
+            .unwrap_or_else(|| panic!("not a JSON object: {self:?}"));
+        assert!(
+            !object.contains_key("errors"),
+            "unexpected errors: {self:?}"
+        );
+        self.body
+            .get("data")
+            .unwrap_or_else(|| panic!("no `data` member: {self:?}"))
+    }
+
+    /// The rows of a successful collection write answer with this status.
+    pub fn written_rows(&self, status: u16) -> &Vec<Value> {
+        self.written(status)
+            .as_array()
+            .unwrap_or_else(|| panic!("`data` is not an array: {self:?}"))
+    }
+
+    /// The `(code, message)` of each error of an error array body, asserting the wire format,
+    /// this HTTP status and that it is the first error's status.
+    pub fn errors(&self, status: u16) -> Vec<(String, String)> {
+        assert_eq!(self.status.as_u16(), status, "unexpected reply: {self:?}");
+        self.assert_json();
+        let errors = self
+            .body
+            .as_array()
+            .unwrap_or_else(|| panic!("error body is not an array: {self:?}"));
+        error_objects(errors, self)
+    }
+
+    /// The codes of an error array body with this HTTP status.
+    pub fn codes(&self, status: u16) -> Vec<String> {
+        self.errors(status).into_iter().map(|(c, _)| c).collect()
+    }
+
+    /// A non-transactional answer `{"data", "errors"}` with this status: the saved rows and the
+    /// `(code, message)` of each error.
+    pub fn partial(&self, status: u16) -> (Value, Vec<(String, String)>) {
+        assert_eq!(self.status.as_u16(), status, "unexpected reply: {self:?}");
+        self.assert_json();
+        let object = self
+            .body
+            .as_object()
+            .unwrap_or_else(|| panic!("not a JSON object: {self:?}"));
+        let mut keys: Vec<&str> = object.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["data", "errors"], "{self:?}");
+        let errors = object["errors"]
+            .as_array()
+            .unwrap_or_else(|| panic!("`errors` is not an array: {self:?}"));
+        assert!(!errors.is_empty(), "empty `errors`: {self:?}");
+        (object["data"].clone(), error_objects(errors, self))
+    }
+}
+
+/// Checks each error object's shape and returns `(code, message)`; statuses must be those of
+/// their codes, as far as the codes fix them.
+fn error_objects(errors: &[Value], reply: &Reply) -> Vec<(String, String)> {
+    assert!(!errors.is_empty(), "no errors: {reply:?}");
+    errors
+        .iter()
+        .map(|e| {
+            let o = e
+                .as_object()
+                .unwrap_or_else(|| panic!("error is not an object: {reply:?}"));
+            let mut keys: Vec<&str> = o.keys().map(String::as_str).collect();
+            keys.sort_unstable();
+            assert_eq!(keys, ["code", "message", "status"], "{reply:?}");
+            let code = o["code"]
+                .as_str()
+                .unwrap_or_else(|| panic!("code is not a string: {reply:?}"));
+            let status = o["status"]
+                .as_u64()
+                .unwrap_or_else(|| panic!("status is not a number: {reply:?}"));
+            let expected = match code {
+                "1303" => 404,
+                "1314" => 422,
+                "1322" => 413,
+                _ => 400,
+            };
+            assert_eq!(status, expected, "status of {code}: {reply:?}");
+            let message = o["message"]
+                .as_str()
+                .unwrap_or_else(|| panic!("message is not a string: {reply:?}"));
+            (code.to_string(), message.to_string())
+        })
+        .collect()
+}
+
+/// Changes the stored configuration of `alias` with `change` (on its installer JSON) and
+/// stores it again; the change applies to the next request.
+pub fn reconfigure(dynex: &Dynex, alias: &str, change: impl FnOnce(&mut Value)) {
+    let configs = dynex
+        .export_configuration(&[alias.to_string()])
+        .expect("export the configuration");
+    let mut json = serde_json::to_value(&configs[0]).expect("configuration as JSON");
+    change(&mut json);
+    dynex
+        .import_configuration(&json.to_string())
+        .expect("import the changed configuration");
+}
+
+/// The field with this visible name in an entity's installer JSON.
+pub fn config_field<'a>(config: &'a mut Value, visible: &str) -> &'a mut Value {
+    config["definition"]["fields"]
+        .as_array_mut()
+        .expect("fields")
+        .iter_mut()
+        .find(|f| f["fieldVisibleName"] == json!(visible))
+        .unwrap_or_else(|| panic!("no field `{visible}`"))
+}
+
+/// Creates an API key with these scopes (`dynamic-entity:countries:write` …).
+pub fn scoped_key(dynex: &Dynex, name: &str, scopes: &str) -> String {
+    let scopes = dynex_auth::parse_scopes(scopes).expect("valid scopes");
+    dynex
+        .create_api_key(name, &scopes, None)
+        .expect("create an API key")
+        .key
+}
