@@ -266,6 +266,10 @@ pub fn run_script(conn: &mut AnyConnection, script: &str) -> Result<(), CoreErro
 pub struct DynQuery<'a>(pub &'a Sql);
 
 impl QueryFragment<MultiBackend> for DynQuery<'_> {
+    fn is_safe_to_cache_prepared(&self, _backend: &MultiBackend) -> QueryResult<bool> {
+        Ok(!self.0.uncached)
+    }
+
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
         for piece in &self.0.pieces {
             match piece {

@@ -300,6 +300,7 @@ fn build<'a>(
     let split = split_row(entity, row, &path, errors);
     let id_index = entity.identifier_index();
     let by_id = url_id.is_some();
+    let given_id = [id_index];
     let lookup = match (ctx.method, url_id) {
         (Method::Create, _) => None,
         (_, Some(id)) => Some(id),
@@ -323,6 +324,7 @@ fn build<'a>(
         require: ctx.method != Method::Update,
         identifier_is_key: !by_id,
         from_parent: &from_parent,
+        given: if by_id { &given_id } else { &[] },
     };
     let values = check_row(entity, &split, &path, &check, errors);
     let mut branches = Vec::new();
@@ -625,6 +627,7 @@ impl<'a> Attempt<'_, '_, 'a> {
                     require: true,
                     identifier_is_key: !n.by_id,
                     from_parent: &n.from_parent,
+                    given: &[],
                 };
                 check_immutable(entity, &n.split, &n.path, intent, &check, &mut errors);
                 if !errors.is_empty() {

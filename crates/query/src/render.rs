@@ -35,6 +35,8 @@ pub enum Piece {
 pub struct Sql {
     /// The pieces in order.
     pub pieces: Vec<Piece>,
+    /// Prepare the statement afresh each time instead of keeping it in the connection's cache.
+    pub uncached: bool,
 }
 
 impl Sql {
@@ -139,6 +141,9 @@ pub fn select(dialect: Dialect, s: &Select<'_>) -> Sql {
     if s.lock && dialect != Dialect::Sqlite {
         sql.push(" FOR UPDATE");
     }
+    // A cached MariaDB statement whose locking read lost a deadlock is left unusable: executing
+    // it again waits forever. Locking reads are therefore prepared afresh there.
+    sql.uncached = s.lock && dialect == Dialect::Mysql;
     sql
 }
 

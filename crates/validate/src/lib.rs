@@ -288,6 +288,9 @@ pub struct RowCheck<'a> {
     /// Field indexes that are filled in from the parent row (nested writes): never required,
     /// never immutable.
     pub from_parent: &'a [usize],
+    /// Field indexes given outside the body (the identifier of `/{alias}/{id}`): they count as
+    /// present for the required check.
+    pub given: &'a [usize],
 }
 
 /// Checks a split row and returns its typed values (only those that passed), in field order.
@@ -306,6 +309,7 @@ pub fn check_row(
         for (i, f) in fields.iter().enumerate() {
             if f.validation.is_required
                 && !check.from_parent.contains(&i)
+                && !check.given.contains(&i)
                 && row.get(i).is_none_or(Json::is_null)
             {
                 errors.push(RowError::Required {
@@ -509,6 +513,7 @@ mod tests {
             require: true,
             identifier_is_key: false,
             from_parent: &[],
+            given: &[],
         };
         let values = check_row(&e, &split, "countries[0]", &check, &mut errors);
         assert_eq!(values, vec![(0, Value::Int(3))]);
@@ -531,6 +536,7 @@ mod tests {
             require: false,
             identifier_is_key: true,
             from_parent: &[],
+            given: &[],
         };
         check_row(&e, &split, "countries[0]", &check, &mut errors);
         assert_eq!(errors.len(), 1, "{errors:?}");

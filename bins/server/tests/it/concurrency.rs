@@ -15,11 +15,8 @@ async_backend_tests!(
     concurrent_patches_and_posts_never_interleave,
     concurrent_requests_through_the_api,
     concurrent_creates_of_the_same_unique_key,
-    // BUG: on MariaDB a write whose `SELECT … FOR UPDATE` is chosen as deadlock victim hangs
-    // forever on its retry (the connection waits for an answer that never comes).
-    // a_deadlock_victim_is_retried,
-    // BUG: the same hang, met by concurrent upserts of new rows on MariaDB (intermittent).
-    // concurrent_upserts_of_the_same_new_rows,
+    a_deadlock_victim_is_retried,
+    concurrent_upserts_of_the_same_new_rows,
 );
 
 const WRITERS: usize = 6;

@@ -208,7 +208,7 @@ async fn malformed_parameter_names_are_1320(db: TestDb) {
     r.assert_json();
 }
 
-/// POST, PATCH, PUT and DELETE are not served: 405 / 1318 as JSON.
+/// Methods a route does not serve, and DELETE on entities that are not deletable: 405 / 1318.
 async fn other_methods_are_405(db: TestDb) {
     let (_dx, app, key) = demo(&db).await;
     let send = |req: TestRequest, uri: &str| {
@@ -223,13 +223,19 @@ async fn other_methods_are_405(db: TestDb) {
         .await;
     r.assert_error(405, "1318");
     // DELETE needs `isDeletable`.
-    for uri in ["/dynamic-entity/countries/1", "/dynamic-entity/countries?filter[countries.iso2_code]=AT"] {
+    for uri in [
+        "/dynamic-entity/countries/1",
+        "/dynamic-entity/countries?filter[countries.iso2_code]=AT",
+    ] {
         let r = app.send(send(TestRequest::delete(), uri)).await;
         let message = r.assert_error(405, "1318");
         assert_eq!(message, "Method not allowed for the entity `countries`.");
     }
     let r = app
-        .send(send(TestRequest::default().method(actix_web::http::Method::OPTIONS), "/dynamic-entity/countries"))
+        .send(send(
+            TestRequest::default().method(actix_web::http::Method::OPTIONS),
+            "/dynamic-entity/countries",
+        ))
         .await;
     r.assert_error(405, "1318");
     // Nothing was written or deleted.

@@ -126,8 +126,13 @@ pub struct TestApp {
 impl TestApp {
     /// Builds the app over `dynex` with the route prefix `dynamic-entity`.
     pub async fn new(dynex: Dynex) -> TestApp {
-        let service =
-            Rc::new(init_service(dynex_server::create_app(dynex, dynex_server::AppConfig::default())).await);
+        let service = Rc::new(
+            init_service(dynex_server::create_app(
+                dynex,
+                dynex_server::AppConfig::default(),
+            ))
+            .await,
+        );
         TestApp {
             call: Box::new(move |req: TestRequest| {
                 let service = service.clone();

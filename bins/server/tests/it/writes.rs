@@ -24,10 +24,7 @@ async_backend_tests!(
     values_round_trip_or_are_refused_without_server_errors,
     visible_names_and_unconfigured_columns,
     editable_identifiers_can_change,
-    // BUG: with an identifier configured `isRequired: true`, PUT /{alias}/{id} demands it in
-    // the body (1307) although the URL names it, and refuses it there for an existing row
-    // (1304): no PUT by id of an existing row can succeed.
-    // put_by_id_with_a_required_identifier,
+    put_by_id_with_a_required_identifier,
 );
 
 /// The configured field order of `countries`, which answers keep.
