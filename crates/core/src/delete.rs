@@ -1,8 +1,6 @@
 //! Deletes: one row or the rows matching a filter, atomically, with the same error codes and
 //! hooks as the other writes.
 
-use std::time::Duration;
-
 use dynex_query::write as w;
 use dynex_query::{Condition, Dialect, Select, Value, decode_row, select};
 use dynex_schema::{Catalog, Entity};
@@ -14,9 +12,7 @@ use crate::dberr::{DbFault, classify};
 use crate::error::CoreError;
 use crate::hooks::{Batch, Operation, PendingRow, WriteHooks};
 use crate::tx::Tx;
-use crate::write::json_to_value;
-
-const RETRIES: u32 = 4;
+use crate::write::{RETRIES, back_off, json_to_value};
 
 enum Step {
     Retry,
@@ -56,9 +52,7 @@ pub(crate) fn delete(
     hooks: Option<&dyn WriteHooks>,
 ) -> Result<usize, CoreError> {
     for attempt in 0..RETRIES {
-        if attempt > 0 {
-            std::thread::sleep(Duration::from_millis(10 << attempt));
-        }
+        back_off(attempt);
         let mut tx = Tx::begin(conn, dialect)?;
         match once(&mut tx, dialect, entity, conditions, hooks) {
             Ok(0) => {

@@ -9,6 +9,7 @@ use serde_json::{Map, Value as Json};
 
 use crate::db::{AnyConnection, load_json};
 use crate::error::CoreError;
+use crate::write::json_to_value;
 
 /// Parent key tuples per child query; keeps the bound parameters far below every backend's limit.
 const KEYS_PER_QUERY: usize = 500;
@@ -82,19 +83,6 @@ pub fn read(
         &query.include,
     )?;
     Ok(loaded.into_iter().map(|l| Json::Object(l.object)).collect())
-}
-
-fn json_to_value(v: &Json) -> Value {
-    match v {
-        Json::Null => Value::Null,
-        Json::Bool(b) => Value::Bool(*b),
-        Json::Number(n) => n
-            .as_i64()
-            .map(Value::Int)
-            .unwrap_or_else(|| Value::Float(n.as_f64().unwrap_or_default())),
-        Json::String(s) => Value::Text(s.clone()),
-        other => Value::Text(other.to_string()),
-    }
 }
 
 /// Loads the children of every included relation and puts them on their parents (`[]` when a

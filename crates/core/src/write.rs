@@ -31,8 +31,15 @@ use crate::error::CoreError;
 use crate::hooks::{Batch, Operation, PendingRow, WriteHooks};
 use crate::tx::Tx;
 
-/// How often an attempt is repeated after a deadlock or a busy database.
-const RETRIES: u32 = 4;
+/// How many attempts a write gets when deadlocks or a busy database interrupt it.
+pub(crate) const RETRIES: u32 = 4;
+
+/// Waits before attempt `attempt` (counted from 0): 20, 40, 80 ms.
+pub(crate) fn back_off(attempt: u32) {
+    if attempt > 0 {
+        std::thread::sleep(Duration::from_millis(10 << attempt));
+    }
+}
 
 /// The kind of write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1344,9 +1351,7 @@ fn run<'a>(
     dry: bool,
 ) -> Result<Result<(), Vec<(usize, RowError)>>, CoreError> {
     for attempt in 0..RETRIES {
-        if attempt > 0 {
-            std::thread::sleep(Duration::from_millis(10 << attempt));
-        }
+        back_off(attempt);
         for n in nodes.iter_mut() {
             n.reset();
         }
