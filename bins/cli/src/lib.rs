@@ -7,6 +7,7 @@ mod entity;
 mod export;
 mod key;
 mod output;
+mod user;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -14,14 +15,15 @@ use std::process::ExitCode;
 
 use chrono::NaiveDateTime;
 use clap::{Args, Parser, Subcommand};
-use dynex_auth::Scope;
+use dynex_auth::{Role, Scope};
 use dynex_core::{CoreError, Db, Dynex, Options, redact};
 use serde_json::json;
 
-const ABOUT: &str = "dynex command line: migrations, entity configuration, API keys and CSV export";
+const ABOUT: &str =
+    "dynex command line: migrations, entity configuration, API keys, users and CSV export";
 
 const LONG_ABOUT: &str = "\
-dynex command line: migrations, entity configuration, API keys and CSV export.
+dynex command line: migrations, entity configuration, API keys, users and CSV export.
 
 Every command opens the database named by --database-url (or DYNEX_DATABASE_URL) and applies
 pending migrations first. With --json, results are printed as one JSON document on stdout and
@@ -30,9 +32,10 @@ errors as {\"error\": {\"code\": \"…\", \"message\": \"…\"}} on stdout.
 Exit codes:
   0  success
   1  runtime failure (database unreachable, migration or statement failed, I/O error)
-  2  usage error or invalid input (bad arguments, malformed file, name already taken)
+  2  usage error or invalid input (bad arguments, malformed file, name already taken,
+     weak password)
   3  configuration validation failed (each problem is printed on its own line)
-  4  not found (entity, table, API key or row)";
+  4  not found (entity, table, API key, user or row)";
 
 /// The `dynex` command line.
 #[derive(Debug, Parser)]
@@ -67,6 +70,9 @@ pub enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Manage dynex users (Back Office and API users) and their passwords.
+    #[command(subcommand)]
+    User(UserCommand),
     /// Export an entity's rows as CSV.
     Export(ExportArgs),
 }
@@ -148,6 +154,37 @@ pub enum KeyCommand {
     },
 }
 
+/// `dynex user …`
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user; the password is asked for twice at a terminal (or read with --password-stdin).
+    Add {
+        /// A unique name: 1 to 64 letters, digits, `.`, `_`, `@` or `-`.
+        name: String,
+        /// The user's role: admin (configuration and every entity) or integrator (every entity).
+        #[arg(long, value_name = "admin|integrator", value_parser = user::parse_role)]
+        role: Role,
+        /// Read the password from the first line of stdin instead of asking for it.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List users (never their passwords or hashes).
+    List,
+    /// Remove a user by name.
+    Remove {
+        /// The user's name.
+        name: String,
+    },
+    /// Set a user's password; asked for twice at a terminal (or read with --password-stdin).
+    Passwd {
+        /// The user's name.
+        name: String,
+        /// Read the password from the first line of stdin instead of asking for it.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
 /// `dynex export ALIAS …`
 #[derive(Debug, Args)]
 pub struct ExportArgs {
@@ -217,6 +254,7 @@ pub fn classify(err: &anyhow::Error) -> (Exit, &'static str) {
             CoreError::Invalid(_) => (Exit::Usage, "invalid"),
             CoreError::Database(_) => (Exit::Failure, "database"),
             CoreError::Corrupt(_) => (Exit::Failure, "corrupt"),
+            CoreError::BadCredentials => (Exit::Usage, "bad_credentials"),
             // CoreError may grow variants; anything unknown is a runtime failure.
             #[allow(unreachable_patterns)]
             _ => (Exit::Failure, "failed"),
@@ -309,6 +347,7 @@ fn execute(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Migrate => unreachable!("handled above"),
         Command::Entity(command) => entity::run(&dynex, command, json, out),
         Command::Key(command) => key::run(&dynex, command, json, out),
+        Command::User(command) => user::run(&dynex, command, json, out),
         Command::Export(args) => export::run(&dynex, args, json, out),
     };
     settle(dynex.db());

@@ -1,7 +1,10 @@
-//! Secrets, API keys and scopes: what a caller is ([`Principal`]) and what it may do.
+//! Secrets, API keys, passwords, roles and scopes: what a caller is ([`Principal`]) and what it
+//! may do.
 //!
 //! API keys are high-entropy random strings shown once; only their SHA-256 is stored, so a lookup
-//! by hash is both safe and fast. Scopes follow the grammar documented in `docs/auth.md`.
+//! by hash is both safe and fast. User passwords are low-entropy, so they are stored as Argon2id
+//! PHC strings ([`hash_password`], [`verify_password`]) and must pass [`check_password_strength`].
+//! Scopes follow the grammar documented in `docs/auth.md`.
 
 use std::fmt;
 
@@ -12,6 +15,140 @@ use sha2::{Digest, Sha256};
 pub const API_KEY_PREFIX: &str = "dnx_";
 
 const KEY_CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+/// Why a secret could not be processed.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// Hashing a password failed (never contains the password).
+    #[error("cannot hash the password: {0}")]
+    Hash(String),
+}
+
+/// Hashes a password with Argon2id (default parameters) and a random 16-byte salt; returns the
+/// PHC string (`$argon2id$v=19$m=…,t=…,p=…$salt$hash`), which records everything needed to verify.
+pub fn hash_password(password: &str) -> Result<String, AuthError> {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let salt_bytes: [u8; 16] = rand::random();
+    let salt = SaltString::encode_b64(&salt_bytes).map_err(|e| AuthError::Hash(e.to_string()))?;
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|e| AuthError::Hash(e.to_string()))
+}
+
+/// Whether `password` matches the PHC string `phc`; the final comparison is constant-time (argon2's
+/// verifier). A malformed hash never matches.
+pub fn verify_password(password: &str, phc: &str) -> bool {
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+    PasswordHash::new(phc).is_ok_and(|hash| {
+        argon2::Argon2::default()
+            .verify_password(password.as_bytes(), &hash)
+            .is_ok()
+    })
+}
+
+/// Minimum length of a password, in characters.
+pub const MIN_PASSWORD_CHARS: usize = 12;
+
+/// Passwords (and repeated prefixes of them) that are refused whatever their length.
+const COMMON_PASSWORDS: &[&str] = &[
+    "password",
+    "123456789012",
+    "1234567890",
+    "changeme",
+    "dynex",
+    "qwertyuiop",
+    "qwerty",
+    "letmein",
+    "welcome",
+    "admin",
+    "spryker",
+    "iloveyou",
+    "abc123",
+    "passw0rd",
+];
+
+/// Checks the minimum strength of a new password for the user `name`.
+///
+/// It needs at least [`MIN_PASSWORD_CHARS`] characters and at least 5 distinct ones, and must be
+/// neither the user name nor a common password (case-insensitive, also repeated and cut anywhere:
+/// `changemechange`). The error says what is wrong and never contains the password.
+pub fn check_password_strength(password: &str, name: &str) -> Result<(), String> {
+    let chars = password.chars().count();
+    if chars < MIN_PASSWORD_CHARS {
+        return Err(format!(
+            "the password is too short: it needs at least {MIN_PASSWORD_CHARS} characters"
+        ));
+    }
+    let mut distinct: Vec<char> = password.chars().collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if distinct.len() < 5 {
+        return Err("the password is too simple: it needs at least 5 different characters".into());
+    }
+    let lower = password.to_lowercase();
+    if !name.is_empty() && lower == name.to_lowercase() {
+        return Err("the password must not be the user name".into());
+    }
+    // The word itself, or the word repeated and cut anywhere (`passwordpass`).
+    let repeats = |word: &str| {
+        let word = word.as_bytes();
+        lower
+            .bytes()
+            .enumerate()
+            .all(|(i, b)| b == word[i % word.len()])
+    };
+    if COMMON_PASSWORDS.iter().any(|w| repeats(w)) {
+        return Err("the password is too common; choose another".into());
+    }
+    Ok(())
+}
+
+/// What a dynex user (Back Office or API user) is allowed by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// `admin`: configuration routes and every entity.
+    Admin,
+    /// `integrator`: every entity, no configuration.
+    Integrator,
+}
+
+impl Role {
+    /// The role's name as stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Integrator => "integrator",
+        }
+    }
+
+    /// The scopes a user of this role gets when a token request names none.
+    pub fn default_scopes(self) -> Vec<Scope> {
+        let mut scopes = match self {
+            Role::Admin => vec![Scope::Admin],
+            Role::Integrator => Vec::new(),
+        };
+        scopes.extend(default_key_scopes());
+        scopes
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Role, String> {
+        match s {
+            "admin" => Ok(Role::Admin),
+            "integrator" => Ok(Role::Integrator),
+            _ => Err(format!("unknown role `{s}` (admin or integrator)")),
+        }
+    }
+}
 
 /// Generates a new API key: the prefix and 40 random alphanumeric characters (about 238 bits).
 pub fn generate_api_key() -> String {
@@ -203,5 +340,95 @@ mod tests {
         assert!(parse_scopes("dynamic-entity:countries:drop").is_err());
         assert!(parse_scopes("root").is_err());
         assert_eq!(parse_scopes("admin").unwrap()[0].to_string(), "admin");
+    }
+
+    #[test]
+    fn passwords_hash_with_argon2id_and_verify() {
+        let hash = hash_password("correct horse battery").unwrap();
+        assert!(hash.starts_with("$argon2id$v=19$"), "{hash}");
+        assert!(!hash.contains("correct horse"));
+        assert!(verify_password("correct horse battery", &hash));
+        assert!(!verify_password("correct horse batterY", &hash));
+        assert!(!verify_password("", &hash));
+        let again = hash_password("correct horse battery").unwrap();
+        assert_ne!(hash, again, "every hash has its own salt");
+        assert!(verify_password("correct horse battery", &again));
+        for malformed in [
+            "",
+            "x",
+            "$argon2id$",
+            &hash[..hash.len() - 4],
+            &hash_secret("a"),
+        ] {
+            assert!(
+                !verify_password("correct horse battery", malformed),
+                "{malformed}"
+            );
+        }
+    }
+
+    #[test]
+    fn weak_passwords_are_refused() {
+        let check = |p: &str| check_password_strength(p, "alice.smith");
+        assert!(check("correct horse battery").is_ok());
+        assert!(check("Tr0ub4dor&3xyz").is_ok());
+        assert!(check("short1!").unwrap_err().contains("at least 12"));
+        // Twelve characters counted as characters, not bytes.
+        assert!(check("äöüäöüäöüäö").unwrap_err().contains("at least 12"));
+        assert!(check("aaaabbbbcccc").unwrap_err().contains("5 different"));
+        assert!(check("abababababab").unwrap_err().contains("5 different"));
+        assert!(
+            check_password_strength("Alice.Smith.Long", "alice.smith.long")
+                .unwrap_err()
+                .contains("user name")
+        );
+        for common in [
+            "123456789012",
+            "PASSWORDPASSWORD",
+            "passwordpass",
+            "changemechangeme",
+            "dynexdynexdynex",
+            "QwertyUiopQwertyuiop",
+            "1234567890123456789012345",
+        ] {
+            assert!(
+                check(common).unwrap_err().contains("too common"),
+                "{common}"
+            );
+        }
+        // A common word plus something else is not a repetition.
+        assert!(check("password-of-the-day").is_ok());
+        let err = check("x").unwrap_err();
+        assert!(!err.contains('x'), "the message never repeats the password");
+    }
+
+    #[test]
+    fn roles_parse_and_grant_default_scopes() {
+        assert_eq!("admin".parse::<Role>().unwrap(), Role::Admin);
+        assert_eq!("integrator".parse::<Role>().unwrap(), Role::Integrator);
+        assert!("root".parse::<Role>().is_err());
+        assert!("Admin".parse::<Role>().is_err());
+        assert_eq!(Role::Integrator.to_string(), "integrator");
+        let text = |r: Role| {
+            r.default_scopes()
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        assert_eq!(
+            text(Role::Admin),
+            "admin dynamic-entity:read dynamic-entity:write dynamic-entity:delete"
+        );
+        assert_eq!(
+            text(Role::Integrator),
+            "dynamic-entity:read dynamic-entity:write dynamic-entity:delete"
+        );
+        let p = Principal {
+            name: "i".into(),
+            scopes: Role::Integrator.default_scopes(),
+        };
+        assert!(p.allows(Action::Delete, "countries"));
+        assert!(!p.scopes.contains(&Scope::Admin));
     }
 }

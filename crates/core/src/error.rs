@@ -70,6 +70,9 @@ pub enum CoreError {
     /// The database stayed busy (deadlocks, lock timeouts) through every retry.
     #[error("the database is busy; the write was retried and gave up")]
     Busy,
+    /// A user name and password do not match (whether the user exists is not told).
+    #[error("invalid user name or password")]
+    BadCredentials,
     /// Stored data could not be decoded.
     #[error("corrupt data: {0}")]
     Corrupt(String),

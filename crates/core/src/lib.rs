@@ -2,8 +2,8 @@
 //!
 //! [`Dynex::open`] connects to a `sqlite://`, `postgres://` or `mysql://` URL, applies dynex's
 //! migrations and loads the entity configuration into an in-memory snapshot. Reads go through
-//! [`Dynex::read_collection`] and [`Dynex::read_one`]; configuration and API keys are managed with
-//! the other methods. A background watcher notices configuration changes made by other processes
+//! [`Dynex::read_collection`] and [`Dynex::read_one`]; configuration, API keys and users are managed
+//! with the other methods. A background watcher notices configuration changes made by other processes
 //! (a CLI, another server) by a version number and swaps the snapshot, so no request ever queries
 //! the configuration.
 //!
@@ -25,6 +25,7 @@ mod keys;
 mod read;
 pub mod store;
 mod tx;
+mod users;
 mod write;
 
 use std::collections::HashMap;
@@ -33,7 +34,7 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use chrono::{NaiveDateTime, Utc};
-use dynex_auth::{Principal, Scope};
+use dynex_auth::{Principal, Role, Scope};
 use dynex_query::{Condition, Dialect, PageLimits};
 use dynex_schema::{Catalog, Entity, EntityConfig, TableInfo};
 
@@ -42,6 +43,7 @@ pub use error::CoreError;
 pub use hooks::{Batch, HookError, Operation, PendingRow, WriteHooks};
 pub use keys::{ApiKeyInfo, NewApiKey};
 pub use store::StoredEntity;
+pub use users::UserInfo;
 pub use write::{Method, WriteOutcome, WriteRequest};
 
 use keys::KeyRecord;
@@ -530,6 +532,48 @@ impl Dynex {
                 kind: "active API key",
                 name: name.to_string(),
             })
+    }
+
+    /// Adds a dynex user with an Argon2id hash of `password`, which must pass
+    /// [`dynex_auth::check_password_strength`] ([`CoreError::Invalid`] says why not).
+    pub fn add_user(&self, name: &str, password: &str, role: Role) -> Result<UserInfo, CoreError> {
+        let mut conn = self.inner.db.conn()?;
+        users::add(&mut conn, self.dialect(), name, password, role)
+    }
+
+    /// Lists users (never their password hashes).
+    pub fn list_users(&self) -> Result<Vec<UserInfo>, CoreError> {
+        let mut conn = self.inner.db.conn()?;
+        users::list(&mut conn, self.dialect())
+    }
+
+    /// Removes a user by name.
+    pub fn remove_user(&self, name: &str) -> Result<(), CoreError> {
+        let mut conn = self.inner.db.conn()?;
+        users::remove(&mut conn, self.dialect(), name)?
+            .then_some(())
+            .ok_or_else(|| CoreError::NotFound {
+                kind: "user",
+                name: name.to_string(),
+            })
+    }
+
+    /// Sets a user's password (checked for strength like [`Dynex::add_user`]).
+    pub fn set_user_password(&self, name: &str, password: &str) -> Result<(), CoreError> {
+        let mut conn = self.inner.db.conn()?;
+        users::set_password(&mut conn, self.dialect(), name, password)?
+            .then_some(())
+            .ok_or_else(|| CoreError::NotFound {
+                kind: "user",
+                name: name.to_string(),
+            })
+    }
+
+    /// Checks a user's password; [`CoreError::BadCredentials`] for a wrong password and for an
+    /// unknown user alike, which take the same time.
+    pub fn authenticate_user(&self, name: &str, password: &str) -> Result<UserInfo, CoreError> {
+        let mut conn = self.inner.db.conn()?;
+        users::authenticate(&mut conn, self.dialect(), name, password)
     }
 
     /// Runs a configuration or key change, then reloads this handle's snapshot so the change

@@ -79,6 +79,22 @@ fn dynex(db: &TestDb, args: &[&str]) -> Run {
     )
 }
 
+/// Runs `dynex --database-url <db> args…` with `input` on stdin.
+fn dynex_with_stdin(db: &TestDb, args: &[&str], input: &str) -> Run {
+    use std::io::Write;
+    let mut child = command(args)
+        .arg("--database-url")
+        .arg(&db.url)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run dynex");
+    // dynex may exit before reading (a refused command); a broken pipe is fine then.
+    let _ = child.stdin.take().unwrap().write_all(input.as_bytes());
+    finish(child.wait_with_output().expect("wait for dynex"))
+}
+
 /// Opens the test database with the demo catalog loaded.
 fn demo(db: &TestDb) -> Dynex {
     let dynex = Dynex::open(&db.url).expect("open");
@@ -415,6 +431,108 @@ fn api_keys_are_shown_once_listed_and_revoked(db: TestDb) {
     assert_eq!(run.json()["error"]["code"], "usage");
 }
 
+fn users_are_added_listed_and_removed(db: TestDb) {
+    const PASSWORD: &str = "correct horse battery";
+    const NEW_PASSWORD: &str = "another long passphrase";
+    let _demo = demo(&db);
+    let add = |args: &[&str], input: &str| {
+        let mut all = vec!["user", "add"];
+        all.extend_from_slice(args);
+        all.push("--password-stdin");
+        dynex_with_stdin(&db, &all, input)
+    };
+    let added = add(
+        &["alice", "--role", "admin", "--json"],
+        &format!("{PASSWORD}\n"),
+    )
+    .ok()
+    .json();
+    assert_eq!(added["name"], "alice");
+    assert_eq!(added["role"], "admin");
+    let text = add(
+        &["ci-bot", "--role", "integrator"],
+        &format!("{PASSWORD}\r\n"),
+    )
+    .ok();
+    assert!(
+        text.stdout.contains("integrator user `ci-bot`"),
+        "{}",
+        text.stdout
+    );
+
+    let list = dynex(&db, &["user", "list", "--json"]).ok();
+    assert!(!list.stdout.contains(PASSWORD) && !list.stdout.contains("argon2"));
+    let listed = list.json();
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+    assert_eq!(listed[0]["name"], "alice");
+    assert_eq!(listed[1]["role"], "integrator");
+    assert_eq!(listed[0]["createdAt"], added["createdAt"]);
+    assert!(listed[0]["passwordChangedAt"].is_string());
+    let text = dynex(&db, &["user", "list"]).ok().stdout;
+    assert!(
+        text.starts_with("NAME") && text.contains("ci-bot"),
+        "{text}"
+    );
+
+    let check = Dynex::open(&db.url).unwrap();
+    // Only the trailing newline is removed: the CRLF line gave the same password.
+    assert!(check.authenticate_user("ci-bot", PASSWORD).is_ok());
+    assert!(check.authenticate_user("alice", PASSWORD).is_ok());
+
+    // Weak passwords, duplicates and a stdin that is no terminal are refused.
+    for weak in ["tiny1\n", "aaaabbbbcccc\n", "changemechangeme\n", "\n", ""] {
+        let run = add(&["bob", "--role", "admin"], weak).failed(2);
+        assert!(run.stderr.contains("password"), "{weak:?}: {}", run.stderr);
+    }
+    let run = add(&["bob", "--role", "admin", "--json"], "short\n").failed(2);
+    assert_eq!(run.json()["error"]["code"], "invalid");
+    let run = add(
+        &["alice", "--role", "admin", "--json"],
+        &format!("{PASSWORD}\n"),
+    )
+    .failed(2);
+    assert_eq!(run.json()["error"]["code"], "already_exists");
+    dynex(
+        &db,
+        &["user", "add", "bob", "--role", "root", "--password-stdin"],
+    )
+    .failed(2);
+    let run = dynex(&db, &["user", "add", "bob", "--role", "admin"]).failed(2);
+    assert!(run.stderr.contains("--password-stdin"), "{}", run.stderr);
+    let run = dynex(&db, &["user", "passwd", "alice"]).failed(2);
+    assert!(run.stderr.contains("--password-stdin"), "{}", run.stderr);
+
+    // passwd: the new password works at once, the old one no longer does.
+    let passwd = |name: &str, input: &str| {
+        dynex_with_stdin(&db, &["user", "passwd", name, "--password-stdin"], input)
+    };
+    passwd("alice", "tiny1\n").failed(2);
+    let run = passwd("alice", &format!("{NEW_PASSWORD}\n")).ok();
+    assert!(!run.stdout.contains(NEW_PASSWORD) && !run.stderr.contains(NEW_PASSWORD));
+    assert!(check.authenticate_user("alice", NEW_PASSWORD).is_ok());
+    assert!(matches!(
+        check.authenticate_user("alice", PASSWORD),
+        Err(dynex_core::CoreError::BadCredentials)
+    ));
+    passwd("nobody", &format!("{NEW_PASSWORD}\n")).failed(4);
+
+    let removed = dynex(&db, &["user", "remove", "alice", "--json"])
+        .ok()
+        .json();
+    assert_eq!(removed, serde_json::json!({ "removed": "alice" }));
+    dynex(&db, &["user", "remove", "alice"]).failed(4);
+    assert!(check.authenticate_user("alice", NEW_PASSWORD).is_err());
+    let names: Vec<Value> = dynex(&db, &["user", "list", "--json"])
+        .ok()
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["name"].clone())
+        .collect();
+    assert_eq!(names, [Value::from("ci-bot")]);
+}
+
 fn unknown_names_exit_4(db: TestDb) {
     let _demo = demo(&db);
     for args in [
@@ -425,6 +543,8 @@ fn unknown_names_exit_4(db: TestDb) {
         &["entity", "export", "countries", "nope"],
         &["export", "nope"],
         &["key", "revoke", "nope"],
+        &["user", "remove", "nope"],
+        &["user", "passwd", "nope", "--password-stdin"],
     ] {
         let run = dynex(&db, args).failed(4);
         assert!(
@@ -509,6 +629,7 @@ backend_tests!(
     entity_add_exposes_a_new_table,
     invalid_import_exits_3_and_changes_nothing,
     api_keys_are_shown_once_listed_and_revoked,
+    users_are_added_listed_and_removed,
     unknown_names_exit_4,
     export_writes_csv,
 );

@@ -3,6 +3,7 @@
 mod config;
 mod keys;
 mod read;
+mod users;
 
 use dynex_core::{Dynex, Options};
 use dynex_test_support::TestDb;
