@@ -124,9 +124,9 @@ pub fn create_app(
                 .service(
                     web::resource("/{alias}")
                         .route(web::get().to(get_collection))
-                        .route(web::post().to(post_collection))
-                        .route(web::patch().to(patch_collection))
-                        .route(web::put().to(put_collection))
+                        .route(web::post().to(write_collection))
+                        .route(web::patch().to(write_collection))
+                        .route(web::put().to(write_collection))
                         .route(web::delete().to(delete_collection))
                         .default_service(web::to(|| async {
                             Err::<HttpResponse, _>(ApiError::MethodNotAllowed(COLLECTION_METHODS))
@@ -135,8 +135,8 @@ pub fn create_app(
                 .service(
                     web::resource("/{alias}/{id}")
                         .route(web::get().to(get_one))
-                        .route(web::patch().to(patch_one))
-                        .route(web::put().to(put_one))
+                        .route(web::patch().to(write_one))
+                        .route(web::put().to(write_one))
                         .route(web::delete().to(delete_one))
                         .default_service(web::to(|| async {
                             Err::<HttpResponse, _>(ApiError::MethodNotAllowed(ONE_METHODS))
@@ -345,75 +345,34 @@ async fn write(
     Ok(HttpResponse::build(status).json(json!({ "data": data, "errors": errors })))
 }
 
-async fn post_collection(
+/// The write a method asks for; routes only send POST, PATCH and PUT here.
+fn write_method(method: &actix_web::http::Method) -> Method {
+    match *method {
+        actix_web::http::Method::POST => Method::Create,
+        actix_web::http::Method::PATCH => Method::Update,
+        _ => Method::Upsert,
+    }
+}
+
+async fn write_collection(
     state: web::Data<AppState>,
     alias: web::Path<String>,
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    write(
-        state,
-        req,
-        alias.into_inner(),
-        None,
-        payload,
-        Method::Create,
-    )
-    .await
+    let method = write_method(req.method());
+    write(state, req, alias.into_inner(), None, payload, method).await
 }
 
-async fn patch_collection(
-    state: web::Data<AppState>,
-    alias: web::Path<String>,
-    req: HttpRequest,
-    payload: web::Payload,
-) -> Result<HttpResponse, ApiError> {
-    write(
-        state,
-        req,
-        alias.into_inner(),
-        None,
-        payload,
-        Method::Update,
-    )
-    .await
-}
-
-async fn put_collection(
-    state: web::Data<AppState>,
-    alias: web::Path<String>,
-    req: HttpRequest,
-    payload: web::Payload,
-) -> Result<HttpResponse, ApiError> {
-    write(
-        state,
-        req,
-        alias.into_inner(),
-        None,
-        payload,
-        Method::Upsert,
-    )
-    .await
-}
-
-async fn patch_one(
+async fn write_one(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let (alias, id) = path.into_inner();
-    write(state, req, alias, Some(id), payload, Method::Update).await
-}
-
-async fn put_one(
-    state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
-    req: HttpRequest,
-    payload: web::Payload,
-) -> Result<HttpResponse, ApiError> {
-    let (alias, id) = path.into_inner();
-    write(state, req, alias, Some(id), payload, Method::Upsert).await
+    let method = write_method(req.method());
+    write(state, req, alias, Some(id), payload, method).await
 }
 
 async fn delete(

@@ -182,6 +182,7 @@ impl Dynex {
         // Read the version first: a change racing with this load bumps it again and is picked
         // up by the next refresh.
         let version = store::version(&mut conn)?;
+        let previous = self.inner.snapshot.load_full();
         let mut entities = Vec::new();
         for stored in store::load_all(&mut conn, dialect)? {
             if !stored.config.is_active {
@@ -190,8 +191,18 @@ impl Dynex {
             let alias = stored.config.table_alias.clone();
             let table = stored.config.table_name.clone();
             match Entity::new(stored.config) {
-                // The live column types tell writes how to bind values (PostgreSQL casts).
-                Ok(e) => match introspect::table(&mut conn, dialect, &table)? {
+                // The live column types tell writes how to bind values (PostgreSQL casts). An
+                // entity whose configuration did not change keeps what was found last time, so
+                // a key change does not introspect every table again.
+                Ok(e) => match previous
+                    .catalog
+                    .entity(&alias)
+                    .filter(|p| p.config == e.config)
+                    .and_then(|p| p.table_info().cloned())
+                    .map_or_else(
+                        || introspect::table(&mut conn, dialect, &table),
+                        |t| Ok(Some(t)),
+                    )? {
                     Some(info) => entities.push(e.with_table(info)),
                     None => log::warn!("entity `{alias}` is not served: table `{table}` is gone"),
                 },
