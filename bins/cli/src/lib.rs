@@ -202,26 +202,7 @@ fn parse_scope(s: &str) -> Result<Scope, String> {
     s.trim().parse()
 }
 
-/// Parses `--valid-to`: a date means the end of that day (UTC).
-pub fn parse_valid_to(s: &str) -> Result<NaiveDateTime, String> {
-    let s = s.trim();
-    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        return d
-            .and_hms_opt(23, 59, 59)
-            .ok_or_else(|| format!("`{s}` is out of range"));
-    }
-    for format in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"] {
-        if let Ok(t) = NaiveDateTime::parse_from_str(s, format) {
-            return Ok(t);
-        }
-    }
-    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
-        return Ok(t.naive_utc());
-    }
-    Err(format!(
-        "`{s}` is not a date (use YYYY-MM-DD, \"YYYY-MM-DD HH:MM:SS\" or RFC 3339)"
-    ))
-}
+pub use dynex_core::parse_valid_to;
 
 /// What a failed run exits with (documented in `dynex --help`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

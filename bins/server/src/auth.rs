@@ -1,21 +1,18 @@
 //! Who is calling: API keys from `X-Api-Key` or `?api_key=`, bearer tokens from `Authorization`.
 
 use actix_web::HttpRequest;
-use dynex_auth::{Action, Principal};
+use dynex_auth::{Action, Principal, Scope};
 use dynex_core::Dynex;
 
 use crate::error::ApiError;
 
-/// Authenticates the request and checks that it may do `action` on `alias`.
-///
-/// The header wins over the query parameter, as in Spryker. Keys are checked against the
+/// Authenticates the request: an API key (the `X-Api-Key` header wins over `?api_key=`, as in
+/// Spryker), else an `Authorization: Bearer` access token. Both are checked against the
 /// in-memory snapshot, so this costs no database round trip.
-pub fn authorize(
+pub fn authenticate(
     dynex: &Dynex,
     req: &HttpRequest,
     pairs: &[(String, String)],
-    action: Action,
-    alias: &str,
 ) -> Result<Principal, ApiError> {
     let header_key = req
         .headers()
@@ -29,16 +26,48 @@ pub fn authorize(
             .find(|(k, _)| k == "api_key")
             .map(|(_, v)| v.clone()),
     };
-    let principal = match key {
-        Some(key) => dynex
+    if let Some(key) = key {
+        return dynex
             .authenticate_api_key(&key)
-            .map_err(ApiError::InvalidKey)?,
-        None if req.headers().contains_key("authorization") => {
-            // OAuth 2.0 bearer tokens are not issued yet, so no token can be valid.
-            return Err(ApiError::InvalidToken);
-        }
-        None => return Err(ApiError::MissingCredentials),
+            .map_err(ApiError::InvalidKey);
+    }
+    let Some(authorization) = req.headers().get(actix_web::http::header::AUTHORIZATION) else {
+        return Err(ApiError::MissingCredentials);
     };
+    let token = authorization
+        .to_str()
+        .ok()
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .ok_or(ApiError::InvalidToken(dynex_auth::TokenError::Invalid))?;
+    dynex
+        .authenticate_token(token)
+        .map_err(ApiError::InvalidToken)
+}
+
+/// Authenticates the request and checks that it holds the `admin` scope.
+pub fn authorize_admin(
+    dynex: &Dynex,
+    req: &HttpRequest,
+    pairs: &[(String, String)],
+) -> Result<Principal, ApiError> {
+    let principal = authenticate(dynex, req, pairs)?;
+    if !principal.is_admin() {
+        return Err(ApiError::MissingScope(Scope::Admin.to_string()));
+    }
+    Ok(principal)
+}
+
+/// Authenticates the request and checks that it may do `action` on `alias`.
+pub fn authorize(
+    dynex: &Dynex,
+    req: &HttpRequest,
+    pairs: &[(String, String)],
+    action: Action,
+    alias: &str,
+) -> Result<Principal, ApiError> {
+    let principal = authenticate(dynex, req, pairs)?;
     if !principal.allows(action, alias) {
         return Err(ApiError::MissingScope(
             Principal::missing_scope(action, alias).to_string(),

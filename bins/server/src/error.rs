@@ -5,6 +5,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
+use dynex_auth::TokenError;
 use dynex_core::{CoreError, KeyRefusal};
 use dynex_query::QueryError;
 use dynex_validate::RowError;
@@ -22,9 +23,9 @@ pub enum ApiError {
     /// The API key is unknown, revoked or expired.
     #[error("invalid API key")]
     InvalidKey(KeyRefusal),
-    /// A bearer token was presented but is not valid.
-    #[error("invalid access token")]
-    InvalidToken,
+    /// A bearer token was presented but is not valid (malformed, expired or revoked).
+    #[error("{0}")]
+    InvalidToken(dynex_auth::TokenError),
     /// The credentials lack the scope for this request.
     #[error("missing scope {0}")]
     MissingScope(String),
@@ -105,6 +106,11 @@ impl ApiError {
                     S::SERVICE_UNAVAILABLE,
                     "The database is busy. Please try again later.".into(),
                 ),
+                CoreError::Invalid(_) | CoreError::Config(_) | CoreError::ConfigFormat(_) => {
+                    ("1401", S::BAD_REQUEST, e.to_string())
+                }
+                CoreError::NotFound { .. } => ("1402", S::NOT_FOUND, e.to_string()),
+                CoreError::AlreadyExists { .. } => ("1403", S::CONFLICT, e.to_string()),
                 CoreError::Unavailable(_) => (
                     "1390",
                     S::SERVICE_UNAVAILABLE,
@@ -119,7 +125,18 @@ impl ApiError {
             ApiError::MissingCredentials | ApiError::InvalidKey(_) => {
                 ("002", S::FORBIDDEN, "Unauthorized request.".into())
             }
-            ApiError::InvalidToken => ("001", S::UNAUTHORIZED, "Invalid access token.".into()),
+            ApiError::InvalidToken(e) => (
+                "001",
+                S::UNAUTHORIZED,
+                match e {
+                    TokenError::Invalid => "Invalid access token.",
+                    TokenError::Expired => "Invalid access token. The access token has expired.",
+                    TokenError::Revoked => {
+                        "Invalid access token. The access token has been revoked."
+                    }
+                }
+                .into(),
+            ),
             ApiError::MissingScope(scope) => (
                 "002",
                 S::FORBIDDEN,
@@ -172,6 +189,28 @@ impl ResponseError for ApiError {
             }
             ApiError::NotDeletable(_, allow) => {
                 response.insert_header((actix_web::http::header::ALLOW, *allow));
+            }
+            // RFC 6750 section 3: tell bearer clients why, so they know to refresh.
+            ApiError::InvalidToken(e) => {
+                let description = match e {
+                    TokenError::Invalid => "The access token is malformed or not signed by dynex",
+                    TokenError::Expired => "The access token expired",
+                    TokenError::Revoked => "The access token was revoked",
+                };
+                response.insert_header((
+                    actix_web::http::header::WWW_AUTHENTICATE,
+                    format!(
+                        "Bearer realm=\"dynex\", error=\"invalid_token\", error_description=\"{description}\""
+                    ),
+                ));
+            }
+            ApiError::MissingScope(scope) | ApiError::Core(CoreError::MissingScope(scope)) => {
+                response.insert_header((
+                    actix_web::http::header::WWW_AUTHENTICATE,
+                    format!(
+                        "Bearer realm=\"dynex\", error=\"insufficient_scope\", scope=\"{scope}\""
+                    ),
+                ));
             }
             ApiError::Core(CoreError::Rows(rows)) if !rows.is_empty() => {
                 let all: Vec<ErrorObject> = rows.iter().map(ErrorObject::from_row).collect();

@@ -3,8 +3,10 @@
 //! [`create_app`] builds the actix-web application from an opened [`Dynex`], so tests and
 //! embedding programs reuse exactly what `dynex-server` serves; [`run`] is the whole binary.
 
+mod admin;
 mod auth;
 mod error;
+mod token;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -16,7 +18,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers, Logger};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use dynex_auth::Action;
-use dynex_core::{Dynex, Method, Options, WriteRequest};
+use dynex_core::{Dynex, Method, Options, TokenOptions, WriteRequest};
 use dynex_query::PageLimits;
 use serde_json::json;
 
@@ -58,6 +60,20 @@ pub struct ServerArgs {
     /// Largest request body accepted, in bytes; a larger one is refused with 413 (code 1322).
     #[arg(long, env = "DYNEX_MAX_BODY_BYTES", default_value_t = AppConfig::DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
+    /// Secret that signs access tokens (at least 32 random bytes; every instance needs the
+    /// same). Without it, a secret generated at first start and kept in the database is used.
+    #[arg(long, env = "DYNEX_TOKEN_SECRET", hide_env_values = true)]
+    pub token_secret: Option<String>,
+    /// Access-token lifetime in seconds.
+    #[arg(long, env = "DYNEX_ACCESS_TOKEN_TTL", default_value_t = 8 * 3600)]
+    pub access_token_ttl: u64,
+    /// Refresh-token lifetime in seconds.
+    #[arg(long, env = "DYNEX_REFRESH_TOKEN_TTL", default_value_t = 30 * 24 * 3600)]
+    pub refresh_token_ttl: u64,
+    /// Rate-limit failed logins by the first `X-Forwarded-For` address instead of the peer's;
+    /// only behind a proxy that sets that header itself.
+    #[arg(long, env = "DYNEX_TRUST_FORWARDED_FOR")]
+    pub trust_forwarded_for: bool,
 }
 
 /// How the application is served, besides the database.
@@ -67,6 +83,8 @@ pub struct AppConfig {
     pub route_prefix: String,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Take the client address for login rate limits from `X-Forwarded-For`.
+    pub trust_forwarded_for: bool,
 }
 
 impl AppConfig {
@@ -79,6 +97,7 @@ impl Default for AppConfig {
         AppConfig {
             route_prefix: "dynamic-entity".to_string(),
             max_body_bytes: AppConfig::DEFAULT_MAX_BODY_BYTES,
+            trust_forwarded_for: false,
         }
     }
 }
@@ -90,6 +109,8 @@ pub struct AppState {
     pub dynex: Dynex,
     /// The body limit, for the 413 message.
     pub max_body_bytes: usize,
+    /// Take the client address from `X-Forwarded-For`.
+    pub trust_forwarded_for: bool,
 }
 
 /// Builds the application: routes, JSON errors everywhere, and request logging without secrets.
@@ -110,6 +131,7 @@ pub fn create_app(
         .app_data(web::Data::new(AppState {
             dynex,
             max_body_bytes: config.max_body_bytes,
+            trust_forwarded_for: config.trust_forwarded_for,
         }))
         .app_data(web::PayloadConfig::new(config.max_body_bytes))
         .wrap(ErrorHandlers::new().default_handler(json_errors))
@@ -143,6 +165,21 @@ pub fn create_app(
                         })),
                 ),
         )
+        .service(
+            web::resource(["/token", "/token/"])
+                .route(web::post().to(token::token))
+                .default_service(web::to(|| async {
+                    Err::<HttpResponse, _>(ApiError::MethodNotAllowed("POST"))
+                })),
+        )
+        .service(
+            web::resource("/token/revoke")
+                .route(web::post().to(token::revoke))
+                .default_service(web::to(|| async {
+                    Err::<HttpResponse, _>(ApiError::MethodNotAllowed("POST"))
+                })),
+        )
+        .configure(admin::routes)
         .route("/health/live", web::get().to(live))
         .route("/health/ready", web::get().to(ready))
         .default_service(web::to(not_found))
@@ -200,14 +237,14 @@ fn json_errors<B: MessageBody + 'static>(
     ))
 }
 
-fn query_pairs(req: &HttpRequest) -> Vec<(String, String)> {
+pub(crate) fn query_pairs(req: &HttpRequest) -> Vec<(String, String)> {
     form_urlencoded::parse(req.query_string().as_bytes())
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect()
 }
 
 /// Runs blocking database work off the async workers.
-async fn blocking<R: Send + 'static>(
+pub(crate) async fn blocking<R: Send + 'static>(
     f: impl FnOnce() -> Result<R, dynex_core::CoreError> + Send + 'static,
 ) -> Result<R, ApiError> {
     web::block(f)
@@ -244,7 +281,7 @@ async fn get_one(
 
 /// Reads a request body of at most `limit` bytes into one buffer sized from `Content-Length`
 /// (growing a buffer chunk by chunk costs more than parsing the JSON).
-async fn read_body(
+pub(crate) async fn read_body(
     req: &HttpRequest,
     mut payload: web::Payload,
     limit: usize,
@@ -452,7 +489,21 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
             max_limit: args.page_limit_max.max(args.page_limit_default).max(1),
         },
         watch_interval: Some(Duration::from_millis(250)),
+        tokens: TokenOptions {
+            secret: args.token_secret.clone(),
+            access_ttl: Duration::from_secs(args.access_token_ttl.max(1)),
+            refresh_ttl: Duration::from_secs(args.refresh_token_ttl.max(1)),
+            ..TokenOptions::default()
+        },
     };
+    if let Some(secret) = &args.token_secret {
+        if let Err(why) = dynex_auth::check_signing_secret(secret) {
+            if !args.demo {
+                anyhow::bail!("refusing to start: {why}");
+            }
+            log::warn!("{why}; accepted only because this is the demo");
+        }
+    }
     let open_url = url.clone();
     let dynex = web::block(move || Dynex::open_with(&open_url, options)).await??;
     let base = format!(
@@ -462,10 +513,19 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     );
     if args.demo {
         let d = dynex.clone();
-        let key = web::block(move || {
+        let (key, password) = web::block(move || {
             d.load_demo()?;
             let name = format!("demo-{}", chrono_like_now());
-            d.create_api_key(&name, &[], None)
+            let key = d.create_api_key(&name, &[], None)?;
+            // A fresh admin password at every demo start, so the printed one always works.
+            let password = dynex_auth::generate_secret("");
+            match d.set_user_password(DEMO_ADMIN, &password) {
+                Err(dynex_core::CoreError::NotFound { .. }) => {
+                    d.add_user(DEMO_ADMIN, &password, dynex_auth::Role::Admin)?;
+                }
+                other => other?,
+            }
+            Ok::<_, dynex_core::CoreError>((key, password))
         })
         .await??;
         println!(
@@ -477,6 +537,11 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
             "Try:\n  curl -H 'X-Api-Key: {}' '{base}/countries?include=countryTaxRates&page[limit]=2'",
             key.key
         );
+        println!("Admin user (password shown once): {DEMO_ADMIN} / {password}");
+        println!(
+            "Token:\n  curl -d grant_type=password -d username={DEMO_ADMIN} -d password='{password}' http://{}/token",
+            args.bind
+        );
     }
     println!(
         "dynex-server listening on http://{} (database {})",
@@ -486,6 +551,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let config = AppConfig {
         route_prefix: args.route_prefix.clone(),
         max_body_bytes: args.max_body_bytes,
+        trust_forwarded_for: args.trust_forwarded_for,
     };
     let mut server = HttpServer::new(move || create_app(dynex.clone(), config.clone()));
     if let Some(w) = args.workers {
@@ -494,6 +560,9 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     server.bind(args.bind)?.run().await?;
     Ok(())
 }
+
+/// The admin user `--demo` creates.
+const DEMO_ADMIN: &str = "admin";
 
 fn chrono_like_now() -> u64 {
     std::time::SystemTime::now()

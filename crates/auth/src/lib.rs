@@ -6,10 +6,17 @@
 //! PHC strings ([`hash_password`], [`verify_password`]) and must pass [`check_password_strength`].
 //! Scopes follow the grammar documented in `docs/auth.md`.
 
+mod token;
+
 use std::fmt;
 
 use rand::Rng;
 use sha2::{Digest, Sha256};
+
+pub use token::{
+    AccessClaims, CLIENT_SECRET_PREFIX, PrincipalKind, REFRESH_TOKEN_PREFIX, TokenError,
+    TokenSigner, check_signing_secret,
+};
 
 /// Prefix of every dynex API key; makes leaked keys easy to scan for. Never change it.
 pub const API_KEY_PREFIX: &str = "dnx_";
@@ -152,11 +159,17 @@ impl std::str::FromStr for Role {
 
 /// Generates a new API key: the prefix and 40 random alphanumeric characters (about 238 bits).
 pub fn generate_api_key() -> String {
+    generate_secret(API_KEY_PREFIX)
+}
+
+/// Generates a high-entropy secret: `prefix` and 40 random alphanumeric characters (about 238
+/// bits), so its SHA-256 ([`hash_secret`]) is a safe stored form.
+pub fn generate_secret(prefix: &str) -> String {
     let mut rng = rand::rng();
     let body: String = (0..40)
         .map(|_| KEY_CHARS[rng.random_range(0..KEY_CHARS.len())] as char)
         .collect();
-    format!("{API_KEY_PREFIX}{body}")
+    format!("{prefix}{body}")
 }
 
 /// The stored form of a high-entropy secret: lowercase hex SHA-256.
@@ -261,6 +274,33 @@ impl std::str::FromStr for Scope {
     }
 }
 
+impl Scope {
+    /// Whether granting `self` also grants `other`: `dynamic-entity:read` covers
+    /// `dynamic-entity:countries:read`; a scope covers itself.
+    pub fn covers(&self, other: &Scope) -> bool {
+        match (self, other) {
+            (Scope::Admin, Scope::Admin) => true,
+            (
+                Scope::Entity { alias, action },
+                Scope::Entity {
+                    alias: other_alias,
+                    action: other_action,
+                },
+            ) => action == other_action && (alias.is_none() || alias == other_alias),
+            _ => false,
+        }
+    }
+}
+
+/// Joins scopes into the space-separated form of OAuth 2.0 (`scope` parameters and answers).
+pub fn scopes_text(scopes: &[Scope]) -> String {
+    scopes
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Parses a space- or comma-separated scope list.
 pub fn parse_scopes(list: &str) -> Result<Vec<Scope>, String> {
     list.split([' ', ','])
@@ -283,7 +323,7 @@ pub fn default_key_scopes() -> Vec<Scope> {
 /// An authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
-    /// The API key's (or later the user's or client's) name.
+    /// The API key's name, the user's name or the integration client's id.
     pub name: String,
     /// What it may do.
     pub scopes: Vec<Scope>,
@@ -299,6 +339,11 @@ impl Principal {
                 action: granted,
             } => *granted == action && a.as_deref().is_none_or(|a| a == alias),
         })
+    }
+
+    /// Whether the principal holds the `admin` scope (configuration routes).
+    pub fn is_admin(&self) -> bool {
+        self.scopes.contains(&Scope::Admin)
     }
 
     /// The narrowest scope that would allow `action` on `alias`, for error messages.
@@ -340,6 +385,24 @@ mod tests {
         assert!(parse_scopes("dynamic-entity:countries:drop").is_err());
         assert!(parse_scopes("root").is_err());
         assert_eq!(parse_scopes("admin").unwrap()[0].to_string(), "admin");
+    }
+
+    #[test]
+    fn scopes_cover_narrower_ones() {
+        let all_read: Scope = "dynamic-entity:read".parse().unwrap();
+        let one_read: Scope = "dynamic-entity:countries:read".parse().unwrap();
+        let one_write: Scope = "dynamic-entity:countries:write".parse().unwrap();
+        assert!(all_read.covers(&one_read));
+        assert!(all_read.covers(&all_read));
+        assert!(!one_read.covers(&all_read));
+        assert!(!all_read.covers(&one_write));
+        assert!(!all_read.covers(&Scope::Admin));
+        assert!(Scope::Admin.covers(&Scope::Admin));
+        assert!(!Scope::Admin.covers(&one_read));
+        assert_eq!(
+            scopes_text(&[Scope::Admin, one_read]),
+            "admin dynamic-entity:countries:read"
+        );
     }
 
     #[test]

@@ -14,6 +14,28 @@ use crate::store::{as_text, bump_version};
 /// The stored format of timestamps dynex writes.
 pub(crate) const TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
 
+/// Parses a key's expiry (`--valid-to`, `valid_to`): `YYYY-MM-DD` means the end of that day,
+/// `YYYY-MM-DD HH:MM:SS` and RFC 3339 are read as UTC.
+pub fn parse_valid_to(s: &str) -> Result<NaiveDateTime, String> {
+    let s = s.trim();
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return d
+            .and_hms_opt(23, 59, 59)
+            .ok_or_else(|| format!("`{s}` is out of range"));
+    }
+    for format in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(s, format) {
+            return Ok(t);
+        }
+    }
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(t.naive_utc());
+    }
+    Err(format!(
+        "`{s}` is not a date (use YYYY-MM-DD, \"YYYY-MM-DD HH:MM:SS\" or RFC 3339)"
+    ))
+}
+
 /// A key just created; the only time the key itself is available.
 #[derive(Debug, Clone, Serialize)]
 pub struct NewApiKey {

@@ -14,6 +14,7 @@
 //! # Ok::<(), dynex_core::CoreError>(())
 //! ```
 
+mod clients;
 pub mod db;
 mod dberr;
 mod delete;
@@ -24,6 +25,7 @@ pub mod introspect;
 mod keys;
 mod read;
 pub mod store;
+mod tokens;
 mod tx;
 mod users;
 mod write;
@@ -34,15 +36,17 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use chrono::{NaiveDateTime, Utc};
-use dynex_auth::{Principal, Role, Scope};
+use dynex_auth::{Principal, PrincipalKind, Role, Scope, TokenError, TokenSigner};
 use dynex_query::{Condition, Dialect, PageLimits};
 use dynex_schema::{Catalog, Entity, EntityConfig, TableInfo};
 
+pub use clients::{ClientInfo, NewClient};
 pub use db::{Db, redact};
 pub use error::CoreError;
 pub use hooks::{Batch, HookError, Operation, PendingRow, WriteHooks};
-pub use keys::{ApiKeyInfo, NewApiKey};
+pub use keys::{ApiKeyInfo, NewApiKey, parse_valid_to};
 pub use store::StoredEntity;
+pub use tokens::{GrantError, LoginLimits, TokenGrant, TokenOptions, TokenRequest};
 pub use users::UserInfo;
 pub use write::{Method, WriteOutcome, WriteRequest};
 
@@ -59,6 +63,8 @@ pub struct Options {
     pub page_limits: PageLimits,
     /// How often to look for configuration changes made elsewhere; `None` never looks.
     pub watch_interval: Option<Duration>,
+    /// Token lifetimes, signing secret and failed-login limits.
+    pub tokens: TokenOptions,
 }
 
 impl Default for Options {
@@ -68,6 +74,7 @@ impl Default for Options {
             migrate: true,
             page_limits: PageLimits::default(),
             watch_interval: Some(Duration::from_millis(250)),
+            tokens: TokenOptions::default(),
         }
     }
 }
@@ -89,12 +96,14 @@ pub struct Snapshot {
     /// Active entities.
     pub catalog: Catalog,
     keys: HashMap<String, KeyRecord>,
+    tokens: tokens::TokenState,
 }
 
 struct Inner {
     db: Db,
     options: Options,
     snapshot: ArcSwap<Snapshot>,
+    signer: TokenSigner,
     hooks: std::sync::RwLock<Option<Arc<dyn WriteHooks>>>,
     /// Serialises this process's SQLite writers. SQLite allows one writer at a time, and a
     /// writer waiting in SQLite's busy handler sleeps in steps of up to 100 ms; waiting here
@@ -128,11 +137,16 @@ impl Dynex {
             db.migrate()?;
         }
         let interval = options.watch_interval;
+        let secret = match &options.tokens.secret {
+            Some(secret) => secret.clone(),
+            None => tokens::stored_secret(&mut *db.conn()?)?,
+        };
         let dynex = Dynex {
             inner: Arc::new(Inner {
                 db,
                 options,
                 snapshot: ArcSwap::from_pointee(Snapshot::default()),
+                signer: TokenSigner::new(secret.as_bytes()),
                 hooks: std::sync::RwLock::new(None),
                 sqlite_writer: std::sync::Mutex::new(()),
             }),
@@ -210,10 +224,12 @@ impl Dynex {
             }
         }
         let keys = keys::load_active(&mut conn, dialect)?.into_iter().collect();
+        let tokens = tokens::load_state(&mut conn)?;
         self.inner.snapshot.store(Arc::new(Snapshot {
             version,
             catalog: Catalog::new(entities),
             keys,
+            tokens,
         }));
         Ok(())
     }
@@ -548,8 +564,12 @@ impl Dynex {
     /// Adds a dynex user with an Argon2id hash of `password`, which must pass
     /// [`dynex_auth::check_password_strength`] ([`CoreError::Invalid`] says why not).
     pub fn add_user(&self, name: &str, password: &str, role: Role) -> Result<UserInfo, CoreError> {
-        let mut conn = self.inner.db.conn()?;
-        users::add(&mut conn, self.dialect(), name, password, role)
+        let dialect = self.dialect();
+        self.change(|conn| {
+            let user = users::add(conn, dialect, name, password, role)?;
+            store::bump_version(conn)?;
+            Ok(user)
+        })
     }
 
     /// Lists users (never their password hashes).
@@ -558,26 +578,40 @@ impl Dynex {
         users::list(&mut conn, self.dialect())
     }
 
-    /// Removes a user by name.
+    /// Removes a user by name; the user's tokens are refused at once.
     pub fn remove_user(&self, name: &str) -> Result<(), CoreError> {
-        let mut conn = self.inner.db.conn()?;
-        users::remove(&mut conn, self.dialect(), name)?
-            .then_some(())
-            .ok_or_else(|| CoreError::NotFound {
-                kind: "user",
-                name: name.to_string(),
-            })
+        let dialect = self.dialect();
+        self.change(|conn| {
+            let removed = users::remove(conn, dialect, name)?;
+            if removed {
+                tokens::forget_refresh_tokens(conn, name)?;
+                store::bump_version(conn)?;
+            }
+            Ok(removed)
+        })?
+        .then_some(())
+        .ok_or_else(|| CoreError::NotFound {
+            kind: "user",
+            name: name.to_string(),
+        })
     }
 
-    /// Sets a user's password (checked for strength like [`Dynex::add_user`]).
+    /// Sets a user's password (checked for strength like [`Dynex::add_user`]) and revokes the
+    /// tokens issued with the old one.
     pub fn set_user_password(&self, name: &str, password: &str) -> Result<(), CoreError> {
-        let mut conn = self.inner.db.conn()?;
-        users::set_password(&mut conn, self.dialect(), name, password)?
-            .then_some(())
-            .ok_or_else(|| CoreError::NotFound {
-                kind: "user",
-                name: name.to_string(),
-            })
+        let dialect = self.dialect();
+        self.change(|conn| {
+            let found = users::set_password(conn, dialect, name, password)?;
+            if found {
+                tokens::revoke_user(conn, name)?;
+            }
+            Ok(found)
+        })?
+        .then_some(())
+        .ok_or_else(|| CoreError::NotFound {
+            kind: "user",
+            name: name.to_string(),
+        })
     }
 
     /// Checks a user's password; [`CoreError::BadCredentials`] for a wrong password and for an
@@ -585,6 +619,136 @@ impl Dynex {
     pub fn authenticate_user(&self, name: &str, password: &str) -> Result<UserInfo, CoreError> {
         let mut conn = self.inner.db.conn()?;
         users::authenticate(&mut conn, self.dialect(), name, password)
+    }
+
+    /// Revokes every token issued to a user until now (access and refresh tokens).
+    pub fn revoke_user_tokens(&self, name: &str) -> Result<(), CoreError> {
+        self.change(|conn| tokens::revoke_user(conn, name))?
+            .then_some(())
+            .ok_or_else(|| CoreError::NotFound {
+                kind: "user",
+                name: name.to_string(),
+            })
+    }
+
+    /// Adds an integration client allowed `scopes`; its secret is returned once and only its
+    /// hash is stored.
+    pub fn add_client(&self, id: &str, scopes: &[Scope]) -> Result<NewClient, CoreError> {
+        self.change(|conn| clients::add(conn, id, scopes))
+    }
+
+    /// Lists integration clients (never their secrets).
+    pub fn list_clients(&self) -> Result<Vec<ClientInfo>, CoreError> {
+        let mut conn = self.inner.db.conn()?;
+        clients::list(&mut conn, self.dialect())
+    }
+
+    /// Removes an integration client; its tokens are refused at once.
+    pub fn remove_client(&self, id: &str) -> Result<(), CoreError> {
+        self.change(|conn| clients::remove(conn, id))?
+            .then_some(())
+            .ok_or_else(|| CoreError::NotFound {
+                kind: "client",
+                name: id.to_string(),
+            })
+    }
+
+    /// Revokes every token issued to an integration client until now.
+    pub fn revoke_client_tokens(&self, id: &str) -> Result<(), CoreError> {
+        self.change(|conn| clients::revoke_tokens(conn, id))?
+            .then_some(())
+            .ok_or_else(|| CoreError::NotFound {
+                kind: "client",
+                name: id.to_string(),
+            })
+    }
+
+    /// The token lifetimes and login limits this handle was opened with.
+    pub fn token_options(&self) -> &TokenOptions {
+        &self.inner.options.tokens
+    }
+
+    /// Answers a token request (RFC 6749): the password, client credentials and refresh token
+    /// grants.
+    pub fn token(&self, request: &TokenRequest) -> Result<TokenGrant, GrantError> {
+        let snapshot = self.snapshot();
+        let issuer = tokens::Issuer {
+            signer: &self.inner.signer,
+            options: &self.inner.options.tokens,
+            state: &snapshot.tokens,
+            dialect: self.dialect(),
+        };
+        let mut conn = self.inner.db.conn()?;
+        match request.grant_type.as_str() {
+            "password" => issuer.password(&mut conn, request),
+            "client_credentials" => issuer.client_credentials(&mut conn, request),
+            "refresh_token" => match issuer.refresh(&mut conn, request)? {
+                Ok(grant) => Ok(grant),
+                Err(reused_family) => {
+                    log::warn!("a used refresh token was presented again; its family is revoked");
+                    drop(conn);
+                    self.change(|conn| tokens::revoke_family(conn, &reused_family, 0))?;
+                    Err(GrantError::InvalidGrant(
+                        "The refresh token is invalid, expired or revoked.".into(),
+                    ))
+                }
+            },
+            "" => Err(GrantError::InvalidRequest(
+                "The parameter `grant_type` is missing.".into(),
+            )),
+            other => Err(GrantError::UnsupportedGrantType(other.to_string())),
+        }
+    }
+
+    /// Checks a bearer access token against its signature, expiry and the snapshot's
+    /// revocations; no database round trip.
+    pub fn authenticate_token(&self, token: &str) -> Result<Principal, TokenError> {
+        let claims = self.inner.signer.verify(token)?;
+        let snapshot = self.inner.snapshot.load();
+        let state = &snapshot.tokens;
+        let valid_after = match claims.knd {
+            PrincipalKind::User => state
+                .users
+                .get(&claims.sub.to_ascii_lowercase())
+                .map(|u| u.valid_after),
+            PrincipalKind::Client => state.clients.get(&claims.sub).map(|c| c.valid_after),
+        };
+        match valid_after {
+            Some(after) if claims.iat_ms >= after => {}
+            _ => return Err(TokenError::Revoked),
+        }
+        if state.revoked_families.contains(&claims.fam) {
+            return Err(TokenError::Revoked);
+        }
+        let scopes = dynex_auth::parse_scopes(&claims.scope).map_err(|_| TokenError::Invalid)?;
+        Ok(Principal {
+            name: claims.sub,
+            scopes,
+        })
+    }
+
+    /// Revokes one access or refresh token and every token of its family (RFC 7009). An unknown
+    /// or malformed token is not an error: there is nothing left to revoke.
+    pub fn revoke_token(&self, token: &str) -> Result<(), CoreError> {
+        let target = if token.starts_with(dynex_auth::REFRESH_TOKEN_PREFIX) {
+            let mut conn = self.inner.db.conn()?;
+            tokens::refresh_family(&mut conn, token)?.map(|f| (f, 0))
+        } else {
+            self.inner
+                .signer
+                .verify_ignoring_expiry(token)
+                .ok()
+                .map(|c| {
+                    (
+                        c.fam,
+                        i64::try_from(c.exp).unwrap_or(0).saturating_mul(1000),
+                    )
+                })
+        };
+        if let Some((family, expires)) = target {
+            self.change(|conn| tokens::revoke_family(conn, &family, expires))?;
+        }
+        Ok(())
     }
 
     /// Runs a configuration or key change, then reloads this handle's snapshot so the change

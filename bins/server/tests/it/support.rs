@@ -517,3 +517,89 @@ pub fn scoped_key(dynex: &Dynex, name: &str, scopes: &str) -> String {
         .expect("create an API key")
         .key
 }
+
+// Tokens: a known signing secret, form posts to the token endpoint, bearer requests.
+
+/// The signing secret of [`open_demo_with_secret`], so tests can mint tokens (expired ones).
+pub const TEST_SECRET: &str = "test-signing-secret-0123456789-abcdefghijklmnop";
+
+/// A password that passes the strength rules, for test users.
+pub const TEST_PASSWORD: &str = "correct horse battery staple";
+
+/// Like [`open_demo`], with [`TEST_SECRET`] as the token signing secret.
+pub fn open_demo_with_secret(db: &TestDb) -> Dynex {
+    let dynex = Dynex::open_with(
+        &db.url,
+        Options {
+            watch_interval: None,
+            tokens: dynex_core::TokenOptions {
+                secret: Some(TEST_SECRET.to_string()),
+                ..dynex_core::TokenOptions::default()
+            },
+            ..Options::default()
+        },
+    )
+    .expect("open the test database");
+    assert!(
+        dynex.load_demo().expect("load the demo"),
+        "demo loaded once"
+    );
+    dynex
+}
+
+impl TestApp {
+    /// `POST path` with a form-encoded body built from `params` and the extra `headers`.
+    pub async fn form(
+        &self,
+        path: &str,
+        params: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(params)
+            .finish();
+        let mut req = TestRequest::post()
+            .uri(path)
+            .insert_header((CONTENT_TYPE, "application/x-www-form-urlencoded"))
+            .set_payload(body);
+        for (name, value) in headers {
+            req = req.insert_header((*name, *value));
+        }
+        self.send(req).await
+    }
+
+    /// A password-grant token answer for `user` (asserting 200), optionally narrowed to `scope`.
+    pub async fn password_token(&self, user: &str, password: &str, scope: Option<&str>) -> Value {
+        let mut params = vec![
+            ("grant_type", "password"),
+            ("username", user),
+            ("password", password),
+        ];
+        if let Some(scope) = scope {
+            params.push(("scope", scope));
+        }
+        let r = self.form("/token", &params, &[]).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.raw);
+        r.body
+    }
+
+    /// `method uri` with `Authorization: Bearer token` and, when given, a JSON body.
+    pub async fn bearer(
+        &self,
+        method: actix_web::http::Method,
+        uri: &str,
+        token: &str,
+        body: Option<&Value>,
+    ) -> Reply {
+        let mut req = TestRequest::default()
+            .method(method)
+            .uri(uri)
+            .insert_header(("Authorization", format!("Bearer {token}")));
+        if let Some(body) = body {
+            req = req
+                .insert_header((CONTENT_TYPE, "application/json"))
+                .set_payload(body.to_string());
+        }
+        self.send(req).await
+    }
+}

@@ -1,0 +1,263 @@
+//! Access tokens: JWTs signed with HS256 that carry who the caller is and what it was granted.
+//!
+//! A signature and an expiry are all an instance needs to accept a token, so tokens stay valid
+//! across restarts and on every instance sharing the signing secret. Revocation is layered on
+//! top by the core (per principal and per token family), from its in-memory snapshot.
+
+use std::fmt;
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+/// Prefix of refresh tokens (opaque, stored hashed); makes leaked ones easy to scan for.
+pub const REFRESH_TOKEN_PREFIX: &str = "dnxr_";
+/// Prefix of integration client secrets (stored hashed).
+pub const CLIENT_SECRET_PREFIX: &str = "dnxs_";
+/// The `iss` claim of every dynex token.
+const ISSUER: &str = "dynex";
+
+/// Whether a token was issued to a dynex user or to an integration client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PrincipalKind {
+    /// A dynex user (password grant).
+    User,
+    /// An integration client (client credentials grant).
+    Client,
+}
+
+/// The claims of a dynex access token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessClaims {
+    /// Always `dynex`.
+    pub iss: String,
+    /// The user name or client id.
+    pub sub: String,
+    /// What `sub` names.
+    pub knd: PrincipalKind,
+    /// Granted scopes, space-separated.
+    pub scope: String,
+    /// Issue time, seconds since the epoch.
+    pub iat: u64,
+    /// Issue time in milliseconds, compared with revocations made in the same second.
+    pub iat_ms: i64,
+    /// Expiry, seconds since the epoch.
+    pub exp: u64,
+    /// The token's own id.
+    pub jti: String,
+    /// The token family: the id shared by every token issued from one login, so that revoking
+    /// a refresh token also revokes the access tokens issued with it.
+    pub fam: String,
+}
+
+impl AccessClaims {
+    /// Claims for a token issued at `now_ms` (milliseconds since the epoch) that lives
+    /// `lifetime_secs`; a new `jti`, and a new family unless `family` continues one.
+    pub fn new(
+        sub: &str,
+        knd: PrincipalKind,
+        scope: String,
+        now_ms: i64,
+        lifetime_secs: u64,
+        family: Option<String>,
+    ) -> AccessClaims {
+        let iat = u64::try_from(now_ms / 1000).unwrap_or(0);
+        let jti = crate::generate_secret("");
+        AccessClaims {
+            iss: ISSUER.to_string(),
+            sub: sub.to_string(),
+            knd,
+            scope,
+            iat,
+            iat_ms: now_ms,
+            exp: iat + lifetime_secs,
+            fam: family.unwrap_or_else(|| jti.clone()),
+            jti,
+        }
+    }
+}
+
+/// Why an access token was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// Malformed, signed with another secret, or not a dynex token.
+    #[error("invalid access token")]
+    Invalid,
+    /// Its `exp` has passed.
+    #[error("the access token has expired")]
+    Expired,
+    /// Revoked, or its user or client is gone or had its tokens revoked.
+    #[error("the access token has been revoked")]
+    Revoked,
+}
+
+/// Signs and verifies access tokens with one HS256 secret.
+#[derive(Clone)]
+pub struct TokenSigner {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+}
+
+impl fmt::Debug for TokenSigner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never prints the secret.
+        f.write_str("TokenSigner(HS256)")
+    }
+}
+
+impl TokenSigner {
+    /// A signer for `secret`; check configured secrets with [`check_signing_secret`] first.
+    pub fn new(secret: &[u8]) -> TokenSigner {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 0;
+        validation.set_issuer(&[ISSUER]);
+        validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+        TokenSigner {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+        }
+    }
+
+    /// Signs `claims` into a compact JWT.
+    pub fn sign(&self, claims: &AccessClaims) -> String {
+        // HMAC signing of serialisable claims cannot fail.
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
+            .unwrap_or_default()
+    }
+
+    /// Verifies the signature, issuer and expiry of `token` and returns its claims.
+    pub fn verify(&self, token: &str) -> Result<AccessClaims, TokenError> {
+        jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation)
+            .map(|data| data.claims)
+            .map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
+                _ => TokenError::Invalid,
+            })
+    }
+
+    /// Verifies the signature and issuer of `token` but not its expiry, for revocation: an
+    /// expired token may still name a family whose refresh token must go.
+    pub fn verify_ignoring_expiry(&self, token: &str) -> Result<AccessClaims, TokenError> {
+        let mut validation = self.validation.clone();
+        validation.validate_exp = false;
+        jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &validation)
+            .map(|data| data.claims)
+            .map_err(|_| TokenError::Invalid)
+    }
+}
+
+/// Well-known placeholder secrets from examples and tutorials, refused whatever their length.
+const PLACEHOLDER_SECRETS: &[&str] = &[
+    "secret",
+    "changeme",
+    "change-me",
+    "change_me",
+    "your-256-bit-secret",
+    "your-secret-key",
+    "jwt-secret",
+    "dynex",
+    "replace-me",
+    "replace-with",
+];
+
+/// Checks that a configured signing secret is strong: at least 32 bytes, at least 10 distinct
+/// characters, and not a well-known placeholder (`changeme…`, `your-256-bit-secret`). The error
+/// says why and never contains the secret.
+pub fn check_signing_secret(secret: &str) -> Result<(), String> {
+    if secret.len() < 32 {
+        return Err(
+            "the token signing secret is too short: it needs at least 32 bytes \
+                    (generate one with `openssl rand -base64 48`)"
+                .into(),
+        );
+    }
+    let mut distinct: Vec<char> = secret.chars().collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if distinct.len() < 10 {
+        return Err(
+            "the token signing secret is too simple: it needs at least 10 different characters"
+                .into(),
+        );
+    }
+    let lower = secret.to_lowercase();
+    if PLACEHOLDER_SECRETS.iter().any(|p| lower.starts_with(p)) {
+        return Err(
+            "the token signing secret is a well-known placeholder; generate a random \
+                    one (`openssl rand -base64 48`)"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(lifetime: u64, now_ms: i64) -> AccessClaims {
+        AccessClaims::new(
+            "alice",
+            PrincipalKind::User,
+            "dynamic-entity:read".into(),
+            now_ms,
+            lifetime,
+            None,
+        )
+    }
+
+    fn now_ms() -> i64 {
+        i64::try_from(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn tokens_round_trip_and_refuse_tampering() {
+        let signer = TokenSigner::new(b"0123456789abcdefghijklmnopqrstuvwxyz");
+        let c = claims(60, now_ms());
+        assert_eq!(c.fam, c.jti, "a first token starts its own family");
+        let token = signer.sign(&c);
+        assert_eq!(signer.verify(&token).unwrap(), c);
+        let other = TokenSigner::new(b"another secret of enough length, 1234567");
+        assert_eq!(other.verify(&token), Err(TokenError::Invalid));
+        let mut parts: Vec<String> = token.split('.').map(str::to_string).collect();
+        parts[1].insert(3, 'x');
+        assert_eq!(signer.verify(&parts.join(".")), Err(TokenError::Invalid));
+        assert_eq!(signer.verify("garbage"), Err(TokenError::Invalid));
+        assert_eq!(signer.verify(""), Err(TokenError::Invalid));
+        assert!(!format!("{signer:?}").contains("0123"));
+    }
+
+    #[test]
+    fn expired_tokens_are_refused_without_leeway() {
+        let signer = TokenSigner::new(b"0123456789abcdefghijklmnopqrstuvwxyz");
+        let token = signer.sign(&claims(1, now_ms() - 2_000));
+        assert_eq!(signer.verify(&token), Err(TokenError::Expired));
+        assert_eq!(signer.verify_ignoring_expiry(&token).unwrap().sub, "alice");
+    }
+
+    #[test]
+    fn weak_signing_secrets_are_refused() {
+        assert!(check_signing_secret("kP4vR9sT2wX7zB1nM6qL3jH8gF5dC0aE").is_ok());
+        assert!(
+            check_signing_secret("short")
+                .unwrap_err()
+                .contains("32 bytes")
+        );
+        assert!(
+            check_signing_secret(&"ab".repeat(20))
+                .unwrap_err()
+                .contains("10 different")
+        );
+        let placeholder = "changeme-0123456789-abcdefghijklmnop";
+        let err = check_signing_secret(placeholder).unwrap_err();
+        assert!(err.contains("placeholder") && !err.contains(placeholder));
+    }
+}
