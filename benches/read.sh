@@ -7,7 +7,7 @@
 #      (demo catalog + an API key, captured from stdout), stops it, adds ROWS (100,000) product
 #      abstracts with one `INSERT ... SELECT` from a recursive CTE (sqlite3 CLI), and restarts
 #      the server on that database;
-#   3. for each scenario (by-id, page-20, filtered-page-20) saves dynex's answer once with curl,
+#   3. for each scenario (by-id, by-id-bearer, page-20, filtered-page-20) saves dynex's answer once with curl,
 #      measures dynex with wrk, then starts `bare_actix` serving exactly that body and measures
 #      it with the same wrk command;
 #   4. prints machine facts and a Markdown table (req/s, p99, ratio dynex/baseline) and writes the
@@ -169,6 +169,7 @@ fi
 log "loading the demo catalog ($BACKEND) and creating an API key"
 start_server "$DB_URL" --demo
 API_KEY=$(sed -n 's/^API key (shown once): \(dnx_[A-Za-z0-9]*\)$/\1/p' "$TMP/dynex.out" | head -n1)
+ADMIN_PASSWORD=$(sed -n 's/^Admin user (password shown once): admin \/ \([A-Za-z0-9]*\)$/\1/p' "$TMP/dynex.out" | head -n1)
 [[ -n $API_KEY ]] || {
     cat "$TMP/dynex.out" "$TMP/dynex.log" >&2
     die "no API key in the output of dynex-server --demo"
@@ -219,6 +220,10 @@ log "spy_product_abstract now has $COUNT rows"
 
 log "starting dynex-server on 127.0.0.1:$DYNEX_PORT"
 start_server "$DB_URL"
+# An OAuth 2.0 access token of the demo admin, for the bearer scenario.
+TOKEN=$(curl -sS -d grant_type=password -d username=admin --data-urlencode "password=$ADMIN_PASSWORD" \
+    "http://127.0.0.1:$DYNEX_PORT/token" | sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')
+[[ -n $TOKEN ]] || die "no access token from POST /token"
 LOADAVG=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)
 
 # ---------------------------------------------------------------------------------------------
@@ -233,9 +238,10 @@ in_list=$(
 )
 in_list=${in_list//,/%2C}
 
-SCENARIOS=(by-id page-20 filtered-page-20)
+SCENARIOS=(by-id by-id-bearer page-20 filtered-page-20)
 declare -A PATHS=(
     [by-id]="/$PREFIX/$ALIAS/50000"
+    [by-id-bearer]="/$PREFIX/$ALIAS/50000"
     [page-20]="/$PREFIX/$ALIAS?page%5Boffset%5D=50000&page%5Blimit%5D=20"
     [filtered-page-20]="/$PREFIX/$ALIAS?filter%5B$ALIAS.sku%5D=%7B%22in%22%3A%5B$in_list%5D%7D"
 )
@@ -250,12 +256,17 @@ to_ms() { # 1.23ms / 456.00us / 1.50s / 1.00m -> milliseconds
     }'
 }
 
-run_wrk() { # run_wrk NAME URL: measure; sets RPS and P99_MS
-    local name=$1 url=$2 out=$TMP/wrk-$1.txt
+# The credentials each scenario sends: the API key, or the access token for by-id-bearer.
+auth_header() { # auth_header SCENARIO
+    if [[ $1 == *-bearer ]]; then echo "Authorization: Bearer $TOKEN"; else echo "X-Api-Key: $API_KEY"; fi
+}
+
+run_wrk() { # run_wrk NAME URL [HEADER]: measure; sets RPS and P99_MS
+    local name=$1 url=$2 out=$TMP/wrk-$1.txt header=${3:-X-Api-Key: $API_KEY}
     if [[ $WARMUP != 0 ]]; then
-        wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" -H "X-Api-Key: $API_KEY" "$url" >/dev/null
+        wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" -H "$header" "$url" >/dev/null
     fi
-    wrk --latency -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" -H "X-Api-Key: $API_KEY" "$url" >"$out"
+    wrk --latency -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" -H "$header" "$url" >"$out"
     RPS=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$out")
     P99_MS=$(to_ms "$(awk '$1 == "99%" { print $2; exit }' "$out")")
     [[ -n $RPS && -n $P99_MS && $P99_MS != n/a ]] || {
@@ -272,7 +283,7 @@ declare -A BYTES DYNEX_RPS DYNEX_P99 BASE_RPS BASE_P99 RATIO
 for s in "${SCENARIOS[@]}"; do
     url="http://127.0.0.1:$DYNEX_PORT${PATHS[$s]}"
     body=$TMP/body-$s.json
-    code=$(curl -sS -o "$body" -w '%{http_code}' -H "X-Api-Key: $API_KEY" "$url")
+    code=$(curl -sS -o "$body" -w '%{http_code}' -H "$(auth_header "$s")" "$url")
     [[ $code == 200 ]] || {
         cat "$body" >&2
         echo >&2
@@ -282,7 +293,7 @@ for s in "${SCENARIOS[@]}"; do
     rows=$(grep -o '"id_product_abstract"' "$body" | wc -l | tr -d ' ')
     log "$s: ${PATHS[$s]} -> ${BYTES[$s]} bytes, $rows row(s)"
 
-    run_wrk "dynex-$s" "$url"
+    run_wrk "dynex-$s" "$url" "$(auth_header "$s")"
     DYNEX_RPS[$s]=$RPS
     DYNEX_P99[$s]=$P99_MS
 

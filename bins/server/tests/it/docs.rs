@@ -1,27 +1,44 @@
-//! The examples of `docs/api.md` and `docs/writes.md` hold: each documented request gets the
-//! documented answer.
+//! The examples of `docs/api.md`, `docs/writes.md` and `docs/auth.md` hold: each documented
+//! request gets the documented answer.
 //!
 //! An example is a request followed by a `Response `NNN`` line and, unless that line ends with a
 //! period instead of a colon, a ```json block with the body. A request is either
 //!
 //! * an ```http block whose only line is `GET /path?query` (`api.md`; query values are shown
 //!   readable and percent-encoded here, as a client would), or
-//! * a ```sh block starting with `curl` (`writes.md`): it is parsed as the shell would, and its
-//!   `-X`, `-H`, `-d`, `-G` and `--data-urlencode` options are sent as curl sends them. `$KEY`
-//!   is the test's API key.
+//! * a ```sh block starting with `curl` (`writes.md`, `auth.md`): it is parsed as the shell
+//!   would, and its `-X`, `-H`, `-d` (repeatable, form-encoded as curl does), `-u`, `-G` and
+//!   `--data-urlencode` options are sent as curl sends them. Variables in double quotes are
+//!   expanded: `$KEY` (the test's API key), `$CLIENT_SECRET` (of the client `erp-connector`),
+//!   `$ADMIN_TOKEN` (an access token of the admin user `ops`), and `$TOKEN` / `$REFRESH_TOKEN`
+//!   (the last ones a documented answer returned). The user `alice` has the password
+//!   `correct horse battery staple`.
 //!
 //! The body must equal the documented JSON, except that a documented string ending in `…`
 //! matches any string starting with the text before the `…` (for messages whose end depends on
 //! the backend). The examples of one document run in order against one fresh demo database.
 
+use std::collections::HashMap;
+
 use actix_web::http::Method;
 use actix_web::test::{TestRequest, call_service, init_service, read_body};
+use base64::Engine;
 use dynex_core::{Dynex, Options};
 use dynex_test_support::{TestDb, async_backend_tests};
 use serde_json::Value;
 
 const API_DOC: &str = include_str!("../../../../docs/api.md");
 const WRITES_DOC: &str = include_str!("../../../../docs/writes.md");
+const AUTH_DOC: &str = include_str!("../../../../docs/auth.md");
+
+/// The variables documented commands may use inside double quotes.
+const VARIABLES: &[&str] = &[
+    "KEY",
+    "CLIENT_SECRET",
+    "ADMIN_TOKEN",
+    "TOKEN",
+    "REFRESH_TOKEN",
+];
 
 /// Where the curl examples send their requests; stripped to the path.
 const BASE_URL: &str = "http://127.0.0.1:8080";
@@ -32,6 +49,8 @@ struct Example {
     uri: String,
     headers: Vec<(String, String)>,
     body: Option<String>,
+    /// `-u user:password`, sent as HTTP Basic.
+    basic: Option<String>,
     status: u16,
     /// `None` when the documented response has no body.
     response: Option<Value>,
@@ -111,6 +130,7 @@ fn http_request(text: &str) -> Example {
         uri: encode(uri),
         headers: Vec::new(),
         body: None,
+        basic: None,
         status: 0,
         response: None,
         shown: line.to_string(),
@@ -118,7 +138,8 @@ fn http_request(text: &str) -> Example {
 }
 
 /// Splits a command line as a POSIX shell does for the quoting used in the docs: `'…'` literal,
-/// `"…"` with `$KEY` expanded, backslash-newline joining lines.
+/// `"…"` with the [`VARIABLES`] turned into `{NAME}` placeholders, backslash-newline joining
+/// lines.
 fn shell_words(text: &str) -> Vec<String> {
     let mut words = Vec::new();
     let mut word: Option<String> = None;
@@ -149,11 +170,14 @@ fn shell_words(text: &str) -> Vec<String> {
                     }
                     inner.push(c);
                 }
-                assert!(
-                    !inner.contains('$') || inner.contains("$KEY"),
-                    "only $KEY is expanded: {inner}"
-                );
-                w.push_str(&inner.replace("$KEY", "{KEY}"));
+                // Longest names first: `$TOKEN` is a suffix of `$ADMIN_TOKEN`.
+                let mut names = VARIABLES.to_vec();
+                names.sort_by_key(|n| std::cmp::Reverse(n.len()));
+                for name in names {
+                    inner = inner.replace(&format!("${name}"), &format!("{{{name}}}"));
+                }
+                assert!(!inner.contains('$'), "unknown variable in {inner}");
+                w.push_str(&inner);
             }
             c if c.is_whitespace() => {
                 if let Some(w) = word.take() {
@@ -172,7 +196,8 @@ fn curl_request(text: &str) -> Example {
     assert_eq!(words[0], "curl");
     let mut method = None;
     let mut headers = Vec::new();
-    let mut body = None;
+    let mut data: Vec<String> = Vec::new();
+    let mut basic = None;
     let mut get = false;
     let mut url_encoded = Vec::new();
     let mut url = None;
@@ -186,7 +211,8 @@ fn curl_request(text: &str) -> Example {
                 let (name, v) = h.split_once(':').expect("Name: value");
                 headers.push((name.trim().to_string(), v.trim().to_string()));
             }
-            "-d" | "--data" | "--data-raw" => body = Some(value()),
+            "-d" | "--data" | "--data-raw" => data.push(value()),
+            "-u" | "--user" => basic = Some(value()),
             "--data-urlencode" => url_encoded.push(value()),
             "-G" | "--get" => get = true,
             "-g" | "--globoff" | "-s" | "--silent" | "-i" | "--include" => {}
@@ -195,6 +221,18 @@ fn curl_request(text: &str) -> Example {
         }
     }
     let url = url.expect("a URL");
+    // curl joins repeated -d with `&` and sends them form-encoded unless told otherwise.
+    let body = (!data.is_empty()).then(|| data.join("&"));
+    if body.is_some()
+        && !headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+    {
+        headers.push((
+            "Content-Type".to_string(),
+            "application/x-www-form-urlencoded".to_string(),
+        ));
+    }
     let mut uri = url
         .strip_prefix(BASE_URL)
         .unwrap_or_else(|| panic!("examples call {BASE_URL}: {url}"))
@@ -219,6 +257,7 @@ fn curl_request(text: &str) -> Example {
         uri,
         headers,
         body,
+        basic,
         status: 0,
         response: None,
         shown: text.lines().next().unwrap_or_default().to_string(),
@@ -263,6 +302,15 @@ fn matches(documented: &Value, actual: &Value) -> bool {
     }
 }
 
+/// Replaces `{NAME}` placeholders by the variables' values.
+fn expand(text: &str, vars: &HashMap<&'static str, String>) -> String {
+    let mut out = text.to_string();
+    for (name, value) in vars {
+        out = out.replace(&format!("{{{name}}}"), value);
+    }
+    out
+}
+
 /// Runs the examples of `doc`, in order, against a fresh demo database on `db`.
 async fn run_examples(db: &TestDb, doc: &str, curl: bool, at_least: usize) {
     let dynex = Dynex::open_with(
@@ -275,11 +323,38 @@ async fn run_examples(db: &TestDb, doc: &str, curl: bool, at_least: usize) {
     .unwrap();
     dynex.load_demo().unwrap();
     let key = dynex.create_api_key("docs", &[], None).unwrap().key;
+    let password = "correct horse battery staple";
+    dynex
+        .add_user("alice", password, dynex_auth::Role::Integrator)
+        .unwrap();
+    dynex
+        .add_user("ops", password, dynex_auth::Role::Admin)
+        .unwrap();
+    let client_scopes = dynex_auth::parse_scopes("dynamic-entity:read").unwrap();
+    let client_secret = dynex
+        .add_client("erp-connector", &client_scopes)
+        .unwrap()
+        .client_secret;
     let app = init_service(dynex_server::create_app(
-        dynex,
+        dynex.clone(),
         dynex_server::AppConfig::default(),
     ))
     .await;
+    let admin_token = dynex
+        .token(&dynex_core::TokenRequest {
+            grant_type: "password".into(),
+            username: Some("ops".into()),
+            password: Some(password.into()),
+            address: "docs".into(),
+            ..dynex_core::TokenRequest::default()
+        })
+        .unwrap()
+        .access_token;
+    let mut vars: HashMap<&'static str, String> = HashMap::from([
+        ("KEY", key.clone()),
+        ("CLIENT_SECRET", client_secret),
+        ("ADMIN_TOKEN", admin_token),
+    ]);
     let examples = examples(doc, curl);
     assert!(
         examples.len() >= at_least,
@@ -290,16 +365,21 @@ async fn run_examples(db: &TestDb, doc: &str, curl: bool, at_least: usize) {
         let mut req = TestRequest::default()
             .method(ex.method.clone())
             .uri(&ex.uri);
-        let mut keyed = false;
+        // Examples with their own credentials (or for the token endpoint) get no API key.
+        let mut keyed = ex.basic.is_some() || ex.uri.starts_with("/token");
         for (name, value) in &ex.headers {
-            keyed |= value.contains("{KEY}");
-            req = req.insert_header((name.as_str(), value.replace("{KEY}", &key)));
+            keyed |= value.contains("{KEY}") || name.eq_ignore_ascii_case("authorization");
+            req = req.insert_header((name.as_str(), expand(value, &vars)));
+        }
+        if let Some(user) = &ex.basic {
+            let encoded = base64::engine::general_purpose::STANDARD.encode(expand(user, &vars));
+            req = req.insert_header(("Authorization", format!("Basic {encoded}")));
         }
         if !keyed {
             req = req.insert_header(("X-Api-Key", key.as_str()));
         }
         if let Some(body) = &ex.body {
-            req = req.set_payload(body.clone());
+            req = req.set_payload(expand(body, &vars));
         }
         let resp = call_service(&app, req.to_request()).await;
         let status = resp.status().as_u16();
@@ -315,6 +395,14 @@ async fn run_examples(db: &TestDb, doc: &str, curl: bool, at_least: usize) {
             None => assert!(raw.is_empty(), "{shown}: a body was not documented"),
             Some(documented) => {
                 let actual: Value = serde_json::from_slice(&raw).unwrap();
+                for (name, member) in [
+                    ("TOKEN", "access_token"),
+                    ("REFRESH_TOKEN", "refresh_token"),
+                ] {
+                    if let Some(value) = actual.get(member).and_then(Value::as_str) {
+                        vars.insert(name, value.to_string());
+                    }
+                }
                 assert!(
                     matches(documented, &actual),
                     "{shown}\ndocumented: {}\nactual:     {}",
@@ -326,7 +414,11 @@ async fn run_examples(db: &TestDb, doc: &str, curl: bool, at_least: usize) {
     }
 }
 
-async_backend_tests!(api_doc_examples_hold, writes_doc_examples_hold);
+async_backend_tests!(
+    api_doc_examples_hold,
+    writes_doc_examples_hold,
+    auth_doc_examples_hold
+);
 
 async fn api_doc_examples_hold(db: TestDb) {
     run_examples(&db, API_DOC, false, 9).await;
@@ -334,6 +426,10 @@ async fn api_doc_examples_hold(db: TestDb) {
 
 async fn writes_doc_examples_hold(db: TestDb) {
     run_examples(&db, WRITES_DOC, true, 30).await;
+}
+
+async fn auth_doc_examples_hold(db: TestDb) {
+    run_examples(&db, AUTH_DOC, true, 10).await;
 }
 
 #[test]
@@ -356,6 +452,26 @@ fn curl_commands_are_read_as_the_shell_reads_them() {
         ex.uri,
         "/dynamic-entity/t?filter[t.id]=%7B%22in%22%3A+%5B1%2C+2%5D%7D"
     );
+    let ex = curl_request(
+        "curl -u \"erp:$CLIENT_SECRET\" -d grant_type=client_credentials -d 'scope=a b' \\\n  \
+         http://127.0.0.1:8080/token\n",
+    );
+    assert_eq!(ex.method, Method::POST);
+    assert_eq!(ex.basic.as_deref(), Some("erp:{CLIENT_SECRET}"));
+    assert_eq!(
+        ex.body.as_deref(),
+        Some("grant_type=client_credentials&scope=a b")
+    );
+    assert_eq!(
+        ex.headers,
+        [(
+            "Content-Type".to_string(),
+            "application/x-www-form-urlencoded".to_string()
+        )]
+    );
+    let ex =
+        curl_request("curl -H \"Authorization: Bearer $ADMIN_TOKEN\" http://127.0.0.1:8080/x\n");
+    assert_eq!(ex.headers[0].1, "Bearer {ADMIN_TOKEN}");
     assert!(matches(
         &serde_json::json!({"m": "Failed for `x[0]…"}),
         &serde_json::json!({"m": "Failed for `x[0].fk`."})
