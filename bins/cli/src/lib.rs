@@ -3,6 +3,7 @@
 //! `src/main.rs` only parses arguments and turns the result of [`run`] into an exit code with
 //! [`report`], so tests and other tools drive exactly the commands users run.
 
+mod client;
 mod entity;
 mod export;
 mod key;
@@ -19,11 +20,12 @@ use dynex_auth::{Role, Scope};
 use dynex_core::{CoreError, Db, Dynex, Options, redact};
 use serde_json::json;
 
-const ABOUT: &str =
-    "dynex command line: migrations, entity configuration, API keys, users and CSV export";
+const ABOUT: &str = "dynex command line: migrations, entity configuration, API keys, users, \
+     integration clients and CSV export";
 
 const LONG_ABOUT: &str = "\
-dynex command line: migrations, entity configuration, API keys, users and CSV export.
+dynex command line: migrations, entity configuration, API keys, users, integration clients
+and CSV export.
 
 Every command opens the database named by --database-url (or DYNEX_DATABASE_URL) and applies
 pending migrations first. With --json, results are printed as one JSON document on stdout and
@@ -35,7 +37,7 @@ Exit codes:
   2  usage error or invalid input (bad arguments, malformed file, name already taken,
      weak password)
   3  configuration validation failed (each problem is printed on its own line)
-  4  not found (entity, table, API key, user or row)";
+  4  not found (entity, table, API key, user, client or row)";
 
 /// The `dynex` command line.
 #[derive(Debug, Parser)]
@@ -73,6 +75,9 @@ pub enum Command {
     /// Manage dynex users (Back Office and API users) and their passwords.
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage integration clients (OAuth 2.0 client credentials grant).
+    #[command(subcommand)]
+    Client(ClientCommand),
     /// Export an entity's rows as CSV.
     Export(ExportArgs),
 }
@@ -183,6 +188,36 @@ pub enum UserCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Revoke every access and refresh token issued to a user until now (the user may log in again).
+    RevokeTokens {
+        /// The user's name.
+        name: String,
+    },
+}
+
+/// `dynex client …`
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Add an integration client and print its secret (the only time it is shown).
+    Add {
+        /// A unique client id: 1 to 64 letters, digits, `.`, `_`, `@` or `-`.
+        id: String,
+        /// A scope the client may be granted: admin, dynamic-entity:<read|write|delete> or dynamic-entity:<alias>:<action> (required; repeatable or comma-separated).
+        #[arg(long = "scope", value_name = "SCOPE", value_delimiter = ',', value_parser = parse_scope, required = true)]
+        scopes: Vec<Scope>,
+    },
+    /// List integration clients (never their secrets).
+    List,
+    /// Remove an integration client; its tokens are refused at once.
+    Remove {
+        /// The client id.
+        id: String,
+    },
+    /// Revoke every token issued to a client until now (it may ask for new ones).
+    RevokeTokens {
+        /// The client id.
+        id: String,
+    },
 }
 
 /// `dynex export ALIAS …`
@@ -213,7 +248,7 @@ pub enum Exit {
     Usage = 2,
     /// 3: a configuration does not pass validation.
     Config = 3,
-    /// 4: the named entity, table, key or row does not exist.
+    /// 4: the named entity, table, key, user, client or row does not exist.
     NotFound = 4,
 }
 
@@ -297,11 +332,19 @@ pub fn report_usage(err: clap::Error) -> ExitCode {
         let _ = err.print();
     } else {
         let rendered = err.to_string();
-        let message = rendered
-            .lines()
+        let mut lines = rendered.lines().map(str::trim).filter(|l| !l.is_empty());
+        let mut message = lines
             .next()
             .unwrap_or_default()
-            .trim_start_matches("error: ");
+            .trim_start_matches("error: ")
+            .to_string();
+        // "the following required arguments were not provided:" names them on the next lines.
+        if message.ends_with(':') {
+            let named: Vec<&str> = lines.take_while(|l| !l.starts_with("Usage:")).collect();
+            if !named.is_empty() {
+                message = format!("{message} {}", named.join(", "));
+            }
+        }
         let body = json!({ "error": { "code": "usage", "message": message } });
         let _ = output::print_json(&mut std::io::stdout().lock(), &body);
     }
@@ -329,6 +372,7 @@ fn execute(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Entity(command) => entity::run(&dynex, command, json, out),
         Command::Key(command) => key::run(&dynex, command, json, out),
         Command::User(command) => user::run(&dynex, command, json, out),
+        Command::Client(command) => client::run(&dynex, command, json, out),
         Command::Export(args) => export::run(&dynex, args, json, out),
     };
     settle(dynex.db());

@@ -61,6 +61,15 @@ pub(crate) fn run(
             }
             Ok(())
         }
+        UserCommand::RevokeTokens { name } => {
+            dynex.revoke_user_tokens(name)?;
+            if json {
+                print_json(out, &json!({ "tokensRevoked": name }))?;
+            } else {
+                writeln!(out, "revoked every token of user `{name}`")?;
+            }
+            Ok(())
+        }
     }
 }
 

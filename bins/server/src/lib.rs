@@ -496,13 +496,13 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
             ..TokenOptions::default()
         },
     };
-    if let Some(secret) = &args.token_secret {
-        if let Err(why) = dynex_auth::check_signing_secret(secret) {
-            if !args.demo {
-                anyhow::bail!("refusing to start: {why}");
-            }
-            log::warn!("{why}; accepted only because this is the demo");
+    if let Some(secret) = &args.token_secret
+        && let Err(why) = dynex_auth::check_signing_secret(secret)
+    {
+        if !args.demo {
+            anyhow::bail!("refusing to start: {why}");
         }
+        log::warn!("{why}; accepted only because this is the demo");
     }
     let open_url = url.clone();
     let dynex = web::block(move || Dynex::open_with(&open_url, options)).await??;

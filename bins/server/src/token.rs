@@ -158,8 +158,9 @@ fn basic_credentials(req: &HttpRequest) -> Result<Option<(String, String)>, OAut
         .and_then(|b| String::from_utf8(b).ok())
         .ok_or_else(invalid)?;
     let (id, secret) = decoded.split_once(':').ok_or_else(invalid)?;
+    // Decoded as one form value; `&` would otherwise split it.
     let unescape = |s: &str| {
-        form_urlencoded::parse(format!("x={s}").as_bytes())
+        form_urlencoded::parse(format!("x={}", s.replace('&', "%26")).as_bytes())
             .next()
             .map(|(_, v)| v.into_owned())
             .unwrap_or_default()
@@ -170,17 +171,16 @@ fn basic_credentials(req: &HttpRequest) -> Result<Option<(String, String)>, OAut
 /// The caller's address for rate limiting: the peer, or the first `X-Forwarded-For` hop when
 /// the server runs behind a trusted proxy.
 fn address(req: &HttpRequest, trust_forwarded_for: bool) -> String {
-    if trust_forwarded_for {
-        if let Some(first) = req
+    if trust_forwarded_for
+        && let Some(first) = req
             .headers()
             .get("x-forwarded-for")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.split(',').next())
             .map(str::trim)
             .filter(|v| !v.is_empty())
-        {
-            return first.to_string();
-        }
+    {
+        return first.to_string();
     }
     req.peer_addr()
         .map_or_else(|| "unknown".to_string(), |a| a.ip().to_string())

@@ -162,9 +162,11 @@ const PLACEHOLDER_SECRETS: &[&str] = &[
     "replace-with",
 ];
 
-/// Checks that a configured signing secret is strong: at least 32 bytes, at least 10 distinct
-/// characters, and not a well-known placeholder (`changeme…`, `your-256-bit-secret`). The error
-/// says why and never contains the secret.
+/// Checks that a configured signing secret is strong.
+///
+/// It needs at least 32 bytes and 10 distinct characters, and must not be a well-known
+/// placeholder (`changeme…`, `your-256-bit-secret`). The error says why and never contains the
+/// secret.
 pub fn check_signing_secret(secret: &str) -> Result<(), String> {
     if secret.len() < 32 {
         return Err(

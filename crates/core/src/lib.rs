@@ -679,25 +679,48 @@ impl Dynex {
             dialect: self.dialect(),
         };
         let mut conn = self.inner.db.conn()?;
-        match request.grant_type.as_str() {
-            "password" => issuer.password(&mut conn, request),
-            "client_credentials" => issuer.client_credentials(&mut conn, request),
+        let (grant, principal) = match request.grant_type.as_str() {
+            "password" => (
+                issuer.password(&mut conn, request)?,
+                (PrincipalKind::User, request.username.clone()),
+            ),
+            "client_credentials" => (
+                issuer.client_credentials(&mut conn, request)?,
+                (PrincipalKind::Client, request.client_id.clone()),
+            ),
             "refresh_token" => match issuer.refresh(&mut conn, request)? {
-                Ok(grant) => Ok(grant),
+                Ok(grant) => return Ok(grant),
                 Err(reused_family) => {
                     log::warn!("a used refresh token was presented again; its family is revoked");
                     drop(conn);
                     self.change(|conn| tokens::revoke_family(conn, &reused_family, 0))?;
-                    Err(GrantError::InvalidGrant(
+                    return Err(GrantError::InvalidGrant(
                         "The refresh token is invalid, expired or revoked.".into(),
-                    ))
+                    ));
                 }
             },
-            "" => Err(GrantError::InvalidRequest(
-                "The parameter `grant_type` is missing.".into(),
-            )),
-            other => Err(GrantError::UnsupportedGrantType(other.to_string())),
+            "" => {
+                return Err(GrantError::InvalidRequest(
+                    "The parameter `grant_type` is missing.".into(),
+                ));
+            }
+            other => return Err(GrantError::UnsupportedGrantType(other.to_string())),
+        };
+        drop(conn);
+        // A principal created a moment ago by another process may not be in this snapshot
+        // yet; load it now so that the token works here at once.
+        let name = principal.1.unwrap_or_default();
+        let known = match principal.0 {
+            PrincipalKind::User => snapshot
+                .tokens
+                .users
+                .contains_key(&name.to_ascii_lowercase()),
+            PrincipalKind::Client => snapshot.tokens.clients.contains_key(&name),
+        };
+        if !known {
+            self.refresh()?;
         }
+        Ok(grant)
     }
 
     /// Checks a bearer access token against its signature, expiry and the snapshot's

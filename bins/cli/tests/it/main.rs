@@ -9,6 +9,8 @@ use dynex_core::Dynex;
 use dynex_test_support::{Backend, TestDb, backend_tests};
 use serde_json::Value;
 
+mod client;
+
 /// What a run of the binary produced.
 struct Run {
     code: i32,
