@@ -84,13 +84,18 @@ pub(crate) fn add(
         });
     }
     let mut q = Sql::default();
-    q.push("INSERT INTO dynex_client (client_id, secret_hash, scopes) VALUES (")
-        .bind(Value::Text(id.to_string()))
-        .push(", ")
-        .bind(Value::Text(hash_secret(&secret)))
-        .push(", ")
-        .bind(Value::Text(scopes_text(scopes)))
-        .push(")");
+    // Tokens of an earlier client of the same id must not come back to life.
+    q.push(
+        "INSERT INTO dynex_client (client_id, secret_hash, scopes, tokens_valid_after) VALUES (",
+    )
+    .bind(Value::Text(id.to_string()))
+    .push(", ")
+    .bind(Value::Text(hash_secret(&secret)))
+    .push(", ")
+    .bind(Value::Text(scopes_text(scopes)))
+    .push(", ")
+    .bind(Value::Int(crate::tokens::now_ms()))
+    .push(")");
     execute(conn, &q).map_err(|e| match e {
         diesel::result::Error::DatabaseError(
             diesel::result::DatabaseErrorKind::UniqueViolation,

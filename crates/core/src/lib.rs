@@ -737,7 +737,8 @@ impl Dynex {
             PrincipalKind::Client => state.clients.get(&claims.sub).map(|c| c.valid_after),
         };
         match valid_after {
-            Some(after) if claims.iat_ms >= after => {}
+            // Strictly after: a token from the very millisecond of a revocation may predate it.
+            Some(after) if claims.iat_ms > after => {}
             _ => return Err(TokenError::Revoked),
         }
         if state.revoked_families.contains(&claims.fam) {

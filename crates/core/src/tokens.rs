@@ -185,6 +185,18 @@ struct FamilyRow {
     family: String,
 }
 
+/// The issue time of a token for a principal revoked at `valid_after`: now, once now is past it
+/// (waiting at most 50 ms, for clocks of other instances that run ahead).
+fn issue_time(valid_after: i64) -> i64 {
+    let now = now_ms();
+    if now > valid_after {
+        return now;
+    }
+    let wait = u64::try_from((valid_after - now + 1).min(50)).unwrap_or(1);
+    std::thread::sleep(Duration::from_millis(wait));
+    now_ms().max(valid_after.saturating_add(1))
+}
+
 /// Milliseconds since the epoch.
 pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -389,6 +401,28 @@ struct ClientRow {
     secret_hash: String,
     #[diesel(sql_type = Text)]
     scopes: String,
+    #[diesel(sql_type = BigInt)]
+    tokens_valid_after: i64,
+}
+
+/// A user's role and revocation mark, read from the database (the snapshot may lag behind a
+/// change made by another process).
+fn user_auth(conn: &mut AnyConnection, name: &str) -> Result<Option<UserAuth>, CoreError> {
+    let mut q = sql(
+        "SELECT name, role AS extra, tokens_valid_after AS valid_after FROM dynex_user \
+         WHERE LOWER(name) = ",
+    );
+    q.bind(Value::Text(name.to_ascii_lowercase()));
+    Ok(DynQuery(&q)
+        .load::<PrincipalRow>(conn)?
+        .into_iter()
+        .find(|u| u.name.eq_ignore_ascii_case(name))
+        .and_then(|u| {
+            Some(UserAuth {
+                role: u.extra.parse().ok()?,
+                valid_after: u.valid_after,
+            })
+        }))
 }
 
 /// What issuing tokens needs besides the connection.
@@ -407,18 +441,23 @@ fn required<'r>(value: &'r Option<String>, name: &str) -> Result<&'r str, GrantE
 }
 
 impl Issuer<'_> {
+    /// Signs an access token. `valid_after` is the principal's revocation mark; a token must be
+    /// issued in a later millisecond to be valid. In the millisecond of a revocation this waits
+    /// for the clock to pass it rather than stamping a time from the future, which a revocation
+    /// in that same future millisecond would then fail to void.
     fn access(
         &self,
         sub: &str,
         kind: PrincipalKind,
         scopes: &[Scope],
         family: Option<String>,
+        valid_after: i64,
     ) -> (String, AccessClaims) {
         let claims = AccessClaims::new(
             sub,
             kind,
             scopes_text(scopes),
-            now_ms(),
+            issue_time(valid_after),
             self.options.access_ttl.as_secs(),
             family,
         );
@@ -494,7 +533,9 @@ impl Issuer<'_> {
         };
         subjects.succeed(conn)?;
         let scopes = narrow(request.scope.as_deref(), &user.role.default_scopes())?;
-        let (token, claims) = self.access(&user.name, PrincipalKind::User, &scopes, None);
+        let valid_after = user_auth(conn, &user.name)?.map_or(0, |u| u.valid_after);
+        let (token, claims) =
+            self.access(&user.name, PrincipalKind::User, &scopes, None, valid_after);
         let refresh = self.refresh_token(conn, &user.name, &claims.scope, &claims)?;
         Ok(self.grant(token, &claims, Some(refresh)))
     }
@@ -515,7 +556,9 @@ impl Issuer<'_> {
         let limits = &self.options.login_limits;
         let subjects = Subjects::new("client", id, &request.address);
         subjects.check(conn, limits)?;
-        let mut q = sql("SELECT secret_hash, scopes FROM dynex_client WHERE client_id = ");
+        let mut q = sql(
+            "SELECT secret_hash, scopes, tokens_valid_after FROM dynex_client WHERE client_id = ",
+        );
         q.bind(Value::Text(id.to_string()));
         let client = DynQuery(&q).load::<ClientRow>(conn)?.into_iter().next();
         let presented = hash_secret(secret);
@@ -532,7 +575,13 @@ impl Issuer<'_> {
         let allowed = parse_scopes(&client.scopes)
             .map_err(|e| CoreError::Corrupt(format!("scopes of client `{id}`: {e}")))?;
         let scopes = narrow(request.scope.as_deref(), &allowed)?;
-        let (token, claims) = self.access(id, PrincipalKind::Client, &scopes, None);
+        let (token, claims) = self.access(
+            id,
+            PrincipalKind::Client,
+            &scopes,
+            None,
+            client.tokens_valid_after,
+        );
         Ok(self.grant(token, &claims, None))
     }
 
@@ -562,10 +611,10 @@ impl Issuer<'_> {
         if row.expires_at <= now || self.state.revoked_families.contains(&row.family) {
             return Err(invalid());
         }
-        let Some(user) = self.state.users.get(&row.subject.to_ascii_lowercase()) else {
+        let Some(user) = user_auth(conn, &row.subject)? else {
             return Err(invalid());
         };
-        if row.issued_at < user.valid_after {
+        if row.issued_at <= user.valid_after {
             return Err(invalid());
         }
         let original = parse_scopes(&row.scopes)
@@ -590,6 +639,7 @@ impl Issuer<'_> {
             PrincipalKind::User,
             &scopes,
             Some(row.family.clone()),
+            user.valid_after,
         );
         // The new refresh token keeps the original scopes (RFC 6749 section 6).
         let refresh = self.refresh_token(conn, &row.subject, &scopes_text(&original), &claims)?;

@@ -154,12 +154,15 @@ pub fn add(
             });
         }
         let mut q = Sql::default();
-        q.push("INSERT INTO dynex_user (name, password_hash, role) VALUES (")
+        // Tokens of an earlier user of the same name must not come back to life.
+        q.push("INSERT INTO dynex_user (name, password_hash, role, tokens_valid_after) VALUES (")
             .bind(Value::Text(name.to_string()))
             .push(", ")
             .bind(Value::Text(hash))
             .push(", ")
             .bind(Value::Text(role.as_str().to_string()))
+            .push(", ")
+            .bind(Value::Int(crate::tokens::now_ms()))
             .push(")");
         execute(conn, &q)?;
         find(conn, dialect, name)?

@@ -1,17 +1,22 @@
 //! Integration tests of the dynex API server over the demo catalog, each on SQLite, PostgreSQL
 //! and MariaDB (see `dynex-test-support` for how the server backends are chosen).
 //!
-//! Requests go through `dynex_server::create_app`, exactly what `dynex-server` serves.
+//! Requests go through `dynex_server::create_app`, exactly what `dynex-server` serves; `oauth`
+//! starts the `dynex-server` binary itself and talks to it as a real OAuth 2.0 client would.
 
+mod access;
+mod admin;
 mod auth;
 mod concurrency;
 mod config;
 mod docs;
 mod errors;
 mod nested;
+mod oauth;
 mod paging;
 mod read;
 mod support;
+mod token;
 mod transactions;
 mod types;
 mod validation;
