@@ -43,22 +43,6 @@ struct ClientRow {
     created: String,
 }
 
-/// Checks a client id: 1 to 64 characters of `A-Z a-z 0-9 . _ @ -` (no `:`, which HTTP Basic
-/// uses as its separator).
-fn check_id(id: &str) -> Result<(), CoreError> {
-    let valid = (1..=64).contains(&id.len())
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '@' | '-'));
-    if valid {
-        Ok(())
-    } else {
-        Err(CoreError::Invalid(format!(
-            "invalid client id `{id}`: use 1 to 64 letters, digits, `.`, `_`, `@` or `-`"
-        )))
-    }
-}
-
 /// Adds a client with a new random secret; fails when the id is invalid or taken, or no scope
 /// is given.
 pub(crate) fn add(
@@ -66,7 +50,7 @@ pub(crate) fn add(
     id: &str,
     scopes: &[Scope],
 ) -> Result<NewClient, CoreError> {
-    check_id(id)?;
+    crate::users::check_name("client id", id)?;
     if scopes.is_empty() {
         return Err(CoreError::Invalid(
             "a client needs at least one scope (--scope)".into(),

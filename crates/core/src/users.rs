@@ -116,8 +116,9 @@ fn not_found(name: &str) -> CoreError {
     }
 }
 
-/// Checks a user name: 1 to 64 characters of `A-Z a-z 0-9 . _ @ -`.
-fn check_name(name: &str) -> Result<(), CoreError> {
+/// Checks a user name or client id: 1 to 64 characters of `A-Z a-z 0-9 . _ @ -` (no `:`, which
+/// HTTP Basic uses as its separator, and nothing that needs escaping).
+pub(crate) fn check_name(kind: &str, name: &str) -> Result<(), CoreError> {
     let valid = (1..=64).contains(&name.len())
         && name
             .chars()
@@ -126,7 +127,7 @@ fn check_name(name: &str) -> Result<(), CoreError> {
         Ok(())
     } else {
         Err(CoreError::Invalid(format!(
-            "invalid user name `{name}`: use 1 to 64 letters, digits, `.`, `_`, `@` or `-`"
+            "invalid {kind} `{name}`: use 1 to 64 letters, digits, `.`, `_`, `@` or `-`"
         )))
     }
 }
@@ -144,7 +145,7 @@ pub fn add(
     password: &str,
     role: Role,
 ) -> Result<UserInfo, CoreError> {
-    check_name(name)?;
+    check_name("user name", name)?;
     let hash = strong_hash(name, password)?;
     conn.transaction::<_, CoreError, _>(|conn| {
         if let Some(existing) = same_name(conn, dialect, name)?.into_iter().next() {
@@ -248,11 +249,11 @@ mod tests {
             "ci-bot_2",
             &"x".repeat(64),
         ] {
-            assert!(check_name(good).is_ok(), "{good}");
+            assert!(check_name("user name", good).is_ok(), "{good}");
         }
         for bad in ["", "alice smith", "ä", "a/b", "a:b", &"x".repeat(65)] {
             assert!(
-                matches!(check_name(bad), Err(CoreError::Invalid(_))),
+                matches!(check_name("user name", bad), Err(CoreError::Invalid(_))),
                 "{bad}"
             );
         }

@@ -5,14 +5,11 @@
 //! positive control sends the same requests with exactly the scope each needs, from an API key,
 //! a password-grant token and a client-credentials token, and they must succeed.
 
-use std::future::Future;
-use std::pin::Pin;
-use std::rc::Rc;
 use std::time::Duration;
 
 use actix_web::http::Method;
-use actix_web::http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
-use actix_web::test::{TestRequest, call_service, init_service, read_body};
+use actix_web::http::header::CONTENT_TYPE;
+use actix_web::test::TestRequest;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{TimeDelta, Utc};
@@ -22,7 +19,7 @@ use dynex_test_support::{TestDb, async_backend_tests};
 use serde_json::{Value, json};
 
 use crate::support::{
-    PREFIX, Reply, TEST_PASSWORD, TEST_SECRET, enc, open_demo_with_secret, reconfigure,
+    PREFIX, Reply, TEST_PASSWORD, TEST_SECRET, TestApp, enc, open_demo_with_secret, reconfigure,
 };
 
 async_backend_tests!(
@@ -360,53 +357,22 @@ struct Answer {
     challenge: Option<String>,
 }
 
-type Call = dyn Fn(TestRequest) -> Pin<Box<dyn Future<Output = Answer>>>;
-
-/// The app of `create_app`, like `support::TestApp`, but answers keep `WWW-Authenticate`.
+/// The app of `create_app`; answers keep `WWW-Authenticate` at hand.
 struct Caller {
-    call: Box<Call>,
+    app: TestApp,
 }
 
 impl Caller {
     async fn new(dynex: Dynex) -> Caller {
-        let service = Rc::new(
-            init_service(dynex_server::create_app(
-                dynex,
-                dynex_server::AppConfig::default(),
-            ))
-            .await,
-        );
         Caller {
-            call: Box::new(move |req: TestRequest| {
-                let service = service.clone();
-                Box::pin(async move {
-                    let res = call_service(&*service, req.to_request()).await;
-                    let status = res.status();
-                    let header = |name| {
-                        res.headers()
-                            .get(name)
-                            .map(|v| v.to_str().expect("ASCII header").to_string())
-                    };
-                    let content_type = header(CONTENT_TYPE);
-                    let challenge = header(WWW_AUTHENTICATE);
-                    let raw = String::from_utf8(read_body(res).await.to_vec()).expect("UTF-8");
-                    let body = serde_json::from_str(&raw).unwrap_or(Value::Null);
-                    Answer {
-                        reply: Reply {
-                            status,
-                            content_type,
-                            raw,
-                            body,
-                        },
-                        challenge,
-                    }
-                })
-            }),
+            app: TestApp::new(dynex).await,
         }
     }
 
     async fn send(&self, req: TestRequest) -> Answer {
-        (self.call)(req).await
+        let reply = self.app.send(req).await;
+        let challenge = reply.header("www-authenticate");
+        Answer { reply, challenge }
     }
 
     /// `route` in round `n` with `cred`.

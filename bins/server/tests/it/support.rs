@@ -16,11 +16,16 @@ pub const PREFIX: &str = "dynamic-entity";
 
 /// Opens `db` without a background watcher and loads the demo catalog.
 pub fn open_demo(db: &TestDb) -> Dynex {
+    open_demo_with(db, Options::default())
+}
+
+/// Opens `db` with `options` but without a background watcher, and loads the demo catalog.
+pub fn open_demo_with(db: &TestDb, options: Options) -> Dynex {
     let dynex = Dynex::open_with(
         &db.url,
         Options {
             watch_interval: None,
-            ..Options::default()
+            ..options
         },
     )
     .expect("open the test database");
@@ -53,9 +58,18 @@ pub struct Reply {
     pub raw: String,
     /// The body as JSON (`Value::Null` when it is not JSON).
     pub body: Value,
+    /// Every response header.
+    pub headers: actix_web::http::header::HeaderMap,
 }
 
 impl Reply {
+    /// The value of the response header `name`, if any.
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .map(|v| v.to_str().expect("ASCII header").to_string())
+    }
+
     /// The `data` member of a successful response, asserting status 200 and JSON.
     pub fn data(&self) -> &Value {
         assert_eq!(self.status, StatusCode::OK, "unexpected reply: {self:?}");
@@ -126,35 +140,7 @@ pub struct TestApp {
 impl TestApp {
     /// Builds the app over `dynex` with the route prefix `dynamic-entity`.
     pub async fn new(dynex: Dynex) -> TestApp {
-        let service = Rc::new(
-            init_service(dynex_server::create_app(
-                dynex,
-                dynex_server::AppConfig::default(),
-            ))
-            .await,
-        );
-        TestApp {
-            call: Box::new(move |req: TestRequest| {
-                let service = service.clone();
-                Box::pin(async move {
-                    let res = call_service(&*service, req.to_request()).await;
-                    let status = res.status();
-                    let content_type = res
-                        .headers()
-                        .get(CONTENT_TYPE)
-                        .map(|v| v.to_str().expect("ASCII content type").to_string());
-                    let bytes = read_body(res).await;
-                    let raw = String::from_utf8(bytes.to_vec()).expect("UTF-8 body");
-                    let body = serde_json::from_str(&raw).unwrap_or(Value::Null);
-                    Reply {
-                        status,
-                        content_type,
-                        raw,
-                        body,
-                    }
-                })
-            }),
-        }
+        TestApp::with_config(dynex, dynex_server::AppConfig::default()).await
     }
 
     /// Sends a request.
@@ -273,8 +259,8 @@ impl TestApp {
                 Box::pin(async move {
                     let res = call_service(&*service, req.to_request()).await;
                     let status = res.status();
-                    let content_type = res
-                        .headers()
+                    let headers = res.headers().clone();
+                    let content_type = headers
                         .get(CONTENT_TYPE)
                         .map(|v| v.to_str().expect("ASCII content type").to_string());
                     let bytes = read_body(res).await;
@@ -285,6 +271,7 @@ impl TestApp {
                         content_type,
                         raw,
                         body,
+                        headers,
                     }
                 })
             }),
@@ -528,10 +515,9 @@ pub const TEST_PASSWORD: &str = "correct horse battery staple";
 
 /// Like [`open_demo`], with [`TEST_SECRET`] as the token signing secret.
 pub fn open_demo_with_secret(db: &TestDb) -> Dynex {
-    let dynex = Dynex::open_with(
-        &db.url,
+    open_demo_with(
+        db,
         Options {
-            watch_interval: None,
             tokens: dynex_core::TokenOptions {
                 secret: Some(TEST_SECRET.to_string()),
                 ..dynex_core::TokenOptions::default()
@@ -539,12 +525,6 @@ pub fn open_demo_with_secret(db: &TestDb) -> Dynex {
             ..Options::default()
         },
     )
-    .expect("open the test database");
-    assert!(
-        dynex.load_demo().expect("load the demo"),
-        "demo loaded once"
-    );
-    dynex
 }
 
 impl TestApp {

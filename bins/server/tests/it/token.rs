@@ -6,21 +6,18 @@
 //! headers (`Cache-Control`, `Pragma`, `WWW-Authenticate`, `Retry-After`) and simulate client
 //! addresses with `TestRequest::peer_addr`.
 
-use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::Pin;
-use std::rc::Rc;
 
 use actix_web::http::header::{self, HeaderMap};
 use actix_web::http::{Method, StatusCode};
-use actix_web::test::{TestRequest, call_service, init_service, read_body};
+use actix_web::test::TestRequest;
 use base64::Engine;
 use dynex_auth::{AccessClaims, PrincipalKind, Role, Scope, TokenSigner};
 use dynex_core::Dynex;
 use dynex_test_support::{TestDb, async_backend_tests};
 use serde_json::{Value, json};
 
-use crate::support::{PREFIX, TEST_PASSWORD, TEST_SECRET, country, open_demo_with_secret};
+use crate::support::{PREFIX, TEST_PASSWORD, TEST_SECRET, TestApp, country, open_demo_with_secret};
 
 async_backend_tests!(
     password_grant,
@@ -196,11 +193,9 @@ impl Answer {
     }
 }
 
-type Call = dyn Fn(TestRequest) -> Pin<Box<dyn Future<Output = Answer>>>;
-
 /// `create_app` as a test service that keeps response headers.
 struct Server {
-    call: Box<Call>,
+    app: TestApp,
 }
 
 /// A client address `10.0.0.{n}`.
@@ -244,29 +239,19 @@ impl Server {
     }
 
     async fn with_config(dynex: Dynex, config: dynex_server::AppConfig) -> Server {
-        let service = Rc::new(init_service(dynex_server::create_app(dynex, config)).await);
         Server {
-            call: Box::new(move |req: TestRequest| {
-                let service = service.clone();
-                Box::pin(async move {
-                    let res = call_service(&*service, req.to_request()).await;
-                    let status = res.status();
-                    let headers = res.headers().clone();
-                    let raw = String::from_utf8(read_body(res).await.to_vec()).expect("UTF-8");
-                    let body = serde_json::from_str(&raw).unwrap_or(Value::Null);
-                    Answer {
-                        status,
-                        headers,
-                        raw,
-                        body,
-                    }
-                })
-            }),
+            app: TestApp::with_config(dynex, config).await,
         }
     }
 
     async fn send(&self, req: TestRequest) -> Answer {
-        (self.call)(req).await
+        let reply = self.app.send(req).await;
+        Answer {
+            status: reply.status,
+            headers: reply.headers,
+            raw: reply.raw,
+            body: reply.body,
+        }
     }
 
     /// `POST /token` with `params`, from no particular address.
