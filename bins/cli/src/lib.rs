@@ -6,6 +6,7 @@
 mod client;
 mod entity;
 mod export;
+mod import;
 mod key;
 mod output;
 mod user;
@@ -37,7 +38,8 @@ Exit codes:
   2  usage error or invalid input (bad arguments, malformed file, name already taken,
      weak password)
   3  configuration validation failed (each problem is printed on its own line)
-  4  not found (entity, table, API key, user, client or row)";
+  4  not found (entity, table, API key, user, client or row)
+  5  an import rejected rows (see its summary and --rejects file)";
 
 /// The `dynex` command line.
 #[derive(Debug, Parser)]
@@ -78,6 +80,8 @@ pub enum Command {
     /// Manage integration clients (OAuth 2.0 client credentials grant).
     #[command(subcommand)]
     Client(ClientCommand),
+    /// Import a CSV file into an entity: validated like the API, bad rows reported, good rows kept.
+    Import(ImportArgs),
     /// Export an entity's rows as CSV.
     Export(ExportArgs),
 }
@@ -220,6 +224,57 @@ pub enum ClientCommand {
     },
 }
 
+/// How imported rows meet the stored ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ImportModeArg {
+    /// Create every row; a row whose key exists is rejected.
+    Insert,
+    /// Update rows whose key exists (the file's columns only), create the others.
+    Upsert,
+    /// Update rows whose key exists; a row whose key does not exist is rejected.
+    Update,
+}
+
+impl From<ImportModeArg> for dynex_core::ImportMode {
+    fn from(m: ImportModeArg) -> Self {
+        match m {
+            ImportModeArg::Insert => dynex_core::ImportMode::Insert,
+            ImportModeArg::Upsert => dynex_core::ImportMode::Upsert,
+            ImportModeArg::Update => dynex_core::ImportMode::Update,
+        }
+    }
+}
+
+/// `dynex import ALIAS FILE …`
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// The entity's alias.
+    pub alias: String,
+    /// The CSV file: a header line of visible field names, then one row per line (`-` reads stdin).
+    pub file: PathBuf,
+    /// insert, upsert or update.
+    #[arg(long, value_enum, default_value = "insert")]
+    pub mode: ImportModeArg,
+    /// The field that matches rows in upsert and update modes, such as a unique SKU (default: the identifier).
+    #[arg(long, value_name = "FIELD")]
+    pub key: Option<String>,
+    /// Validate and try every row in one transaction, then roll it back: the report of a real run, nothing written.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// All or nothing: one transaction for the whole file, committed only if no row is rejected.
+    #[arg(long)]
+    pub atomic: bool,
+    /// Write each rejected line to this CSV file, with its line number, code, field and message.
+    #[arg(long, value_name = "FILE")]
+    pub rejects: Option<PathBuf>,
+    /// Stop after the batch in which this many rows were rejected.
+    #[arg(long, value_name = "N")]
+    pub max_errors: Option<u64>,
+    /// Rows written per batch.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub batch_size: usize,
+}
+
 /// `dynex export ALIAS …`
 #[derive(Debug, Args)]
 pub struct ExportArgs {
@@ -250,10 +305,15 @@ pub enum Exit {
     Config = 3,
     /// 4: the named entity, table, key, user, client or row does not exist.
     NotFound = 4,
+    /// 5: an import finished but rejected rows (the summary and the rejects file say which).
+    Rejected = 5,
 }
 
 /// The exit code and the stable JSON error `code` of an error.
 pub fn classify(err: &anyhow::Error) -> (Exit, &'static str) {
+    if err.downcast_ref::<import::RowsRejected>().is_some() {
+        return (Exit::Rejected, "rows_rejected");
+    }
     let core = err.chain().find_map(|c| c.downcast_ref::<CoreError>());
     match core {
         Some(e) => match e {
@@ -283,6 +343,10 @@ pub fn classify(err: &anyhow::Error) -> (Exit, &'static str) {
 /// code.
 pub fn report(err: &anyhow::Error, json: bool) -> ExitCode {
     let (exit, code) = classify(err);
+    if exit == Exit::Rejected {
+        // The summary is printed already (as the one JSON document with --json).
+        return ExitCode::from(exit as u8);
+    }
     let broken_pipe = err.chain().any(|c| {
         c.downcast_ref::<std::io::Error>()
             .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
@@ -373,6 +437,7 @@ fn execute(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Key(command) => key::run(&dynex, command, json, out),
         Command::User(command) => user::run(&dynex, command, json, out),
         Command::Client(command) => client::run(&dynex, command, json, out),
+        Command::Import(args) => import::run(&dynex, args, json, out),
         Command::Export(args) => export::run(&dynex, args, json, out),
     };
     settle(dynex.db());

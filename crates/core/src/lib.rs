@@ -21,6 +21,7 @@ mod delete;
 mod demo;
 mod error;
 pub mod hooks;
+mod import;
 pub mod introspect;
 mod keys;
 mod read;
@@ -44,6 +45,7 @@ pub use clients::{ClientInfo, NewClient};
 pub use db::{Db, redact};
 pub use error::CoreError;
 pub use hooks::{Batch, HookError, Operation, PendingRow, WriteHooks};
+pub use import::{ImportMode, ImportObserver, ImportOptions, ImportSummary, Reject};
 pub use keys::{ApiKeyInfo, NewApiKey, parse_valid_to};
 pub use store::StoredEntity;
 pub use tokens::{GrantError, LoginLimits, TokenGrant, TokenOptions, TokenRequest};
@@ -292,6 +294,11 @@ impl Dynex {
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(hooks);
     }
 
+    /// The in-process writer lock that write transactions hold (SQLite only).
+    fn writer_lock(&self) -> Option<&std::sync::Mutex<()>> {
+        (self.dialect() == Dialect::Sqlite).then_some(&self.inner.sqlite_writer)
+    }
+
     /// Holds the in-process writer lock on SQLite (nothing on other backends).
     fn sqlite_writer(&self) -> Option<std::sync::MutexGuard<'_, ()>> {
         (self.dialect() == Dialect::Sqlite).then(|| {
@@ -332,7 +339,8 @@ impl Dynex {
             method: request.method,
             principal: request.principal,
             hooks: hooks.as_deref(),
-            writer: (self.dialect() == Dialect::Sqlite).then_some(&self.inner.sqlite_writer),
+            writer: self.writer_lock(),
+            nested: false,
         };
         let mut conn = self.inner.db.conn()?;
         write::write(&mut conn, &ctx, &entity, request)

@@ -15,17 +15,57 @@ use crate::db::AnyConnection;
 pub(crate) struct Tx<'c> {
     conn: &'c mut AnyConnection,
     open: bool,
+    /// A savepoint inside a transaction the caller holds, instead of a transaction.
+    nested: bool,
+}
+
+/// The statement that begins a write transaction in `dialect`.
+pub(crate) fn begin_statement(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Sqlite => "BEGIN IMMEDIATE",
+        Dialect::Postgres => "BEGIN",
+        Dialect::Mysql => "START TRANSACTION",
+    }
 }
 
 impl<'c> Tx<'c> {
     /// Begins a write transaction.
     pub(crate) fn begin(conn: &'c mut AnyConnection, dialect: Dialect) -> QueryResult<Tx<'c>> {
-        conn.batch_execute(match dialect {
-            Dialect::Sqlite => "BEGIN IMMEDIATE",
-            Dialect::Postgres => "BEGIN",
-            Dialect::Mysql => "START TRANSACTION",
-        })?;
-        Ok(Tx { conn, open: true })
+        conn.batch_execute(begin_statement(dialect))?;
+        Ok(Tx {
+            conn,
+            open: true,
+            nested: false,
+        })
+    }
+
+    /// Begins a savepoint inside the transaction already open on `conn` (an import that is
+    /// all-or-nothing, or a dry run): committing it keeps its work for the outer transaction.
+    pub(crate) fn nested(conn: &'c mut AnyConnection) -> QueryResult<Tx<'c>> {
+        conn.batch_execute("SAVEPOINT dynex_batch")?;
+        Ok(Tx {
+            conn,
+            open: true,
+            nested: true,
+        })
+    }
+
+    /// Ends this transaction by committing or rolling back (one statement at a time: not every
+    /// driver runs several in one call).
+    fn end(&mut self, commit: bool) -> QueryResult<()> {
+        let statements: &[&str] = match (self.nested, commit) {
+            (false, true) => &["COMMIT"],
+            (false, false) => &["ROLLBACK"],
+            (true, true) => &["RELEASE SAVEPOINT dynex_batch"],
+            (true, false) => &[
+                "ROLLBACK TO SAVEPOINT dynex_batch",
+                "RELEASE SAVEPOINT dynex_batch",
+            ],
+        };
+        for sql in statements {
+            self.conn.batch_execute(sql)?;
+        }
+        Ok(())
     }
 
     /// The connection, inside the transaction.
@@ -57,13 +97,13 @@ impl<'c> Tx<'c> {
     /// Commits.
     pub(crate) fn commit(mut self) -> QueryResult<()> {
         self.open = false;
-        self.conn.batch_execute("COMMIT")
+        self.end(true)
     }
 
     /// Rolls back.
     pub(crate) fn rollback(mut self) -> QueryResult<()> {
         self.open = false;
-        self.conn.batch_execute("ROLLBACK")
+        self.end(false)
     }
 }
 
@@ -71,7 +111,7 @@ impl Drop for Tx<'_> {
     fn drop(&mut self) {
         if self.open {
             // The connection returns to the pool; it must not carry an open transaction.
-            if let Err(e) = self.conn.batch_execute("ROLLBACK") {
+            if let Err(e) = self.end(false) {
                 log::warn!("rollback of an abandoned transaction failed: {e}");
             }
         }

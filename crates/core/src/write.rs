@@ -173,6 +173,8 @@ pub(crate) struct Ctx<'a> {
     pub hooks: Option<&'a dyn WriteHooks>,
     /// The in-process writer lock, held around each transaction (SQLite only).
     pub writer: Option<&'a std::sync::Mutex<()>>,
+    /// The caller holds a transaction on the connection: attempts are savepoints in it.
+    pub nested: bool,
 }
 
 /// Why an attempt stopped early.
@@ -1252,14 +1254,74 @@ pub(crate) fn write<'a>(
             }
         },
     };
+    let path = |i: usize| format!("{}[{i}]", entity.alias());
+    let written = write_objects(
+        conn,
+        ctx,
+        entity,
+        &objects,
+        &path,
+        url_id.as_ref(),
+        Mode {
+            transactional: req.transactional,
+            dry: false,
+        },
+    )?;
+    if req.transactional && !written.errors.is_empty() {
+        return Err(CoreError::Rows(
+            written.errors.into_iter().map(|(_, e)| e).collect(),
+        ));
+    }
+    Ok(WriteOutcome {
+        data: written
+            .nodes
+            .into_iter()
+            .zip(written.saved)
+            .filter(|(_, saved)| *saved)
+            .map(|(n, _)| n.into_response())
+            .collect::<Result<_, _>>()?,
+        errors: written.errors.into_iter().map(|(_, e)| e).collect(),
+    })
+}
+
+/// How [`write_objects`] commits.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Mode {
+    /// All rows or none; otherwise each root row stands alone.
+    pub transactional: bool,
+    /// Roll back what would have been saved (a dry run reports the same errors).
+    pub dry: bool,
+}
+
+/// What [`write_objects`] did: the payload tree, which roots were saved, and the errors of the
+/// refused roots by root index, in root order.
+pub(crate) struct Written<'a> {
+    nodes: Vec<Node<'a>>,
+    /// Per root: saved (or, in a dry run, would have been).
+    pub saved: Vec<bool>,
+    /// Errors by root index.
+    pub errors: Vec<(usize, RowError)>,
+}
+
+/// Writes root objects of `entity` (the API's `data` rows, or rows of a CSV batch); `path`
+/// names root `i` in error messages.
+pub(crate) fn write_objects<'a>(
+    conn: &mut AnyConnection,
+    ctx: &Ctx<'a>,
+    entity: &'a Entity,
+    objects: &'a [Map<String, Json>],
+    path: &dyn Fn(usize) -> String,
+    url_id: Option<&Value>,
+    mode: Mode,
+) -> Result<Written<'a>, CoreError> {
     let mut errors: Vec<(usize, RowError)> = Vec::new();
     let mut nodes = Vec::with_capacity(objects.len());
     for (i, object) in objects.iter().enumerate() {
         let mut own = Vec::new();
         let place = Place {
             root: i,
-            path: format!("{}[{i}]", entity.alias()),
-            url_id: url_id.clone(),
+            path: path(i),
+            url_id: url_id.cloned(),
             from_parent: Vec::new(),
         };
         nodes.push(build(ctx, entity, object, place, &mut own)?);
@@ -1268,10 +1330,10 @@ pub(crate) fn write<'a>(
     let mut active: Vec<bool> = (0..nodes.len())
         .map(|i| !errors.iter().any(|(r, _)| *r == i))
         .collect();
-    if req.transactional {
+    if mode.transactional {
         // With refused rows already, the others are still tried (to report their errors too)
         // and then rolled back.
-        let dry = !errors.is_empty();
+        let dry = mode.dry || !errors.is_empty();
         if active.iter().any(|a| *a) {
             let found = match run(conn, ctx, entity, &mut nodes, &active, false, dry)? {
                 Ok(()) => Vec::new(),
@@ -1285,27 +1347,25 @@ pub(crate) fn write<'a>(
             };
             errors.extend(found);
         }
-        if !errors.is_empty() {
-            errors.sort_by_key(|(r, _)| *r);
-            return Err(CoreError::Rows(
-                errors.into_iter().map(|(_, e)| e).collect(),
-            ));
-        }
-        return Ok(WriteOutcome {
-            data: nodes
-                .into_iter()
-                .map(Node::into_response)
-                .collect::<Result<_, _>>()?,
-            errors: Vec::new(),
+        errors.sort_by_key(|(r, _)| *r);
+        let saved = if errors.is_empty() {
+            active
+        } else {
+            vec![false; nodes.len()]
+        };
+        return Ok(Written {
+            nodes,
+            saved,
+            errors,
         });
     }
     // Non-transactional: each root row stands alone. Try them together; when some fail, find
     // which row by row, and write the others together again.
     while active.iter().any(|a| *a) {
-        if run(conn, ctx, entity, &mut nodes, &active, false, false)?.is_ok() {
+        if run(conn, ctx, entity, &mut nodes, &active, false, mode.dry)?.is_ok() {
             break;
         }
-        match run(conn, ctx, entity, &mut nodes, &active, true, false)? {
+        match run(conn, ctx, entity, &mut nodes, &active, true, mode.dry)? {
             Ok(()) => break,
             Err(found) => {
                 for (root, e) in nonempty(found)? {
@@ -1316,14 +1376,10 @@ pub(crate) fn write<'a>(
         }
     }
     errors.sort_by_key(|(r, _)| *r);
-    Ok(WriteOutcome {
-        data: nodes
-            .into_iter()
-            .zip(active)
-            .filter(|(_, a)| *a)
-            .map(|(n, _)| n.into_response())
-            .collect::<Result<_, _>>()?,
-        errors: errors.into_iter().map(|(_, e)| e).collect(),
+    Ok(Written {
+        nodes,
+        saved: active,
+        errors,
     })
 }
 
@@ -1358,7 +1414,11 @@ fn run<'a>(
         let _writer = ctx
             .writer
             .map(|m| m.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
-        let mut tx = Tx::begin(conn, ctx.dialect)?;
+        let mut tx = if ctx.nested {
+            Tx::nested(conn)?
+        } else {
+            Tx::begin(conn, ctx.dialect)?
+        };
         let mut a = Attempt {
             tx: &mut tx,
             ctx,

@@ -1,19 +1,286 @@
-//! CSV mapped onto entities: rows written with the visible field names as header.
+//! CSV mapped onto entities: the visible field names are the header.
 //!
-//! The export side is used by `dynex` today; streaming import with mapping profiles and reject
-//! reports builds on the same header mapping.
+//! [`EntityWriter`] writes rows for `dynex export`; [`RecordReader`] streams the records of a
+//! file for `dynex import`, turning lines that cannot be rows into [`Malformed`] values instead
+//! of errors; [`cell_value`] types a cell by its field; [`RejectWriter`] writes the rejects
+//! report.
 
-use std::io::Write;
+use std::collections::VecDeque;
+use std::io::{Read, Write};
+use std::sync::{Arc, Mutex};
 
-use dynex_schema::Entity;
+use dynex_schema::{Entity, Field, FieldType, Value as Typed};
 use serde_json::{Map, Value};
 
-/// Errors writing CSV.
+/// Errors reading or writing CSV.
 #[derive(Debug, thiserror::Error)]
 pub enum CsvError {
-    /// The underlying writer failed.
+    /// The underlying reader or writer failed.
     #[error(transparent)]
     Csv(#[from] csv::Error),
+    /// The file has no header line, or it is not UTF-8.
+    #[error("{0}")]
+    Header(String),
+}
+
+/// One data record: its line number in the file (the header is line 1) and its cells.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// Where the record starts in the file, counting from 1.
+    pub line: u64,
+    /// The cells, as many as the header has columns.
+    pub cells: Vec<String>,
+}
+
+/// A data line that cannot be a row: the wrong number of cells, or bytes that are not UTF-8.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Malformed {
+    /// Where the record starts in the file, counting from 1.
+    pub line: u64,
+    /// The cells as read (invalid UTF-8 replaced by U+FFFD).
+    pub cells: Vec<String>,
+    /// Why it is not a row.
+    pub reason: String,
+}
+
+/// Streams the records of a CSV file after its header, in constant memory.
+pub struct RecordReader<R: Read> {
+    inner: csv::Reader<LineCounter<R>>,
+    lines: Arc<Mutex<Lines>>,
+    header: Vec<String>,
+    record: csv::ByteRecord,
+}
+
+/// Where the newlines are that the CSV parser has read but no record has been placed after
+/// yet.
+#[derive(Debug, Default)]
+struct Lines {
+    /// Bytes read from the input.
+    read: u64,
+    /// Newlines before the offsets asked for so far.
+    counted: u64,
+    /// Offsets of the newlines read but not yet counted.
+    pending: VecDeque<u64>,
+}
+
+impl Lines {
+    /// The line (from 1) of the last byte before `offset` that is not the newline ending it;
+    /// offsets must not decrease between calls.
+    fn last_line_before(&mut self, offset: u64) -> u64 {
+        let mut last = None;
+        while self.pending.front().is_some_and(|&n| n < offset) {
+            last = self.pending.pop_front();
+            self.counted += 1;
+        }
+        match last {
+            // The record ended with its newline: it is on the line before.
+            Some(n) if n + 1 == offset => self.counted,
+            _ => self.counted + 1,
+        }
+    }
+}
+
+/// Passes bytes through and notes where the newlines are.
+struct LineCounter<R> {
+    inner: R,
+    lines: Arc<Mutex<Lines>>,
+}
+
+impl<R: Read> Read for LineCounter<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut lines = self
+            .lines
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let start = lines.read;
+        for (i, b) in buf[..n].iter().enumerate() {
+            if *b == b'\n' {
+                lines.pending.push_back(start + i as u64);
+            }
+        }
+        lines.read += n as u64;
+        Ok(n)
+    }
+}
+
+impl<R: Read> RecordReader<R> {
+    /// Reads the header line (a UTF-8 byte-order mark is dropped).
+    pub fn new(input: R) -> Result<Self, CsvError> {
+        let lines = Arc::new(Mutex::new(Lines::default()));
+        let mut inner = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(LineCounter {
+                inner: input,
+                lines: lines.clone(),
+            });
+        let mut record = csv::ByteRecord::new();
+        if !inner.read_byte_record(&mut record)? {
+            return Err(CsvError::Header(
+                "the file is empty: it needs a header line".into(),
+            ));
+        }
+        let mut header = Vec::with_capacity(record.len());
+        for cell in &record {
+            let text = std::str::from_utf8(cell)
+                .map_err(|_| CsvError::Header("the header line is not UTF-8".into()))?;
+            header.push(text.trim_start_matches('\u{feff}').trim().to_string());
+        }
+        Ok(RecordReader {
+            inner,
+            lines,
+            header,
+            record,
+        })
+    }
+
+    /// The column names of the header line.
+    pub fn header(&self) -> &[String] {
+        &self.header
+    }
+
+    /// Bytes read so far, for progress reports.
+    pub fn bytes_read(&self) -> u64 {
+        self.inner.position().byte()
+    }
+
+    /// The next record: `None` at the end, `Some(Err(_))` for a line that cannot be a row.
+    pub fn next_record(&mut self) -> Result<Option<Result<Record, Malformed>>, CsvError> {
+        if !self.inner.read_byte_record(&mut self.record)? {
+            return Ok(None);
+        }
+        // The parser's own line numbers skip blank lines, and its record offsets include
+        // them; so count back from the record's end: its last line, less the newlines inside
+        // its quoted cells.
+        let end = self.inner.position().byte();
+        let inner_newlines: u64 = self
+            .record
+            .iter()
+            .map(|cell| cell.iter().filter(|b| **b == b'\n').count() as u64)
+            .sum();
+        let line = self
+            .lines
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .last_line_before(end)
+            .saturating_sub(inner_newlines);
+        let mut cells = Vec::with_capacity(self.record.len());
+        let mut bad_utf8 = None;
+        for (i, cell) in self.record.iter().enumerate() {
+            match std::str::from_utf8(cell) {
+                Ok(text) => cells.push(text.to_string()),
+                Err(_) => {
+                    bad_utf8.get_or_insert(i);
+                    cells.push(String::from_utf8_lossy(cell).into_owned());
+                }
+            }
+        }
+        // A blank line is no record at all.
+        if cells.len() == 1 && cells[0].is_empty() && self.header.len() > 1 {
+            return self.next_record();
+        }
+        let reason = if let Some(i) = bad_utf8 {
+            let column = self.header.get(i).map_or("?", String::as_str);
+            Some(format!("the cell of column `{column}` is not valid UTF-8"))
+        } else if cells.len() != self.header.len() {
+            Some(format!(
+                "the line has {} cells; the header has {} columns",
+                cells.len(),
+                self.header.len()
+            ))
+        } else {
+            None
+        };
+        Ok(Some(match reason {
+            Some(reason) => Err(Malformed {
+                line,
+                cells,
+                reason,
+            }),
+            None => Ok(Record { line, cells }),
+        }))
+    }
+}
+
+/// Types a CSV cell by its field.
+///
+/// An empty cell is `null`; numbers, booleans (`true`, `false`, `1`, `0`, any case), decimals,
+/// dates and times are parsed; a `json` field takes JSON text (or, when the text is not JSON,
+/// the text as a JSON string); strings are taken as they are.
+pub fn cell_value(field: &Field, text: &str) -> Result<Value, String> {
+    if text.is_empty() {
+        return Ok(Value::Null);
+    }
+    let typed = match field.ty {
+        FieldType::Boolean => match text.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" => Typed::Bool(true),
+            "false" | "0" => Typed::Bool(false),
+            _ => return Err(format!("`{text}` is not a boolean (true, false, 1 or 0)")),
+        },
+        ty => ty.parse_text(text)?,
+    };
+    Ok(match typed {
+        Typed::Null => Value::Null,
+        Typed::Int(n) => Value::from(n),
+        Typed::Float(f) => Value::from(f),
+        Typed::Bool(b) => Value::Bool(b),
+        Typed::Text(s) | Typed::Decimal(s) | Typed::Date(s) | Typed::DateTime(s) => {
+            Value::String(s)
+        }
+        Typed::Json(s) => serde_json::from_str(&s).unwrap_or(Value::String(s)),
+    })
+}
+
+/// One refused line of an import, as the rejects report lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RejectRow<'a> {
+    /// The line number in the imported file.
+    pub line: u64,
+    /// The error code (`1305`, or `malformed` for a line that is no row).
+    pub code: &'a str,
+    /// The field the error is about, if one.
+    pub field: Option<&'a str>,
+    /// The error message.
+    pub message: &'a str,
+    /// The line's cells as read.
+    pub cells: &'a [String],
+}
+
+/// Writes the rejects report: `line,code,field,message` and then the imported file's own columns,
+/// so that fixed rows can be imported again after dropping the first four columns.
+pub struct RejectWriter<W: Write> {
+    inner: csv::Writer<W>,
+}
+
+impl<W: Write> RejectWriter<W> {
+    /// Starts the report with its header: the four report columns and the file's `header`.
+    pub fn new(header: &[String], out: W) -> Result<Self, CsvError> {
+        let mut inner = csv::WriterBuilder::new().flexible(true).from_writer(out);
+        let mut first = vec!["line", "code", "field", "message"];
+        first.extend(header.iter().map(String::as_str));
+        inner.write_record(&first)?;
+        Ok(RejectWriter { inner })
+    }
+
+    /// Writes one refused line.
+    pub fn write(&mut self, row: &RejectRow<'_>) -> Result<(), CsvError> {
+        let line = row.line.to_string();
+        let mut record = vec![
+            line.as_str(),
+            row.code,
+            row.field.unwrap_or(""),
+            row.message,
+        ];
+        record.extend(row.cells.iter().map(String::as_str));
+        self.inner.write_record(&record)?;
+        Ok(())
+    }
+
+    /// Flushes the report.
+    pub fn flush(&mut self) -> Result<(), CsvError> {
+        self.inner.flush().map_err(|e| CsvError::Csv(e.into()))
+    }
 }
 
 /// Writes wire objects of one entity as CSV, header first.
@@ -58,6 +325,72 @@ impl<W: Write> EntityWriter<W> {
 mod tests {
     use super::*;
     use dynex_schema::EntityConfig;
+
+    #[test]
+    fn records_stream_and_malformed_lines_are_values() {
+        let text = b"\xef\xbb\xbfid,name\n1,a\n2\n\n3,\"b\nc\"\n4,\xff\n5,x,y\n6,z\n";
+        let mut r = RecordReader::new(&text[..]).unwrap();
+        assert_eq!(r.header(), ["id", "name"]);
+        let mut out = Vec::new();
+        while let Some(rec) = r.next_record().unwrap() {
+            out.push(rec);
+        }
+        assert_eq!(
+            out[0],
+            Ok(Record {
+                line: 2,
+                cells: vec!["1".into(), "a".into()]
+            })
+        );
+        let bad = out[1].clone().unwrap_err();
+        assert_eq!((bad.line, bad.reason.contains("1 cells")), (3, true));
+        assert_eq!(
+            out[2],
+            Ok(Record {
+                line: 5,
+                cells: vec!["3".into(), "b\nc".into()]
+            })
+        );
+        assert!(out[3].clone().unwrap_err().reason.contains("UTF-8"));
+        assert!(out[4].clone().unwrap_err().reason.contains("3 cells"));
+        assert_eq!(out[3].clone().unwrap_err().line, 7);
+        assert_eq!(
+            out[5],
+            Ok(Record {
+                line: 9,
+                cells: vec!["6".into(), "z".into()]
+            })
+        );
+        assert_eq!(out.len(), 6);
+        assert!(RecordReader::new(&b""[..]).is_err());
+    }
+
+    #[test]
+    fn cells_are_typed_by_their_field() {
+        let field = |ty: &str| {
+            let c = EntityConfig::parse_many(&format!(
+                r#"{{"tableName":"t","tableAlias":"ts","definition":{{"identifier":"f","fields":[
+                  {{"fieldName":"f","fieldVisibleName":"f","type":"{ty}"}}]}}}}"#
+            ))
+            .unwrap()
+            .remove(0);
+            Entity::new(c).unwrap().fields()[0].clone()
+        };
+        assert_eq!(cell_value(&field("integer"), "42").unwrap(), 42);
+        assert!(cell_value(&field("integer"), "4.2").is_err());
+        assert_eq!(cell_value(&field("integer"), "").unwrap(), Value::Null);
+        assert_eq!(cell_value(&field("boolean"), "TRUE").unwrap(), true);
+        assert_eq!(cell_value(&field("boolean"), "0").unwrap(), false);
+        assert!(cell_value(&field("boolean"), "yes").is_err());
+        assert_eq!(cell_value(&field("decimal"), "12.50").unwrap(), "12.50");
+        assert!(cell_value(&field("decimal"), "12,50").is_err());
+        assert_eq!(cell_value(&field("string"), " a ").unwrap(), " a ");
+        assert_eq!(
+            cell_value(&field("json"), r#"{"a":1}"#).unwrap(),
+            serde_json::json!({"a": 1})
+        );
+        assert_eq!(cell_value(&field("json"), "plain").unwrap(), "plain");
+    }
 
     #[test]
     fn rows_are_written_under_visible_names() {

@@ -10,6 +10,7 @@ use dynex_test_support::{Backend, TestDb, backend_tests};
 use serde_json::Value;
 
 mod client;
+mod import;
 
 /// What a run of the binary produced.
 struct Run {

@@ -1,0 +1,163 @@
+//! `dynex import ALIAS FILE.csv`: a CSV file into an entity, with a rejects report, a progress
+//! bar on a terminal and a summary.
+
+use std::fs::File;
+use std::io::{self, BufWriter, IsTerminal, Read, Write};
+use std::path::PathBuf;
+
+use anyhow::Context;
+use dynex_core::{CoreError, Dynex, ImportObserver, ImportOptions, ImportSummary, Reject};
+use dynex_csv::{RejectRow, RejectWriter};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+
+use crate::ImportArgs;
+use crate::output::print_json;
+
+/// The import ended but refused rows (exit code 5); the summary says how many.
+#[derive(Debug, thiserror::Error)]
+#[error("{0} row(s) rejected")]
+pub struct RowsRejected(pub u64);
+
+/// Writes rejects to the report file and moves the progress bar.
+struct Observer {
+    path: Option<PathBuf>,
+    report: Option<RejectWriter<BufWriter<File>>>,
+    bar: Option<ProgressBar>,
+}
+
+impl ImportObserver for Observer {
+    fn start(&mut self, header: &[String]) -> Result<(), CoreError> {
+        if let Some(path) = &self.path {
+            let file = File::create(path).map_err(|e| {
+                CoreError::Invalid(format!("cannot create {}: {e}", path.display()))
+            })?;
+            self.report = Some(
+                RejectWriter::new(header, BufWriter::new(file))
+                    .map_err(|e| CoreError::Invalid(e.to_string()))?,
+            );
+        }
+        Ok(())
+    }
+
+    fn reject(&mut self, reject: &Reject) -> Result<(), CoreError> {
+        if let Some(report) = &mut self.report {
+            report
+                .write(&RejectRow {
+                    line: reject.line,
+                    code: &reject.code,
+                    field: reject.field.as_deref(),
+                    message: &reject.message,
+                    cells: &reject.cells,
+                })
+                .map_err(|e| CoreError::Invalid(format!("cannot write the rejects file: {e}")))?;
+        }
+        Ok(())
+    }
+
+    fn progress(&mut self, summary: &ImportSummary, bytes_read: u64) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(bytes_read);
+            bar.set_message(format!(
+                "{} rows, {} rows/s, {} rejected",
+                summary.read, summary.rows_per_second, summary.rejected
+            ));
+        }
+    }
+}
+
+pub(crate) fn run(
+    dynex: &Dynex,
+    args: &ImportArgs,
+    json: bool,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let (input, size): (Box<dyn Read>, Option<u64>) = if args.file.as_os_str() == "-" {
+        (Box::new(io::stdin().lock()), None)
+    } else {
+        // A file that cannot be opened is bad input (exit 2), like a bad argument.
+        let file = File::open(&args.file)
+            .map_err(|e| CoreError::Invalid(format!("cannot open {}: {e}", args.file.display())))?;
+        let size = file.metadata().ok().map(|m| m.len());
+        (Box::new(file), size)
+    };
+    let bar = (!json && io::stderr().is_terminal()).then(|| {
+        let bar = ProgressBar::new(size.unwrap_or(0));
+        let template = if size.is_some() {
+            "{bar:30} {percent:>3}% {msg} (ETA {eta})"
+        } else {
+            "{spinner} {msg}"
+        };
+        if let Ok(style) = ProgressStyle::with_template(template) {
+            bar.set_style(style);
+        }
+        bar
+    });
+    let mut observer = Observer {
+        path: args.rejects.clone(),
+        report: None,
+        bar,
+    };
+    let options = ImportOptions {
+        mode: args.mode.into(),
+        key: args.key.clone(),
+        dry_run: args.dry_run,
+        atomic: args.atomic,
+        max_errors: args.max_errors,
+        batch_rows: args.batch_size,
+    };
+    let summary = dynex.import(&args.alias, input, &options, &mut observer)?;
+    if let Some(bar) = observer.bar.take() {
+        bar.finish_and_clear();
+    }
+    if let Some(report) = &mut observer.report {
+        report.flush().context("cannot write the rejects file")?;
+    }
+    if json {
+        let mut value = serde_json::to_value(&summary)?;
+        if let Some(path) = &args.rejects {
+            value["rejects_file"] = json!(path.display().to_string());
+        }
+        print_json(out, &value)?;
+    } else {
+        print_summary(out, &summary, args)?;
+    }
+    if summary.rejected > 0 {
+        return Err(RowsRejected(summary.rejected).into());
+    }
+    Ok(())
+}
+
+fn print_summary(out: &mut dyn Write, s: &ImportSummary, args: &ImportArgs) -> io::Result<()> {
+    let verb = if s.dry_run {
+        "checked (dry run, nothing written)"
+    } else if !s.committed {
+        "rolled back (--atomic and rows were rejected: nothing written)"
+    } else {
+        "imported"
+    };
+    writeln!(
+        out,
+        "{} into `{}` ({}): {verb}",
+        args.file.display(),
+        s.entity,
+        s.mode
+    )?;
+    writeln!(out, "  read       {}", s.read)?;
+    writeln!(out, "  inserted   {}", s.inserted)?;
+    writeln!(out, "  updated    {}", s.updated)?;
+    writeln!(out, "  unchanged  {}", s.unchanged)?;
+    writeln!(out, "  rejected   {}", s.rejected)?;
+    writeln!(out, "  seconds    {:.2}", s.seconds)?;
+    writeln!(out, "  rows/s     {}", s.rows_per_second)?;
+    if s.stopped_early {
+        writeln!(out, "stopped early: --max-errors reached")?;
+    }
+    if s.rejected > 0 {
+        match &args.rejects {
+            Some(path) => writeln!(out, "rejected lines: {}", path.display())?,
+            None => writeln!(out, "pass --rejects FILE to get the rejected lines and why")?,
+        }
+    }
+    Ok(())
+}

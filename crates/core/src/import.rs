@@ -1,0 +1,647 @@
+//! CSV import: a file streamed in batches through the same validation and set-based writers as
+//! the API.
+//!
+//! Each batch is written as the API's non-transactional mode writes a request: the good rows of
+//! a batch are saved together, and every refused row is reported with its line, code and
+//! message, so a bad row never costs its good neighbours. A line that cannot be a row (the wrong
+//! number of cells, bytes that are not UTF-8) is refused the same way. In `upsert` and `update`
+//! modes the rows of a batch are first read by their key, rows identical to what is stored are
+//! counted `unchanged` and not written, and the others become updates or creates.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::time::Instant;
+
+use diesel::connection::SimpleConnection;
+
+use dynex_csv::{Malformed, Record, RecordReader, cell_value};
+use dynex_schema::{Entity, Field, FieldType, normalize_datetime};
+use dynex_validate::RowError;
+use serde::Serialize;
+use serde_json::{Map, Value as Json, json};
+
+use crate::db::AnyConnection;
+use crate::error::CoreError;
+use crate::write::{self, Method, Mode};
+use crate::{Dynex, Snapshot};
+
+/// How imported rows meet the stored ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportMode {
+    /// Create every row; a row whose key exists is refused (1309).
+    Insert,
+    /// Update rows whose key exists (the columns of the file only), create the others.
+    Upsert,
+    /// Update rows whose key exists; a row whose key does not exist is refused (1303).
+    Update,
+}
+
+impl ImportMode {
+    /// The mode's name, as the CLI spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImportMode::Insert => "insert",
+            ImportMode::Upsert => "upsert",
+            ImportMode::Update => "update",
+        }
+    }
+}
+
+/// What an import does besides reading the file.
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    /// Insert, upsert or update.
+    pub mode: ImportMode,
+    /// The field that matches rows in `upsert` and `update` modes (a unique field such as a
+    /// SKU); the identifier when `None`.
+    pub key: Option<String>,
+    /// Validate and try everything in one transaction, then roll it back: the report of a real
+    /// run, nothing written.
+    pub dry_run: bool,
+    /// All or nothing: the whole file in one transaction, committed only when no row was
+    /// rejected.
+    pub atomic: bool,
+    /// Stop after the batch in which this many rows were rejected.
+    pub max_errors: Option<u64>,
+    /// Rows per batch (at most the server's page limit, as batches are matched by one read).
+    pub batch_rows: usize,
+}
+
+impl Default for ImportOptions {
+    fn default() -> Self {
+        ImportOptions {
+            mode: ImportMode::Insert,
+            key: None,
+            dry_run: false,
+            atomic: false,
+            max_errors: None,
+            batch_rows: 1000,
+        }
+    }
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ImportSummary {
+    /// The entity's alias.
+    pub entity: String,
+    /// `insert`, `upsert` or `update`.
+    pub mode: &'static str,
+    /// Whether nothing was written on purpose.
+    pub dry_run: bool,
+    /// Whether the file was one transaction (`atomic`).
+    pub atomic: bool,
+    /// Whether what the counts say was kept: false for a dry run, and for an atomic import
+    /// that rejected rows (then nothing was written).
+    pub committed: bool,
+    /// Data lines read (rows, including rejected and malformed ones).
+    pub read: u64,
+    /// Rows created (or that would have been, in a dry run).
+    pub inserted: u64,
+    /// Rows changed.
+    pub updated: u64,
+    /// Rows identical to what is stored, not written.
+    pub unchanged: u64,
+    /// Rows refused.
+    pub rejected: u64,
+    /// Whether `max_errors` stopped the import before the end of the file.
+    pub stopped_early: bool,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+    /// Rows read per second.
+    pub rows_per_second: f64,
+}
+
+/// A refused line of the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reject {
+    /// Its line number (the header is line 1).
+    pub line: u64,
+    /// The first error's code (`1301` for a line that is no row).
+    pub code: String,
+    /// The field the first error is about, if one.
+    pub field: Option<String>,
+    /// Every error of the row, `; `-separated.
+    pub message: String,
+    /// The line's cells as read.
+    pub cells: Vec<String>,
+}
+
+/// Receives rejects and progress while an import runs.
+pub trait ImportObserver {
+    /// The file's header was read and accepted (before any row).
+    fn start(&mut self, header: &[String]) -> Result<(), CoreError> {
+        let _ = header;
+        Ok(())
+    }
+    /// A line was refused.
+    fn reject(&mut self, reject: &Reject) -> Result<(), CoreError>;
+    /// A batch is done; `bytes_read` of the input are consumed.
+    fn progress(&mut self, summary: &ImportSummary, bytes_read: u64) {
+        let _ = (summary, bytes_read);
+    }
+}
+
+/// The field an error is about, where it names one.
+fn error_field(e: &RowError) -> Option<String> {
+    match e {
+        RowError::Immutable { field, .. }
+        | RowError::InvalidType { field, .. }
+        | RowError::InvalidValue { field, .. }
+        | RowError::Required { field, .. }
+        | RowError::UnknownField { field, .. }
+        | RowError::InvalidUrl { field, .. } => Some(field.clone()),
+        RowError::Duplicate { path }
+        | RowError::MissingReference { path }
+        | RowError::NotNull { path } => {
+            // The database names the field after the row's path when it can.
+            path.rsplit_once("].").map(|(_, f)| f.to_string())
+        }
+        _ => None,
+    }
+}
+
+/// Whether a value read from the database and one from the file are the same for `field`.
+fn same(field: &Field, stored: Option<&Json>, new: &Json) -> bool {
+    let stored = stored.unwrap_or(&Json::Null);
+    match (field.ty, stored, new) {
+        (_, Json::Null, Json::Null) => true,
+        (_, Json::Null, _) | (_, _, Json::Null) => false,
+        (FieldType::Decimal, a, b) => decimal_text(a) == decimal_text(b),
+        (FieldType::Float, a, b) => a.as_f64() == b.as_f64(),
+        (FieldType::DateTime, Json::String(a), Json::String(b)) => {
+            normalize_datetime(a).map(|t| trim_fraction(&t))
+                == normalize_datetime(b).map(|t| trim_fraction(&t))
+        }
+        (_, a, b) => a == b,
+    }
+}
+
+/// A decimal without insignificant zeros: `20.50` and `20.5` compare equal.
+fn decimal_text(v: &Json) -> Option<String> {
+    let text = match v {
+        Json::String(s) => s.clone(),
+        Json::Number(n) => n.to_string(),
+        _ => return None,
+    };
+    let text = dynex_schema::canonical_decimal(text.trim())?;
+    Some(match text.split_once('.') {
+        Some((int, frac)) => {
+            let frac = frac.trim_end_matches('0');
+            if frac.is_empty() {
+                int.to_string()
+            } else {
+                format!("{int}.{frac}")
+            }
+        }
+        None => text,
+    })
+}
+
+fn trim_fraction(t: &str) -> String {
+    match t.split_once('.') {
+        Some((base, frac)) if frac.chars().all(|c| c == '0') => base.to_string(),
+        _ => t.to_string(),
+    }
+}
+
+/// The text form of a key value, for matching rows read back with rows of the file.
+fn key_text(v: &Json) -> String {
+    match v {
+        Json::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// One row of a batch: where it came from and what it says.
+struct Row {
+    line: u64,
+    cells: Vec<String>,
+    object: Map<String, Json>,
+}
+
+/// The running import.
+struct Run<'a> {
+    dynex: &'a Dynex,
+    /// The import's connection: batches and the reads that match them use it, so that inside
+    /// one transaction (atomic, dry run) each batch sees the ones before it.
+    conn: &'a mut AnyConnection,
+    /// A transaction spans the import; batches are savepoints in it.
+    outer: bool,
+    snapshot: &'a Snapshot,
+    entity: &'a std::sync::Arc<Entity>,
+    options: &'a ImportOptions,
+    /// The field of each column of the file.
+    columns: Vec<&'a Field>,
+    /// The matching field (upsert, update).
+    key: &'a Field,
+    summary: ImportSummary,
+    /// The batch's rejects, reported in line order once the batch is written.
+    rejects: Vec<Reject>,
+    observer: &'a mut dyn ImportObserver,
+}
+
+impl Run<'_> {
+    fn reject(
+        &mut self,
+        line: u64,
+        cells: Vec<String>,
+        errors: &[RowError],
+    ) -> Result<(), CoreError> {
+        let first = errors.first();
+        let reject = Reject {
+            line,
+            code: first.map_or("1302", RowError::code).to_string(),
+            field: first.and_then(error_field),
+            message: errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; "),
+            cells,
+        };
+        self.summary.rejected += 1;
+        self.rejects.push(reject);
+        Ok(())
+    }
+
+    /// Hands the batch's rejects to the observer, in line order.
+    fn flush_rejects(&mut self) -> Result<(), CoreError> {
+        self.rejects.sort_by_key(|r| r.line);
+        for reject in std::mem::take(&mut self.rejects) {
+            self.observer.reject(&reject)?;
+        }
+        Ok(())
+    }
+
+    fn malformed(&mut self, m: Malformed) -> Result<(), CoreError> {
+        self.summary.rejected += 1;
+        self.rejects.push(Reject {
+            line: m.line,
+            code: RowError::InvalidFormat.code().to_string(),
+            field: None,
+            message: format!("Line {} is not a row: {}.", m.line, m.reason),
+            cells: m.cells,
+        });
+        Ok(())
+    }
+
+    /// Types the cells of a record; a cell that does not parse refuses the row.
+    fn row(&mut self, record: Record) -> Result<Option<Row>, CoreError> {
+        let mut object = Map::with_capacity(record.cells.len());
+        let mut errors = Vec::new();
+        let path = format!("{}[{}]", self.entity.alias(), record.line);
+        for (field, text) in self.columns.iter().zip(&record.cells) {
+            match cell_value(field, text) {
+                // An empty identifier is left out, so that the database assigns one.
+                Ok(Json::Null) if field.field_name == self.entity.identifier().field_name => {}
+                Ok(v) => {
+                    object.insert(field.field_visible_name.clone(), v);
+                }
+                Err(_) => errors.push(RowError::InvalidType {
+                    path: path.clone(),
+                    field: field.field_visible_name.clone(),
+                    expected: dynex_validate::expected(field.ty),
+                }),
+            }
+        }
+        if !errors.is_empty() {
+            self.reject(record.line, record.cells, &errors)?;
+            return Ok(None);
+        }
+        Ok(Some(Row {
+            line: record.line,
+            cells: record.cells,
+            object,
+        }))
+    }
+
+    /// Reads the stored rows of the batch's keys, by key text.
+    fn stored(&mut self, rows: &[Row]) -> Result<HashMap<String, Map<String, Json>>, CoreError> {
+        let keys: Vec<&Json> = rows
+            .iter()
+            .filter_map(|r| r.object.get(&self.key.field_visible_name))
+            .filter(|v| !v.is_null())
+            .collect();
+        if keys.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let alias = self.entity.alias();
+        let pairs = vec![
+            (
+                format!("filter[{alias}.{}]", self.key.field_visible_name),
+                json!({ "in": keys }).to_string(),
+            ),
+            ("page[limit]".to_string(), keys.len().to_string()),
+        ];
+        let resolve = |a: &str| self.snapshot.catalog.entity(a).cloned();
+        let query = dynex_query::parse(self.entity, &resolve, &pairs, &self.dynex.page_limits())?;
+        let found = crate::read::read(self.conn, self.dynex.dialect(), self.entity, &query, &[])?;
+        Ok(found
+            .into_iter()
+            .filter_map(|row| match row {
+                Json::Object(o) => Some(o),
+                _ => None,
+            })
+            .map(|o| {
+                let k = o
+                    .get(&self.key.field_visible_name)
+                    .map(key_text)
+                    .unwrap_or_default();
+                (k, o)
+            })
+            .collect())
+    }
+
+    /// Writes rows with `method`; returns how many were saved and reports the others.
+    fn write(&mut self, rows: Vec<Row>, method: Method) -> Result<u64, CoreError> {
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let objects: Vec<Map<String, Json>> = rows.iter().map(|r| r.object.clone()).collect();
+        let hooks = self.dynex.hooks();
+        let ctx = write::Ctx {
+            catalog: &self.snapshot.catalog,
+            dialect: self.dynex.dialect(),
+            method,
+            principal: None,
+            hooks: hooks.as_deref(),
+            // The outer transaction holds the writer lock already.
+            writer: if self.outer {
+                None
+            } else {
+                self.dynex.writer_lock()
+            },
+            nested: self.outer,
+        };
+        let alias = self.entity.alias();
+        let path = |i: usize| format!("{alias}[{}]", rows[i].line);
+        let written = write::write_objects(
+            self.conn,
+            &ctx,
+            self.entity,
+            &objects,
+            &path,
+            None,
+            Mode {
+                transactional: false,
+                // Inside the outer transaction a dry run keeps each batch until the end.
+                dry: self.options.dry_run && !self.outer,
+            },
+        )?;
+        let saved = written.saved.iter().filter(|s| **s).count() as u64;
+        let mut by_row: Vec<Vec<RowError>> = vec![Vec::new(); rows.len()];
+        for (i, e) in written.errors {
+            by_row[i].push(e);
+        }
+        for (row, errors) in rows.into_iter().zip(by_row) {
+            if !errors.is_empty() {
+                self.reject(row.line, row.cells, &errors)?;
+            }
+        }
+        Ok(saved)
+    }
+
+    /// Writes one batch.
+    fn batch(&mut self, rows: Vec<Row>) -> Result<(), CoreError> {
+        if self.options.mode == ImportMode::Insert {
+            self.summary.inserted += self.write(rows, Method::Create)?;
+            return Ok(());
+        }
+        let stored = self.stored(&rows)?;
+        let key = self.key.field_visible_name.clone();
+        let identifier = self.entity.identifier().field_visible_name.clone();
+        let (mut creates, mut puts, mut updates) = (Vec::new(), Vec::new(), Vec::new());
+        for mut row in rows {
+            let found = row
+                .object
+                .get(&key)
+                .filter(|v| !v.is_null())
+                .and_then(|k| stored.get(&key_text(k)));
+            match found {
+                Some(existing) => {
+                    let unchanged = row.object.iter().all(|(name, v)| {
+                        self.entity
+                            .field_index(name)
+                            .is_some_and(|i| same(&self.entity.fields()[i], existing.get(name), v))
+                    });
+                    if unchanged {
+                        self.summary.unchanged += 1;
+                        continue;
+                    }
+                    // Matched by another key: update the stored row by its identifier.
+                    if let Some(id) = existing.get(&identifier) {
+                        row.object.insert(identifier.clone(), id.clone());
+                    }
+                    updates.push(row);
+                }
+                // A new row that names its identifier is created with it, or refused when the
+                // identifier is not creatable (1308), as a PUT would.
+                None if self.options.mode == ImportMode::Upsert
+                    && row.object.get(&identifier).is_some_and(|v| !v.is_null()) =>
+                {
+                    puts.push(row);
+                }
+                None if self.options.mode == ImportMode::Upsert => creates.push(row),
+                None => {
+                    let path = format!("{}[{}]", self.entity.alias(), row.line);
+                    self.reject(row.line, row.cells, &[RowError::NotFound { path }])?;
+                }
+            }
+        }
+        self.summary.updated += self.write(updates, Method::Update)?;
+        self.summary.inserted += self.write(puts, Method::Upsert)?;
+        self.summary.inserted += self.write(creates, Method::Create)?;
+        Ok(())
+    }
+}
+
+impl Dynex {
+    /// Imports a CSV file (header first, visible field names as columns) into the entity
+    /// `alias`; refused lines go to `observer`. Fails before writing anything when the header
+    /// names unknown or repeated columns, or lacks the key column in `upsert`/`update` mode.
+    pub fn import<R: Read>(
+        &self,
+        alias: &str,
+        input: R,
+        options: &ImportOptions,
+        observer: &mut dyn ImportObserver,
+    ) -> Result<ImportSummary, CoreError> {
+        let started = Instant::now();
+        let snapshot = self.snapshot();
+        let entity = self.entity(&snapshot, alias)?;
+        let mut reader = RecordReader::new(input).map_err(|e| CoreError::Invalid(e.to_string()))?;
+        let columns = header_fields(&entity, reader.header())?;
+        let key = match &options.key {
+            None => entity.identifier(),
+            Some(name) => entity
+                .field_index(name)
+                .map(|i| &entity.fields()[i])
+                .ok_or_else(|| {
+                    CoreError::Invalid(format!("the key `{name}` is not a field of `{alias}`"))
+                })?,
+        };
+        if options.mode != ImportMode::Insert
+            && !columns
+                .iter()
+                .any(|f| f.field_visible_name == key.field_visible_name)
+        {
+            return Err(CoreError::Invalid(format!(
+                "{} needs the column `{}` to match rows",
+                options.mode.as_str(),
+                key.field_visible_name
+            )));
+        }
+        observer.start(reader.header())?;
+        let outer = options.atomic || options.dry_run;
+        // One transaction around everything holds SQLite's writer lock throughout.
+        let _writer = if outer { self.sqlite_writer() } else { None };
+        let mut conn = self.inner.db.conn()?;
+        if outer {
+            conn.batch_execute(crate::tx::begin_statement(self.dialect()))?;
+        }
+        let mut run = Run {
+            dynex: self,
+            conn: &mut conn,
+            outer,
+            snapshot: &snapshot,
+            entity: &entity,
+            options,
+            columns,
+            key,
+            rejects: Vec::new(),
+            summary: ImportSummary {
+                entity: alias.to_string(),
+                mode: options.mode.as_str(),
+                dry_run: options.dry_run,
+                atomic: options.atomic,
+                ..ImportSummary::default()
+            },
+            observer,
+        };
+        let result = run.all(&mut reader, started);
+        let mut summary = run.summary;
+        if outer {
+            let keep = result.is_ok() && !options.dry_run && summary.rejected == 0;
+            conn.batch_execute(if keep { "COMMIT" } else { "ROLLBACK" })?;
+            summary.committed = keep;
+        } else {
+            summary.committed = !options.dry_run;
+        }
+        result?;
+        let elapsed = started.elapsed().as_secs_f64();
+        summary.seconds = elapsed;
+        summary.rows_per_second = rate(summary.read, elapsed);
+        Ok(summary)
+    }
+}
+
+impl Run<'_> {
+    /// Reads and writes the whole file, batch by batch.
+    fn all<R: Read>(
+        &mut self,
+        reader: &mut RecordReader<R>,
+        started: Instant,
+    ) -> Result<(), CoreError> {
+        let options = self.options;
+        let batch_rows = options.batch_rows.clamp(
+            1,
+            usize::try_from(self.dynex.page_limits().max_limit).unwrap_or(1000),
+        );
+        let key_name = self.key.field_visible_name.clone();
+        let mut batch: Vec<Row> = Vec::with_capacity(batch_rows);
+        let mut keys_in_batch: std::collections::HashSet<String> = Default::default();
+        let mut done = false;
+        while !done {
+            match reader
+                .next_record()
+                .map_err(|e| CoreError::Invalid(format!("cannot read the file: {e}")))?
+            {
+                None => done = true,
+                Some(Err(m)) => {
+                    self.summary.read += 1;
+                    self.malformed(m)?;
+                }
+                Some(Ok(record)) => {
+                    self.summary.read += 1;
+                    if let Some(row) = self.row(record)? {
+                        // A key seen twice in one batch: write the first before matching the
+                        // second, so the second updates what the first wrote.
+                        let k = row.object.get(&key_name).map(key_text);
+                        if let Some(k) = &k
+                            && options.mode != ImportMode::Insert
+                            && keys_in_batch.contains(k)
+                        {
+                            self.batch(std::mem::take(&mut batch))?;
+                            keys_in_batch.clear();
+                        }
+                        keys_in_batch.extend(k);
+                        batch.push(row);
+                    }
+                }
+            }
+            let full = batch.len() + self.rejects.len() >= batch_rows;
+            if full || (done && !(batch.is_empty() && self.rejects.is_empty())) {
+                self.batch(std::mem::take(&mut batch))?;
+                self.flush_rejects()?;
+                keys_in_batch.clear();
+                let elapsed = started.elapsed().as_secs_f64();
+                self.summary.seconds = elapsed;
+                self.summary.rows_per_second = rate(self.summary.read, elapsed);
+                self.observer.progress(&self.summary, reader.bytes_read());
+                if let Some(max) = options.max_errors
+                    && self.summary.rejected >= max
+                    && !done
+                {
+                    // Early only if something is left unread.
+                    self.summary.stopped_early = reader
+                        .next_record()
+                        .map_err(|e| CoreError::Invalid(format!("cannot read the file: {e}")))?
+                        .is_some();
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn rate(rows: u64, seconds: f64) -> f64 {
+    if seconds > 0.0 {
+        (rows as f64 / seconds).round()
+    } else {
+        0.0
+    }
+}
+
+/// The field of each column of the header; unknown and repeated columns are refused.
+fn header_fields<'e>(entity: &'e Entity, header: &[String]) -> Result<Vec<&'e Field>, CoreError> {
+    let mut fields: Vec<&Field> = Vec::with_capacity(header.len());
+    let mut unknown = Vec::new();
+    for name in header {
+        match entity.field_index(name) {
+            Some(_) if fields.iter().any(|f| f.field_visible_name == *name) => {
+                return Err(CoreError::Invalid(format!(
+                    "the column `{name}` appears twice in the header"
+                )));
+            }
+            Some(i) => fields.push(&entity.fields()[i]),
+            None => unknown.push(format!("`{name}`")),
+        }
+    }
+    if !unknown.is_empty() {
+        let known: Vec<&str> = entity
+            .fields()
+            .iter()
+            .map(|f| f.field_visible_name.as_str())
+            .collect();
+        return Err(CoreError::Invalid(format!(
+            "unknown column{} {} (the fields of `{}` are: {})",
+            if unknown.len() > 1 { "s" } else { "" },
+            unknown.join(", "),
+            entity.alias(),
+            known.join(", ")
+        )));
+    }
+    Ok(fields)
+}
