@@ -1,4 +1,4 @@
-//! `dynex export ALIAS`: an entity's rows as CSV, read page by page.
+//! `dynex export ALIAS`: an entity's rows as CSV, streamed in keyset pages.
 
 use std::io::Write;
 use std::time::Instant;
@@ -9,9 +9,6 @@ use serde_json::json;
 
 use crate::ExportArgs;
 use crate::output::{plural, print_json, write_file};
-
-/// Rows read per page (the core's maximum page size).
-const PAGE: usize = 1000;
 
 pub(crate) fn run(
     dynex: &Dynex,
@@ -34,24 +31,19 @@ pub(crate) fn run(
     let started = Instant::now();
     let write_rows = |w: &mut dyn Write| -> anyhow::Result<usize> {
         let mut writer = EntityWriter::new(&entity, w)?;
-        let mut rows = 0;
-        loop {
-            let mut pairs = filters.clone();
-            pairs.push(("page[limit]".into(), PAGE.to_string()));
-            pairs.push(("page[offset]".into(), rows.to_string()));
-            let page = dynex.read_collection(alias, &pairs)?;
-            for row in &page {
-                if let Some(object) = row.as_object() {
-                    writer.write(object)?;
-                }
-            }
-            rows += page.len();
-            if page.len() < PAGE {
-                break;
-            }
+        let mut failed = None;
+        let rows = dynex.export_rows(alias, &filters, |row| {
+            writer.write(row).map_err(|e| {
+                let message = e.to_string();
+                failed = Some(e);
+                CoreError::Invalid(message)
+            })
+        });
+        if let Some(e) = failed {
+            return Err(e.into());
         }
         writer.finish()?;
-        Ok(rows)
+        Ok(usize::try_from(rows?).unwrap_or(usize::MAX))
     };
     let rows = match &args.output {
         None => write_rows(out)?,

@@ -20,6 +20,7 @@ mod dberr;
 mod delete;
 mod demo;
 mod error;
+mod export;
 pub mod hooks;
 mod import;
 pub mod introspect;

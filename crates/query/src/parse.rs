@@ -43,6 +43,8 @@ pub enum Condition {
     Eq(usize, Value),
     /// `field IN (values)`.
     In(usize, Vec<Value>),
+    /// `field > value`: keyset paging, the rows after the last one read.
+    After(usize, Value),
 }
 
 /// An `include` chain node: a relation and the relations to include below it.

@@ -267,6 +267,15 @@ pub(crate) fn condition(sql: &mut Sql, dialect: Dialect, entity: &Entity, c: &Co
     let (index, values, single) = match c {
         Condition::Eq(i, v) => (*i, std::slice::from_ref(v), true),
         Condition::In(i, vs) => (*i, vs.as_slice(), false),
+        Condition::After(i, v) => {
+            let field = &entity.fields()[*i];
+            sql.push("(");
+            field_lhs(sql, dialect, field.ty, &field.field_name);
+            sql.push(" > ");
+            field_rhs(sql, dialect, v);
+            sql.push(")");
+            return;
+        }
     };
     let field = &entity.fields()[index];
     let non_null: Vec<&Value> = values.iter().filter(|v| **v != Value::Null).collect();

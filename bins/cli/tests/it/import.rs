@@ -1575,6 +1575,39 @@ fn large_files_are_batched(db: TestDb) {
         .filter(|r| r["is_in_menu"] == json!(false))
         .count();
     assert_eq!(menu, 1250 + 1, "tablets and the odd keys");
+
+    // The export pages by identifier (1000 rows a page): every row once, in order, filters
+    // applied on every page.
+    let out = dir.path().join("all.csv");
+    let out = out.to_str().unwrap();
+    dynex(&db, &["export", "categories", "-o", out]).ok();
+    let exported: Vec<String> = read(out).lines().skip(1).map(str::to_string).collect();
+    assert_eq!(exported.len(), 5 + 2499);
+    let ids: Vec<i64> = exported
+        .iter()
+        .map(|l| l.split(',').next().unwrap().parse().unwrap())
+        .collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "identifier order");
+    let hidden = dir.path().join("hidden.csv");
+    let hidden = hidden.to_str().unwrap();
+    dynex(
+        &db,
+        &[
+            "export",
+            "categories",
+            "--filter",
+            "is_in_menu=false",
+            "-o",
+            hidden,
+        ],
+    )
+    .ok();
+    assert_eq!(read(hidden).lines().count(), 1 + menu);
+    assert!(
+        read(hidden).lines().skip(1).all(|l| l.contains(",false")),
+        "{}",
+        read(hidden)
+    );
 }
 
 /// Case 9, what `dynex export` wrote, `dynex import --mode upsert` restores: altered rows come
