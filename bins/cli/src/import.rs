@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use dynex_core::{CoreError, Dynex, ImportObserver, ImportOptions, ImportSummary, Reject};
-use dynex_csv::{RejectRow, RejectWriter};
+use dynex_csv::{Mapping, RejectRow, RejectWriter};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
@@ -98,6 +98,18 @@ pub(crate) fn run(
         report: None,
         bar,
     };
+    // A mapping that cannot be read or is wrong is bad input (exit 2), refused before any row.
+    let mapping = match &args.mapping {
+        None => None,
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| CoreError::Invalid(format!("cannot read {}: {e}", path.display())))?;
+            Some(
+                Mapping::from_yaml(&text)
+                    .map_err(|e| CoreError::Invalid(format!("{}: {e}", path.display())))?,
+            )
+        }
+    };
     let options = ImportOptions {
         mode: args.mode.into(),
         key: args.key.clone(),
@@ -105,6 +117,7 @@ pub(crate) fn run(
         atomic: args.atomic,
         max_errors: args.max_errors,
         batch_rows: args.batch_size,
+        mapping,
     };
     let summary = dynex.import(&args.alias, input, &options, &mut observer)?;
     if let Some(bar) = observer.bar.take() {

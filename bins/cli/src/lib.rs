@@ -273,6 +273,9 @@ pub struct ImportArgs {
     /// Rows written per batch.
     #[arg(long, value_name = "N", default_value_t = 1000)]
     pub batch_size: usize,
+    /// A YAML mapping for files of another system: renamed and ignored columns, constants, trims, value maps, date formats, decimal commas (see docs/import-export.md).
+    #[arg(long, value_name = "FILE.yml")]
+    pub mapping: Option<PathBuf>,
 }
 
 /// `dynex export ALIAS …`

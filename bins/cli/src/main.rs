@@ -6,6 +6,11 @@ use std::process::ExitCode;
 use clap::Parser;
 use dynex_cli::Cli;
 
+// Imports build and drop many small JSON values per row; mimalloc handles that pattern markedly
+// faster than the system allocator (malloc and free took 40% of an import's time).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn,r2d2=off"))
         .init();

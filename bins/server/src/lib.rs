@@ -5,6 +5,7 @@
 
 mod admin;
 mod auth;
+mod csv;
 mod error;
 mod token;
 
@@ -261,6 +262,9 @@ async fn get_collection(
     let alias = alias.into_inner();
     let pairs = query_pairs(&req);
     auth::authorize(&state.dynex, &req, &pairs, Action::Read, &alias)?;
+    if csv::wants_csv(&req) {
+        return csv::export(state, alias, pairs).await;
+    }
     let dynex = state.dynex.clone();
     let rows = blocking(move || dynex.read_collection(&alias, &pairs)).await?;
     Ok(HttpResponse::Ok().json(json!({ "data": rows })))
@@ -339,6 +343,14 @@ async fn write(
     let principal = auth::authorize(&state.dynex, &req, &pairs, Action::Write, &alias)?;
     let body = read_body(&req, payload, state.max_body_bytes).await?;
     let transactional = transactional(&req);
+    if id.is_none() && csv::sends_csv(&req) {
+        let mode = match method {
+            Method::Create => dynex_core::ImportMode::Insert,
+            Method::Update => dynex_core::ImportMode::Update,
+            Method::Upsert => dynex_core::ImportMode::Upsert,
+        };
+        return csv::import(state, alias, pairs, body, mode, transactional).await;
+    }
     let dynex = state.dynex.clone();
     let by_id = id.is_some();
     let outcome = blocking(move || {

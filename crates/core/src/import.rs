@@ -65,6 +65,9 @@ pub struct ImportOptions {
     pub max_errors: Option<u64>,
     /// Rows per batch (at most the server's page limit, as batches are matched by one read).
     pub batch_rows: usize,
+    /// How the file's columns become fields (`--mapping`); `None`: the header is visible
+    /// field names.
+    pub mapping: Option<dynex_csv::Mapping>,
 }
 
 impl Default for ImportOptions {
@@ -76,6 +79,7 @@ impl Default for ImportOptions {
             atomic: false,
             max_errors: None,
             batch_rows: 1000,
+            mapping: None,
         }
     }
 }
@@ -119,6 +123,8 @@ pub struct Reject {
     pub line: u64,
     /// The first error's code (`1301` for a line that is no row).
     pub code: String,
+    /// The HTTP status the API answers for that code.
+    pub status: u16,
     /// The field the first error is about, if one.
     pub field: Option<String>,
     /// Every error of the row, `; `-separated.
@@ -213,6 +219,9 @@ fn key_text(v: &Json) -> String {
     }
 }
 
+/// A stored row found by key, and how many stored rows have that key.
+type Stored = (Map<String, Json>, usize);
+
 /// One row of a batch: where it came from and what it says.
 struct Row {
     line: u64,
@@ -231,8 +240,10 @@ struct Run<'a> {
     snapshot: &'a Snapshot,
     entity: &'a std::sync::Arc<Entity>,
     options: &'a ImportOptions,
-    /// The field of each column of the file.
+    /// The field of each column of the file (of the mapped record, with a mapping).
     columns: Vec<&'a Field>,
+    /// The mapping bound to the file's header.
+    mapping: Option<dynex_csv::MappingPlan>,
     /// The matching field (upsert, update).
     key: &'a Field,
     summary: ImportSummary,
@@ -252,6 +263,7 @@ impl Run<'_> {
         let reject = Reject {
             line,
             code: first.map_or("1302", RowError::code).to_string(),
+            status: first.map_or(400, RowError::status),
             field: first.and_then(error_field),
             message: errors
                 .iter()
@@ -279,6 +291,7 @@ impl Run<'_> {
         self.rejects.push(Reject {
             line: m.line,
             code: RowError::InvalidFormat.code().to_string(),
+            status: RowError::InvalidFormat.status(),
             field: None,
             message: format!("Line {} is not a row: {}.", m.line, m.reason),
             cells: m.cells,
@@ -291,7 +304,35 @@ impl Run<'_> {
         let mut object = Map::with_capacity(record.cells.len());
         let mut errors = Vec::new();
         let path = format!("{}[{}]", self.entity.alias(), record.line);
-        for (field, text) in self.columns.iter().zip(&record.cells) {
+        let mapped;
+        let cells = match self.mapping.as_ref().map(|m| m.apply(&record.cells)) {
+            None => &record.cells,
+            Some(Ok(cells)) => {
+                mapped = cells;
+                &mapped
+            }
+            // A cell the mapping refuses is a 1305 that names the column and says why.
+            Some(Err(e)) => {
+                let ty = self
+                    .entity
+                    .field_index(&e.field)
+                    .map(|i| self.entity.fields()[i].ty);
+                let error = RowError::InvalidType {
+                    path: path.clone(),
+                    field: e.field.clone(),
+                    expected: ty.map_or("a value", dynex_validate::expected),
+                };
+                self.reject(record.line, record.cells, &[error])?;
+                if let Some(reject) = self.rejects.last_mut() {
+                    reject.message = format!(
+                        "Invalid data type `{path}` for field `{}` (column `{}`): {}.",
+                        e.field, e.column, e.reason
+                    );
+                }
+                return Ok(None);
+            }
+        };
+        for (field, text) in self.columns.iter().zip(cells) {
             match cell_value(field, text) {
                 // An empty identifier is left out, so that the database assigns one.
                 Ok(Json::Null) if field.field_name == self.entity.identifier().field_name => {}
@@ -316,8 +357,9 @@ impl Run<'_> {
         }))
     }
 
-    /// Reads the stored rows of the batch's keys, by key text.
-    fn stored(&mut self, rows: &[Row]) -> Result<HashMap<String, Map<String, Json>>, CoreError> {
+    /// Reads the stored rows of the batch's keys, by key text, with how many rows share each
+    /// key (more than one when the key field is not unique).
+    fn stored(&mut self, rows: &[Row]) -> Result<HashMap<String, Stored>, CoreError> {
         let keys: Vec<&Json> = rows
             .iter()
             .filter_map(|r| r.object.get(&self.key.field_visible_name))
@@ -332,7 +374,11 @@ impl Run<'_> {
                 format!("filter[{alias}.{}]", self.key.field_visible_name),
                 json!({ "in": keys }).to_string(),
             ),
-            ("page[limit]".to_string(), keys.len().to_string()),
+            // Room for more rows than keys, to notice a key that matches several.
+            (
+                "page[limit]".to_string(),
+                self.dynex.page_limits().max_limit.to_string(),
+            ),
         ];
         let resolve = |a: &str| self.snapshot.catalog.entity(a).cloned();
         let query = dynex_query::parse(self.entity, &resolve, &pairs, &self.dynex.page_limits())?;
@@ -343,14 +389,17 @@ impl Run<'_> {
                 Json::Object(o) => Some(o),
                 _ => None,
             })
-            .map(|o| {
+            .fold(HashMap::new(), |mut by_key, o| {
                 let k = o
                     .get(&self.key.field_visible_name)
                     .map(key_text)
                     .unwrap_or_default();
-                (k, o)
-            })
-            .collect())
+                by_key
+                    .entry(k)
+                    .and_modify(|(_, n): &mut Stored| *n += 1)
+                    .or_insert((o, 1));
+                by_key
+            }))
     }
 
     /// Writes rows with `method`; returns how many were saved and reports the others.
@@ -358,7 +407,12 @@ impl Run<'_> {
         if rows.is_empty() {
             return Ok(0);
         }
-        let objects: Vec<Map<String, Json>> = rows.iter().map(|r| r.object.clone()).collect();
+        let mut sources: Vec<(u64, Vec<String>)> = Vec::with_capacity(rows.len());
+        let mut objects: Vec<Map<String, Json>> = Vec::with_capacity(rows.len());
+        for r in rows {
+            sources.push((r.line, r.cells));
+            objects.push(r.object);
+        }
         let hooks = self.dynex.hooks();
         let ctx = write::Ctx {
             catalog: &self.snapshot.catalog,
@@ -373,9 +427,10 @@ impl Run<'_> {
                 self.dynex.writer_lock()
             },
             nested: self.outer,
+            respond: false,
         };
         let alias = self.entity.alias();
-        let path = |i: usize| format!("{alias}[{}]", rows[i].line);
+        let path = |i: usize| format!("{alias}[{}]", sources[i].0);
         let written = write::write_objects(
             self.conn,
             &ctx,
@@ -390,13 +445,13 @@ impl Run<'_> {
             },
         )?;
         let saved = written.saved.iter().filter(|s| **s).count() as u64;
-        let mut by_row: Vec<Vec<RowError>> = vec![Vec::new(); rows.len()];
+        let mut by_row: Vec<Vec<RowError>> = vec![Vec::new(); sources.len()];
         for (i, e) in written.errors {
             by_row[i].push(e);
         }
-        for (row, errors) in rows.into_iter().zip(by_row) {
+        for ((line, cells), errors) in sources.into_iter().zip(by_row) {
             if !errors.is_empty() {
-                self.reject(row.line, row.cells, &errors)?;
+                self.reject(line, cells, &errors)?;
             }
         }
         Ok(saved)
@@ -419,16 +474,36 @@ impl Run<'_> {
                 .filter(|v| !v.is_null())
                 .and_then(|k| stored.get(&key_text(k)));
             match found {
-                Some(existing) => {
-                    let unchanged = row.object.iter().all(|(name, v)| {
+                Some((_, n)) if *n > 1 => {
+                    let path = format!("{}[{}]", self.entity.alias(), row.line);
+                    let k = row.object.get(&key).map(key_text).unwrap_or_default();
+                    let reason = format!(
+                        "the key `{key}` = `{k}` matches {n} stored rows; match rows by a \
+                         unique field"
+                    );
+                    self.reject(
+                        row.line,
+                        row.cells,
+                        &[RowError::Persistence {
+                            path,
+                            reason: Some(reason),
+                        }],
+                    )?;
+                }
+                Some((existing, _)) => {
+                    let is_same = |name: &String, v: &Json| {
                         self.entity
                             .field_index(name)
                             .is_some_and(|i| same(&self.entity.fields()[i], existing.get(name), v))
-                    });
-                    if unchanged {
+                    };
+                    if row.object.iter().all(|(name, v)| is_same(name, v)) {
                         self.summary.unchanged += 1;
                         continue;
                     }
+                    // Only what changed is written: an unchanged cell of a field that is not
+                    // editable is no attempt to change it, and fewer columns write faster.
+                    row.object
+                        .retain(|name, v| *name == key || *name == identifier || !is_same(name, v));
                     // Matched by another key: update the stored row by its identifier.
                     if let Some(id) = existing.get(&identifier) {
                         row.object.insert(identifier.clone(), id.clone());
@@ -471,7 +546,16 @@ impl Dynex {
         let snapshot = self.snapshot();
         let entity = self.entity(&snapshot, alias)?;
         let mut reader = RecordReader::new(input).map_err(|e| CoreError::Invalid(e.to_string()))?;
-        let columns = header_fields(&entity, reader.header())?;
+        let mapping = options
+            .mapping
+            .as_ref()
+            .map(|m| m.plan(&entity, reader.header()))
+            .transpose()
+            .map_err(CoreError::Invalid)?;
+        let columns = header_fields(
+            &entity,
+            mapping.as_ref().map_or(reader.header(), |m| m.header()),
+        )?;
         let key = match &options.key {
             None => entity.identifier(),
             Some(name) => entity
@@ -508,6 +592,7 @@ impl Dynex {
             entity: &entity,
             options,
             columns,
+            mapping,
             key,
             rejects: Vec::new(),
             summary: ImportSummary {

@@ -342,6 +342,7 @@ impl Dynex {
             hooks: hooks.as_deref(),
             writer: self.writer_lock(),
             nested: false,
+            respond: true,
         };
         let mut conn = self.inner.db.conn()?;
         write::write(&mut conn, &ctx, &entity, request)

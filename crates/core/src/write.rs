@@ -175,6 +175,8 @@ pub(crate) struct Ctx<'a> {
     pub writer: Option<&'a std::sync::Mutex<()>>,
     /// The caller holds a transaction on the connection: attempts are savepoints in it.
     pub nested: bool,
+    /// The caller wants the saved rows back (the API answers them; an import does not).
+    pub respond: bool,
 }
 
 /// Why an attempt stopped early.
@@ -796,8 +798,14 @@ impl<'a> Attempt<'_, '_, 'a> {
                     ))));
                 }
             }
+            // Rows nobody reads back (an import, no hooks, no nested rows) are inserted without
+            // RETURNING and without reading generated identifiers.
+            let quiet = !self.ctx.respond
+                && self.ctx.hooks.is_none()
+                && members.iter().all(|&i| nodes[i].branches.is_empty());
             let one_by_one = self.granular
-                || (!w::insert_returns(dialect)
+                || (!quiet
+                    && !w::insert_returns(dialect)
                     && !shape.contains(id)
                     && !self.consecutive_ids()?);
             let sizes = if one_by_one {
@@ -820,7 +828,11 @@ impl<'a> Attempt<'_, '_, 'a> {
                             .collect()
                     })
                     .collect();
-                let sql = w::insert(dialect, entity, &targets, &rows, extras);
+                let sql = w::insert_rows(dialect, entity, &targets, &rows, extras, !quiet);
+                if quiet {
+                    self.insert_quietly(entity, nodes, chunk, &sql)?;
+                    continue;
+                }
                 if !w::insert_returns(dialect) {
                     self.insert_without_returning(entity, nodes, chunk, &shape, &sql)?;
                     continue;
@@ -891,6 +903,37 @@ impl<'a> Attempt<'_, '_, 'a> {
             .unwrap_or(false);
         self.consecutive = Some(known);
         Ok(known)
+    }
+
+    /// Inserts rows nobody reads back: each is marked saved with an empty answer.
+    fn insert_quietly(
+        &mut self,
+        entity: &'a Entity,
+        nodes: &mut [&mut Node<'a>],
+        chunk: &[usize],
+        sql: &dynex_query::Sql,
+    ) -> Result<(), Abort> {
+        let dialect = self.dialect();
+        let result = if self.granular {
+            self.tx.savepoint(|c| execute(c, sql))
+        } else {
+            execute(self.tx.conn(), sql)
+        };
+        match result {
+            Ok(_) => {
+                for &i in chunk {
+                    nodes[i].state.saved = Some(Saved::decoded(Map::new(), Vec::new()));
+                }
+                Ok(())
+            }
+            Err(e) if self.granular => {
+                let i = chunk[0];
+                let error = refusal(entity, &nodes[i].path, classify(dialect, e))?;
+                self.fail(nodes[i], error);
+                Ok(())
+            }
+            Err(e) => Err(abort(dialect, e)),
+        }
     }
 
     /// Inserts where `INSERT` returns no rows (MariaDB): the identifiers are the ones sent, or
@@ -1003,8 +1046,20 @@ impl<'a> Attempt<'_, '_, 'a> {
                             )
                         })
                         .collect();
-                    let sql = w::update(dialect, entity, &key_target, &targets, &rows, extras);
-                    let returns = w::update_returns(dialect);
+                    // Rows nobody reads back (an import without hooks) need no RETURNING.
+                    let quiet = !self.ctx.respond
+                        && self.ctx.hooks.is_none()
+                        && chunk.iter().all(|&i| nodes[i].branches.is_empty());
+                    let returns = w::update_returns(dialect) && !quiet;
+                    let sql = w::update_rows(
+                        dialect,
+                        entity,
+                        &key_target,
+                        &targets,
+                        &rows,
+                        extras,
+                        returns,
+                    );
                     let result = match (self.granular, returns) {
                         (true, true) => self.row_in_savepoint(&sql),
                         (false, true) => self.rows(&sql),
@@ -1023,7 +1078,11 @@ impl<'a> Attempt<'_, '_, 'a> {
                         }
                         Err(e) => return Err(abort(dialect, e)),
                     };
-                    if w::update_returns(dialect) {
+                    if quiet {
+                        for &i in chunk {
+                            nodes[i].state.saved = Some(Saved::decoded(Map::new(), Vec::new()));
+                        }
+                    } else if returns {
                         let mut by_key = HashMap::new();
                         for text in texts {
                             let (object, extras) =

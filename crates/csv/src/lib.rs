@@ -12,6 +12,9 @@ use std::sync::{Arc, Mutex};
 use dynex_schema::{Entity, Field, FieldType, Value as Typed};
 use serde_json::{Map, Value};
 
+mod mapping;
+pub use mapping::{CellError, Mapping, MappingPlan, Unmapped};
+
 /// Errors reading or writing CSV.
 #[derive(Debug, thiserror::Error)]
 pub enum CsvError {

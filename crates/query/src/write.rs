@@ -112,6 +112,18 @@ pub fn insert(
     rows: &[Vec<Value>],
     extra_columns: &[String],
 ) -> Sql {
+    insert_rows(dialect, entity, targets, rows, extra_columns, true)
+}
+
+/// [`insert`] without `RETURNING` when `returns` is false, for writers that need no answer.
+pub fn insert_rows(
+    dialect: Dialect,
+    entity: &Entity,
+    targets: &[Target],
+    rows: &[Vec<Value>],
+    extra_columns: &[String],
+    returns: bool,
+) -> Sql {
     let mut sql = Sql::default();
     sql.push("INSERT INTO ").ident(entity.table());
     if targets.is_empty() {
@@ -136,7 +148,7 @@ pub fn insert(
             tuple(&mut sql, targets, row);
         }
     }
-    if insert_returns(dialect) {
+    if insert_returns(dialect) && returns {
         returning(&mut sql, dialect, entity, extra_columns);
     }
     sql
@@ -159,6 +171,19 @@ pub fn update(
     targets: &[Target],
     rows: &[(Value, Vec<Value>)],
     extra_columns: &[String],
+) -> Sql {
+    update_rows(dialect, entity, key, targets, rows, extra_columns, true)
+}
+
+/// [`update`] without `RETURNING` when `returns` is false, for writers that need no answer.
+pub fn update_rows(
+    dialect: Dialect,
+    entity: &Entity,
+    key: &Target,
+    targets: &[Target],
+    rows: &[(Value, Vec<Value>)],
+    extra_columns: &[String],
+    returns: bool,
 ) -> Sql {
     let mut sql = Sql::default();
     let table = entity.table();
@@ -248,7 +273,9 @@ pub fn update(
                 .ident(&key.column)
                 .push(" = dynex_v.")
                 .ident("dynex_k");
-            returning(&mut sql, dialect, entity, extra_columns);
+            if returns {
+                returning(&mut sql, dialect, entity, extra_columns);
+            }
         }
     }
     sql

@@ -11,6 +11,7 @@ use serde_json::Value;
 
 mod client;
 mod import;
+mod mapping;
 
 /// What a run of the binary produced.
 struct Run {

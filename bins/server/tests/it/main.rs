@@ -9,6 +9,7 @@ mod admin;
 mod auth;
 mod concurrency;
 mod config;
+mod csv;
 mod docs;
 mod errors;
 mod nested;
