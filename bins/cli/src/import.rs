@@ -3,7 +3,7 @@
 
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use dynex_core::{CoreError, Dynex, ImportObserver, ImportOptions, ImportSummary, Reject};
@@ -20,7 +20,7 @@ use crate::output::print_json;
 pub struct RowsRejected(pub u64);
 
 /// Writes rejects to the report file and moves the progress bar.
-struct Observer {
+pub(crate) struct Observer {
     path: Option<PathBuf>,
     report: Option<RejectWriter<BufWriter<File>>>,
     bar: Option<ProgressBar>,
@@ -72,44 +72,23 @@ pub(crate) fn run(
     json: bool,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    let (input, size): (Box<dyn Read>, Option<u64>) = if args.file.as_os_str() == "-" {
+    if let Some(manifest) = &args.manifest {
+        return crate::manifest::run(dynex, manifest, args, json, out);
+    }
+    // clap requires both without --manifest; refuse rather than panic if that ever changes.
+    let (Some(alias), Some(path)) = (&args.alias, &args.file) else {
+        return Err(
+            CoreError::Invalid("ALIAS and FILE are required without --manifest".into()).into(),
+        );
+    };
+    let (input, size): (Box<dyn Read>, Option<u64>) = if path.as_os_str() == "-" {
         (Box::new(io::stdin().lock()), None)
     } else {
-        // A file that cannot be opened is bad input (exit 2), like a bad argument.
-        let file = File::open(&args.file)
-            .map_err(|e| CoreError::Invalid(format!("cannot open {}: {e}", args.file.display())))?;
-        let size = file.metadata().ok().map(|m| m.len());
+        let (file, size) = open(path)?;
         (Box::new(file), size)
     };
-    let bar = (!json && io::stderr().is_terminal()).then(|| {
-        let bar = ProgressBar::new(size.unwrap_or(0));
-        let template = if size.is_some() {
-            "{bar:30} {percent:>3}% {msg} (ETA {eta})"
-        } else {
-            "{spinner} {msg}"
-        };
-        if let Ok(style) = ProgressStyle::with_template(template) {
-            bar.set_style(style);
-        }
-        bar
-    });
-    let mut observer = Observer {
-        path: args.rejects.clone(),
-        report: None,
-        bar,
-    };
-    // A mapping that cannot be read or is wrong is bad input (exit 2), refused before any row.
-    let mapping = match &args.mapping {
-        None => None,
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| CoreError::Invalid(format!("cannot read {}: {e}", path.display())))?;
-            Some(
-                Mapping::from_yaml(&text)
-                    .map_err(|e| CoreError::Invalid(format!("{}: {e}", path.display())))?,
-            )
-        }
-    };
+    let mut observer = Observer::new(args.rejects.clone(), size, json);
+    let mapping = args.mapping.as_deref().map(read_mapping).transpose()?;
     let options = ImportOptions {
         mode: args.mode.into(),
         key: args.key.clone(),
@@ -119,13 +98,8 @@ pub(crate) fn run(
         batch_rows: args.batch_size,
         mapping,
     };
-    let summary = dynex.import(&args.alias, input, &options, &mut observer)?;
-    if let Some(bar) = observer.bar.take() {
-        bar.finish_and_clear();
-    }
-    if let Some(report) = &mut observer.report {
-        report.flush().context("cannot write the rejects file")?;
-    }
+    let summary = dynex.import(alias, input, &options, &mut observer)?;
+    observer.finish()?;
     if json {
         let mut value = serde_json::to_value(&summary)?;
         if let Some(path) = &args.rejects {
@@ -133,7 +107,7 @@ pub(crate) fn run(
         }
         print_json(out, &value)?;
     } else {
-        print_summary(out, &summary, args)?;
+        print_summary(out, &summary, path, args.rejects.as_deref())?;
     }
     if summary.rejected > 0 {
         return Err(RowsRejected(summary.rejected).into());
@@ -141,7 +115,64 @@ pub(crate) fn run(
     Ok(())
 }
 
-fn print_summary(out: &mut dyn Write, s: &ImportSummary, args: &ImportArgs) -> io::Result<()> {
+/// Opens a CSV file and reads its size; a file that cannot be opened is bad input (exit 2), like
+/// a bad argument.
+pub(crate) fn open(path: &Path) -> Result<(File, Option<u64>), CoreError> {
+    let file = File::open(path)
+        .map_err(|e| CoreError::Invalid(format!("cannot open {}: {e}", path.display())))?;
+    let size = file.metadata().ok().map(|m| m.len());
+    Ok((file, size))
+}
+
+/// Reads a `--mapping` file; one that cannot be read or is wrong is bad input (exit 2), refused
+/// before any row.
+pub(crate) fn read_mapping(path: &Path) -> Result<Mapping, CoreError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CoreError::Invalid(format!("cannot read {}: {e}", path.display())))?;
+    Mapping::from_yaml(&text).map_err(|e| CoreError::Invalid(format!("{}: {e}", path.display())))
+}
+
+impl Observer {
+    /// An observer writing rejects to `path` (when given), with a progress bar over `size`
+    /// bytes on a terminal unless the output is JSON.
+    pub(crate) fn new(path: Option<PathBuf>, size: Option<u64>, json: bool) -> Observer {
+        let bar = (!json && io::stderr().is_terminal()).then(|| {
+            let bar = ProgressBar::new(size.unwrap_or(0));
+            let template = if size.is_some() {
+                "{bar:30} {percent:>3}% {msg} (ETA {eta})"
+            } else {
+                "{spinner} {msg}"
+            };
+            if let Ok(style) = ProgressStyle::with_template(template) {
+                bar.set_style(style);
+            }
+            bar
+        });
+        Observer {
+            path,
+            report: None,
+            bar,
+        }
+    }
+
+    /// Clears the progress bar and flushes the rejects file.
+    pub(crate) fn finish(&mut self) -> anyhow::Result<()> {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+        if let Some(report) = &mut self.report {
+            report.flush().context("cannot write the rejects file")?;
+        }
+        Ok(())
+    }
+}
+
+fn print_summary(
+    out: &mut dyn Write,
+    s: &ImportSummary,
+    file: &Path,
+    rejects: Option<&Path>,
+) -> io::Result<()> {
     let verb = if s.dry_run {
         "checked (dry run, nothing written)"
     } else if !s.committed {
@@ -152,7 +183,7 @@ fn print_summary(out: &mut dyn Write, s: &ImportSummary, args: &ImportArgs) -> i
     writeln!(
         out,
         "{} into `{}` ({}): {verb}",
-        args.file.display(),
+        file.display(),
         s.entity,
         s.mode
     )?;
@@ -167,7 +198,7 @@ fn print_summary(out: &mut dyn Write, s: &ImportSummary, args: &ImportArgs) -> i
         writeln!(out, "stopped early: --max-errors reached")?;
     }
     if s.rejected > 0 {
-        match &args.rejects {
+        match rejects {
             Some(path) => writeln!(out, "rejected lines: {}", path.display())?,
             None => writeln!(out, "pass --rejects FILE to get the rejected lines and why")?,
         }

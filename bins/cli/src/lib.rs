@@ -8,6 +8,7 @@ mod entity;
 mod export;
 mod import;
 mod key;
+mod manifest;
 mod output;
 mod user;
 
@@ -80,7 +81,7 @@ pub enum Command {
     /// Manage integration clients (OAuth 2.0 client credentials grant).
     #[command(subcommand)]
     Client(ClientCommand),
-    /// Import a CSV file into an entity: validated like the API, bad rows reported, good rows kept.
+    /// Import a CSV file into an entity (or several with --manifest): validated like the API, bad rows reported, good rows kept.
     Import(ImportArgs),
     /// Export an entity's rows as CSV.
     Export(ExportArgs),
@@ -245,13 +246,18 @@ impl From<ImportModeArg> for dynex_core::ImportMode {
     }
 }
 
-/// `dynex import ALIAS FILE …`
+/// `dynex import ALIAS FILE …` or `dynex import --manifest FILE.yml …`
 #[derive(Debug, clap::Args)]
 pub struct ImportArgs {
     /// The entity's alias.
-    pub alias: String,
+    #[arg(required_unless_present = "manifest")]
+    pub alias: Option<String>,
     /// The CSV file: a header line of visible field names, then one row per line (`-` reads stdin).
-    pub file: PathBuf,
+    #[arg(required_unless_present = "manifest")]
+    pub file: Option<PathBuf>,
+    /// Import several files listed in a YAML manifest (or Spryker's data_import.yml), parents before children; mode, key and mapping are set per file there, and --rejects names a directory.
+    #[arg(long, value_name = "FILE.yml", conflicts_with_all = ["alias", "file", "mode", "key", "mapping"])]
+    pub manifest: Option<PathBuf>,
     /// insert, upsert or update.
     #[arg(long, value_enum, default_value = "insert")]
     pub mode: ImportModeArg,
@@ -264,7 +270,7 @@ pub struct ImportArgs {
     /// All or nothing: one transaction for the whole file, committed only if no row is rejected.
     #[arg(long)]
     pub atomic: bool,
-    /// Write each rejected line to this CSV file, with its line number, code, field and message.
+    /// Write each rejected line to this CSV file, with its line number, code, field and message (with --manifest: a directory, one ENTITY.rejects.csv per file).
     #[arg(long, value_name = "FILE")]
     pub rejects: Option<PathBuf>,
     /// Stop after the batch in which this many rows were rejected.
@@ -346,8 +352,9 @@ pub fn classify(err: &anyhow::Error) -> (Exit, &'static str) {
 /// code.
 pub fn report(err: &anyhow::Error, json: bool) -> ExitCode {
     let (exit, code) = classify(err);
-    if exit == Exit::Rejected {
-        // The summary is printed already (as the one JSON document with --json).
+    if exit == Exit::Rejected || err.downcast_ref::<manifest::AlreadyReported>().is_some() {
+        // The summary (or the manifest's report of its failed step) is printed already, as
+        // the one JSON document with --json.
         return ExitCode::from(exit as u8);
     }
     let broken_pipe = err.chain().any(|c| {

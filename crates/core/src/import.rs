@@ -7,6 +7,10 @@
 //! number of cells, bytes that are not UTF-8) is refused the same way. In `upsert` and `update`
 //! modes the rows of a batch are first read by their key, rows identical to what is stored are
 //! counted `unchanged` and not written, and the others become updates or creates.
+//!
+//! A mapping's lookups (natural keys) are resolved first, once per batch: one read of the
+//! looked-up entity for all the distinct values of the batch, on the import's connection, so
+//! that a batch sees the rows that earlier batches of the same import wrote.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -227,7 +231,23 @@ struct Row {
     line: u64,
     cells: Vec<String>,
     object: Map<String, Json>,
+    /// The value to look up for each of the run's lookups (`None`: an empty cell).
+    refs: Vec<Option<Json>>,
 }
+
+/// A mapped column whose cells name rows of another entity by one of its fields.
+struct LookupColumn<'a> {
+    /// Its position among the run's columns (the field that gets the identifier found).
+    position: usize,
+    /// The entity looked up.
+    entity: &'a std::sync::Arc<Entity>,
+    /// Its field that the cells are matched against.
+    by: &'a Field,
+}
+
+/// Found rows of a lookup by the text of the value looked up: the identifier of the first one
+/// and how many matched.
+type Found = HashMap<String, (Json, usize)>;
 
 /// The running import.
 struct Run<'a> {
@@ -246,6 +266,8 @@ struct Run<'a> {
     mapping: Option<dynex_csv::MappingPlan>,
     /// The matching field (upsert, update).
     key: &'a Field,
+    /// The mapping's lookups, resolved per batch before it is written.
+    lookups: Vec<LookupColumn<'a>>,
     summary: ImportSummary,
     /// The batch's rejects, reported in line order once the batch is written.
     rejects: Vec<Reject>,
@@ -332,7 +354,27 @@ impl Run<'_> {
                 return Ok(None);
             }
         };
-        for (field, text) in self.columns.iter().zip(cells) {
+        let mut refs = vec![None; self.lookups.len()];
+        for (i, (field, text)) in self.columns.iter().zip(cells).enumerate() {
+            // The cell of a lookup is a value of the field it is matched against.
+            if let Some(k) = self.lookups.iter().position(|l| l.position == i) {
+                let by = self.lookups[k].by;
+                match cell_value(by, text) {
+                    // An empty cell looks up nothing: the field is null.
+                    Ok(Json::Null) => {
+                        if field.field_name != self.entity.identifier().field_name {
+                            object.insert(field.field_visible_name.clone(), Json::Null);
+                        }
+                    }
+                    Ok(v) => refs[k] = Some(v),
+                    Err(_) => errors.push(RowError::InvalidType {
+                        path: path.clone(),
+                        field: field.field_visible_name.clone(),
+                        expected: dynex_validate::expected(by.ty),
+                    }),
+                }
+                continue;
+            }
             match cell_value(field, text) {
                 // An empty identifier is left out, so that the database assigns one.
                 Ok(Json::Null) if field.field_name == self.entity.identifier().field_name => {}
@@ -354,7 +396,109 @@ impl Run<'_> {
             line: record.line,
             cells: record.cells,
             object,
+            refs,
         }))
+    }
+
+    /// Reads the rows of lookup `k` whose matched field has one of `values`, in chunks that fit
+    /// a page; a chunk that fills a page may have been cut short and is read again in halves.
+    fn find(&mut self, k: usize, values: &[Json], found: &mut Found) -> Result<(), CoreError> {
+        let limit = usize::try_from(self.dynex.page_limits().max_limit)
+            .unwrap_or(1000)
+            .max(1);
+        // One less than a page: a full page then means that some value matches several rows.
+        for chunk in values.chunks(limit.saturating_sub(1).max(1)) {
+            let (entity, by) = (self.lookups[k].entity, self.lookups[k].by);
+            let pairs = vec![
+                (
+                    format!("filter[{}.{}]", entity.alias(), by.field_visible_name),
+                    json!({ "in": chunk }).to_string(),
+                ),
+                ("page[limit]".to_string(), limit.to_string()),
+            ];
+            let resolve = |a: &str| self.snapshot.catalog.entity(a).cloned();
+            let query = dynex_query::parse(entity, &resolve, &pairs, &self.dynex.page_limits())?;
+            let rows = crate::read::read(self.conn, self.dynex.dialect(), entity, &query, &[])?;
+            if rows.len() >= limit && chunk.len() > 1 {
+                let (a, b) = chunk.split_at(chunk.len() / 2);
+                self.find(k, a, found)?;
+                self.find(k, b, found)?;
+                continue;
+            }
+            let id = &entity.identifier().field_visible_name;
+            for row in rows {
+                let (Some(v), Some(id)) = (row.get(&by.field_visible_name), row.get(id)) else {
+                    continue;
+                };
+                found
+                    .entry(key_text(v))
+                    .and_modify(|(_, n)| *n += 1)
+                    .or_insert((id.clone(), 1));
+            }
+        }
+        Ok(())
+    }
+
+    /// Replaces the values looked up by the identifiers of the rows they name; a row whose
+    /// value names no row (1317) or several rows (1302) is refused.
+    fn resolve(&mut self, rows: Vec<Row>) -> Result<Vec<Row>, CoreError> {
+        if self.lookups.is_empty() || rows.is_empty() {
+            return Ok(rows);
+        }
+        let mut found: Vec<Found> = Vec::with_capacity(self.lookups.len());
+        for k in 0..self.lookups.len() {
+            let mut seen = std::collections::HashSet::new();
+            let values: Vec<Json> = rows
+                .iter()
+                .filter_map(|r| r.refs[k].as_ref())
+                .filter(|v| seen.insert(key_text(v)))
+                .cloned()
+                .collect();
+            let mut by_value = Found::new();
+            if !values.is_empty() {
+                self.find(k, &values, &mut by_value)?;
+            }
+            found.push(by_value);
+        }
+        let alias = self.entity.alias();
+        // A value that fills a page alone may match more rows than were read.
+        let limit = usize::try_from(self.dynex.page_limits().max_limit).unwrap_or(1000);
+        let mut kept = Vec::with_capacity(rows.len());
+        for mut row in rows {
+            let mut errors = Vec::new();
+            for (k, lookup) in self.lookups.iter().enumerate() {
+                let Some(v) = row.refs[k].take() else {
+                    continue;
+                };
+                let field = &self.columns[lookup.position].field_visible_name;
+                let path = format!("{alias}[{}]", row.line);
+                match found[k].get(&key_text(&v)) {
+                    Some((id, 1)) => {
+                        row.object.insert(field.clone(), id.clone());
+                    }
+                    Some((_, n)) => errors.push(RowError::Persistence {
+                        path,
+                        reason: Some(format!(
+                            "`{}` = `{}` matches {n}{} rows of `{}`; look rows up by a unique \
+                             field",
+                            lookup.by.field_visible_name,
+                            key_text(&v),
+                            if *n >= limit { " or more" } else { "" },
+                            lookup.entity.alias()
+                        )),
+                    }),
+                    None => errors.push(RowError::MissingReference {
+                        path: format!("{path}.{field}"),
+                    }),
+                }
+            }
+            if errors.is_empty() {
+                kept.push(row);
+            } else {
+                self.reject(row.line, row.cells, &errors)?;
+            }
+        }
+        Ok(kept)
     }
 
     /// Reads the stored rows of the batch's keys, by key text, with how many rows share each
@@ -459,6 +603,7 @@ impl Run<'_> {
 
     /// Writes one batch.
     fn batch(&mut self, rows: Vec<Row>) -> Result<(), CoreError> {
+        let rows = self.resolve(rows)?;
         if self.options.mode == ImportMode::Insert {
             self.summary.inserted += self.write(rows, Method::Create)?;
             return Ok(());
@@ -549,7 +694,7 @@ impl Dynex {
         let mapping = options
             .mapping
             .as_ref()
-            .map(|m| m.plan(&entity, reader.header()))
+            .map(|m| m.plan_in(&snapshot.catalog, &entity, reader.header()))
             .transpose()
             .map_err(CoreError::Invalid)?;
         let columns = header_fields(
@@ -576,6 +721,22 @@ impl Dynex {
                 key.field_visible_name
             )));
         }
+        let lookups = match &mapping {
+            None => Vec::new(),
+            Some(plan) => plan
+                .lookups()
+                .iter()
+                .filter_map(|l| {
+                    let other = snapshot.catalog.entity(&l.entity)?;
+                    let by = &other.fields()[other.field_index(&l.by)?];
+                    Some(LookupColumn {
+                        position: l.position,
+                        entity: other,
+                        by,
+                    })
+                })
+                .collect(),
+        };
         observer.start(reader.header())?;
         let outer = options.atomic || options.dry_run;
         // One transaction around everything holds SQLite's writer lock throughout.
@@ -594,6 +755,7 @@ impl Dynex {
             columns,
             mapping,
             key,
+            lookups,
             rejects: Vec::new(),
             summary: ImportSummary {
                 entity: alias.to_string(),

@@ -13,7 +13,7 @@ use dynex_schema::{Entity, Field, FieldType, Value as Typed};
 use serde_json::{Map, Value};
 
 mod mapping;
-pub use mapping::{CellError, Mapping, MappingPlan, Unmapped};
+pub use mapping::{CellError, Lookup, Mapping, MappingPlan, Unmapped};
 
 /// Errors reading or writing CSV.
 #[derive(Debug, thiserror::Error)]

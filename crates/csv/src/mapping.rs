@@ -10,22 +10,26 @@
 //!   Name: { field: name, trim: true, case: upper }
 //!   Datum: { field: valid_from, date_format: "%d.%m.%Y" }
 //!   Farbe: { field: color_code, default: "#000000" }
+//!   Steuersatz: { field: fk_tax_set, lookup: { entity: tax-sets, by: name } }
 //!   Intern: ignore
 //! constants:
 //!   fk_tax_set: 1
 //! unmapped: error
 //! ```
 //!
-//! [`Mapping::from_yaml`] checks the document on its own; [`Mapping::plan`] binds it to an
-//! entity and a file's header, checking the field names, and gives a [`MappingPlan`] whose
-//! [`MappingPlan::header`] is the header of visible field names the import uses and whose
-//! [`MappingPlan::apply`] turns the cells of each record into cells under that header.
+//! [`Mapping::from_yaml`] checks the document on its own; [`Mapping::plan_in`] binds it to an
+//! entity of a catalog and a file's header, checking the field names, and gives a
+//! [`MappingPlan`] whose [`MappingPlan::header`] is the header of visible field names the import
+//! uses and whose [`MappingPlan::apply`] turns the cells of each record into cells under that
+//! header. A column with a `lookup` (a natural key) gives the text to look up; the import
+//! resolves it, in bulk, to the identifier of the row it names ([`MappingPlan::lookups`]).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::format::{Item, StrftimeItems};
 use chrono::{NaiveDate, NaiveDateTime};
-use dynex_schema::{Entity, FieldType};
+use dynex_schema::{Catalog, Entity, FieldType};
 use serde_norway::Value as Yaml;
 
 use crate::cell_value;
@@ -100,6 +104,15 @@ struct Rule {
     decimal_comma: bool,
     /// A chrono `strftime` format the cells are written in.
     date_format: Option<String>,
+    /// The cell (after the transforms) names a row of another entity by a field of it.
+    lookup: Option<Box<LookupSpec>>,
+}
+
+/// `lookup: { entity: ALIAS, by: FIELD }` as written.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct LookupSpec {
+    entity: String,
+    by: String,
 }
 
 impl Rule {
@@ -329,6 +342,7 @@ fn column(name: &str, value: &Yaml) -> Result<Column, String> {
                 }
                 rule.date_format = Some(format);
             }
+            "lookup" => rule.lookup = Some(Box::new(lookup(v, &option)?)),
             "map" => {
                 let mut map = ValueMap::default();
                 for (from, to) in entries(v, &option)? {
@@ -345,7 +359,7 @@ fn column(name: &str, value: &Yaml) -> Result<Column, String> {
             _ => {
                 return Err(format!(
                     "{what}: unknown option `{key}` (the options are field, ignore, trim, \
-                     default, map, case, decimal_comma and date_format)"
+                     default, map, case, decimal_comma, date_format and lookup)"
                 ));
             }
         }
@@ -361,7 +375,39 @@ fn column(name: &str, value: &Yaml) -> Result<Column, String> {
 
 /// Whether a rule says more than "the field of the column's own name".
 fn options_given(rule: &Rule, name: &str) -> bool {
-    rule.field != name || !rule.is_plain()
+    rule.field != name || !rule.is_plain() || rule.lookup.is_some()
+}
+
+/// Reads `lookup: { entity: ALIAS, by: FIELD }`.
+fn lookup(value: &Yaml, what: &str) -> Result<LookupSpec, String> {
+    if !matches!(value, Yaml::Mapping(_)) {
+        return Err(format!(
+            "{what} must be a mapping such as {{ entity: ALIAS, by: FIELD }}, not {}",
+            shown(value)
+        ));
+    }
+    let (mut entity, mut by) = (None, None);
+    for (key, v) in entries(value, what)? {
+        let option = format!("{what}: `{key}`");
+        match key.as_str() {
+            "entity" => entity = Some(string(v, &option)?),
+            "by" => by = Some(string(v, &option)?),
+            _ => {
+                return Err(format!(
+                    "{what}: unknown option `{key}` (the options are entity and by)"
+                ));
+            }
+        }
+    }
+    match (entity, by) {
+        (Some(entity), Some(by)) if !entity.is_empty() && !by.is_empty() => {
+            Ok(LookupSpec { entity, by })
+        }
+        _ => Err(format!(
+            "{what} needs both `entity` (the alias of the entity looked up) and `by` (its field \
+             the cells are matched against)"
+        )),
+    }
 }
 
 impl Mapping {
@@ -454,14 +500,58 @@ impl Mapping {
         self.unmapped
     }
 
-    /// Binds the mapping to `entity` and to a file's `header`.
+    /// Binds the mapping to `entity` and to a file's `header`, with no other entity to look
+    /// up (a `lookup` is refused): [`Mapping::plan_in`] with an empty catalog.
+    pub fn plan(&self, entity: &Entity, header: &[String]) -> Result<MappingPlan, String> {
+        self.plan_in(&Catalog::default(), entity, header)
+    }
+
+    /// Binds the mapping to `entity` and to a file's `header`; lookups name entities of
+    /// `catalog`.
     ///
     /// Refuses field names that `entity` does not have, constants that its fields do not
     /// accept, columns of the file that are neither mentioned nor field names (unless
-    /// `unmapped: ignore`), and two sources for one field.
-    pub fn plan(&self, entity: &Entity, header: &[String]) -> Result<MappingPlan, String> {
+    /// `unmapped: ignore`), two sources for one field, and lookups of an entity that `catalog`
+    /// does not serve or by a field that entity does not have.
+    pub fn plan_in(
+        &self,
+        catalog: &Catalog,
+        entity: &Entity,
+        header: &[String],
+    ) -> Result<MappingPlan, String> {
         let alias = entity.alias();
         let ty = |field: &str| entity.field_index(field).map(|i| entity.fields()[i].ty);
+        // The entity and the type of the field each column with a lookup is matched against.
+        let mut looked_up: HashMap<&str, (Arc<Entity>, FieldType)> = HashMap::new();
+        for (name, column) in &self.columns {
+            if let Column::Field(Rule {
+                lookup: Some(spec), ..
+            }) = column
+            {
+                let what = format!("the column `{name}`: `lookup`");
+                let other = catalog.entity(&spec.entity).ok_or_else(|| {
+                    format!(
+                        "{what}: no entity `{}` is configured and active",
+                        spec.entity
+                    )
+                })?;
+                let by = other.field_index(&spec.by).ok_or_else(|| {
+                    let known: Vec<&str> = other
+                        .fields()
+                        .iter()
+                        .map(|f| f.field_visible_name.as_str())
+                        .collect();
+                    format!(
+                        "{what}: `{}` has no field `{}` (its fields are: {})",
+                        spec.entity,
+                        spec.by,
+                        known.join(", ")
+                    )
+                })?;
+                let by_ty = other.fields()[by].ty;
+                looked_up.insert(name, (other.clone(), by_ty));
+            }
+        }
         let mut unknown = Vec::new();
         for (name, column) in &self.columns {
             if let Column::Field(rule) = column
@@ -524,7 +614,20 @@ impl Mapping {
                 }
             };
             add(&rule.field, format!("the column `{name}`"))?;
-            let field_ty = ty(&rule.field).unwrap_or(FieldType::String);
+            // The cells of a lookup are values of the field they are matched against.
+            let field_ty = match (&rule.lookup, looked_up.get(name.as_str())) {
+                (Some(spec), Some((_, by_ty))) => {
+                    plan.lookups.push(Lookup {
+                        position: plan.header.len(),
+                        column: name.clone(),
+                        field: rule.field.clone(),
+                        entity: spec.entity.clone(),
+                        by: spec.by.clone(),
+                    });
+                    *by_ty
+                }
+                _ => ty(&rule.field).unwrap_or(FieldType::String),
+            };
             plan.header.push(rule.field.clone());
             plan.outputs.push(Output::Column {
                 index,
@@ -578,6 +681,24 @@ enum Output {
 pub struct MappingPlan {
     header: Vec<String>,
     outputs: Vec<Output>,
+    lookups: Vec<Lookup>,
+}
+
+/// A column whose cells name rows of another entity by one of its fields (a natural key, such
+/// as a product's `abstract_sku`): the import replaces each cell with the identifier of the row
+/// it names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lookup {
+    /// The position of the field in [`MappingPlan::header`].
+    pub position: usize,
+    /// The file's column.
+    pub column: String,
+    /// The visible name of the field that gets the identifier of the row found.
+    pub field: String,
+    /// The alias of the entity looked up.
+    pub entity: String,
+    /// The visible name of its field that the cells are matched against.
+    pub by: String,
 }
 
 /// A cell that a mapping's transform refused.
@@ -602,6 +723,12 @@ impl MappingPlan {
     /// in its order, then the constants.
     pub fn header(&self) -> &[String] {
         &self.header
+    }
+
+    /// The columns of [`MappingPlan::header`] whose cells [`MappingPlan::apply`] leaves as the
+    /// text to look up, in header order.
+    pub fn lookups(&self) -> &[Lookup] {
+        &self.lookups
     }
 
     /// The cells of a record under [`MappingPlan::header`], from its cells under the file's
@@ -918,6 +1045,119 @@ unmapped: error
             bad.plan(&e, &[]).unwrap_err(),
             "the constant `fk_tax_set`: `one` is not an integer"
         );
+    }
+
+    /// A catalog with `things` and `taxes` (looked up by `name`, a string, or `since`, a date).
+    fn catalog() -> Catalog {
+        let taxes = EntityConfig::parse_many(
+            r#"{"tableName":"x","tableAlias":"taxes","definition":{"identifier":"id","fields":[
+              {"fieldName":"id","fieldVisibleName":"id","type":"integer"},
+              {"fieldName":"name","fieldVisibleName":"name","type":"string"},
+              {"fieldName":"since","fieldVisibleName":"since","type":"date"}]}}"#,
+        )
+        .unwrap()
+        .remove(0);
+        Catalog::new([entity(), Entity::new(taxes).unwrap()])
+    }
+
+    #[test]
+    fn lookups_leave_the_text_to_look_up() {
+        let e = entity();
+        let mapping = Mapping::from_yaml(
+            "columns:\n  Steuer: { field: fk_tax_set, trim: true, case: upper, lookup: { entity: \
+             taxes, by: name } }\n  Ab: { field: color_code, date_format: \"%d.%m.%Y\", lookup: \
+             { entity: taxes, by: since } }\n  fk_tax_set2: ignore\n",
+        )
+        .unwrap();
+        let plan = mapping
+            .plan_in(&catalog(), &e, &strings(&["sku", "Steuer", "Ab"]))
+            .unwrap();
+        assert_eq!(plan.header(), ["sku", "fk_tax_set", "color_code"]);
+        assert_eq!(
+            plan.lookups(),
+            [
+                Lookup {
+                    position: 1,
+                    column: "Steuer".into(),
+                    field: "fk_tax_set".into(),
+                    entity: "taxes".into(),
+                    by: "name".into()
+                },
+                Lookup {
+                    position: 2,
+                    column: "Ab".into(),
+                    field: "color_code".into(),
+                    entity: "taxes".into(),
+                    by: "since".into()
+                }
+            ]
+        );
+        // Transforms apply, typed by the field looked up (a date here, not a string).
+        assert_eq!(
+            plan.apply(&strings(&["a", " full ", "05.11.2026"]))
+                .unwrap(),
+            ["a", "FULL", "2026-11-05"]
+        );
+        // A column with a lookup that is not in the file is no lookup.
+        let plan = mapping.plan_in(&catalog(), &e, &strings(&["sku"])).unwrap();
+        assert!(plan.lookups().is_empty());
+        // Without a field, the column's own field gets the identifier.
+        let plan =
+            Mapping::from_yaml("columns:\n  fk_tax_set: { lookup: { entity: taxes, by: name } }")
+                .unwrap()
+                .plan_in(&catalog(), &e, &strings(&["fk_tax_set"]))
+                .unwrap();
+        assert_eq!(plan.lookups()[0].field, "fk_tax_set");
+        assert_eq!(plan.apply(&strings(&["x"])).unwrap(), ["x"]);
+    }
+
+    #[test]
+    fn invalid_lookups_are_refused() {
+        let e = entity();
+        let refused = |yaml: &str, message: &str| {
+            let error = Mapping::from_yaml(yaml)
+                .and_then(|m| m.plan_in(&catalog(), &e, &strings(&["A"])))
+                .unwrap_err();
+            assert!(error.contains(message), "{yaml}: {error}");
+        };
+        refused(
+            "columns: { A: { field: fk_tax_set, lookup: taxes } }",
+            "the column `A`: `lookup` must be a mapping such as { entity: ALIAS, by: FIELD }, \
+             not `taxes`",
+        );
+        refused(
+            "columns: { A: { field: fk_tax_set, lookup: { entity: taxes } } }",
+            "the column `A`: `lookup` needs both `entity`",
+        );
+        refused(
+            "columns: { A: { field: fk_tax_set, lookup: { entity: taxes, by: name, on: x } } }",
+            "the column `A`: `lookup`: unknown option `on` (the options are entity and by)",
+        );
+        refused(
+            "columns: { A: { field: fk_tax_set, lookup: { entity: taxis, by: name } } }",
+            "the column `A`: `lookup`: no entity `taxis` is configured and active",
+        );
+        refused(
+            "columns: { A: { field: fk_tax_set, lookup: { entity: taxes, by: nam } } }",
+            "the column `A`: `lookup`: `taxes` has no field `nam` (its fields are: id, name, \
+             since)",
+        );
+        refused(
+            "columns: { A: { field: fk_tax, lookup: { entity: taxes, by: name } } }",
+            "the mapping names a field that `things` does not have: `fk_tax` (column `A`)",
+        );
+        refused(
+            "columns: { A: { ignore: true, lookup: { entity: taxes, by: name } } }",
+            "ignored and has other options",
+        );
+        // Without a catalog, nothing can be looked up.
+        let error = Mapping::from_yaml(
+            "columns: { A: { field: fk_tax_set, lookup: { entity: taxes, by: name } } }",
+        )
+        .unwrap()
+        .plan(&e, &strings(&["A"]))
+        .unwrap_err();
+        assert!(error.contains("no entity `taxes`"), "{error}");
     }
 
     #[test]

@@ -11,6 +11,8 @@ use serde_json::Value;
 
 mod client;
 mod import;
+mod lookup;
+mod manifest;
 mod mapping;
 
 /// What a run of the binary produced.
