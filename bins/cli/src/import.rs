@@ -81,12 +81,20 @@ pub(crate) fn run(
             CoreError::Invalid("ALIAS and FILE are required without --manifest".into()).into(),
         );
     };
-    let (input, size): (Box<dyn Read>, Option<u64>) = if path.as_os_str() == "-" {
-        (Box::new(io::stdin().lock()), None)
-    } else {
-        let (file, size) = open(path)?;
-        (Box::new(file), size)
-    };
+    let (input, size, source): (Box<dyn Read>, Option<u64>, Option<String>) =
+        if path.as_os_str() == "-" {
+            if args.resume {
+                return Err(CoreError::Invalid(
+                    "--resume needs a file (standard input cannot be resumed)".into(),
+                )
+                .into());
+            }
+            (Box::new(io::stdin().lock()), None, None)
+        } else {
+            let source = fingerprint(path)?;
+            let (file, size) = open(path)?;
+            (Box::new(file), size, Some(source))
+        };
     let mut observer = Observer::new(args.rejects.clone(), size, json);
     let mapping = args.mapping.as_deref().map(read_mapping).transpose()?;
     let options = ImportOptions {
@@ -97,6 +105,8 @@ pub(crate) fn run(
         max_errors: args.max_errors,
         batch_rows: args.batch_size,
         mapping,
+        source,
+        resume: args.resume,
     };
     let summary = dynex.import(alias, input, &options, &mut observer)?;
     observer.finish()?;
@@ -122,6 +132,26 @@ pub(crate) fn open(path: &Path) -> Result<(File, Option<u64>), CoreError> {
         .map_err(|e| CoreError::Invalid(format!("cannot open {}: {e}", path.display())))?;
     let size = file.metadata().ok().map(|m| m.len());
     Ok((file, size))
+}
+
+/// What identifies a file for `--resume`: a hash of its absolute path, its size and its first
+/// 64 KiB, so a file that was replaced or edited is not resumed.
+pub(crate) fn fingerprint(path: &Path) -> Result<String, CoreError> {
+    let unreadable =
+        |e: io::Error| CoreError::Invalid(format!("cannot open {}: {e}", path.display()));
+    let absolute = std::fs::canonicalize(path).map_err(unreadable)?;
+    let file = File::open(path).map_err(unreadable)?;
+    let size = file.metadata().map_err(unreadable)?.len();
+    let mut head = Vec::with_capacity(64 * 1024);
+    file.take(64 * 1024)
+        .read_to_end(&mut head)
+        .map_err(unreadable)?;
+    let text = format!(
+        "{}\n{size}\n{}",
+        absolute.display(),
+        String::from_utf8_lossy(&head)
+    );
+    Ok(dynex_auth::hash_secret(&text))
 }
 
 /// Reads a `--mapping` file; one that cannot be read or is wrong is bad input (exit 2), refused

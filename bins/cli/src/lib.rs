@@ -270,6 +270,9 @@ pub struct ImportArgs {
     /// All or nothing: one transaction for the whole file, committed only if no row is rejected.
     #[arg(long)]
     pub atomic: bool,
+    /// Continue an interrupted import of the same file after its last committed batch (not with --atomic or --dry-run, nor stdin).
+    #[arg(long)]
+    pub resume: bool,
     /// Write each rejected line to this CSV file, with its line number, code, field and message (with --manifest: a directory, one ENTITY.rejects.csv per file).
     #[arg(long, value_name = "FILE")]
     pub rejects: Option<PathBuf>,

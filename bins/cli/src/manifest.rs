@@ -471,6 +471,8 @@ fn import_step(
         max_errors: args.max_errors,
         batch_rows: args.batch_size,
         mapping: step.mapping.clone(),
+        source: Some(crate::import::fingerprint(&step.path)?),
+        resume: args.resume,
     };
     let summary = dynex.import(&step.step.entity, file, &options, &mut observer);
     observer.finish()?;

@@ -67,6 +67,13 @@ pub struct ImportOptions {
     pub atomic: bool,
     /// Stop after the batch in which this many rows were rejected.
     pub max_errors: Option<u64>,
+    /// Record progress under this fingerprint of the file (see [`ImportOptions::resume`]);
+    /// `None` records nothing. Ignored by atomic imports and dry runs, which keep nothing
+    /// half-done.
+    pub source: Option<String>,
+    /// Continue the latest unfinished import of the same file into the same entity after its
+    /// last committed batch.
+    pub resume: bool,
     /// Rows per batch (at most the server's page limit, as batches are matched by one read).
     pub batch_rows: usize,
     /// How the file's columns become fields (`--mapping`); `None`: the header is visible
@@ -82,6 +89,8 @@ impl Default for ImportOptions {
             dry_run: false,
             atomic: false,
             max_errors: None,
+            source: None,
+            resume: false,
             batch_rows: 1000,
             mapping: None,
         }
@@ -114,6 +123,8 @@ pub struct ImportSummary {
     pub rejected: u64,
     /// Whether `max_errors` stopped the import before the end of the file.
     pub stopped_early: bool,
+    /// Lines skipped because an earlier, interrupted run committed them (`resume`).
+    pub skipped: u64,
     /// Wall-clock seconds.
     pub seconds: f64,
     /// Rows read per second.
@@ -257,6 +268,10 @@ struct Run<'a> {
     conn: &'a mut AnyConnection,
     /// A transaction spans the import; batches are savepoints in it.
     outer: bool,
+    /// The job whose progress each committed batch records, and the line it had reached.
+    job: Option<(i32, u64)>,
+    /// The last line read.
+    last_line: u64,
     snapshot: &'a Snapshot,
     entity: &'a std::sync::Arc<Entity>,
     options: &'a ImportOptions,
@@ -745,10 +760,28 @@ impl Dynex {
         if outer {
             conn.batch_execute(crate::tx::begin_statement(self.dialect()))?;
         }
+        let job = match (&options.source, outer) {
+            (Some(source), false) => Some(jobs::open(&mut conn, alias, source, options.resume)?),
+            (None, _) if options.resume => {
+                return Err(CoreError::Invalid(
+                    "--resume needs a file (standard input cannot be resumed)".into(),
+                ));
+            }
+            (Some(_), true) if options.resume => {
+                return Err(CoreError::Invalid(
+                    "--resume does not apply to --atomic imports or dry runs: they keep nothing \
+                     of an interrupted run"
+                        .into(),
+                ));
+            }
+            _ => None,
+        };
         let mut run = Run {
             dynex: self,
             conn: &mut conn,
             outer,
+            job,
+            last_line: 0,
             snapshot: &snapshot,
             entity: &entity,
             options,
@@ -768,6 +801,7 @@ impl Dynex {
         };
         let result = run.all(&mut reader, started);
         let mut summary = run.summary;
+        let job = run.job;
         if outer {
             let keep = result.is_ok() && !options.dry_run && summary.rejected == 0;
             conn.batch_execute(if keep { "COMMIT" } else { "ROLLBACK" })?;
@@ -776,6 +810,9 @@ impl Dynex {
             summary.committed = !options.dry_run;
         }
         result?;
+        if let Some((id, _)) = job {
+            jobs::finish(&mut conn, id)?;
+        }
         let elapsed = started.elapsed().as_secs_f64();
         summary.seconds = elapsed;
         summary.rows_per_second = rate(summary.read, elapsed);
@@ -784,6 +821,44 @@ impl Dynex {
 }
 
 impl Run<'_> {
+    /// Whether `line` was committed by the interrupted run being resumed (counted as skipped).
+    fn resumed_past(&mut self, line: u64) -> bool {
+        let past = self.job.is_some_and(|(_, after)| line <= after);
+        if past {
+            self.summary.skipped += 1;
+        }
+        past
+    }
+
+    /// Writes a batch; with a job, in one transaction with the job's new progress, so that a
+    /// resumed run neither repeats nor misses a committed line.
+    fn checkpointed(&mut self, batch: Vec<Row>) -> Result<(), CoreError> {
+        let Some((id, _)) = self.job else {
+            return self.batch(batch);
+        };
+        let _writer = self.dynex.sqlite_writer();
+        self.conn
+            .batch_execute(crate::tx::begin_statement(self.dynex.dialect()))?;
+        self.outer = true;
+        let result = self
+            .batch(batch)
+            .and_then(|()| jobs::progress(self.conn, id, self.last_line));
+        self.outer = false;
+        match result {
+            Ok(()) => {
+                self.conn.batch_execute("COMMIT")?;
+                self.job = Some((id, self.last_line));
+                Ok(())
+            }
+            Err(e) => {
+                if let Err(r) = self.conn.batch_execute("ROLLBACK") {
+                    log::warn!("rollback of an import batch failed: {r}");
+                }
+                Err(e)
+            }
+        }
+    }
+
     /// Reads and writes the whole file, batch by batch.
     fn all<R: Read>(
         &mut self,
@@ -805,12 +880,16 @@ impl Run<'_> {
                 .map_err(|e| CoreError::Invalid(format!("cannot read the file: {e}")))?
             {
                 None => done = true,
+                Some(Err(m)) if self.resumed_past(m.line) => {}
+                Some(Ok(r)) if self.resumed_past(r.line) => {}
                 Some(Err(m)) => {
                     self.summary.read += 1;
+                    self.last_line = m.line;
                     self.malformed(m)?;
                 }
                 Some(Ok(record)) => {
                     self.summary.read += 1;
+                    self.last_line = record.line;
                     if let Some(row) = self.row(record)? {
                         // A key seen twice in one batch: write the first before matching the
                         // second, so the second updates what the first wrote.
@@ -829,7 +908,7 @@ impl Run<'_> {
             }
             let full = batch.len() + self.rejects.len() >= batch_rows;
             if full || (done && !(batch.is_empty() && self.rejects.is_empty())) {
-                self.batch(std::mem::take(&mut batch))?;
+                self.checkpointed(std::mem::take(&mut batch))?;
                 self.flush_rejects()?;
                 keys_in_batch.clear();
                 let elapsed = started.elapsed().as_secs_f64();
@@ -891,4 +970,89 @@ fn header_fields<'e>(entity: &'e Entity, header: &[String]) -> Result<Vec<&'e Fi
         )));
     }
     Ok(fields)
+}
+
+/// Progress records of imports, for `--resume`.
+mod jobs {
+    use diesel::QueryableByName;
+    use diesel::RunQueryDsl;
+    use diesel::sql_types::{BigInt, Integer};
+    use dynex_query::{Sql, Value};
+
+    use crate::db::{AnyConnection, DynQuery, execute};
+    use crate::error::CoreError;
+
+    #[derive(QueryableByName)]
+    struct JobRow {
+        #[diesel(sql_type = Integer)]
+        id: i32,
+        #[diesel(sql_type = BigInt)]
+        committed_line: i64,
+    }
+
+    fn latest(
+        conn: &mut AnyConnection,
+        entity: &str,
+        source: &str,
+        running: bool,
+    ) -> Result<Option<JobRow>, CoreError> {
+        let mut q = Sql::default();
+        q.push("SELECT id, committed_line FROM dynex_import_job WHERE entity = ")
+            .bind(Value::Text(entity.to_string()))
+            .push(" AND source = ")
+            .bind(Value::Text(source.to_string()));
+        if running {
+            q.push(" AND state = 'running'");
+        }
+        q.push(" ORDER BY id DESC");
+        Ok(DynQuery(&q).load::<JobRow>(conn)?.into_iter().next())
+    }
+
+    /// Starts a job, or with `resume` finds the latest unfinished one of this file; returns its
+    /// id and the last committed line (1, the header, for a new job).
+    pub(super) fn open(
+        conn: &mut AnyConnection,
+        entity: &str,
+        source: &str,
+        resume: bool,
+    ) -> Result<(i32, u64), CoreError> {
+        if resume {
+            let job = latest(conn, entity, source, true)?.ok_or_else(|| {
+                CoreError::Invalid(format!(
+                    "nothing to resume: no unfinished import of this file into `{entity}`"
+                ))
+            })?;
+            return Ok((job.id, u64::try_from(job.committed_line).unwrap_or(1)));
+        }
+        let mut q = Sql::default();
+        q.push("INSERT INTO dynex_import_job (entity, source, committed_line, state) VALUES (")
+            .bind(Value::Text(entity.to_string()))
+            .push(", ")
+            .bind(Value::Text(source.to_string()))
+            .push(", 1, 'running')");
+        execute(conn, &q)?;
+        let job = latest(conn, entity, source, false)?
+            .ok_or_else(|| CoreError::Corrupt("an import job vanished".into()))?;
+        Ok((job.id, 1))
+    }
+
+    /// Records that every line up to `line` is committed.
+    pub(super) fn progress(conn: &mut AnyConnection, id: i32, line: u64) -> Result<(), CoreError> {
+        let mut q = Sql::default();
+        q.push("UPDATE dynex_import_job SET committed_line = ")
+            .bind(Value::Int(i64::try_from(line).unwrap_or(i64::MAX)))
+            .push(" WHERE id = ")
+            .bind(Value::Int(i64::from(id)));
+        execute(conn, &q)?;
+        Ok(())
+    }
+
+    /// Marks a job done: there is nothing left to resume.
+    pub(super) fn finish(conn: &mut AnyConnection, id: i32) -> Result<(), CoreError> {
+        let mut q = Sql::default();
+        q.push("UPDATE dynex_import_job SET state = 'done' WHERE id = ")
+            .bind(Value::Int(i64::from(id)));
+        execute(conn, &q)?;
+        Ok(())
+    }
 }

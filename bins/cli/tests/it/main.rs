@@ -14,6 +14,7 @@ mod import;
 mod lookup;
 mod manifest;
 mod mapping;
+mod resume;
 
 /// What a run of the binary produced.
 struct Run {
