@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::{Run, demo, dynex, dynex_with_stdin};
 
 /// Every row of `alias`, in identifier order.
-fn rows(dx: &Dynex, alias: &str) -> Vec<Value> {
+pub(crate) fn rows(dx: &Dynex, alias: &str) -> Vec<Value> {
     let mut all = Vec::new();
     loop {
         let page = dx
@@ -41,21 +41,21 @@ fn rows_where(dx: &Dynex, alias: &str, field: &str, value: &str) -> Vec<Value> {
 }
 
 /// The one row of `alias` whose `field` is `value`.
-fn row_where(dx: &Dynex, alias: &str, field: &str, value: &str) -> Value {
+pub(crate) fn row_where(dx: &Dynex, alias: &str, field: &str, value: &str) -> Value {
     let mut found = rows_where(dx, alias, field, value);
     assert_eq!(found.len(), 1, "{alias} where {field} = {value}: {found:?}");
     found.remove(0)
 }
 
 /// Writes `bytes` to `name` in `dir` and returns its path.
-fn file(dir: &Path, name: &str, bytes: impl AsRef<[u8]>) -> String {
+pub(crate) fn file(dir: &Path, name: &str, bytes: impl AsRef<[u8]>) -> String {
     let path = dir.join(name);
     std::fs::write(&path, bytes).unwrap();
     path.to_str().unwrap().to_string()
 }
 
 /// `dynex import args…`.
-fn import(db: &TestDb, args: &[&str]) -> Run {
+pub(crate) fn import(db: &TestDb, args: &[&str]) -> Run {
     let mut all = vec!["import"];
     all.extend_from_slice(args);
     dynex(db, &all)
@@ -103,7 +103,7 @@ fn expected(
 }
 
 /// One CSV line as the rejects writer quotes it (only where needed).
-fn csv_line(cells: &[&str]) -> String {
+pub(crate) fn csv_line(cells: &[&str]) -> String {
     let quoted: Vec<String> = cells
         .iter()
         .map(|c| {
@@ -118,7 +118,7 @@ fn csv_line(cells: &[&str]) -> String {
 }
 
 /// A rejects report: its header (the four report columns and `columns`) and `lines`.
-fn report(columns: &[&str], lines: &[Vec<&str>]) -> String {
+pub(crate) fn report(columns: &[&str], lines: &[Vec<&str>]) -> String {
     let mut header = vec!["line", "code", "field", "message"];
     header.extend_from_slice(columns);
     let mut text = csv_line(&header);
@@ -128,8 +128,15 @@ fn report(columns: &[&str], lines: &[Vec<&str>]) -> String {
     text
 }
 
-fn read(path: &str) -> String {
+pub(crate) fn read(path: &str) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The counts of a JSON summary: `[read, inserted, updated, unchanged, rejected]`.
+pub(crate) fn counts(run: &Run) -> [u64; 5] {
+    let s = run.json();
+    ["read", "inserted", "updated", "unchanged", "rejected"]
+        .map(|k| s[k].as_u64().unwrap_or_else(|| panic!("{k} in {s}")))
 }
 
 /// The 12 demo countries as the API reads them.

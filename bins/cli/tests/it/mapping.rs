@@ -10,28 +10,8 @@ use dynex_core::Dynex;
 use dynex_test_support::{TestDb, backend_tests};
 use serde_json::{Value, json};
 
-use crate::{Run, demo, dynex};
-
-/// Every row of `alias`, in identifier order.
-fn rows(dx: &Dynex, alias: &str) -> Vec<Value> {
-    let mut all = Vec::new();
-    loop {
-        let page = dx
-            .read_collection(
-                alias,
-                &[
-                    ("page[limit]".into(), "1000".into()),
-                    ("page[offset]".into(), all.len().to_string()),
-                ],
-            )
-            .unwrap();
-        let last = page.len() < 1000;
-        all.extend(page);
-        if last {
-            return all;
-        }
-    }
-}
+use crate::demo;
+use crate::import::{counts, file, import, read, report, rows};
 
 /// The one row of `alias` whose `field` is `value`.
 fn row_where(dx: &Dynex, alias: &str, field: &str, value: &Value) -> Value {
@@ -41,57 +21,6 @@ fn row_where(dx: &Dynex, alias: &str, field: &str, value: &Value) -> Value {
         .collect();
     assert_eq!(found.len(), 1, "{alias} where {field} = {value}: {found:?}");
     found.remove(0)
-}
-
-/// Writes `text` to `name` in `dir` and returns its path.
-fn file(dir: &Path, name: &str, text: &str) -> String {
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path.to_str().unwrap().to_string()
-}
-
-/// `dynex import args…`.
-fn import(db: &TestDb, args: &[&str]) -> Run {
-    let mut all = vec!["import"];
-    all.extend_from_slice(args);
-    dynex(db, &all)
-}
-
-/// The counts of a JSON summary: `[read, inserted, updated, unchanged, rejected]`.
-fn counts(run: &Run) -> [u64; 5] {
-    let s = run.json();
-    ["read", "inserted", "updated", "unchanged", "rejected"]
-        .map(|k| s[k].as_u64().unwrap_or_else(|| panic!("{k} in {s}")))
-}
-
-/// One CSV line as the rejects writer quotes it (only where needed).
-fn csv_line(cells: &[&str]) -> String {
-    let quoted: Vec<String> = cells
-        .iter()
-        .map(|c| {
-            if c.contains([',', '"', '\n', '\r']) {
-                format!("\"{}\"", c.replace('"', "\"\""))
-            } else {
-                (*c).to_string()
-            }
-        })
-        .collect();
-    format!("{}\n", quoted.join(","))
-}
-
-/// A rejects report: its header (the four report columns and `columns`) and `lines`.
-fn report(columns: &[&str], lines: &[Vec<&str>]) -> String {
-    let mut header = vec!["line", "code", "field", "message"];
-    header.extend_from_slice(columns);
-    let mut text = csv_line(&header);
-    for line in lines {
-        text.push_str(&csv_line(line));
-    }
-    text
-}
-
-fn read(path: &str) -> String {
-    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
 /// The mapping of the product export: a trimmed, upper-cased SKU, a default colour, dates
