@@ -463,6 +463,10 @@ fn import_step(
 ) -> anyhow::Result<ImportSummary> {
     let (file, size) = open(&step.path)?;
     let mut observer = Observer::new(step.rejects.clone(), size, json);
+    let source = crate::import::fingerprint(&step.path)?;
+    // Resuming a manifest resumes the steps that were started (finished ones skip every line)
+    // and runs the ones the interruption never reached.
+    let resume = args.resume && dynex.import_started(&step.step.entity, &source)?;
     let options = ImportOptions {
         mode: step.step.mode.into(),
         key: step.step.key.clone(),
@@ -471,8 +475,8 @@ fn import_step(
         max_errors: args.max_errors,
         batch_rows: args.batch_size,
         mapping: step.mapping.clone(),
-        source: Some(crate::import::fingerprint(&step.path)?),
-        resume: args.resume,
+        source: Some(source),
+        resume,
     };
     let summary = dynex.import(&step.step.entity, file, &options, &mut observer);
     observer.finish()?;

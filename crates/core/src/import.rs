@@ -692,6 +692,13 @@ impl Run<'_> {
 }
 
 impl Dynex {
+    /// Whether an import of the file with this fingerprint ([`ImportOptions::source`]) into
+    /// `alias` was ever started, so that [`ImportOptions::resume`] has something to continue.
+    pub fn import_started(&self, alias: &str, source: &str) -> Result<bool, CoreError> {
+        let mut conn = self.inner.db.conn()?;
+        jobs::exists(&mut conn, alias, source)
+    }
+
     /// Imports a CSV file (header first, visible field names as columns) into the entity
     /// `alias`; refused lines go to `observer`. Fails before writing anything when the header
     /// names unknown or repeated columns, or lacks the key column in `upsert`/`update` mode.
@@ -1017,12 +1024,17 @@ mod jobs {
         resume: bool,
     ) -> Result<(i32, u64), CoreError> {
         if resume {
-            let job = latest(conn, entity, source, true)?.ok_or_else(|| {
+            if let Some(job) = latest(conn, entity, source, true)? {
+                return Ok((job.id, u64::try_from(job.committed_line).unwrap_or(1)));
+            }
+            // A finished import of this file: every line is committed, so all are skipped.
+            let job = latest(conn, entity, source, false)?.ok_or_else(|| {
                 CoreError::Invalid(format!(
-                    "nothing to resume: no unfinished import of this file into `{entity}`"
+                    "nothing to resume: no import of this file into `{entity}` was started \
+                     (or the file changed since)"
                 ))
             })?;
-            return Ok((job.id, u64::try_from(job.committed_line).unwrap_or(1)));
+            return Ok((job.id, u64::MAX));
         }
         let mut q = Sql::default();
         q.push("INSERT INTO dynex_import_job (entity, source, committed_line, state) VALUES (")
@@ -1034,6 +1046,15 @@ mod jobs {
         let job = latest(conn, entity, source, false)?
             .ok_or_else(|| CoreError::Corrupt("an import job vanished".into()))?;
         Ok((job.id, 1))
+    }
+
+    /// Whether an import of this file into `entity` was ever started.
+    pub(super) fn exists(
+        conn: &mut AnyConnection,
+        entity: &str,
+        source: &str,
+    ) -> Result<bool, CoreError> {
+        Ok(latest(conn, entity, source, false)?.is_some())
     }
 
     /// Records that every line up to `line` is committed.

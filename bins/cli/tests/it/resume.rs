@@ -102,13 +102,20 @@ fn an_import_killed_midway_resumes_exactly(db: TestDb) {
     assert_eq!(bulk, rows - rows / 1000, "every good row once");
     assert!(!all.iter().any(|k| k.starts_with("bad-")));
 
-    // Finished: nothing left to resume.
-    let run = dynex(&db, &["import", "categories", path, "--resume", "--json"]).failed(2);
-    assert!(run.stdout.contains("nothing to resume"), "{}", run.stdout);
+    // Finished: resuming again skips every line and writes nothing.
+    let run = dynex(&db, &["import", "categories", path, "--resume", "--json"]).ok();
+    let summary = run.json();
+    assert_eq!(
+        (summary["skipped"].clone(), summary["read"].clone()),
+        (json!(rows), json!(0)),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(keys(&dx), all);
 }
 
 /// `--resume` with nothing to resume, with stdin, or with `--atomic` is bad input (exit 2) and
-/// writes nothing; a finished import of a file is not resumed, and an edited file is another.
+/// writes nothing; a finished import resumes to nothing; an edited file is another file.
 fn resume_refusals(db: TestDb) {
     let dx = demo(&db);
     let before = keys(&dx);
@@ -127,10 +134,52 @@ fn resume_refusals(db: TestDb) {
     }
     assert_eq!(keys(&dx), before);
     dynex(&db, &["import", "categories", path]).ok();
-    dynex(&db, &["import", "categories", path, "--resume"]).failed(2);
+    // A finished import has nothing left: every line is skipped.
+    let run = dynex(&db, &["import", "categories", path, "--resume", "--json"]).ok();
+    assert_eq!(run.json()["skipped"], json!(2), "{}", run.stdout);
     // The same name with other content is another file.
     std::fs::write(path, "category_key,is_in_menu\nr-3,true\n").unwrap();
     let run = dynex(&db, &["import", "categories", path, "--resume", "--json"]).failed(2);
     let error: Value = run.json();
     assert_eq!(error["error"]["code"], json!("invalid"), "{}", run.stdout);
+}
+
+/// `--resume` with a manifest: a step whose file was imported is skipped line by line, a step the
+/// interruption never reached runs in full.
+fn a_manifest_resumes_step_by_step(db: TestDb) {
+    let dx = demo(&db);
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("first.csv");
+    let second = dir.path().join("second.csv");
+    std::fs::write(&first, "category_key,is_in_menu\nm-1,true\nm-2,true\n").unwrap();
+    std::fs::write(&second, "category_key,is_in_menu\nm-3,true\n").unwrap();
+    let manifest = dir.path().join("manifest.yml");
+    std::fs::write(
+        &manifest,
+        "imports:\n  - entity: categories\n    file: first.csv\n  \
+         - entity: categories\n    file: second.csv\norder: manifest\n",
+    )
+    .unwrap();
+    let manifest = manifest.to_str().unwrap();
+    // As if the run had stopped after its first step.
+    dynex(&db, &["import", "categories", first.to_str().unwrap()]).ok();
+    let run = dynex(
+        &db,
+        &["import", "--manifest", manifest, "--resume", "--json"],
+    )
+    .ok();
+    let report = run.json();
+    let steps = report["steps"].as_array().unwrap();
+    assert_eq!(
+        (steps[0]["skipped"].clone(), steps[0]["inserted"].clone()),
+        (json!(2), json!(0)),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(steps[1]["inserted"], json!(1), "{}", run.stdout);
+    let mine: Vec<String> = keys(&dx)
+        .into_iter()
+        .filter(|k| k.starts_with("m-"))
+        .collect();
+    assert_eq!(mine, ["m-1", "m-2", "m-3"]);
 }
