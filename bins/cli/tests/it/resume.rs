@@ -10,7 +10,11 @@ use serde_json::{Value, json};
 
 use crate::{command, demo, dynex};
 
-backend_tests!(an_import_killed_midway_resumes_exactly, resume_refusals);
+backend_tests!(
+    an_import_killed_midway_resumes_exactly,
+    resume_refusals,
+    a_manifest_resumes_step_by_step,
+);
 
 /// The category keys stored now.
 fn keys(dx: &Dynex) -> Vec<String> {
