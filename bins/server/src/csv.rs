@@ -105,8 +105,9 @@ pub async fn export(
         .map_err(|e| ApiError::Core(e.into()))?;
     let (sender, mut receiver) = tokio::sync::mpsc::channel::<Chunk>(8);
     let dynex = state.dynex.clone();
-    // The export runs on a blocking thread and hands chunks over as they fill.
-    std::thread::spawn(move || {
+    // The export runs on the runtime's bounded blocking pool (not a thread per request) and
+    // hands chunks over as they fill.
+    actix_web::rt::task::spawn_blocking(move || {
         let mut out = ChunkWriter {
             buffer: Vec::with_capacity(64 * 1024),
             sender: sender.clone(),
