@@ -225,10 +225,12 @@ pub enum ClientCommand {
     },
 }
 
-/// How imported rows meet the stored ones.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+/// How imported rows meet the stored ones (`--mode`, and `mode:` in a manifest).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ImportModeArg {
     /// Create every row; a row whose key exists is rejected.
+    #[default]
     Insert,
     /// Update rows whose key exists (the file's columns only), create the others.
     Upsert,

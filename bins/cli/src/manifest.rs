@@ -21,14 +21,14 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use dynex_core::{CoreError, Dynex, ImportMode, ImportOptions, ImportSummary};
+use dynex_core::{CoreError, Dynex, ImportOptions, ImportSummary};
 use dynex_csv::Mapping;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::ImportArgs;
 use crate::import::{Observer, RowsRejected, open, read_mapping};
 use crate::output::print_json;
+use crate::{ImportArgs, ImportModeArg};
 
 /// The run failed in a step and, with `--json`, the one JSON document on stdout already says
 /// so: [`crate::report`] only turns it into the exit code.
@@ -47,26 +47,6 @@ enum Order {
     Manifest,
 }
 
-/// `mode:` of a step.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-enum Mode {
-    #[default]
-    Insert,
-    Upsert,
-    Update,
-}
-
-impl From<Mode> for ImportMode {
-    fn from(m: Mode) -> Self {
-        match m {
-            Mode::Insert => ImportMode::Insert,
-            Mode::Upsert => ImportMode::Upsert,
-            Mode::Update => ImportMode::Update,
-        }
-    }
-}
-
 /// dynex's manifest form: unknown keys are mistakes.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -82,7 +62,7 @@ struct DynexStep {
     entity: String,
     file: PathBuf,
     #[serde(default)]
-    mode: Mode,
+    mode: ImportModeArg,
     #[serde(default)]
     key: Option<String>,
     #[serde(default)]
@@ -108,7 +88,7 @@ struct SprykerAction {
 struct Step {
     entity: String,
     file: PathBuf,
-    mode: Mode,
+    mode: ImportModeArg,
     key: Option<String>,
     mapping: Option<PathBuf>,
 }
@@ -170,7 +150,7 @@ fn parse(text: &str) -> Result<Manifest, String> {
                 .map(|a| Step {
                     entity: a.data_entity,
                     file: a.source,
-                    mode: Mode::Insert,
+                    mode: ImportModeArg::Insert,
                     key: None,
                     mapping: None,
                 })
@@ -504,12 +484,12 @@ mod tests {
             Step {
                 entity: "a".into(),
                 file: "a.csv".into(),
-                mode: Mode::Upsert,
+                mode: ImportModeArg::Upsert,
                 key: Some("sku".into()),
                 mapping: Some("a.yml".into()),
             }
         );
-        assert_eq!(m.steps[1].mode, Mode::Insert);
+        assert_eq!(m.steps[1].mode, ImportModeArg::Insert);
         assert_eq!(entities(&m), ["a", "b"]);
     }
 
@@ -567,7 +547,7 @@ mod tests {
         Step {
             entity: entity.into(),
             file: format!("{entity}.csv").into(),
-            mode: Mode::Insert,
+            mode: ImportModeArg::Insert,
             key: None,
             mapping: None,
         }

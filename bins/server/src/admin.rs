@@ -3,7 +3,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use dynex_auth::{Role, Scope};
-use dynex_core::CoreError;
+use dynex_core::{CoreError, Dynex};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -34,10 +34,22 @@ fn guard(state: &web::Data<AppState>, req: &HttpRequest) -> Result<(), ApiError>
     auth::authorize_admin(&state.dynex, req, &query_pairs(req)).map(|_| ())
 }
 
+/// Runs `op` on the named user, client or key and answers 204.
+async fn on_name(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    name: String,
+    op: fn(&Dynex, &str) -> Result<(), CoreError>,
+) -> Result<HttpResponse, ApiError> {
+    guard(&state, &req)?;
+    run(&state, move |d| op(&d, &name)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
 /// Runs `f` off the async workers.
 async fn run<R: Send + 'static>(
     state: &web::Data<AppState>,
-    f: impl FnOnce(dynex_core::Dynex) -> Result<R, CoreError> + Send + 'static,
+    f: impl FnOnce(Dynex) -> Result<R, CoreError> + Send + 'static,
 ) -> Result<R, ApiError> {
     let dynex = state.dynex.clone();
     blocking(move || f(dynex)).await
@@ -106,10 +118,7 @@ async fn remove_user(
     req: HttpRequest,
     name: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    guard(&state, &req)?;
-    let name = name.into_inner();
-    run(&state, move |d| d.remove_user(&name)).await?;
-    Ok(HttpResponse::NoContent().finish())
+    on_name(state, req, name.into_inner(), Dynex::remove_user).await
 }
 
 #[derive(Deserialize)]
@@ -136,10 +145,7 @@ async fn revoke_user(
     req: HttpRequest,
     name: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    guard(&state, &req)?;
-    let name = name.into_inner();
-    run(&state, move |d| d.revoke_user_tokens(&name)).await?;
-    Ok(HttpResponse::NoContent().finish())
+    on_name(state, req, name.into_inner(), Dynex::revoke_user_tokens).await
 }
 
 async fn list_clients(
@@ -174,10 +180,7 @@ async fn remove_client(
     req: HttpRequest,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    guard(&state, &req)?;
-    let id = id.into_inner();
-    run(&state, move |d| d.remove_client(&id)).await?;
-    Ok(HttpResponse::NoContent().finish())
+    on_name(state, req, id.into_inner(), Dynex::remove_client).await
 }
 
 async fn revoke_client(
@@ -185,10 +188,7 @@ async fn revoke_client(
     req: HttpRequest,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    guard(&state, &req)?;
-    let id = id.into_inner();
-    run(&state, move |d| d.revoke_client_tokens(&id)).await?;
-    Ok(HttpResponse::NoContent().finish())
+    on_name(state, req, id.into_inner(), Dynex::revoke_client_tokens).await
 }
 
 async fn list_keys(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
@@ -231,8 +231,5 @@ async fn revoke_key(
     req: HttpRequest,
     name: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    guard(&state, &req)?;
-    let name = name.into_inner();
-    run(&state, move |d| d.revoke_api_key(&name)).await?;
-    Ok(HttpResponse::NoContent().finish())
+    on_name(state, req, name.into_inner(), Dynex::revoke_api_key).await
 }
