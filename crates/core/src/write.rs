@@ -781,11 +781,6 @@ impl<'a> Attempt<'_, '_, 'a> {
                 .iter()
                 .map(|c| Target::new(dialect, entity, c))
                 .collect();
-            let per = if shape.is_empty() {
-                1
-            } else {
-                w::rows_per_statement(dialect, shape.len())
-            };
             let id = &entity.identifier().field_name;
             if !w::insert_returns(dialect) && !shape.contains(id) {
                 let generated = entity.column(id).is_some_and(|c| c.auto_increment);
@@ -808,10 +803,11 @@ impl<'a> Attempt<'_, '_, 'a> {
                     && !w::insert_returns(dialect)
                     && !shape.contains(id)
                     && !self.consecutive_ids()?);
-            let sizes = if one_by_one {
+            // `DEFAULT VALUES` (no columns) inserts one row.
+            let sizes = if one_by_one || shape.is_empty() {
                 vec![1; members.len()]
             } else {
-                w::batch_sizes(members.len(), per)
+                w::write_chunks(dialect, members.len(), shape.len())
             };
             let mut start = 0;
             for size in sizes {
@@ -1022,11 +1018,10 @@ impl<'a> Attempt<'_, '_, 'a> {
                 }
             }
             for (round, _) in rounds {
-                let per = w::rows_per_statement(dialect, shape.len() + 1);
                 let sizes = if self.granular {
                     vec![1; round.len()]
                 } else {
-                    w::batch_sizes(round.len(), per)
+                    w::write_chunks(dialect, round.len(), shape.len() + 1)
                 };
                 let mut start = 0;
                 for size in sizes {

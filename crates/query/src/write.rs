@@ -76,6 +76,62 @@ fn value(sql: &mut Sql, target: &Target, v: &Value) {
     }
 }
 
+/// Binds the values of one column as a PostgreSQL array literal, cast to the column's type.
+///
+/// The literal is one text parameter (the backends share one set of bind types, and arrays are
+/// PostgreSQL's alone); every element is quoted, so only `"` and `\` need escaping.
+fn array_param<'v>(sql: &mut Sql, target: &Target, values: impl Iterator<Item = &'v Value>) {
+    let mut literal = String::from("{");
+    for (i, v) in values.enumerate() {
+        if i > 0 {
+            literal.push(',');
+        }
+        let text: std::borrow::Cow<'_, str> = match v {
+            Value::Null => {
+                literal.push_str("NULL");
+                continue;
+            }
+            Value::Int(n) => n.to_string().into(),
+            Value::Float(f) => f.to_string().into(),
+            Value::Bool(b) => (if *b { "true" } else { "false" }).into(),
+            Value::Text(s)
+            | Value::Decimal(s)
+            | Value::Date(s)
+            | Value::DateTime(s)
+            | Value::Json(s) => s.as_str().into(),
+        };
+        literal.push('"');
+        for c in text.chars() {
+            if c == '"' || c == '\\' {
+                literal.push('\\');
+            }
+            literal.push(c);
+        }
+        literal.push('"');
+    }
+    literal.push('}');
+    sql.push("CAST(")
+        .bind(Value::Text(literal))
+        .push(" AS ")
+        .push(target.cast.unwrap_or("TEXT"))
+        .push("[])");
+}
+
+/// How many of `n` rows of `columns` values each go into each `INSERT` or `UPDATE` statement.
+///
+/// PostgreSQL statements carry one array parameter per column ([`insert_rows`], [`update_rows`]),
+/// so one text serves every row count; elsewhere the rows are split into [`batch_sizes`].
+pub fn write_chunks(dialect: Dialect, n: usize, columns: usize) -> Vec<usize> {
+    if dialect == Dialect::Postgres {
+        const PER_STATEMENT: usize = 10_000;
+        return (0..n)
+            .step_by(PER_STATEMENT)
+            .map(|start| PER_STATEMENT.min(n - start))
+            .collect();
+    }
+    batch_sizes(n, rows_per_statement(dialect, columns))
+}
+
 fn tuple(sql: &mut Sql, targets: &[Target], values: &[Value]) {
     sql.push("(");
     for (i, (t, v)) in targets.iter().zip(values).enumerate() {
@@ -140,12 +196,26 @@ pub fn insert_rows(
             }
             sql.ident(&t.column);
         }
-        sql.push(") VALUES ");
-        for (i, row) in rows.iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
+        if dialect == Dialect::Postgres {
+            // One array parameter per column: the statement text does not depend on the
+            // number of rows, and the server parses each column in one go instead of
+            // binding and casting every value on its own.
+            sql.push(") SELECT * FROM UNNEST(");
+            for (i, t) in targets.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                array_param(&mut sql, t, rows.iter().map(|r| &r[i]));
             }
-            tuple(&mut sql, targets, row);
+            sql.push(")");
+        } else {
+            sql.push(") VALUES ");
+            for (i, row) in rows.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                tuple(&mut sql, targets, row);
+            }
         }
     }
     if insert_returns(dialect) && returns {
@@ -236,6 +306,15 @@ pub fn update_rows(
                 sql.ident(&t.column).push(" = dynex_v.").ident(&alias(i));
             }
             sql.push(" FROM (");
+            if dialect == Dialect::Postgres {
+                sql.push("SELECT * FROM UNNEST(");
+                array_param(&mut sql, key, rows.iter().map(|(k, _)| k));
+                for (i, t) in targets.iter().enumerate() {
+                    sql.push(", ");
+                    array_param(&mut sql, t, rows.iter().map(|(_, v)| &v[i]));
+                }
+                sql.push(")");
+            }
             if dialect == Dialect::Sqlite {
                 // SQLite names VALUES columns column1, column2…; rename them so that no name
                 // can clash with the table's own columns.
@@ -245,18 +324,20 @@ pub fn update_rows(
                 }
                 sql.push(" FROM (");
             }
-            sql.push("VALUES ");
-            for (r, (k, values)) in rows.iter().enumerate() {
-                if r > 0 {
-                    sql.push(", ");
+            if dialect == Dialect::Sqlite {
+                sql.push("VALUES ");
+                for (r, (k, values)) in rows.iter().enumerate() {
+                    if r > 0 {
+                        sql.push(", ");
+                    }
+                    sql.push("(");
+                    value(&mut sql, key, k);
+                    for (t, v) in targets.iter().zip(values) {
+                        sql.push(", ");
+                        value(&mut sql, t, v);
+                    }
+                    sql.push(")");
                 }
-                sql.push("(");
-                value(&mut sql, key, k);
-                for (t, v) in targets.iter().zip(values) {
-                    sql.push(", ");
-                    value(&mut sql, t, v);
-                }
-                sql.push(")");
             }
             if dialect == Dialect::Sqlite {
                 sql.push(")) AS dynex_v");
@@ -379,11 +460,42 @@ mod tests {
         let sql = insert(Dialect::Postgres, &e, &targets, &rows, &[]);
         assert_eq!(
             sql.debug_text(),
-            "INSERT INTO \"t\" (\"rate\", \"name\") VALUES (CAST(? AS NUMERIC), ?), \
-             (CAST(? AS NUMERIC), ?) RETURNING (json_build_array(\"id\", CAST(\"rate\" AS TEXT), \
+            "INSERT INTO \"t\" (\"rate\", \"name\") SELECT * FROM UNNEST(CAST(? AS NUMERIC[]), \
+             CAST(? AS TEXT[])) RETURNING (json_build_array(\"id\", CAST(\"rate\" AS TEXT), \
              CAST(\"name\" AS TEXT)))::text AS row_json"
         );
-        assert_eq!(sql.binds().count(), 4);
+        let binds: Vec<&Value> = sql.binds().collect();
+        assert_eq!(
+            binds,
+            [
+                &Value::Text(r#"{"1.5","2"}"#.into()),
+                &Value::Text(r#"{"a",NULL}"#.into())
+            ]
+        );
+        // Quotes and backslashes are escaped inside the array literal; NULL text stays text.
+        let tricky = vec![
+            vec![
+                Value::Decimal("1".into()),
+                Value::Text(r#"a"b\c,{NULL}"#.into()),
+            ],
+            vec![Value::Decimal("2".into()), Value::Text("NULL".into())],
+        ];
+        let sql = insert(Dialect::Postgres, &e, &targets, &tricky, &[]);
+        let binds: Vec<&Value> = sql.binds().collect();
+        assert_eq!(
+            binds[1],
+            &Value::Text(r#"{"a\"b\\c,{NULL}","NULL"}"#.into())
+        );
+        let sqlite = insert(Dialect::Sqlite, &e, &targets, &rows, &[]);
+        assert_eq!(sqlite.binds().count(), 4);
+        assert_eq!(
+            write_chunks(Dialect::Postgres, 25_001, 3),
+            [10_000, 10_000, 5_001]
+        );
+        assert_eq!(
+            write_chunks(Dialect::Sqlite, 1000, 3),
+            [512, 256, 128, 64, 32, 8]
+        );
     }
 
     #[test]

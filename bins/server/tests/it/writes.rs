@@ -866,6 +866,41 @@ async fn values_round_trip_or_are_refused_without_server_errors(db: TestDb) {
         .await;
     assert_eq!(r.rows().len(), 1);
 
+    // Several rows per statement (on PostgreSQL one array literal per column): text that
+    // looks like array syntax or NULL stays text, and a real null stays null.
+    let tricky = ["NULL", "{a,b}", "\\\"", " , ", "}{\"\\\\"];
+    let rows: Vec<Value> = tricky
+        .iter()
+        .enumerate()
+        .map(|(i, name)| json!({"iso2_code": format!("Y{i}"), "name": name, "iso3_code": null}))
+        .collect();
+    let r = app.post("countries", &key, &json!({ "data": rows })).await;
+    let created = r.written_rows(201);
+    for (row, name) in created.iter().zip(tricky) {
+        assert_eq!(row["name"], json!(name));
+        assert_eq!(row["iso3_code"], Value::Null);
+    }
+    let renamed: Vec<Value> = created
+        .iter()
+        .zip(tricky.iter().rev())
+        .enumerate()
+        .map(|(i, (row, name))| {
+            json!({"id_country": row["id_country"], "name": name, "iso3_code": format!("N,{i}")})
+        })
+        .collect();
+    let r = app
+        .patch("countries", &key, &json!({ "data": renamed }))
+        .await;
+    r.written_rows(200);
+    for (i, (row, name)) in created.iter().zip(tricky.iter().rev()).enumerate() {
+        let stored = app
+            .find("countries", &row["id_country"], &key)
+            .await
+            .unwrap();
+        assert_eq!(stored["name"], json!(name));
+        assert_eq!(stored["iso3_code"], json!(format!("N,{i}")));
+    }
+
     // Timestamps (`string` fields on TIMESTAMP columns), several rows per statement.
     let r = app
         .patch(
