@@ -132,6 +132,21 @@ pub fn write_chunks(dialect: Dialect, n: usize, columns: usize) -> Vec<usize> {
     batch_sizes(n, rows_per_statement(dialect, columns))
 }
 
+/// A bound value in MariaDB's derived table of rows to update.
+///
+/// The driver sends text as a fixed-length string, so a derived table would hold it in a
+/// `CHAR` column, which drops trailing spaces; a cast to `CHAR` without a length is variable.
+fn derived_value(sql: &mut Sql, v: &Value) {
+    match v {
+        Value::Text(_) | Value::Json(_) => {
+            sql.push("CAST(").bind(v.clone()).push(" AS CHAR)");
+        }
+        _ => {
+            sql.bind(v.clone());
+        }
+    }
+}
+
 fn tuple(sql: &mut Sql, targets: &[Target], values: &[Value]) {
     sql.push("(");
     for (i, (t, v)) in targets.iter().zip(values).enumerate() {
@@ -267,13 +282,13 @@ pub fn update_rows(
                 } else {
                     " UNION ALL SELECT "
                 });
-                value(&mut sql, key, k);
+                derived_value(&mut sql, k);
                 if r == 0 {
                     sql.push(" AS ").ident("dynex_k");
                 }
-                for (i, (t, v)) in targets.iter().zip(values).enumerate() {
+                for (i, v) in values.iter().enumerate() {
                     sql.push(", ");
-                    value(&mut sql, t, v);
+                    derived_value(&mut sql, v);
                     if r == 0 {
                         sql.push(" AS ").ident(&alias(i));
                     }
@@ -519,8 +534,8 @@ mod tests {
         let text = update(Dialect::Mysql, &e, &key, &targets, &rows, &[]).debug_text();
         assert_eq!(
             text,
-            "UPDATE \"t\" JOIN (SELECT ? AS \"dynex_k\", ? AS \"dynex_0\" UNION ALL SELECT ?, ?) \
-             AS dynex_v ON \"t\".\"id\" = dynex_v.\"dynex_k\" SET \"t\".\"name\" = dynex_v.\"dynex_0\""
+            "UPDATE \"t\" JOIN (SELECT ? AS \"dynex_k\", CAST(? AS CHAR) AS \"dynex_0\" UNION ALL \
+             SELECT ?, CAST(? AS CHAR)) AS dynex_v ON \"t\".\"id\" = dynex_v.\"dynex_k\" SET \"t\".\"name\" = dynex_v.\"dynex_0\""
         );
     }
 
