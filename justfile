@@ -22,6 +22,11 @@ test-all *args:
     DYNEX_TEST_MYSQL_URL=mysql://root@127.0.0.1:3306/test \
     DYNEX_TEST_REQUIRE_ALL=1 ./scripts/test "$@"
 
+# Check the running API against its OpenAPI description (openapi-spec-validator, Schemathesis)
+[group: 'test']
+api-fuzz:
+    ./scripts/api-fuzz
+
 # Format, lint and test everything (same as CI)
 [group: 'check']
 ci:

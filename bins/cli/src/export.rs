@@ -1,9 +1,10 @@
-//! `dynex export ALIAS`: an entity's rows as CSV, streamed in keyset pages.
+//! `dynex export ALIAS`: an entity's rows as CSV, streamed in keyset pages; `--manifest` runs
+//! several exports ([`crate::export_manifest`]).
 
 use std::io::Write;
 use std::time::Instant;
 
-use dynex_core::{CoreError, Dynex};
+use dynex_core::{CoreError, Dynex, ExportPlan, ExportRequest, ExportSummary};
 use dynex_csv::EntityWriter;
 use serde_json::json;
 
@@ -16,52 +17,50 @@ pub(crate) fn run(
     json: bool,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    let alias = args.alias.as_str();
-    let snapshot = dynex.snapshot();
-    let entity = snapshot
-        .catalog
-        .entity(alias)
-        .cloned()
-        .ok_or_else(|| CoreError::UnknownEntity(alias.to_string()))?;
-    let filters = args
-        .filters
-        .iter()
-        .map(|f| filter_pair(alias, f))
-        .collect::<Result<Vec<_>, _>>()?;
-    let started = Instant::now();
-    let write_rows = |w: &mut dyn Write| -> anyhow::Result<usize> {
-        let mut writer = EntityWriter::new(&entity, w)?;
-        let mut failed = None;
-        let rows = dynex.export_rows(alias, &filters, |row| {
-            writer.write(row).map_err(|e| {
-                let message = e.to_string();
-                failed = Some(e);
-                CoreError::Invalid(message)
-            })
-        });
-        if let Some(e) = failed {
-            return Err(e.into());
-        }
-        writer.finish()?;
-        Ok(usize::try_from(rows?).unwrap_or(usize::MAX))
+    if let Some(manifest) = &args.manifest {
+        return crate::export_manifest::run(dynex, manifest, args.page_rows, json, out);
+    }
+    let Some(alias) = args.alias.as_deref() else {
+        return Err(
+            CoreError::Invalid("name the entity to export (or pass --manifest)".into()).into(),
+        );
     };
-    let rows = match &args.output {
-        None => write_rows(out)?,
+    let request = ExportRequest {
+        filters: args
+            .filters
+            .iter()
+            .map(|f| filter_pair(alias, f))
+            .collect::<Result<Vec<_>, _>>()?,
+        fields: args.fields.clone(),
+        sort: args.sort.clone(),
+        changed_since: args.changed_since.clone(),
+        page_rows: args.page_rows,
+    };
+    let plan = dynex.plan_export(alias, &request)?;
+    let started = Instant::now();
+    let summary = match &args.output {
+        None => write_csv(dynex, &plan, out)?,
         Some(path) => {
-            let mut rows = 0;
+            let mut summary = ExportSummary::default();
             write_file(path, |w| {
-                rows = write_rows(w)?;
+                summary = write_csv(dynex, &plan, w)?;
                 Ok(())
             })?;
-            rows
+            summary
         }
     };
     let seconds = started.elapsed().as_secs_f64();
     if json {
-        let summary = json!({ "rows": rows, "seconds": seconds });
+        let summary = json!({
+            "rows": summary.rows,
+            "seconds": seconds,
+            "changed_since": args.changed_since,
+            "max_changed_at": summary.max_changed_at,
+        });
         if args.output.is_some() {
             print_json(out, &summary)?;
         } else {
+            // stdout holds the CSV.
             eprintln!("{summary}");
         }
     } else {
@@ -70,19 +69,58 @@ pub(crate) fn run(
             .as_ref()
             .map(|p| format!(" to {}", p.display()))
             .unwrap_or_default();
+        let since = args
+            .changed_since
+            .as_ref()
+            .map(|t| format!(" changed since {t}"))
+            .unwrap_or_default();
+        let latest = summary
+            .max_changed_at
+            .as_ref()
+            .map(|t| format!("; latest change {t}"))
+            .unwrap_or_default();
         eprintln!(
-            "exported {} of `{alias}`{to} in {seconds:.2} s",
-            plural(rows, "row", "rows")
+            "exported {}{since} of `{alias}`{to} in {seconds:.2} s{latest}",
+            plural(
+                usize::try_from(summary.rows).unwrap_or(usize::MAX),
+                "row",
+                "rows"
+            )
         );
     }
     Ok(())
 }
 
+/// Writes the rows of a planned export as CSV: a header of the plan's fields, one line per row.
+pub(crate) fn write_csv(
+    dynex: &Dynex,
+    plan: &ExportPlan,
+    w: &mut dyn Write,
+) -> anyhow::Result<ExportSummary> {
+    let mut writer = EntityWriter::with_fields(plan.entity(), plan.fields(), w)?;
+    let mut failed = None;
+    let summary = dynex.export_cells(plan, |cells| {
+        writer.write_cells(cells).map_err(|e| {
+            let message = e.to_string();
+            failed = Some(e);
+            CoreError::Invalid(message)
+        })
+    });
+    // A write that failed (a full disk, a closed pipe) is reported as itself, not as the
+    // export's error it was passed through.
+    if let Some(e) = failed {
+        return Err(e.into());
+    }
+    let summary = summary?;
+    writer.finish()?;
+    Ok(summary)
+}
+
 /// Turns `field=value`, `alias.field=value` or `filter[alias.field]=value` into a query pair.
-fn filter_pair(alias: &str, filter: &str) -> Result<(String, String), CoreError> {
+pub(crate) fn filter_pair(alias: &str, filter: &str) -> Result<(String, String), CoreError> {
     let bad = || {
         CoreError::Invalid(format!(
-            "invalid --filter `{filter}` (expected field=value or filter[{alias}.field]=value)"
+            "invalid filter `{filter}` (expected field=value or filter[{alias}.field]=value)"
         ))
     };
     let (key, value) = filter.split_once('=').ok_or_else(bad)?;

@@ -6,9 +6,11 @@
 mod client;
 mod entity;
 mod export;
+mod export_manifest;
 mod import;
 mod key;
 mod manifest;
+mod openapi;
 mod output;
 mod user;
 
@@ -83,8 +85,10 @@ pub enum Command {
     Client(ClientCommand),
     /// Import a CSV file into an entity (or several with --manifest): validated like the API, bad rows reported, good rows kept.
     Import(ImportArgs),
-    /// Export an entity's rows as CSV.
+    /// Export an entity's rows as CSV (or several entities with --manifest): chosen fields, sorted, optionally only rows changed since a time.
     Export(ExportArgs),
+    /// Print the OpenAPI 3.1 description of the API over this database (what dynex-server serves at /openapi.json).
+    Openapi(openapi::OpenapiArgs),
 }
 
 /// `dynex entity …`
@@ -289,17 +293,37 @@ pub struct ImportArgs {
     pub mapping: Option<PathBuf>,
 }
 
-/// `dynex export ALIAS …`
+/// `dynex export ALIAS …` or `dynex export --manifest FILE.yml`
 #[derive(Debug, Args)]
 pub struct ExportArgs {
     /// The entity's alias.
-    pub alias: String,
+    #[arg(required_unless_present = "manifest")]
+    pub alias: Option<String>,
     /// A filter: field=value or filter[alias.field]=value; the value may be JSON such as {"in": ["AT", "DE"]} (repeatable).
     #[arg(long = "filter", value_name = "FILTER")]
     pub filters: Vec<String>,
-    /// Write to this file instead of stdout.
+    /// Only these fields, as CSV columns in this order (visible names, comma-separated or repeated; default: every field).
+    #[arg(long, value_name = "FIELD,…", value_delimiter = ',')]
+    pub fields: Vec<String>,
+    /// Sort by these fields (visible names, comma-separated), `-` for descending: -price,sku. NULL comes first ascending and last descending; the identifier breaks ties (default: identifier order).
+    #[arg(long, value_name = "[-]FIELD,…", allow_hyphen_values = true)]
+    pub sort: Option<String>,
+    /// Only rows changed at or after this time, by the entity's updatedAtField: YYYY-MM-DD, "YYYY-MM-DD HH:MM:SS" (UTC) or RFC 3339. Rows without a value are left out.
+    #[arg(long, value_name = "TIME")]
+    pub changed_since: Option<String>,
+    /// Write to this file instead of stdout (replaced only when the export succeeds).
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Export several entities listed in a YAML manifest, each to its own file (entity, file, filter, fields, sort, changed_since per export); everything is checked before any file is written.
+    #[arg(
+        long,
+        value_name = "FILE.yml",
+        conflicts_with_all = ["alias", "filters", "fields", "sort", "changed_since", "output"]
+    )]
+    pub manifest: Option<PathBuf>,
+    /// Rows per query (keyset page); for tests and tuning.
+    #[arg(long, value_name = "N", default_value_t = dynex_core::EXPORT_PAGE_ROWS, hide = true)]
+    pub page_rows: u64,
 }
 
 fn parse_scope(s: &str) -> Result<Scope, String> {
@@ -454,6 +478,7 @@ fn execute(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Client(command) => client::run(&dynex, command, json, out),
         Command::Import(args) => import::run(&dynex, args, json, out),
         Command::Export(args) => export::run(&dynex, args, json, out),
+        Command::Openapi(args) => openapi::run(&dynex, args, json, out),
     };
     settle(dynex.db());
     result

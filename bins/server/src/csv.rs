@@ -100,9 +100,14 @@ pub async fn export(
         .filter(|(k, _)| k.starts_with("filter"))
         .collect();
     // Checked before the answer starts, so a bad filter is still a JSON error.
-    let resolve = |a: &str| snapshot.catalog.entity(a).cloned();
-    dynex_query::parse(&entity, &resolve, &filters, &state.dynex.page_limits())
-        .map_err(|e| ApiError::Core(e.into()))?;
+    let request = dynex_core::ExportRequest {
+        filters,
+        ..dynex_core::ExportRequest::default()
+    };
+    let plan = state
+        .dynex
+        .plan_export(&alias, &request)
+        .map_err(ApiError::Core)?;
     let (sender, mut receiver) = tokio::sync::mpsc::channel::<Chunk>(8);
     let dynex = state.dynex.clone();
     // The export runs on the runtime's bounded blocking pool (not a thread per request) and
@@ -115,9 +120,9 @@ pub async fn export(
         let result = (|| -> Result<(), String> {
             let mut writer = EntityWriter::new(&entity, &mut out).map_err(|e| e.to_string())?;
             dynex
-                .export_rows(&alias, &filters, |row| {
+                .export_cells(&plan, |cells| {
                     writer
-                        .write(row)
+                        .write_cells(cells)
                         .map_err(|e| CoreError::Invalid(e.to_string()))
                 })
                 .map_err(|e| e.to_string())?;

@@ -84,7 +84,9 @@ impl ApiError {
                     QueryError::InvalidFilterValue { .. } => {
                         ("1319", S::BAD_REQUEST, q.to_string())
                     }
-                    QueryError::InvalidParameter { .. } => ("1320", S::BAD_REQUEST, q.to_string()),
+                    QueryError::InvalidParameter { .. } | QueryError::UnknownSortField { .. } => {
+                        ("1320", S::BAD_REQUEST, q.to_string())
+                    }
                 },
                 CoreError::Rows(rows) => match rows.first() {
                     Some(first) => (
@@ -219,5 +221,319 @@ impl ResponseError for ApiError {
             _ => {}
         }
         response.json([self.object()])
+    }
+}
+
+/// One row of the error table: a code, the HTTP status it answers with, and when it is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrorCodeInfo {
+    /// The code, a string as Spryker sends it.
+    pub code: &'static str,
+    /// The HTTP status of an answer whose first error has this code.
+    pub status: u16,
+    /// When the code is sent.
+    pub when: &'static str,
+}
+
+const fn code(code: &'static str, status: u16, when: &'static str) -> ErrorCodeInfo {
+    ErrorCodeInfo { code, status, when }
+}
+
+/// Every code the server answers with and its status, as `/openapi.json` lists them.
+///
+/// The order is that of `docs/errors.md`. The tests below check that every error
+/// [`ApiError::parts`] and [`RowError`] produce is here with its status, that every code here
+/// is produced, and that `docs/errors.md` lists the same codes.
+pub const ERROR_CODES: &[ErrorCodeInfo] = &[
+    code(
+        "007",
+        404,
+        "The alias is unknown or its entity is inactive; any path that is not a route.",
+    ),
+    code(
+        "001",
+        401,
+        "A bearer token that is malformed, not signed by this installation, expired or \
+         revoked, or an `Authorization` header that is not `Bearer`.",
+    ),
+    code(
+        "002",
+        403,
+        "No credentials; an unknown, revoked or expired API key; or credentials that lack the \
+         scope for this method and entity.",
+    ),
+    code(
+        "1301",
+        400,
+        "Write: the body is not `{\"data\": [...]}` (collection routes) or `{\"data\": {...}}` \
+         (`/{id}` routes).",
+    ),
+    code(
+        "1302",
+        400,
+        "Write: the database refused a row (a value too long for its column, a check \
+         constraint).",
+    ),
+    code(
+        "1303",
+        404,
+        "No row has this identifier (GET by id, PATCH, DELETE), or nothing matched a DELETE.",
+    ),
+    code(
+        "1304",
+        400,
+        "Write: a field that is not creatable (rows created) or not editable (rows updated).",
+    ),
+    code("1305", 400, "Write: a value of the wrong JSON type."),
+    code(
+        "1306",
+        400,
+        "Write: a value breaks `min`/`max`, `minLength`/`maxLength`, `precision`/`scale` or \
+         `enumValues`.",
+    ),
+    code(
+        "1307",
+        400,
+        "POST, PUT: a required field is missing or null.",
+    ),
+    code(
+        "1308",
+        400,
+        "PUT: the identifier matches no row and the identifier field is not creatable.",
+    ),
+    code("1309", 400, "Write: a unique key holds the value already."),
+    code(
+        "1310",
+        400,
+        "PATCH: a row (or nested row) without identifier.",
+    ),
+    code(
+        "1311",
+        400,
+        "Write: a scalar member that is not a configured field.",
+    ),
+    code(
+        "1313",
+        400,
+        "`include` names an unknown relation, or a write nests rows under one.",
+    ),
+    code(
+        "1314",
+        422,
+        "Write: nested rows under a relation that is not editable.",
+    ),
+    code(
+        "1315",
+        400,
+        "GET, DELETE: a filter names a field that is not configured.",
+    ),
+    code("1316", 400, "Write: a value breaks the `url` constraint."),
+    code(
+        "1317",
+        400,
+        "DELETE: other rows still reference the row; write: a referenced row does not exist.",
+    ),
+    code(
+        "1318",
+        405,
+        "A method the route does not serve, or DELETE on an entity that is not deletable.",
+    ),
+    code(
+        "1319",
+        400,
+        "A filter value is not of the field's type, or a JSON filter other than \
+         `{\"in\": [...]}`.",
+    ),
+    code(
+        "1320",
+        400,
+        "A malformed query parameter (`page[...]`, a `filter`/`page` name without brackets, \
+         `page` or `include` on DELETE).",
+    ),
+    code("1321", 400, "Write: a `NOT NULL` column would be NULL."),
+    code("1322", 413, "The request body exceeds the limit."),
+    code("1323", 400, "DELETE on the collection without a filter."),
+    code("1324", 400, "A write hook refused the row."),
+    code("1401", 400, "Admin API: invalid input."),
+    code(
+        "1402",
+        404,
+        "Admin API: no such user, client or active API key.",
+    ),
+    code("1403", 409, "Admin API: the name is taken."),
+    code(
+        "1390",
+        503,
+        "The database is unavailable, or busy on every attempt of a write. Retry.",
+    ),
+    code(
+        "1391",
+        500,
+        "Any other server-side failure; details are only logged.",
+    ),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One of every error the server answers with (and some twice, where the code depends on
+    /// the inner error).
+    fn samples() -> Vec<(String, u16)> {
+        let s = || "x".to_string();
+        let rows = vec![
+            RowError::InvalidFormat,
+            RowError::NotFound { path: s() },
+            RowError::Immutable {
+                path: s(),
+                field: s(),
+            },
+            RowError::InvalidType {
+                path: s(),
+                field: s(),
+                expected: "",
+            },
+            RowError::InvalidValue {
+                path: s(),
+                field: s(),
+                rules: s(),
+            },
+            RowError::Required {
+                path: s(),
+                field: s(),
+            },
+            RowError::IdentifierNotCreatable {
+                path: s(),
+                identifier: s(),
+            },
+            RowError::Duplicate { path: s() },
+            RowError::MissingIdentifier { path: s() },
+            RowError::UnknownField {
+                path: s(),
+                field: s(),
+            },
+            RowError::UnknownRelation { relation: s() },
+            RowError::RelationNotEditable { relation: s() },
+            RowError::InvalidUrl {
+                path: s(),
+                field: s(),
+            },
+            RowError::MissingReference { path: s() },
+            RowError::HasChildren {
+                path: s(),
+                child: s(),
+            },
+            RowError::NotNull { path: s() },
+            RowError::Persistence {
+                path: s(),
+                reason: None,
+            },
+            RowError::Rejected {
+                path: s(),
+                message: s(),
+            },
+        ];
+        let mut out: Vec<(String, u16)> = rows
+            .iter()
+            .map(|r| (r.code().to_string(), r.status()))
+            .collect();
+        let query = [
+            QueryError::UnknownRelation(s()),
+            QueryError::UnknownFilterField {
+                field: s(),
+                alias: s(),
+            },
+            QueryError::InvalidFilterValue {
+                field: s(),
+                reason: s(),
+            },
+            QueryError::InvalidParameter {
+                name: s(),
+                reason: s(),
+            },
+        ];
+        let mut errors: Vec<ApiError> = query
+            .into_iter()
+            .map(|q| ApiError::Core(CoreError::Query(q)))
+            .collect();
+        errors.extend([
+            ApiError::Core(CoreError::UnknownEntity(s())),
+            ApiError::Core(CoreError::RowNotFound(s())),
+            ApiError::Core(CoreError::Rows(vec![RowError::InvalidFormat])),
+            ApiError::Core(CoreError::MissingScope(s())),
+            ApiError::Core(CoreError::MethodNotAllowed(s())),
+            ApiError::Core(CoreError::FilterRequired(s())),
+            ApiError::Core(CoreError::Busy),
+            ApiError::Core(CoreError::Invalid(s())),
+            ApiError::Core(CoreError::NotFound {
+                kind: "user",
+                name: s(),
+            }),
+            ApiError::Core(CoreError::AlreadyExists {
+                kind: "user",
+                name: s(),
+            }),
+            ApiError::Core(CoreError::Unavailable(s())),
+            ApiError::Core(CoreError::Corrupt(s())),
+            ApiError::MissingCredentials,
+            ApiError::InvalidKey(KeyRefusal::Unknown),
+            ApiError::InvalidToken(TokenError::Expired),
+            ApiError::MissingScope(s()),
+            ApiError::MethodNotAllowed("GET"),
+            ApiError::NotDeletable(s(), "GET"),
+            ApiError::BodyTooLarge(1),
+            ApiError::RouteNotFound,
+            ApiError::Internal(s()),
+        ]);
+        out.extend(errors.iter().map(|e| {
+            let (code, status, _) = e.parts();
+            (code.to_string(), status.as_u16())
+        }));
+        out
+    }
+
+    #[test]
+    fn every_error_is_in_the_table_with_its_status() {
+        for (code, status) in samples() {
+            let entry = ERROR_CODES
+                .iter()
+                .find(|c| c.code == code)
+                .unwrap_or_else(|| panic!("code {code} is not in ERROR_CODES"));
+            assert_eq!(entry.status, status, "status of {code}");
+        }
+    }
+
+    #[test]
+    fn every_code_in_the_table_is_sent() {
+        let sent = samples();
+        for c in ERROR_CODES {
+            assert!(
+                sent.iter().any(|(code, _)| code == c.code),
+                "{} is listed but never sent",
+                c.code
+            );
+        }
+        let mut codes: Vec<&str> = ERROR_CODES.iter().map(|c| c.code).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), ERROR_CODES.len(), "each code once");
+    }
+
+    /// The codes of `docs/errors.md` are those of the table.
+    #[test]
+    fn the_documentation_lists_the_same_codes() {
+        let doc = include_str!("../../../docs/errors.md");
+        let section = &doc[doc.find("## Codes").expect("a Codes section")..];
+        let section = &section[..section.find("\n### ").unwrap_or(section.len())];
+        let mut documented: Vec<&str> = section
+            .lines()
+            .filter_map(|l| l.strip_prefix("| `"))
+            .filter_map(|l| l.split('`').next())
+            .collect();
+        documented.sort_unstable();
+        documented.dedup();
+        let mut listed: Vec<&str> = ERROR_CODES.iter().map(|c| c.code).collect();
+        listed.sort_unstable();
+        assert_eq!(documented, listed);
     }
 }

@@ -6,6 +6,7 @@
 mod admin;
 mod auth;
 mod csv;
+mod docs;
 mod error;
 mod token;
 
@@ -23,7 +24,8 @@ use dynex_core::{Dynex, Method, Options, TokenOptions, WriteRequest};
 use dynex_query::PageLimits;
 use serde_json::json;
 
-pub use error::{ApiError, ErrorObject};
+pub use docs::openapi_document;
+pub use error::{ApiError, ERROR_CODES, ErrorCodeInfo, ErrorObject};
 
 /// Command-line and environment settings of `dynex-server`.
 #[derive(Debug, Clone, clap::Parser)]
@@ -181,6 +183,7 @@ pub fn create_app(
                 })),
         )
         .configure(admin::routes)
+        .configure(docs::routes(&config))
         .route("/health/live", web::get().to(live))
         .route("/health/ready", web::get().to(ready))
         .default_service(web::to(not_found))

@@ -5,8 +5,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
+use diesel::deserialize::{self, FromSql};
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::r2d2::{self, ManageConnection, Pool, PooledConnection, R2D2Connection};
+use diesel::row::{Field as _, NamedRow, Row};
 use diesel::sql_types::{BigInt, Bool, Double, Nullable, Text, Untyped};
 use diesel::{Connection, QueryResult, QueryableByName, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
@@ -317,6 +319,32 @@ pub fn load_json(conn: &mut AnyConnection, sql: &Sql) -> QueryResult<Vec<String>
         .load::<JsonRow>(conn)?
         .into_iter()
         .map(|r| r.row_json)
+        .collect())
+}
+
+/// A row of any number of columns, each read as text.
+struct TextRow(Vec<Option<String>>);
+
+impl QueryableByName<MultiBackend> for TextRow {
+    fn build<'a>(row: &impl NamedRow<'a, MultiBackend>) -> deserialize::Result<Self> {
+        (0..row.field_count())
+            .map(|i| {
+                let field = Row::get(row, i).ok_or("a column is missing")?;
+                <Option<String> as FromSql<Nullable<Text>, MultiBackend>>::from_nullable_sql(
+                    field.value(),
+                )
+            })
+            .collect::<deserialize::Result<Vec<_>>>()
+            .map(TextRow)
+    }
+}
+
+/// Runs a rendered read whose columns are all text and returns each row's columns.
+pub fn load_cells(conn: &mut AnyConnection, sql: &Sql) -> QueryResult<Vec<Vec<Option<String>>>> {
+    Ok(DynQuery(sql)
+        .load::<TextRow>(conn)?
+        .into_iter()
+        .map(|r| r.0)
         .collect())
 }
 

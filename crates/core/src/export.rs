@@ -1,66 +1,427 @@
-//! Streaming reads of a whole entity for CSV export: keyset pages, never `OFFSET`.
+//! Streaming reads of a whole entity for CSV export: filtered, sorted, optionally only the rows
+//! changed since a time, in keyset pages, never `OFFSET`.
 
-use dynex_query::{Condition, Page};
-use serde_json::{Map, Value as Json};
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
+use dynex_query::{Condition, Keyset, Page, Select, Sort, order_keys, parse_sort, select_cells};
+use dynex_schema::{ColumnKind, Entity, FieldType, Value, normalize_datetime};
+use serde_json::Value as Json;
 
 use crate::Dynex;
+use crate::db::AnyConnection;
 use crate::error::CoreError;
 
-/// Rows per page: each page is one query that starts after the last identifier read.
-const PAGE_ROWS: u64 = 1000;
+/// Rows per page unless an export says otherwise: each page is one query that starts after the
+/// last row of the previous one.
+pub const EXPORT_PAGE_ROWS: u64 = 1000;
+
+/// What to export of an entity: which rows, which fields, in which order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportRequest {
+    /// Filters as the API's query pairs (`filter[countries.iso2_code]` = `AT`); paging and
+    /// `include` are refused.
+    pub filters: Vec<(String, String)>,
+    /// Visible names of the fields to write, in this order; empty writes every field.
+    pub fields: Vec<String>,
+    /// A sort such as `-price,sku` (see [`dynex_query::parse_sort`]); the identifier always
+    /// breaks ties. `None` is identifier order.
+    pub sort: Option<String>,
+    /// Only rows whose updated-at field (`updatedAtField`) is at or after this time:
+    /// `YYYY-MM-DD`, `YYYY-MM-DD HH:MM:SS` or RFC 3339 (see [`parse_changed_since`]). Rows
+    /// whose updated-at field is `NULL` are never in such a delta.
+    pub changed_since: Option<String>,
+    /// Rows per page (per query).
+    pub page_rows: u64,
+}
+
+impl Default for ExportRequest {
+    fn default() -> Self {
+        ExportRequest {
+            filters: Vec::new(),
+            fields: Vec::new(),
+            sort: None,
+            changed_since: None,
+            page_rows: EXPORT_PAGE_ROWS,
+        }
+    }
+}
+
+/// An export checked against its entity, ready to run with [`Dynex::export_cells`].
+#[derive(Debug, Clone)]
+pub struct ExportPlan {
+    entity: Arc<Entity>,
+    conditions: Vec<Condition>,
+    order: Vec<Sort>,
+    fields: Vec<usize>,
+    page_rows: u64,
+}
+
+impl ExportPlan {
+    /// The entity exported.
+    pub fn entity(&self) -> &Arc<Entity> {
+        &self.entity
+    }
+
+    /// Indexes (into the entity's fields) of the fields to write, in order.
+    pub fn fields(&self) -> &[usize] {
+        &self.fields
+    }
+}
+
+/// What an export did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExportSummary {
+    /// Rows handed over.
+    pub rows: u64,
+    /// The largest value of the updated-at field among the rows handed over
+    /// (`YYYY-MM-DD HH:MM:SS[.ffffff]`, a date for a `date` field); `None` when the entity has
+    /// no updated-at field or no row had a value. The next delta export starts there.
+    pub max_changed_at: Option<String>,
+}
+
+/// Reads a `changed_since` time: `YYYY-MM-DD` (midnight), `YYYY-MM-DD HH:MM[:SS[.ffffff]]`
+/// (with a space or a `T`) as UTC, or RFC 3339 with an offset, converted to UTC.
+pub fn parse_changed_since(s: &str) -> Result<NaiveDateTime, String> {
+    let s = s.trim();
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Ok(d.and_time(NaiveTime::MIN));
+    }
+    for format in [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M",
+    ] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(s, format) {
+            return Ok(t);
+        }
+    }
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.naive_utc());
+    }
+    Err(format!(
+        "`{s}` is not a time (use YYYY-MM-DD, \"YYYY-MM-DD HH:MM:SS\" or RFC 3339 such as \
+         2024-01-02T03:04:05Z)"
+    ))
+}
+
+/// The time `since` in the storage form of field `index`, bound in a `>=` comparison: a date for
+/// a date field or column, otherwise `YYYY-MM-DD HH:MM:SS[.ffffff]` in UTC.
+fn since_value(dynex: &Dynex, entity: &Entity, index: usize, since: NaiveDateTime) -> Value {
+    let field = &entity.fields()[index];
+    let column = entity.column(&field.field_name).map(|c| c.kind);
+    // A date column holds whole days: a time within a day keeps that day, so the delta never
+    // misses a row changed later that day.
+    if field.ty == FieldType::Date || column == Some(ColumnKind::Date) {
+        let day = since.date().format("%Y-%m-%d").to_string();
+        return if field.ty == FieldType::Date {
+            Value::Date(day)
+        } else {
+            Value::Text(day)
+        };
+    }
+    // Microseconds are the finest any backend stores; cutting (not rounding) keeps the bound
+    // inclusive.
+    let since = since
+        .with_nanosecond(since.nanosecond() / 1000 * 1000)
+        .unwrap_or(since);
+    let text = since.format("%Y-%m-%d %H:%M:%S%.6f").to_string();
+    let mut text = normalize_datetime(&text).unwrap_or(text);
+    // A PostgreSQL `timestamptz` would read a bare time in the session's time zone.
+    if dynex_query::write::write_cast(dynex.dialect(), entity, &field.field_name)
+        == Some("TIMESTAMPTZ")
+    {
+        text.push_str("+00:00");
+    }
+    if field.ty == FieldType::DateTime {
+        Value::DateTime(text)
+    } else {
+        Value::Text(text)
+    }
+}
+
+/// The updated-at value of an exported row in a form that sorts as text.
+fn changed_at(ty: FieldType, value: Option<&Json>) -> Option<String> {
+    let text = match value? {
+        Json::String(s) => s.clone(),
+        Json::Null => return None,
+        other => other.to_string(),
+    };
+    Some(if ty == FieldType::Date {
+        text.get(..10).unwrap_or(&text).to_string()
+    } else {
+        normalize_datetime(&text).unwrap_or(text)
+    })
+}
+
+/// The rows of one page of an export as text columns, the last one the key values.
+type CellPage = Vec<Vec<Option<String>>>;
+
+/// The position after the last row of a full page (from its key values, the last column); an
+/// error when it is where the page started, which would read the same page forever (a key the
+/// database does not compare as it sorts).
+fn next_page(
+    plan: &ExportPlan,
+    conditions: &[Condition],
+    rows: &CellPage,
+) -> Result<Option<Keyset>, CoreError> {
+    let Some(Some(keys)) = rows.last().and_then(|r| r.last()) else {
+        return Ok(None);
+    };
+    let keys: Vec<Json> = serde_json::from_str(keys)
+        .map_err(|e| CoreError::Corrupt(format!("key values of a row: {e}")))?;
+    let alias = plan.entity.alias();
+    let after = Keyset::from_row(&plan.order, &keys)
+        .map_err(|e| CoreError::Corrupt(format!("`{alias}`: {e}")))?;
+    if conditions.get(plan.conditions.len()) == Some(&Condition::After(after.clone())) {
+        return Err(CoreError::Corrupt(format!(
+            "the export of `{alias}` does not advance past the key values {:?}",
+            after.values
+        )));
+    }
+    Ok(Some(after))
+}
 
 impl Dynex {
-    /// Reads every row of `alias` that matches the filters in `pairs` (as the API's `filter[…]`
-    /// parameters), in identifier order, and hands each to `each`; returns the number of rows.
-    ///
-    /// Each page starts after the last identifier of the previous one (keyset paging), so a
-    /// page deep in a large table costs what the first one does. Paging parameters are refused.
-    pub fn export_rows(
+    /// Checks an export of `alias` against its entity: filters, fields, sort and the
+    /// `changed_since` time, every problem a coded error before anything is read.
+    pub fn plan_export(
         &self,
         alias: &str,
-        pairs: &[(String, String)],
-        mut each: impl FnMut(&Map<String, Json>) -> Result<(), CoreError>,
-    ) -> Result<u64, CoreError> {
+        request: &ExportRequest,
+    ) -> Result<ExportPlan, CoreError> {
         let snapshot = self.snapshot();
         let entity = self.entity(&snapshot, alias)?;
         let resolve = |a: &str| snapshot.catalog.entity(a).cloned();
-        let mut query = dynex_query::parse(&entity, &resolve, pairs, &self.page_limits())?;
-        if pairs.iter().any(|(k, _)| k.starts_with("page")) || !query.include.is_empty() {
+        let query = dynex_query::parse(&entity, &resolve, &request.filters, &self.page_limits())?;
+        if request.filters.iter().any(|(k, _)| k.starts_with("page")) || !query.include.is_empty() {
             return Err(CoreError::Invalid(
                 "an export reads every matching row: no page[…] or include".into(),
             ));
         }
-        query.page = Page {
-            offset: 0,
-            limit: PAGE_ROWS,
+        let mut fields = Vec::with_capacity(request.fields.len());
+        for name in &request.fields {
+            let name = name.trim();
+            if name.is_empty() {
+                return Err(CoreError::Invalid(
+                    "an empty name in the fields to export".into(),
+                ));
+            }
+            let index = entity.field_index(name).ok_or_else(|| {
+                let known: Vec<&str> = entity
+                    .fields()
+                    .iter()
+                    .map(|f| f.field_visible_name.as_str())
+                    .collect();
+                CoreError::Invalid(format!(
+                    "unknown field `{name}` to export: `{alias}` has {}",
+                    known.join(", ")
+                ))
+            })?;
+            if fields.contains(&index) {
+                return Err(CoreError::Invalid(format!(
+                    "field `{name}` is listed twice in the fields to export"
+                )));
+            }
+            fields.push(index);
+        }
+        if fields.is_empty() {
+            fields = (0..entity.fields().len()).collect();
+        }
+        let sort = match &request.sort {
+            Some(text) => parse_sort(&entity, text)?,
+            None => Vec::new(),
         };
-        let id_index = entity.identifier_index();
-        let id = entity.identifier();
-        let filters = query.conditions.len();
+        let mut conditions = query.conditions;
+        if let Some(since) = &request.changed_since {
+            let index = entity.updated_at_index().ok_or_else(|| {
+                CoreError::Invalid(format!(
+                    "entity `{alias}` has no updated-at field, so rows changed since a time \
+                     cannot be told: set `updatedAtField` in its definition to the field that \
+                     holds when a row last changed"
+                ))
+            })?;
+            let since = parse_changed_since(since).map_err(CoreError::Invalid)?;
+            conditions.push(Condition::AtLeast(
+                index,
+                since_value(self, &entity, index, since),
+            ));
+        }
+        if request.page_rows == 0 {
+            return Err(CoreError::Invalid(
+                "an export page holds at least 1 row".into(),
+            ));
+        }
+        Ok(ExportPlan {
+            order: order_keys(&entity, &sort),
+            entity,
+            conditions,
+            fields,
+            page_rows: request.page_rows,
+        })
+    }
+
+    /// Reads every row of a planned export in its order and hands each to `each` as the CSV
+    /// cells of the plan's fields (the text of their wire values, empty for null).
+    ///
+    /// Each page starts after the last row of the previous one (keyset paging on the order's
+    /// keys and the identifier), so a page deep in a large table costs what the first one does.
+    /// The database returns only the fields asked for, as text columns rather than a JSON
+    /// document per row.
+    pub fn export_cells(
+        &self,
+        plan: &ExportPlan,
+        mut each: impl FnMut(&[String]) -> Result<(), CoreError>,
+    ) -> Result<ExportSummary, CoreError> {
+        let entity = &plan.entity;
+        let mut columns = plan.fields.clone();
+        // The updated-at field is read even when not written, for `max_changed_at`.
+        let changed = entity.updated_at_index().map(|i| {
+            let position = columns.iter().position(|&c| c == i).unwrap_or_else(|| {
+                columns.push(i);
+                columns.len() - 1
+            });
+            (entity.fields()[i].ty, position)
+        });
+        let fields: Vec<&dynex_schema::Field> =
+            columns.iter().map(|&i| &entity.fields()[i]).collect();
+        let written = plan.fields.len();
         let mut conn = self.inner.db.conn()?;
-        let mut total = 0u64;
-        loop {
-            let rows = crate::read::read(&mut conn, self.dialect(), &entity, &query, &[])?;
-            let mut last = None;
-            for row in &rows {
-                if let Json::Object(object) = row {
-                    each(object)?;
-                    last = object.get(&id.field_visible_name).cloned();
+        let mut summary = ExportSummary::default();
+        // One thread reads the pages while this one writes them out, so that the database
+        // works on the next page while the last one is written.
+        std::thread::scope(|scope| {
+            let (pages, received) = std::sync::mpsc::sync_channel::<Result<CellPage, CoreError>>(2);
+            let columns = &columns;
+            scope.spawn(move || {
+                let mut conditions = plan.conditions.clone();
+                loop {
+                    let page = self.cell_page(&mut conn, plan, columns, &conditions);
+                    let next = match &page {
+                        Ok(rows) if rows.len() as u64 >= plan.page_rows => {
+                            next_page(plan, &conditions, rows)
+                        }
+                        _ => Ok(None),
+                    };
+                    let (next, failed) = match next {
+                        Ok(next) => (next, None),
+                        Err(e) => (None, Some(e)),
+                    };
+                    if pages.send(page).is_err() {
+                        return;
+                    }
+                    if let Some(e) = failed {
+                        let _ = pages.send(Err(e));
+                        return;
+                    }
+                    let Some(after) = next else { return };
+                    conditions.truncate(plan.conditions.len());
+                    conditions.push(Condition::After(after));
+                }
+            });
+            let mut cells: Vec<String> = Vec::with_capacity(columns.len());
+            for page in received {
+                let rows = page?;
+                summary.rows += rows.len() as u64;
+                for row in rows {
+                    cells.clear();
+                    cells.extend(
+                        fields
+                            .iter()
+                            .zip(row)
+                            .map(|(field, raw)| dynex_query::cell_text(field, raw)),
+                    );
+                    if let Some((ty, position)) = changed
+                        && !cells[position].is_empty()
+                        && let Some(at) =
+                            changed_at(ty, Some(&Json::String(cells[position].clone())))
+                        && summary.max_changed_at.as_ref().is_none_or(|max| at > *max)
+                    {
+                        summary.max_changed_at = Some(at);
+                    }
+                    each(&cells[..written])?;
                 }
             }
-            total += rows.len() as u64;
-            if (rows.len() as u64) < PAGE_ROWS {
-                return Ok(total);
-            }
-            let Some(last) = last else {
-                return Ok(total);
-            };
-            let after = id
-                .ty
-                .parse_json(&last)
-                .map_err(|e| CoreError::Corrupt(format!("identifier of `{alias}`: {e}")))?;
-            query.conditions.truncate(filters);
-            query.conditions.push(Condition::After(id_index, after));
+            Ok(summary)
+        })
+    }
+
+    /// One page of an export as text columns ([`select_cells`]): the columns, then the key
+    /// values of the order as a JSON array.
+    fn cell_page(
+        &self,
+        conn: &mut AnyConnection,
+        plan: &ExportPlan,
+        columns: &[usize],
+        conditions: &[Condition],
+    ) -> Result<CellPage, CoreError> {
+        let sql = select_cells(
+            self.dialect(),
+            &Select {
+                entity: &plan.entity,
+                conditions,
+                keys: None,
+                extra_columns: &[],
+                page: Some(Page {
+                    offset: 0,
+                    limit: plan.page_rows,
+                }),
+                lock: false,
+            },
+            columns,
+            &plan.order,
+        );
+        Ok(crate::db::load_cells(conn, &sql)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changed_since_takes_dates_times_and_rfc3339() {
+        let t = |s| {
+            parse_changed_since(s)
+                .unwrap()
+                .format("%Y-%m-%d %H:%M:%S%.f")
+                .to_string()
+        };
+        assert_eq!(t("2024-01-02"), "2024-01-02 00:00:00");
+        assert_eq!(t("2024-01-02 03:04:05"), "2024-01-02 03:04:05");
+        assert_eq!(t("2024-01-02T03:04:05.25"), "2024-01-02 03:04:05.250");
+        assert_eq!(t("2024-01-02T03:04:05Z"), "2024-01-02 03:04:05");
+        assert_eq!(t("2024-01-02T03:04:05+02:00"), "2024-01-02 01:04:05");
+        assert_eq!(t(" 2024-01-02 03:04 "), "2024-01-02 03:04:00");
+        for bad in [
+            "2024-02-30",
+            "yesterday",
+            "02.01.2024",
+            "",
+            "2024-01-02T25:00:00Z",
+        ] {
+            let e = parse_changed_since(bad).unwrap_err();
+            assert!(e.contains("RFC 3339"), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn changed_at_values_sort_as_text() {
+        let s = |v: Json| changed_at(FieldType::String, Some(&v));
+        assert_eq!(
+            s(Json::from("2024-02-01 09:00:00.000000")),
+            Some("2024-02-01 09:00:00".into())
+        );
+        assert_eq!(
+            s(Json::from("2024-02-01T09:00:00.5")),
+            Some("2024-02-01 09:00:00.5".into())
+        );
+        assert_eq!(s(Json::Null), None);
+        assert_eq!(
+            changed_at(FieldType::Date, Some(&Json::from("2024-02-01"))),
+            Some("2024-02-01".into())
+        );
+        assert_eq!(changed_at(FieldType::DateTime, None), None);
     }
 }

@@ -260,6 +260,59 @@ struct LookupColumn<'a> {
 /// and how many matched.
 type Found = HashMap<String, (Json, usize)>;
 
+/// Adds the identifier of each row read by a lookup to `found`, under the text of its `by` value.
+fn count_found(entity: &Entity, by: &Field, rows: Vec<Json>, found: &mut Found) {
+    let id = &entity.identifier().field_visible_name;
+    for row in rows {
+        let (Some(v), Some(id)) = (row.get(&by.field_visible_name), row.get(id)) else {
+            continue;
+        };
+        found
+            .entry(key_text(v))
+            .and_modify(|(_, n)| *n += 1)
+            .or_insert((id.clone(), 1));
+    }
+}
+
+/// Whether the database holds at most one row per value of `field` (its column alone is the
+/// primary key or a unique key).
+fn is_unique(entity: &Entity, field: &Field) -> bool {
+    let column = std::slice::from_ref(&field.field_name);
+    entity
+        .table_info()
+        .is_some_and(|t| t.primary_key == column || t.unique_keys.iter().any(|k| k == column))
+}
+
+/// Reads the rows of `entity` that `query`'s conditions select by a unique field, without a
+/// page: the values of one batch select at most one row each.
+///
+/// A page (`ORDER BY` identifier with `LIMIT`) would let PostgreSQL walk the primary key in
+/// order and test every row against the list of keys, which grows with the table; without one
+/// it looks the keys up in their unique index.
+fn by_unique_field(
+    conn: &mut AnyConnection,
+    dialect: dynex_query::Dialect,
+    entity: &Entity,
+    query: &dynex_query::ReadQuery,
+) -> Result<Vec<Map<String, Json>>, CoreError> {
+    let select = dynex_query::Select {
+        entity,
+        conditions: &query.conditions,
+        keys: None,
+        extra_columns: &[],
+        page: None,
+        lock: false,
+    };
+    crate::db::load_json(conn, &dynex_query::select(dialect, &select))?
+        .iter()
+        .map(|text| {
+            dynex_query::decode_row(entity, text)
+                .map(|(object, _)| object)
+                .map_err(CoreError::Corrupt)
+        })
+        .collect()
+}
+
 /// The running import.
 struct Run<'a> {
     dynex: &'a Dynex,
@@ -433,6 +486,12 @@ impl Run<'_> {
             ];
             let resolve = |a: &str| self.snapshot.catalog.entity(a).cloned();
             let query = dynex_query::parse(entity, &resolve, &pairs, &self.dynex.page_limits())?;
+            if is_unique(entity, by) {
+                let rows = by_unique_field(self.conn, self.dynex.dialect(), entity, &query)?;
+                let rows = rows.into_iter().map(Json::Object).collect();
+                count_found(entity, by, rows, found);
+                continue;
+            }
             let rows = crate::read::read(self.conn, self.dynex.dialect(), entity, &query, &[])?;
             if rows.len() >= limit && chunk.len() > 1 {
                 let (a, b) = chunk.split_at(chunk.len() / 2);
@@ -440,16 +499,7 @@ impl Run<'_> {
                 self.find(k, b, found)?;
                 continue;
             }
-            let id = &entity.identifier().field_visible_name;
-            for row in rows {
-                let (Some(v), Some(id)) = (row.get(&by.field_visible_name), row.get(id)) else {
-                    continue;
-                };
-                found
-                    .entry(key_text(v))
-                    .and_modify(|(_, n)| *n += 1)
-                    .or_insert((id.clone(), 1));
-            }
+            count_found(entity, by, rows, found);
         }
         Ok(())
     }
@@ -541,24 +591,28 @@ impl Run<'_> {
         ];
         let resolve = |a: &str| self.snapshot.catalog.entity(a).cloned();
         let query = dynex_query::parse(self.entity, &resolve, &pairs, &self.dynex.page_limits())?;
-        let found = crate::read::read(self.conn, self.dynex.dialect(), self.entity, &query, &[])?;
-        Ok(found
-            .into_iter()
-            .filter_map(|row| match row {
-                Json::Object(o) => Some(o),
-                _ => None,
-            })
-            .fold(HashMap::new(), |mut by_key, o| {
-                let k = o
-                    .get(&self.key.field_visible_name)
-                    .map(key_text)
-                    .unwrap_or_default();
-                by_key
-                    .entry(k)
-                    .and_modify(|(_, n): &mut Stored| *n += 1)
-                    .or_insert((o, 1));
-                by_key
-            }))
+        let found = if is_unique(self.entity, self.key) {
+            by_unique_field(self.conn, self.dynex.dialect(), self.entity, &query)?
+        } else {
+            crate::read::read(self.conn, self.dynex.dialect(), self.entity, &query, &[])?
+                .into_iter()
+                .filter_map(|row| match row {
+                    Json::Object(o) => Some(o),
+                    _ => None,
+                })
+                .collect()
+        };
+        Ok(found.into_iter().fold(HashMap::new(), |mut by_key, o| {
+            let k = o
+                .get(&self.key.field_visible_name)
+                .map(key_text)
+                .unwrap_or_default();
+            by_key
+                .entry(k)
+                .and_modify(|(_, n): &mut Stored| *n += 1)
+                .or_insert((o, 1));
+            by_key
+        }))
     }
 
     /// Writes rows with `method`; returns how many were saved and reports the others.

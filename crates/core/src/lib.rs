@@ -45,6 +45,7 @@ use dynex_schema::{Catalog, Entity, EntityConfig, TableInfo};
 pub use clients::{ClientInfo, NewClient};
 pub use db::{Db, redact};
 pub use error::CoreError;
+pub use export::{EXPORT_PAGE_ROWS, ExportPlan, ExportRequest, ExportSummary, parse_changed_since};
 pub use hooks::{Batch, HookError, Operation, PendingRow, WriteHooks};
 pub use import::{ImportMode, ImportObserver, ImportOptions, ImportSummary, Reject};
 pub use keys::{ApiKeyInfo, NewApiKey, parse_valid_to};

@@ -3,7 +3,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use dynex_query::{Condition, Dialect, Include, ReadQuery, Select, Value, decode_row, select};
+use dynex_query::{
+    Condition, Dialect, Include, ReadQuery, Select, Sort, Value, decode_row, order_keys,
+    select_ordered,
+};
 use dynex_schema::Entity;
 use serde_json::{Map, Value as Json};
 
@@ -39,8 +42,9 @@ fn rows(
     conn: &mut AnyConnection,
     dialect: Dialect,
     select_spec: &Select<'_>,
+    order: &[Sort],
 ) -> Result<Vec<Loaded>, CoreError> {
-    let sql = select(dialect, select_spec);
+    let sql = select_ordered(dialect, select_spec, order);
     load_json(conn, &sql)?
         .iter()
         .map(|text| {
@@ -61,7 +65,17 @@ pub fn read(
 ) -> Result<Vec<Json>, CoreError> {
     let extra_columns = parent_key_columns(entity, &query.include);
     let mut conditions = query.conditions.clone();
+    if let Some(after) = &query.after {
+        conditions.push(Condition::After(after.clone()));
+    }
     conditions.extend_from_slice(extra_conditions);
+    // Identifier order needs no key values on the rows; a sort carries them (after the extra
+    // columns, which `attach` reads by position) for the position of the last row.
+    let order = if query.sort.is_empty() {
+        Vec::new()
+    } else {
+        order_keys(entity, &query.sort)
+    };
     let mut loaded = rows(
         conn,
         dialect,
@@ -73,6 +87,7 @@ pub fn read(
             page: Some(query.page),
             lock: false,
         },
+        &order,
     )?;
     attach(
         conn,
@@ -153,6 +168,7 @@ fn attach(
                     page: None,
                     lock: false,
                 },
+                &[],
             )?);
         }
         attach(

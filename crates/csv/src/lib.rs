@@ -295,9 +295,16 @@ pub struct EntityWriter<W: Write> {
 impl<W: Write> EntityWriter<W> {
     /// Starts a CSV document with the entity's visible field names as header.
     pub fn new(entity: &Entity, out: W) -> Result<Self, CsvError> {
-        let columns: Vec<String> = entity
-            .fields()
+        let all: Vec<usize> = (0..entity.fields().len()).collect();
+        Self::with_fields(entity, &all, out)
+    }
+
+    /// Starts a CSV document of some of the entity's fields (indexes into its fields), in the
+    /// order given, with their visible names as header.
+    pub fn with_fields(entity: &Entity, fields: &[usize], out: W) -> Result<Self, CsvError> {
+        let columns: Vec<String> = fields
             .iter()
+            .filter_map(|&i| entity.fields().get(i))
             .map(|f| f.field_visible_name.clone())
             .collect();
         let mut inner = csv::Writer::from_writer(out);
@@ -312,6 +319,12 @@ impl<W: Write> EntityWriter<W> {
             Some(Value::String(s)) => s.clone(),
             Some(other) => other.to_string(),
         });
+        self.inner.write_record(cells)?;
+        Ok(())
+    }
+
+    /// Writes one row of cells already in the writer's column order.
+    pub fn write_cells(&mut self, cells: &[String]) -> Result<(), CsvError> {
         self.inner.write_record(cells)?;
         Ok(())
     }
@@ -416,5 +429,13 @@ mod tests {
         .unwrap();
         let text = String::from_utf8(w.finish().unwrap()).unwrap();
         assert_eq!(text, "id,name\n1,\"a, \"\"b\"\"\"\n2,\n");
+
+        let mut w = EntityWriter::with_fields(&e, &[1], Vec::new()).unwrap();
+        w.write(row.as_object().unwrap()).unwrap();
+        let text = String::from_utf8(w.finish().unwrap()).unwrap();
+        assert_eq!(
+            text, "name\n\"a, \"\"b\"\"\"\n",
+            "some fields, in the order given"
+        );
     }
 }

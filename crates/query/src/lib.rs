@@ -5,12 +5,18 @@
 //! [`QueryError`]. [`select`] renders a [`Select`] into [`Sql`]: SQL text, identifiers (quoted by
 //! the database driver's dialect) and bound [`Value`]s, never values spliced into text.
 //! [`decode_row`] turns the one JSON column each selected row comes back as into the wire object.
+//! [`parse_sort`], [`order_keys`] and [`Keyset`] sort reads and page through them by position
+//! ([`select_ordered`], [`Condition::After`]), never by `OFFSET`.
 
 mod parse;
 mod render;
+mod sort;
 pub mod write;
 
 pub use parse::{Condition, Include, Page, PageLimits, QueryError, ReadQuery, parse};
-pub use render::{Dialect, Piece, Select, Sql, decode_row, select};
+pub use render::{
+    Dialect, Piece, Select, Sql, cell_text, decode_row, select, select_cells, select_ordered,
+};
+pub use sort::{Keyset, Sort, order_keys, parse_sort};
 
 pub use dynex_schema::Value;

@@ -4,6 +4,8 @@ use std::sync::Arc;
 
 use dynex_schema::{Entity, Value};
 
+use crate::sort::{Keyset, Sort};
+
 /// A query parameter problem, each mapped to a Spryker (or dynex) error code by the server.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum QueryError {
@@ -26,6 +28,14 @@ pub enum QueryError {
         /// Why the value was refused.
         reason: String,
     },
+    /// A sort names a field that is not configured.
+    #[error("Sort field `{field}` for table alias `{alias}` not found.")]
+    UnknownSortField {
+        /// The field as written.
+        field: String,
+        /// The entity's alias.
+        alias: String,
+    },
     /// A query parameter is malformed (dynex 1320).
     #[error("Invalid query parameter `{name}`: {reason}.")]
     InvalidParameter {
@@ -43,8 +53,12 @@ pub enum Condition {
     Eq(usize, Value),
     /// `field IN (values)`.
     In(usize, Vec<Value>),
-    /// `field > value`: keyset paging, the rows after the last one read.
-    After(usize, Value),
+    /// The rows after a position in a sorted read: keyset paging, the rows after the last one
+    /// read.
+    After(Keyset),
+    /// `field >= value`, compared in the column's own type (a timestamp column as a timestamp,
+    /// whatever the field's type); a `NULL` never matches. Delta reads use it.
+    AtLeast(usize, Value),
 }
 
 /// An `include` chain node: a relation and the relations to include below it.
@@ -90,6 +104,11 @@ impl Default for PageLimits {
 pub struct ReadQuery {
     /// Conditions on the root entity.
     pub conditions: Vec<Condition>,
+    /// The order of the rows, before the identifier that always breaks ties; empty is
+    /// identifier order.
+    pub sort: Vec<Sort>,
+    /// Only the rows after this position in the order of `sort` (keyset paging).
+    pub after: Option<Keyset>,
     /// The page to return.
     pub page: Page,
     /// Relations to load with the rows.
@@ -148,6 +167,8 @@ pub fn parse(
     }
     Ok(ReadQuery {
         conditions,
+        sort: Vec::new(),
+        after: None,
         page: Page { offset, limit },
         include,
     })
@@ -186,7 +207,7 @@ fn parse_filter(entity: &Entity, inner: &str, value: &str) -> Result<Condition, 
             {
                 let values = items
                     .iter()
-                    .map(|v| field.ty.parse_json(v))
+                    .map(|v| field.ty.parse_json(v).and_then(no_nul))
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(invalid)?;
                 Ok(Condition::In(index, values))
@@ -199,8 +220,23 @@ fn parse_filter(entity: &Entity, inner: &str, value: &str) -> Result<Condition, 
             )),
         };
     }
-    let v = field.ty.parse_text(value).map_err(invalid)?;
+    let v = field
+        .ty
+        .parse_text(value)
+        .and_then(no_nul)
+        .map_err(invalid)?;
     Ok(Condition::Eq(index, v))
+}
+
+/// Refuses a value with a NUL character: no stored text holds one (PostgreSQL refuses it in any
+/// text), so the filter could match nothing, and the database would answer it with an error.
+fn no_nul(v: Value) -> Result<Value, String> {
+    match &v {
+        Value::Text(s) | Value::Json(s) if s.contains('\0') => {
+            Err("a filter value may not contain a NUL character".into())
+        }
+        _ => Ok(v),
+    }
 }
 
 fn parse_include(

@@ -3,10 +3,14 @@
 //! Each row comes back as one JSON array text column built by the database (`json_array`,
 //! `json_build_array`, `JSON_ARRAY`), so one row type serves every entity on every backend.
 
-use dynex_schema::{Entity, FieldType, Value, format_decimal, normalize_datetime};
+use dynex_schema::{
+    ColumnKind, Entity, Field, FieldType, Value, format_decimal, normalize_datetime,
+};
 use serde_json::{Map, Value as Json};
 
 use crate::parse::{Condition, Page};
+use crate::sort::{Keyset, Sort, nullable};
+use crate::write::write_cast;
 
 /// The SQL dialect of a backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -106,10 +110,103 @@ pub struct Select<'a> {
 /// statement whenever a bound `LIMIT` changes, which would defeat statement reuse); the offset is
 /// left out when it is zero and bound otherwise.
 pub fn select(dialect: Dialect, s: &Select<'_>) -> Sql {
+    select_ordered(dialect, s, &[])
+}
+
+/// Renders a read as [`select`] does, in the order `order` (from [`crate::order_keys`]), each
+/// row carrying its values of the order's keys after its extra columns.
+///
+/// [`crate::Keyset::from_row`] turns those values into the position of the row, and
+/// [`Condition::After`] with it reads the next page. `NULL` sorts first in ascending order and
+/// last in descending order on every backend. An empty `order` is exactly [`select`].
+pub fn select_ordered(dialect: Dialect, s: &Select<'_>, order: &[Sort]) -> Sql {
     let mut sql = Sql::default();
     sql.push("SELECT ");
-    row_json(&mut sql, dialect, s.entity, s.extra_columns);
-    sql.push(" AS row_json FROM ");
+    row_json_with_keys(&mut sql, dialect, s.entity, s.extra_columns, order);
+    sql.push(" AS row_json");
+    from_where_order(&mut sql, dialect, s, order);
+    sql
+}
+
+/// Renders a read of some fields as text columns, for writing them out as they are (an export).
+///
+/// The columns are `fields` (indexes into the entity's fields) as `dynex_c0`, `dynex_c1`…, then
+/// the values of `order`'s keys as one JSON array text column `dynex_keys`.
+///
+/// Text columns cost the database far less than building a JSON document per row; the order's
+/// keys stay JSON, exact as [`select_ordered`] writes them, for [`crate::Keyset::from_row`].
+/// [`cell_text`] turns each column into the text of the field's wire value.
+pub fn select_cells(dialect: Dialect, s: &Select<'_>, fields: &[usize], order: &[Sort]) -> Sql {
+    let mut sql = Sql::default();
+    sql.push("SELECT ");
+    for (i, &index) in fields.iter().enumerate() {
+        let col = &s.entity.fields()[index].field_name;
+        sql.push("CAST(").ident(col).push(match dialect {
+            Dialect::Mysql => " AS CHAR)",
+            Dialect::Sqlite | Dialect::Postgres => " AS TEXT)",
+        });
+        sql.push(&format!(" AS dynex_c{i}, "));
+    }
+    match dialect {
+        Dialect::Sqlite => sql.push("json_array("),
+        Dialect::Postgres => sql.push("(json_build_array("),
+        Dialect::Mysql => sql.push("CAST(JSON_ARRAY("),
+    };
+    for (i, key) in order.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        key_expr(&mut sql, dialect, s.entity, key.field);
+    }
+    sql.push(match dialect {
+        Dialect::Sqlite => ")",
+        Dialect::Postgres => "))::text",
+        Dialect::Mysql => ") AS CHAR)",
+    });
+    sql.push(" AS dynex_keys");
+    from_where_order(&mut sql, dialect, s, order);
+    sql
+}
+
+/// The text of a field's wire value, from the text of its column ([`select_cells`]): what
+/// [`decode_row`] makes of the column, written as a CSV cell (`None`, SQL `NULL`, is empty).
+pub fn cell_text(field: &Field, raw: Option<String>) -> String {
+    let Some(raw) = raw else {
+        return String::new();
+    };
+    match field.ty {
+        FieldType::Boolean => {
+            let on = match raw.parse::<f64>() {
+                Ok(n) => n != 0.0,
+                Err(_) => matches!(raw.as_str(), "t" | "true" | "TRUE"),
+            };
+            (if on { "true" } else { "false" }).to_string()
+        }
+        FieldType::Decimal => match field.validation.scale {
+            Some(scale) => format_decimal(&raw, scale),
+            None => raw,
+        },
+        FieldType::DateTime => normalize_datetime(&raw).unwrap_or(raw),
+        FieldType::Date => raw.get(..10).map_or_else(|| raw.clone(), str::to_string),
+        // As JSON values: numbers in their shortest form, JSON documents compact.
+        FieldType::Float => raw
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map_or(raw, |n| n.to_string()),
+        FieldType::Json => serde_json::from_str::<Json>(&raw)
+            .map(|v| match v {
+                Json::String(s) => s,
+                other => other.to_string(),
+            })
+            .unwrap_or(raw),
+        FieldType::Integer | FieldType::String => raw,
+    }
+}
+
+/// The `FROM` clause of a read with its conditions, order and page.
+fn from_where_order(sql: &mut Sql, dialect: Dialect, s: &Select<'_>, order: &[Sort]) {
+    sql.push(" FROM ");
     if s.page.is_some() {
         sql.push("(SELECT * FROM ").ident(s.entity.table());
     } else {
@@ -121,22 +218,22 @@ pub fn select(dialect: Dialect, s: &Select<'_>) -> Sql {
         first = false;
     };
     for c in s.conditions {
-        and(&mut sql);
-        condition(&mut sql, dialect, s.entity, c);
+        and(sql);
+        condition(sql, dialect, s.entity, c);
     }
     if let Some((columns, tuples)) = s.keys {
-        and(&mut sql);
-        key_condition(&mut sql, columns, tuples);
+        and(sql);
+        key_condition(sql, dialect, columns, tuples);
     }
-    sql.push(" ORDER BY ")
-        .ident(&s.entity.identifier().field_name);
+    sql.push(" ORDER BY ");
+    order_by(sql, dialect, s.entity, order);
     if let Some(page) = s.page {
         sql.push(&format!(" LIMIT {}", clamp(page.limit)));
         if page.offset > 0 {
             sql.push(" OFFSET ").bind(Value::Int(clamp(page.offset)));
         }
-        sql.push(") AS dynex_page ORDER BY ")
-            .ident(&s.entity.identifier().field_name);
+        sql.push(") AS dynex_page ORDER BY ");
+        order_by(sql, dialect, s.entity, order);
     }
     if s.lock && dialect != Dialect::Sqlite {
         sql.push(" FOR UPDATE");
@@ -144,7 +241,234 @@ pub fn select(dialect: Dialect, s: &Select<'_>) -> Sql {
     // A cached MariaDB statement whose locking read lost a deadlock is left unusable: executing
     // it again waits forever. Locking reads are therefore prepared afresh there.
     sql.uncached = s.lock && dialect == Dialect::Mysql;
-    sql
+}
+
+/// The `ORDER BY` list of `order`; the identifier alone when it is empty.
+fn order_by(sql: &mut Sql, dialect: Dialect, entity: &Entity, order: &[Sort]) {
+    if order.is_empty() {
+        sql.ident(&entity.identifier().field_name);
+        return;
+    }
+    for (i, key) in order.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sort_expr(sql, dialect, entity, key.field);
+        if key.descending {
+            sql.push(" DESC");
+        }
+        // SQLite and MariaDB put NULL first in ascending order and last in descending order;
+        // PostgreSQL does the opposite unless told. A NOT NULL column needs no clause, which
+        // keeps an index on it usable for the order.
+        if dialect == Dialect::Postgres && nullable(entity, key.field) {
+            sql.push(if key.descending {
+                " NULLS LAST"
+            } else {
+                " NULLS FIRST"
+            });
+        }
+    }
+}
+
+/// The expression a field is sorted and compared by: its column, except where the column's
+/// own order and its comparison with a bound value could disagree. Those are taken as text: a
+/// MariaDB `ENUM` or `SET` (sorted by the position of its values, compared with text as text)
+/// and a PostgreSQL column of a type dynex does not know (an enum, `citext`: a text parameter
+/// may not compare with it at all).
+fn sort_expr(sql: &mut Sql, dialect: Dialect, entity: &Entity, index: usize) {
+    let col = &entity.fields()[index].field_name;
+    let column = entity.column(col);
+    let as_text = match dialect {
+        Dialect::Mysql => column.is_some_and(|c| {
+            let t = c.sql_type.trim().to_ascii_lowercase();
+            t.starts_with("enum") || t.starts_with("set(")
+        }),
+        Dialect::Postgres => column.is_some_and(|c| c.kind == ColumnKind::Other),
+        Dialect::Sqlite => false,
+    };
+    match (as_text, dialect) {
+        (true, Dialect::Mysql) => {
+            sql.push("CAST(").ident(col).push(" AS CHAR)");
+        }
+        (true, _) => {
+            sql.push("CAST(").ident(col).push(" AS TEXT)");
+        }
+        (false, _) => {
+            sql.ident(col);
+        }
+    }
+}
+
+/// A key's value as a row carries it: the stored value, in a form that JSON keeps exactly.
+fn key_expr(sql: &mut Sql, dialect: Dialect, entity: &Entity, index: usize) {
+    let field = &entity.fields()[index];
+    let col = field.field_name.as_str();
+    let decimal = field.ty == FieldType::Decimal
+        || entity
+            .column(col)
+            .is_some_and(|c| c.kind == ColumnKind::Decimal);
+    match dialect {
+        Dialect::Sqlite => {
+            // SQLite's JSON writes a REAL with 15 significant digits, which may not name the
+            // stored double; 17 always do.
+            sql.push("CASE typeof(")
+                .ident(col)
+                .push(") WHEN 'real' THEN json(printf('%!.17g', ")
+                .ident(col)
+                .push(")) ELSE ")
+                .ident(col)
+                .push(" END");
+        }
+        // A decimal would become a JSON number, and a double on the way back.
+        Dialect::Postgres if decimal => {
+            sql.push("CAST(").ident(col).push(" AS TEXT)");
+        }
+        Dialect::Mysql if decimal => {
+            sql.push("CAST(").ident(col).push(" AS CHAR)");
+        }
+        _ => sort_expr(sql, dialect, entity, index),
+    }
+}
+
+/// The cast a value compared with field `index` needs to compare in the column's own type.
+fn compare_cast(dialect: Dialect, entity: &Entity, index: usize) -> Option<&'static str> {
+    let field = &entity.fields()[index];
+    let column = entity.column(&field.field_name);
+    match dialect {
+        Dialect::Sqlite => None,
+        Dialect::Postgres => match column {
+            Some(c) => write_cast(dialect, entity, &field.field_name).or_else(|| {
+                // A text parameter would turn a blank-padded column into plain text, which
+                // compares trailing spaces that the column's own order ignores.
+                let t = c.sql_type.trim().to_ascii_lowercase();
+                (t == "character" || t.starts_with("character(") || t.starts_with("bpchar"))
+                    .then_some("BPCHAR")
+            }),
+            None => match field.ty {
+                FieldType::Decimal => Some("NUMERIC"),
+                FieldType::Float => Some("DOUBLE PRECISION"),
+                FieldType::Boolean => Some("BOOLEAN"),
+                FieldType::Date => Some("DATE"),
+                FieldType::DateTime => Some("TIMESTAMP"),
+                FieldType::Integer | FieldType::String | FieldType::Json => None,
+            },
+        },
+        Dialect::Mysql => {
+            let kind = column.map(|c| c.kind);
+            match (kind, field.ty) {
+                (Some(ColumnKind::Decimal), _) | (None, FieldType::Decimal) => {
+                    Some("DECIMAL(65,30)")
+                }
+                (Some(ColumnKind::DateTime), _) | (None, FieldType::DateTime) => {
+                    Some("DATETIME(6)")
+                }
+                (Some(ColumnKind::Date), _) | (None, FieldType::Date) => Some("DATE"),
+                _ => None,
+            }
+        }
+    }
+}
+
+/// A bound value compared with field `index`, cast to the column's type where needed.
+fn compare_value(sql: &mut Sql, dialect: Dialect, entity: &Entity, index: usize, value: &Value) {
+    match compare_cast(dialect, entity, index) {
+        Some(to) => {
+            sql.push("CAST(")
+                .bind(value.clone())
+                .push(" AS ")
+                .push(to)
+                .push(")");
+        }
+        None => {
+            sql.bind(value.clone());
+        }
+    }
+}
+
+/// `key = value`, or `key IS NULL`.
+fn key_equals(sql: &mut Sql, dialect: Dialect, entity: &Entity, index: usize, value: &Value) {
+    sort_expr(sql, dialect, entity, index);
+    if *value == Value::Null {
+        sql.push(" IS NULL");
+    } else {
+        sql.push(" = ");
+        compare_value(sql, dialect, entity, index, value);
+    }
+}
+
+/// The rows strictly after `value` on one key, `NULL` being the smallest value.
+fn key_after(sql: &mut Sql, dialect: Dialect, entity: &Entity, key: Sort, value: &Value) {
+    match (*value == Value::Null, key.descending) {
+        (true, false) => {
+            sort_expr(sql, dialect, entity, key.field);
+            sql.push(" IS NOT NULL");
+        }
+        (false, false) => {
+            sort_expr(sql, dialect, entity, key.field);
+            sql.push(" > ");
+            compare_value(sql, dialect, entity, key.field, value);
+        }
+        (false, true) if nullable(entity, key.field) => {
+            sql.push("(");
+            sort_expr(sql, dialect, entity, key.field);
+            sql.push(" < ");
+            compare_value(sql, dialect, entity, key.field, value);
+            sql.push(" OR ");
+            sort_expr(sql, dialect, entity, key.field);
+            sql.push(" IS NULL)");
+        }
+        (false, true) => {
+            sort_expr(sql, dialect, entity, key.field);
+            sql.push(" < ");
+            compare_value(sql, dialect, entity, key.field, value);
+        }
+        // Nothing comes after NULL in descending order; the caller leaves the term out.
+        (true, true) => {
+            sql.push("1 = 0");
+        }
+    }
+}
+
+/// The rows after a position: `(k1 after v1) OR (k1 = v1 AND k2 after v2) OR …`.
+///
+/// Row-value comparisons (`(a, b) > (?, ?)`) would be shorter, but they cannot mix directions
+/// and treat `NULL` as unknown; the chain handles both the same way on every backend.
+fn keyset_after(sql: &mut Sql, dialect: Dialect, entity: &Entity, keyset: &Keyset) {
+    let n = keyset.keys.len().min(keyset.values.len());
+    let mut terms = 0;
+    sql.push("(");
+    for i in 0..n {
+        let key = keyset.keys[i];
+        let value = &keyset.values[i];
+        if *value == Value::Null && key.descending {
+            continue;
+        }
+        if terms > 0 {
+            sql.push(" OR ");
+        }
+        terms += 1;
+        if i > 0 {
+            sql.push("(");
+        }
+        for j in 0..i {
+            key_equals(
+                sql,
+                dialect,
+                entity,
+                keyset.keys[j].field,
+                &keyset.values[j],
+            );
+            sql.push(" AND ");
+        }
+        key_after(sql, dialect, entity, key, value);
+        if i > 0 {
+            sql.push(")");
+        }
+    }
+    if terms == 0 {
+        sql.push("1 = 0");
+    }
+    sql.push(")");
 }
 
 fn clamp(n: u64) -> i64 {
@@ -157,19 +481,46 @@ const CHUNK: usize = 60;
 
 /// The expression that builds one row's JSON array: the entity's fields, then `extra_columns`.
 pub(crate) fn row_json(sql: &mut Sql, dialect: Dialect, entity: &Entity, extra_columns: &[String]) {
-    let mut columns: Vec<(Option<FieldType>, &str)> = entity
+    row_json_with_keys(sql, dialect, entity, extra_columns, &[]);
+}
+
+/// One element of a row's JSON array.
+#[derive(Debug, Clone, Copy)]
+enum Column<'a> {
+    /// A configured field's column, as the wire needs it.
+    Field(FieldType, &'a str),
+    /// A raw column (a relation key).
+    Raw(&'a str),
+    /// The value of a sort key (a field index), as [`key_expr`] keeps it.
+    Key(usize),
+}
+
+/// [`row_json`], followed by the values of the keys of `order`.
+fn row_json_with_keys(
+    sql: &mut Sql,
+    dialect: Dialect,
+    entity: &Entity,
+    extra_columns: &[String],
+    order: &[Sort],
+) {
+    let mut columns: Vec<Column<'_>> = entity
         .fields()
         .iter()
-        .map(|f| (Some(f.ty), f.field_name.as_str()))
+        .map(|f| Column::Field(f.ty, f.field_name.as_str()))
         .collect();
-    columns.extend(extra_columns.iter().map(|c| (None, c.as_str())));
+    columns.extend(extra_columns.iter().map(|c| Column::Raw(c.as_str())));
+    columns.extend(order.iter().map(|k| Column::Key(k.field)));
     let chunks: Vec<_> = columns.chunks(CHUNK).collect();
-    let list = |sql: &mut Sql, chunk: &[(Option<FieldType>, &str)], sep: &str| {
-        for (i, (ty, col)) in chunk.iter().enumerate() {
+    let list = |sql: &mut Sql, chunk: &[Column<'_>], sep: &str| {
+        for (i, c) in chunk.iter().enumerate() {
             if i > 0 {
                 sql.push(sep);
             }
-            column_expr(sql, dialect, *ty, col);
+            match *c {
+                Column::Field(ty, col) => column_expr(sql, dialect, Some(ty), col),
+                Column::Raw(col) => column_expr(sql, dialect, None, col),
+                Column::Key(index) => key_expr(sql, dialect, entity, index),
+            }
         }
     };
     match dialect {
@@ -239,6 +590,20 @@ fn field_lhs(sql: &mut Sql, dialect: Dialect, ty: FieldType, col: &str) {
     }
 }
 
+/// The PostgreSQL element type of an array of values like `value`, compared with a column as
+/// [`field_rhs`] compares one value.
+fn array_type(value: &Value) -> &'static str {
+    match value {
+        Value::Int(_) => "BIGINT",
+        Value::Float(_) => "DOUBLE PRECISION",
+        Value::Bool(_) => "BOOLEAN",
+        Value::Decimal(_) => "NUMERIC",
+        Value::Date(_) => "DATE",
+        Value::DateTime(_) => "TIMESTAMP",
+        Value::Null | Value::Text(_) | Value::Json(_) => "TEXT",
+    }
+}
+
 /// A bound value, cast in SQL where the column type needs it.
 fn field_rhs(sql: &mut Sql, dialect: Dialect, value: &Value) {
     let cast = match (value, dialect) {
@@ -267,12 +632,15 @@ pub(crate) fn condition(sql: &mut Sql, dialect: Dialect, entity: &Entity, c: &Co
     let (index, values, single) = match c {
         Condition::Eq(i, v) => (*i, std::slice::from_ref(v), true),
         Condition::In(i, vs) => (*i, vs.as_slice(), false),
-        Condition::After(i, v) => {
-            let field = &entity.fields()[*i];
+        Condition::After(keyset) => {
+            keyset_after(sql, dialect, entity, keyset);
+            return;
+        }
+        Condition::AtLeast(i, v) => {
             sql.push("(");
-            field_lhs(sql, dialect, field.ty, &field.field_name);
-            sql.push(" > ");
-            field_rhs(sql, dialect, v);
+            sort_expr(sql, dialect, entity, *i);
+            sql.push(" >= ");
+            compare_value(sql, dialect, entity, *i, v);
             sql.push(")");
             return;
         }
@@ -289,6 +657,16 @@ pub(crate) fn condition(sql: &mut Sql, dialect: Dialect, entity: &Entity, c: &Co
         if single {
             sql.push(" = ");
             field_rhs(sql, dialect, non_null[0]);
+        } else if dialect == Dialect::Postgres {
+            // One array parameter instead of a list: PostgreSQL plans a long `IN` list as a
+            // scan of the whole table, and `= ANY` of an array as lookups in an index.
+            sql.push(" = ANY(CAST(")
+                .bind(Value::Text(crate::write::array_literal(
+                    non_null.iter().copied(),
+                )))
+                .push(" AS ")
+                .push(array_type(non_null[0]))
+                .push("[]))");
         } else {
             sql.push(" IN (");
             for (i, v) in non_null.iter().enumerate() {
@@ -309,9 +687,29 @@ pub(crate) fn condition(sql: &mut Sql, dialect: Dialect, entity: &Entity, c: &Co
     sql.push(")");
 }
 
-pub(crate) fn key_condition(sql: &mut Sql, columns: &[String], tuples: &[Vec<Value>]) {
+/// `column IN (…)` (or `(a, b) IN ((…), …)`) of the key tuples; on PostgreSQL a single column
+/// takes one array parameter, so the statement text is the same for any number of keys.
+pub(crate) fn key_condition(
+    sql: &mut Sql,
+    dialect: Dialect,
+    columns: &[String],
+    tuples: &[Vec<Value>],
+) {
     if tuples.is_empty() {
         sql.push("1 = 0");
+        return;
+    }
+    if columns.len() == 1 && dialect == Dialect::Postgres {
+        let values = || tuples.iter().map(|t| &t[0]);
+        let element = values()
+            .find(|v| **v != Value::Null)
+            .map_or("TEXT", array_type);
+        sql.ident(&columns[0])
+            .push(" = ANY(CAST(")
+            .bind(Value::Text(crate::write::array_literal(values())))
+            .push(" AS ")
+            .push(element)
+            .push("[]))");
         return;
     }
     if columns.len() == 1 {
@@ -447,14 +845,74 @@ mod tests {
         assert_eq!(
             sql.debug_text(),
             "SELECT (json_build_array(\"id\", CAST(\"rate\" AS TEXT), \"active\"))::text AS row_json \
-             FROM (SELECT * FROM \"t\" WHERE (\"rate\" = CAST(? AS NUMERIC)) AND (\"id\" IN (?) OR \"id\" IS NULL) \
+             FROM (SELECT * FROM \"t\" WHERE (\"rate\" = CAST(? AS NUMERIC)) AND (\"id\" = ANY(CAST(? AS BIGINT[])) OR \"id\" IS NULL) \
              ORDER BY \"id\" LIMIT 10 OFFSET ?) AS dynex_page ORDER BY \"id\""
         );
+        assert_eq!(sql.binds().nth(1), Some(&Value::Text("{\"1\"}".into())));
         assert_eq!(sql.binds().count(), 3);
+        assert!(
+            select(Dialect::Sqlite, &s)
+                .debug_text()
+                .contains("(\"id\" IN (?) OR \"id\" IS NULL)")
+        );
         let sql = select(Dialect::Mysql, &s);
         assert!(sql.debug_text().starts_with(
             "SELECT CAST(JSON_ARRAY(\"id\", CAST(\"rate\" AS CHAR), \"active\") AS CHAR)"
         ));
+    }
+
+    #[test]
+    fn cells_are_the_text_of_wire_values() {
+        let field = |ty: &str, scale: Option<u32>| {
+            let mut f: Field = serde_json::from_value(serde_json::json!({
+                "fieldName": "c", "fieldVisibleName": "c", "type": ty
+            }))
+            .unwrap();
+            f.validation.scale = scale;
+            f
+        };
+        let cell = |ty: &str, scale, raw: Option<&str>| {
+            cell_text(&field(ty, scale), raw.map(str::to_string))
+        };
+        // Booleans as each backend writes them: PostgreSQL `true`, SQLite and MariaDB `1`.
+        assert_eq!(cell("boolean", None, Some("true")), "true");
+        assert_eq!(cell("boolean", None, Some("1")), "true");
+        assert_eq!(cell("boolean", None, Some("0")), "false");
+        assert_eq!(cell("boolean", None, Some("f")), "false");
+        assert_eq!(cell("decimal", Some(2), Some("20")), "20.00");
+        assert_eq!(cell("decimal", None, Some("20.5")), "20.5");
+        // Floats as serde_json writes the number the JSON path decodes.
+        let big = serde_json::Number::from_f64(1e20).unwrap().to_string();
+        assert_eq!(cell("float", None, Some("100000000000000000000")), big);
+        assert_eq!(cell("float", None, Some("0.10000000000000001")), "0.1");
+        assert_eq!(cell("json", None, Some("{\"a\": [1, 2]}")), "{\"a\":[1,2]}");
+        assert_eq!(cell("json", None, Some("\"text\"")), "text");
+        assert_eq!(
+            cell("date", None, Some("2024-01-02 00:00:00")),
+            "2024-01-02"
+        );
+        assert_eq!(
+            cell("datetime", None, Some("2024-01-02T03:04:05")),
+            "2024-01-02 03:04:05"
+        );
+        assert_eq!(cell("string", None, Some(" a, b ")), " a, b ");
+        assert_eq!(cell("integer", None, None), "");
+        // Exactly what a row read as JSON becomes.
+        let e = entity(3);
+        let (object, _) = decode_row(&e, r#"[7, "20", 1]"#).unwrap();
+        for (i, raw) in ["7", "20", "1"].iter().enumerate() {
+            let f = &e.fields()[i];
+            let wire = match &object[&f.field_visible_name] {
+                Json::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            assert_eq!(
+                cell_text(f, Some(raw.to_string())),
+                wire,
+                "{}",
+                f.field_name
+            );
+        }
     }
 
     #[test]
@@ -506,5 +964,215 @@ mod tests {
             serde_json::json!({"id": 7, "taxRate": "20.00", "active": true, "c3": "5"})
         );
         assert_eq!(extra, vec![serde_json::json!(14)]);
+    }
+
+    /// Products with a nullable decimal price, a nullable SKU and a NOT NULL timestamp, with
+    /// the live table attached when `table` says so.
+    fn products(table: Option<&[(&str, &str, bool)]>) -> Entity {
+        let json = r#"{"tableName":"p","tableAlias":"products","definition":{"identifier":"id","fields":[
+            {"fieldName":"id","fieldVisibleName":"id","type":"integer"},
+            {"fieldName":"sku","fieldVisibleName":"sku","type":"string"},
+            {"fieldName":"price","fieldVisibleName":"price","type":"decimal"},
+            {"fieldName":"updated_at","fieldVisibleName":"updated_at","type":"string"}]}}"#;
+        let e = Entity::new(EntityConfig::parse_many(json).unwrap().remove(0)).unwrap();
+        match table {
+            None => e,
+            Some(columns) => e.with_table(dynex_schema::TableInfo {
+                name: "p".into(),
+                columns: columns
+                    .iter()
+                    .map(|(n, t, null)| {
+                        dynex_schema::ColumnInfo::from_declared(n, t, *null, None, false)
+                    })
+                    .collect(),
+                primary_key: vec!["id".into()],
+                unique_keys: vec![],
+                foreign_keys: vec![],
+            }),
+        }
+    }
+
+    fn after(dialect: Dialect, e: &Entity, keys: &[Sort], values: Vec<Value>) -> String {
+        let mut sql = Sql::default();
+        let keyset = Keyset {
+            keys: keys.to_vec(),
+            values,
+        };
+        condition(&mut sql, dialect, e, &Condition::After(keyset));
+        sql.debug_text()
+    }
+
+    #[test]
+    fn identifier_order_pages_after_the_last_identifier() {
+        let e = products(None);
+        let keys = crate::order_keys(&e, &[]);
+        for d in [Dialect::Sqlite, Dialect::Postgres, Dialect::Mysql] {
+            assert_eq!(after(d, &e, &keys, vec![Value::Int(7)]), "(\"id\" > ?)");
+        }
+    }
+
+    #[test]
+    fn keysets_chain_equal_prefixes_per_dialect() {
+        let e = products(None);
+        let keys = crate::order_keys(&e, &[Sort::desc(2), Sort::asc(1)]);
+        let values = || {
+            vec![
+                Value::Text("20.00".into()),
+                Value::Text("a".into()),
+                Value::Int(7),
+            ]
+        };
+        let chain = |v: &str| {
+            format!(
+                "((\"price\" < {v} OR \"price\" IS NULL) OR (\"price\" = {v} AND \"sku\" > ?) \
+                 OR (\"price\" = {v} AND \"sku\" = ? AND \"id\" > ?))"
+            )
+        };
+        assert_eq!(after(Dialect::Sqlite, &e, &keys, values()), chain("?"));
+        assert_eq!(
+            after(Dialect::Postgres, &e, &keys, values()),
+            chain("CAST(? AS NUMERIC)")
+        );
+        assert_eq!(
+            after(Dialect::Mysql, &e, &keys, values()),
+            chain("CAST(? AS DECIMAL(65,30))")
+        );
+    }
+
+    #[test]
+    fn null_keys_sort_first_ascending_and_last_descending() {
+        let e = products(None);
+        let keys = crate::order_keys(&e, &[Sort::desc(2), Sort::asc(1)]);
+        // After a NULL price (the last prices in descending order) only rows with a NULL
+        // price remain; after a NULL SKU, every SKU.
+        assert_eq!(
+            after(
+                Dialect::Sqlite,
+                &e,
+                &keys,
+                vec![Value::Null, Value::Null, Value::Int(7)]
+            ),
+            "((\"price\" IS NULL AND \"sku\" IS NOT NULL) OR (\"price\" IS NULL AND \"sku\" IS NULL \
+             AND \"id\" > ?))"
+        );
+        let only_desc = [Sort::desc(2)];
+        assert_eq!(
+            after(Dialect::Mysql, &e, &only_desc, vec![Value::Null]),
+            "(1 = 0)"
+        );
+
+        let order = |d| {
+            let s = Select {
+                entity: &e,
+                conditions: &[],
+                keys: None,
+                extra_columns: &[],
+                page: Some(Page {
+                    offset: 0,
+                    limit: 100,
+                }),
+                lock: false,
+            };
+            let text = select_ordered(d, &s, &keys).debug_text();
+            let (_, tail) = text.rsplit_once("ORDER BY ").unwrap();
+            tail.to_string()
+        };
+        assert_eq!(
+            order(Dialect::Postgres),
+            "\"price\" DESC NULLS LAST, \"sku\" NULLS FIRST, \"id\""
+        );
+        assert_eq!(order(Dialect::Sqlite), "\"price\" DESC, \"sku\", \"id\"");
+        assert_eq!(order(Dialect::Mysql), "\"price\" DESC, \"sku\", \"id\"");
+    }
+
+    #[test]
+    fn rows_carry_their_key_values_exactly() {
+        let e = products(None);
+        let keys = crate::order_keys(&e, &[Sort::desc(2)]);
+        let s = Select {
+            entity: &e,
+            conditions: &[],
+            keys: None,
+            extra_columns: &[],
+            page: None,
+            lock: false,
+        };
+        let text = select_ordered(Dialect::Postgres, &s, &keys).debug_text();
+        assert!(
+            text.starts_with(
+                "SELECT (json_build_array(\"id\", CAST(\"sku\" AS TEXT), CAST(\"price\" AS TEXT), \
+                 CAST(\"updated_at\" AS TEXT), CAST(\"price\" AS TEXT), \"id\"))::text"
+            ),
+            "{text}"
+        );
+        let text = select_ordered(Dialect::Mysql, &s, &keys).debug_text();
+        assert!(
+            text.contains(", CAST(\"price\" AS CHAR), \"id\") AS CHAR)"),
+            "{text}"
+        );
+        let text = select_ordered(Dialect::Sqlite, &s, &keys).debug_text();
+        assert!(
+            text.contains(
+                "CASE typeof(\"price\") WHEN 'real' THEN json(printf('%!.17g', \"price\")) \
+                 ELSE \"price\" END"
+            ),
+            "{text}"
+        );
+        // No order: the statement of plain reads, nothing appended.
+        assert_eq!(
+            select_ordered(Dialect::Sqlite, &s, &[]),
+            select(Dialect::Sqlite, &s)
+        );
+    }
+
+    #[test]
+    fn live_column_types_decide_casts_and_nulls() {
+        let columns: &[(&str, &str, bool)] = &[
+            ("id", "integer", false),
+            ("sku", "character", false),
+            ("price", "numeric", true),
+            ("updated_at", "timestamp without time zone", true),
+        ];
+        let e = products(Some(columns));
+        let keys = crate::order_keys(&e, &[Sort::desc(1)]);
+        assert_eq!(
+            after(
+                Dialect::Postgres,
+                &e,
+                &keys,
+                vec![Value::Text("AT ".into()), Value::Int(7)]
+            ),
+            "(\"sku\" < CAST(? AS BPCHAR) OR (\"sku\" = CAST(? AS BPCHAR) AND \"id\" > CAST(? AS INTEGER)))"
+        );
+        let since = Condition::AtLeast(3, Value::Text("2024-01-02 03:04:05".into()));
+        let render = |d| {
+            let mut sql = Sql::default();
+            condition(&mut sql, d, &e, &since);
+            sql.debug_text()
+        };
+        assert_eq!(
+            render(Dialect::Postgres),
+            "(\"updated_at\" >= CAST(? AS TIMESTAMP))"
+        );
+        assert_eq!(
+            render(Dialect::Mysql),
+            "(\"updated_at\" >= CAST(? AS DATETIME(6)))"
+        );
+        assert_eq!(render(Dialect::Sqlite), "(\"updated_at\" >= ?)");
+
+        let mysql_enum = products(Some(&[
+            ("id", "int(11)", false),
+            ("sku", "enum('b','a')", true),
+        ]));
+        let keys = crate::order_keys(&mysql_enum, &[Sort::asc(1)]);
+        assert_eq!(
+            after(
+                Dialect::Mysql,
+                &mysql_enum,
+                &keys,
+                vec![Value::Text("a".into()), Value::Int(1)]
+            ),
+            "(CAST(\"sku\" AS CHAR) > ? OR (CAST(\"sku\" AS CHAR) = ? AND \"id\" > ?))"
+        );
     }
 }

@@ -81,6 +81,15 @@ fn value(sql: &mut Sql, target: &Target, v: &Value) {
 /// The literal is one text parameter (the backends share one set of bind types, and arrays are
 /// PostgreSQL's alone); every element is quoted, so only `"` and `\` need escaping.
 fn array_param<'v>(sql: &mut Sql, target: &Target, values: impl Iterator<Item = &'v Value>) {
+    sql.push("CAST(")
+        .bind(Value::Text(array_literal(values)))
+        .push(" AS ")
+        .push(target.cast.unwrap_or("TEXT"))
+        .push("[])");
+}
+
+/// A PostgreSQL array literal of `values`, every element quoted (`{"a","b\"c",NULL}`).
+pub(crate) fn array_literal<'v>(values: impl Iterator<Item = &'v Value>) -> String {
     let mut literal = String::from("{");
     for (i, v) in values.enumerate() {
         if i > 0 {
@@ -110,11 +119,7 @@ fn array_param<'v>(sql: &mut Sql, target: &Target, values: impl Iterator<Item = 
         literal.push('"');
     }
     literal.push('}');
-    sql.push("CAST(")
-        .bind(Value::Text(literal))
-        .push(" AS ")
-        .push(target.cast.unwrap_or("TEXT"))
-        .push("[])");
+    literal
 }
 
 /// How many of `n` rows of `columns` values each go into each `INSERT` or `UPDATE` statement.
@@ -395,7 +400,7 @@ pub fn delete(
     if let Some((column, values)) = keys {
         sql.push(if first { " WHERE " } else { " AND " });
         let tuples: Vec<Vec<Value>> = values.iter().map(|v| vec![v.clone()]).collect();
-        key_condition(&mut sql, &[column.to_string()], &tuples);
+        key_condition(&mut sql, dialect, &[column.to_string()], &tuples);
     }
     sql
 }

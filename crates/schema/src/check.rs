@@ -12,6 +12,9 @@ use crate::table::{ColumnKind, TableInfo};
 
 static ALIAS: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_-]+$").unwrap());
 
+/// The field types an `updatedAtField` may have: those that hold a time in an order.
+const UPDATED_AT_TYPES: &[FieldType] = &[FieldType::String, FieldType::Date, FieldType::DateTime];
+
 /// Constraint names dynex knows how to check.
 const KNOWN_CONSTRAINTS: &[&str] = &["url"];
 
@@ -145,7 +148,13 @@ pub fn suggest_config(table: &TableInfo, alias: Option<&str>) -> EntityConfig {
                 enum_values: None,
             }
         })
-        .collect();
+        .collect::<Vec<Field>>();
+    // A column called `updated_at` is the near-universal convention (Spryker's, Rails',
+    // Laravel's) for the time a row last changed; delta exports find it by this key.
+    let updated_at_field = fields
+        .iter()
+        .find(|f| f.field_name == "updated_at" && UPDATED_AT_TYPES.contains(&f.ty))
+        .map(|f| f.field_name.clone());
     EntityConfig {
         table_name: table.name.clone(),
         table_alias: alias.map_or_else(|| derive_alias(&table.name), str::to_string),
@@ -154,6 +163,7 @@ pub fn suggest_config(table: &TableInfo, alias: Option<&str>) -> EntityConfig {
             identifier,
             is_deletable: false,
             fields,
+            updated_at_field,
         },
         child_relations: Vec::new(),
     }
@@ -349,6 +359,25 @@ fn check_one(c: &EntityConfig, table: Option<&TableInfo>, errors: &mut Vec<Confi
         }
         check_rules(c, &path, f, errors);
     }
+    if let Some(name) = &def.updated_at_field {
+        match def.fields.iter().find(|f| &f.field_name == name) {
+            None => errors.push(err(
+                c,
+                "definition.updatedAtField",
+                format!("`{name}` is not the fieldName of a configured field"),
+            )),
+            Some(f) if !UPDATED_AT_TYPES.contains(&f.ty) => errors.push(err(
+                c,
+                "definition.updatedAtField",
+                format!(
+                    "field `{name}` is of type `{}`; the updated-at field must be of type \
+                     string, date or datetime",
+                    f.ty
+                ),
+            )),
+            Some(_) => {}
+        }
+    }
 }
 
 fn check_rules(c: &EntityConfig, path: &str, f: &Field, errors: &mut Vec<ConfigError>) {
@@ -528,6 +557,45 @@ mod tests {
                 .any(|e| e.contains("`minLength` (3) must not be greater")),
             "{text:?}"
         );
+    }
+
+    #[test]
+    fn updated_at_fields_are_found_and_checked() {
+        let mut table = country_table();
+        table.columns.push(ColumnInfo::from_declared(
+            "updated_at",
+            "TIMESTAMP",
+            true,
+            None,
+            false,
+        ));
+        let c = suggest_config(&table, None);
+        assert_eq!(c.definition.updated_at_field.as_deref(), Some("updated_at"));
+        let json = serde_json::to_value(&c.definition).unwrap();
+        assert_eq!(json["updatedAtField"], "updated_at");
+        assert!(
+            serde_json::to_value(&suggest_config(&country_table(), None).definition)
+                .unwrap()
+                .get("updatedAtField")
+                .is_none(),
+            "left out when there is none"
+        );
+        let tables = HashMap::from([("spy_country".to_string(), table)]);
+        assert_eq!(
+            check(std::slice::from_ref(&c), &tables, &HashMap::new()),
+            vec![]
+        );
+
+        let problem = |field: &str| {
+            let mut bad = c.clone();
+            bad.definition.updated_at_field = Some(field.into());
+            let errors = check(&[bad], &tables, &HashMap::new());
+            assert_eq!(errors.len(), 1, "{errors:?}");
+            assert_eq!(errors[0].path, "definition.updatedAtField");
+            errors[0].message.clone()
+        };
+        assert!(problem("changed").contains("`changed` is not the fieldName"));
+        assert!(problem("rate").contains("of type `decimal`"));
     }
 
     #[test]

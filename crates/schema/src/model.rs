@@ -167,6 +167,10 @@ pub struct Definition {
     /// Exposed columns; columns not listed are inaccessible.
     #[serde(default)]
     pub fields: Vec<Field>,
+    /// The field (a `fieldName`) that holds when a row last changed, so that exports can take
+    /// only the rows changed since a time (a dynex extension, `updatedAtField`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at_field: Option<String>,
 }
 
 /// Maps a child column to the parent column it references.
@@ -365,6 +369,12 @@ impl Entity {
             .get(visible_name)
             .copied()
             .or_else(|| (visible_name == "identifier").then_some(self.identifier))
+    }
+
+    /// Index of the field named by `updatedAtField`, when the definition has one.
+    pub fn updated_at_index(&self) -> Option<usize> {
+        let name = self.config.definition.updated_at_field.as_deref()?;
+        self.fields().iter().position(|f| f.field_name == name)
     }
 
     /// The relation called `name`.

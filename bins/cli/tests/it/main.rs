@@ -10,10 +10,12 @@ use dynex_test_support::{Backend, TestDb, backend_tests};
 use serde_json::Value;
 
 mod client;
+mod export;
 mod import;
 mod lookup;
 mod manifest;
 mod mapping;
+mod openapi;
 mod resume;
 
 /// What a run of the binary produced.

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use dynex_core::Dynex;
+use dynex_core::{Dynex, ExportRequest};
 use dynex_test_support::{TestDb, backend_tests};
 use serde_json::{Value, json};
 
@@ -18,9 +18,14 @@ backend_tests!(
 
 /// The category keys stored now.
 fn keys(dx: &Dynex) -> Vec<String> {
+    let request = ExportRequest {
+        fields: vec!["category_key".into()],
+        ..ExportRequest::default()
+    };
+    let plan = dx.plan_export("categories", &request).expect("plan");
     let mut out = Vec::new();
-    dx.export_rows("categories", &[], |row| {
-        out.push(row["category_key"].as_str().unwrap_or_default().to_string());
+    dx.export_cells(&plan, |cells| {
+        out.push(cells[0].clone());
         Ok(())
     })
     .expect("read categories");

@@ -529,6 +529,7 @@ async fn export_refusals_are_json_errors(db: TestDb) {
         ("filter[nope]=1", "1315"),
         ("filter[countries.id_country]=abc", "1319"),
         ("filter[countries.postal_code_mandatory]=yes", "1319"),
+        ("filter[countries.name]=a%00", "1319"),
     ] {
         let path = format!("countries?{query}");
         let r = get_csv(&app, &path, &key).await;

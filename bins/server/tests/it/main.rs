@@ -14,6 +14,7 @@ mod docs;
 mod errors;
 mod nested;
 mod oauth;
+mod openapi;
 mod paging;
 mod read;
 mod support;

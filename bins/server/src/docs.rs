@@ -1,0 +1,120 @@
+//! The live API description and its interactive documentation: `GET /openapi.json`, built from
+//! the configuration in force at each request, and `GET /docs`, Swagger UI served from the
+//! binary (nothing is fetched from elsewhere, at build time or when the page is viewed).
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use dynex_query::PageLimits;
+use dynex_schema::Catalog;
+
+use crate::error::ERROR_CODES;
+use crate::{AppConfig, AppState};
+
+/// The version of the vendored Swagger UI (`assets/swagger-ui`).
+const SWAGGER_UI_VERSION: &str = "5.35.0";
+const PAGE: &str = include_str!("../assets/docs.html");
+const INITIALIZER: &[u8] = include_bytes!("../assets/swagger-initializer.js");
+const BUNDLE: &[u8] = include_bytes!("../assets/swagger-ui/swagger-ui-bundle.js");
+const CSS: &[u8] = include_bytes!("../assets/swagger-ui/swagger-ui.css");
+
+/// The page only loads this server's own files; the inline styles are Swagger UI's.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
+     style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; \
+     connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/// The OpenAPI 3.1 description of a server that serves `catalog` with `config` and `limits`.
+///
+/// `server_url` is the base URL to name in the document; `None` leaves it relative to where
+/// the document is fetched from. `dynex openapi` prints the same document.
+pub fn openapi_document(
+    catalog: &Catalog,
+    config: &AppConfig,
+    limits: PageLimits,
+    server_url: Option<&str>,
+) -> serde_json::Value {
+    let options = dynex_openapi::Options {
+        title: "dynex Data Exchange API".to_string(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        route_prefix: config.route_prefix.clone(),
+        server_url: server_url.map(str::to_string),
+        page_limit_default: limits.default_limit,
+        page_limit_max: limits.max_limit,
+        max_body_bytes: u64::try_from(config.max_body_bytes).ok(),
+        error_codes: ERROR_CODES
+            .iter()
+            .map(|c| dynex_openapi::ErrorCode {
+                code: c.code.to_string(),
+                status: c.status,
+                description: c.when.to_string(),
+            })
+            .collect(),
+        admin_api: true,
+    };
+    dynex_openapi::describe(catalog, &options)
+}
+
+/// Registers `/openapi.json`, `/docs` and the documentation's assets.
+pub fn routes(config: &AppConfig) -> impl FnOnce(&mut web::ServiceConfig) + use<> {
+    let config = web::Data::new(config.clone());
+    move |cfg| {
+        cfg.service(
+            web::resource("/openapi.json")
+                .app_data(config)
+                .route(web::get().to(openapi)),
+        )
+        .route("/docs", web::get().to(page))
+        .route("/docs/", web::get().to(to_page))
+        .route(
+            "/docs/swagger-initializer.js",
+            web::get().to(|| async { asset(INITIALIZER, "text/javascript; charset=utf-8") }),
+        )
+        .route(
+            "/docs/swagger-ui-bundle.js",
+            web::get().to(|| async { asset(BUNDLE, "text/javascript; charset=utf-8") }),
+        )
+        .route(
+            "/docs/swagger-ui.css",
+            web::get().to(|| async { asset(CSS, "text/css; charset=utf-8") }),
+        );
+    }
+}
+
+/// `GET /openapi.json`: described from the snapshot this request sees, so a configuration
+/// change shows at the next request after the snapshot swaps.
+async fn openapi(state: web::Data<AppState>, config: web::Data<AppConfig>) -> HttpResponse {
+    let snapshot = state.dynex.snapshot();
+    let document = openapi_document(&snapshot.catalog, &config, state.dynex.page_limits(), None);
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .json(document)
+}
+
+async fn page() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .insert_header((header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .insert_header((header::REFERRER_POLICY, "no-referrer"))
+        // Asset URLs carry the versions, so that they can be cached for good.
+        .body(PAGE.replace(
+            "{{VERSION}}",
+            &format!("{SWAGGER_UI_VERSION}-{}", env!("CARGO_PKG_VERSION")),
+        ))
+}
+
+/// `/docs/` → `/docs`: the page's links are relative to `/docs`, so that it works behind a
+/// proxy that serves dynex under a path.
+async fn to_page() -> HttpResponse {
+    HttpResponse::PermanentRedirect()
+        .insert_header((header::LOCATION, "../docs"))
+        .finish()
+}
+
+fn asset(body: &'static [u8], content_type: &'static str) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(content_type)
+        .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .body(body)
+}

@@ -1,0 +1,504 @@
+//! The Data Exchange API operations of one entity, with Spryker's operation ids and tags.
+//!
+//! Which methods each route serves, and what they answer, follows the server's routes: GET,
+//! POST, PATCH and PUT on `/{alias}`, GET, PATCH and PUT on `/{alias}/{id}`, and DELETE on both
+//! only when the entity is deletable (otherwise the server answers 405).
+
+use std::sync::Arc;
+
+use dynex_schema::Entity;
+use serde_json::{Map, Value, json};
+
+use crate::errors::Routes;
+use crate::schema::{Write, row, write_row};
+use crate::{Doc, auth, errors, params, schema_ref};
+
+/// Component name of a CSV import's summary.
+const IMPORT_SUMMARY: &str = "dynex.ImportSummary";
+
+/// Adds the paths of `entity`.
+pub(crate) fn add_entity(doc: &mut Doc<'_>, entity: &Arc<Entity>) {
+    let alias = entity.alias().to_string();
+    let tag = format!("dynamic-entity-{alias}");
+    doc.tag(
+        &tag,
+        &format!(
+            "Rows of `{alias}` (identifier `{}`){}.",
+            entity.identifier().field_visible_name,
+            if entity.config.definition.is_deletable {
+                ""
+            } else {
+                "; not deletable"
+            }
+        ),
+    );
+    let collection = format!("{}/{alias}", doc.prefix());
+    let one = format!("{collection}/{{id}}");
+    let deletable = entity.config.definition.is_deletable;
+
+    let op = get_collection(doc, entity, &tag);
+    doc.operation(&collection, "get", op);
+    for (method, write) in [
+        ("post", Write::Create),
+        ("patch", Write::Update),
+        ("put", Write::Upsert),
+    ] {
+        let op = write_collection(doc, entity, &tag, write);
+        doc.operation(&collection, method, op);
+    }
+    if deletable {
+        let op = delete(doc, entity, &tag, false);
+        doc.operation(&collection, "delete", op);
+    }
+
+    let op = get_one(doc, entity, &tag);
+    doc.operation(&one, "get", op);
+    for (method, write) in [("patch", Write::Update), ("put", Write::Upsert)] {
+        let op = write_one(doc, entity, &tag, write);
+        doc.operation(&one, method, op);
+    }
+    if deletable {
+        let op = delete(doc, entity, &tag, true);
+        doc.operation(&one, "delete", op);
+    }
+}
+
+/// An operation's common members.
+fn operation(
+    tag: &str,
+    id: String,
+    summary: String,
+    description: String,
+    security: Value,
+) -> Map<String, Value> {
+    let mut op = Map::new();
+    op.insert("tags".into(), json!([tag]));
+    op.insert("operationId".into(), json!(id));
+    op.insert("summary".into(), json!(summary));
+    op.insert("description".into(), json!(description));
+    op.insert("security".into(), security);
+    op
+}
+
+/// Responses from `(status, response)` pairs, in status order.
+fn responses(mut list: Vec<(u16, Value)>) -> Value {
+    list.sort_by_key(|(s, _)| *s);
+    let mut out = Map::new();
+    for (status, response) in list {
+        out.insert(status.to_string(), response);
+    }
+    Value::Object(out)
+}
+
+/// `{"data": [rows]}`: what reads and writes of a collection answer.
+fn rows_answer(doc: &mut Doc<'_>, entity: &Arc<Entity>) -> Value {
+    doc.shared_schema(&format!("{}.rows", entity.alias()), |doc| {
+        let rows = row(doc, entity);
+        envelope(json!({ "type": "array", "items": rows }))
+    })
+}
+
+/// `{"data": row}`: what reads and writes of one row answer.
+fn row_answer(doc: &mut Doc<'_>, entity: &Arc<Entity>) -> Value {
+    doc.shared_schema(&format!("{}.row", entity.alias()), |doc| {
+        let row = row(doc, entity);
+        envelope(row)
+    })
+}
+
+/// `{"data": data}`.
+fn envelope(data: Value) -> Value {
+    json!({
+        "type": "object",
+        "required": ["data"],
+        "properties": { "data": data },
+        "additionalProperties": false,
+    })
+}
+
+/// `{"data": …, "errors": […]}`: the answer of a per-row write that refused rows.
+fn partial(doc: &mut Doc<'_>, data: Value) -> Value {
+    let errors = errors::errors_ref(doc);
+    json!({
+        "type": "object",
+        "description": "With `X-Is-Transactional: false`: the rows saved and the errors of the \
+                        rows refused.",
+        "required": ["data", "errors"],
+        "properties": { "data": data, "errors": errors },
+        "additionalProperties": false,
+    })
+}
+
+/// The saved rows of a collection write and the errors of the refused ones.
+fn rows_and_errors(doc: &mut Doc<'_>, entity: &Arc<Entity>) -> Value {
+    doc.shared_schema(&format!("{}.rows-and-errors", entity.alias()), |doc| {
+        let rows = row(doc, entity);
+        partial(doc, json!({ "type": "array", "items": rows }))
+    })
+}
+
+/// The saved row of a write on `/{id}` (null when refused) and the errors.
+fn row_and_errors(doc: &mut Doc<'_>, entity: &Arc<Entity>) -> Value {
+    doc.shared_schema(&format!("{}.row-and-errors", entity.alias()), |doc| {
+        let row = row(doc, entity);
+        partial(doc, json!({ "anyOf": [row, { "type": "null" }] }))
+    })
+}
+
+fn get_collection(doc: &mut Doc<'_>, entity: &Arc<Entity>, tag: &str) -> Value {
+    let alias = entity.alias();
+    let rows = rows_answer(doc, entity);
+    let mut op = operation(
+        tag,
+        format!("get-collection-dynamic-api-{alias}"),
+        format!("Get a page of {alias}"),
+        "Rows ordered by the identifier. With `Accept: text/csv` the answer is every matching \
+         row as CSV (filters apply; `page` and `include` do not)."
+            .to_string(),
+        auth::requirement(Some(alias), "read"),
+    );
+    op.insert(
+        "parameters".into(),
+        json!(params::collection_read(doc, entity)),
+    );
+    let mut list = vec![
+        (
+            200,
+            json!({
+                "description": "The rows.",
+                "content": {
+                    "application/json": { "schema": rows },
+                    "text/csv": {
+                        "schema": {
+                            "type": "string",
+                            "description": "A header line of visible field names, then one line \
+                                            per row.",
+                        },
+                    },
+                },
+            }),
+        ),
+        (400, errors::response(doc, 400, Routes::Data)),
+        (404, errors::response(doc, 404, Routes::Data)),
+    ];
+    list.extend(errors::common(doc, Routes::Data));
+    op.insert("responses".into(), responses(list));
+    Value::Object(op)
+}
+
+fn get_one(doc: &mut Doc<'_>, entity: &Arc<Entity>, tag: &str) -> Value {
+    let alias = entity.alias();
+    let row = row_answer(doc, entity);
+    let mut op = operation(
+        tag,
+        format!("get-entity-dynamic-api-{alias}"),
+        format!("Get one row of {alias}"),
+        "The row with this identifier; `include` and filters apply as on the collection."
+            .to_string(),
+        auth::requirement(Some(alias), "read"),
+    );
+    let mut parameters = vec![params::id(entity)];
+    parameters.extend(params::one_read(doc, entity));
+    op.insert("parameters".into(), json!(parameters));
+    let mut list = vec![
+        (
+            200,
+            json!({
+                "description": "The row.",
+                "content": { "application/json": { "schema": row } },
+            }),
+        ),
+        (400, errors::response(doc, 400, Routes::Data)),
+        (404, errors::response(doc, 404, Routes::Data)),
+    ];
+    list.extend(errors::common(doc, Routes::Data));
+    op.insert("responses".into(), responses(list));
+    Value::Object(op)
+}
+
+/// The schemas of a CSV import's answers: the summary, and the summary with refused lines.
+fn import_answers(doc: &mut Doc<'_>) -> (Value, Value) {
+    if !doc.has_schema(IMPORT_SUMMARY) {
+        let count = json!({ "type": "integer", "minimum": 0 });
+        doc.schema(
+            IMPORT_SUMMARY,
+            json!({
+                "type": "object",
+                "description": "What a CSV import did.",
+                "required": [
+                    "entity", "mode", "dry_run", "atomic", "committed", "read", "inserted",
+                    "updated", "unchanged", "rejected", "stopped_early", "skipped", "seconds",
+                    "rows_per_second"
+                ],
+                "properties": {
+                    "entity": { "type": "string" },
+                    "mode": { "type": "string", "enum": ["insert", "upsert", "update"] },
+                    "dry_run": { "type": "boolean" },
+                    "atomic": { "type": "boolean" },
+                    "committed": { "type": "boolean" },
+                    "read": count,
+                    "inserted": count,
+                    "updated": count,
+                    "unchanged": count,
+                    "rejected": count,
+                    "stopped_early": { "type": "boolean" },
+                    "skipped": count,
+                    "seconds": { "type": "number", "minimum": 0 },
+                    "rows_per_second": { "type": "number", "minimum": 0 },
+                },
+                "additionalProperties": false,
+            }),
+        );
+    }
+    let summary = schema_ref(IMPORT_SUMMARY);
+    let imported = doc.shared_schema("dynex.ImportResult", |_| envelope(summary.clone()));
+    let refused = doc.shared_schema("dynex.ImportResultWithErrors", |doc| {
+        partial(doc, summary.clone())
+    });
+    (imported, refused)
+}
+
+fn write_collection(doc: &mut Doc<'_>, entity: &Arc<Entity>, tag: &str, write: Write) -> Value {
+    let alias = entity.alias();
+    let (id, summary, description, success) = match write {
+        Write::Create => (
+            format!("save-collection-dynamic-api-{alias}"),
+            format!("Create rows of {alias}"),
+            "Creates the rows (and their nested rows), in one transaction unless \
+             `X-Is-Transactional: false`. A `text/csv` body is imported instead: every line a \
+             row, all or nothing unless `X-Is-Transactional: false`.",
+            201,
+        ),
+        Write::Update => (
+            format!("update-collection-dynamic-api-{alias}"),
+            format!("Change rows of {alias}"),
+            "Changes the fields sent of each row, named by its identifier. A `text/csv` body is \
+             imported in update mode.",
+            200,
+        ),
+        Write::Upsert => (
+            format!("upsert-collection-dynamic-api-{alias}"),
+            format!("Replace or create rows of {alias}"),
+            "Replaces each row whose identifier exists (editable fields not sent become NULL) \
+             and creates the others. A `text/csv` body is imported in upsert mode (only the \
+             file's columns change).",
+            200,
+        ),
+    };
+    let mut op = operation(
+        tag,
+        id,
+        summary,
+        description.to_string(),
+        auth::requirement(Some(alias), "write"),
+    );
+    let parameters = vec![params::transactional(doc), params::csv_key(doc)];
+    op.insert("parameters".into(), json!(parameters));
+    let item = write_row(doc, entity, write, false);
+    op.insert(
+        "requestBody".into(),
+        json!({
+            "required": true,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["data"],
+                        "properties": {
+                            "data": { "type": "array", "minItems": 1, "items": item },
+                        },
+                    },
+                },
+                "text/csv": {
+                    "schema": {
+                        "type": "string",
+                        "description": "A header line of visible field names, then one row per \
+                                        line.",
+                    },
+                },
+            },
+        }),
+    );
+    let saved = doc.shared_schema(&format!("{alias}.saved"), |doc| {
+        let rows = rows_answer(doc, entity);
+        let refused = rows_and_errors(doc, entity);
+        let (imported, import_refused) = import_answers(doc);
+        json!({ "anyOf": [rows, refused, imported, import_refused] })
+    });
+    let refused = doc.shared_schema(&format!("{alias}.refused"), |doc| {
+        let errors = errors::errors_ref(doc);
+        let refused = rows_and_errors(doc, entity);
+        let (_, import_refused) = import_answers(doc);
+        json!({ "anyOf": [errors, refused, import_refused] })
+    });
+    let failure = |doc: &Doc<'_>, status: u16| {
+        json!({
+            "description": errors::describe_status(doc, status, Routes::Data),
+            "content": { "application/json": { "schema": refused.clone() } },
+        })
+    };
+    let mut saved_response = json!({
+        "description": "The saved rows, as a GET returns them, with the nested rows \
+                        sent. With `X-Is-Transactional: false`, also the errors of the \
+                        refused rows. For a CSV body, the import's summary.",
+        "content": { "application/json": { "schema": saved } },
+    });
+    if write != Write::Update {
+        saved_response["links"] = links_to_row(entity);
+    }
+    let mut list = vec![
+        (success, saved_response),
+        (400, failure(doc, 400)),
+        (404, failure(doc, 404)),
+        (422, failure(doc, 422)),
+        (413, errors::response(doc, 413, Routes::Data)),
+    ];
+    list.extend(errors::common(doc, Routes::Data));
+    op.insert("responses".into(), responses(list));
+    Value::Object(op)
+}
+
+/// Links from a write's answer to the operations on its first saved row, by its identifier.
+fn links_to_row(entity: &Entity) -> Value {
+    let alias = entity.alias();
+    // A JSON pointer escapes `~` and `/` in member names.
+    let id = entity
+        .identifier()
+        .field_visible_name
+        .replace('~', "~0")
+        .replace('/', "~1");
+    let parameters = json!({ "id": format!("$response.body#/data/0/{id}") });
+    let mut links = serde_json::Map::new();
+    let mut operations = vec![
+        ("GetSaved", format!("get-entity-dynamic-api-{alias}")),
+        ("UpdateSaved", format!("update-entity-dynamic-api-{alias}")),
+        ("UpsertSaved", format!("upsert-entity-dynamic-api-{alias}")),
+    ];
+    if entity.config.definition.is_deletable {
+        operations.push(("DeleteSaved", format!("delete-entity-dynamic-api-{alias}")));
+    }
+    for (name, operation) in operations {
+        links.insert(
+            name.to_string(),
+            json!({
+                "operationId": operation,
+                "parameters": parameters,
+                "description": "The first row saved.",
+            }),
+        );
+    }
+    Value::Object(links)
+}
+
+fn write_one(doc: &mut Doc<'_>, entity: &Arc<Entity>, tag: &str, write: Write) -> Value {
+    let alias = entity.alias();
+    let (id, summary, description) = match write {
+        Write::Update => (
+            format!("update-entity-dynamic-api-{alias}"),
+            format!("Change one row of {alias}"),
+            "Changes the fields sent of the row named in the path.",
+        ),
+        _ => (
+            format!("upsert-entity-dynamic-api-{alias}"),
+            format!("Replace or create one row of {alias}"),
+            "Replaces the row named in the path (editable fields not sent become NULL), or \
+             creates it when it does not exist and the identifier is creatable.",
+        ),
+    };
+    let mut op = operation(
+        tag,
+        id,
+        summary,
+        description.to_string(),
+        auth::requirement(Some(alias), "write"),
+    );
+    op.insert(
+        "parameters".into(),
+        json!([params::id(entity), params::transactional(doc)]),
+    );
+    let item = write_row(doc, entity, write, true);
+    op.insert(
+        "requestBody".into(),
+        json!({
+            "required": true,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["data"],
+                        "properties": { "data": item },
+                    },
+                },
+            },
+        }),
+    );
+    let saved = row_answer(doc, entity);
+    let refused = doc.shared_schema(&format!("{alias}.refused-by-id"), |doc| {
+        let errors = errors::errors_ref(doc);
+        let refused = row_and_errors(doc, entity);
+        json!({ "anyOf": [errors, refused] })
+    });
+    let failure = |doc: &Doc<'_>, status: u16| {
+        json!({
+            "description": errors::describe_status(doc, status, Routes::Data),
+            "content": { "application/json": { "schema": refused.clone() } },
+        })
+    };
+    let mut list = vec![
+        (
+            200,
+            json!({
+                "description": "The saved row, as a GET returns it.",
+                "content": { "application/json": { "schema": saved } },
+            }),
+        ),
+        (400, failure(doc, 400)),
+        (404, failure(doc, 404)),
+        (422, failure(doc, 422)),
+        (413, errors::response(doc, 413, Routes::Data)),
+    ];
+    list.extend(errors::common(doc, Routes::Data));
+    op.insert("responses".into(), responses(list));
+    Value::Object(op)
+}
+
+fn delete(doc: &mut Doc<'_>, entity: &Arc<Entity>, tag: &str, by_id: bool) -> Value {
+    let alias = entity.alias();
+    let (id, summary, description) = if by_id {
+        (
+            format!("delete-entity-dynamic-api-{alias}"),
+            format!("Delete one row of {alias}"),
+            "Deletes the row named in the path. A row still referenced by other rows is not \
+             deleted (code 1317).",
+        )
+    } else {
+        (
+            format!("delete-collection-dynamic-api-{alias}"),
+            format!("Delete rows of {alias}"),
+            "Deletes every row matching the filters, atomically: if any of them is still \
+             referenced, nothing is deleted (code 1317, one error per row). At least one filter \
+             is needed (code 1323); `page` and `include` are refused (code 1320).",
+        )
+    };
+    let mut op = operation(
+        tag,
+        id,
+        summary,
+        description.to_string(),
+        auth::requirement(Some(alias), "delete"),
+    );
+    let parameters = if by_id {
+        vec![params::id(entity)]
+    } else {
+        params::delete_collection(doc, entity)
+    };
+    op.insert("parameters".into(), json!(parameters));
+    let mut list = vec![
+        (204, json!({ "description": "Deleted." })),
+        (400, errors::response(doc, 400, Routes::Data)),
+        (404, errors::response(doc, 404, Routes::Data)),
+    ];
+    list.extend(errors::common(doc, Routes::Data));
+    op.insert("responses".into(), responses(list));
+    Value::Object(op)
+}

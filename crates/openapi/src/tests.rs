@@ -1,0 +1,737 @@
+//! The document follows the configuration: paths, methods, schemas with the rules, parameters,
+//! scopes and error codes; every reference resolves; and the document passes the official
+//! OpenAPI 3.1 schema.
+
+use std::collections::BTreeSet;
+
+use dynex_schema::{Catalog, ColumnInfo, Entity, EntityConfig, TableInfo};
+use serde_json::{Value, json};
+
+use crate::{ErrorCode, Options, describe};
+
+/// Countries (not deletable, with tax rates), tax rates (deletable; a relation back to their
+/// country), and notes (a relation to an entity that is not served).
+fn catalog() -> Catalog {
+    let configs = json!([
+        {
+            "tableName": "spy_country", "tableAlias": "countries", "isActive": true,
+            "definition": {
+                "identifier": "id_country", "isDeletable": false,
+                "fields": [
+                    {"fieldName": "id_country", "fieldVisibleName": "id_country", "type": "integer",
+                     "isCreatable": false, "isEditable": false},
+                    {"fieldName": "iso2_code", "fieldVisibleName": "iso2_code", "type": "string",
+                     "isCreatable": true, "isEditable": true, "description": "ISO 3166-1 alpha-2.",
+                     "examples": "AT,DE",
+                     "validation": {"isRequired": true, "minLength": 2, "maxLength": 2}},
+                    {"fieldName": "name", "fieldVisibleName": "name", "type": "string",
+                     "isCreatable": true, "isEditable": true, "validation": {"maxLength": 255}},
+                    {"fieldName": "population", "fieldVisibleName": "population", "type": "integer",
+                     "isCreatable": true, "isEditable": false, "validation": {"min": 0, "max": 2000000000}},
+                    {"fieldName": "status", "fieldVisibleName": "status", "type": "string",
+                     "isCreatable": true, "isEditable": true, "enumValues": ["active", "retired"]},
+                    {"fieldName": "founded", "fieldVisibleName": "founded", "type": "date",
+                     "isCreatable": true, "isEditable": true},
+                    {"fieldName": "updated_at", "fieldVisibleName": "updated_at", "type": "datetime",
+                     "isCreatable": false, "isEditable": false},
+                    {"fieldName": "extra", "fieldVisibleName": "extra", "type": "json",
+                     "isCreatable": true, "isEditable": true},
+                    {"fieldName": "homepage", "fieldVisibleName": "homepage", "type": "string",
+                     "isCreatable": true, "isEditable": true,
+                     "validation": {"constraints": [{"name": "url"}]}}
+                ]
+            },
+            "childRelations": [
+                {"name": "countryTaxRates", "isEditable": true,
+                 "childDynamicEntityConfiguration": {"tableAlias": "tax-rates"},
+                 "relationFieldMappings": [{"childFieldName": "fk_country", "parentFieldName": "id_country"}]},
+                {"name": "countryNotes", "isEditable": true,
+                 "childDynamicEntityConfiguration": {"tableAlias": "notes"},
+                 "relationFieldMappings": [{"childFieldName": "fk_country", "parentFieldName": "id_country"}]}
+            ]
+        },
+        {
+            "tableName": "spy_tax_rate", "tableAlias": "tax-rates", "isActive": true,
+            "definition": {
+                "identifier": "id_tax_rate", "isDeletable": true,
+                "fields": [
+                    {"fieldName": "id_tax_rate", "fieldVisibleName": "id_tax_rate", "type": "integer",
+                     "isCreatable": true, "isEditable": false},
+                    {"fieldName": "fk_country", "fieldVisibleName": "fk_country", "type": "integer",
+                     "isCreatable": true, "isEditable": true, "validation": {"isRequired": true}},
+                    {"fieldName": "rate", "fieldVisibleName": "rate", "type": "decimal",
+                     "isCreatable": true, "isEditable": true,
+                     "validation": {"isRequired": true, "precision": 8, "scale": 2}},
+                    {"fieldName": "share", "fieldVisibleName": "share", "type": "float",
+                     "isCreatable": true, "isEditable": true},
+                    {"fieldName": "is_default", "fieldVisibleName": "is_default", "type": "boolean",
+                     "isCreatable": true, "isEditable": true}
+                ]
+            },
+            "childRelations": [
+                {"name": "taxRateCountry", "isEditable": false,
+                 "childDynamicEntityConfiguration": {"tableAlias": "countries"},
+                 "relationFieldMappings": [{"childFieldName": "id_country", "parentFieldName": "fk_country"}]}
+            ]
+        }
+    ]);
+    let configs: Vec<EntityConfig> = serde_json::from_value(configs).unwrap();
+    Catalog::new(configs.into_iter().map(|c| {
+        let table = if c.table_name == "spy_tax_rate" {
+            // `share` is NOT NULL in the table although no rule requires it.
+            Some(TableInfo {
+                name: c.table_name.clone(),
+                columns: vec![
+                    ColumnInfo::from_declared("id_tax_rate", "INTEGER", false, None, true),
+                    ColumnInfo::from_declared("fk_country", "INTEGER", false, None, false),
+                    ColumnInfo::from_declared("rate", "DECIMAL(8,2)", false, None, false),
+                    ColumnInfo::from_declared("share", "DOUBLE", false, Some("0".into()), false),
+                    ColumnInfo::from_declared("is_default", "BOOLEAN", true, None, false),
+                ],
+                primary_key: vec!["id_tax_rate".into()],
+                unique_keys: vec![],
+                foreign_keys: vec![],
+            })
+        } else {
+            None
+        };
+        let e = Entity::new(c).unwrap();
+        match table {
+            Some(t) => e.with_table(t),
+            None => e,
+        }
+    }))
+}
+
+fn options() -> Options {
+    Options {
+        version: "9.9.9".into(),
+        error_codes: vec![
+            ErrorCode {
+                code: "007".into(),
+                status: 404,
+                description: "Unknown alias".into(),
+            },
+            ErrorCode {
+                code: "1307".into(),
+                status: 400,
+                description: "Required field missing".into(),
+            },
+            ErrorCode {
+                code: "1314".into(),
+                status: 422,
+                description: "Relation not editable".into(),
+            },
+            ErrorCode {
+                code: "1402".into(),
+                status: 404,
+                description: "No such user".into(),
+            },
+        ],
+        ..Options::default()
+    }
+}
+
+fn doc() -> Value {
+    describe(&catalog(), &options())
+}
+
+fn methods(doc: &Value, path: &str) -> BTreeSet<String> {
+    doc["paths"][path]
+        .as_object()
+        .unwrap_or_else(|| panic!("no path {path}"))
+        .keys()
+        .cloned()
+        .collect()
+}
+
+fn set(items: &[&str]) -> BTreeSet<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+fn schema<'a>(doc: &'a Value, name: &str) -> &'a Value {
+    let s = &doc["components"]["schemas"][name];
+    assert!(s.is_object(), "no schema {name}");
+    s
+}
+
+fn parameter_names(doc: &Value, op: &Value) -> Vec<String> {
+    op["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| resolve(doc, p)["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn resolve<'a>(doc: &'a Value, v: &'a Value) -> &'a Value {
+    match v.get("$ref").and_then(Value::as_str) {
+        Some(r) => doc
+            .pointer(r.strip_prefix('#').unwrap())
+            .unwrap_or_else(|| panic!("dangling {r}")),
+        None => v,
+    }
+}
+
+#[test]
+fn the_document_is_openapi_3_1_with_the_options() {
+    let d = doc();
+    assert_eq!(d["openapi"], "3.1.0");
+    assert_eq!(d["info"]["version"], "9.9.9");
+    assert_eq!(d["servers"], json!([{"url": "/"}]));
+    let with_url = describe(
+        &catalog(),
+        &Options {
+            server_url: Some("https://shop.example/".into()),
+            route_prefix: "/data/".into(),
+            ..options()
+        },
+    );
+    assert_eq!(with_url["servers"][0]["url"], "https://shop.example");
+    assert!(with_url["paths"]["/data/countries"].is_object());
+    assert_eq!(
+        with_url["components"]["securitySchemes"]["oauth2"]["flows"]["password"]["tokenUrl"],
+        "https://shop.example/token"
+    );
+}
+
+#[test]
+fn paths_and_methods_follow_the_configuration() {
+    let d = doc();
+    assert_eq!(
+        methods(&d, "/dynamic-entity/countries"),
+        set(&["get", "post", "patch", "put"]),
+        "not deletable: no DELETE"
+    );
+    assert_eq!(
+        methods(&d, "/dynamic-entity/countries/{id}"),
+        set(&["get", "patch", "put"])
+    );
+    assert_eq!(
+        methods(&d, "/dynamic-entity/tax-rates"),
+        set(&["get", "post", "patch", "put", "delete"])
+    );
+    assert_eq!(
+        methods(&d, "/dynamic-entity/tax-rates/{id}"),
+        set(&["get", "patch", "put", "delete"])
+    );
+    assert!(d["paths"]["/dynamic-entity/notes"].is_null(), "not served");
+    for path in ["/token", "/token/revoke"] {
+        assert_eq!(methods(&d, path), set(&["post"]));
+    }
+    for path in ["/health/live", "/health/ready", "/openapi.json"] {
+        assert_eq!(methods(&d, path), set(&["get"]));
+    }
+    assert_eq!(methods(&d, "/admin/api/users"), set(&["get", "post"]));
+    let no_admin = describe(
+        &catalog(),
+        &Options {
+            admin_api: false,
+            ..options()
+        },
+    );
+    assert!(
+        !no_admin["paths"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .any(|p| p.starts_with("/admin"))
+    );
+    // Spryker's operation ids.
+    assert_eq!(
+        d["paths"]["/dynamic-entity/countries"]["post"]["operationId"],
+        "save-collection-dynamic-api-countries"
+    );
+    assert_eq!(
+        d["paths"]["/dynamic-entity/tax-rates/{id}"]["delete"]["operationId"],
+        "delete-entity-dynamic-api-tax-rates"
+    );
+    let empty = describe(&Catalog::default(), &options());
+    assert!(
+        !empty["paths"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .any(|p| p.starts_with("/dynamic-entity"))
+    );
+}
+
+#[test]
+fn read_rows_carry_types_nullability_and_read_only() {
+    let d = doc();
+    let c = schema(&d, "countries");
+    assert_eq!(c["additionalProperties"], false);
+    assert_eq!(c["required"].as_array().unwrap().len(), 9, "every field");
+    let p = &c["properties"];
+    assert_eq!(p["id_country"]["type"], "integer");
+    assert_eq!(p["id_country"]["readOnly"], true);
+    assert!(p["iso2_code"].get("readOnly").is_none());
+    // Without table information, any non-identifier field may be NULL.
+    assert_eq!(p["iso2_code"]["type"], json!(["string", "null"]));
+    assert_eq!(p["iso2_code"]["examples"], json!(["AT", "DE"]));
+    assert_eq!(p["founded"]["format"], "date");
+    assert!(p["updated_at"]["pattern"].as_str().unwrap().contains(' '));
+    assert!(p["extra"].get("type").is_none(), "json: any value");
+    assert!(
+        p["iso2_code"].get("maxLength").is_none(),
+        "rules describe writes"
+    );
+    assert_eq!(
+        p["countryTaxRates"],
+        json!({
+            "type": "array",
+            "items": {"$ref": "#/components/schemas/tax-rates"},
+            "description": "Rows of `tax-rates` related to this row; present with `include=countryTaxRates`."
+        })
+    );
+    assert!(p.get("countryNotes").is_none(), "notes are not served");
+    let t = &schema(&d, "tax-rates")["properties"];
+    assert_eq!(t["rate"]["type"], "string", "decimals are strings");
+    assert_eq!(t["rate"]["pattern"], r"^-?[0-9]+(\.[0-9]+)?$");
+    assert_eq!(t["share"]["type"], "number", "NOT NULL column");
+    assert_eq!(t["is_default"]["type"], json!(["boolean", "null"]));
+    assert_eq!(
+        t["taxRateCountry"]["items"]["$ref"],
+        "#/components/schemas/countries"
+    );
+}
+
+#[test]
+fn write_schemas_carry_the_rules() {
+    let d = doc();
+    let create = schema(&d, "countries.create");
+    assert_eq!(create["additionalProperties"], false);
+    assert_eq!(create["required"], json!(["iso2_code"]));
+    let p = &create["properties"];
+    assert!(p.get("id_country").is_none(), "not creatable");
+    assert!(p.get("updated_at").is_none());
+    assert_eq!(p["iso2_code"]["type"], "string", "required: not null");
+    assert_eq!(p["iso2_code"]["minLength"], 2);
+    assert_eq!(p["iso2_code"]["maxLength"], 2);
+    assert_eq!(p["iso2_code"]["description"], "ISO 3166-1 alpha-2.");
+    assert_eq!(p["name"]["type"], json!(["string", "null"]));
+    assert_eq!(p["population"]["minimum"], 0);
+    assert_eq!(p["population"]["maximum"], 2_000_000_000);
+    assert_eq!(p["status"]["enum"], json!(["active", "retired", null]));
+    assert_eq!(p["homepage"]["pattern"], "^/");
+    assert_eq!(
+        p["countryTaxRates"]["items"]["$ref"],
+        "#/components/schemas/countries.countryTaxRates.create"
+    );
+
+    let update = schema(&d, "countries.update");
+    let p = &update["properties"];
+    assert!(p.get("population").is_none(), "not editable");
+    assert_eq!(p["id_country"]["type"], "integer", "the key of the row");
+    assert_eq!(p["identifier"]["type"], "integer");
+    assert!(update.get("required").is_none(), "PATCH requires nothing");
+    assert_eq!(
+        update["anyOf"],
+        json!([{"required": ["id_country"]}, {"required": ["identifier"]}])
+    );
+    let by_id = schema(&d, "countries.update-by-id");
+    assert!(by_id["properties"].get("id_country").is_none());
+    assert!(by_id["properties"].get("identifier").is_none());
+    assert!(by_id.get("anyOf").is_none());
+
+    let upsert = schema(&d, "countries.upsert");
+    assert!(
+        upsert["properties"].get("population").is_some(),
+        "creatable"
+    );
+    assert_eq!(upsert["required"], json!(["iso2_code"]));
+
+    let rates = schema(&d, "tax-rates.create");
+    let p = &rates["properties"];
+    assert_eq!(p["rate"]["type"], "string");
+    assert_eq!(p["rate"]["x-precision"], 8);
+    assert_eq!(p["rate"]["x-scale"], 2);
+    assert_eq!(
+        p["share"]["type"],
+        json!(["number", "null"]),
+        "null leaves the default"
+    );
+    assert!(
+        p.get("taxRateCountry").is_none(),
+        "a relation that is not editable is not written"
+    );
+    assert_eq!(
+        schema(&d, "tax-rates.update")["properties"]["share"]["type"],
+        "number",
+        "PATCH to NULL of a NOT NULL column is refused"
+    );
+
+    // Nested rows: the foreign key comes from the parent, so it is not required.
+    let nested = schema(&d, "countries.countryTaxRates.create");
+    assert_eq!(nested["required"], json!(["rate"]));
+    assert!(
+        nested["properties"]["fk_country"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("parent")
+    );
+}
+
+#[test]
+fn parameters_cover_the_query_grammar() {
+    let d = doc();
+    let get = &d["paths"]["/dynamic-entity/countries"]["get"];
+    let names = parameter_names(&d, get);
+    for expected in [
+        "filter[countries.id_country]",
+        "filter[countries.iso2_code]",
+        "page[offset]",
+        "page[limit]",
+        "include",
+    ] {
+        assert!(
+            names.contains(&expected.to_string()),
+            "{expected}: {names:?}"
+        );
+    }
+    let limit = &d["components"]["parameters"]["page.limit"]["schema"];
+    assert_eq!(limit["maximum"], 1000);
+    assert_eq!(limit["default"], 20);
+    let include = get["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "include")
+        .unwrap();
+    assert_eq!(include["explode"], false);
+    assert_eq!(
+        include["schema"]["items"]["enum"],
+        json!(["countryTaxRates", "countryTaxRates.taxRateCountry"]),
+        "chains to served entities, never through an entity twice"
+    );
+    let filter = &d["components"]["parameters"]["countries.filter.id_country"];
+    assert_eq!(filter["name"], "filter[countries.id_country]");
+    assert_eq!(filter["schema"]["anyOf"][0]["type"], "integer");
+    assert_eq!(
+        filter["schema"]["anyOf"][1]["contentMediaType"],
+        "application/json"
+    );
+    let one = &d["paths"]["/dynamic-entity/tax-rates/{id}"]["get"];
+    let id = &one["parameters"][0];
+    assert_eq!(id["in"], "path");
+    assert_eq!(id["schema"]["type"], "integer");
+    let delete = &d["paths"]["/dynamic-entity/tax-rates"]["delete"];
+    let names = parameter_names(&d, delete);
+    assert!(names.iter().all(|n| n.starts_with("filter[")), "{names:?}");
+    let post = &d["paths"]["/dynamic-entity/tax-rates"]["post"];
+    assert_eq!(
+        parameter_names(&d, post),
+        ["X-Is-Transactional", "key"],
+        "the per-row mode and the CSV key"
+    );
+}
+
+#[test]
+fn security_lists_the_schemes_and_scopes() {
+    let d = doc();
+    let schemes = &d["components"]["securitySchemes"];
+    assert_eq!(schemes["apiKey"]["name"], "X-Api-Key");
+    assert_eq!(schemes["apiKey"]["in"], "header");
+    assert_eq!(schemes["apiKeyQuery"]["name"], "api_key");
+    assert_eq!(schemes["bearer"]["scheme"], "bearer");
+    let flows = &schemes["oauth2"]["flows"];
+    assert_eq!(flows["password"]["tokenUrl"], "/token");
+    assert_eq!(flows["clientCredentials"]["tokenUrl"], "/token");
+    let scopes = flows["password"]["scopes"].as_object().unwrap();
+    for s in [
+        "dynamic-entity:read",
+        "dynamic-entity:write",
+        "dynamic-entity:delete",
+        "dynamic-entity:countries:read",
+        "dynamic-entity:tax-rates:delete",
+        "admin",
+    ] {
+        assert!(scopes.contains_key(s), "{s}");
+    }
+    let get = &d["paths"]["/dynamic-entity/countries"]["get"]["security"];
+    assert!(
+        get.as_array()
+            .unwrap()
+            .contains(&json!({"oauth2": ["dynamic-entity:countries:read"]}))
+    );
+    let delete = &d["paths"]["/dynamic-entity/tax-rates/{id}"]["delete"]["security"];
+    assert!(
+        delete
+            .as_array()
+            .unwrap()
+            .contains(&json!({"oauth2": ["dynamic-entity:delete"]}))
+    );
+    assert_eq!(d["paths"]["/health/live"]["get"]["security"], json!([{}]));
+    let token = &d["paths"]["/token"]["post"];
+    assert!(
+        token["requestBody"]["content"]["application/x-www-form-urlencoded"].is_object(),
+        "form-encoded"
+    );
+    let grants: Vec<&Value> = schema(&d, "dynex.TokenRequest")["oneOf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| &g["properties"]["grant_type"]["const"])
+        .collect();
+    assert_eq!(grants, ["password", "client_credentials", "refresh_token"]);
+}
+
+#[test]
+fn errors_list_the_servers_codes() {
+    let d = doc();
+    let code = schema(&d, "dynex.ErrorCode");
+    assert_eq!(code["enum"], json!(["007", "1307", "1314", "1402"]));
+    assert!(
+        code["description"]
+            .as_str()
+            .unwrap()
+            .contains("| `1314` | 422 | Relation not editable |")
+    );
+    let error = schema(&d, "dynex.Error");
+    assert_eq!(error["required"], json!(["code", "status", "message"]));
+    let not_found = &d["components"]["responses"]["NotFound"];
+    assert_eq!(not_found["description"], "Not found. Codes: `007`.");
+    assert_eq!(
+        d["components"]["responses"]["AdminNotFound"]["description"],
+        "Not found. Codes: `007`, `1402`.",
+        "admin codes only on admin routes"
+    );
+    let post = &d["paths"]["/dynamic-entity/countries"]["post"]["responses"];
+    let statuses: Vec<&String> = post.as_object().unwrap().keys().collect();
+    assert_eq!(
+        statuses,
+        ["201", "400", "401", "403", "404", "413", "422", "503"]
+    );
+}
+
+/// Every `$ref` points at something, and every component schema is used.
+#[test]
+fn every_reference_resolves() {
+    fn walk<'a>(v: &'a Value, refs: &mut Vec<&'a str>) {
+        match v {
+            Value::Object(o) => {
+                if let Some(Value::String(r)) = o.get("$ref") {
+                    refs.push(r);
+                }
+                o.values().for_each(|v| walk(v, refs));
+            }
+            Value::Array(a) => a.iter().for_each(|v| walk(v, refs)),
+            _ => {}
+        }
+    }
+    let d = doc();
+    let mut refs = Vec::new();
+    walk(&d, &mut refs);
+    assert!(refs.len() > 50);
+    for r in &refs {
+        let pointer = r.strip_prefix('#').expect("local reference");
+        assert!(d.pointer(pointer).is_some(), "dangling {r}");
+    }
+    for name in d["components"]["schemas"].as_object().unwrap().keys() {
+        let r = format!("#/components/schemas/{name}");
+        assert!(refs.contains(&r.as_str()), "unused schema {name}");
+        assert!(
+            name.chars()
+                .all(|c| c.is_ascii_alphanumeric() || ".-_".contains(c)),
+            "component name {name}"
+        );
+    }
+}
+
+/// Every operation id is unique.
+#[test]
+fn operation_ids_are_unique() {
+    let d = doc();
+    let mut seen = BTreeSet::new();
+    for item in d["paths"].as_object().unwrap().values() {
+        for op in item.as_object().unwrap().values() {
+            let id = op["operationId"].as_str().unwrap().to_string();
+            assert!(seen.insert(id.clone()), "duplicate {id}");
+        }
+    }
+}
+
+/// The official OpenAPI 3.1 schema (2022-10-07), as shipped by `openapi-spec-validator`.
+const OAS_SCHEMA: &str = include_str!("../testdata/oas-3.1-schema.json");
+
+/// The document passes the official OpenAPI 3.1 schema, and each of its schemas is a valid JSON
+/// Schema 2020-12 whose references and patterns compile.
+#[test]
+fn the_document_passes_the_openapi_3_1_schema() {
+    let meta: Value = serde_json::from_str(OAS_SCHEMA).unwrap();
+    let validator = jsonschema::validator_for(&meta).expect("the OpenAPI schema compiles");
+    let mut broken = doc();
+    broken["paths"]["/x"] = json!({"get": {"responses": {"200": {"content": {}}}}});
+    assert!(
+        !validator.is_valid(&broken),
+        "a response needs a description"
+    );
+    for d in [doc(), describe(&Catalog::default(), &Options::default())] {
+        let errors: Vec<String> = validator
+            .iter_errors(&d)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{errors:#?}");
+        for (name, schema) in d["components"]["schemas"].as_object().unwrap() {
+            jsonschema::meta::validate(schema)
+                .unwrap_or_else(|e| panic!("{name} is not JSON Schema 2020-12: {e}"));
+            let mut root = json!({
+                "$schema": "https://json-schema.org/draft/2020-12/schema",
+                "$ref": format!("#/components/schemas/{name}"),
+            });
+            root["components"] = d["components"].clone();
+            jsonschema::validator_for(&root)
+                .unwrap_or_else(|e| panic!("{name} does not compile: {e}"));
+        }
+    }
+}
+
+/// Rows as the server renders them validate against the read schemas, and request bodies the
+/// server accepts against the write schemas; values it refuses do not.
+#[test]
+fn sample_rows_fit_the_schemas() {
+    let d = doc();
+    let check = |name: &str, instance: Value, valid: bool| {
+        let mut root = json!({ "$ref": format!("#/components/schemas/{name}") });
+        root["components"] = d["components"].clone();
+        let v = jsonschema::options()
+            .should_validate_formats(true)
+            .build(&root)
+            .unwrap();
+        assert_eq!(v.is_valid(&instance), valid, "{name}: {instance}");
+    };
+    check(
+        "tax-rates",
+        json!({"id_tax_rate": 1, "fk_country": 2, "rate": "20.00", "share": 0.5, "is_default": null}),
+        true,
+    );
+    check(
+        "tax-rates",
+        json!({"id_tax_rate": 1, "fk_country": 2, "rate": 20, "share": 0.5, "is_default": null}),
+        false,
+    );
+    check("tax-rates", json!({"id_tax_rate": 1}), false);
+    let country = json!({
+        "id_country": 2, "iso2_code": "AT", "name": "Austria", "population": null,
+        "status": "active", "founded": "1918-11-12", "updated_at": "2024-01-02 03:04:05",
+        "extra": {"any": [1, true]}, "homepage": null,
+        "countryTaxRates": [
+            {"id_tax_rate": 1, "fk_country": 2, "rate": "20.00", "share": 1.0, "is_default": true}
+        ]
+    });
+    check("countries", country.clone(), true);
+    let mut extra = country;
+    extra["capital"] = json!("Vienna");
+    check("countries", extra, false);
+
+    check(
+        "countries.create",
+        json!({"iso2_code": "WA", "name": null}),
+        true,
+    );
+    check("countries.create", json!({"name": "Wakanda"}), false);
+    check("countries.create", json!({"iso2_code": "WAK"}), false);
+    check(
+        "countries.create",
+        json!({"iso2_code": "WA", "id_country": 9}),
+        false,
+    );
+    check(
+        "countries.create",
+        json!({"iso2_code": "WA", "status": "gone"}),
+        false,
+    );
+    check(
+        "countries.create",
+        json!({"iso2_code": "WA", "homepage": "/wakanda"}),
+        true,
+    );
+    check(
+        "countries.create",
+        json!({"iso2_code": "WA", "countryTaxRates": [{"rate": "16.00"}]}),
+        true,
+    );
+    check(
+        "countries.create",
+        json!({"iso2_code": "WA", "countryTaxRates": [{"rate": "1234567.00"}]}),
+        false,
+    );
+    check(
+        "countries.update",
+        json!({"identifier": 3, "name": "B"}),
+        true,
+    );
+    check("countries.update", json!({"name": "B"}), false);
+    check("countries.update-by-id", json!({"name": "B"}), true);
+    check(
+        "tax-rates.upsert",
+        json!({"fk_country": 2, "rate": "7.50", "share": 0.5}),
+        true,
+    );
+    check(
+        "tax-rates.upsert",
+        json!({"fk_country": 2, "share": 0.5}),
+        false,
+    );
+    // `share` is editable and NOT NULL: a replaced row without it would be left NULL.
+    check(
+        "tax-rates.upsert",
+        json!({"fk_country": 2, "rate": "7.50"}),
+        false,
+    );
+    check(
+        "tax-rates.create",
+        json!({"fk_country": 2, "rate": "7.50"}),
+        true,
+    );
+    check(
+        "tax-rates.create",
+        json!({"fk_country": 2, "rate": 7.5}),
+        false,
+    );
+}
+
+/// Links lead from created rows (and users, clients, keys) to operations that exist, with the
+/// parameters those operations take.
+#[test]
+fn links_lead_to_described_operations() {
+    let d = doc();
+    let mut operations = std::collections::BTreeMap::new();
+    for item in d["paths"].as_object().unwrap().values() {
+        for op in item.as_object().unwrap().values() {
+            operations.insert(op["operationId"].as_str().unwrap().to_string(), op.clone());
+        }
+    }
+    let mut count = 0;
+    for item in d["paths"].as_object().unwrap().values() {
+        for op in item.as_object().unwrap().values() {
+            for response in op["responses"].as_object().unwrap().values() {
+                let Some(links) = response.get("links").and_then(Value::as_object) else {
+                    continue;
+                };
+                for link in links.values() {
+                    let target = &operations[link["operationId"].as_str().unwrap()];
+                    for name in link["parameters"].as_object().unwrap().keys() {
+                        assert!(
+                            parameter_names(&d, target).contains(name),
+                            "{name} of {link}"
+                        );
+                    }
+                    count += 1;
+                }
+            }
+        }
+    }
+    let post = &d["paths"]["/dynamic-entity/tax-rates"]["post"]["responses"]["201"]["links"];
+    assert_eq!(
+        post["DeleteSaved"]["parameters"]["id"],
+        "$response.body#/data/0/id_tax_rate"
+    );
+    assert!(
+        d["paths"]["/dynamic-entity/countries"]["post"]["responses"]["201"]["links"]
+            .get("DeleteSaved")
+            .is_none(),
+        "countries are not deletable"
+    );
+    assert!(count > 10);
+}
