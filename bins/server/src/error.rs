@@ -341,8 +341,8 @@ pub const ERROR_CODES: &[ErrorCodeInfo] = &[
     code(
         "1319",
         400,
-        "A filter value is not of the field's type, or a JSON filter other than \
-         `{\"in\": [...]}`.",
+        "A filter value is not of the field's type or holds a NUL character, or a JSON filter \
+         other than `{\"in\": [...]}`.",
     ),
     code(
         "1320",
@@ -354,7 +354,11 @@ pub const ERROR_CODES: &[ErrorCodeInfo] = &[
     code("1322", 413, "The request body exceeds the limit."),
     code("1323", 400, "DELETE on the collection without a filter."),
     code("1324", 400, "A write hook refused the row."),
-    code("1401", 400, "Admin API: invalid input."),
+    code(
+        "1401",
+        400,
+        "Invalid input: an admin API request, or a CSV body whose header cannot be read.",
+    ),
     code(
         "1402",
         404,
