@@ -161,8 +161,13 @@ fn list(dynex: &Dynex, json: bool, out: &mut dyn Write) -> anyhow::Result<()> {
 fn show(dynex: &Dynex, alias: &str, json: bool, out: &mut dyn Write) -> anyhow::Result<()> {
     let stored = dynex.stored_entity(alias)?;
     let value = serde_json::to_value(&stored.config)?;
+    let warnings = dynex.index_warnings(alias)?;
     if json {
+        // stdout stays the configuration alone; the warnings go to stderr.
         print_json(out, &value)?;
+        for w in &warnings {
+            eprintln!("warning: {w}");
+        }
         return Ok(());
     }
     let c = &stored.config;
@@ -203,6 +208,12 @@ fn show(dynex: &Dynex, alias: &str, json: bool, out: &mut dyn Write) -> anyhow::
         &rows,
     )?;
     print_relations(out, c)?;
+    if !warnings.is_empty() {
+        writeln!(out)?;
+        for w in &warnings {
+            writeln!(out, "warning: {w}")?;
+        }
+    }
     writeln!(out)?;
     print_json(out, &value)?;
     Ok(())

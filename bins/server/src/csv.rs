@@ -80,7 +80,7 @@ pub async fn export(
 ) -> Result<HttpResponse, ApiError> {
     if let Some((name, _)) = pairs
         .iter()
-        .find(|(k, _)| k.starts_with("page") || k == "include")
+        .find(|(k, _)| k.starts_with("page") || k == "include" || k == "meta")
     {
         return Err(ApiError::Core(CoreError::Query(
             QueryError::InvalidParameter {
@@ -95,19 +95,37 @@ pub async fn export(
         .entity(&alias)
         .cloned()
         .ok_or_else(|| ApiError::Core(CoreError::UnknownEntity(alias.clone())))?;
-    let filters: Vec<(String, String)> = pairs
-        .into_iter()
-        .filter(|(k, _)| k.starts_with("filter"))
-        .collect();
+    let mut request = dynex_core::ExportRequest::default();
+    for (k, v) in pairs {
+        if k.starts_with("filter") {
+            request.filters.push((k, v));
+        } else if k == "sort" {
+            request.sort = Some(v);
+        } else if k == format!("fields[{alias}]") {
+            request.fields = v.split(',').map(str::to_string).collect();
+        } else if k.starts_with("fields") {
+            return Err(ApiError::Core(CoreError::Query(
+                QueryError::InvalidParameter {
+                    name: k,
+                    reason: format!("a CSV answer holds only fields of `{alias}`"),
+                },
+            )));
+        }
+    }
     // Checked before the answer starts, so a bad filter is still a JSON error.
-    let request = dynex_core::ExportRequest {
-        filters,
-        ..dynex_core::ExportRequest::default()
-    };
     let plan = state
         .dynex
         .plan_export(&alias, &request)
-        .map_err(ApiError::Core)?;
+        .map_err(|e| match e {
+            // The only invalid input left here is the list of fields.
+            CoreError::Invalid(reason) => {
+                ApiError::Core(CoreError::Query(QueryError::InvalidParameter {
+                    name: format!("fields[{alias}]"),
+                    reason,
+                }))
+            }
+            e => ApiError::Core(e),
+        })?;
     let (sender, mut receiver) = tokio::sync::mpsc::channel::<Chunk>(8);
     let dynex = state.dynex.clone();
     // The export runs on the runtime's bounded blocking pool (not a thread per request) and

@@ -87,6 +87,8 @@ impl ApiError {
                     QueryError::InvalidParameter { .. } | QueryError::UnknownSortField { .. } => {
                         ("1320", S::BAD_REQUEST, q.to_string())
                     }
+                    QueryError::InvalidOperator { .. } => ("1325", S::BAD_REQUEST, q.to_string()),
+                    QueryError::InvalidCursor(_) => ("1326", S::BAD_REQUEST, q.to_string()),
                 },
                 CoreError::Rows(rows) => match rows.first() {
                     Some(first) => (
@@ -341,19 +343,30 @@ pub const ERROR_CODES: &[ErrorCodeInfo] = &[
     code(
         "1319",
         400,
-        "A filter value is not of the field's type or holds a NUL character, or a JSON filter \
-         other than `{\"in\": [...]}`.",
+        "A filter value is not of the field's type, holds a NUL character, or does not suit its \
+         operator.",
     ),
     code(
         "1320",
         400,
-        "A malformed query parameter (`page[...]`, a `filter`/`page` name without brackets, \
-         `page` or `include` on DELETE).",
+        "A malformed query parameter (`page[...]`, `sort`, `fields[...]`, `meta`, `filter[or]`, \
+         a `filter`/`page` name without brackets, offset and cursor paging mixed, `page` or \
+         `include` on DELETE).",
     ),
     code("1321", 400, "Write: a `NOT NULL` column would be NULL."),
     code("1322", 413, "The request body exceeds the limit."),
     code("1323", 400, "DELETE on the collection without a filter."),
     code("1324", 400, "A write hook refused the row."),
+    code(
+        "1325",
+        400,
+        "A filter operator that does not exist or does not apply to the field's type.",
+    ),
+    code(
+        "1326",
+        400,
+        "A `page[after]` cursor that was altered, or was issued for another entity or sort.",
+    ),
     code(
         "1401",
         400,
@@ -455,6 +468,12 @@ mod tests {
                 name: s(),
                 reason: s(),
             },
+            QueryError::InvalidOperator {
+                field: s(),
+                operator: s(),
+                reason: s(),
+            },
+            QueryError::InvalidCursor(s()),
         ];
         let mut errors: Vec<ApiError> = query
             .into_iter()

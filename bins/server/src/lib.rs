@@ -269,8 +269,33 @@ async fn get_collection(
         return csv::export(state, alias, pairs).await;
     }
     let dynex = state.dynex.clone();
-    let rows = blocking(move || dynex.read_collection(&alias, &pairs)).await?;
-    Ok(HttpResponse::Ok().json(json!({ "data": rows })))
+    let read_pairs = pairs.clone();
+    let page = blocking(move || dynex.read_collection(&alias, &read_pairs)).await?;
+    let mut body = serde_json::Map::new();
+    body.insert("data".into(), serde_json::Value::Array(page.rows));
+    if page.cursor {
+        let next = page
+            .next
+            .map(|cursor| next_link(req.path(), &pairs, &cursor));
+        body.insert("links".into(), json!({ "next": next }));
+    }
+    if let Some(count) = page.count {
+        body.insert("meta".into(), json!({ "count": count }));
+    }
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// The link to the next keyset page: this request's path and parameters with `page[after]` set
+/// to `cursor`. An `api_key` parameter is left out: a link is no place for a secret.
+fn next_link(path: &str, pairs: &[(String, String)], cursor: &str) -> String {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        if k != "page[after]" && k != "api_key" {
+            query.append_pair(k, v);
+        }
+    }
+    query.append_pair("page[after]", cursor);
+    format!("{path}?{}", query.finish())
 }
 
 async fn get_one(

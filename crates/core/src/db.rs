@@ -322,6 +322,18 @@ pub fn load_json(conn: &mut AnyConnection, sql: &Sql) -> QueryResult<Vec<String>
         .collect())
 }
 
+#[derive(QueryableByName)]
+struct CountRow {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// Runs a rendered `SELECT COUNT(*) AS n …` and returns the count.
+pub fn load_count(conn: &mut AnyConnection, sql: &Sql) -> QueryResult<u64> {
+    let rows = DynQuery(sql).load::<CountRow>(conn)?;
+    Ok(rows.first().map_or(0, |r| u64::try_from(r.n).unwrap_or(0)))
+}
+
 /// A row of any number of columns, each read as text.
 struct TextRow(Vec<Option<String>>);
 

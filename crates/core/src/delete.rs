@@ -96,6 +96,7 @@ fn matching(
         dialect,
         &Select {
             entity,
+            fields: None,
             conditions,
             keys: None,
             extra_columns: &[],
@@ -316,6 +317,7 @@ fn referencing(
                 dialect,
                 &Select {
                     entity: child,
+                    fields: None,
                     conditions: &[],
                     keys: Some((&fk.columns, &tuples)),
                     extra_columns: &[],

@@ -360,6 +360,7 @@ impl Dynex {
             self.dialect(),
             &Select {
                 entity: &plan.entity,
+                fields: None,
                 conditions,
                 keys: None,
                 extra_columns: &[],

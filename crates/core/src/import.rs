@@ -297,6 +297,7 @@ fn by_unique_field(
 ) -> Result<Vec<Map<String, Json>>, CoreError> {
     let select = dynex_query::Select {
         entity,
+        fields: None,
         conditions: &query.conditions,
         keys: None,
         extra_columns: &[],

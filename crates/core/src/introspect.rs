@@ -272,3 +272,74 @@ fn foreign_keys(
     }
     Ok(out.into_iter().map(|(_, fk)| fk).collect())
 }
+
+/// Every index of a table that can serve a lookup — its primary key, unique constraints and
+/// plain indexes — as its ordered key columns; empty when the table does not exist.
+///
+/// Partial indexes (a `WHERE` clause) are left out, as are full-text and spatial ones on MySQL;
+/// an index on an expression keeps only the columns before its first expression. On SQLite a
+/// rowid-alias `INTEGER PRIMARY KEY` has no entry in the index list: the primary key columns
+/// from the table info count as an index too.
+pub fn indexes(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    table: &str,
+) -> QueryResult<Vec<Vec<String>>> {
+    let text = match dialect {
+        Dialect::Sqlite => {
+            "SELECT il.name AS c1, ii.name AS c2, NULL AS c3, NULL AS c4 \
+             FROM pragma_index_list(?) AS il JOIN pragma_index_info(il.name) AS ii \
+             WHERE il.\"partial\" = 0 ORDER BY il.name, ii.seqno"
+        }
+        Dialect::Postgres => {
+            "SELECT CAST(i.relname AS TEXT) AS c1, CAST(a.attname AS TEXT) AS c2, \
+             NULL AS c3, NULL AS c4 \
+             FROM pg_index x JOIN pg_class t ON t.oid = x.indrelid \
+             JOIN pg_namespace n ON n.oid = t.relnamespace JOIN pg_class i ON i.oid = x.indexrelid \
+             CROSS JOIN LATERAL unnest(CAST(x.indkey AS int2[])) WITH ORDINALITY AS k(col, ord) \
+             LEFT JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.col AND k.col > 0 \
+             WHERE n.nspname = current_schema() AND t.relname = ? AND x.indpred IS NULL \
+             AND k.ord <= x.indnkeyatts \
+             ORDER BY i.relname, k.ord"
+        }
+        Dialect::Mysql => {
+            "SELECT INDEX_NAME AS c1, COLUMN_NAME AS c2, NULL AS c3, NULL AS c4 \
+             FROM information_schema.STATISTICS \
+             WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? \
+             AND INDEX_TYPE NOT IN ('FULLTEXT', 'SPATIAL') \
+             ORDER BY INDEX_NAME, SEQ_IN_INDEX"
+        }
+    };
+    let rows = DynQuery(&q(text, Some(table))).load::<Row4>(conn)?;
+    // (index name, columns so far, whether an expression ended the usable prefix)
+    let mut groups: Vec<(String, Vec<String>, bool)> = Vec::new();
+    for r in rows {
+        let name = r.c1.unwrap_or_default();
+        if groups.last().is_none_or(|(last, _, _)| *last != name) {
+            groups.push((name, Vec::new(), false));
+        }
+        if let Some((_, columns, ended)) = groups.last_mut() {
+            match r.c2 {
+                Some(column) if !*ended => columns.push(column),
+                _ => *ended = true,
+            }
+        }
+    }
+    let mut out: Vec<Vec<String>> = groups
+        .into_iter()
+        .map(|(_, columns, _)| columns)
+        .filter(|columns| !columns.is_empty())
+        .collect();
+    if dialect == Dialect::Sqlite {
+        let text = "SELECT name AS c1 FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk";
+        let primary: Vec<String> = DynQuery(&q(text, Some(table)))
+            .load::<Row1>(conn)?
+            .into_iter()
+            .filter_map(|r| r.c1)
+            .collect();
+        if !primary.is_empty() && !out.contains(&primary) {
+            out.insert(0, primary);
+        }
+    }
+    Ok(out)
+}

@@ -15,6 +15,7 @@
 //! ```
 
 mod clients;
+mod cursor;
 pub mod db;
 mod dberr;
 mod delete;
@@ -23,6 +24,7 @@ mod error;
 mod export;
 pub mod hooks;
 mod import;
+mod indexes;
 pub mod introspect;
 mod keys;
 mod read;
@@ -48,7 +50,9 @@ pub use error::CoreError;
 pub use export::{EXPORT_PAGE_ROWS, ExportPlan, ExportRequest, ExportSummary, parse_changed_since};
 pub use hooks::{Batch, HookError, Operation, PendingRow, WriteHooks};
 pub use import::{ImportMode, ImportObserver, ImportOptions, ImportSummary, Reject};
+pub use indexes::IndexWarning;
 pub use keys::{ApiKeyInfo, NewApiKey, parse_valid_to};
+pub use read::ReadPage;
 pub use store::StoredEntity;
 pub use tokens::{GrantError, LoginLimits, TokenGrant, TokenOptions, TokenRequest};
 pub use users::UserInfo;
@@ -108,6 +112,8 @@ struct Inner {
     options: Options,
     snapshot: ArcSwap<Snapshot>,
     signer: TokenSigner,
+    /// Signs and checks `page[after]` cursors.
+    cursor_key: cursor::CursorKey,
     hooks: std::sync::RwLock<Option<Arc<dyn WriteHooks>>>,
     /// Serialises this process's SQLite writers. SQLite allows one writer at a time, and a
     /// writer waiting in SQLite's busy handler sleeps in steps of up to 100 ms; waiting here
@@ -151,6 +157,7 @@ impl Dynex {
                 options,
                 snapshot: ArcSwap::from_pointee(Snapshot::default()),
                 signer: TokenSigner::new(secret.as_bytes()),
+                cursor_key: cursor::CursorKey::new(secret.as_bytes()),
                 hooks: std::sync::RwLock::new(None),
                 sqlite_writer: std::sync::Mutex::new(()),
             }),
@@ -246,18 +253,38 @@ impl Dynex {
             .ok_or_else(|| CoreError::UnknownEntity(alias.to_string()))
     }
 
-    /// Reads a page of an entity from query-string pairs (`filter[…]`, `page[…]`, `include`).
+    /// Reads a page of an entity from query-string pairs (`filter[…]`, `sort`, `fields[…]`,
+    /// `page[…]`, `include`, `meta`).
+    ///
+    /// With keyset paging (`page[size]`, `page[after]`) the answer carries the cursor of the
+    /// next page; with `meta=count` the number of matching rows.
     pub fn read_collection(
         &self,
         alias: &str,
         pairs: &[(String, String)],
-    ) -> Result<Vec<serde_json::Value>, CoreError> {
+    ) -> Result<ReadPage, CoreError> {
         let snapshot = self.snapshot();
         let entity = self.entity(&snapshot, alias)?;
         let resolve = |a: &str| snapshot.catalog.entity(a).cloned();
-        let query = dynex_query::parse(&entity, &resolve, pairs, &self.page_limits())?;
+        let mut query = dynex_query::parse(&entity, &resolve, pairs, &self.page_limits())?;
+        let order = dynex_query::order_keys(&entity, &query.sort);
+        if let Some(after) = query.cursor.as_ref().and_then(|c| c.after.as_deref()) {
+            query.after = Some(self.inner.cursor_key.decode(&entity, &order, after)?);
+        }
         let mut conn = self.inner.db.conn()?;
-        read::read(&mut conn, self.dialect(), &entity, &query, &[])
+        let dialect = self.dialect();
+        let (rows, next) = read::read_page(&mut conn, dialect, &entity, &query, &[])?;
+        let count = if query.count {
+            Some(read::count(&mut conn, dialect, &entity, &query.conditions)?)
+        } else {
+            None
+        };
+        Ok(ReadPage {
+            rows,
+            cursor: query.cursor.is_some(),
+            next: next.map(|k| self.inner.cursor_key.encode(&entity, &k)),
+            count,
+        })
     }
 
     /// Reads one row by identifier (filters and includes apply too); 1303 when it does not exist.

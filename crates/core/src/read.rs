@@ -4,13 +4,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use dynex_query::{
-    Condition, Dialect, Include, ReadQuery, Select, Sort, Value, decode_row, order_keys,
+    Condition, Dialect, Include, Keyset, ReadQuery, Select, Sort, Value, decode_fields, order_keys,
     select_ordered,
 };
 use dynex_schema::Entity;
 use serde_json::{Map, Value as Json};
 
-use crate::db::{AnyConnection, load_json};
+use crate::db::{AnyConnection, load_count, load_json};
 use crate::error::CoreError;
 use crate::write::json_to_value;
 
@@ -48,11 +48,25 @@ fn rows(
     load_json(conn, &sql)?
         .iter()
         .map(|text| {
-            let (object, extras) =
-                decode_row(select_spec.entity, text).map_err(CoreError::Corrupt)?;
+            let (object, extras) = decode_fields(select_spec.entity, select_spec.fields, text)
+                .map_err(CoreError::Corrupt)?;
             Ok(Loaded { object, extras })
         })
         .collect()
+}
+
+/// One page of a read, as the API answers it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReadPage {
+    /// The rows, as wire objects.
+    pub rows: Vec<Json>,
+    /// Whether keyset paging was asked for (`page[size]`, `page[after]`): the answer then links
+    /// the next page.
+    pub cursor: bool,
+    /// The `page[after]` cursor of the next page; `None` on the last page.
+    pub next: Option<String>,
+    /// The number of rows matching the filters, when `meta=count` asked for it.
+    pub count: Option<u64>,
 }
 
 /// Reads one page of `entity` with its includes, as wire objects.
@@ -63,32 +77,61 @@ pub fn read(
     query: &ReadQuery,
     extra_conditions: &[Condition],
 ) -> Result<Vec<Json>, CoreError> {
+    Ok(read_page(conn, dialect, entity, query, extra_conditions)?.0)
+}
+
+/// Reads one page as [`read`] does; with keyset paging, also the position of the page's last
+/// row when more rows follow it.
+///
+/// A keyset page reads one row more than it returns: that row tells whether there is a next
+/// page, so the last page links nothing rather than an empty page.
+pub fn read_page(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    entity: &Arc<Entity>,
+    query: &ReadQuery,
+    extra_conditions: &[Condition],
+) -> Result<(Vec<Json>, Option<Keyset>), CoreError> {
     let extra_columns = parent_key_columns(entity, &query.include);
     let mut conditions = query.conditions.clone();
     if let Some(after) = &query.after {
         conditions.push(Condition::After(after.clone()));
     }
     conditions.extend_from_slice(extra_conditions);
-    // Identifier order needs no key values on the rows; a sort carries them (after the extra
-    // columns, which `attach` reads by position) for the position of the last row.
-    let order = if query.sort.is_empty() {
+    // Identifier order needs no key values on the rows; a sort or a keyset page carries them
+    // (after the extra columns, which `attach` reads by position) for the position of the last
+    // row.
+    let order = if query.sort.is_empty() && query.cursor.is_none() {
         Vec::new()
     } else {
         order_keys(entity, &query.sort)
     };
+    let mut page = query.page;
+    if query.cursor.is_some() {
+        page.offset = 0;
+        page.limit = page.limit.saturating_add(1);
+    }
     let mut loaded = rows(
         conn,
         dialect,
         &Select {
             entity,
+            fields: query.fields.as_deref(),
             conditions: &conditions,
             keys: None,
             extra_columns: &extra_columns,
-            page: Some(query.page),
+            page: Some(page),
             lock: false,
         },
         &order,
     )?;
+    let mut next = None;
+    if query.cursor.is_some() && loaded.len() as u64 > query.page.limit {
+        loaded.truncate(usize::try_from(query.page.limit).unwrap_or(usize::MAX));
+        if let Some(last) = loaded.last() {
+            next = Some(Keyset::from_row(&order, &last.extras).map_err(CoreError::Corrupt)?);
+        }
+    }
     attach(
         conn,
         dialect,
@@ -97,7 +140,21 @@ pub fn read(
         &mut loaded,
         &query.include,
     )?;
-    Ok(loaded.into_iter().map(|l| Json::Object(l.object)).collect())
+    Ok((
+        loaded.into_iter().map(|l| Json::Object(l.object)).collect(),
+        next,
+    ))
+}
+
+/// Counts the rows of `entity` matching `conditions`.
+pub fn count(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    entity: &Entity,
+    conditions: &[Condition],
+) -> Result<u64, CoreError> {
+    let sql = dynex_query::count(dialect, entity, conditions);
+    Ok(load_count(conn, &sql)?)
 }
 
 /// Loads the children of every included relation and puts them on their parents (`[]` when a
@@ -162,6 +219,7 @@ fn attach(
                 dialect,
                 &Select {
                     entity: child,
+                    fields: inc.fields.as_deref(),
                     conditions: &[],
                     keys: Some((&child_keys, &values)),
                     extra_columns: &child_columns,

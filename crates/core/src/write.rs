@@ -572,6 +572,7 @@ impl<'a> Attempt<'_, '_, 'a> {
                 self.dialect(),
                 &Select {
                     entity,
+                    fields: None,
                     conditions: &[],
                     keys: Some((&id_column, &tuples)),
                     extra_columns: extras,
@@ -1137,6 +1138,7 @@ impl<'a> Attempt<'_, '_, 'a> {
                 self.dialect(),
                 &Select {
                     entity,
+                    fields: None,
                     conditions: &[],
                     keys: Some((&id_column, &tuples[start..start + size])),
                     extra_columns: extras,

@@ -5,6 +5,8 @@
 //! [`QueryError`]. [`select`] renders a [`Select`] into [`Sql`]: SQL text, identifiers (quoted by
 //! the database driver's dialect) and bound [`Value`]s, never values spliced into text.
 //! [`decode_row`] turns the one JSON column each selected row comes back as into the wire object.
+//! Filters take operators (`{"gte": 10}`), `or` groups and conditions on related rows; reads take
+//! a sort, sparse fields, keyset pages and a count ([`count`]).
 //! [`parse_sort`], [`order_keys`] and [`Keyset`] sort reads and page through them by position
 //! ([`select_ordered`], [`Condition::After`]), never by `OFFSET`.
 
@@ -13,9 +15,13 @@ mod render;
 mod sort;
 pub mod write;
 
-pub use parse::{Condition, Include, Page, PageLimits, QueryError, ReadQuery, parse};
+pub use parse::{
+    Comparison, Condition, CursorPaging, Include, MAX_CONDITIONS, OPERATORS, Page, PageLimits,
+    PatternPart, QueryError, ReadQuery, Related, parse,
+};
 pub use render::{
-    Dialect, Piece, Select, Sql, cell_text, decode_row, select, select_cells, select_ordered,
+    Dialect, Piece, Select, Sql, cell_text, count, decode_fields, decode_row, select, select_cells,
+    select_ordered,
 };
 pub use sort::{Keyset, Sort, order_keys, parse_sort};
 

@@ -8,7 +8,7 @@ use dynex_schema::{
 };
 use serde_json::{Map, Value as Json};
 
-use crate::parse::{Condition, Page};
+use crate::parse::{Condition, Page, PatternPart};
 use crate::sort::{Keyset, Sort, nullable};
 use crate::write::write_cast;
 
@@ -91,6 +91,8 @@ impl Sql {
 pub struct Select<'a> {
     /// The entity to read.
     pub entity: &'a Entity,
+    /// The fields to read (indexes, in the entity's order); `None` reads every field.
+    pub fields: Option<&'a [usize]>,
     /// Conditions on configured fields, ANDed.
     pub conditions: &'a [Condition],
     /// Only rows whose columns (first) hold one of the value tuples (second): loading children.
@@ -122,7 +124,14 @@ pub fn select(dialect: Dialect, s: &Select<'_>) -> Sql {
 pub fn select_ordered(dialect: Dialect, s: &Select<'_>, order: &[Sort]) -> Sql {
     let mut sql = Sql::default();
     sql.push("SELECT ");
-    row_json_with_keys(&mut sql, dialect, s.entity, s.extra_columns, order);
+    row_json_with_keys(
+        &mut sql,
+        dialect,
+        s.entity,
+        s.fields,
+        s.extra_columns,
+        order,
+    );
     sql.push(" AS row_json");
     from_where_order(&mut sql, dialect, s, order);
     sql
@@ -481,7 +490,7 @@ const CHUNK: usize = 60;
 
 /// The expression that builds one row's JSON array: the entity's fields, then `extra_columns`.
 pub(crate) fn row_json(sql: &mut Sql, dialect: Dialect, entity: &Entity, extra_columns: &[String]) {
-    row_json_with_keys(sql, dialect, entity, extra_columns, &[]);
+    row_json_with_keys(sql, dialect, entity, None, extra_columns, &[]);
 }
 
 /// One element of a row's JSON array.
@@ -495,17 +504,22 @@ enum Column<'a> {
     Key(usize),
 }
 
-/// [`row_json`], followed by the values of the keys of `order`.
+/// [`row_json`] of `fields` (all when `None`), followed by the values of the keys of `order`.
 fn row_json_with_keys(
     sql: &mut Sql,
     dialect: Dialect,
     entity: &Entity,
+    fields: Option<&[usize]>,
     extra_columns: &[String],
     order: &[Sort],
 ) {
-    let mut columns: Vec<Column<'_>> = entity
-        .fields()
-        .iter()
+    let all = entity.fields();
+    let chosen: Vec<&Field> = match fields {
+        Some(indexes) => indexes.iter().filter_map(|&i| all.get(i)).collect(),
+        None => all.iter().collect(),
+    };
+    let mut columns: Vec<Column<'_>> = chosen
+        .into_iter()
         .map(|f| Column::Field(f.ty, f.field_name.as_str()))
         .collect();
     columns.extend(extra_columns.iter().map(|c| Column::Raw(c.as_str())));
@@ -629,6 +643,21 @@ fn field_rhs(sql: &mut Sql, dialect: Dialect, value: &Value) {
 }
 
 pub(crate) fn condition(sql: &mut Sql, dialect: Dialect, entity: &Entity, c: &Condition) {
+    condition_at(sql, dialect, entity, c, 0);
+}
+
+/// The name the table of the entity at `depth` goes by: the table itself at the top, an alias
+/// in the subqueries of relation filters (`dynex_r1`, `dynex_r2`…).
+fn scope(sql: &mut Sql, entity: &Entity, depth: usize) {
+    if depth == 0 {
+        sql.ident(entity.table());
+    } else {
+        sql.ident(&format!("dynex_r{depth}"));
+    }
+}
+
+/// A condition on `entity`, whose table is in scope as [`scope`] names it at `depth`.
+fn condition_at(sql: &mut Sql, dialect: Dialect, entity: &Entity, c: &Condition, depth: usize) {
     let (index, values, single) = match c {
         Condition::Eq(i, v) => (*i, std::slice::from_ref(v), true),
         Condition::In(i, vs) => (*i, vs.as_slice(), false),
@@ -642,6 +671,61 @@ pub(crate) fn condition(sql: &mut Sql, dialect: Dialect, entity: &Entity, c: &Co
             sql.push(" >= ");
             compare_value(sql, dialect, entity, *i, v);
             sql.push(")");
+            return;
+        }
+        Condition::NotIn(i, vs) => {
+            not_in(sql, dialect, entity, *i, vs);
+            return;
+        }
+        Condition::Compare(i, op, v) => {
+            let field = &entity.fields()[*i];
+            sql.push("(");
+            field_lhs(sql, dialect, field.ty, &field.field_name);
+            sql.push(" ").push(op.sql()).push(" ");
+            field_rhs(sql, dialect, v);
+            sql.push(")");
+            return;
+        }
+        Condition::Like {
+            field,
+            pattern,
+            case_insensitive,
+        } => {
+            like(sql, dialect, entity, *field, pattern, *case_insensitive);
+            return;
+        }
+        Condition::IsNull(i, null) => {
+            sql.push("(")
+                .ident(&entity.fields()[*i].field_name)
+                .push(if *null { " IS NULL)" } else { " IS NOT NULL)" });
+            return;
+        }
+        Condition::Any(groups) => {
+            sql.push("(");
+            for (g, group) in groups.iter().enumerate() {
+                if g > 0 {
+                    sql.push(" OR ");
+                }
+                sql.push("(");
+                for (i, c) in group.iter().enumerate() {
+                    if i > 0 {
+                        sql.push(" AND ");
+                    }
+                    condition_at(sql, dialect, entity, c, depth);
+                }
+                if group.is_empty() {
+                    sql.push("1 = 1");
+                }
+                sql.push(")");
+            }
+            if groups.is_empty() {
+                sql.push("1 = 0");
+            }
+            sql.push(")");
+            return;
+        }
+        Condition::Related(related) => {
+            related_exists(sql, dialect, entity, related, depth);
             return;
         }
     };
@@ -685,6 +769,166 @@ pub(crate) fn condition(sql: &mut Sql, dialect: Dialect, entity: &Entity, c: &Co
         sql.ident(&field.field_name).push(" IS NULL");
     }
     sql.push(")");
+}
+
+/// `EXISTS` a child row of the relation, joined on its key columns, matching the conditions.
+///
+/// The child table is aliased (`dynex_r1`…) so that a relation of an entity to its own table
+/// still tells the child's columns from the parent's; the child's conditions name its columns
+/// unqualified, which SQL resolves to the innermost table.
+fn related_exists(
+    sql: &mut Sql,
+    dialect: Dialect,
+    entity: &Entity,
+    related: &crate::parse::Related,
+    depth: usize,
+) {
+    let Some(relation) = entity.relation(&related.relation) else {
+        sql.push("(1 = 0)");
+        return;
+    };
+    let inner = depth + 1;
+    let alias = format!("dynex_r{inner}");
+    sql.push("EXISTS (SELECT 1 FROM ")
+        .ident(related.child.table())
+        .push(" AS ")
+        .ident(&alias)
+        .push(" WHERE ");
+    for (i, m) in relation.relation_field_mappings.iter().enumerate() {
+        if i > 0 {
+            sql.push(" AND ");
+        }
+        sql.ident(&alias)
+            .push(".")
+            .ident(&m.child_field_name)
+            .push(" = ");
+        scope(sql, entity, depth);
+        sql.push(".").ident(&m.parent_field_name);
+    }
+    for c in &related.conditions {
+        sql.push(" AND ");
+        condition_at(sql, dialect, &related.child, c, inner);
+    }
+    sql.push(")");
+}
+
+/// `field NOT IN (values)`: `NULL` never matches (a `NULL` among the values changes nothing).
+fn not_in(sql: &mut Sql, dialect: Dialect, entity: &Entity, index: usize, values: &[Value]) {
+    let field = &entity.fields()[index];
+    let non_null: Vec<&Value> = values.iter().filter(|v| **v != Value::Null).collect();
+    sql.push("(");
+    if non_null.is_empty() {
+        if values.is_empty() {
+            sql.push("1 = 1");
+        } else {
+            sql.ident(&field.field_name).push(" IS NOT NULL");
+        }
+    } else if dialect == Dialect::Postgres {
+        field_lhs(sql, dialect, field.ty, &field.field_name);
+        sql.push(" <> ALL(CAST(")
+            .bind(Value::Text(crate::write::array_literal(
+                non_null.iter().copied(),
+            )))
+            .push(" AS ")
+            .push(array_type(non_null[0]))
+            .push("[]))");
+    } else {
+        field_lhs(sql, dialect, field.ty, &field.field_name);
+        sql.push(" NOT IN (");
+        for (i, v) in non_null.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            field_rhs(sql, dialect, v);
+        }
+        sql.push(")");
+    }
+    sql.push(")");
+}
+
+/// `like` and `ilike`: case-sensitive `LIKE` on every backend (SQLite's `LIKE` ignores the
+/// case of ASCII letters, so a `GLOB` there; MariaDB compares in a binary collation), and
+/// `ilike` ignoring case (SQLite folds ASCII letters only).
+///
+/// The pattern is rewritten with `!` as the escape character: backslashes mean different
+/// things in the string literals of each backend, `!` in none.
+fn like(
+    sql: &mut Sql,
+    dialect: Dialect,
+    entity: &Entity,
+    index: usize,
+    pattern: &[PatternPart],
+    case_insensitive: bool,
+) {
+    let col = &entity.fields()[index].field_name;
+    sql.push("(");
+    match (dialect, case_insensitive) {
+        (Dialect::Sqlite, false) => {
+            sql.ident(col)
+                .push(" GLOB ")
+                .bind(Value::Text(glob(pattern)));
+        }
+        (Dialect::Sqlite, true) => {
+            sql.ident(col).push(" LIKE ");
+            sql.bind(Value::Text(escaped_like(pattern)))
+                .push(" ESCAPE '!'");
+        }
+        (Dialect::Postgres, ci) => {
+            sql.push("CAST(").ident(col).push(if ci {
+                " AS TEXT) ILIKE "
+            } else {
+                " AS TEXT) LIKE "
+            });
+            sql.bind(Value::Text(escaped_like(pattern)))
+                .push(" ESCAPE '!'");
+        }
+        (Dialect::Mysql, ci) => {
+            sql.push("CONVERT(").ident(col).push(if ci {
+                " USING utf8mb4) COLLATE utf8mb4_unicode_ci LIKE "
+            } else {
+                " USING utf8mb4) COLLATE utf8mb4_bin LIKE "
+            });
+            sql.bind(Value::Text(escaped_like(pattern)))
+                .push(" ESCAPE '!'");
+        }
+    }
+    sql.push(")");
+}
+
+/// A pattern as `LIKE … ESCAPE '!'` text.
+fn escaped_like(pattern: &[PatternPart]) -> String {
+    let mut out = String::with_capacity(pattern.len() + 4);
+    for p in pattern {
+        match *p {
+            PatternPart::AnyRun => out.push('%'),
+            PatternPart::AnyOne => out.push('_'),
+            PatternPart::Literal(c @ ('%' | '_' | '!')) => {
+                out.push('!');
+                out.push(c);
+            }
+            PatternPart::Literal(c) => out.push(c),
+        }
+    }
+    out
+}
+
+/// A pattern as SQLite `GLOB` text: `*` and `?` for the wildcards, brackets around literal
+/// `*`, `?` and `[`.
+fn glob(pattern: &[PatternPart]) -> String {
+    let mut out = String::with_capacity(pattern.len() + 4);
+    for p in pattern {
+        match *p {
+            PatternPart::AnyRun => out.push('*'),
+            PatternPart::AnyOne => out.push('?'),
+            PatternPart::Literal(c @ ('*' | '?' | '[')) => {
+                out.push('[');
+                out.push(c);
+                out.push(']');
+            }
+            PatternPart::Literal(c) => out.push(c),
+        }
+    }
+    out
 }
 
 /// `column IN (…)` (or `(a, b) IN ((…), …)`) of the key tuples; on PostgreSQL a single column
@@ -750,9 +994,22 @@ pub fn decode_row(
     entity: &Entity,
     row_json: &str,
 ) -> Result<(Map<String, Json>, Vec<Json>), String> {
+    decode_fields(entity, None, row_json)
+}
+
+/// [`decode_row`] of a row read with [`Select::fields`] `fields`.
+pub fn decode_fields(
+    entity: &Entity,
+    fields: Option<&[usize]>,
+    row_json: &str,
+) -> Result<(Map<String, Json>, Vec<Json>), String> {
     let values: Vec<Json> =
         serde_json::from_str(row_json).map_err(|e| format!("row is not a JSON array: {e}"))?;
-    let fields = entity.fields();
+    let all = entity.fields();
+    let fields: Vec<&Field> = match fields {
+        Some(indexes) => indexes.iter().filter_map(|&i| all.get(i)).collect(),
+        None => all.iter().collect(),
+    };
     if values.len() < fields.len() {
         return Err(format!(
             "row has {} values, the entity {} fields",
@@ -769,6 +1026,17 @@ pub fn decode_row(
         );
     }
     Ok((object, values.collect()))
+}
+
+/// Renders `SELECT COUNT(*)` of the rows of `entity` matching `conditions`.
+pub fn count(dialect: Dialect, entity: &Entity, conditions: &[Condition]) -> Sql {
+    let mut sql = Sql::default();
+    sql.push("SELECT COUNT(*) AS n FROM ").ident(entity.table());
+    for (i, c) in conditions.iter().enumerate() {
+        sql.push(if i == 0 { " WHERE " } else { " AND " });
+        condition(&mut sql, dialect, entity, c);
+    }
+    sql
 }
 
 /// Converts a stored value to Spryker's output type for the field.
@@ -832,6 +1100,7 @@ mod tests {
         ];
         let s = Select {
             entity: &e,
+            fields: None,
             conditions: &conds,
             keys: None,
             extra_columns: &[],
@@ -920,6 +1189,7 @@ mod tests {
         let e = entity(130);
         let s = Select {
             entity: &e,
+            fields: None,
             conditions: &[],
             keys: None,
             extra_columns: &["fk".to_string()],
@@ -942,6 +1212,7 @@ mod tests {
         ];
         let s = Select {
             entity: &e,
+            fields: None,
             conditions: &[],
             keys: Some((&cols, &tuples)),
             extra_columns: &[],
@@ -1064,6 +1335,7 @@ mod tests {
         let order = |d| {
             let s = Select {
                 entity: &e,
+                fields: None,
                 conditions: &[],
                 keys: None,
                 extra_columns: &[],
@@ -1091,6 +1363,7 @@ mod tests {
         let keys = crate::order_keys(&e, &[Sort::desc(2)]);
         let s = Select {
             entity: &e,
+            fields: None,
             conditions: &[],
             keys: None,
             extra_columns: &[],

@@ -132,7 +132,8 @@ fn is_date(s: &str) -> bool {
 /// Normalises `YYYY-MM-DD[ T]HH:MM[:SS[.ffffff]]` to `YYYY-MM-DD HH:MM:SS[.ffffff]`, dropping a
 /// zero fraction, so every backend renders the same text.
 pub fn normalize_datetime(s: &str) -> Option<String> {
-    if s.len() < 16 || !is_date(&s[..10]) {
+    // `get`: byte 10 may fall inside a character of text that is no date at all.
+    if s.len() < 16 || !s.get(..10).is_some_and(is_date) {
         return if is_date(s) {
             Some(format!("{s} 00:00:00"))
         } else {
@@ -167,6 +168,22 @@ pub fn normalize_datetime(s: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_that_is_no_date_is_refused_without_panicking() {
+        for s in [
+            "zq$𑄿WY𞀣/ez",
+            "2024-01-0𞀣 10:00",
+            "ÄÄÄÄÄÄÄÄÄÄÄÄ",
+            "2024-01-02T1ä:00",
+        ] {
+            assert_eq!(normalize_datetime(s), None, "{s}");
+        }
+        assert_eq!(
+            normalize_datetime("2024-01-02T10:00"),
+            Some("2024-01-02 10:00:00".into())
+        );
+    }
 
     #[test]
     fn decimals_are_rendered_with_their_scale() {

@@ -22,7 +22,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ("include".to_string(), "countryTaxRates".to_string()),
         ("page[limit]".to_string(), "2".to_string()),
     ];
-    let countries = dynex.read_collection("countries", &query)?;
+    let countries = dynex.read_collection("countries", &query)?.rows;
     assert_eq!(countries.len(), 2);
     println!("{}", serde_json::to_string_pretty(&countries)?);
     let austria = dynex.read_one("countries", "2", &[])?;

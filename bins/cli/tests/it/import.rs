@@ -23,7 +23,8 @@ pub(crate) fn rows(dx: &Dynex, alias: &str) -> Vec<Value> {
                     ("page[offset]".into(), all.len().to_string()),
                 ],
             )
-            .unwrap();
+            .unwrap()
+            .rows;
         let last = page.len() < 1000;
         all.extend(page);
         if last {

@@ -12,6 +12,7 @@ use serde_json::Value;
 mod client;
 mod export;
 mod import;
+mod indexes;
 mod lookup;
 mod manifest;
 mod mapping;

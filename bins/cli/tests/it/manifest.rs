@@ -16,6 +16,7 @@ use crate::{Run, demo, dynex};
 fn rows(dx: &Dynex, alias: &str) -> Vec<Value> {
     dx.read_collection(alias, &[("page[limit]".into(), "1000".into())])
         .unwrap()
+        .rows
 }
 
 /// The row of `alias` whose identifier field `id` is `value`, if any.

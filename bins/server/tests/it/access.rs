@@ -592,11 +592,13 @@ impl Fixture {
             countries: self
                 .dx
                 .read_collection("countries", &all)
-                .expect("read countries"),
+                .expect("read countries")
+                .rows,
             price_products: self
                 .dx
                 .read_collection("price-products", &all)
-                .expect("read price products"),
+                .expect("read price products")
+                .rows,
             users: serde_json::to_value(self.dx.list_users().expect("users")).expect("JSON"),
             keys: serde_json::to_value(self.dx.list_api_keys().expect("keys")).expect("JSON"),
             clients: serde_json::to_value(self.dx.list_clients().expect("clients")).expect("JSON"),

@@ -16,6 +16,7 @@ mod nested;
 mod oauth;
 mod openapi;
 mod paging;
+mod query;
 mod read;
 mod support;
 mod token;

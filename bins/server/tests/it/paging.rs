@@ -76,7 +76,7 @@ async fn malformed_page_parameters(db: TestDb) {
         "page[limit]=99999999999999999999999",
         "page[offset]=abc",
         "page[offset]=-1",
-        "page[size]=2",
+        "page[from]=2",
         "page=2",
     ] {
         let r = app.api(&format!("countries?{query}"), &key).await;

@@ -783,6 +783,7 @@ async fn large_payloads_span_several_statements(db: TestDb) {
         ];
         dx.read_collection("countries", &pairs)
             .expect("read countries")
+            .rows
     };
     let mut by_id = created.clone();
     by_id.sort_by_key(|c| c["id_country"].as_i64());

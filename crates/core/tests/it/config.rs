@@ -68,7 +68,7 @@ fn entities_are_added_from_the_live_schema(db: TestDb) {
         (FieldType::Decimal, Some(8), Some(2))
     );
     assert!(rate.validation.is_required);
-    let rows = dx.read_collection("tax-rates", &[]).unwrap();
+    let rows = dx.read_collection("tax-rates", &[]).unwrap().rows;
     assert!(!rows.is_empty());
     assert!(matches!(
         dx.add_entity("spy_tax_rate", None, true),

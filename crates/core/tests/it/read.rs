@@ -25,7 +25,8 @@ fn reads_with_filters_includes_and_types(db: TestDb) {
                 ("include", "countryTaxRates"),
             ]),
         )
-        .unwrap();
+        .unwrap()
+        .rows;
     assert_eq!(rows.len(), 1);
     let at = &rows[0];
     assert_eq!(at["iso2_code"], json!("AT"));
@@ -47,8 +48,9 @@ fn reads_with_filters_includes_and_types(db: TestDb) {
             "countries",
             &pairs(&[("page[offset]", "1"), ("page[limit]", "2")]),
         )
-        .unwrap();
-    let all = dx.read_collection("countries", &[]).unwrap();
+        .unwrap()
+        .rows;
+    let all = dx.read_collection("countries", &[]).unwrap().rows;
     assert_eq!(page.len(), 2);
     assert_eq!(page[0], all[1]);
     let ids: Vec<i64> = all
@@ -64,7 +66,8 @@ fn reads_with_filters_includes_and_types(db: TestDb) {
                 "productAbstractProducts.productPrices,productAbstractProducts.productStocks",
             )]),
         )
-        .unwrap();
+        .unwrap()
+        .rows;
     let concrete = &chain[0]["productAbstractProducts"][0];
     assert!(concrete["productPrices"].is_array());
     assert!(concrete["productStocks"][0]["is_never_out_of_stock"].is_boolean());
