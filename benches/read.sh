@@ -10,13 +10,19 @@
 #   3. for each scenario (by-id, by-id-bearer, page-20, filtered-page-20) saves dynex's answer once with curl,
 #      measures dynex with wrk, then starts `bare_actix` serving exactly that body and measures
 #      it with the same wrk command;
-#   4. prints machine facts and a Markdown table (req/s, p99, ratio dynex/baseline) and writes the
-#      same report to bench-out/read.md. Both servers are stopped on exit.
+#   4. the query scenarios: a page of 20 filtered by `fk_tax_set` and sorted by `-sku`, at offset 0,
+#      at offset page 40,000 (row 800,000 of 1,000,000; 80% into the table for other ROWS), and at
+#      the same position by a `page[after]` cursor, each without and with `meta=count`; measured
+#      with wrk, reported as req/s, p99 and the cursor/offset ratio deep in the table;
+#   5. prints machine facts and Markdown tables (req/s, p99, ratio dynex/baseline; the query
+#      scenarios) and writes the same report to bench-out/read.md. Servers are stopped on exit.
 #
 # Usage (from the repository root):
 #   benches/read.sh
 #   DURATION=30s CONNECTIONS=64 THREADS=2 benches/read.sh
 #   BENCH_DATABASE_URL=postgres://user:pass@localhost/dynex_bench benches/read.sh
+#   BENCH_DATABASE_URL=mysql://root@127.0.0.1:3306/dynex_bench benches/read.sh
+#   ROWS=1000000 SCENARIOS=query benches/read.sh      # only the query scenarios
 #
 # Environment:
 #   DURATION            wrk duration per measurement (default 10s)
@@ -25,14 +31,16 @@
 #   WARMUP              wrk warm-up run before each measurement, not reported (default 2s; 0 = none)
 #   ROWS                product abstracts to add to the demo's 8 (default 100000)
 #   WORKERS             HTTP workers of both servers (default: unset = one per CPU)
-#   BENCH_DATABASE_URL  benchmark PostgreSQL instead of SQLite. The database must be a throwaway
-#                       one: the demo is loaded into it (if absent) by `dynex-server --demo`, rows
-#                       with skus `B…` from an earlier run are deleted and re-inserted (psql).
+#   BENCH_DATABASE_URL  benchmark PostgreSQL (postgres://) or MariaDB (mysql://) instead of SQLite.
+#                       The database must be a throwaway one: the demo is loaded into it (if
+#                       absent) by `dynex-server --demo`, rows with skus `B…` from an earlier run
+#                       are deleted and re-inserted (psql, mariadb).
+#   SCENARIOS           `all` (default), `base` (the four baseline scenarios) or `query`
 #   RUST_LOG            passed to dynex-server (default: its own, `info`, one log line per request)
 #   KEEP_TMP=1          keep the temporary directory (database, bodies, logs, raw wrk output)
 #
-# Needs: cargo, curl, sqlite3 (SQLite) or psql (PostgreSQL), wrk (installed with apt-get if
-# missing and running as root).
+# Needs: cargo, curl, sqlite3 (SQLite), psql (PostgreSQL) or mariadb (MariaDB), wrk (installed
+# with apt-get if missing and running as root).
 set -euo pipefail
 
 DURATION=${DURATION:-10s}
@@ -42,6 +50,7 @@ WARMUP=${WARMUP:-2s}
 ROWS=${ROWS:-100000}
 WORKERS=${WORKERS:-}
 BENCH_DATABASE_URL=${BENCH_DATABASE_URL:-}
+WHICH=${SCENARIOS:-all}
 PREFIX=dynamic-entity
 ALIAS=product-abstracts
 
@@ -65,11 +74,13 @@ die() {
 for tool in cargo curl; do
     command -v "$tool" >/dev/null || die "$tool is required"
 done
-if [[ -n $BENCH_DATABASE_URL ]]; then
-    [[ $BENCH_DATABASE_URL == postgres://* || $BENCH_DATABASE_URL == postgresql://* ]] ||
-        die "BENCH_DATABASE_URL must be a postgres:// URL"
-    command -v psql >/dev/null || die "psql is required for BENCH_DATABASE_URL"
-fi
+case $BENCH_DATABASE_URL in
+'') ;;
+postgres://* | postgresql://*) command -v psql >/dev/null || die "psql is required for PostgreSQL" ;;
+mysql://*) command -v mariadb >/dev/null || die "the mariadb client is required for MariaDB" ;;
+*) die "BENCH_DATABASE_URL must be a postgres:// or mysql:// URL" ;;
+esac
+case $WHICH in all | base | query) ;; *) die "SCENARIOS must be all, base or query" ;; esac
 missing=()
 command -v wrk >/dev/null || missing+=(wrk)
 [[ -n $BENCH_DATABASE_URL ]] || command -v sqlite3 >/dev/null || missing+=(sqlite3)
@@ -149,7 +160,9 @@ start_server() { # start_server DATABASE_URL [--demo]: dynex-server in the backg
 # Build
 
 log "building (release): dynex-server and its examples"
-cargo build --release -p dynex-server --examples --bins
+features=()
+[[ $BENCH_DATABASE_URL == mysql://* ]] && features=(--features mysql)
+cargo build --release -p dynex-server --examples --bins "${features[@]}"
 [[ -x $SERVER_BIN && -x $BASELINE_BIN ]] || die "binaries not found under $TARGET_DIR/release"
 
 DYNEX_PORT=$(free_port 18080)
@@ -158,7 +171,10 @@ BASELINE_PORT=$(free_port $((DYNEX_PORT + 1)))
 # ---------------------------------------------------------------------------------------------
 # Database: demo catalog + ROWS product abstracts
 
-if [[ -n $BENCH_DATABASE_URL ]]; then
+if [[ $BENCH_DATABASE_URL == mysql://* ]]; then
+    DB_URL=$BENCH_DATABASE_URL
+    BACKEND=mariadb
+elif [[ -n $BENCH_DATABASE_URL ]]; then
     DB_URL=$BENCH_DATABASE_URL
     BACKEND=postgres
 else
@@ -196,6 +212,32 @@ SELECT (SELECT MAX(id_product_abstract) FROM spy_product_abstract) + i,
 FROM n;
 SQL
     COUNT=$(sqlite3 "$TMP/bench.db" 'SELECT COUNT(*) FROM spy_product_abstract')
+elif [[ $BACKEND == mariadb ]]; then
+    # mysql://user[:password]@host[:port]/database
+    rest=${BENCH_DATABASE_URL#mysql://}
+    creds=${rest%%@*}
+    hostpart=${rest#*@}
+    host=${hostpart%%/*}
+    MYSQL_ARGS=(-u "${creds%%:*}" -h "${host%%:*}" -P "$([[ $host == *:* ]] && echo "${host##*:}" || echo 3306)")
+    [[ $creds == *:* ]] && MYSQL_ARGS+=("-p${creds#*:}")
+    MYSQL_ARGS+=("${hostpart#*/}")
+    mariadb "${MYSQL_ARGS[@]}" <<SQL
+DELETE FROM spy_product_abstract WHERE sku LIKE 'B%' AND id_product_abstract > 8;
+SET @base = (SELECT MAX(id_product_abstract) FROM spy_product_abstract);
+INSERT INTO spy_product_abstract
+    (id_product_abstract, sku, fk_tax_set, attributes, color_code, created_at, updated_at)
+SELECT @base + seq,
+       CONCAT('B', LPAD(seq, 6, '0')),
+       1,
+       JSON_OBJECT('brand', 'Bench', 'megapixel', CONCAT(seq % 40 + 8, ' MP'),
+                   'optical_zoom', CONCAT(seq % 20 + 1, ' x'), 'serial', seq),
+       CASE WHEN seq % 3 = 0 THEN NULL ELSE CONCAT('#', LPAD(HEX((seq * 40503) % 16777216), 6, '0')) END,
+       '2024-03-01 10:00:00',
+       NULL
+FROM seq_1_to_$ROWS;
+ANALYZE TABLE spy_product_abstract;
+SQL
+    COUNT=$(mariadb -N "${MYSQL_ARGS[@]}" -e 'SELECT COUNT(*) FROM spy_product_abstract')
 else
     psql "$BENCH_DATABASE_URL" -v ON_ERROR_STOP=1 -q <<SQL
 DELETE FROM spy_product_abstract WHERE sku LIKE 'B%' AND id_product_abstract > 8;
@@ -239,6 +281,7 @@ in_list=$(
 in_list=${in_list//,/%2C}
 
 SCENARIOS=(by-id by-id-bearer page-20 filtered-page-20)
+[[ $WHICH == query ]] && SCENARIOS=()
 declare -A PATHS=(
     [by-id]="/$PREFIX/$ALIAS/50000"
     [by-id-bearer]="/$PREFIX/$ALIAS/50000"
@@ -280,7 +323,7 @@ run_wrk() { # run_wrk NAME URL [HEADER]: measure; sets RPS and P99_MS
 }
 
 declare -A BYTES DYNEX_RPS DYNEX_P99 BASE_RPS BASE_P99 RATIO
-for s in "${SCENARIOS[@]}"; do
+for s in ${SCENARIOS[@]+"${SCENARIOS[@]}"}; do
     url="http://127.0.0.1:$DYNEX_PORT${PATHS[$s]}"
     body=$TMP/body-$s.json
     code=$(curl -sS -o "$body" -w '%{http_code}' -H "$(auth_header "$s")" "$url")
@@ -311,6 +354,51 @@ for s in "${SCENARIOS[@]}"; do
 done
 
 # ---------------------------------------------------------------------------------------------
+# Query scenarios: a filtered, sorted page of 20, near the start and deep in the table, by offset
+# and by cursor, without and with a count.
+
+QUERY_SCENARIOS=()
+declare -A QUERY_PATHS QUERY_RPS QUERY_P99
+if [[ $WHICH != base ]]; then
+    base_query="filter%5B$ALIAS.fk_tax_set%5D=1&sort=-sku&fields%5B$ALIAS%5D=id_product_abstract%2Csku%2Ccolor_code"
+    DEEP_PAGE=$((COUNT * 4 / 5 / 20))
+    deep_offset=$((DEEP_PAGE * 20 - 20))
+    # The cursor after the row just before the deep page: that row's sku, then a one-row keyset
+    # page up to it whose links.next starts where the offset page does.
+    before=$((deep_offset - 1))
+    sku=$(curl -sS -H "X-Api-Key: $API_KEY" \
+        "http://127.0.0.1:$DYNEX_PORT/$PREFIX/$ALIAS?$base_query&page%5Boffset%5D=$before&page%5Blimit%5D=1" |
+        sed -n 's/.*"sku":"\([^"]*\)".*/\1/p')
+    [[ -n $sku ]] || die "no row at offset $before"
+    next=$(curl -sS -H "X-Api-Key: $API_KEY" \
+        "http://127.0.0.1:$DYNEX_PORT/$PREFIX/$ALIAS?$base_query&filter%5B$ALIAS.sku%5D=%7B%22lte%22%3A%22$sku%22%7D&page%5Bsize%5D=1" |
+        sed -n 's/.*"next":"[^"]*page%5Bafter%5D=\([^"]*\)".*/\1/p')
+    [[ -n $next ]] || die "no cursor after sku $sku"
+    QUERY_SCENARIOS=(offset-first offset-deep cursor-deep offset-first-count offset-deep-count cursor-deep-count)
+    QUERY_PATHS=(
+        [offset-first]="/$PREFIX/$ALIAS?$base_query&page%5Boffset%5D=0&page%5Blimit%5D=20"
+        [offset-deep]="/$PREFIX/$ALIAS?$base_query&page%5Boffset%5D=$deep_offset&page%5Blimit%5D=20"
+        [cursor-deep]="/$PREFIX/$ALIAS?$base_query&page%5Bsize%5D=20&page%5Bafter%5D=$next"
+    )
+    for s in offset-first offset-deep cursor-deep; do
+        QUERY_PATHS[$s-count]="${QUERY_PATHS[$s]}&meta=count"
+    done
+    # The deep pages by offset and by cursor hold the same rows.
+    offset_rows=$(curl -sS -H "X-Api-Key: $API_KEY" "http://127.0.0.1:$DYNEX_PORT${QUERY_PATHS[offset-deep]}" | grep -o '"sku":"[^"]*"' | paste -sd, -)
+    cursor_rows=$(curl -sS -H "X-Api-Key: $API_KEY" "http://127.0.0.1:$DYNEX_PORT${QUERY_PATHS[cursor-deep]}" | grep -o '"sku":"[^"]*"' | paste -sd, -)
+    [[ -n $offset_rows && $offset_rows == "$cursor_rows" ]] ||
+        die "the deep pages differ: offset [$offset_rows] cursor [$cursor_rows]"
+    for s in "${QUERY_SCENARIOS[@]}"; do
+        code=$(curl -sS -o "$TMP/body-$s.json" -w '%{http_code}' -H "X-Api-Key: $API_KEY" \
+            "http://127.0.0.1:$DYNEX_PORT${QUERY_PATHS[$s]}")
+        [[ $code == 200 ]] || die "$s: HTTP $code: $(cat "$TMP/body-$s.json")"
+        run_wrk "dynex-$s" "http://127.0.0.1:$DYNEX_PORT${QUERY_PATHS[$s]}"
+        QUERY_RPS[$s]=$RPS
+        QUERY_P99[$s]=$P99_MS
+    done
+fi
+
+# ---------------------------------------------------------------------------------------------
 # Report
 
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -329,19 +417,41 @@ report=$TMP/read.md
     echo "- wrk: -t$THREADS -c$CONNECTIONS -d$DURATION (warm-up $WARMUP), same machine as the servers"
     echo "- HTTP workers: ${WORKERS:-one per CPU} (dynex and baseline)"
     echo
-    echo "| scenario | body bytes | dynex req/s | dynex p99 (ms) | baseline req/s | baseline p99 (ms) | ratio |"
-    echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
-    for s in "${SCENARIOS[@]}"; do
-        echo "| $s | ${BYTES[$s]} | ${DYNEX_RPS[$s]} | ${DYNEX_P99[$s]} | ${BASE_RPS[$s]} | ${BASE_P99[$s]} | ${RATIO[$s]} |"
-    done
-    echo
-    echo "ratio = dynex req/s / baseline req/s (1.00 = as fast as actix-web serving the same bytes)."
-    echo
-    echo "Requests:"
-    echo
-    for s in "${SCENARIOS[@]}"; do
-        echo "- $s: \`GET ${PATHS[$s]}\`"
-    done
+    if ((${#SCENARIOS[@]})); then
+        echo "| scenario | body bytes | dynex req/s | dynex p99 (ms) | baseline req/s | baseline p99 (ms) | ratio |"
+        echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+        for s in "${SCENARIOS[@]}"; do
+            echo "| $s | ${BYTES[$s]} | ${DYNEX_RPS[$s]} | ${DYNEX_P99[$s]} | ${BASE_RPS[$s]} | ${BASE_P99[$s]} | ${RATIO[$s]} |"
+        done
+        echo
+        echo "ratio = dynex req/s / baseline req/s (1.00 = as fast as actix-web serving the same bytes)."
+        echo
+        echo "Requests:"
+        echo
+        for s in "${SCENARIOS[@]}"; do
+            echo "- $s: \`GET ${PATHS[$s]}\`"
+        done
+        echo
+    fi
+    if ((${#QUERY_SCENARIOS[@]})); then
+        echo "Query scenarios: 20 rows with \`fk_tax_set = 1\`, sorted by \`-sku\`; deep = page $DEEP_PAGE (offset $deep_offset)."
+        echo
+        echo "| scenario | req/s | p99 (ms) |"
+        echo "| --- | ---: | ---: |"
+        for s in "${QUERY_SCENARIOS[@]}"; do
+            echo "| $s | ${QUERY_RPS[$s]} | ${QUERY_P99[$s]} |"
+        done
+        echo
+        ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+        echo "- cursor/offset deep in the table: $(ratio "${QUERY_RPS[cursor-deep]}" "${QUERY_RPS[offset-deep]}") without count, $(ratio "${QUERY_RPS[cursor-deep-count]}" "${QUERY_RPS[offset-deep-count]}") with count"
+        echo "- deep/first by offset: $(ratio "${QUERY_RPS[offset-deep]}" "${QUERY_RPS[offset-first]}"); by cursor: $(ratio "${QUERY_RPS[cursor-deep]}" "${QUERY_RPS[offset-first]}")"
+        echo
+        echo "Requests:"
+        echo
+        for s in "${QUERY_SCENARIOS[@]}"; do
+            echo "- $s: \`GET ${QUERY_PATHS[$s]}\`"
+        done
+    fi
 } >"$report"
 mkdir -p "$OUT_DIR"
 cp "$report" "$REPORT"

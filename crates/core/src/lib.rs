@@ -10,7 +10,7 @@
 //! ```no_run
 //! let dynex = dynex_core::Dynex::open("sqlite://dynex.db")?;
 //! let countries = dynex.read_collection("countries", &[("page[limit]".into(), "5".into())])?;
-//! println!("{}", serde_json::Value::Array(countries));
+//! println!("{}", serde_json::Value::Array(countries.rows));
 //! # Ok::<(), dynex_core::CoreError>(())
 //! ```
 

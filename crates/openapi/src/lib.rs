@@ -235,8 +235,14 @@ fn overview(o: &Options) -> String {
          * **Errors**: a JSON array of `{{\"code\", \"status\", \"message\"}}` objects; the HTTP \
          status is the first error's. With `X-Is-Transactional: false` a write that refuses some \
          rows answers `{{\"data\": …, \"errors\": […]}}`.\n\
-         * **Paging**: `page[offset]` and `page[limit]` (default {default}, at most {max}); rows \
-         are ordered by the identifier.\n\
+         * **Paging**: `page[offset]` and `page[limit]` (default {default}, at most {max}), or \
+         keyset paging with `page[size]` and the `page[after]` cursor of `links.next`; rows are \
+         ordered by the identifier unless `sort` says otherwise. `meta=count` counts the \
+         matching rows.\n\
+         * **Filters**: `filter[alias.field]` with a value or a JSON object of operators (`eq`, \
+         `neq`, `gt`, `gte`, `lt`, `lte`, `in`, `nin`, `like`, `ilike`, `isNull`), `filter[or]` \
+         groups, and `filter[relation.field]` on related rows. `fields[alias]` returns only some \
+         fields, so any field of a read row may be missing.\n\
          * **CSV**: `Accept: text/csv` on a collection GET streams every matching row as CSV; a \
          `text/csv` body on a collection POST, PATCH or PUT runs an import.",
         default = o.page_limit_default,

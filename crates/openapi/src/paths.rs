@@ -15,6 +15,10 @@ use crate::{Doc, auth, errors, params, schema_ref};
 
 /// Component name of a CSV import's summary.
 const IMPORT_SUMMARY: &str = "dynex.ImportSummary";
+/// Component name of the `links` of a keyset page.
+const PAGE_LINKS: &str = "dynex.PageLinks";
+/// Component name of the `meta` of a counted read.
+const PAGE_META: &str = "dynex.PageMeta";
 
 /// Adds the paths of `entity`.
 pub(crate) fn add_entity(doc: &mut Doc<'_>, entity: &Arc<Entity>) {
@@ -98,6 +102,47 @@ fn rows_answer(doc: &mut Doc<'_>, entity: &Arc<Entity>) -> Value {
     })
 }
 
+/// `{"data": [rows], "links": …, "meta": …}`: what a collection GET answers. Only reads page or
+/// count, so writes keep [`rows_answer`].
+fn page_answer(doc: &mut Doc<'_>, entity: &Arc<Entity>) -> Value {
+    doc.shared_schema(&format!("{}.page", entity.alias()), |doc| {
+        let rows = row(doc, entity);
+        let links = doc.shared_schema(PAGE_LINKS, |_| {
+            json!({
+                "type": "object",
+                "description": "With keyset paging (`page[size]`, `page[after]`).",
+                "properties": {
+                    "next": {
+                        "type": ["string", "null"],
+                        "description": "The path and query of the next page, with its \
+                                        `page[after]` cursor; null on the last page. An \
+                                        `api_key` parameter is left out.",
+                    },
+                },
+                "required": ["next"],
+            })
+        });
+        let meta = doc.shared_schema(PAGE_META, |_| {
+            json!({
+                "type": "object",
+                "description": "With `meta=count`.",
+                "properties": {
+                    "count": {
+                        "type": "integer",
+                        "minimum": 0,
+                        "description": "The rows matching the filters, regardless of the page.",
+                    },
+                },
+                "required": ["count"],
+            })
+        });
+        let mut answer = envelope(json!({ "type": "array", "items": rows }));
+        answer["properties"]["links"] = links;
+        answer["properties"]["meta"] = meta;
+        answer
+    })
+}
+
 /// `{"data": row}`: what reads and writes of one row answer.
 fn row_answer(doc: &mut Doc<'_>, entity: &Arc<Entity>) -> Value {
     doc.shared_schema(&format!("{}.row", entity.alias()), |doc| {
@@ -147,13 +192,17 @@ fn row_and_errors(doc: &mut Doc<'_>, entity: &Arc<Entity>) -> Value {
 
 fn get_collection(doc: &mut Doc<'_>, entity: &Arc<Entity>, tag: &str) -> Value {
     let alias = entity.alias();
-    let rows = rows_answer(doc, entity);
+    let rows = page_answer(doc, entity);
     let mut op = operation(
         tag,
         format!("get-collection-dynamic-api-{alias}"),
         format!("Get a page of {alias}"),
-        "Rows ordered by the identifier. With `Accept: text/csv` the answer is every matching \
-         row as CSV (filters apply; `page` and `include` do not)."
+        "Rows ordered by the identifier, or by `sort`. Pages by `page[offset]` and \
+         `page[limit]`, or by keyset with `page[size]` and `page[after]` (the answer then \
+         carries `links.next`); `meta=count` adds the number of matching rows. With \
+         `Accept: text/csv` the answer is every matching row as CSV: filters, `sort` and \
+         `fields[alias]` of the entity apply; `page`, `include` and `meta` are refused (code \
+         1320)."
             .to_string(),
         auth::requirement(Some(alias), "read"),
     );

@@ -5,7 +5,8 @@
 //! may set. Write rows carry the validation rules the server checks (required, ranges, lengths,
 //! precision and scale, enumerations, the `url` constraint), only the fields that kind of write
 //! may send, and the nested rows of editable relations. Stored rows may predate a rule, so read
-//! schemas do not repeat the rules.
+//! schemas do not repeat the rules, and as `fields[alias]` may leave out any field, they require
+//! none.
 
 use std::sync::Arc;
 
@@ -71,16 +72,14 @@ pub(crate) fn row(doc: &mut Doc<'_>, entity: &Arc<Entity>) -> Value {
 
 fn read_row(doc: &mut Doc<'_>, entity: &Arc<Entity>) -> Value {
     let mut properties = Map::new();
-    let mut required = Vec::new();
     for (i, f) in entity.fields().iter().enumerate() {
-        // Without table information only the identifier is known to be there: it names rows.
+        // Without table information only the identifier is known to be non-null: it names rows.
         let nullable = column_nullable(entity, f).unwrap_or(i != entity.identifier_index());
         let mut s = value(f, nullable, false);
         if !f.is_creatable && !f.is_editable {
             s.insert("readOnly".into(), json!(true));
         }
         properties.insert(f.field_visible_name.clone(), Value::Object(s));
-        required.push(f.field_visible_name.clone());
     }
     for (relation, child) in relations(doc, entity) {
         let items = row(doc, &child);
@@ -101,12 +100,13 @@ fn read_row(doc: &mut Doc<'_>, entity: &Arc<Entity>) -> Value {
         "type": "object",
         "title": entity.alias(),
         "description": format!(
-            "A row of `{}`, keyed by the fields' visible names. Identifier: `{}`.",
+            "A row of `{}`, keyed by the fields' visible names. Identifier: `{}`. Every field \
+             is there unless `fields[{}]` chose some.",
             entity.alias(),
-            entity.identifier().field_visible_name
+            entity.identifier().field_visible_name,
+            entity.alias()
         ),
         "properties": properties,
-        "required": required,
         "additionalProperties": false,
     })
 }

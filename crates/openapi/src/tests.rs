@@ -261,7 +261,10 @@ fn read_rows_carry_types_nullability_and_read_only() {
     let d = doc();
     let c = schema(&d, "countries");
     assert_eq!(c["additionalProperties"], false);
-    assert_eq!(c["required"].as_array().unwrap().len(), 9, "every field");
+    assert!(
+        c.get("required").is_none(),
+        "`fields[countries]` may leave out any field"
+    );
     let p = &c["properties"];
     assert_eq!(p["id_country"]["type"], "integer");
     assert_eq!(p["id_country"]["readOnly"], true);
@@ -411,6 +414,22 @@ fn parameters_cover_the_query_grammar() {
         filter["schema"]["anyOf"][1]["contentMediaType"],
         "application/json"
     );
+    let names = parameter_names(&d, get);
+    for expected in [
+        "filter[or]",
+        "sort",
+        "fields[countries]",
+        "fields[tax-rates]",
+        "page[size]",
+        "page[after]",
+        "meta",
+    ] {
+        assert_eq!(
+            names.iter().filter(|n| *n == expected).count(),
+            1,
+            "{expected} once: {names:?}"
+        );
+    }
     let one = &d["paths"]["/dynamic-entity/tax-rates/{id}"]["get"];
     let id = &one["parameters"][0];
     assert_eq!(id["in"], "path");
@@ -502,6 +521,283 @@ fn errors_list_the_servers_codes() {
         statuses,
         ["201", "400", "401", "403", "404", "413", "422", "503"]
     );
+}
+
+/// A filter value is the field's value or a JSON object of the operators its type takes.
+#[test]
+fn filters_take_operator_objects() {
+    let d = doc();
+    let params = &d["components"]["parameters"];
+    let ops_of = |name: &str| -> Value {
+        let any = params[name]["schema"]["anyOf"].as_array().unwrap();
+        let ops = any
+            .iter()
+            .find(|s| s.get("contentSchema").is_some())
+            .unwrap_or_else(|| panic!("{name}: no operator object"));
+        assert_eq!(ops["type"], "string");
+        assert_eq!(ops["contentMediaType"], "application/json");
+        assert_eq!(ops["pattern"], r"^\s*\{[\s\S]*\}\s*$");
+        let re = regex::Regex::new(ops["pattern"].as_str().unwrap()).unwrap();
+        assert!(re.is_match(" {\"gte\": 10,\n \"lt\": 20} "));
+        assert!(!re.is_match("10"));
+        let object = &ops["contentSchema"];
+        assert_eq!(object["type"], "object");
+        assert_eq!(object["additionalProperties"], false);
+        assert_eq!(object["minProperties"], 1);
+        object["properties"].clone()
+    };
+    let keys = |v: &Value| -> Vec<String> { v.as_object().unwrap().keys().cloned().collect() };
+
+    let id = ops_of("countries.filter.id_country");
+    assert_eq!(
+        keys(&id),
+        ["eq", "neq", "gt", "gte", "lt", "lte", "in", "nin", "isNull"],
+        "like and ilike apply to strings only"
+    );
+    assert_eq!(id["gte"]["type"], "integer");
+    assert_eq!(id["eq"]["type"], json!(["integer", "null"]));
+    assert_eq!(id["in"]["type"], "array");
+    assert_eq!(id["nin"]["items"]["type"], json!(["integer", "null"]));
+    assert_eq!(id["isNull"]["type"], "boolean");
+    assert!(id["gte"].get("readOnly").is_none());
+
+    let name = ops_of("countries.filter.name");
+    assert_eq!(keys(&name).len(), 11, "a string field takes every operator");
+    assert_eq!(name["like"]["type"], "string");
+    assert_eq!(name["ilike"]["type"], "string");
+    assert!(
+        params["countries.filter.name"]["schema"]["anyOf"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({"type": "string"})),
+        "any text is a value of a string field"
+    );
+
+    let extra = ops_of("countries.filter.extra");
+    assert_eq!(
+        keys(&extra),
+        ["eq", "neq", "in", "nin", "isNull"],
+        "JSON has no order and no text"
+    );
+
+    let rate = ops_of("tax-rates.filter.rate");
+    assert_eq!(rate["lt"]["type"], json!(["string", "number"]));
+    let updated = ops_of("countries.filter.updated_at");
+    assert!(updated["gt"]["pattern"].as_str().unwrap().contains("[ T]"));
+
+    let description = params["countries.filter.id_country"]["description"]
+        .as_str()
+        .unwrap();
+    for text in [
+        "`gte`",
+        "`isNull`",
+        "1325",
+        "1319",
+        "filter[relation.field]",
+    ] {
+        assert!(description.contains(text), "{text}: {description}");
+    }
+    assert!(!description.contains("`like`"));
+    assert!(!description.contains("http"), "link-free");
+}
+
+/// `filter[or]`, `sort`, `fields[…]`, keyset paging and `meta` on collection GETs only.
+#[test]
+fn collection_reads_take_the_read_grammar() {
+    let d = doc();
+    let params = &d["components"]["parameters"];
+
+    let or = &params["countries.filter-or"];
+    assert_eq!(or["name"], "filter[or]");
+    assert_eq!(or["in"], "query");
+    assert_eq!(or["schema"]["type"], "string");
+    assert_eq!(or["schema"]["contentMediaType"], "application/json");
+    assert_eq!(or["schema"]["contentSchema"]["type"], "array");
+    let pattern = or["schema"]["pattern"].as_str().unwrap();
+    assert_eq!(pattern, r"^\s*\[[\s\S]*\]\s*$");
+    let example = or["examples"]["or"]["value"].as_str().unwrap();
+    assert!(regex::Regex::new(pattern).unwrap().is_match(example));
+    let example: Value = serde_json::from_str(example).unwrap();
+    assert_eq!(
+        example,
+        json!([{"id_country": 1}, {"id_country": {"gte": 10, "lt": 20}}])
+    );
+    let description = or["description"].as_str().unwrap();
+    assert!(description.contains("relation.field"), "{description}");
+
+    let sort = &params["countries.sort"];
+    assert_eq!(sort["name"], "sort");
+    let description = sort["description"].as_str().unwrap();
+    assert!(description.contains("`iso2_code`"), "{description}");
+    assert!(!description.contains("`extra`"), "JSON is not sortable");
+    let re = regex::Regex::new(sort["schema"]["pattern"].as_str().unwrap()).unwrap();
+    for ok in [
+        "name",
+        "-name",
+        "-population,iso2_code",
+        "identifier",
+        "-updated_at,id_country",
+    ] {
+        assert!(re.is_match(ok), "{ok}");
+    }
+    for bad in [
+        "",
+        "extra",
+        "-extra",
+        "capital",
+        "name,",
+        "--name",
+        "name;-population",
+    ] {
+        assert!(!re.is_match(bad), "{bad}");
+    }
+
+    let fields = &params["countries.fields"];
+    assert_eq!(fields["name"], "fields[countries]");
+    let re = regex::Regex::new(fields["schema"]["pattern"].as_str().unwrap()).unwrap();
+    for ok in ["iso2_code", "name,extra", "identifier,iso2_code"] {
+        assert!(re.is_match(ok), "{ok}");
+    }
+    for bad in ["", "capital", "name,", "-name", "countryTaxRates"] {
+        assert!(!re.is_match(bad), "{bad}");
+    }
+    let rates = &params["tax-rates.fields"];
+    assert_eq!(rates["name"], "fields[tax-rates]");
+    let re = regex::Regex::new(rates["schema"]["pattern"].as_str().unwrap()).unwrap();
+    assert!(re.is_match("rate,is_default"));
+    assert!(!re.is_match("iso2_code"));
+    // The included entity's parameter is shared by the reads that reach it.
+    let get_rates = &d["paths"]["/dynamic-entity/tax-rates"]["get"];
+    let names = parameter_names(&d, get_rates);
+    for expected in ["fields[tax-rates]", "fields[countries]"] {
+        assert_eq!(
+            names.iter().filter(|n| *n == expected).count(),
+            1,
+            "{names:?}"
+        );
+    }
+
+    let size = &params["page.size"];
+    assert_eq!(size["name"], "page[size]");
+    assert_eq!(size["schema"]["type"], "integer");
+    assert_eq!(size["schema"]["minimum"], 1);
+    assert_eq!(size["schema"]["maximum"], 1000);
+    let after = &params["page.after"];
+    assert_eq!(after["name"], "page[after]");
+    assert_eq!(after["schema"], json!({"type": "string", "minLength": 1}));
+    assert!(after["description"].as_str().unwrap().contains("1326"));
+    let meta = &params["meta"];
+    assert_eq!(meta["name"], "meta");
+    assert_eq!(meta["schema"], json!({"type": "string", "enum": ["count"]}));
+
+    for (name, p) in params.as_object().unwrap() {
+        let text = p["description"].as_str().unwrap_or_default();
+        assert!(!text.contains("  "), "{name}: a broken line in {text:?}");
+    }
+
+    // Not on the other operations.
+    let new = ["filter[or]", "sort", "page[size]", "page[after]", "meta"];
+    for (path, method) in [
+        ("/dynamic-entity/countries/{id}", "get"),
+        ("/dynamic-entity/tax-rates", "delete"),
+        ("/dynamic-entity/tax-rates", "post"),
+    ] {
+        let names = parameter_names(&d, &d["paths"][path][method]);
+        assert!(
+            names
+                .iter()
+                .all(|n| !new.contains(&n.as_str()) && !n.starts_with("fields[")),
+            "{method} {path}: {names:?}"
+        );
+    }
+}
+
+/// Names with characters regular expressions treat specially are matched literally.
+#[test]
+fn sort_and_fields_patterns_escape_names() {
+    let configs: Vec<EntityConfig> = serde_json::from_value(json!([{
+        "tableName": "t", "tableAlias": "odd", "isActive": true,
+        "definition": {
+            "identifier": "id", "isDeletable": false,
+            "fields": [
+                {"fieldName": "id", "fieldVisibleName": "id", "type": "integer",
+                 "isCreatable": false, "isEditable": false},
+                {"fieldName": "p", "fieldVisibleName": "price(net).v|2", "type": "decimal",
+                 "isCreatable": true, "isEditable": true},
+                {"fieldName": "c", "fieldVisibleName": "a,b", "type": "string",
+                 "isCreatable": true, "isEditable": true}
+            ]
+        }
+    }]))
+    .unwrap();
+    let catalog = Catalog::new(configs.into_iter().map(|c| Entity::new(c).unwrap()));
+    let d = describe(&catalog, &options());
+    let params = &d["components"]["parameters"];
+    let sort =
+        regex::Regex::new(params["odd.sort"]["schema"]["pattern"].as_str().unwrap()).unwrap();
+    assert!(sort.is_match("-price(net).v|2,id"));
+    assert!(!sort.is_match("price(net)xv|2"));
+    assert!(!sort.is_match("a,b"), "the server splits at the comma");
+    let fields =
+        regex::Regex::new(params["odd.fields"]["schema"]["pattern"].as_str().unwrap()).unwrap();
+    assert!(fields.is_match("price(net).v|2"));
+    assert!(!fields.is_match("2"));
+}
+
+/// The collection GET answers `links` and `meta` when asked for; writes answer rows only.
+#[test]
+fn collection_answers_carry_links_and_meta() {
+    let d = doc();
+    let get = &d["paths"]["/dynamic-entity/countries"]["get"]["responses"]["200"]["content"]["application/json"]
+        ["schema"];
+    assert_eq!(get["$ref"], "#/components/schemas/countries.page");
+    let page = schema(&d, "countries.page");
+    assert_eq!(page["required"], json!(["data"]));
+    assert_eq!(page["additionalProperties"], false);
+    assert_eq!(
+        page["properties"]["data"]["items"]["$ref"],
+        "#/components/schemas/countries"
+    );
+    let links = resolve(&d, &page["properties"]["links"]);
+    assert_eq!(links["type"], "object");
+    assert_eq!(
+        links["properties"]["next"]["type"],
+        json!(["string", "null"])
+    );
+    assert_eq!(links["required"], json!(["next"]));
+    let meta = resolve(&d, &page["properties"]["meta"]);
+    assert_eq!(meta["type"], "object");
+    assert_eq!(meta["properties"]["count"]["type"], "integer");
+    assert_eq!(meta["properties"]["count"]["minimum"], 0);
+    assert_eq!(meta["required"], json!(["count"]));
+    let rows = schema(&d, "countries.rows");
+    assert!(
+        rows["properties"].get("links").is_none(),
+        "writes do not page"
+    );
+    assert!(rows["properties"].get("meta").is_none());
+
+    let check = |instance: Value, valid: bool| {
+        let mut root = json!({ "$ref": "#/components/schemas/countries.page" });
+        root["components"] = d["components"].clone();
+        let v = jsonschema::validator_for(&root).unwrap();
+        assert_eq!(v.is_valid(&instance), valid, "{instance}");
+    };
+    check(json!({"data": [{"iso2_code": "AT"}]}), true);
+    check(
+        json!({"data": [{"iso2_code": "US"}], "links": {"next": "/dynamic-entity/countries?page%5Bsize%5D=1&page%5Bafter%5D=x"}}),
+        true,
+    );
+    check(json!({"data": [], "links": {"next": null}}), true);
+    check(json!({"data": [], "links": {}}), false);
+    check(json!({"data": [], "meta": {"count": 7}}), true);
+    check(json!({"data": [], "meta": {"count": -1}}), false);
+    check(json!({"data": [], "meta": {"total": 7}}), false);
+    check(
+        json!({"data": [{"iso2_code": "AT", "countryTaxRates": [{"rate": "20.00"}]}], "meta": {"count": 1}, "links": {"next": null}}),
+        true,
+    );
+    check(json!({"data": [], "other": 1}), false);
 }
 
 /// Every `$ref` points at something, and every component schema is used.
@@ -610,7 +906,9 @@ fn sample_rows_fit_the_schemas() {
         json!({"id_tax_rate": 1, "fk_country": 2, "rate": 20, "share": 0.5, "is_default": null}),
         false,
     );
-    check("tax-rates", json!({"id_tax_rate": 1}), false);
+    check("tax-rates", json!({"id_tax_rate": 1}), true);
+    check("tax-rates", json!({"rate": "20.00"}), true);
+    check("tax-rates", json!({"rate": 20}), false);
     let country = json!({
         "id_country": 2, "iso2_code": "AT", "name": "Austria", "population": null,
         "status": "active", "founded": "1918-11-12", "updated_at": "2024-01-02 03:04:05",
