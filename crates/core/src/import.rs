@@ -875,6 +875,10 @@ impl Dynex {
         if let Some((id, _)) = job {
             jobs::finish(&mut conn, id)?;
         }
+        if summary.committed && self.dialect() == dynex_query::Dialect::Sqlite {
+            // A large import changes what the planner should know about the table.
+            crate::refresh_statistics(&mut conn);
+        }
         let elapsed = started.elapsed().as_secs_f64();
         summary.seconds = elapsed;
         summary.rows_per_second = rate(summary.read, elapsed);

@@ -438,12 +438,43 @@ fn key_after(sql: &mut Sql, dialect: Dialect, entity: &Entity, key: Sort, value:
     }
 }
 
-/// The rows after a position: `(k1 after v1) OR (k1 = v1 AND k2 after v2) OR …`.
+/// The rows after a position: `(k1 after v1) OR (k1 = v1 AND k2 after v2) OR …`, behind a
+/// bound on the first key (`k1 >= v1 AND (…)`).
 ///
 /// Row-value comparisons (`(a, b) > (?, ?)`) would be shorter, but they cannot mix directions
-/// and treat `NULL` as unknown; the chain handles both the same way on every backend.
+/// and treat `NULL` as unknown; the chain handles both the same way on every backend. No
+/// backend turns the chain's `OR` into a range of an index, so without the bound, which says
+/// the same as the chain's first key, the database reads the index from its start up to the
+/// position: a deep page cost as much as an `OFFSET`.
 fn keyset_after(sql: &mut Sql, dialect: Dialect, entity: &Entity, keyset: &Keyset) {
     let n = keyset.keys.len().min(keyset.values.len());
+    let bounded = n > 1 && keyset.values[0] != Value::Null;
+    if bounded {
+        let key = keyset.keys[0];
+        let value = &keyset.values[0];
+        sql.push("(");
+        let nulls_after = key.descending && nullable(entity, key.field);
+        if nulls_after {
+            sql.push("(");
+        }
+        sort_expr(sql, dialect, entity, key.field);
+        sql.push(if key.descending { " <= " } else { " >= " });
+        compare_value(sql, dialect, entity, key.field, value);
+        if nulls_after {
+            sql.push(" OR ");
+            sort_expr(sql, dialect, entity, key.field);
+            sql.push(" IS NULL)");
+        }
+        sql.push(" AND ");
+    }
+    keyset_chain(sql, dialect, entity, keyset, n);
+    if bounded {
+        sql.push(")");
+    }
+}
+
+/// The chain of [`keyset_after`] over the first `n` keys.
+fn keyset_chain(sql: &mut Sql, dialect: Dialect, entity: &Entity, keyset: &Keyset, n: usize) {
     let mut terms = 0;
     sql.push("(");
     for i in 0..n {
@@ -1293,10 +1324,12 @@ mod tests {
                 Value::Int(7),
             ]
         };
+        // The chain behind a bound on the first key that an index range can serve.
         let chain = |v: &str| {
             format!(
-                "((\"price\" < {v} OR \"price\" IS NULL) OR (\"price\" = {v} AND \"sku\" > ?) \
-                 OR (\"price\" = {v} AND \"sku\" = ? AND \"id\" > ?))"
+                "((\"price\" <= {v} OR \"price\" IS NULL) AND \
+                 ((\"price\" < {v} OR \"price\" IS NULL) OR (\"price\" = {v} AND \"sku\" > ?) \
+                 OR (\"price\" = {v} AND \"sku\" = ? AND \"id\" > ?)))"
             )
         };
         assert_eq!(after(Dialect::Sqlite, &e, &keys, values()), chain("?"));
@@ -1415,7 +1448,8 @@ mod tests {
                 &keys,
                 vec![Value::Text("AT ".into()), Value::Int(7)]
             ),
-            "(\"sku\" < CAST(? AS BPCHAR) OR (\"sku\" = CAST(? AS BPCHAR) AND \"id\" > CAST(? AS INTEGER)))"
+            "(\"sku\" <= CAST(? AS BPCHAR) AND (\"sku\" < CAST(? AS BPCHAR) OR (\"sku\" = CAST(? AS BPCHAR) \
+             AND \"id\" > CAST(? AS INTEGER))))"
         );
         let since = Condition::AtLeast(3, Value::Text("2024-01-02 03:04:05".into()));
         let render = |d| {
@@ -1445,7 +1479,8 @@ mod tests {
                 &keys,
                 vec![Value::Text("a".into()), Value::Int(1)]
             ),
-            "(CAST(\"sku\" AS CHAR) > ? OR (CAST(\"sku\" AS CHAR) = ? AND \"id\" > ?))"
+            "(CAST(\"sku\" AS CHAR) >= ? AND (CAST(\"sku\" AS CHAR) > ? OR (CAST(\"sku\" AS CHAR) = ? \
+             AND \"id\" > ?)))"
         );
     }
 }

@@ -86,14 +86,35 @@ pub fn parse_sort(entity: &Entity, text: &str) -> Result<Vec<Sort>, QueryError> 
 }
 
 /// The total order of a read sorted by `sort`: its keys, then the identifier ascending, so rows
-/// that tie on every key still have one order (unless a key is the identifier already).
+/// that tie on every key still have one order.
+///
+/// A key that is already total (the identifier, or a column that is unique and `NOT NULL`, such
+/// as a SKU) ends the order: the keys after it could never decide, and MariaDB, which cannot
+/// sort the ties of an index's order by another column, would sort the whole table instead of
+/// reading that index.
 pub fn order_keys(entity: &Entity, sort: &[Sort]) -> Vec<Sort> {
     let id = entity.identifier_index();
     let mut keys = sort.to_vec();
-    if !keys.iter().any(|k| k.field == id) {
-        keys.push(Sort::asc(id));
+    match keys
+        .iter()
+        .position(|k| k.field == id || unique_not_null(entity, k.field))
+    {
+        Some(last) => keys.truncate(last + 1),
+        None => keys.push(Sort::asc(id)),
     }
     keys
+}
+
+/// Whether the column of field `index` alone is a unique key that holds no `NULL`, as
+/// introspected: its values order the rows totally.
+fn unique_not_null(entity: &Entity, index: usize) -> bool {
+    let column = &entity.fields()[index].field_name;
+    let Some(table) = entity.table_info() else {
+        return false;
+    };
+    let alone = std::slice::from_ref(column);
+    (table.primary_key == alone || table.unique_keys.iter().any(|k| k == alone))
+        && table.column(column).is_some_and(|c| !c.nullable)
 }
 
 /// A position in a sorted read: the key values of a row, one per key of the order. As a
@@ -217,9 +238,45 @@ mod tests {
             order_keys(&e, &[Sort::desc(2)]),
             vec![Sort::desc(2), Sort::asc(0)]
         );
+        // Keys after the identifier could never decide.
         assert_eq!(
             order_keys(&e, &[Sort::desc(0), Sort::asc(1)]),
-            vec![Sort::desc(0), Sort::asc(1)]
+            vec![Sort::desc(0)]
+        );
+    }
+
+    #[test]
+    fn a_unique_not_null_key_ends_the_order() {
+        let columns = [
+            ("id", false),
+            ("sku", false),
+            ("price", true),
+            ("attrs", true),
+        ];
+        let e = products().with_table(dynex_schema::TableInfo {
+            name: "p".into(),
+            columns: columns
+                .iter()
+                .map(|(n, null)| {
+                    dynex_schema::ColumnInfo::from_declared(n, "text", *null, None, false)
+                })
+                .collect(),
+            primary_key: vec!["id".into()],
+            unique_keys: vec![vec!["sku".into()], vec!["price".into()]],
+            foreign_keys: vec![],
+        });
+        assert_eq!(
+            order_keys(&e, &[Sort::desc(1), Sort::asc(2)]),
+            vec![Sort::desc(1)]
+        );
+        // A unique key that may hold NULL (several of them) is not total.
+        assert_eq!(
+            order_keys(&e, &[Sort::desc(2)]),
+            vec![Sort::desc(2), Sort::asc(0)]
+        );
+        assert_eq!(
+            order_keys(&e, &[Sort::asc(2), Sort::desc(0), Sort::asc(1)]),
+            vec![Sort::asc(2), Sort::desc(0)]
         );
     }
 
