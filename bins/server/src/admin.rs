@@ -1,10 +1,12 @@
-//! The admin API under `/admin/api`: users, integration clients and API keys. Every route needs
-//! the `admin` scope; answers are `{"data": …}` and errors Spryker-style arrays like the rest.
+//! The admin API under `/admin/api`: entities (the Data Exchange API's configuration), the live
+//! tables they can expose, users, integration clients and API keys. Every route needs the
+//! `admin` scope; answers are `{"data": …}` and errors Spryker-style arrays like the rest.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use dynex_auth::{Role, Scope};
 use dynex_core::{CoreError, Dynex};
-use serde::Deserialize;
+use dynex_schema::EntityConfig;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::error::ApiError;
@@ -14,6 +16,15 @@ use crate::{AppState, auth, blocking, query_pairs};
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/admin/api")
+            .route("/tables", web::get().to(list_tables))
+            .route("/tables/{name}", web::get().to(show_table))
+            .route("/entities", web::get().to(list_entities))
+            .route("/entities", web::post().to(add_entity))
+            .route("/entities/{alias}", web::get().to(show_entity))
+            .route("/entities/{alias}", web::put().to(save_entity))
+            .route("/entities/{alias}", web::delete().to(remove_entity))
+            .route("/configuration", web::get().to(export_configuration))
+            .route("/configuration", web::post().to(import_configuration))
             .route("/users", web::get().to(list_users))
             .route("/users", web::post().to(add_user))
             .route("/users/{name}", web::delete().to(remove_user))
@@ -232,4 +243,220 @@ async fn revoke_key(
     name: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     on_name(state, req, name.into_inner(), Dynex::revoke_api_key).await
+}
+
+/// A live table and the entity exposing it, if any.
+#[derive(Serialize)]
+struct TableSummary {
+    name: String,
+    entity: Option<String>,
+}
+
+async fn list_tables(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    guard(&state, &req)?;
+    let tables = run(&state, |d| {
+        let entities = d.entities()?;
+        Ok(d.tables()?
+            .into_iter()
+            // dynex's own tables can never be exposed.
+            .filter(|name| !dynex_schema::is_reserved_table(name))
+            .map(|name| TableSummary {
+                entity: entities
+                    .iter()
+                    .find(|e| e.config.table_name == name)
+                    .map(|e| e.config.table_alias.clone()),
+                name,
+            })
+            .collect::<Vec<_>>())
+    })
+    .await?;
+    Ok(ok(tables))
+}
+
+/// A live table's columns and keys, with the configuration `POST /entities` would store for it.
+async fn show_table(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    name: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    guard(&state, &req)?;
+    let name = name.into_inner();
+    let (table, suggested) = run(&state, move |d| {
+        if dynex_schema::is_reserved_table(&name) {
+            return Err(CoreError::NotFound {
+                kind: "table",
+                name,
+            });
+        }
+        let table = d.table(&name)?;
+        let suggested = dynex_schema::suggest_config(&table, None);
+        Ok((table, suggested))
+    })
+    .await?;
+    Ok(ok(json!({ "table": table, "suggested": suggested })))
+}
+
+/// An entity as the list shows it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EntitySummary {
+    alias: String,
+    table: String,
+    active: bool,
+    /// Active and accepted by the running server (an entity whose table changed is not).
+    served: bool,
+    is_deletable: bool,
+    fields: usize,
+    relations: usize,
+    updated_at: String,
+}
+
+async fn list_entities(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    guard(&state, &req)?;
+    let list = run(&state, |d| {
+        let snapshot = d.snapshot();
+        Ok(d.entities()?
+            .into_iter()
+            .map(|e| EntitySummary {
+                served: snapshot.catalog.entity(&e.config.table_alias).is_some(),
+                alias: e.config.table_alias,
+                table: e.config.table_name,
+                active: e.config.is_active,
+                is_deletable: e.config.definition.is_deletable,
+                fields: e.config.definition.fields.len(),
+                relations: e.config.child_relations.len(),
+                updated_at: e.updated_at,
+            })
+            .collect::<Vec<_>>())
+    })
+    .await?;
+    Ok(ok(list))
+}
+
+/// One entity: its configuration, whether it is served, and index warnings.
+async fn show_entity(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    alias: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    guard(&state, &req)?;
+    let alias = alias.into_inner();
+    let shown = run(&state, move |d| {
+        let stored = d.stored_entity(&alias)?;
+        let warnings: Vec<String> = d
+            .index_warnings(&alias)?
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        Ok(json!({
+            "configuration": stored.config,
+            "served": d.snapshot().catalog.entity(&alias).is_some(),
+            "updatedAt": stored.updated_at,
+            "warnings": warnings,
+        }))
+    })
+    .await?;
+    Ok(ok(shown))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewEntity {
+    table: String,
+    #[serde(default)]
+    alias: Option<String>,
+    #[serde(default = "yes")]
+    active: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Exposes a live table with the configuration introspection suggests (as `dynex entity add`).
+async fn add_entity(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    bytes: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    guard(&state, &req)?;
+    let new: NewEntity = body(&bytes)?;
+    let config = run(&state, move |d| {
+        d.add_entity(&new.table, new.alias.as_deref(), new.active)
+    })
+    .await?;
+    Ok(created(config))
+}
+
+/// Creates or replaces the entity `alias` with the configuration in the body (Spryker's
+/// installer shape), checked against the live schema: all problems are answered, one error
+/// each, and nothing is stored.
+async fn save_entity(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    alias: web::Path<String>,
+    bytes: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    guard(&state, &req)?;
+    let alias = alias.into_inner();
+    let config: EntityConfig = serde_json::from_slice(&bytes).map_err(|e| {
+        ApiError::Core(CoreError::ConfigFormat(format!(
+            "invalid request body: {e}"
+        )))
+    })?;
+    if config.table_alias != alias {
+        return Err(ApiError::Core(CoreError::Invalid(format!(
+            "the body's tableAlias `{}` is not the alias of the path, `{alias}` (to rename, \
+             create the new alias and remove the old one)",
+            config.table_alias
+        ))));
+    }
+    let saved = run(&state, move |d| {
+        d.save_entities(std::slice::from_ref(&config))?;
+        Ok(d.stored_entity(&alias)?.config)
+    })
+    .await?;
+    Ok(ok(saved))
+}
+
+async fn remove_entity(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    alias: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    on_name(state, req, alias.into_inner(), Dynex::remove_entity).await
+}
+
+/// Every entity in Spryker's installer `configuration.json` shape, as `dynex entity export`.
+async fn export_configuration(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    guard(&state, &req)?;
+    let all = run(&state, |d| d.export_configuration(&[])).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((
+            actix_web::http::header::CONTENT_DISPOSITION,
+            "attachment; filename=\"configuration.json\"",
+        ))
+        .json(all))
+}
+
+/// Imports a Spryker installer `configuration.json` (or one entry): all or nothing.
+async fn import_configuration(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    bytes: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    guard(&state, &req)?;
+    let text = String::from_utf8(bytes.to_vec())
+        .map_err(|_| ApiError::Core(CoreError::ConfigFormat("the body is not UTF-8".into())))?;
+    let aliases = run(&state, move |d| d.import_configuration(&text)).await?;
+    Ok(ok(json!({ "imported": aliases })))
 }

@@ -220,6 +220,20 @@ impl ResponseError for ApiError {
                 let all: Vec<ErrorObject> = rows.iter().map(ErrorObject::from_row).collect();
                 return response.json(all);
             }
+            // One error per problem, each as `dynex entity import` prints it, so a form can show
+            // them all at once.
+            ApiError::Core(CoreError::Config(problems)) if !problems.is_empty() => {
+                let (code, status, _) = self.parts();
+                let all: Vec<ErrorObject> = problems
+                    .iter()
+                    .map(|p| ErrorObject {
+                        code,
+                        status: status.as_u16(),
+                        message: p.to_string(),
+                    })
+                    .collect();
+                return response.json(all);
+            }
             _ => {}
         }
         response.json([self.object()])

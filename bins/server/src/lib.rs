@@ -9,6 +9,7 @@ mod csv;
 mod docs;
 mod error;
 mod token;
+mod ui;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -184,6 +185,7 @@ pub fn create_app(
         )
         .configure(admin::routes)
         .configure(docs::routes(&config))
+        .configure(ui::routes(&config))
         .route("/health/live", web::get().to(live))
         .route("/health/ready", web::get().to(ready))
         .default_service(web::to(not_found))

@@ -1,4 +1,6 @@
-//! The admin API under `/admin/api`: users, integration clients and API keys.
+//! The admin API under `/admin/api`: entities (the Data Exchange API's configuration), the live
+//! tables they can expose, Spryker's `configuration.json`, users, integration clients and API
+//! keys.
 
 use serde_json::{Value, json};
 
@@ -9,9 +11,12 @@ use crate::{Doc, auth, errors};
 pub(crate) fn add(doc: &mut Doc<'_>) {
     doc.tag(
         "admin",
-        "Users, integration clients and API keys. Needs the `admin` scope. Secrets are shown \
-         once, when created.",
+        "Entities (the Data Exchange API's configuration, in Spryker's installer shape), the \
+         live tables they can expose, import and export of `configuration.json`, users, \
+         integration clients and API keys. Needs the `admin` scope. Secrets are shown once, when \
+         created.",
     );
+    add_configuration(doc);
     let time = json!({ "type": "string", "description": "UTC, `YYYY-MM-DD HH:MM:SS`." });
     let scopes = json!({
         "type": "array",
@@ -302,6 +307,404 @@ pub(crate) fn add(doc: &mut Doc<'_>) {
     );
 }
 
+/// The configuration routes: live tables, entities and `configuration.json`.
+fn add_configuration(doc: &mut Doc<'_>) {
+    let config = entity_configuration(doc);
+    let table_info = table_info(doc);
+    let table = doc.schema(
+        "dynex.Table",
+        json!({
+            "type": "object",
+            "description": "A live table that can be exposed.",
+            "required": ["name", "entity"],
+            "properties": {
+                "name": { "type": "string" },
+                "entity": {
+                    "type": ["string", "null"],
+                    "description": "The alias of the entity exposing the table, if any.",
+                },
+            },
+            "additionalProperties": false,
+        }),
+    );
+    let entity = doc.schema(
+        "dynex.EntitySummary",
+        json!({
+            "type": "object",
+            "required": [
+                "alias", "table", "active", "served", "isDeletable", "fields", "relations",
+                "updatedAt",
+            ],
+            "properties": {
+                "alias": { "type": "string" },
+                "table": { "type": "string" },
+                "active": { "type": "boolean" },
+                "served": {
+                    "type": "boolean",
+                    "description": "Active and accepted by the running server (an entity whose \
+                                    table changed is not).",
+                },
+                "isDeletable": { "type": "boolean" },
+                "fields": { "type": "integer", "minimum": 0, "description": "Exposed fields." },
+                "relations": { "type": "integer", "minimum": 0, "description": "Child relations." },
+                "updatedAt": { "type": "string", "description": "When the entity last changed." },
+            },
+            "additionalProperties": false,
+        }),
+    );
+    let ok = |description: &str, schema: Value| {
+        (
+            200,
+            json!({
+                "description": description,
+                "content": { "application/json": { "schema": schema } },
+            }),
+        )
+    };
+
+    add_op(
+        doc,
+        "/admin/api/tables",
+        "get",
+        "admin-list-tables",
+        "List the live tables that can be exposed",
+        None,
+        ok(
+            "The live tables (dynex's own excluded), with the entity exposing each.",
+            data(json!({ "type": "array", "items": table })),
+        ),
+        &[],
+    );
+    add_op(
+        doc,
+        "/admin/api/tables/{name}",
+        "get",
+        "admin-show-table",
+        "Show a live table and the configuration exposing it would store",
+        None,
+        ok(
+            "The table's columns and keys, and the configuration `POST /admin/api/entities` \
+             would store for it.",
+            data(json!({
+                "type": "object",
+                "required": ["table", "suggested"],
+                "properties": { "table": table_info, "suggested": config },
+                "additionalProperties": false,
+            })),
+        ),
+        &[404],
+    );
+
+    add_op(
+        doc,
+        "/admin/api/entities",
+        "get",
+        "admin-list-entities",
+        "List the entities",
+        None,
+        ok(
+            "Every configured entity, active or not.",
+            data(json!({ "type": "array", "items": entity })),
+        ),
+        &[],
+    );
+    add_op(
+        doc,
+        "/admin/api/entities",
+        "post",
+        "admin-add-entity",
+        "Expose a live table with the configuration introspection suggests",
+        Some(json!({
+            "type": "object",
+            "required": ["table"],
+            "properties": {
+                "table": { "type": "string", "description": "A live table." },
+                "alias": {
+                    "type": ["string", "null"],
+                    "description": "The entity's alias; derived from the table name when absent.",
+                },
+                "active": { "type": "boolean", "default": true },
+            },
+            "additionalProperties": false,
+        })),
+        created(
+            &config,
+            links(
+                "tableAlias",
+                "alias",
+                &[
+                    ("Show", "admin-show-entity"),
+                    ("Save", "admin-save-entity"),
+                    ("Remove", "admin-remove-entity"),
+                ],
+            ),
+        ),
+        &[400, 404, 409],
+    );
+    add_op(
+        doc,
+        "/admin/api/entities/{alias}",
+        "get",
+        "admin-show-entity",
+        "Show an entity",
+        None,
+        ok(
+            "The entity's configuration, whether it is served, and warnings (unindexed columns).",
+            data(json!({
+                "type": "object",
+                "required": ["configuration", "served", "updatedAt", "warnings"],
+                "properties": {
+                    "configuration": config,
+                    "served": {
+                        "type": "boolean",
+                        "description": "Active and accepted by the running server.",
+                    },
+                    "updatedAt": { "type": "string", "description": "When the entity last changed." },
+                    "warnings": { "type": "array", "items": { "type": "string" } },
+                },
+                "additionalProperties": false,
+            })),
+        ),
+        &[404],
+    );
+    let save = add_description(
+        config.clone(),
+        "The entity's whole configuration; its `tableAlias` must be the alias of the path.",
+    );
+    add_op(
+        doc,
+        "/admin/api/entities/{alias}",
+        "put",
+        "admin-save-entity",
+        "Create or replace an entity (checked against the live schema; every problem is \
+         answered, one error each, and nothing is stored)",
+        Some(save),
+        ok("The configuration as stored.", data(config.clone())),
+        &[400],
+    );
+    add_op(
+        doc,
+        "/admin/api/entities/{alias}",
+        "delete",
+        "admin-remove-entity",
+        "Remove an entity (its table is kept)",
+        None,
+        no_content(),
+        &[404],
+    );
+
+    let mut export = ok(
+        "Every entity as Spryker's installer `configuration.json`: a plain array, not wrapped \
+         in `data`.",
+        json!({ "type": "array", "items": config }),
+    );
+    export.1["headers"] = json!({
+        "Content-Disposition": {
+            "description": "`attachment; filename=\"configuration.json\"`.",
+            "schema": { "type": "string" },
+        }
+    });
+    add_op(
+        doc,
+        "/admin/api/configuration",
+        "get",
+        "admin-export-configuration",
+        "Export every entity as `configuration.json`",
+        None,
+        export,
+        &[],
+    );
+    add_op(
+        doc,
+        "/admin/api/configuration",
+        "post",
+        "admin-import-configuration",
+        "Import a `configuration.json` or one entry of it (all or nothing)",
+        Some(json!({
+            "oneOf": [
+                { "type": "array", "items": config },
+                config,
+            ],
+        })),
+        ok(
+            "The aliases imported.",
+            data(json!({
+                "type": "object",
+                "required": ["imported"],
+                "properties": { "imported": { "type": "array", "items": { "type": "string" } } },
+                "additionalProperties": false,
+            })),
+        ),
+        &[400],
+    );
+}
+
+/// `schema` with a description (OpenAPI 3.1 allows siblings of `$ref`).
+fn add_description(mut schema: Value, description: &str) -> Value {
+    schema["description"] = json!(description);
+    schema
+}
+
+/// One entry of Spryker's installer `configuration.json`, typed loosely: the server reads
+/// `0`/`1` and strings for flags, and checks the rest against the live schema itself.
+fn entity_configuration(doc: &mut Doc<'_>) -> Value {
+    let flag = |description: &str| {
+        json!({
+            "type": ["boolean", "integer", "string", "null"],
+            "description": format!(
+                "{description} `true` or `false`; `1`, `0`, `\"true\"`, `\"false\"` and `null` \
+                 (false) are read too."
+            ),
+        })
+    };
+    let field = json!({
+        "type": "object",
+        "required": ["fieldName", "fieldVisibleName", "type"],
+        "properties": {
+            "fieldName": { "type": "string", "description": "The column." },
+            "fieldVisibleName": {
+                "type": "string",
+                "description": "The name in payloads, answers and filters.",
+            },
+            "type": {
+                "type": "string",
+                "description": "`integer`, `string`, `decimal`, `boolean`, `float`, `date`, \
+                                `datetime` or `json` (`int` and `bool` are read too).",
+            },
+            "isCreatable": flag("May be supplied on create."),
+            "isEditable": flag("May be supplied on update."),
+            "validation": {
+                "type": "object",
+                "description": "`isRequired`, `min`, `max`, `minLength`, `maxLength`, \
+                                `precision`, `scale`, `constraints` (`[{\"name\": \"url\"}]`).",
+            },
+            "description": { "type": "string" },
+            "examples": {
+                "type": ["string", "array"],
+                "description": "Comma-separated example values (an array is joined).",
+            },
+            "enumValues": { "type": "array", "description": "The allowed values." },
+        },
+    });
+    let relation = json!({
+        "type": "object",
+        "required": ["name", "childDynamicEntityConfiguration"],
+        "properties": {
+            "name": { "type": "string", "description": "Used in `include` and as the nested key." },
+            "isEditable": flag("`false` limits the relation to reads (default `true`)."),
+            "childDynamicEntityConfiguration": {
+                "type": "object",
+                "required": ["tableAlias"],
+                "properties": { "tableAlias": { "type": "string" } },
+            },
+            "relationFieldMappings": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "childFieldName": { "type": "string" },
+                        "parentFieldName": { "type": "string" },
+                    },
+                },
+            },
+        },
+    });
+    doc.schema(
+        "dynex.EntityConfiguration",
+        json!({
+            "type": "object",
+            "description": "One entry of Spryker's installer `configuration.json`: an entity \
+                            exposing a table. Checked against the live schema when saved.",
+            "required": ["tableName", "tableAlias", "definition"],
+            "properties": {
+                "tableName": { "type": "string", "description": "The table." },
+                "tableAlias": { "type": "string", "description": "The alias used in URLs." },
+                "isActive": flag("Inactive entities are not served."),
+                "definition": {
+                    "type": "object",
+                    "required": ["identifier"],
+                    "properties": {
+                        "identifier": {
+                            "type": "string",
+                            "description": "The column identifying a row in `/{alias}/{id}`.",
+                        },
+                        "isDeletable": flag("Whether DELETE is allowed."),
+                        "fields": {
+                            "type": "array",
+                            "items": field,
+                            "description": "Exposed columns; the others are inaccessible.",
+                        },
+                        "updatedAtField": {
+                            "type": "string",
+                            "description": "The column holding when a row last changed \
+                                            (a dynex extension).",
+                        },
+                    },
+                },
+                "childRelations": { "type": "array", "items": relation },
+            },
+        }),
+    )
+}
+
+/// A live table as introspection finds it, typed loosely.
+fn table_info(doc: &mut Doc<'_>) -> Value {
+    let columns = json!({ "type": "array", "items": { "type": "string" } });
+    let count = json!({ "type": ["integer", "null"], "minimum": 0 });
+    doc.schema(
+        "dynex.TableInfo",
+        json!({
+            "type": "object",
+            "description": "A live table: columns, keys and foreign keys.",
+            "required": ["name", "columns"],
+            "properties": {
+                "name": { "type": "string" },
+                "columns": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["name", "sql_type"],
+                        "properties": {
+                            "name": { "type": "string" },
+                            "sql_type": {
+                                "type": "string",
+                                "description": "As the database reports it.",
+                            },
+                            "kind": {
+                                "type": "string",
+                                "description": "`integer`, `string`, `decimal`, `float`, \
+                                                `boolean`, `date`, `datetime`, `json` or `other`.",
+                            },
+                            "nullable": { "type": "boolean" },
+                            "default": {
+                                "type": ["string", "null"],
+                                "description": "The default expression.",
+                            },
+                            "auto_increment": { "type": "boolean" },
+                            "max_length": count,
+                            "precision": count,
+                            "scale": count,
+                        },
+                    },
+                },
+                "primary_key": columns,
+                "unique_keys": { "type": "array", "items": columns },
+                "foreign_keys": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "columns": columns,
+                            "referenced_table": { "type": "string" },
+                            "referenced_columns": columns,
+                        },
+                    },
+                },
+            },
+        }),
+    )
+}
+
 /// `{"data": schema}`.
 fn data(schema: Value) -> Value {
     json!({
@@ -323,7 +726,7 @@ fn created(item: &Value, links: Value) -> (u16, Value) {
     )
 }
 
-/// Links from a created user, client or key to the operations on it, by the member `key` of
+/// Links from a created user, client, key or entity to the operations on it, by the member `key` of
 /// the answer's `data`, passed as the path parameter `parameter`.
 fn links(key: &str, parameter: &str, operations: &[(&str, &str)]) -> Value {
     let mut out = serde_json::Map::new();
@@ -375,7 +778,7 @@ fn add_op(
         "security": auth::requirement(None, "admin"),
         "responses": responses,
     });
-    let parameters: Vec<Value> = ["name", "id"]
+    let parameters: Vec<Value> = ["name", "id", "alias"]
         .into_iter()
         .filter(|p| path.contains(&format!("{{{p}}}")))
         .map(|p| json!({ "name": p, "in": "path", "required": true, "schema": { "type": "string" } }))

@@ -1033,3 +1033,152 @@ fn links_lead_to_described_operations() {
     );
     assert!(count > 10);
 }
+
+/// The configuration routes: their operations, path parameters and statuses, and what the
+/// server serializes (a live table, the configuration it suggests, the configured entities)
+/// fits their schemas.
+#[test]
+fn configuration_routes_describe_tables_and_entities() {
+    let d = doc();
+    assert_eq!(methods(&d, "/admin/api/tables"), set(&["get"]));
+    assert_eq!(methods(&d, "/admin/api/tables/{name}"), set(&["get"]));
+    assert_eq!(methods(&d, "/admin/api/entities"), set(&["get", "post"]));
+    assert_eq!(
+        methods(&d, "/admin/api/entities/{alias}"),
+        set(&["get", "put", "delete"])
+    );
+    assert_eq!(
+        methods(&d, "/admin/api/configuration"),
+        set(&["get", "post"])
+    );
+    let statuses = |path: &str, method: &str| -> Vec<String> {
+        d["paths"][path][method]["responses"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect()
+    };
+    assert_eq!(
+        statuses("/admin/api/entities", "post"),
+        ["201", "400", "401", "403", "404", "409", "413", "503"]
+    );
+    assert_eq!(
+        statuses("/admin/api/entities/{alias}", "put"),
+        ["200", "400", "401", "403", "413", "503"]
+    );
+    assert_eq!(
+        statuses("/admin/api/entities/{alias}", "delete"),
+        ["204", "401", "403", "404", "503"]
+    );
+    let show = &d["paths"]["/admin/api/entities/{alias}"]["get"];
+    assert_eq!(parameter_names(&d, show), ["alias"]);
+    assert_eq!(
+        show["security"],
+        d["paths"]["/admin/api/users"]["get"]["security"]
+    );
+    let export = &d["paths"]["/admin/api/configuration"]["get"]["responses"]["200"];
+    assert!(export["headers"]["Content-Disposition"].is_object());
+
+    let fits = |schema: &Value, instance: &Value| -> bool {
+        let mut root = schema.clone();
+        root["components"] = d["components"].clone();
+        jsonschema::options()
+            .should_validate_formats(true)
+            .build(&root)
+            .unwrap()
+            .is_valid(instance)
+    };
+    let answer = |path: &str, method: &str, status: &str| -> Value {
+        resolve(&d, &d["paths"][path][method]["responses"][status])["content"]["application/json"]
+            ["schema"]
+            .clone()
+    };
+    let body = |path: &str, method: &str| -> Value {
+        d["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"].clone()
+    };
+    let table = TableInfo {
+        name: "spy_gadget".into(),
+        columns: vec![
+            ColumnInfo::from_declared("id_gadget", "INTEGER", false, None, true),
+            ColumnInfo::from_declared("name", "VARCHAR(64)", false, Some("''".into()), false),
+            ColumnInfo::from_declared("price", "DECIMAL(8,2)", true, None, false),
+            ColumnInfo::from_declared("fk_country", "INTEGER", true, None, false),
+        ],
+        primary_key: vec!["id_gadget".into()],
+        unique_keys: vec![vec!["name".into()]],
+        foreign_keys: vec![dynex_schema::ForeignKey {
+            columns: vec!["fk_country".into()],
+            referenced_table: "spy_country".into(),
+            referenced_columns: vec!["id_country".into()],
+        }],
+    };
+    let suggested = dynex_schema::suggest_config(&table, None);
+    let shown = json!({"data": {"table": table, "suggested": suggested}});
+    assert!(fits(
+        &answer("/admin/api/tables/{name}", "get", "200"),
+        &shown
+    ));
+    let tables = json!({"data": [{"name": "spy_gadget", "entity": null},
+        {"name": "spy_country", "entity": "countries"}]});
+    assert!(fits(&answer("/admin/api/tables", "get", "200"), &tables));
+    let entities = json!({"data": [{"alias": "countries", "table": "spy_country", "active": true,
+        "served": true, "isDeletable": false, "fields": 9, "relations": 2,
+        "updatedAt": "2024-01-02 03:04:05"}]});
+    assert!(fits(
+        &answer("/admin/api/entities", "get", "200"),
+        &entities
+    ));
+
+    let configs: Vec<Value> = catalog()
+        .entities()
+        .iter()
+        .map(|e| serde_json::to_value(&e.config).unwrap())
+        .collect();
+    let configuration = crate::schema_ref("dynex.EntityConfiguration");
+    for config in &configs {
+        assert!(fits(&configuration, config), "{config}");
+        assert!(fits(&body("/admin/api/entities/{alias}", "put"), config));
+        assert!(fits(&body("/admin/api/configuration", "post"), config));
+        let shown = json!({"data": {"configuration": config, "served": true,
+            "updatedAt": "2024-01-02 03:04:05", "warnings": ["no index on `fk_country`"]}});
+        assert!(fits(
+            &answer("/admin/api/entities/{alias}", "get", "200"),
+            &shown
+        ));
+        let saved = json!({"data": config});
+        assert!(fits(
+            &answer("/admin/api/entities/{alias}", "put", "200"),
+            &saved
+        ));
+        assert!(fits(&answer("/admin/api/entities", "post", "201"), &saved));
+    }
+    let all = json!(configs);
+    assert!(fits(
+        &answer("/admin/api/configuration", "get", "200"),
+        &all
+    ));
+    assert!(fits(&body("/admin/api/configuration", "post"), &all));
+    assert!(!fits(
+        &body("/admin/api/configuration", "post"),
+        &json!({"tableName": "x"})
+    ));
+    let imported = json!({"data": {"imported": ["countries", "tax-rates"]}});
+    assert!(fits(
+        &answer("/admin/api/configuration", "post", "200"),
+        &imported
+    ));
+    // Spryker's lenient flags are read.
+    let lenient = json!({"tableName": "spy_x", "tableAlias": "x", "isActive": "1",
+        "definition": {"identifier": "id_x", "isDeletable": 0, "fields": []}});
+    assert!(fits(&configuration, &lenient));
+
+    let add = body("/admin/api/entities", "post");
+    assert!(fits(&add, &json!({"table": "spy_gadget"})));
+    assert!(fits(
+        &add,
+        &json!({"table": "spy_gadget", "alias": "gadgets", "active": false})
+    ));
+    assert!(!fits(&add, &json!({"alias": "gadgets"})));
+    assert!(!fits(&add, &json!({"table": "spy_gadget", "other": 1})));
+}

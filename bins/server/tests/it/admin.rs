@@ -24,14 +24,14 @@ async_backend_tests!(
 );
 
 /// The admin user every test starts with.
-const ROOT: &str = "root";
+pub(crate) const ROOT: &str = "root";
 /// Another password that passes the strength rules.
 const OTHER_PASSWORD: &str = "purple monkey dishwasher 42";
 const NO_ADMIN: &str = "Unauthorized request. The credentials lack the scope `admin`.";
 
 /// How a request authenticates.
 #[derive(Debug, Clone)]
-enum Cred {
+pub(crate) enum Cred {
     Bearer(String),
     Key(String),
 }
@@ -54,7 +54,7 @@ impl Cred {
 }
 
 /// `method /admin/api/{path}` with `cred` and, when given, a JSON body.
-async fn call(
+pub(crate) async fn call(
     app: &TestApp,
     method: Method,
     path: &str,
@@ -75,7 +75,13 @@ async fn call(
 }
 
 /// Like [`call`] with a raw body.
-async fn call_raw(app: &TestApp, method: Method, path: &str, cred: &Cred, body: &str) -> Reply {
+pub(crate) async fn call_raw(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    cred: &Cred,
+    body: &str,
+) -> Reply {
     let req = cred.apply(
         TestRequest::default()
             .method(method)
@@ -87,7 +93,7 @@ async fn call_raw(app: &TestApp, method: Method, path: &str, cred: &Cred, body: 
 }
 
 /// The `data` of a 201 answer.
-fn created(r: &Reply) -> &Value {
+pub(crate) fn created(r: &Reply) -> &Value {
     assert_eq!(r.status.as_u16(), 201, "unexpected reply: {r:?}");
     r.assert_json();
     r.body
@@ -96,7 +102,7 @@ fn created(r: &Reply) -> &Value {
 }
 
 /// Asserts an empty 204 answer.
-fn no_content(r: &Reply) {
+pub(crate) fn no_content(r: &Reply) {
     assert_eq!(r.status.as_u16(), 204, "unexpected reply: {r:?}");
     assert_eq!(r.raw, "", "{r:?}");
 }
@@ -114,7 +120,7 @@ fn keys_of(v: &Value) -> Vec<String> {
 
 /// The demo with a known signing secret, an admin user `root`, the app, and the two admin
 /// credentials: `root`'s password-grant token and an API key with the `admin` scope.
-async fn setup(db: &TestDb) -> (Dynex, TestApp, [Cred; 2]) {
+pub(crate) async fn setup(db: &TestDb) -> (Dynex, TestApp, [Cred; 2]) {
     let dynex = open_demo_with_secret(db);
     dynex
         .add_user(ROOT, TEST_PASSWORD, Role::Admin)
@@ -684,6 +690,8 @@ async fn invalid_bodies(db: TestDb) {
     }
     assert_eq!(dx.list_users().expect("users"), users);
     assert_eq!(dx.list_clients().expect("clients"), clients);
+    assert!(dx.stored_entity("countries").is_ok());
+    assert!(dx.stored_entity("evil").is_err());
     assert_eq!(dx.list_api_keys().expect("keys").len(), keys.len());
     // Bob's password is unchanged.
     token(&app, "bob", TEST_PASSWORD).await;
@@ -750,6 +758,19 @@ async fn credentials_without_admin_are_refused(db: TestDb) {
             Some(json!({"name": "evil", "scopes": ["admin"]})),
         ),
         (Method::DELETE, "keys/ops", None),
+        (Method::GET, "tables", None),
+        (Method::GET, "tables/spy_country", None),
+        (Method::GET, "entities", None),
+        (Method::GET, "entities/countries", None),
+        (
+            Method::POST,
+            "entities",
+            Some(json!({"table": "spy_store", "alias": "evil"})),
+        ),
+        (Method::PUT, "entities/countries", Some(json!({}))),
+        (Method::DELETE, "entities/countries", None),
+        (Method::GET, "configuration", None),
+        (Method::POST, "configuration", Some(json!([]))),
         // Invalid bodies are refused for the scope first, not parsed.
         (Method::POST, "users", Some(json!("not an object"))),
     ];
@@ -765,6 +786,8 @@ async fn credentials_without_admin_are_refused(db: TestDb) {
     }
     assert_eq!(dx.list_users().expect("users"), users);
     assert_eq!(dx.list_clients().expect("clients"), clients);
+    assert!(dx.stored_entity("countries").is_ok());
+    assert!(dx.stored_entity("evil").is_err());
     let after = dx.list_api_keys().expect("keys");
     assert_eq!(
         after

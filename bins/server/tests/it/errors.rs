@@ -249,12 +249,11 @@ async fn other_methods_are_405(db: TestDb) {
     assert_eq!(app.api("countries/1", &key).await.data()["iso2_code"], "AD");
 }
 
-/// Routes outside the API are 404 / 007 as JSON.
+/// Routes outside the API (and the back office at `/`) are 404 / 007 as JSON.
 async fn unknown_routes_are_007(db: TestDb) {
     let (_dx, app, key) = demo(&db).await;
     for uri in [
         "/nothing",
-        "/",
         "/dynamic-entity",
         "/dynamic-entity/",
         "/dynamic-entity/countries/1/extra",

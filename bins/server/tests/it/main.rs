@@ -6,6 +6,7 @@
 
 mod access;
 mod admin;
+mod admin_entities;
 mod auth;
 mod concurrency;
 mod config;
@@ -22,5 +23,6 @@ mod support;
 mod token;
 mod transactions;
 mod types;
+mod ui;
 mod validation;
 mod writes;
