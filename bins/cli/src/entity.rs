@@ -161,7 +161,7 @@ fn list(dynex: &Dynex, json: bool, out: &mut dyn Write) -> anyhow::Result<()> {
 fn show(dynex: &Dynex, alias: &str, json: bool, out: &mut dyn Write) -> anyhow::Result<()> {
     let stored = dynex.stored_entity(alias)?;
     let value = serde_json::to_value(&stored.config)?;
-    let warnings = dynex.index_warnings(alias)?;
+    let warnings = dynex.index_warnings(&stored.config)?;
     if json {
         // stdout stays the configuration alone; the warnings go to stderr.
         print_json(out, &value)?;

@@ -14,35 +14,42 @@ use crate::{AppState, auth, blocking, query_pairs};
 
 /// Registers the admin routes on `cfg`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::scope("/admin/api")
-            .route("/tables", web::get().to(list_tables))
-            .route("/tables/{name}", web::get().to(show_table))
-            .route("/entities", web::get().to(list_entities))
-            .route("/entities", web::post().to(add_entity))
-            .route("/entities/{alias}", web::get().to(show_entity))
-            .route("/entities/{alias}", web::put().to(save_entity))
-            .route("/entities/{alias}", web::delete().to(remove_entity))
-            .route("/configuration", web::get().to(export_configuration))
-            .route("/configuration", web::post().to(import_configuration))
-            .route("/users", web::get().to(list_users))
-            .route("/users", web::post().to(add_user))
-            .route("/users/{name}", web::delete().to(remove_user))
-            .route("/users/{name}/password", web::put().to(set_password))
-            .route("/users/{name}/revoke-tokens", web::post().to(revoke_user))
-            .route("/clients", web::get().to(list_clients))
-            .route("/clients", web::post().to(add_client))
-            .route("/clients/{id}", web::delete().to(remove_client))
-            .route("/clients/{id}/revoke-tokens", web::post().to(revoke_client))
-            .route("/keys", web::get().to(list_keys))
-            .route("/keys", web::post().to(create_key))
-            .route("/keys/{name}", web::delete().to(revoke_key)),
-    );
+    let scope = web::scope("/admin/api")
+        .route("/tables", web::get().to(list_tables))
+        .route("/tables/{name}", web::get().to(show_table))
+        .route("/entities", web::get().to(list_entities))
+        .route("/entities", web::post().to(add_entity))
+        .route("/entities/{alias}", web::get().to(show_entity))
+        .route("/entities/{alias}", web::put().to(save_entity))
+        .route("/entities/{alias}", web::delete().to(remove_entity))
+        .route("/configuration", web::get().to(export_configuration))
+        .route("/configuration", web::post().to(import_configuration))
+        .route("/users", web::get().to(list_users))
+        .route("/users", web::post().to(add_user))
+        .route("/users/{name}", web::delete().to(remove_user))
+        .route("/users/{name}/password", web::put().to(set_password))
+        .route("/users/{name}/revoke-tokens", web::post().to(revoke_user))
+        .route("/clients", web::get().to(list_clients))
+        .route("/clients", web::post().to(add_client))
+        .route("/clients/{id}", web::delete().to(remove_client))
+        .route("/clients/{id}/revoke-tokens", web::post().to(revoke_client))
+        .route("/keys", web::get().to(list_keys))
+        .route("/keys", web::post().to(create_key))
+        .route("/keys/{name}", web::delete().to(revoke_key));
+    cfg.service(crate::jobs::routes(scope));
 }
 
 /// Refuses the request unless its credentials hold the `admin` scope.
 fn guard(state: &web::Data<AppState>, req: &HttpRequest) -> Result<(), ApiError> {
-    auth::authorize_admin(&state.dynex, req, &query_pairs(req)).map(|_| ())
+    guard_principal(state, req).map(|_| ())
+}
+
+/// Refuses the request unless its credentials hold the `admin` scope; returns who they are.
+pub(crate) fn guard_principal(
+    state: &web::Data<AppState>,
+    req: &HttpRequest,
+) -> Result<dynex_auth::Principal, ApiError> {
+    auth::authorize_admin(&state.dynex, req, &query_pairs(req))
 }
 
 /// Runs `op` on the named user, client or key and answers 204.
@@ -77,7 +84,7 @@ fn scopes(list: &[String]) -> Result<Vec<Scope>, ApiError> {
         .collect()
 }
 
-fn ok(data: impl serde::Serialize) -> HttpResponse {
+pub(crate) fn ok(data: impl serde::Serialize) -> HttpResponse {
     HttpResponse::Ok().json(json!({ "data": data }))
 }
 
@@ -350,7 +357,7 @@ async fn show_entity(
     let shown = run(&state, move |d| {
         let stored = d.stored_entity(&alias)?;
         let warnings: Vec<String> = d
-            .index_warnings(&alias)?
+            .index_warnings(&stored.config)?
             .iter()
             .map(ToString::to_string)
             .collect();

@@ -38,7 +38,7 @@ pub fn sends_csv(req: &HttpRequest) -> bool {
 }
 
 /// A chunk of the CSV answer, sent from the blocking export to the response body.
-type Chunk = Result<web::Bytes, std::io::Error>;
+pub type Chunk = Result<web::Bytes, std::io::Error>;
 
 /// Collects CSV output and sends it in chunks of about 64 KiB.
 struct ChunkWriter {
@@ -89,12 +89,6 @@ pub async fn export(
             },
         )));
     }
-    let snapshot = state.dynex.snapshot();
-    let entity = snapshot
-        .catalog
-        .entity(&alias)
-        .cloned()
-        .ok_or_else(|| ApiError::Core(CoreError::UnknownEntity(alias.clone())))?;
     let mut request = dynex_core::ExportRequest::default();
     for (k, v) in pairs {
         if k.starts_with("filter") {
@@ -112,7 +106,6 @@ pub async fn export(
             )));
         }
     }
-    // Checked before the answer starts, so a bad filter is still a JSON error.
     let plan = state
         .dynex
         .plan_export(&alias, &request)
@@ -126,18 +119,34 @@ pub async fn export(
             }
             e => ApiError::Core(e),
         })?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .streaming(stream_export(&state, plan, None)))
+}
+
+/// Streams a planned export as CSV, header first, from the runtime's bounded blocking pool;
+/// with `job`, ends that job with the row count (or the failure) when the export is done.
+pub fn stream_export(
+    state: &web::Data<AppState>,
+    plan: dynex_core::ExportPlan,
+    job: Option<String>,
+) -> impl futures_util::Stream<Item = Chunk> + use<> {
     let (sender, mut receiver) = tokio::sync::mpsc::channel::<Chunk>(8);
     let dynex = state.dynex.clone();
     // The export runs on the runtime's bounded blocking pool (not a thread per request) and
     // hands chunks over as they fill.
     actix_web::rt::task::spawn_blocking(move || {
+        let started = std::time::Instant::now();
+        let entity = plan.entity().clone();
+        let alias = entity.alias().to_string();
         let mut out = ChunkWriter {
             buffer: Vec::with_capacity(64 * 1024),
             sender: sender.clone(),
         };
-        let result = (|| -> Result<(), String> {
-            let mut writer = EntityWriter::new(&entity, &mut out).map_err(|e| e.to_string())?;
-            dynex
+        let result = (|| -> Result<u64, String> {
+            let mut writer = EntityWriter::with_fields(&entity, plan.fields(), &mut out)
+                .map_err(|e| e.to_string())?;
+            let summary = dynex
                 .export_cells(&plan, |cells| {
                     writer
                         .write_cells(cells)
@@ -145,8 +154,21 @@ pub async fn export(
                 })
                 .map_err(|e| e.to_string())?;
             writer.finish().map_err(|e| e.to_string())?;
-            out.send().map_err(|e| e.to_string())
+            out.send().map_err(|e| e.to_string())?;
+            Ok(summary.rows)
         })();
+        if let Some(id) = job {
+            let outcome = match &result {
+                Ok(rows) => Ok(json!({
+                    "rows": rows,
+                    "seconds": started.elapsed().as_secs_f64(),
+                })),
+                Err(e) => Err(json!({ "code": "1391", "message": e })),
+            };
+            if let Err(e) = dynex.finish_job(&id, outcome) {
+                log::error!("cannot record the end of export job {id}: {e}");
+            }
+        }
         if let Err(e) = result {
             // The status line is gone already: end the body with an error so the client sees a
             // broken transfer instead of a short file.
@@ -154,10 +176,7 @@ pub async fn export(
             let _ = sender.blocking_send(Err(std::io::Error::other("export failed")));
         }
     });
-    let body = futures_util::stream::poll_fn(move |cx| receiver.poll_recv(cx));
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .streaming(body))
+    futures_util::stream::poll_fn(move |cx| receiver.poll_recv(cx))
 }
 
 /// A rejected line as the API lists it: Spryker's error object plus the line and field.

@@ -112,9 +112,18 @@ async fn to_page() -> HttpResponse {
 }
 
 fn asset(body: &'static [u8], content_type: &'static str) -> HttpResponse {
+    embedded(body, content_type, "public, max-age=31536000, immutable")
+}
+
+/// A file embedded in the binary, answered with `cache_control`.
+pub(crate) fn embedded(
+    body: &'static [u8],
+    content_type: &'static str,
+    cache_control: &'static str,
+) -> HttpResponse {
     HttpResponse::Ok()
         .content_type(content_type)
-        .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
+        .insert_header((header::CACHE_CONTROL, cache_control))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .body(body)
 }

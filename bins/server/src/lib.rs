@@ -8,6 +8,7 @@ mod auth;
 mod csv;
 mod docs;
 mod error;
+mod jobs;
 mod token;
 mod ui;
 
@@ -64,6 +65,10 @@ pub struct ServerArgs {
     /// Largest request body accepted, in bytes; a larger one is refused with 413 (code 1322).
     #[arg(long, env = "DYNEX_MAX_BODY_BYTES", default_value_t = AppConfig::DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
+    /// Largest CSV file accepted by an import job (`POST /admin/api/jobs/import`, the back
+    /// office), in bytes; it is stored in a temporary file, not held in memory.
+    #[arg(long, env = "DYNEX_MAX_UPLOAD_BYTES", default_value_t = AppConfig::DEFAULT_MAX_UPLOAD_BYTES)]
+    pub max_upload_bytes: usize,
     /// Secret that signs access tokens (at least 32 random bytes; every instance needs the
     /// same). Without it, a secret generated at first start and kept in the database is used.
     #[arg(long, env = "DYNEX_TOKEN_SECRET", hide_env_values = true)]
@@ -87,6 +92,8 @@ pub struct AppConfig {
     pub route_prefix: String,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Largest file accepted by an import job, in bytes.
+    pub max_upload_bytes: usize,
     /// Take the client address for login rate limits from `X-Forwarded-For`.
     pub trust_forwarded_for: bool,
 }
@@ -94,6 +101,8 @@ pub struct AppConfig {
 impl AppConfig {
     /// The default body limit: 16 MiB, room for about 20,000 typical rows per request.
     pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+    /// The default upload limit of import jobs: 4 GiB.
+    pub const DEFAULT_MAX_UPLOAD_BYTES: usize = 4 * 1024 * 1024 * 1024;
 }
 
 impl Default for AppConfig {
@@ -101,6 +110,7 @@ impl Default for AppConfig {
         AppConfig {
             route_prefix: "dynamic-entity".to_string(),
             max_body_bytes: AppConfig::DEFAULT_MAX_BODY_BYTES,
+            max_upload_bytes: AppConfig::DEFAULT_MAX_UPLOAD_BYTES,
             trust_forwarded_for: false,
         }
     }
@@ -113,6 +123,8 @@ pub struct AppState {
     pub dynex: Dynex,
     /// The body limit, for the 413 message.
     pub max_body_bytes: usize,
+    /// The upload limit of import jobs.
+    pub max_upload_bytes: usize,
     /// Take the client address from `X-Forwarded-For`.
     pub trust_forwarded_for: bool,
 }
@@ -135,6 +147,7 @@ pub fn create_app(
         .app_data(web::Data::new(AppState {
             dynex,
             max_body_bytes: config.max_body_bytes,
+            max_upload_bytes: config.max_upload_bytes,
             trust_forwarded_for: config.trust_forwarded_for,
         }))
         .app_data(web::PayloadConfig::new(config.max_body_bytes))
@@ -593,6 +606,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let config = AppConfig {
         route_prefix: args.route_prefix.clone(),
         max_body_bytes: args.max_body_bytes,
+        max_upload_bytes: args.max_upload_bytes,
         trust_forwarded_for: args.trust_forwarded_for,
     };
     let mut server = HttpServer::new(move || create_app(dynex.clone(), config.clone()));

@@ -67,9 +67,5 @@ fn escape(text: &str) -> String {
 
 fn asset(body: &'static [u8], content_type: &'static str) -> HttpResponse {
     // The page asks for `?v=<version>`, so a new release is fetched anew.
-    HttpResponse::Ok()
-        .content_type(content_type)
-        .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
-        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .body(body)
+    crate::docs::embedded(body, content_type, "public, max-age=86400")
 }

@@ -751,7 +751,7 @@ impl Dynex {
     /// `alias` was ever started, so that [`ImportOptions::resume`] has something to continue.
     pub fn import_started(&self, alias: &str, source: &str) -> Result<bool, CoreError> {
         let mut conn = self.inner.db.conn()?;
-        jobs::exists(&mut conn, alias, source)
+        checkpoint::exists(&mut conn, alias, source)
     }
 
     /// Imports a CSV file (header first, visible field names as columns) into the entity
@@ -823,7 +823,9 @@ impl Dynex {
             conn.batch_execute(crate::tx::begin_statement(self.dialect()))?;
         }
         let job = match (&options.source, outer) {
-            (Some(source), false) => Some(jobs::open(&mut conn, alias, source, options.resume)?),
+            (Some(source), false) => {
+                Some(checkpoint::open(&mut conn, alias, source, options.resume)?)
+            }
             (None, _) if options.resume => {
                 return Err(CoreError::Invalid(
                     "--resume needs a file (standard input cannot be resumed)".into(),
@@ -873,7 +875,7 @@ impl Dynex {
         }
         result?;
         if let Some((id, _)) = job {
-            jobs::finish(&mut conn, id)?;
+            checkpoint::finish(&mut conn, id)?;
         }
         if summary.committed && self.dialect() == dynex_query::Dialect::Sqlite {
             // A large import changes what the planner should know about the table.
@@ -908,7 +910,7 @@ impl Run<'_> {
         self.outer = true;
         let result = self
             .batch(batch)
-            .and_then(|()| jobs::progress(self.conn, id, self.last_line));
+            .and_then(|()| checkpoint::progress(self.conn, id, self.last_line));
         self.outer = false;
         match result {
             Ok(()) => {
@@ -1039,7 +1041,7 @@ fn header_fields<'e>(entity: &'e Entity, header: &[String]) -> Result<Vec<&'e Fi
 }
 
 /// Progress records of imports, for `--resume`.
-mod jobs {
+mod checkpoint {
     use diesel::QueryableByName;
     use diesel::RunQueryDsl;
     use diesel::sql_types::{BigInt, Integer};

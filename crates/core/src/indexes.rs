@@ -2,6 +2,8 @@
 
 use serde::Serialize;
 
+use dynex_schema::EntityConfig;
+
 use crate::{CoreError, Dynex, introspect};
 
 /// Columns of an entity's table that dynex filters or sorts by, by configuration, while no
@@ -50,11 +52,11 @@ impl Dynex {
     /// keyset paging), the child columns of every relation of the catalog to this entity
     /// (loading children, relation filters) and the `updatedAtField` (delta exports).
     ///
-    /// Works from the stored configuration, so inactive entities are checked too; a table that
-    /// no longer exists gives no warnings. Unknown aliases are [`CoreError::NotFound`].
-    pub fn index_warnings(&self, alias: &str) -> Result<Vec<IndexWarning>, CoreError> {
-        let stored = self.stored_entity(alias)?;
-        let config = &stored.config;
+    /// Takes a stored configuration ([`Dynex::stored_entity`]), so inactive entities are checked
+    /// too, and callers that show the configuration read it once; a table that no longer exists
+    /// gives no warnings.
+    pub fn index_warnings(&self, config: &EntityConfig) -> Result<Vec<IndexWarning>, CoreError> {
+        let alias = config.table_alias.as_str();
         let one = |column: &str| vec![column.to_string()];
         let mut wanted: Vec<(Vec<String>, String)> = vec![(
             one(&config.definition.identifier),

@@ -26,6 +26,7 @@ pub mod hooks;
 mod import;
 mod indexes;
 pub mod introspect;
+mod jobs;
 mod keys;
 mod read;
 pub mod store;
@@ -51,6 +52,7 @@ pub use export::{EXPORT_PAGE_ROWS, ExportPlan, ExportRequest, ExportSummary, par
 pub use hooks::{Batch, HookError, Operation, PendingRow, WriteHooks};
 pub use import::{ImportMode, ImportObserver, ImportOptions, ImportSummary, Reject};
 pub use indexes::IndexWarning;
+pub use jobs::{JobInfo, JobKind, NewJob, STALE_AFTER_MS};
 pub use keys::{ApiKeyInfo, NewApiKey, parse_valid_to};
 pub use read::ReadPage;
 pub use store::StoredEntity;
@@ -119,6 +121,8 @@ struct Inner {
     /// writer waiting in SQLite's busy handler sleeps in steps of up to 100 ms; waiting here
     /// wakes it the moment the previous writer is done.
     sqlite_writer: std::sync::Mutex<()>,
+    /// Progress of the jobs this process runs.
+    jobs: jobs::LiveJobs,
 }
 
 /// A handle on one dynex database; cheap to clone and shareable across threads.
@@ -163,6 +167,7 @@ impl Dynex {
                 cursor_key: cursor::CursorKey::new(secret.as_bytes()),
                 hooks: std::sync::RwLock::new(None),
                 sqlite_writer: std::sync::Mutex::new(()),
+                jobs: jobs::LiveJobs::default(),
             }),
         };
         dynex.reload()?;

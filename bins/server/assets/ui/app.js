@@ -380,100 +380,120 @@ async function data(alias, params) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Jobs: CSV import and export over the Data Exchange API
+// Jobs: CSV imports that run on the server, exports, and their history (/admin/api/jobs)
 
-function csvCell(v) {
-  const s = String(v ?? "");
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+/** A job's counts in one line. */
+function jobSummary(j) {
+  const s = j.summary;
+  if (j.state === "failed") return j.error ? `${j.error.code}: ${j.error.message}` : "failed";
+  if (!s) return "";
+  if (j.kind === "export") return `${s.rows} rows`;
+  const parts = [`read ${s.read}`, `inserted ${s.inserted}`, `updated ${s.updated}`, `unchanged ${s.unchanged}`, `rejected ${s.rejected}`];
+  if (s.dry_run) parts.push("dry run: nothing written");
+  else if (s.atomic && !s.committed && j.state === "done") parts.push("rolled back: nothing written");
+  if (s.stopped_early) parts.push("stopped at the error limit");
+  return parts.join(", ");
 }
 
-/** Splits CSV text into physical records, keeping quoted line breaks inside a record. */
-function csvRecords(text) {
-  const out = [];
-  let cur = "", quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (c === '"') quoted = !quoted;
-    if (!quoted && (c === "\n" || c === "\r")) {
-      if (c === "\r" && text[i + 1] === "\n") i++;
-      out.push(cur);
-      cur = "";
-    } else cur += c;
-  }
-  if (cur !== "") out.push(cur);
-  return out;
+/** Downloads the rejected lines of a job (the CLI's --rejects report). */
+async function downloadRejects(j) {
+  const resp = await api("GET", `admin/api/jobs/${encodeURIComponent(j.id)}/rejects`, undefined, { raw: true });
+  download(`${j.entity}-rejects.csv`, await resp.blob());
 }
 
-function history() { return JSON.parse(localStorage.getItem("dynex.jobs") || "[]"); }
-function remember(job) { localStorage.setItem("dynex.jobs", JSON.stringify([job, ...history()].slice(0, 50))); }
+/** The live view of a running or finished import job. */
+function jobCard(j) {
+  const s = j.summary || {};
+  const total = j.bytes_total || 0;
+  const done = j.state !== "running";
+  const percent = total ? Math.round((100 * (done && j.state === "done" ? total : j.bytes_read)) / total) : 0;
+  return h("div", { class: "card job", "data-state": j.state },
+    h("div", { class: "row" },
+      h("strong", {}, `${j.kind === "import" ? "Import" : "Export"} of ${j.file_name} into ${j.entity}`),
+      h("span", { class: `badge ${j.state === "done" ? "on" : j.state === "running" ? "" : "off"}` }, j.state)),
+    h("progress", { max: 100, value: percent, "aria-label": "Progress" }, `${percent}%`),
+    h("p", { class: "summary" }, done ? jobSummary(j) : `${s.read || 0} rows read (${s.rows_per_second ? Math.round(s.rows_per_second) : 0} rows/s), ${s.rejected || 0} rejected, ${percent}%`),
+    done && s.rejected ? h("button", { type: "button", class: "secondary", onclick: () => downloadRejects(j).catch((e) => toast(e.message)) }, "Download rejects") : null);
+}
 
 async function jobs() {
   const entities = (await admin("GET", "entities")).data.filter((e) => e.served);
   const pick = () => h("select", { name: "entity" }, entities.map((e) => h("option", { value: e.alias }, e.alias)));
-  const result = h("div", { "aria-live": "polite" });
+  const live = h("div", { "aria-live": "polite" });
+  const importError = h("div");
   const importForm = h("form", { class: "card", "aria-labelledby": "import-title" },
     h("h2", { id: "import-title" }, "Import a CSV file"),
     h("div", { class: "row" },
       h("label", {}, "Endpoint", pick()),
-      h("label", {}, "Mode", h("select", { name: "mode" }, h("option", { value: "POST" }, "insert"), h("option", { value: "PUT" }, "upsert"), h("option", { value: "PATCH" }, "update"))),
+      h("label", {}, "Mode", h("select", { name: "mode" }, ["insert", "upsert", "update"].map((m) => h("option", { value: m }, m)))),
       h("label", {}, "Match rows by (upsert, update)", h("input", { type: "text", name: "key", placeholder: "identifier" })),
       h("label", {}, "CSV file", h("input", { type: "file", name: "file", accept: ".csv,text/csv", required: true })),
-      h("label", { class: "check" }, h("input", { type: "checkbox", name: "partial", checked: true }), "Keep the good rows (rejects go to a file)")),
+      h("label", {}, "Mapping (optional YAML)", h("input", { type: "file", name: "mapping", accept: ".yml,.yaml" }))),
+    h("div", { class: "row" },
+      h("label", { class: "check" }, h("input", { type: "checkbox", name: "dryRun" }), "Dry run (validate, write nothing)"),
+      h("label", { class: "check" }, h("input", { type: "checkbox", name: "atomic" }), "All or nothing"),
+      h("label", {}, "Stop after N rejects", h("input", { type: "number", name: "maxErrors", min: 1 }))),
+    h("p", { class: "muted" }, "Rows are checked by the same rules as the API. A refused row does not cost its neighbours: it goes to the rejects file with its line, code and reason."),
     h("button", { type: "submit" }, "Import"),
-    result);
+    importError, live);
   importForm.addEventListener("submit", async (e) => {
     e.preventDefault();
-    result.replaceChildren(h("p", {}, "Importing…"));
+    importError.replaceChildren();
     const file = importForm.file.files[0];
-    const text = await file.text();
-    const alias = importForm.entity.value;
-    const headers = { "Content-Type": "text/csv" };
-    if (importForm.partial.checked) headers["X-Is-Transactional"] = "false";
-    const params = new URLSearchParams();
+    const params = new URLSearchParams({ entity: importForm.entity.value, mode: importForm.mode.value, fileName: file.name });
     if (importForm.key.value) params.set("key", importForm.key.value);
-    const started = Date.now();
-    const resp = await fetch(`${PREFIX}/${encodeURIComponent(alias)}?${params}`, { method: importForm.mode.value, headers: { Authorization: `Bearer ${session.token}`, ...headers }, body: text });
-    const body = await resp.json().catch(() => null);
-    const errors = Array.isArray(body) ? body : (body && body.errors) || [];
-    const summary = body && body.data ? body.data : null;
-    const job = { at: new Date().toISOString(), entity: alias, file: file.name, mode: importForm.mode.selectedOptions[0].textContent, status: resp.status, summary, rejected: errors.length, seconds: (Date.now() - started) / 1000 };
-    remember(job);
-    result.replaceChildren(
-      h("p", {}, `HTTP ${resp.status}. `, summary ? `Read ${summary.read}, inserted ${summary.inserted}, updated ${summary.updated}, unchanged ${summary.unchanged}, rejected ${summary.rejected}.` : `Nothing was written: ${errors.length} rejected line(s).`),
-      errors.length ? h("div", {},
-        h("div", { class: "errors" }, h("ul", {}, errors.slice(0, 20).map((er) => h("li", {}, `line ${er.line ?? "?"}${er.field ? `, ${er.field}` : ""}: ${er.code} ${er.message}`)))),
-        h("button", { type: "button", class: "secondary", onclick: () => {
-          const records = csvRecords(text);
-          const lines = [`${records[0]},line,field,code,message`];
-          for (const er of errors) if (er.line && records[er.line - 1] !== undefined) lines.push([records[er.line - 1], er.line, csvCell(er.field), er.code, csvCell(er.message)].join(","));
-          download(`${alias}-rejects.csv`, new Blob([lines.join("\n") + "\n"], { type: "text/csv" }));
-        } }, "Download rejects")) : null);
-    renderHistory();
+    if (importForm.dryRun.checked) params.set("dryRun", "true");
+    if (importForm.atomic.checked) params.set("atomic", "true");
+    if (importForm.maxErrors.value) params.set("maxErrors", importForm.maxErrors.value);
+    if (importForm.mapping.files[0]) params.set("mapping", await importForm.mapping.files[0].text());
+    try {
+      let job = (await api("POST", `admin/api/jobs/import?${params}`, file, { headers: { "Content-Type": "text/csv" } })).data;
+      live.replaceChildren(jobCard(job));
+      // Follow the job until it ends; it goes on on the server if this page is left.
+      while (job.state === "running" && document.body.contains(live)) {
+        await new Promise((ok) => setTimeout(ok, 300));
+        job = (await admin("GET", `jobs/${encodeURIComponent(job.id)}`)).data;
+        live.replaceChildren(jobCard(job));
+      }
+      renderHistory();
+    } catch (err) { importError.append(errorBox(err)); }
   });
+  const exportError = h("div");
   const exportForm = h("form", { class: "card", "aria-labelledby": "export-title" },
     h("h2", { id: "export-title" }, "Export to CSV"),
-    h("div", { class: "row" }, h("label", {}, "Endpoint", pick()), h("label", {}, "Sort", h("input", { type: "text", name: "sort", placeholder: "-price,sku" })),
-      h("button", { type: "submit" }, "Export")));
+    h("div", { class: "row" }, h("label", {}, "Endpoint", pick()),
+      h("label", {}, "Sort", h("input", { type: "text", name: "sort", placeholder: "-price,sku" })),
+      h("label", {}, "Fields (empty: all)", h("input", { type: "text", name: "fields", placeholder: "sku,price" })),
+      h("label", {}, "Changed since", h("input", { type: "text", name: "changedSince", placeholder: "2024-01-01" })),
+      h("button", { type: "submit" }, "Export")),
+    exportError);
   exportForm.addEventListener("submit", async (e) => {
     e.preventDefault();
+    exportError.replaceChildren();
     const alias = exportForm.entity.value;
-    const params = new URLSearchParams();
-    if (exportForm.sort.value) params.set("sort", exportForm.sort.value);
+    const body = { entity: alias, sort: exportForm.sort.value, changedSince: exportForm.changedSince.value,
+      fields: exportForm.fields.value.split(",").map((f) => f.trim()).filter(Boolean) };
     try {
-      const resp = await api("GET", `${PREFIX}/${encodeURIComponent(alias)}?${params}`, undefined, { raw: true, headers: { Accept: "text/csv" } });
-      const blob = await resp.blob();
-      remember({ at: new Date().toISOString(), entity: alias, file: `${alias}.csv`, mode: "export", status: resp.status, bytes: blob.size });
-      download(`${alias}.csv`, blob);
+      const resp = await api("POST", "admin/api/jobs/export", JSON.stringify(body), { raw: true, headers: { "Content-Type": "application/json" } });
+      download(`${alias}.csv`, await resp.blob());
       renderHistory();
-    } catch (err) { exportForm.append(errorBox(err)); }
+    } catch (err) { exportError.append(errorBox(err)); }
   });
   const list = h("tbody");
-  const renderHistory = () => list.replaceChildren(...history().map((j) => h("tr", {}, h("td", {}, j.at.replace("T", " ").slice(0, 19)), h("td", {}, j.mode), h("td", {}, j.entity), h("td", {}, j.file), h("td", {}, j.status),
-    h("td", {}, j.summary ? `read ${j.summary.read}, inserted ${j.summary.inserted}, updated ${j.summary.updated}, rejected ${j.summary.rejected}` : j.bytes !== undefined ? `${j.bytes} bytes` : `${j.rejected} rejected`))));
-  renderHistory();
+  const renderHistory = async () => {
+    const all = (await admin("GET", "jobs")).data;
+    list.replaceChildren(...all.map((j) => h("tr", {},
+      h("td", {}, j.started_at.replace("T", " ").slice(0, 19)), h("td", {}, j.kind), h("td", {}, j.entity), h("td", {}, j.file_name),
+      h("td", {}, j.created_by), h("td", {}, h("span", { class: `badge ${j.state === "done" ? "on" : j.state === "running" ? "" : "off"}` }, j.state)),
+      h("td", {}, jobSummary(j)),
+      h("td", {}, j.kind === "import" && j.summary && j.summary.rejected && j.state !== "running"
+        ? h("button", { type: "button", class: "secondary", onclick: () => downloadRejects(j).catch((e) => toast(e.message)) }, `Rejects of ${j.file_name}`) : ""))));
+  };
+  await renderHistory();
   page("Jobs", importForm, exportForm,
-    h("section", { "aria-labelledby": "history-title" }, h("h2", { id: "history-title" }, "History (this browser)"),
-      h("table", { "aria-label": "Job history" }, h("thead", {}, h("tr", {}, ["When", "Job", "Endpoint", "File", "HTTP", "Summary"].map((c) => h("th", { scope: "col" }, c)))), list)));
+    h("section", { "aria-labelledby": "history-title" }, h("h2", { id: "history-title" }, "History"),
+      h("div", { class: "scroll" }, h("table", { "aria-label": "Job history" },
+        h("thead", {}, h("tr", {}, ["Started (UTC)", "Job", "Endpoint", "File", "By", "State", "Summary", ""].map((c) => h("th", { scope: "col" }, c)))), list))));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -37,7 +37,7 @@ pub(crate) enum Cred {
 }
 
 impl Cred {
-    fn apply(&self, req: TestRequest) -> TestRequest {
+    pub(crate) fn apply(&self, req: TestRequest) -> TestRequest {
         match self {
             Cred::Bearer(token) => req.insert_header(("Authorization", format!("Bearer {token}"))),
             Cred::Key(key) => req.insert_header(("X-Api-Key", key.as_str())),

@@ -41,22 +41,11 @@ fn create_tables(db: &TestDb, dx: &dynex_core::Dynex) {
     dynex_core::db::run_script(&mut dx.db().conn().unwrap(), &script).unwrap();
 }
 
-/// `GET /dynamic-entity/{path}` with a key that reads everything.
-async fn api(app: &TestApp, dx: &dynex_core::Dynex, path: &str) -> Reply {
-    let key = dx
-        .create_api_key(&format!("reader-{}", rand_suffix()), &[], None)
-        .unwrap()
-        .key;
-    // A new key is seen at the next refresh.
+/// `GET /dynamic-entity/{path}` with `key`, after a refresh: the test's handle runs no watcher,
+/// so it sees configuration changes (and new keys) only when told.
+async fn api(app: &TestApp, dx: &dynex_core::Dynex, key: &str, path: &str) -> Reply {
     dx.refresh().unwrap();
-    app.api(path, &key).await
-}
-
-fn rand_suffix() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos()
+    app.api(path, key).await
 }
 
 /// Tables are listed with the entity exposing them; one table shows its columns and the
@@ -113,6 +102,7 @@ async fn a_table_becomes_an_endpoint_that_can_be_changed_and_removed(db: TestDb)
     let (dx, app, creds) = setup(&db).await;
     create_tables(&db, &dx);
     let cred = &creds[0];
+    let reader = dx.create_api_key("reader", &[], None).unwrap().key;
     let r = call(
         &app,
         Method::POST,
@@ -124,7 +114,7 @@ async fn a_table_becomes_an_endpoint_that_can_be_changed_and_removed(db: TestDb)
     let config = created(&r).clone();
     assert_eq!(config["tableAlias"], "gadgets");
     assert_eq!(config["isActive"], true);
-    let r = api(&app, &dx, "gadgets").await;
+    let r = api(&app, &dx, &reader, "gadgets").await;
     assert_eq!(
         r.body,
         json!({"data": [
@@ -177,7 +167,7 @@ async fn a_table_becomes_an_endpoint_that_can_be_changed_and_removed(db: TestDb)
         data(&r)["definition"]["fields"][1]["fieldVisibleName"],
         "title"
     );
-    let r = api(&app, &dx, "gadgets/1?include=gadgetParts").await;
+    let r = api(&app, &dx, &reader, "gadgets/1?include=gadgetParts").await;
     assert_eq!(
         r.body,
         json!({"data": {"id": 1, "title": "lamp", "price": "9.50", "gadgetParts": [
@@ -201,7 +191,9 @@ async fn a_table_becomes_an_endpoint_that_can_be_changed_and_removed(db: TestDb)
     changed["isActive"] = json!(false);
     let r = call(&app, Method::PUT, "entities/gadgets", cred, Some(&changed)).await;
     assert_eq!(data(&r)["isActive"], false);
-    api(&app, &dx, "gadgets").await.assert_error(404, "007");
+    api(&app, &dx, &reader, "gadgets")
+        .await
+        .assert_error(404, "007");
     let r = call(&app, Method::GET, "entities/gadgets", cred, None).await;
     assert_eq!(data(&r)["served"], false);
 

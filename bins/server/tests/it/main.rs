@@ -7,6 +7,7 @@
 mod access;
 mod admin;
 mod admin_entities;
+mod admin_jobs;
 mod auth;
 mod concurrency;
 mod config;

@@ -1,4 +1,4 @@
-use dynex_core::CoreError;
+use dynex_core::{CoreError, Dynex};
 use dynex_test_support::{TestDb, backend_tests};
 use serde_json::json;
 
@@ -87,4 +87,17 @@ fn unknown_aliases_and_rows(db: TestDb) {
         dx.read_one("countries", "abc", &[]),
         Err(CoreError::RowNotFound(_))
     ));
+}
+
+/// Opening a SQLite database gathers the planner's statistics for tables that lack them, so a
+/// filter matching most rows does not pick an index over the sort's (see benches/README.md).
+#[test]
+fn sqlite_statistics_are_gathered_at_open() {
+    let db = TestDb::sqlite();
+    drop(demo(&db));
+    let dx = Dynex::open(&db.url).unwrap();
+    let mut sql = dynex_query::Sql::default();
+    sql.push("SELECT tbl AS c FROM sqlite_stat1 WHERE tbl = 'spy_product_abstract'");
+    let rows = dynex_core::db::load_cells(&mut dx.db().conn().unwrap(), &sql).unwrap();
+    assert!(!rows.is_empty(), "no statistics for spy_product_abstract");
 }

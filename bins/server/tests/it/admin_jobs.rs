@@ -1,0 +1,313 @@
+//! Jobs in the admin API: CSV imports that run in the background (progress, summary, rejected
+//! lines as a CSV report, dry runs, atomic files, failures), exports recorded as they are
+//! downloaded, and the history of both.
+
+use std::time::Duration;
+
+use actix_web::http::Method;
+use actix_web::http::header::CONTENT_TYPE;
+use actix_web::test::TestRequest;
+use dynex_test_support::{TestDb, async_backend_tests};
+use serde_json::{Value, json};
+
+use crate::admin::{Cred, call, setup};
+use crate::support::{Reply, TestApp, enc};
+
+async_backend_tests!(
+    an_import_job_keeps_the_good_rows_and_reports_the_rejected_ones,
+    dry_runs_and_atomic_jobs_write_nothing_when_a_row_is_refused,
+    upsert_jobs_count_unchanged_rows_and_use_a_mapping,
+    bad_job_requests_are_refused_and_failed_jobs_say_why,
+    export_jobs_answer_the_file_and_are_listed,
+);
+
+/// The tax sets the demo starts with.
+const DEMO_TAX_SETS: usize = 2;
+
+/// `POST /admin/api/jobs/import?{query}` with `csv` as the body.
+async fn start_import(app: &TestApp, cred: &Cred, query: &str, csv: &str) -> Reply {
+    let req = cred.apply(
+        TestRequest::post()
+            .uri(&format!("/admin/api/jobs/import?{query}"))
+            .insert_header((CONTENT_TYPE, "text/csv"))
+            .set_payload(csv.to_string()),
+    );
+    app.send(req).await
+}
+
+/// Starts an import job and waits for its end; returns the finished job.
+async fn import_job(app: &TestApp, cred: &Cred, query: &str, csv: &str) -> Value {
+    let r = start_import(app, cred, query, csv).await;
+    assert_eq!(r.status.as_u16(), 202, "unexpected reply: {r:?}");
+    let job = &r.body["data"];
+    assert_eq!(job["state"], "running", "{job}");
+    assert_eq!(job["kind"], "import");
+    assert_eq!(job["bytes_total"], json!(csv.len()));
+    let id = job["id"].as_str().expect("an id").to_string();
+    assert_eq!(r.header("location"), Some(format!("jobs/{id}")));
+    wait(app, cred, &id).await
+}
+
+/// Polls `GET /admin/api/jobs/{id}` until the job is no longer running (at most 30 s).
+async fn wait(app: &TestApp, cred: &Cred, id: &str) -> Value {
+    for _ in 0..300 {
+        let r = call(app, Method::GET, &format!("jobs/{id}"), cred, None).await;
+        let job = r.data().clone();
+        if job["state"] != "running" {
+            return job;
+        }
+        actix_rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("job {id} did not end");
+}
+
+/// `GET /admin/api/jobs/{id}/rejects`: the report as text.
+async fn rejects(app: &TestApp, cred: &Cred, id: &Value) -> String {
+    let r = call(
+        app,
+        Method::GET,
+        &format!("jobs/{}/rejects", id.as_str().unwrap()),
+        cred,
+        None,
+    )
+    .await;
+    assert_eq!(r.status.as_u16(), 200, "{r:?}");
+    assert_eq!(r.content_type.as_deref(), Some("text/csv; charset=utf-8"));
+    r.raw
+}
+
+/// The names of the stored tax sets.
+async fn tax_sets(app: &TestApp, key: &str) -> Vec<Value> {
+    app.all("tax-sets", key)
+        .await
+        .iter()
+        .map(|r| r["name"].clone())
+        .collect()
+}
+
+fn summary(job: &Value) -> Value {
+    let mut s = job["summary"].clone();
+    let o = s.as_object_mut().expect("a summary");
+    o.remove("seconds");
+    o.remove("rows_per_second");
+    s
+}
+
+async fn an_import_job_keeps_the_good_rows_and_reports_the_rejected_ones(db: TestDb) {
+    let (dx, app, creds) = setup(&db).await;
+    let key = dx.create_api_key("reader", &[], None).unwrap().key;
+    for (n, cred) in creds.iter().enumerate() {
+        let csv = format!(
+            "id_tax_set,name\n,Job set A{n}\n,\n,Job set B{n}\n,\"two\nlines{n}\"\n,Too,many{n}\n"
+        );
+        let job = import_job(&app, cred, "entity=tax-sets&fileName=sets.csv", &csv).await;
+        assert_eq!(job["state"], "done", "{job}");
+        assert_eq!(job["file_name"], "sets.csv");
+        assert_eq!(job["entity"], "tax-sets");
+        assert_eq!(job["created_by"], if n == 0 { "root" } else { "ops" });
+        assert_eq!(job["error"], Value::Null);
+        assert_eq!(job["bytes_read"], json!(csv.len()), "{job}");
+        assert!(job["finished_at"].is_string(), "{job}");
+        assert_eq!(
+            job["options"],
+            json!({"mode": "insert", "key": null, "dryRun": false, "atomic": false,
+                   "maxErrors": null, "mapping": false})
+        );
+        assert_eq!(
+            summary(&job),
+            json!({
+                "entity": "tax-sets", "mode": "insert", "dry_run": false, "atomic": false,
+                "committed": true, "read": 5, "inserted": 3, "updated": 0, "unchanged": 0,
+                "rejected": 2, "stopped_early": false, "skipped": 0
+            })
+        );
+        // The report has the CLI's columns: line, code, field, message, then the file's own.
+        let report = rejects(&app, cred, &job["id"]).await;
+        let lines: Vec<&str> = report.lines().collect();
+        assert_eq!(
+            lines[0], "line,code,field,message,id_tax_set,name",
+            "{report}"
+        );
+        assert!(
+            lines[1].starts_with(
+                "3,1307,name,The required field must not be empty. Field: `tax-sets[3].name`,,"
+            ),
+            "{report}"
+        );
+        assert!(lines[2].starts_with("7,1301,"), "{report}");
+        assert_eq!(lines.len(), 3, "{report}");
+    }
+    dx.refresh().unwrap();
+    let names = tax_sets(&app, &key).await;
+    assert_eq!(names.len(), DEMO_TAX_SETS + 6, "{names:?}");
+    for n in 0..2 {
+        assert!(names.contains(&json!(format!("Job set A{n}"))));
+        assert!(names.contains(&json!(format!("two\nlines{n}"))));
+    }
+    // Both jobs are in the history, newest first, with their summaries.
+    let r = call(&app, Method::GET, "jobs", &creds[0], None).await;
+    let list = r.data().as_array().unwrap().clone();
+    assert_eq!(list.len(), 2);
+    assert_eq!(list[0]["created_by"], "ops");
+    assert_eq!(list[1]["summary"]["inserted"], 3);
+}
+
+async fn dry_runs_and_atomic_jobs_write_nothing_when_a_row_is_refused(db: TestDb) {
+    let (dx, app, creds) = setup(&db).await;
+    let key = dx.create_api_key("reader", &[], None).unwrap().key;
+    let cred = &creds[0];
+    let csv = "name\nDry one\nDry two\n";
+    let job = import_job(&app, cred, "entity=tax-sets&dryRun=true", csv).await;
+    assert_eq!(job["state"], "done", "{job}");
+    assert_eq!(job["summary"]["dry_run"], true);
+    assert_eq!(job["summary"]["committed"], false);
+    assert_eq!(job["summary"]["inserted"], 2);
+    assert_eq!(tax_sets(&app, &key).await.len(), DEMO_TAX_SETS);
+
+    let csv = "name\nAtomic one\n\"\"\n";
+    let job = import_job(&app, cred, "entity=tax-sets&atomic=true", csv).await;
+    assert_eq!(job["state"], "done", "{job}");
+    assert_eq!(job["summary"]["committed"], false);
+    assert_eq!(job["summary"]["rejected"], 1);
+    let report = rejects(&app, cred, &job["id"]).await;
+    assert!(report.contains("\n3,1307,name,"), "{report}");
+    assert_eq!(tax_sets(&app, &key).await.len(), DEMO_TAX_SETS);
+
+    // --max-errors: the job stops after the batch that reached it.
+    let mut csv = String::from("name\n");
+    for i in 0..2500 {
+        csv.push_str(if i % 2 == 0 { "\"\"\n" } else { "ok\n" });
+    }
+    let job = import_job(&app, cred, "entity=tax-sets&maxErrors=10&dryRun=1", &csv).await;
+    assert_eq!(job["summary"]["stopped_early"], true, "{job}");
+    assert_eq!(job["summary"]["read"], 1000, "{job}");
+}
+
+async fn upsert_jobs_count_unchanged_rows_and_use_a_mapping(db: TestDb) {
+    let (dx, app, creds) = setup(&db).await;
+    let key = dx.create_api_key("reader", &[], None).unwrap().key;
+    let cred = &creds[1];
+    let before = app.all("tax-sets", &key).await;
+    // A third-party file: another header, spaces around the names.
+    let mut csv = String::from("Label\n");
+    for row in &before {
+        csv.push_str(&format!("  {}\n", row["name"].as_str().unwrap()));
+    }
+    csv.push_str("NEW SET\n");
+    let mapping = "columns:\n  Label: { field: name, trim: true }\n";
+    let query = format!(
+        "entity=tax-sets&mode=upsert&key=name&mapping={}",
+        enc(mapping)
+    );
+    let job = import_job(&app, cred, &query, &csv).await;
+    assert_eq!(job["state"], "done", "{job}");
+    assert_eq!(job["options"]["mapping"], true);
+    assert_eq!(job["options"]["key"], "name");
+    assert_eq!(
+        (
+            &job["summary"]["unchanged"],
+            &job["summary"]["inserted"],
+            &job["summary"]["rejected"]
+        ),
+        (&json!(DEMO_TAX_SETS), &json!(1), &json!(0)),
+        "{job}"
+    );
+    dx.refresh().unwrap();
+    let r = app
+        .api(
+            &format!("tax-sets?filter[tax-sets.name]={}", enc("NEW SET")),
+            &key,
+        )
+        .await;
+    assert_eq!(r.rows().len(), 1);
+
+    // Matched by a field instead of the identifier, without a mapping.
+    let csv = "name\nNEW SET\n";
+    let job = import_job(&app, cred, "entity=tax-sets&mode=update&key=name", csv).await;
+    assert_eq!(job["summary"]["unchanged"], 1, "{job}");
+}
+
+async fn bad_job_requests_are_refused_and_failed_jobs_say_why(db: TestDb) {
+    let (dx, app, creds) = setup(&db).await;
+    let cred = &creds[0];
+    start_import(&app, cred, "entity=nope", "name\nx\n")
+        .await
+        .assert_error(404, "007");
+    for query in [
+        "mode=insert",
+        "entity=tax-sets&mode=merge",
+        "entity=tax-sets&dryRun=maybe",
+        "entity=tax-sets&maxErrors=-1",
+        "entity=tax-sets&mapping=columns%3A%20%5B",
+        "entity=tax-sets&rejects=x.csv",
+    ] {
+        start_import(&app, cred, query, "name\nx\n")
+            .await
+            .assert_error(400, "1401");
+    }
+    // Without the admin scope: refused, nothing recorded.
+    let reader = Cred::Key(dx.create_api_key("reader", &[], None).unwrap().key);
+    start_import(&app, &reader, "entity=tax-sets", "name\nx\n")
+        .await
+        .assert_error(403, "002");
+    call(&app, Method::GET, "jobs", &reader, None)
+        .await
+        .assert_error(403, "002");
+    let r = call(&app, Method::GET, "jobs", cred, None).await;
+    assert_eq!(r.data(), &json!([]));
+
+    // A header the entity cannot take fails the job, with the code the API would answer.
+    let job = import_job(&app, cred, "entity=tax-sets", "name,colour\nx,red\n").await;
+    assert_eq!(job["state"], "failed", "{job}");
+    assert_eq!(job["error"]["code"], "1401", "{job}");
+    assert!(
+        job["error"]["message"].as_str().unwrap().contains("colour"),
+        "{job}"
+    );
+    call(&app, Method::GET, "jobs/unknown", cred, None)
+        .await
+        .assert_error(404, "1402");
+    call(&app, Method::GET, "jobs?limit=0", cred, None)
+        .await
+        .assert_error(400, "1401");
+}
+
+async fn export_jobs_answer_the_file_and_are_listed(db: TestDb) {
+    let (_dx, app, creds) = setup(&db).await;
+    let cred = &creds[0];
+    let body = json!({"entity": "tax-sets", "sort": "-name", "fields": ["name"],
+                      "filters": {"filter[tax-sets.id_tax_set]": {"lte": 2}}});
+    let r = call(&app, Method::POST, "jobs/export", cred, Some(&body)).await;
+    assert_eq!(r.status.as_u16(), 200, "{r:?}");
+    assert_eq!(
+        r.header("content-disposition").as_deref(),
+        Some("attachment; filename=\"tax-sets.csv\"")
+    );
+    let lines: Vec<&str> = r.raw.lines().collect();
+    assert_eq!(lines[0], "name");
+    assert_eq!(lines.len(), 3, "{}", r.raw);
+    assert!(lines[1] > lines[2], "sorted by -name: {lines:?}");
+    let id = r.header("x-dynex-job").expect("the job's id");
+    let job = wait(&app, cred, &id).await;
+    assert_eq!(job["kind"], "export");
+    assert_eq!(job["state"], "done", "{job}");
+    assert_eq!(job["summary"]["rows"], 2, "{job}");
+    assert_eq!(job["options"]["sort"], "-name");
+
+    for bad in [
+        json!({"entity": "nope"}),
+        json!({"entity": "tax-sets", "fields": ["colour"]}),
+        json!({"entity": "tax-sets", "filters": {"page[limit]": 1}}),
+        json!({"entity": "tax-sets", "what": 1}),
+    ] {
+        let r = call(&app, Method::POST, "jobs/export", cred, Some(&bad)).await;
+        assert!(r.status.is_client_error(), "{bad}: {r:?}");
+        r.assert_json();
+    }
+    let r = call(&app, Method::GET, "jobs", cred, None).await;
+    assert_eq!(
+        r.data().as_array().unwrap().len(),
+        1,
+        "refused exports are no jobs"
+    );
+}

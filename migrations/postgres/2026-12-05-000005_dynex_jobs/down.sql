@@ -1,0 +1,2 @@
+DROP TABLE dynex_job_reject;
+DROP TABLE dynex_job;
