@@ -6,6 +6,7 @@ use std::io::Write;
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
+use dynex_auth::{Action, Principal};
 use dynex_core::{CoreError, ImportMode, ImportOptions, JobKind, NewJob};
 use futures_util::StreamExt;
 use serde::Deserialize;
@@ -27,6 +28,17 @@ pub fn routes(scope: actix_web::Scope) -> actix_web::Scope {
         .route("/jobs/export", web::post().to(export))
         .route("/jobs/{id}", web::get().to(show))
         .route("/jobs/{id}/rejects", web::get().to(rejects))
+}
+
+/// Refuses a job on `alias` unless the principal may also `action` it on the Data Exchange API:
+/// the `admin` scope alone configures entities, it does not read or write their rows.
+fn entity_scope(principal: &Principal, action: Action, alias: &str) -> Result<(), ApiError> {
+    if principal.allows(action, alias) {
+        return Ok(());
+    }
+    Err(ApiError::MissingScope(
+        Principal::missing_scope(action, alias).to_string(),
+    ))
 }
 
 fn invalid(message: impl Into<String>) -> ApiError {
@@ -144,6 +156,7 @@ async fn import(
     if state.dynex.snapshot().catalog.entity(&entity).is_none() {
         return Err(ApiError::Core(CoreError::UnknownEntity(entity)));
     }
+    entity_scope(&principal, Action::Write, &entity)?;
     let mode = match get("mode").map(String::as_str) {
         None | Some("insert") => ImportMode::Insert,
         Some("upsert") => ImportMode::Upsert,
@@ -279,6 +292,16 @@ async fn export(
         };
         request.filters.push((k.clone(), v));
     }
+    if state
+        .dynex
+        .snapshot()
+        .catalog
+        .entity(&asked.entity)
+        .is_none()
+    {
+        return Err(ApiError::Core(CoreError::UnknownEntity(asked.entity)));
+    }
+    entity_scope(&principal, Action::Read, &asked.entity)?;
     let dynex = state.dynex.clone();
     let alias = asked.entity.clone();
     let (plan, job) = crate::blocking(move || {

@@ -102,7 +102,7 @@ function download(name, blob) {
 
 function page(title, ...children) {
   document.title = `${title} · dynex`;
-  main.replaceChildren(h("h1", {}, title), ...children);
+  main.replaceChildren(h("h1", {}, title), ...children.filter((c) => c !== null && c !== undefined && c !== false));
   main.focus();
 }
 
@@ -230,6 +230,8 @@ async function endpoint(alias) {
       h("td", {}, h("input", { type: "checkbox", name: "required", checked: !!v.isRequired, "aria-label": `${c.name} required` })),
       ["min", "max", "minLength", "maxLength", "precision", "scale"].map((k) =>
         h("td", {}, h("input", { type: "number", name: k, value: num(v[k]), "aria-label": `${k} of ${c.name}` }))),
+      h("td", {}, h("input", { type: "text", name: "enum", value: (f.enumValues || []).join(", "), placeholder: "a, b", "aria-label": `Enum values of ${c.name}` })),
+      h("td", {}, h("input", { type: "text", name: "examples", value: f.examples || "", "aria-label": `Examples of ${c.name}` })),
       h("td", {}, h("input", { type: "text", name: "description", value: f.description || "", "aria-label": `Description of ${c.name}` })));
     row.field = f;
     return row;
@@ -244,7 +246,7 @@ async function endpoint(alias) {
       h("label", {}, "Identifier", identifier)),
     h("h2", { id: "fields-title" }, "Fields"),
     h("div", { class: "scroll" }, h("table", { class: "fields", "aria-label": "Fields" },
-      h("thead", {}, h("tr", {}, ["Column", "Visible name", "Type", "Creatable", "Editable", "Required", "Min", "Max", "Min length", "Max length", "Precision", "Scale", "Description"].map((c) => h("th", { scope: "col" }, c)))),
+      h("thead", {}, h("tr", {}, ["Column", "Visible name", "Type", "Creatable", "Editable", "Required", "Min", "Max", "Min length", "Max length", "Precision", "Scale", "Enum values", "Examples", "Description"].map((c) => h("th", { scope: "col" }, c)))),
       h("tbody", {}, fieldRows))),
     h("h2", {}, "Relations"),
     h("p", { class: "muted" }, "Child rows that ", h("code", {}, "include=NAME"), " loads and nested writes create: the child entity's field that holds this entity's field."),
@@ -283,6 +285,13 @@ async function endpoint(alias) {
       }
       const d = get("description").value;
       if (d) f.description = d; else delete f.description;
+      const x = get("examples").value.trim();
+      if (x) f.examples = x; else delete f.examples;
+      // Enum values of integer and float fields are JSON numbers; others (decimals too) text.
+      const numeric = ["integer", "float"].includes(f.type);
+      const values = get("enum").value.split(",").map((v) => v.trim()).filter(Boolean)
+        .map((v) => (numeric && v !== "" && !Number.isNaN(Number(v)) ? Number(v) : v));
+      if (values.length) f.enumValues = values; else delete f.enumValues;
       return f;
     });
     next.childRelations = [...relations.children].map((r) => r.read()).filter((r) => r.name);

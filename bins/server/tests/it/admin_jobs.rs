@@ -10,8 +10,8 @@ use actix_web::test::TestRequest;
 use dynex_test_support::{TestDb, async_backend_tests};
 use serde_json::{Value, json};
 
-use crate::admin::{Cred, call, setup};
-use crate::support::{Reply, TestApp, enc};
+use crate::admin::{Cred, call};
+use crate::support::{Reply, TestApp, enc, scoped_key};
 
 async_backend_tests!(
     an_import_job_keeps_the_good_rows_and_reports_the_rejected_ones,
@@ -20,6 +20,18 @@ async_backend_tests!(
     bad_job_requests_are_refused_and_failed_jobs_say_why,
     export_jobs_answer_the_file_and_are_listed,
 );
+
+/// The admin setup of the admin API tests, with the second credential an API key that may also
+/// read and write entities (an import or export job needs both).
+async fn setup(db: &TestDb) -> (dynex_core::Dynex, TestApp, [Cred; 2]) {
+    let (dx, app, [token, _]) = crate::admin::setup(db).await;
+    let key = scoped_key(
+        &dx,
+        "jobs-ops",
+        "admin dynamic-entity:read dynamic-entity:write",
+    );
+    (dx, app, [token, Cred::Key(key)])
+}
 
 /// The tax sets the demo starts with.
 const DEMO_TAX_SETS: usize = 2;
@@ -104,7 +116,7 @@ async fn an_import_job_keeps_the_good_rows_and_reports_the_rejected_ones(db: Tes
         assert_eq!(job["state"], "done", "{job}");
         assert_eq!(job["file_name"], "sets.csv");
         assert_eq!(job["entity"], "tax-sets");
-        assert_eq!(job["created_by"], if n == 0 { "root" } else { "ops" });
+        assert_eq!(job["created_by"], if n == 0 { "root" } else { "jobs-ops" });
         assert_eq!(job["error"], Value::Null);
         assert_eq!(job["bytes_read"], json!(csv.len()), "{job}");
         assert!(job["finished_at"].is_string(), "{job}");
@@ -148,7 +160,7 @@ async fn an_import_job_keeps_the_good_rows_and_reports_the_rejected_ones(db: Tes
     let r = call(&app, Method::GET, "jobs", &creds[0], None).await;
     let list = r.data().as_array().unwrap().clone();
     assert_eq!(list.len(), 2);
-    assert_eq!(list[0]["created_by"], "ops");
+    assert_eq!(list[0]["created_by"], "jobs-ops");
     assert_eq!(list[1]["summary"]["inserted"], 3);
 }
 
@@ -245,6 +257,15 @@ async fn bad_job_requests_are_refused_and_failed_jobs_say_why(db: TestDb) {
             .await
             .assert_error(400, "1401");
     }
+    // The admin scope alone does not read or write rows.
+    let admin_only = Cred::Key(scoped_key(&dx, "admin-only", "admin"));
+    start_import(&app, &admin_only, "entity=tax-sets", "name\nx\n")
+        .await
+        .assert_error(403, "002");
+    let body = json!({"entity": "tax-sets"});
+    call(&app, Method::POST, "jobs/export", &admin_only, Some(&body))
+        .await
+        .assert_error(403, "002");
     // Without the admin scope: refused, nothing recorded.
     let reader = Cred::Key(dx.create_api_key("reader", &[], None).unwrap().key);
     start_import(&app, &reader, "entity=tax-sets", "name\nx\n")
