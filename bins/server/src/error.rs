@@ -389,9 +389,13 @@ pub const ERROR_CODES: &[ErrorCodeInfo] = &[
     code(
         "1402",
         404,
-        "Admin API: no such user, client or active API key.",
+        "Admin API: no such user, client, active API key, table, entity or job.",
     ),
-    code("1403", 409, "Admin API: the name is taken."),
+    code(
+        "1403",
+        409,
+        "Admin API: the name is taken, or the table is exposed already.",
+    ),
     code(
         "1390",
         503,
