@@ -1182,3 +1182,220 @@ fn configuration_routes_describe_tables_and_entities() {
     assert!(!fits(&add, &json!({"alias": "gadgets"})));
     assert!(!fits(&add, &json!({"table": "spy_gadget", "other": 1})));
 }
+
+/// The job routes: their operations, parameters, statuses, media types and links, and jobs as
+/// the server serializes them (running, done, failed) fit `dynex.Job`.
+#[test]
+fn job_routes_describe_imports_and_exports() {
+    let d = doc();
+    assert_eq!(methods(&d, "/admin/api/jobs"), set(&["get"]));
+    assert_eq!(methods(&d, "/admin/api/jobs/{id}"), set(&["get"]));
+    assert_eq!(methods(&d, "/admin/api/jobs/{id}/rejects"), set(&["get"]));
+    assert_eq!(methods(&d, "/admin/api/jobs/import"), set(&["post"]));
+    assert_eq!(methods(&d, "/admin/api/jobs/export"), set(&["post"]));
+    let op = |path: &str, method: &str| d["paths"][path][method].clone();
+    let statuses = |path: &str, method: &str| -> Vec<String> {
+        op(path, method)["responses"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect()
+    };
+    assert_eq!(
+        statuses("/admin/api/jobs", "get"),
+        ["200", "400", "401", "403", "503"]
+    );
+    assert_eq!(
+        statuses("/admin/api/jobs/{id}", "get"),
+        ["200", "401", "403", "404", "503"]
+    );
+    assert_eq!(
+        statuses("/admin/api/jobs/{id}/rejects", "get"),
+        ["200", "401", "403", "404", "503"]
+    );
+    assert_eq!(
+        statuses("/admin/api/jobs/import", "post"),
+        ["202", "400", "401", "403", "404", "413", "503"]
+    );
+    assert_eq!(
+        statuses("/admin/api/jobs/export", "post"),
+        ["200", "400", "401", "403", "404", "413", "503"]
+    );
+
+    let list = op("/admin/api/jobs", "get");
+    assert_eq!(parameter_names(&d, &list), ["limit"]);
+    let limit = &list["parameters"][0];
+    assert_eq!(limit["in"], "query");
+    assert_eq!(
+        limit["schema"],
+        json!({"type": "integer", "minimum": 1, "maximum": 500, "default": 50})
+    );
+    assert_eq!(
+        parameter_names(&d, &op("/admin/api/jobs/{id}", "get")),
+        ["id"]
+    );
+    assert_eq!(
+        parameter_names(&d, &op("/admin/api/jobs/{id}/rejects", "get")),
+        ["id"]
+    );
+
+    let import = op("/admin/api/jobs/import", "post");
+    assert_eq!(
+        parameter_names(&d, &import),
+        [
+            "entity",
+            "mode",
+            "key",
+            "dryRun",
+            "atomic",
+            "maxErrors",
+            "fileName",
+            "mapping"
+        ]
+    );
+    for p in import["parameters"].as_array().unwrap() {
+        assert_eq!(p["in"], "query", "{p}");
+        assert!(p["schema"].is_object(), "{p}");
+        assert_eq!(p["required"] == json!(true), p["name"] == "entity", "{p}");
+    }
+    assert_eq!(
+        import["parameters"][1]["schema"]["enum"],
+        json!(["insert", "upsert", "update"])
+    );
+    let content = import["requestBody"]["content"].as_object().unwrap();
+    assert_eq!(content.keys().collect::<Vec<_>>(), ["text/csv"]);
+    let started = &import["responses"]["202"];
+    assert!(started["headers"]["Location"].is_object());
+    assert_eq!(
+        started["links"]["Show"],
+        json!({"operationId": "admin-show-job", "parameters": {"id": "$response.body#/data/id"}})
+    );
+    assert!(
+        import["security"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({"oauth2": ["admin", "dynamic-entity:write"]}))
+    );
+
+    let export = op("/admin/api/jobs/export", "post");
+    assert!(export.get("parameters").is_none());
+    let file = &export["responses"]["200"];
+    assert_eq!(
+        file["content"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
+        ["text/csv"]
+    );
+    assert!(file["headers"]["Content-Disposition"].is_object());
+    assert!(file["headers"]["X-Dynex-Job"].is_object());
+    assert_eq!(
+        file["links"]["Show"]["parameters"]["id"],
+        "$response.header.X-Dynex-Job"
+    );
+    assert!(
+        export["security"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({"oauth2": ["admin", "dynamic-entity:read"]}))
+    );
+    let rejects = &op("/admin/api/jobs/{id}/rejects", "get")["responses"]["200"];
+    assert!(rejects["content"]["text/csv"].is_object());
+    assert!(rejects["headers"]["Content-Disposition"].is_object());
+    // Every error answer is JSON.
+    for (path, method) in [
+        ("/admin/api/jobs", "get"),
+        ("/admin/api/jobs/{id}", "get"),
+        ("/admin/api/jobs/{id}/rejects", "get"),
+        ("/admin/api/jobs/import", "post"),
+        ("/admin/api/jobs/export", "post"),
+    ] {
+        for (status, response) in op(path, method)["responses"].as_object().unwrap() {
+            if status.starts_with('4') || status.starts_with('5') {
+                let content = resolve(&d, response)["content"].as_object().unwrap();
+                assert_eq!(
+                    content.keys().collect::<Vec<_>>(),
+                    ["application/json"],
+                    "{method} {path} {status}"
+                );
+            }
+        }
+    }
+
+    let fits = |schema: &Value, instance: &Value| -> bool {
+        let mut root = schema.clone();
+        root["components"] = d["components"].clone();
+        jsonschema::options()
+            .should_validate_formats(true)
+            .build(&root)
+            .unwrap()
+            .is_valid(instance)
+    };
+    let answer = |path: &str, method: &str, status: &str| -> Value {
+        resolve(&d, &op(path, method)["responses"][status])["content"]["application/json"]["schema"]
+            .clone()
+    };
+    let running = json!({
+        "id": "Ab3dEf6hIj9kLm2nOp5q", "kind": "import", "entity": "countries",
+        "file_name": "countries.csv",
+        "options": {"mode": "upsert", "key": "iso2_code", "dryRun": false, "atomic": false,
+                    "maxErrors": null, "mapping": false},
+        "state": "running", "created_by": "root", "bytes_total": 1234, "bytes_read": 0,
+        "summary": null, "error": null, "started_at": "2024-01-02T03:04:05.678Z",
+        "updated_at": "2024-01-02T03:04:05.678Z", "finished_at": null,
+    });
+    let mut done = running.clone();
+    done["state"] = json!("done");
+    done["bytes_read"] = json!(1234);
+    done["summary"] = json!({"entity": "countries", "mode": "upsert", "read": 10,
+        "inserted": 8, "updated": 0, "unchanged": 0, "rejected": 2, "seconds": 0.1});
+    done["finished_at"] = json!("2024-01-02T03:04:06.000Z");
+    let mut failed = running.clone();
+    failed["state"] = json!("failed");
+    failed["error"] = json!({"code": "1401", "message": "unknown column `colour`"});
+    failed["finished_at"] = json!("2024-01-02T03:04:06.000Z");
+    let export_job = json!({
+        "id": "Zy3dEf6hIj9kLm2nOp5q", "kind": "export", "entity": "countries",
+        "file_name": "countries.csv",
+        "options": {"sort": "-name", "fields": ["name"],
+                    "filters": [["filter[countries.population]", "{\"gte\": 10}"]],
+                    "changedSince": null},
+        "state": "interrupted", "created_by": "ops", "bytes_total": null, "bytes_read": 0,
+        "summary": {"rows": 2, "seconds": 0.01}, "error": null,
+        "started_at": "2024-01-02T03:04:05.678Z", "updated_at": "2024-01-02T03:04:05.678Z",
+        "finished_at": null,
+    });
+    let job = crate::schema_ref("dynex.Job");
+    for j in [&running, &done, &failed, &export_job] {
+        assert!(fits(&job, j), "{j}");
+        let one = json!({ "data": j });
+        assert!(fits(&answer("/admin/api/jobs/{id}", "get", "200"), &one));
+        assert!(fits(&answer("/admin/api/jobs/import", "post", "202"), &one));
+    }
+    let all = json!({"data": [export_job, failed, done, running]});
+    assert!(fits(&answer("/admin/api/jobs", "get", "200"), &all));
+    let mut unknown = running.clone();
+    unknown["state"] = json!("paused");
+    assert!(!fits(&job, &unknown));
+    let mut extra = running.clone();
+    extra["progress"] = json!(0.5);
+    assert!(!fits(&job, &extra));
+
+    let body = export["requestBody"]["content"]["application/json"]["schema"].clone();
+    assert!(fits(&body, &json!({"entity": "countries"})));
+    assert!(fits(
+        &body,
+        &json!({"entity": "countries", "sort": "-name", "fields": ["name"],
+                "filters": {"filter[countries.population]": {"gte": 10},
+                            "filter[countries.name]": "Austria"},
+                "changedSince": "2024-01-02"})
+    ));
+    assert!(!fits(&body, &json!({"sort": "name"})), "entity is required");
+    assert!(!fits(&body, &json!({"entity": "countries", "what": 1})));
+    assert!(!fits(
+        &body,
+        &json!({"entity": "countries", "filters": {"page[limit]": 1}})
+    ));
+}

@@ -551,10 +551,131 @@ async fn answers_match_the_description(db: TestDb) {
         )
         .await;
     conforms(&doc, "/admin/api/users/{name}", "delete", &r);
+    jobs_answer_as_described(&dx, &app, &doc, &admin).await;
     for path in ["/health/live", "/health/ready", "/openapi.json"] {
         let r = app.send(TestRequest::get().uri(path)).await;
         conforms(&doc, path, "get", &r);
     }
+}
+
+/// The job routes: imports started, followed and their rejects downloaded, exports, refusals.
+async fn jobs_answer_as_described(dx: &Dynex, app: &TestApp, doc: &Value, admin_only: &str) {
+    let key = crate::support::scoped_key(
+        dx,
+        "openapi-jobs",
+        "admin dynamic-entity:read dynamic-entity:write",
+    );
+    let list = "/admin/api/jobs";
+    let show = "/admin/api/jobs/{id}";
+    let rejects = "/admin/api/jobs/{id}/rejects";
+    let import = "/admin/api/jobs/import";
+    let export = "/admin/api/jobs/export";
+    let post = |uri: &str, key: &str, content_type: &str, body: &str| {
+        TestRequest::post()
+            .uri(uri)
+            .insert_header(("X-Api-Key", key))
+            .insert_header((CONTENT_TYPE, content_type))
+            .set_payload(body.to_string())
+    };
+    let r = app.get(list, &key).await;
+    conforms(doc, list, "get", &r);
+    let r = app.get("/admin/api/jobs?limit=0", &key).await;
+    assert_eq!(r.status.as_u16(), 400, "{r:?}");
+    conforms(doc, list, "get", &r);
+
+    let csv = "iso2_code,name\nWG,Glandia\nWGX,\n";
+    let query = "entity=countries&mode=insert&dryRun=false&atomic=false&maxErrors=10\
+                 &fileName=glandia.csv";
+    let r = app
+        .send(post(&format!("{import}?{query}"), &key, "text/csv", csv))
+        .await;
+    assert_eq!(r.status.as_u16(), 202, "{r:?}");
+    conforms(doc, import, "post", &r);
+    let id = r.body["data"]["id"].as_str().unwrap().to_string();
+    assert_eq!(r.header("location"), Some(format!("jobs/{id}")));
+    for (query, status) in [
+        ("entity=nope", 404),
+        ("entity=countries&mode=merge", 400),
+        ("entity=countries&dryRun=maybe", 400),
+        ("mode=insert", 400),
+    ] {
+        let r = app
+            .send(post(&format!("{import}?{query}"), &key, "text/csv", csv))
+            .await;
+        assert_eq!(r.status.as_u16(), status, "{query}: {r:?}");
+        conforms(doc, import, "post", &r);
+    }
+    let r = app
+        .send(post(
+            &format!("{import}?entity=countries"),
+            admin_only,
+            "text/csv",
+            csv,
+        ))
+        .await;
+    assert_eq!(r.status.as_u16(), 403, "{r:?}");
+    conforms(doc, import, "post", &r);
+
+    // Followed until it ends, each answer as described.
+    let mut job = Value::Null;
+    for _ in 0..300 {
+        let r = app.get(&format!("{list}/{id}"), &key).await;
+        conforms(doc, show, "get", &r);
+        job = r.body["data"].clone();
+        if job["state"] != "running" {
+            break;
+        }
+        actix_rt::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(job["state"], "done", "{job}");
+    assert_eq!(job["summary"]["rejected"], 1, "{job}");
+    let r = app.get(&format!("{list}/{id}/rejects"), &key).await;
+    assert_eq!(r.status.as_u16(), 200, "{r:?}");
+    conforms(doc, rejects, "get", &r);
+    assert!(r.raw.starts_with("line,code,field,message,"), "{}", r.raw);
+    assert!(r.header("content-disposition").is_some());
+    for (uri, path) in [("unknown", show), ("unknown/rejects", rejects)] {
+        let r = app.get(&format!("{list}/{uri}"), &key).await;
+        assert_eq!(r.status.as_u16(), 404, "{r:?}");
+        conforms(doc, path, "get", &r);
+    }
+
+    let body = json!({"entity": "countries", "sort": "-name", "fields": ["iso2_code", "name"],
+        "filters": {"filter[countries.iso2_code]": {"in": ["AT", "WG"]}}});
+    request_fits(doc, export, "post", &body);
+    let r = app
+        .send(post(export, &key, "application/json", &body.to_string()))
+        .await;
+    assert_eq!(r.status.as_u16(), 200, "{r:?}");
+    conforms(doc, export, "post", &r);
+    assert!(r.header("content-disposition").is_some());
+    let exported = r.header("x-dynex-job").expect("the job's id");
+    let r = app.get(&format!("{list}/{exported}"), &key).await;
+    conforms(doc, show, "get", &r);
+    for (body, status) in [
+        (json!({"entity": "nope"}), 404),
+        (json!({"entity": "countries", "what": 1}), 400),
+        (json!({"entity": "countries", "sort": "colour"}), 400),
+        (json!({"entity": "countries", "fields": ["colour"]}), 400),
+        (
+            json!({"entity": "countries", "filters": {"filter[countries.colour]": "red"}}),
+            400,
+        ),
+    ] {
+        let r = app
+            .send(post(export, &key, "application/json", &body.to_string()))
+            .await;
+        assert_eq!(r.status.as_u16(), status, "{body}: {r:?}");
+        conforms(doc, export, "post", &r);
+    }
+    let r = app
+        .send(post(export, &key, "application/json", "not json"))
+        .await;
+    assert_eq!(r.status.as_u16(), 400, "{r:?}");
+    conforms(doc, export, "post", &r);
+    let r = app.get(list, &key).await;
+    assert_eq!(r.body["data"].as_array().map(Vec::len), Some(2), "{r:?}");
+    conforms(doc, list, "get", &r);
 }
 
 fn admin_key(dx: &Dynex) -> String {
