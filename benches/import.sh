@@ -29,7 +29,7 @@
 # Environment:
 #   BACKENDS     backends to benchmark, in order (default "sqlite postgres mysql")
 #   ROWS         rows in the generated file (default 1000000)
-#   BATCH        dynex import --batch-size (default 1000)
+#   BATCH        dynex import --batch-size (default 2500, dynex's own default)
 #   PG_HOST, PG_PORT, PG_USER, MYSQL_HOST, MYSQL_PORT, MYSQL_USER: the servers (defaults
 #                127.0.0.1:5432 postgres, 127.0.0.1:3306 root); each run creates a database
 #                and drops it
@@ -41,7 +41,7 @@ set -euo pipefail
 
 BACKENDS=${BACKENDS:-"sqlite postgres mysql"}
 ROWS=${ROWS:-1000000}
-BATCH=${BATCH:-1000}
+BATCH=${BATCH:-2500}
 PG_HOST=${PG_HOST:-127.0.0.1}
 PG_PORT=${PG_PORT:-5432}
 PG_USER=${PG_USER:-postgres}

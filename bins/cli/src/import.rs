@@ -81,7 +81,7 @@ pub(crate) fn run(
             CoreError::Invalid("ALIAS and FILE are required without --manifest".into()).into(),
         );
     };
-    let (input, size, source): (Box<dyn Read>, Option<u64>, Option<String>) =
+    let (input, size, source): (Box<dyn Read + Send>, Option<u64>, Option<String>) =
         if path.as_os_str() == "-" {
             if args.resume {
                 return Err(CoreError::Invalid(
@@ -89,7 +89,7 @@ pub(crate) fn run(
                 )
                 .into());
             }
-            (Box::new(io::stdin().lock()), None, None)
+            (Box::new(io::stdin()), None, None)
         } else {
             let source = fingerprint(path)?;
             let (file, size) = open(path)?;

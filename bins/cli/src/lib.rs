@@ -285,8 +285,9 @@ pub struct ImportArgs {
     /// Stop after the batch in which this many rows were rejected.
     #[arg(long, value_name = "N")]
     pub max_errors: Option<u64>,
-    /// Rows written per batch.
-    #[arg(long, value_name = "N", default_value_t = 1000)]
+    /// Rows written per batch; upserts and updates take at most the page limit (1000) per
+    /// batch, as each batch is matched with one read.
+    #[arg(long, value_name = "N", default_value_t = dynex_core::IMPORT_BATCH_ROWS)]
     pub batch_size: usize,
     /// A YAML mapping for files of another system: renamed and ignored columns, constants, trims, value maps, date formats, decimal commas (see docs/import-export.md).
     #[arg(long, value_name = "FILE.yml")]
@@ -509,6 +510,9 @@ fn open(url: &str) -> anyhow::Result<Dynex> {
     let options = Options {
         pool_size: POOL_SIZE,
         watch_interval: None,
+        // Jobs read tables once, front to back: a memory map would only add the pages read
+        // to the resident set (hundreds of MB for a large table), so memory stays one batch.
+        sqlite_mmap: 0,
         ..Options::default()
     };
     Dynex::open_with(url, options).map_err(|e| opening(e, url))

@@ -550,6 +550,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
             refresh_ttl: Duration::from_secs(args.refresh_token_ttl.max(1)),
             ..TokenOptions::default()
         },
+        ..Options::default()
     };
     if let Some(secret) = &args.token_secret
         && let Err(why) = dynex_auth::check_signing_secret(secret)

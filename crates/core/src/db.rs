@@ -132,6 +132,8 @@ pub fn redact(url: &str) -> String {
 #[derive(Debug)]
 pub struct Manager {
     url: DatabaseUrl,
+    /// `PRAGMA mmap_size` of SQLite connections.
+    sqlite_mmap: u64,
 }
 
 impl ManageConnection for Manager {
@@ -146,14 +148,15 @@ impl ManageConnection for Manager {
                     .map_err(r2d2::Error::ConnectionError)?;
                 // One PRAGMA per statement, as diesel's documentation advises; WAL lets readers
                 // run beside the writer, the busy timeout makes writers wait instead of failing.
+                let mmap = format!("PRAGMA mmap_size = {}", self.sqlite_mmap);
                 for pragma in [
                     "PRAGMA busy_timeout = 5000",
                     "PRAGMA journal_mode = WAL",
                     "PRAGMA synchronous = NORMAL",
                     "PRAGMA foreign_keys = ON",
                     // Reads through a shared memory map instead of copying pages into each
-                    // connection's small private cache.
-                    "PRAGMA mmap_size = 268435456",
+                    // connection's small private cache (see `Db::connect_with`).
+                    &mmap,
                 ] {
                     c.batch_execute(pragma).map_err(r2d2::Error::QueryError)?;
                 }
@@ -182,6 +185,9 @@ impl ManageConnection for Manager {
     }
 }
 
+/// The default `PRAGMA mmap_size` of SQLite connections: 256 MiB.
+pub const SQLITE_MMAP_BYTES: u64 = 256 * 1024 * 1024;
+
 /// A pooled connection.
 pub type Conn = PooledConnection<Manager>;
 
@@ -203,6 +209,13 @@ impl std::fmt::Debug for Db {
 impl Db {
     /// Connects a pool of `size` connections (at least 2) to the database at `url`.
     pub fn connect(url: &str, size: u32) -> Result<Db, CoreError> {
+        Db::connect_with(url, size, SQLITE_MMAP_BYTES)
+    }
+
+    /// [`Db::connect`] with SQLite connections mapping at most `sqlite_mmap` bytes of the
+    /// database file. The map serves reads without copying, but the pages it touches count in
+    /// the process's resident memory; a job that reads a whole table once gains little from it.
+    pub fn connect_with(url: &str, size: u32, sqlite_mmap: u64) -> Result<Db, CoreError> {
         let url = DatabaseUrl::parse(url)?;
         let dialect = url.dialect;
         let pool = Pool::builder()
@@ -214,7 +227,7 @@ impl Db {
             // round trip to every request.
             .test_on_check_out(false)
             .connection_timeout(Duration::from_secs(10))
-            .build(Manager { url })
+            .build(Manager { url, sqlite_mmap })
             .map_err(|e| CoreError::Unavailable(e.to_string()))?;
         Ok(Db { pool, dialect })
     }

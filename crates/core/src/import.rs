@@ -51,6 +51,10 @@ impl ImportMode {
     }
 }
 
+/// Rows per batch unless told otherwise: fewer round trips and commits than a page of 1,000,
+/// with a batch still a few tens of MB in memory.
+pub const IMPORT_BATCH_ROWS: usize = 2500;
+
 /// What an import does besides reading the file.
 #[derive(Debug, Clone)]
 pub struct ImportOptions {
@@ -74,7 +78,8 @@ pub struct ImportOptions {
     /// Continue the latest unfinished import of the same file into the same entity after its
     /// last committed batch.
     pub resume: bool,
-    /// Rows per batch (at most the server's page limit, as batches are matched by one read).
+    /// Rows per batch: at most 10,000 for inserts, and at most the server's page limit for
+    /// upserts and updates, as their batches are matched by one read.
     pub batch_rows: usize,
     /// How the file's columns become fields (`--mapping`); `None`: the header is visible
     /// field names.
@@ -91,7 +96,7 @@ impl Default for ImportOptions {
             max_errors: None,
             source: None,
             resume: false,
-            batch_rows: 1000,
+            batch_rows: IMPORT_BATCH_ROWS,
             mapping: None,
         }
     }
@@ -329,69 +334,61 @@ struct Run<'a> {
     snapshot: &'a Snapshot,
     entity: &'a std::sync::Arc<Entity>,
     options: &'a ImportOptions,
-    /// The field of each column of the file (of the mapped record, with a mapping).
-    columns: Vec<&'a Field>,
-    /// The mapping bound to the file's header.
-    mapping: Option<dynex_csv::MappingPlan>,
+    /// How records become rows: shared with the thread that reads the file.
+    parser: &'a Parser<'a>,
     /// The matching field (upsert, update).
     key: &'a Field,
-    /// The mapping's lookups, resolved per batch before it is written.
-    lookups: Vec<LookupColumn<'a>>,
     summary: ImportSummary,
     /// The batch's rejects, reported in line order once the batch is written.
     rejects: Vec<Reject>,
     observer: &'a mut dyn ImportObserver,
 }
 
-impl Run<'_> {
-    fn reject(
-        &mut self,
-        line: u64,
-        cells: Vec<String>,
-        errors: &[RowError],
-    ) -> Result<(), CoreError> {
-        let first = errors.first();
-        let reject = Reject {
-            line,
-            code: first.map_or("1302", RowError::code).to_string(),
-            status: first.map_or(400, RowError::status),
-            field: first.and_then(error_field),
-            message: errors
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; "),
-            cells,
-        };
-        self.summary.rejected += 1;
-        self.rejects.push(reject);
-        Ok(())
+/// A refused line: the first error decides the code, status and field.
+fn reject_of(line: u64, cells: Vec<String>, errors: &[RowError]) -> Reject {
+    let first = errors.first();
+    Reject {
+        line,
+        code: first.map_or("1302", RowError::code).to_string(),
+        status: first.map_or(400, RowError::status),
+        field: first.and_then(error_field),
+        message: errors
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; "),
+        cells,
     }
+}
 
-    /// Hands the batch's rejects to the observer, in line order.
-    fn flush_rejects(&mut self) -> Result<(), CoreError> {
-        self.rejects.sort_by_key(|r| r.line);
-        for reject in std::mem::take(&mut self.rejects) {
-            self.observer.reject(&reject)?;
-        }
-        Ok(())
+/// A line that is not a row (wrong number of cells, not UTF-8, bad quoting).
+fn malformed(m: Malformed) -> Reject {
+    Reject {
+        line: m.line,
+        code: RowError::InvalidFormat.code().to_string(),
+        status: RowError::InvalidFormat.status(),
+        field: None,
+        message: format!("Line {} is not a row: {}.", m.line, m.reason),
+        cells: m.cells,
     }
+}
 
-    fn malformed(&mut self, m: Malformed) -> Result<(), CoreError> {
-        self.summary.rejected += 1;
-        self.rejects.push(Reject {
-            line: m.line,
-            code: RowError::InvalidFormat.code().to_string(),
-            status: RowError::InvalidFormat.status(),
-            field: None,
-            message: format!("Line {} is not a row: {}.", m.line, m.reason),
-            cells: m.cells,
-        });
-        Ok(())
-    }
+/// How the records of a file become rows of the entity: the file's columns, the mapping and
+/// its lookups. It holds no state, so the thread reading the file and the one writing the
+/// batches share it.
+struct Parser<'a> {
+    entity: &'a std::sync::Arc<Entity>,
+    /// The field of each column of the file (of the mapped record, with a mapping).
+    columns: Vec<&'a Field>,
+    /// The mapping bound to the file's header.
+    mapping: Option<dynex_csv::MappingPlan>,
+    /// The mapping's lookups, resolved per batch before it is written.
+    lookups: Vec<LookupColumn<'a>>,
+}
 
+impl Parser<'_> {
     /// Types the cells of a record; a cell that does not parse refuses the row.
-    fn row(&mut self, record: Record) -> Result<Option<Row>, CoreError> {
+    fn row(&self, record: Record) -> Result<Row, Reject> {
         let mut object = Map::with_capacity(record.cells.len());
         let mut errors = Vec::new();
         let path = format!("{}[{}]", self.entity.alias(), record.line);
@@ -413,17 +410,16 @@ impl Run<'_> {
                     field: e.field.clone(),
                     expected: ty.map_or("a value", dynex_validate::expected),
                 };
-                self.reject(record.line, record.cells, &[error])?;
-                if let Some(reject) = self.rejects.last_mut() {
-                    reject.message = format!(
-                        "Invalid data type `{path}` for field `{}` (column `{}`): {}.",
-                        e.field, e.column, e.reason
-                    );
-                }
-                return Ok(None);
+                let mut reject = reject_of(record.line, record.cells, &[error]);
+                reject.message = format!(
+                    "Invalid data type `{path}` for field `{}` (column `{}`): {}.",
+                    e.field, e.column, e.reason
+                );
+                return Err(reject);
             }
         };
         let mut refs = vec![None; self.lookups.len()];
+        let identifier = &self.entity.identifier().field_name;
         for (i, (field, text)) in self.columns.iter().zip(cells).enumerate() {
             // The cell of a lookup is a value of the field it is matched against.
             if let Some(k) = self.lookups.iter().position(|l| l.position == i) {
@@ -431,7 +427,7 @@ impl Run<'_> {
                 match cell_value(by, text) {
                     // An empty cell looks up nothing: the field is null.
                     Ok(Json::Null) => {
-                        if field.field_name != self.entity.identifier().field_name {
+                        if field.field_name != *identifier {
                             object.insert(field.field_visible_name.clone(), Json::Null);
                         }
                     }
@@ -446,7 +442,7 @@ impl Run<'_> {
             }
             match cell_value(field, text) {
                 // An empty identifier is left out, so that the database assigns one.
-                Ok(Json::Null) if field.field_name == self.entity.identifier().field_name => {}
+                Ok(Json::Null) if field.field_name == *identifier => {}
                 Ok(v) => {
                     object.insert(field.field_visible_name.clone(), v);
                 }
@@ -458,15 +454,156 @@ impl Run<'_> {
             }
         }
         if !errors.is_empty() {
-            self.reject(record.line, record.cells, &errors)?;
-            return Ok(None);
+            return Err(reject_of(record.line, record.cells, &errors));
         }
-        Ok(Some(Row {
+        Ok(Row {
             line: record.line,
             cells: record.cells,
             object,
             refs,
-        }))
+        })
+    }
+}
+
+/// What the reading thread hands to the writing one: a batch of typed rows and the lines
+/// refused on the way, with how far the file was read.
+struct Chunk {
+    rows: Vec<Row>,
+    rejects: Vec<Reject>,
+    /// Data lines read for this chunk (rows, refused and malformed lines).
+    read: u64,
+    /// Lines skipped because an interrupted run committed them (`resume`).
+    skipped: u64,
+    /// The last line read.
+    last_line: u64,
+    /// Bytes of the input consumed.
+    bytes_read: u64,
+    /// Whether the file ends with this chunk.
+    end: bool,
+}
+
+/// The largest batch of an insert: one PostgreSQL statement (see [`write::write_chunks`]).
+const MAX_INSERT_BATCH: usize = 10_000;
+
+/// Finished chunks waiting to be written: none, so at most two chunks are alive (one being
+/// written, one being filled and then handed over), yet reading, typing and checking the file
+/// overlaps with the database's work.
+const CHUNKS_IN_FLIGHT: usize = 0;
+
+/// Reads the file into chunks of at most `batch_rows` rows and rejects, typed by `parser`,
+/// and sends them in file order. A chunk ends early before a key seen already in it (upsert,
+/// update), so that the second row updates what the first one wrote. Stops when the file ends
+/// or the writer hangs up.
+fn produce<R: Read>(
+    parser: &Parser<'_>,
+    reader: &mut RecordReader<R>,
+    match_key: Option<&str>,
+    committed_before: Option<u64>,
+    batch_rows: usize,
+    chunks: &std::sync::mpsc::SyncSender<Result<Chunk, CoreError>>,
+) {
+    let new_chunk = || Chunk {
+        rows: Vec::with_capacity(batch_rows),
+        rejects: Vec::new(),
+        read: 0,
+        skipped: 0,
+        last_line: 0,
+        bytes_read: 0,
+        end: false,
+    };
+    let mut chunk = new_chunk();
+    let mut keys: std::collections::HashSet<String> = Default::default();
+    loop {
+        let record = match reader.next_record() {
+            Ok(record) => record,
+            Err(e) => {
+                let _ = chunks.send(Err(CoreError::Invalid(format!(
+                    "cannot read the file: {e}"
+                ))));
+                return;
+            }
+        };
+        let line = match &record {
+            None => None,
+            Some(Ok(r)) => Some(r.line),
+            Some(Err(m)) => Some(m.line),
+        };
+        let end = record.is_none();
+        if let Some(line) = line
+            && committed_before.is_some_and(|after| line <= after)
+        {
+            chunk.skipped += 1;
+            continue;
+        }
+        match record {
+            None => {}
+            Some(Err(m)) => {
+                chunk.read += 1;
+                chunk.last_line = m.line;
+                chunk.rejects.push(malformed(m));
+            }
+            Some(Ok(record)) => {
+                let before = chunk.last_line;
+                chunk.read += 1;
+                chunk.last_line = record.line;
+                match parser.row(record) {
+                    Err(reject) => chunk.rejects.push(reject),
+                    Ok(row) => {
+                        let k = match_key
+                            .and_then(|name| row.object.get(name))
+                            .map(key_text);
+                        if let Some(k) = &k
+                            && keys.contains(k)
+                        {
+                            // Written before this row is matched: the chunk ends here.
+                            let mut full = std::mem::replace(&mut chunk, new_chunk());
+                            full.read -= 1;
+                            full.last_line = before;
+                            full.bytes_read = reader.bytes_read();
+                            chunk.read = 1;
+                            chunk.last_line = row.line;
+                            if chunks.send(Ok(full)).is_err() {
+                                return;
+                            }
+                            keys.clear();
+                        }
+                        keys.extend(k);
+                        chunk.rows.push(row);
+                    }
+                }
+            }
+        }
+        if end || chunk.rows.len() + chunk.rejects.len() >= batch_rows {
+            let mut full = std::mem::replace(&mut chunk, new_chunk());
+            full.bytes_read = reader.bytes_read();
+            full.end = end;
+            keys.clear();
+            if chunks.send(Ok(full)).is_err() || end {
+                return;
+            }
+        }
+    }
+}
+
+impl Run<'_> {
+    fn reject(
+        &mut self,
+        line: u64,
+        cells: Vec<String>,
+        errors: &[RowError],
+    ) -> Result<(), CoreError> {
+        self.summary.rejected += 1;
+        self.rejects.push(reject_of(line, cells, errors));
+        Ok(())
+    }
+
+    /// Hands the batch's rejects to the observer, in line order.
+    fn flush_rejects(&mut self) -> Result<(), CoreError> {
+        self.rejects.sort_by_key(|r| r.line);
+        for reject in std::mem::take(&mut self.rejects) {
+            self.observer.reject(&reject)?;
+        }
+        Ok(())
     }
 
     /// Reads the rows of lookup `k` whose matched field has one of `values`, in chunks that fit
@@ -477,7 +614,7 @@ impl Run<'_> {
             .max(1);
         // One less than a page: a full page then means that some value matches several rows.
         for chunk in values.chunks(limit.saturating_sub(1).max(1)) {
-            let (entity, by) = (self.lookups[k].entity, self.lookups[k].by);
+            let (entity, by) = (self.parser.lookups[k].entity, self.parser.lookups[k].by);
             let pairs = vec![
                 (
                     format!("filter[{}.{}]", entity.alias(), by.field_visible_name),
@@ -508,11 +645,11 @@ impl Run<'_> {
     /// Replaces the values looked up by the identifiers of the rows they name; a row whose
     /// value names no row (1317) or several rows (1302) is refused.
     fn resolve(&mut self, rows: Vec<Row>) -> Result<Vec<Row>, CoreError> {
-        if self.lookups.is_empty() || rows.is_empty() {
+        if self.parser.lookups.is_empty() || rows.is_empty() {
             return Ok(rows);
         }
-        let mut found: Vec<Found> = Vec::with_capacity(self.lookups.len());
-        for k in 0..self.lookups.len() {
+        let mut found: Vec<Found> = Vec::with_capacity(self.parser.lookups.len());
+        for k in 0..self.parser.lookups.len() {
             let mut seen = std::collections::HashSet::new();
             let values: Vec<Json> = rows
                 .iter()
@@ -532,11 +669,11 @@ impl Run<'_> {
         let mut kept = Vec::with_capacity(rows.len());
         for mut row in rows {
             let mut errors = Vec::new();
-            for (k, lookup) in self.lookups.iter().enumerate() {
+            for (k, lookup) in self.parser.lookups.iter().enumerate() {
                 let Some(v) = row.refs[k].take() else {
                     continue;
                 };
-                let field = &self.columns[lookup.position].field_visible_name;
+                let field = &self.parser.columns[lookup.position].field_visible_name;
                 let path = format!("{alias}[{}]", row.line);
                 match found[k].get(&key_text(&v)) {
                     Some((id, 1)) => {
@@ -757,7 +894,7 @@ impl Dynex {
     /// Imports a CSV file (header first, visible field names as columns) into the entity
     /// `alias`; refused lines go to `observer`. Fails before writing anything when the header
     /// names unknown or repeated columns, or lacks the key column in `upsert`/`update` mode.
-    pub fn import<R: Read>(
+    pub fn import<R: Read + Send>(
         &self,
         alias: &str,
         input: R,
@@ -840,6 +977,12 @@ impl Dynex {
             }
             _ => None,
         };
+        let parser = Parser {
+            entity: &entity,
+            columns,
+            mapping,
+            lookups,
+        };
         let mut run = Run {
             dynex: self,
             conn: &mut conn,
@@ -849,10 +992,8 @@ impl Dynex {
             snapshot: &snapshot,
             entity: &entity,
             options,
-            columns,
-            mapping,
+            parser: &parser,
             key,
-            lookups,
             rejects: Vec::new(),
             summary: ImportSummary {
                 entity: alias.to_string(),
@@ -863,7 +1004,17 @@ impl Dynex {
             },
             observer,
         };
+        // Each batch commits with the job's progress. On PostgreSQL those commits need not wait
+        // for the disk: a batch lost in a server crash is lost with its progress, so `--resume`
+        // writes it again, and the job's last, synchronous commit makes everything durable.
+        let quick_commits = run.job.is_some() && self.dialect() == dynex_query::Dialect::Postgres;
+        if quick_commits {
+            run.conn.batch_execute("SET synchronous_commit = off")?;
+        }
         let result = run.all(&mut reader, started);
+        if quick_commits {
+            run.conn.batch_execute("RESET synchronous_commit")?;
+        }
         let mut summary = run.summary;
         let job = run.job;
         if outer {
@@ -889,15 +1040,6 @@ impl Dynex {
 }
 
 impl Run<'_> {
-    /// Whether `line` was committed by the interrupted run being resumed (counted as skipped).
-    fn resumed_past(&mut self, line: u64) -> bool {
-        let past = self.job.is_some_and(|(_, after)| line <= after);
-        if past {
-            self.summary.skipped += 1;
-        }
-        past
-    }
-
     /// Writes a batch; with a job, in one transaction with the job's new progress, so that a
     /// resumed run neither repeats nor misses a committed line.
     fn checkpointed(&mut self, batch: Vec<Row>) -> Result<(), CoreError> {
@@ -927,73 +1069,76 @@ impl Run<'_> {
         }
     }
 
-    /// Reads and writes the whole file, batch by batch.
-    fn all<R: Read>(
+    /// Reads and writes the whole file, batch by batch: a second thread reads and types the
+    /// file while this one writes, so the database's work overlaps with the parsing.
+    fn all<R: Read + Send>(
         &mut self,
         reader: &mut RecordReader<R>,
         started: Instant,
     ) -> Result<(), CoreError> {
         let options = self.options;
-        let batch_rows = options.batch_rows.clamp(
-            1,
-            usize::try_from(self.dynex.page_limits().max_limit).unwrap_or(1000),
-        );
-        let key_name = self.key.field_visible_name.clone();
-        let mut batch: Vec<Row> = Vec::with_capacity(batch_rows);
-        let mut keys_in_batch: std::collections::HashSet<String> = Default::default();
-        let mut done = false;
-        while !done {
-            match reader
-                .next_record()
-                .map_err(|e| CoreError::Invalid(format!("cannot read the file: {e}")))?
-            {
-                None => done = true,
-                Some(Err(m)) if self.resumed_past(m.line) => {}
-                Some(Ok(r)) if self.resumed_past(r.line) => {}
-                Some(Err(m)) => {
-                    self.summary.read += 1;
-                    self.last_line = m.line;
-                    self.malformed(m)?;
-                }
-                Some(Ok(record)) => {
-                    self.summary.read += 1;
-                    self.last_line = record.line;
-                    if let Some(row) = self.row(record)? {
-                        // A key seen twice in one batch: write the first before matching the
-                        // second, so the second updates what the first wrote.
-                        let k = row.object.get(&key_name).map(key_text);
-                        if let Some(k) = &k
-                            && options.mode != ImportMode::Insert
-                            && keys_in_batch.contains(k)
-                        {
-                            self.batch(std::mem::take(&mut batch))?;
-                            keys_in_batch.clear();
-                        }
-                        keys_in_batch.extend(k);
-                        batch.push(row);
-                    }
-                }
+        // Upserts and updates match a batch with one read of a page; inserts read nothing back.
+        let most = match options.mode {
+            ImportMode::Insert => MAX_INSERT_BATCH,
+            _ => usize::try_from(self.dynex.page_limits().max_limit).unwrap_or(1000),
+        };
+        let batch_rows = options.batch_rows.clamp(1, most);
+        let match_key =
+            (options.mode != ImportMode::Insert).then(|| self.key.field_visible_name.clone());
+        let committed_before = self.job.map(|(_, after)| after);
+        let parser = self.parser;
+        std::thread::scope(|scope| {
+            let (sender, chunks) = std::sync::mpsc::sync_channel(CHUNKS_IN_FLIGHT);
+            scope.spawn(move || {
+                produce(
+                    parser,
+                    reader,
+                    match_key.as_deref(),
+                    committed_before,
+                    batch_rows,
+                    &sender,
+                );
+            });
+            // Returning drops the receiver, which stops the reading thread.
+            self.consume(&chunks, started)
+        })
+    }
+
+    /// Writes the chunks of [`produce`] in order, reporting rejects and progress after each.
+    fn consume(
+        &mut self,
+        chunks: &std::sync::mpsc::Receiver<Result<Chunk, CoreError>>,
+        started: Instant,
+    ) -> Result<(), CoreError> {
+        while let Ok(chunk) = chunks.recv() {
+            let chunk = chunk?;
+            self.summary.read += chunk.read;
+            self.summary.skipped += chunk.skipped;
+            self.summary.rejected += chunk.rejects.len() as u64;
+            self.rejects.extend(chunk.rejects);
+            if chunk.read > 0 {
+                self.last_line = chunk.last_line;
             }
-            let full = batch.len() + self.rejects.len() >= batch_rows;
-            if full || (done && !(batch.is_empty() && self.rejects.is_empty())) {
-                self.checkpointed(std::mem::take(&mut batch))?;
-                self.flush_rejects()?;
-                keys_in_batch.clear();
-                let elapsed = started.elapsed().as_secs_f64();
-                self.summary.seconds = elapsed;
-                self.summary.rows_per_second = rate(self.summary.read, elapsed);
-                self.observer.progress(&self.summary, reader.bytes_read());
-                if let Some(max) = options.max_errors
-                    && self.summary.rejected >= max
-                    && !done
-                {
-                    // Early only if something is left unread.
-                    self.summary.stopped_early = reader
-                        .next_record()
-                        .map_err(|e| CoreError::Invalid(format!("cannot read the file: {e}")))?
-                        .is_some();
-                    break;
-                }
+            if chunk.rows.is_empty() && self.rejects.is_empty() {
+                continue;
+            }
+            self.checkpointed(chunk.rows)?;
+            self.flush_rejects()?;
+            let elapsed = started.elapsed().as_secs_f64();
+            self.summary.seconds = elapsed;
+            self.summary.rows_per_second = rate(self.summary.read, elapsed);
+            self.observer.progress(&self.summary, chunk.bytes_read);
+            if let Some(max) = self.options.max_errors
+                && self.summary.rejected >= max
+                && !chunk.end
+            {
+                // Early only if something is left unread.
+                self.summary.stopped_early = match chunks.recv() {
+                    Ok(Ok(next)) => !next.end || next.read > 0 || next.skipped > 0,
+                    Ok(Err(e)) => return Err(e),
+                    Err(_) => false,
+                };
+                break;
             }
         }
         Ok(())

@@ -320,7 +320,7 @@ impl Dynex {
     /// [`Dynex::import`] with its progress and rejected lines recorded for the job, then the job
     /// ended as `done` with the summary. An error is returned for the caller to record with
     /// [`Dynex::finish_job`], so that it carries the caller's error code.
-    pub fn run_import_job<R: Read>(
+    pub fn run_import_job<R: Read + Send>(
         &self,
         id: &str,
         input: R,

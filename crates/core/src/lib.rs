@@ -50,7 +50,9 @@ pub use db::{Db, redact};
 pub use error::CoreError;
 pub use export::{EXPORT_PAGE_ROWS, ExportPlan, ExportRequest, ExportSummary, parse_changed_since};
 pub use hooks::{Batch, HookError, Operation, PendingRow, WriteHooks};
-pub use import::{ImportMode, ImportObserver, ImportOptions, ImportSummary, Reject};
+pub use import::{
+    IMPORT_BATCH_ROWS, ImportMode, ImportObserver, ImportOptions, ImportSummary, Reject,
+};
 pub use indexes::IndexWarning;
 pub use jobs::{JobInfo, JobKind, NewJob, STALE_AFTER_MS};
 pub use keys::{ApiKeyInfo, NewApiKey, parse_valid_to};
@@ -75,6 +77,9 @@ pub struct Options {
     pub watch_interval: Option<Duration>,
     /// Token lifetimes, signing secret and failed-login limits.
     pub tokens: TokenOptions,
+    /// How much of a SQLite database file each connection maps into memory (`PRAGMA
+    /// mmap_size`; see [`Db::connect_with`]).
+    pub sqlite_mmap: u64,
 }
 
 impl Default for Options {
@@ -85,6 +90,7 @@ impl Default for Options {
             page_limits: PageLimits::default(),
             watch_interval: Some(Duration::from_millis(250)),
             tokens: TokenOptions::default(),
+            sqlite_mmap: db::SQLITE_MMAP_BYTES,
         }
     }
 }
@@ -146,7 +152,7 @@ impl Dynex {
     /// Opens the database at `url`: connects, migrates (if asked), loads the configuration and
     /// starts watching for changes.
     pub fn open_with(url: &str, options: Options) -> Result<Dynex, CoreError> {
-        let db = Db::connect(url, options.pool_size)?;
+        let db = Db::connect_with(url, options.pool_size, options.sqlite_mmap)?;
         if options.migrate {
             db.migrate()?;
         }

@@ -1,6 +1,7 @@
 //! Integration tests of dynex-core against SQLite, PostgreSQL and MariaDB.
 
 mod config;
+mod import;
 mod keys;
 mod read;
 mod users;
