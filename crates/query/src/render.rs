@@ -6,6 +6,8 @@
 use dynex_schema::{
     ColumnKind, Entity, Field, FieldType, Value, format_decimal, normalize_datetime,
 };
+use std::borrow::Cow;
+
 use serde_json::{Map, Value as Json};
 
 use crate::parse::{Condition, Page, PatternPart};
@@ -179,37 +181,37 @@ pub fn select_cells(dialect: Dialect, s: &Select<'_>, fields: &[usize], order: &
 
 /// The text of a field's wire value, from the text of its column ([`select_cells`]): what
 /// [`decode_row`] makes of the column, written as a CSV cell (`None`, SQL `NULL`, is empty).
-pub fn cell_text(field: &Field, raw: Option<String>) -> String {
+pub fn cell_text<'r>(field: &Field, raw: Option<&'r str>) -> Cow<'r, str> {
     let Some(raw) = raw else {
-        return String::new();
+        return Cow::Borrowed("");
     };
     match field.ty {
         FieldType::Boolean => {
             let on = match raw.parse::<f64>() {
                 Ok(n) => n != 0.0,
-                Err(_) => matches!(raw.as_str(), "t" | "true" | "TRUE"),
+                Err(_) => matches!(raw, "t" | "true" | "TRUE"),
             };
-            (if on { "true" } else { "false" }).to_string()
+            Cow::Borrowed(if on { "true" } else { "false" })
         }
         FieldType::Decimal => match field.validation.scale {
-            Some(scale) => format_decimal(&raw, scale),
-            None => raw,
+            Some(scale) => Cow::Owned(format_decimal(raw, scale)),
+            None => Cow::Borrowed(raw),
         },
-        FieldType::DateTime => normalize_datetime(&raw).unwrap_or(raw),
-        FieldType::Date => raw.get(..10).map_or_else(|| raw.clone(), str::to_string),
+        FieldType::DateTime => normalize_datetime(raw).map_or(Cow::Borrowed(raw), Cow::Owned),
+        FieldType::Date => Cow::Borrowed(raw.get(..10).unwrap_or(raw)),
         // As JSON values: numbers in their shortest form, JSON documents compact.
         FieldType::Float => raw
             .parse::<f64>()
             .ok()
             .and_then(serde_json::Number::from_f64)
-            .map_or(raw, |n| n.to_string()),
-        FieldType::Json => serde_json::from_str::<Json>(&raw)
+            .map_or(Cow::Borrowed(raw), |n| Cow::Owned(n.to_string())),
+        FieldType::Json => serde_json::from_str::<Json>(raw)
             .map(|v| match v {
-                Json::String(s) => s,
-                other => other.to_string(),
+                Json::String(s) => Cow::Owned(s),
+                other => Cow::Owned(other.to_string()),
             })
-            .unwrap_or(raw),
-        FieldType::Integer | FieldType::String => raw,
+            .unwrap_or(Cow::Borrowed(raw)),
+        FieldType::Integer | FieldType::String => Cow::Borrowed(raw),
     }
 }
 
@@ -1171,9 +1173,8 @@ mod tests {
             f.validation.scale = scale;
             f
         };
-        let cell = |ty: &str, scale, raw: Option<&str>| {
-            cell_text(&field(ty, scale), raw.map(str::to_string))
-        };
+        let cell =
+            |ty: &str, scale, raw: Option<&str>| cell_text(&field(ty, scale), raw).into_owned();
         // Booleans as each backend writes them: PostgreSQL `true`, SQLite and MariaDB `1`.
         assert_eq!(cell("boolean", None, Some("true")), "true");
         assert_eq!(cell("boolean", None, Some("1")), "true");
@@ -1206,12 +1207,7 @@ mod tests {
                 Json::String(s) => s.clone(),
                 other => other.to_string(),
             };
-            assert_eq!(
-                cell_text(f, Some(raw.to_string())),
-                wire,
-                "{}",
-                f.field_name
-            );
+            assert_eq!(cell_text(f, Some(raw)), wire, "{}", f.field_name);
         }
     }
 
