@@ -125,6 +125,16 @@ test("an API key is created and shown once", async () => {
   await shot("access");
 });
 
+test("the demo's unexposed table becomes an endpoint with the defaults", async () => {
+  // The walkthrough of docs/back-office.md: the suggested table and alias, one click.
+  await page.getByRole("link", { name: "Endpoints" }).click();
+  await page.getByRole("combobox", { name: "Table", exact: true }).selectOption("spy_product_label");
+  await page.getByRole("button", { name: "Create endpoint" }).click();
+  await page.getByRole("heading", { name: "Endpoint product-labels" }).waitFor();
+  const r = await eventually(() => http("/dynamic-entity/product-labels?page[limit]=2", key), (a) => a.status === 200);
+  assert.deepEqual(r.body.data.map((l) => l.name), ["New", "Sale"]);
+});
+
 test("the new endpoint answers over HTTP with its relation", async () => {
   const r = await eventually(() => http("/dynamic-entity/gadgets/1?include=gadgetParts", key), (a) => a.status === 200);
   assert.deepEqual(r.body, {
@@ -136,7 +146,7 @@ test("the new endpoint answers over HTTP with its relation", async () => {
 });
 
 test("data can be browsed, filtered, and a row seen as JSON", async () => {
-  await page.getByRole("link", { name: "Data" }).click();
+  await page.getByRole("link", { name: "Data", exact: true }).click();
   await page.getByRole("link", { name: "gadgets" }).click();
   const rows = page.getByRole("table", { name: "Rows of gadgets" });
   await rows.waitFor();

@@ -598,6 +598,11 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
             "Token:\n  curl -d grant_type=password -d username={DEMO_ADMIN} -d password='{password}' http://{}/token",
             args.bind
         );
+        println!(
+            "Back office: http://{}/ (log in as {DEMO_ADMIN}; the table spy_product_label is not \
+             exposed yet: Endpoints, New endpoint from a table)",
+            args.bind
+        );
     }
     println!(
         "dynex-server listening on http://{} (database {})",

@@ -65,6 +65,11 @@ async fn tables_are_listed_with_their_entity_and_a_suggestion(db: TestDb) {
             find("gadgets"),
             Some(json!({"name": "gadgets", "entity": null}))
         );
+        // The demo leaves one table for a new user to expose.
+        assert_eq!(
+            find("spy_product_label"),
+            Some(json!({"name": "spy_product_label", "entity": null}))
+        );
         assert!(
             tables
                 .iter()
