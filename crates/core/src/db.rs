@@ -373,6 +373,83 @@ pub fn load_cells(conn: &mut AnyConnection, sql: &Sql) -> QueryResult<Vec<Vec<Op
         .collect())
 }
 
+/// Streams the rows of a rendered read whose columns are all text, on PostgreSQL.
+///
+/// In libpq's row-by-row mode the server sends rows while the client works on the ones
+/// before, and memory holds one row. `each` returns `false` to stop.
+#[cfg(feature = "postgres")]
+pub fn stream_cells_pg(
+    conn: &mut diesel::PgConnection,
+    sql: &Sql,
+    mut each: impl FnMut(Vec<Option<String>>) -> bool,
+) -> QueryResult<()> {
+    use diesel::pg::{Pg, PgRowByRowLoadingMode};
+
+    /// [`Sql`] for PostgreSQL alone: the loading modes of [`diesel::PgConnection`] take
+    /// queries of its own backend.
+    struct PgSql<'a>(&'a Sql);
+
+    impl QueryFragment<Pg> for PgSql<'_> {
+        fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+            for piece in &self.0.pieces {
+                match piece {
+                    Piece::Sql(s) => out.push_sql(s),
+                    Piece::Ident(i) => out.push_identifier(i)?,
+                    Piece::Bind(v) => match v {
+                        Value::Null => {
+                            out.push_bind_param::<Nullable<Text>, Option<String>>(&None)?
+                        }
+                        Value::Int(n) => out.push_bind_param::<BigInt, i64>(n)?,
+                        Value::Float(f) => out.push_bind_param::<Double, f64>(f)?,
+                        Value::Bool(b) => out.push_bind_param::<Bool, bool>(b)?,
+                        Value::Text(s)
+                        | Value::Decimal(s)
+                        | Value::Date(s)
+                        | Value::DateTime(s)
+                        | Value::Json(s) => out.push_bind_param::<Text, String>(s)?,
+                    },
+                }
+            }
+            Ok(())
+        }
+    }
+
+    impl QueryId for PgSql<'_> {
+        type QueryId = ();
+        const HAS_STATIC_QUERY_ID: bool = false;
+    }
+
+    impl Query for PgSql<'_> {
+        type SqlType = Untyped;
+    }
+
+    impl RunQueryDsl<diesel::PgConnection> for PgSql<'_> {}
+
+    struct PgTextRow(Vec<Option<String>>);
+
+    impl QueryableByName<Pg> for PgTextRow {
+        fn build<'a>(row: &impl NamedRow<'a, Pg>) -> deserialize::Result<Self> {
+            (0..row.field_count())
+                .map(|i| {
+                    let field = Row::get(row, i).ok_or("a column is missing")?;
+                    <Option<String> as FromSql<Nullable<Text>, Pg>>::from_nullable_sql(
+                        field.value(),
+                    )
+                })
+                .collect::<deserialize::Result<Vec<_>>>()
+                .map(PgTextRow)
+        }
+    }
+
+    let rows = PgSql(sql).load_iter::<PgTextRow, PgRowByRowLoadingMode>(conn)?;
+    for row in rows {
+        if !each(row?.0) {
+            break;
+        }
+    }
+    Ok(())
+}
+
 /// Runs a rendered statement and returns the number of affected rows.
 pub fn execute(conn: &mut AnyConnection, sql: &Sql) -> QueryResult<usize> {
     DynQuery(sql).execute(conn)

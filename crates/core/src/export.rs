@@ -169,8 +169,14 @@ fn next_page(
     let Some(Some(keys)) = rows.last().and_then(|r| r.last()) else {
         return Ok(None);
     };
-    let keys: Vec<Json> = serde_json::from_str(keys)
-        .map_err(|e| CoreError::Corrupt(format!("key values of a row: {e}")))?;
+    // A JSON array of the key values, or an integer identifier alone (see `select_cells`).
+    let parsed = if keys.starts_with('[') {
+        serde_json::from_str(keys)
+    } else {
+        serde_json::from_str(keys).map(|key: Json| vec![key])
+    };
+    let keys: Vec<Json> =
+        parsed.map_err(|e| CoreError::Corrupt(format!("key values of a row: {e}")))?;
     let alias = plan.entity.alias();
     let after = Keyset::from_row(&plan.order, &keys)
         .map_err(|e| CoreError::Corrupt(format!("`{alias}`: {e}")))?;
@@ -298,6 +304,11 @@ impl Dynex {
             let (spent, to_free) = std::sync::mpsc::channel::<CellPage>();
             let columns = &columns;
             scope.spawn(move || {
+                #[cfg(feature = "postgres")]
+                if let AnyConnection::Postgres(pg) = &mut *conn {
+                    self.stream_pages_pg(pg, plan, columns, &pages, &to_free);
+                    return;
+                }
                 let mut conditions = plan.conditions.clone();
                 loop {
                     while let Ok(page) = to_free.try_recv() {
@@ -356,6 +367,59 @@ impl Dynex {
             }
             Ok(summary)
         })
+    }
+
+    /// The whole export as one streamed read on PostgreSQL, cut into pages of the plan's size.
+    ///
+    /// A keyset page costs PostgreSQL a round trip in which neither side works while the other
+    /// does; in libpq's row-by-row mode the server keeps sending while the rows before are
+    /// written, and the export reads one snapshot. The key column is not needed, but cheap.
+    #[cfg(feature = "postgres")]
+    fn stream_pages_pg(
+        &self,
+        conn: &mut diesel::PgConnection,
+        plan: &ExportPlan,
+        columns: &[usize],
+        pages: &std::sync::mpsc::SyncSender<Result<CellPage, CoreError>>,
+        to_free: &std::sync::mpsc::Receiver<CellPage>,
+    ) {
+        let sql = select_cells(
+            self.dialect(),
+            &Select {
+                entity: &plan.entity,
+                fields: None,
+                conditions: &plan.conditions,
+                keys: None,
+                extra_columns: &[],
+                page: None,
+                lock: false,
+            },
+            columns,
+            &plan.order,
+        );
+        let size = usize::try_from(plan.page_rows).unwrap_or(1000).max(1);
+        let mut page: CellPage = Vec::with_capacity(size);
+        let mut gone = false;
+        let streamed = crate::db::stream_cells_pg(conn, &sql, |row| {
+            page.push(row);
+            if page.len() < size {
+                return true;
+            }
+            while let Ok(spent) = to_free.try_recv() {
+                drop(spent);
+            }
+            let full = std::mem::replace(&mut page, Vec::with_capacity(size));
+            gone = pages.send(Ok(full)).is_err();
+            !gone
+        });
+        if gone {
+            return;
+        }
+        let last = match streamed {
+            Ok(()) => Ok(page),
+            Err(e) => Err(CoreError::from(e)),
+        };
+        let _ = pages.send(last);
     }
 
     /// One page of an export as text columns ([`select_cells`]): the columns, then the key

@@ -142,7 +142,8 @@ pub fn select_ordered(dialect: Dialect, s: &Select<'_>, order: &[Sort]) -> Sql {
 /// Renders a read of some fields as text columns, for writing them out as they are (an export).
 ///
 /// The columns are `fields` (indexes into the entity's fields) as `dynex_c0`, `dynex_c1`…, then
-/// the values of `order`'s keys as one JSON array text column `dynex_keys`.
+/// the values of `order`'s keys as one JSON array text column `dynex_keys` (or, for an order by
+/// an integer identifier alone, that identifier as text, itself JSON).
 ///
 /// Text columns cost the database far less than building a JSON document per row; the order's
 /// keys stay JSON, exact as [`select_ordered`] writes them, for [`crate::Keyset::from_row`].
@@ -157,6 +158,24 @@ pub fn select_cells(dialect: Dialect, s: &Select<'_>, fields: &[usize], order: &
             Dialect::Sqlite | Dialect::Postgres => " AS TEXT)",
         });
         sql.push(&format!(" AS dynex_c{i}, "));
+    }
+    if let [key] = order
+        && key.field == s.entity.identifier_index()
+        && s.entity.identifier().ty == FieldType::Integer
+        && s.entity
+            .column(&s.entity.identifier().field_name)
+            .is_some_and(|c| c.kind == ColumnKind::Integer)
+    {
+        // An integer identifier alone is its own JSON text: no JSON array per row, which
+        // cost PostgreSQL a fifth of an export's time.
+        let col = &s.entity.identifier().field_name;
+        sql.push("CAST(").ident(col).push(match dialect {
+            Dialect::Mysql => " AS CHAR)",
+            Dialect::Sqlite | Dialect::Postgres => " AS TEXT)",
+        });
+        sql.push(" AS dynex_keys");
+        from_where_order(&mut sql, dialect, s, order);
+        return sql;
     }
     match dialect {
         Dialect::Sqlite => sql.push("json_array("),
