@@ -88,9 +88,8 @@ async fn rejects(
     let dynex = state.dynex.clone();
     let id = id.into_inner();
     let (job, csv) = crate::blocking(move || {
-        let job = dynex.job(&id)?;
         let mut csv = Vec::new();
-        dynex.job_rejects(&id, &mut csv)?;
+        let job = dynex.job_rejects(&id, &mut csv)?;
         Ok((job, csv))
     })
     .await?;
@@ -131,7 +130,7 @@ async fn import(
 ) -> Result<HttpResponse, ApiError> {
     let principal = guard_principal(&state, &req)?;
     let pairs = crate::query_pairs(&req);
-    let known = [
+    const PARAMETERS: [&str; 8] = [
         "entity",
         "mode",
         "key",
@@ -140,12 +139,15 @@ async fn import(
         "maxErrors",
         "fileName",
         "mapping",
-        "api_key",
     ];
-    if let Some((k, _)) = pairs.iter().find(|(k, _)| !known.contains(&k.as_str())) {
+    // `api_key` is a credential, read by the guard.
+    if let Some((k, _)) = pairs
+        .iter()
+        .find(|(k, _)| k != "api_key" && !PARAMETERS.contains(&k.as_str()))
+    {
         return Err(invalid(format!(
             "unknown parameter `{k}` (known: {})",
-            known[..8].join(", ")
+            PARAMETERS.join(", ")
         )));
     }
     let get = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v);
@@ -157,16 +159,9 @@ async fn import(
         return Err(ApiError::Core(CoreError::UnknownEntity(entity)));
     }
     entity_scope(&principal, Action::Write, &entity)?;
-    let mode = match get("mode").map(String::as_str) {
-        None | Some("insert") => ImportMode::Insert,
-        Some("upsert") => ImportMode::Upsert,
-        Some("update") => ImportMode::Update,
-        Some(other) => {
-            return Err(invalid(format!(
-                "`mode` is insert, upsert or update, not `{other}`"
-            )));
-        }
-    };
+    let mode = get("mode")
+        .map_or(Ok(ImportMode::Insert), |m| m.parse())
+        .map_err(invalid)?;
     let max_errors = get("maxErrors")
         .map(|v| {
             v.parse::<u64>()

@@ -278,14 +278,30 @@ pub fn run_script(conn: &mut AnyConnection, script: &str) -> Result<(), CoreErro
 }
 
 /// Rendered [`Sql`] as a diesel query: identifiers and binds go through the active backend.
+///
+/// Generic over the backend so that the multi-backend connection and a backend's own
+/// connection (PostgreSQL's row-by-row loading, [`stream_cells_pg`]) run the same text.
 pub struct DynQuery<'a>(pub &'a Sql);
 
-impl QueryFragment<MultiBackend> for DynQuery<'_> {
-    fn is_safe_to_cache_prepared(&self, _backend: &MultiBackend) -> QueryResult<bool> {
+impl<DB> QueryFragment<DB> for DynQuery<'_>
+where
+    DB: diesel::backend::Backend
+        + diesel::sql_types::HasSqlType<Nullable<Text>>
+        + diesel::sql_types::HasSqlType<BigInt>
+        + diesel::sql_types::HasSqlType<Double>
+        + diesel::sql_types::HasSqlType<Bool>
+        + diesel::sql_types::HasSqlType<Text>,
+    Option<String>: diesel::serialize::ToSql<Nullable<Text>, DB>,
+    i64: diesel::serialize::ToSql<BigInt, DB>,
+    f64: diesel::serialize::ToSql<Double, DB>,
+    bool: diesel::serialize::ToSql<Bool, DB>,
+    String: diesel::serialize::ToSql<Text, DB>,
+{
+    fn is_safe_to_cache_prepared(&self, _backend: &DB) -> QueryResult<bool> {
         Ok(!self.0.uncached)
     }
 
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
         for piece in &self.0.pieces {
             match piece {
                 Piece::Sql(s) => out.push_sql(s),
@@ -318,7 +334,7 @@ impl Query for DynQuery<'_> {
     type SqlType = Untyped;
 }
 
-impl RunQueryDsl<AnyConnection> for DynQuery<'_> {}
+impl<C: Connection> RunQueryDsl<C> for DynQuery<'_> {}
 
 #[derive(QueryableByName)]
 struct JsonRow {
@@ -350,14 +366,16 @@ pub fn load_count(conn: &mut AnyConnection, sql: &Sql) -> QueryResult<u64> {
 /// A row of any number of columns, each read as text.
 struct TextRow(Vec<Option<String>>);
 
-impl QueryableByName<MultiBackend> for TextRow {
-    fn build<'a>(row: &impl NamedRow<'a, MultiBackend>) -> deserialize::Result<Self> {
+impl<DB> QueryableByName<DB> for TextRow
+where
+    DB: diesel::backend::Backend,
+    Option<String>: FromSql<Nullable<Text>, DB>,
+{
+    fn build<'a>(row: &impl NamedRow<'a, DB>) -> deserialize::Result<Self> {
         (0..row.field_count())
             .map(|i| {
                 let field = Row::get(row, i).ok_or("a column is missing")?;
-                <Option<String> as FromSql<Nullable<Text>, MultiBackend>>::from_nullable_sql(
-                    field.value(),
-                )
+                <Option<String> as FromSql<Nullable<Text>, DB>>::from_nullable_sql(field.value())
             })
             .collect::<deserialize::Result<Vec<_>>>()
             .map(TextRow)
@@ -383,65 +401,9 @@ pub fn stream_cells_pg(
     sql: &Sql,
     mut each: impl FnMut(Vec<Option<String>>) -> bool,
 ) -> QueryResult<()> {
-    use diesel::pg::{Pg, PgRowByRowLoadingMode};
+    use diesel::pg::PgRowByRowLoadingMode;
 
-    /// [`Sql`] for PostgreSQL alone: the loading modes of [`diesel::PgConnection`] take
-    /// queries of its own backend.
-    struct PgSql<'a>(&'a Sql);
-
-    impl QueryFragment<Pg> for PgSql<'_> {
-        fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-            for piece in &self.0.pieces {
-                match piece {
-                    Piece::Sql(s) => out.push_sql(s),
-                    Piece::Ident(i) => out.push_identifier(i)?,
-                    Piece::Bind(v) => match v {
-                        Value::Null => {
-                            out.push_bind_param::<Nullable<Text>, Option<String>>(&None)?
-                        }
-                        Value::Int(n) => out.push_bind_param::<BigInt, i64>(n)?,
-                        Value::Float(f) => out.push_bind_param::<Double, f64>(f)?,
-                        Value::Bool(b) => out.push_bind_param::<Bool, bool>(b)?,
-                        Value::Text(s)
-                        | Value::Decimal(s)
-                        | Value::Date(s)
-                        | Value::DateTime(s)
-                        | Value::Json(s) => out.push_bind_param::<Text, String>(s)?,
-                    },
-                }
-            }
-            Ok(())
-        }
-    }
-
-    impl QueryId for PgSql<'_> {
-        type QueryId = ();
-        const HAS_STATIC_QUERY_ID: bool = false;
-    }
-
-    impl Query for PgSql<'_> {
-        type SqlType = Untyped;
-    }
-
-    impl RunQueryDsl<diesel::PgConnection> for PgSql<'_> {}
-
-    struct PgTextRow(Vec<Option<String>>);
-
-    impl QueryableByName<Pg> for PgTextRow {
-        fn build<'a>(row: &impl NamedRow<'a, Pg>) -> deserialize::Result<Self> {
-            (0..row.field_count())
-                .map(|i| {
-                    let field = Row::get(row, i).ok_or("a column is missing")?;
-                    <Option<String> as FromSql<Nullable<Text>, Pg>>::from_nullable_sql(
-                        field.value(),
-                    )
-                })
-                .collect::<deserialize::Result<Vec<_>>>()
-                .map(PgTextRow)
-        }
-    }
-
-    let rows = PgSql(sql).load_iter::<PgTextRow, PgRowByRowLoadingMode>(conn)?;
+    let rows = DynQuery(sql).load_iter::<TextRow, PgRowByRowLoadingMode>(conn)?;
     for row in rows {
         if !each(row?.0) {
             break;

@@ -189,6 +189,34 @@ fn next_page(
     Ok(Some(after))
 }
 
+/// The read of an export's `columns` under `conditions`, in the plan's order: one keyset page,
+/// or every row at once without `page`.
+fn cells_sql(
+    dialect: dynex_query::Dialect,
+    plan: &ExportPlan,
+    columns: &[usize],
+    conditions: &[Condition],
+    page: Option<Page>,
+) -> dynex_query::Sql {
+    let select = Select {
+        entity: &plan.entity,
+        fields: None,
+        conditions,
+        keys: None,
+        extra_columns: &[],
+        page,
+        lock: false,
+    };
+    select_cells(dialect, &select, columns, &plan.order)
+}
+
+/// Frees the pages the writing thread has sent back (see [`Dynex::export_cells`]).
+fn free_spent(to_free: &std::sync::mpsc::Receiver<CellPage>) {
+    while let Ok(page) = to_free.try_recv() {
+        drop(page);
+    }
+}
+
 impl Dynex {
     /// Checks an export of `alias` against its entity: filters, fields, sort and the
     /// `changed_since` time, every problem a coded error before anything is read.
@@ -311,9 +339,7 @@ impl Dynex {
                 }
                 let mut conditions = plan.conditions.clone();
                 loop {
-                    while let Ok(page) = to_free.try_recv() {
-                        drop(page);
-                    }
+                    free_spent(&to_free);
                     let page = self.cell_page(&mut conn, plan, columns, &conditions);
                     let next = match &page {
                         Ok(rows) if rows.len() as u64 >= plan.page_rows => {
@@ -373,7 +399,7 @@ impl Dynex {
     ///
     /// A keyset page costs PostgreSQL a round trip in which neither side works while the other
     /// does; in libpq's row-by-row mode the server keeps sending while the rows before are
-    /// written, and the export reads one snapshot. The key column is not needed, but cheap.
+    /// written, and the export reads one snapshot.
     #[cfg(feature = "postgres")]
     fn stream_pages_pg(
         &self,
@@ -383,20 +409,7 @@ impl Dynex {
         pages: &std::sync::mpsc::SyncSender<Result<CellPage, CoreError>>,
         to_free: &std::sync::mpsc::Receiver<CellPage>,
     ) {
-        let sql = select_cells(
-            self.dialect(),
-            &Select {
-                entity: &plan.entity,
-                fields: None,
-                conditions: &plan.conditions,
-                keys: None,
-                extra_columns: &[],
-                page: None,
-                lock: false,
-            },
-            columns,
-            &plan.order,
-        );
+        let sql = cells_sql(self.dialect(), plan, columns, &plan.conditions, None);
         let size = usize::try_from(plan.page_rows).unwrap_or(1000).max(1);
         let mut page: CellPage = Vec::with_capacity(size);
         let mut gone = false;
@@ -405,9 +418,7 @@ impl Dynex {
             if page.len() < size {
                 return true;
             }
-            while let Ok(spent) = to_free.try_recv() {
-                drop(spent);
-            }
+            free_spent(to_free);
             let full = std::mem::replace(&mut page, Vec::with_capacity(size));
             gone = pages.send(Ok(full)).is_err();
             !gone
@@ -431,23 +442,11 @@ impl Dynex {
         columns: &[usize],
         conditions: &[Condition],
     ) -> Result<CellPage, CoreError> {
-        let sql = select_cells(
-            self.dialect(),
-            &Select {
-                entity: &plan.entity,
-                fields: None,
-                conditions,
-                keys: None,
-                extra_columns: &[],
-                page: Some(Page {
-                    offset: 0,
-                    limit: plan.page_rows,
-                }),
-                lock: false,
-            },
-            columns,
-            &plan.order,
-        );
+        let page = Page {
+            offset: 0,
+            limit: plan.page_rows,
+        };
+        let sql = cells_sql(self.dialect(), plan, columns, conditions, Some(page));
         Ok(crate::db::load_cells(conn, &sql)?)
     }
 }

@@ -51,6 +51,18 @@ impl ImportMode {
     }
 }
 
+impl std::str::FromStr for ImportMode {
+    type Err = String;
+
+    /// Reads a name of [`ImportMode::as_str`].
+    fn from_str(s: &str) -> Result<ImportMode, String> {
+        [ImportMode::Insert, ImportMode::Upsert, ImportMode::Update]
+            .into_iter()
+            .find(|m| m.as_str() == s)
+            .ok_or_else(|| format!("`mode` is insert, upsert or update, not `{s}`"))
+    }
+}
+
 /// Rows per batch unless told otherwise: fewer round trips and commits than a page of 1,000,
 /// with a batch still a few tens of MB in memory.
 pub const IMPORT_BATCH_ROWS: usize = 2500;

@@ -17,7 +17,7 @@ use dynex_query::{Dialect, Sql, Value};
 use serde::Serialize;
 use serde_json::{Value as Json, json};
 
-use crate::db::{execute, load_cells};
+use crate::db::{AnyConnection, execute, load_cells};
 use crate::error::CoreError;
 use crate::import::{ImportObserver, ImportOptions, ImportSummary, Reject};
 use crate::tokens::now_ms;
@@ -146,7 +146,8 @@ fn rfc3339(ms: i64) -> String {
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-const COLUMNS: [&str; 15] = [
+/// The columns a job is shown from, in the order [`info`] reads them.
+const COLUMNS: [&str; 14] = [
     "id",
     "kind",
     "entity",
@@ -161,12 +162,15 @@ const COLUMNS: [&str; 15] = [
     "started_ms",
     "updated_ms",
     "finished_ms",
-    "header",
 ];
 
-fn select(dialect: Dialect) -> String {
+/// `SELECT` of [`COLUMNS`], and then of the file's `header` (only the rejects report needs it)
+/// when `with_header`.
+fn select(dialect: Dialect, with_header: bool) -> String {
+    let header = with_header.then_some("header");
     let columns: Vec<String> = COLUMNS
         .iter()
+        .chain(&header)
         .map(|c| format!("{} AS {c}", as_text(dialect, c)))
         .collect();
     format!("SELECT {} FROM dynex_job", columns.join(", "))
@@ -242,16 +246,17 @@ impl Dynex {
             .push(", ")
             .bind(Value::Int(now))
             .push(")");
-        let _writer = self.sqlite_writer();
-        execute(&mut *self.inner.db.conn()?, &q)?;
-        drop(_writer);
+        {
+            let _writer = self.sqlite_writer();
+            execute(&mut *self.inner.db.conn()?, &q)?;
+        }
         self.job(&id)
     }
 
     /// The latest `limit` jobs, newest first.
     pub fn jobs(&self, limit: u64) -> Result<Vec<JobInfo>, CoreError> {
         let mut q = Sql::default();
-        q.push(&select(self.dialect()))
+        q.push(&select(self.dialect(), false))
             .push(" ORDER BY started_ms DESC, id LIMIT ")
             .bind(int(limit));
         let rows = load_cells(&mut *self.inner.db.conn()?, &q)?;
@@ -261,16 +266,28 @@ impl Dynex {
 
     /// One job; [`CoreError::NotFound`] when there is none with this id.
     pub fn job(&self, id: &str) -> Result<JobInfo, CoreError> {
+        let row = self.job_row(&mut *self.inner.db.conn()?, id, false)?;
+        Ok(self.with_live(info(&row, now_ms())))
+    }
+
+    /// The stored row of job `id` ([`select`]).
+    fn job_row(
+        &self,
+        conn: &mut AnyConnection,
+        id: &str,
+        with_header: bool,
+    ) -> Result<Vec<Option<String>>, CoreError> {
         let mut q = Sql::default();
-        q.push(&select(self.dialect()))
+        q.push(&select(self.dialect(), with_header))
             .push(" WHERE id = ")
             .bind(text(id));
-        let rows = load_cells(&mut *self.inner.db.conn()?, &q)?;
-        let row = rows.first().ok_or_else(|| CoreError::NotFound {
-            kind: "job",
-            name: id.to_string(),
-        })?;
-        Ok(self.with_live(info(row, now_ms())))
+        load_cells(conn, &q)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| CoreError::NotFound {
+                kind: "job",
+                name: id.to_string(),
+            })
     }
 
     /// `job` with the progress this process holds for it, when fresher.
@@ -348,19 +365,12 @@ impl Dynex {
     }
 
     /// Writes the rejected lines of job `id` as CSV: the columns of `dynex import --rejects`
-    /// (`line,code,field,message`, then the file's own columns); returns how many.
-    pub fn job_rejects(&self, id: &str, out: &mut dyn Write) -> Result<u64, CoreError> {
-        let job = self.job(id)?;
-        let mut q = Sql::default();
-        q.push(&format!(
-            "SELECT {} AS header FROM dynex_job WHERE id = ",
-            as_text(self.dialect(), "header")
-        ))
-        .bind(text(&job.id));
+    /// (`line,code,field,message`, then the file's own columns); returns the job.
+    pub fn job_rejects(&self, id: &str, out: &mut dyn Write) -> Result<JobInfo, CoreError> {
         let mut conn = self.inner.db.conn()?;
-        let header: Vec<String> = load_cells(&mut conn, &q)?
-            .first()
-            .and_then(|r| parse_json(r.first().and_then(Option::as_ref)))
+        let row = self.job_row(&mut conn, id, true)?;
+        let job = self.with_live(info(&row, now_ms()));
+        let header: Vec<String> = parse_json(row.get(COLUMNS.len()).and_then(Option::as_ref))
             .and_then(|h| serde_json::from_value(h).ok())
             .unwrap_or_default();
         let invalid = |e: dynex_csv::CsvError| CoreError::Invalid(e.to_string());
@@ -373,7 +383,6 @@ impl Dynex {
         ))
         .bind(text(&job.id))
         .push(" ORDER BY line");
-        let mut count = 0;
         for row in load_cells(&mut conn, &q)? {
             let cell = |i: usize| row.get(i).and_then(Option::as_deref).unwrap_or("");
             let cells: Vec<String> = serde_json::from_str(cell(4)).unwrap_or_default();
@@ -386,10 +395,9 @@ impl Dynex {
                     cells: &cells,
                 })
                 .map_err(invalid)?;
-            count += 1;
         }
         writer.flush().map_err(invalid)?;
-        Ok(count)
+        Ok(job)
     }
 }
 

@@ -164,6 +164,24 @@ fn parameter_names(doc: &Value, op: &Value) -> Vec<String> {
         .collect()
 }
 
+/// Whether `instance` fits `schema`, a schema of `doc` (its `$ref`s resolved in `doc`).
+fn fits_in(doc: &Value, schema: &Value, instance: &Value) -> bool {
+    let mut root = schema.clone();
+    root["components"] = doc["components"].clone();
+    jsonschema::options()
+        .should_validate_formats(true)
+        .build(&root)
+        .unwrap()
+        .is_valid(instance)
+}
+
+/// The JSON schema of the `status` answer of `method path` in `doc`.
+fn json_answer(doc: &Value, path: &str, method: &str, status: &str) -> Value {
+    resolve(doc, &doc["paths"][path][method]["responses"][status])["content"]["application/json"]
+        ["schema"]
+        .clone()
+}
+
 fn resolve<'a>(doc: &'a Value, v: &'a Value) -> &'a Value {
     match v.get("$ref").and_then(Value::as_str) {
         Some(r) => doc
@@ -1080,20 +1098,8 @@ fn configuration_routes_describe_tables_and_entities() {
     let export = &d["paths"]["/admin/api/configuration"]["get"]["responses"]["200"];
     assert!(export["headers"]["Content-Disposition"].is_object());
 
-    let fits = |schema: &Value, instance: &Value| -> bool {
-        let mut root = schema.clone();
-        root["components"] = d["components"].clone();
-        jsonschema::options()
-            .should_validate_formats(true)
-            .build(&root)
-            .unwrap()
-            .is_valid(instance)
-    };
-    let answer = |path: &str, method: &str, status: &str| -> Value {
-        resolve(&d, &d["paths"][path][method]["responses"][status])["content"]["application/json"]
-            ["schema"]
-            .clone()
-    };
+    let fits = |schema: &Value, instance: &Value| fits_in(&d, schema, instance);
+    let answer = |path: &str, method: &str, status: &str| json_answer(&d, path, method, status);
     let body = |path: &str, method: &str| -> Value {
         d["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"].clone()
     };
@@ -1324,19 +1330,8 @@ fn job_routes_describe_imports_and_exports() {
         }
     }
 
-    let fits = |schema: &Value, instance: &Value| -> bool {
-        let mut root = schema.clone();
-        root["components"] = d["components"].clone();
-        jsonschema::options()
-            .should_validate_formats(true)
-            .build(&root)
-            .unwrap()
-            .is_valid(instance)
-    };
-    let answer = |path: &str, method: &str, status: &str| -> Value {
-        resolve(&d, &op(path, method)["responses"][status])["content"]["application/json"]["schema"]
-            .clone()
-    };
+    let fits = |schema: &Value, instance: &Value| fits_in(&d, schema, instance);
+    let answer = |path: &str, method: &str, status: &str| json_answer(&d, path, method, status);
     let running = json!({
         "id": "Ab3dEf6hIj9kLm2nOp5q", "kind": "import", "entity": "countries",
         "file_name": "countries.csv",

@@ -3,11 +3,11 @@
 //! Each row comes back as one JSON array text column built by the database (`json_array`,
 //! `json_build_array`, `JSON_ARRAY`), so one row type serves every entity on every backend.
 
+use std::borrow::Cow;
+
 use dynex_schema::{
     ColumnKind, Entity, Field, FieldType, Value, format_decimal, normalize_datetime,
 };
-use std::borrow::Cow;
-
 use serde_json::{Map, Value as Json};
 
 use crate::parse::{Condition, Page, PatternPart};
@@ -141,9 +141,10 @@ pub fn select_ordered(dialect: Dialect, s: &Select<'_>, order: &[Sort]) -> Sql {
 
 /// Renders a read of some fields as text columns, for writing them out as they are (an export).
 ///
-/// The columns are `fields` (indexes into the entity's fields) as `dynex_c0`, `dynex_c1`…, then
-/// the values of `order`'s keys as one JSON array text column `dynex_keys` (or, for an order by
-/// an integer identifier alone, that identifier as text, itself JSON).
+/// The columns are `fields` (indexes into the entity's fields) as `dynex_c0`, `dynex_c1`…, then,
+/// for a page (`s.page`), the values of `order`'s keys as one text column `dynex_keys`: the next
+/// page starts after the last row's keys. A read without a page (streamed whole) has no key
+/// column.
 ///
 /// Text columns cost the database far less than building a JSON document per row; the order's
 /// keys stay JSON, exact as [`select_ordered`] writes them, for [`crate::Keyset::from_row`].
@@ -152,50 +153,59 @@ pub fn select_cells(dialect: Dialect, s: &Select<'_>, fields: &[usize], order: &
     let mut sql = Sql::default();
     sql.push("SELECT ");
     for (i, &index) in fields.iter().enumerate() {
-        let col = &s.entity.fields()[index].field_name;
-        sql.push("CAST(").ident(col).push(match dialect {
-            Dialect::Mysql => " AS CHAR)",
-            Dialect::Sqlite | Dialect::Postgres => " AS TEXT)",
-        });
-        sql.push(&format!(" AS dynex_c{i}, "));
+        if i > 0 {
+            sql.push(", ");
+        }
+        text_column(&mut sql, dialect, &s.entity.fields()[index].field_name);
+        sql.push(&format!(" AS dynex_c{i}"));
     }
+    if s.page.is_some() {
+        sql.push(", ");
+        keys_column(&mut sql, dialect, s.entity, order);
+        sql.push(" AS dynex_keys");
+    }
+    from_where_order(&mut sql, dialect, s, order);
+    sql
+}
+
+/// `CAST(col AS TEXT)` in the dialect's spelling.
+fn text_column(sql: &mut Sql, dialect: Dialect, col: &str) {
+    sql.push("CAST(").ident(col).push(match dialect {
+        Dialect::Mysql => " AS CHAR)",
+        Dialect::Sqlite | Dialect::Postgres => " AS TEXT)",
+    });
+}
+
+/// The key values of `order` as one JSON text: an array, or for an integer identifier alone
+/// the identifier's own text, which is JSON already and spares the database an array per row.
+fn keys_column(sql: &mut Sql, dialect: Dialect, entity: &Entity, order: &[Sort]) {
+    let id = entity.identifier();
     if let [key] = order
-        && key.field == s.entity.identifier_index()
-        && s.entity.identifier().ty == FieldType::Integer
-        && s.entity
-            .column(&s.entity.identifier().field_name)
+        && key.field == entity.identifier_index()
+        && id.ty == FieldType::Integer
+        && entity
+            .column(&id.field_name)
             .is_some_and(|c| c.kind == ColumnKind::Integer)
     {
-        // An integer identifier alone is its own JSON text: no JSON array per row, which
-        // cost PostgreSQL a fifth of an export's time.
-        let col = &s.entity.identifier().field_name;
-        sql.push("CAST(").ident(col).push(match dialect {
-            Dialect::Mysql => " AS CHAR)",
-            Dialect::Sqlite | Dialect::Postgres => " AS TEXT)",
-        });
-        sql.push(" AS dynex_keys");
-        from_where_order(&mut sql, dialect, s, order);
-        return sql;
+        text_column(sql, dialect, &id.field_name);
+        return;
     }
-    match dialect {
-        Dialect::Sqlite => sql.push("json_array("),
-        Dialect::Postgres => sql.push("(json_build_array("),
-        Dialect::Mysql => sql.push("CAST(JSON_ARRAY("),
-    };
+    sql.push(match dialect {
+        Dialect::Sqlite => "json_array(",
+        Dialect::Postgres => "(json_build_array(",
+        Dialect::Mysql => "CAST(JSON_ARRAY(",
+    });
     for (i, key) in order.iter().enumerate() {
         if i > 0 {
             sql.push(", ");
         }
-        key_expr(&mut sql, dialect, s.entity, key.field);
+        key_expr(sql, dialect, entity, key.field);
     }
     sql.push(match dialect {
         Dialect::Sqlite => ")",
         Dialect::Postgres => "))::text",
         Dialect::Mysql => ") AS CHAR)",
     });
-    sql.push(" AS dynex_keys");
-    from_where_order(&mut sql, dialect, s, order);
-    sql
 }
 
 /// The text of a field's wire value, from the text of its column ([`select_cells`]): what

@@ -290,7 +290,7 @@ async function endpoint(alias) {
       // Enum values of integer and float fields are JSON numbers; others (decimals too) text.
       const numeric = ["integer", "float"].includes(f.type);
       const values = get("enum").value.split(",").map((v) => v.trim()).filter(Boolean)
-        .map((v) => (numeric && v !== "" && !Number.isNaN(Number(v)) ? Number(v) : v));
+        .map((v) => (numeric && !Number.isNaN(Number(v)) ? Number(v) : v));
       if (values.length) f.enumValues = values; else delete f.enumValues;
       return f;
     });
@@ -404,10 +404,19 @@ function jobSummary(j) {
   return parts.join(", ");
 }
 
-/** Downloads the rejected lines of a job (the CLI's --rejects report). */
-async function downloadRejects(j) {
-  const resp = await api("GET", `admin/api/jobs/${encodeURIComponent(j.id)}/rejects`, undefined, { raw: true });
-  download(`${j.entity}-rejects.csv`, await resp.blob());
+/** A button that downloads the rejected lines of a job (the CLI's --rejects report). */
+function rejectsButton(j, label) {
+  return h("button", { type: "button", class: "secondary", onclick: async () => {
+    try {
+      const resp = await api("GET", `admin/api/jobs/${encodeURIComponent(j.id)}/rejects`, undefined, { raw: true });
+      download(`${j.entity}-rejects.csv`, await resp.blob());
+    } catch (e) { toast(e.message); }
+  } }, label);
+}
+
+/** A job's state as a badge: done green, failed or interrupted red. */
+function stateBadge(j) {
+  return h("span", { class: `badge ${j.state === "done" ? "on" : j.state === "running" ? "" : "off"}` }, j.state);
 }
 
 /** The live view of a running or finished import job. */
@@ -419,10 +428,10 @@ function jobCard(j) {
   return h("div", { class: "card job", "data-state": j.state },
     h("div", { class: "row" },
       h("strong", {}, `${j.kind === "import" ? "Import" : "Export"} of ${j.file_name} into ${j.entity}`),
-      h("span", { class: `badge ${j.state === "done" ? "on" : j.state === "running" ? "" : "off"}` }, j.state)),
+      stateBadge(j)),
     h("progress", { max: 100, value: percent, "aria-label": "Progress" }, `${percent}%`),
     h("p", { class: "summary" }, done ? jobSummary(j) : `${s.read || 0} rows read (${s.rows_per_second ? Math.round(s.rows_per_second) : 0} rows/s), ${s.rejected || 0} rejected, ${percent}%`),
-    done && s.rejected ? h("button", { type: "button", class: "secondary", onclick: () => downloadRejects(j).catch((e) => toast(e.message)) }, "Download rejects") : null);
+    done && s.rejected ? rejectsButton(j, "Download rejects") : null);
 }
 
 async function jobs() {
@@ -493,10 +502,10 @@ async function jobs() {
     const all = (await admin("GET", "jobs")).data;
     list.replaceChildren(...all.map((j) => h("tr", {},
       h("td", {}, j.started_at.replace("T", " ").slice(0, 19)), h("td", {}, j.kind), h("td", {}, j.entity), h("td", {}, j.file_name),
-      h("td", {}, j.created_by), h("td", {}, h("span", { class: `badge ${j.state === "done" ? "on" : j.state === "running" ? "" : "off"}` }, j.state)),
+      h("td", {}, j.created_by), h("td", {}, stateBadge(j)),
       h("td", {}, jobSummary(j)),
       h("td", {}, j.kind === "import" && j.summary && j.summary.rejected && j.state !== "running"
-        ? h("button", { type: "button", class: "secondary", onclick: () => downloadRejects(j).catch((e) => toast(e.message)) }, `Rejects of ${j.file_name}`) : ""))));
+        ? rejectsButton(j, `Rejects of ${j.file_name}`) : ""))));
   };
   await renderHistory();
   page("Jobs", importForm, exportForm,

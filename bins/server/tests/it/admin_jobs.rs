@@ -19,6 +19,8 @@ async_backend_tests!(
     upsert_jobs_count_unchanged_rows_and_use_a_mapping,
     bad_job_requests_are_refused_and_failed_jobs_say_why,
     export_jobs_answer_the_file_and_are_listed,
+    uploads_over_the_limit_are_1322_and_start_nothing,
+    a_job_whose_server_stopped_is_shown_interrupted,
 );
 
 /// The admin setup of the admin API tests, with the second credential an API key that may also
@@ -332,4 +334,59 @@ async fn export_jobs_answer_the_file_and_are_listed(db: TestDb) {
         1,
         "refused exports are no jobs"
     );
+}
+
+async fn uploads_over_the_limit_are_1322_and_start_nothing(db: TestDb) {
+    let (dx, app, creds) = setup(&db).await;
+    let small = TestApp::with_config(
+        dx.clone(),
+        dynex_server::AppConfig {
+            max_upload_bytes: 16,
+            ..Default::default()
+        },
+    )
+    .await;
+    // Uploads have their own limit (`--max-upload-bytes`): 16 bytes pass, 18 do not.
+    let fits = "name\nFits 16 By\n";
+    assert_eq!(fits.len(), 16);
+    let job = import_job(&small, &creds[0], "entity=tax-sets", fits).await;
+    assert_eq!(job["summary"]["inserted"], 1, "{job}");
+    start_import(&small, &creds[0], "entity=tax-sets", "name\nOne too many\n")
+        .await
+        .assert_error(413, "1322");
+    let r = call(&app, Method::GET, "jobs", &creds[0], None).await;
+    assert_eq!(
+        r.data().as_array().unwrap().len(),
+        1,
+        "the refused upload is no job"
+    );
+}
+
+/// A job left `running` by a server that stopped stops being shown as running once it has not
+/// moved for a minute.
+async fn a_job_whose_server_stopped_is_shown_interrupted(db: TestDb) {
+    let (dx, app, creds) = setup(&db).await;
+    let job = dx
+        .create_job(dynex_core::NewJob {
+            kind: dynex_core::JobKind::Import,
+            entity: "tax-sets".into(),
+            file_name: "sets.csv".into(),
+            options: json!({}),
+            created_by: "root".into(),
+            bytes_total: Some(100),
+        })
+        .unwrap();
+    let path = format!("jobs/{}", job.id);
+    let r = call(&app, Method::GET, &path, &creds[0], None).await;
+    assert_eq!(r.data()["state"], "running");
+    // As its server last recorded it, a little over the limit ago.
+    let mut sql = dynex_query::Sql::default();
+    sql.push("UPDATE dynex_job SET updated_ms = updated_ms - ")
+        .bind(dynex_query::Value::Int(dynex_core::STALE_AFTER_MS + 1000))
+        .push(" WHERE id = ")
+        .bind(dynex_query::Value::Text(job.id.clone()));
+    dynex_core::db::execute(&mut dx.db().conn().unwrap(), &sql).unwrap();
+    let r = call(&app, Method::GET, &path, &creds[0], None).await;
+    assert_eq!(r.data()["state"], "interrupted");
+    assert_eq!(r.data()["finished_at"], Value::Null);
 }
