@@ -414,7 +414,15 @@ pub fn stream_cells_pg(
 
 /// Runs a rendered statement and returns the number of affected rows.
 pub fn execute(conn: &mut AnyConnection, sql: &Sql) -> QueryResult<usize> {
-    DynQuery(sql).execute(conn)
+    // The backend's own connection collects the bound values once; the multi-backend one
+    // collects them again for its inner connection, which costs a bulk insert a tenth.
+    match conn {
+        AnyConnection::Sqlite(c) => DynQuery(sql).execute(c),
+        #[cfg(feature = "postgres")]
+        AnyConnection::Postgres(c) => DynQuery(sql).execute(c),
+        #[cfg(feature = "mysql")]
+        AnyConnection::Mysql(c) => DynQuery(sql).execute(c),
+    }
 }
 
 #[cfg(test)]

@@ -354,7 +354,13 @@ struct Run<'a> {
     /// The batch's rejects, reported in line order once the batch is written.
     rejects: Vec<Reject>,
     observer: &'a mut dyn ImportObserver,
+    /// Where written rows go to be freed: the reading thread allocated them and frees them
+    /// faster, while this one writes the next batch.
+    spent: Option<std::sync::mpsc::Sender<Spent>>,
 }
+
+/// Rows written, handed back to the reading thread to be freed.
+type Spent = (Vec<(u64, Vec<String>)>, Vec<Map<String, Json>>);
 
 /// A refused line: the first error decides the code, status and field.
 fn reject_of(line: u64, cells: Vec<String>, errors: &[RowError]) -> Reject {
@@ -388,6 +394,18 @@ fn malformed(m: Malformed) -> Reject {
 /// How the records of a file become rows of the entity: the file's columns, the mapping and
 /// its lookups. It holds no state, so the thread reading the file and the one writing the
 /// batches share it.
+/// The error path of a line of the file, `alias[line]`, built without the formatting machinery:
+/// every written row carries one.
+fn row_path(alias: &str, line: u64) -> String {
+    use std::fmt::Write;
+    let mut path = String::with_capacity(alias.len() + 22);
+    path.push_str(alias);
+    path.push('[');
+    let _ = write!(path, "{line}");
+    path.push(']');
+    path
+}
+
 struct Parser<'a> {
     entity: &'a std::sync::Arc<Entity>,
     /// The field of each column of the file (of the mapped record, with a mapping).
@@ -403,7 +421,8 @@ impl Parser<'_> {
     fn row(&self, record: Record) -> Result<Row, Reject> {
         let mut object = Map::with_capacity(record.cells.len());
         let mut errors = Vec::new();
-        let path = format!("{}[{}]", self.entity.alias(), record.line);
+        // Only a refused row needs its error path.
+        let path = || row_path(self.entity.alias(), record.line);
         let mapped;
         let cells = match self.mapping.as_ref().map(|m| m.apply(&record.cells)) {
             None => &record.cells,
@@ -418,14 +437,17 @@ impl Parser<'_> {
                     .field_index(&e.field)
                     .map(|i| self.entity.fields()[i].ty);
                 let error = RowError::InvalidType {
-                    path: path.clone(),
+                    path: path(),
                     field: e.field.clone(),
                     expected: ty.map_or("a value", dynex_validate::expected),
                 };
                 let mut reject = reject_of(record.line, record.cells, &[error]);
                 reject.message = format!(
-                    "Invalid data type `{path}` for field `{}` (column `{}`): {}.",
-                    e.field, e.column, e.reason
+                    "Invalid data type `{}` for field `{}` (column `{}`): {}.",
+                    path(),
+                    e.field,
+                    e.column,
+                    e.reason
                 );
                 return Err(reject);
             }
@@ -445,7 +467,7 @@ impl Parser<'_> {
                     }
                     Ok(v) => refs[k] = Some(v),
                     Err(_) => errors.push(RowError::InvalidType {
-                        path: path.clone(),
+                        path: path(),
                         field: field.field_visible_name.clone(),
                         expected: dynex_validate::expected(by.ty),
                     }),
@@ -459,7 +481,7 @@ impl Parser<'_> {
                     object.insert(field.field_visible_name.clone(), v);
                 }
                 Err(_) => errors.push(RowError::InvalidType {
-                    path: path.clone(),
+                    path: path(),
                     field: field.field_visible_name.clone(),
                     expected: dynex_validate::expected(field.ty),
                 }),
@@ -513,6 +535,7 @@ fn produce<R: Read>(
     committed_before: Option<u64>,
     batch_rows: usize,
     chunks: &std::sync::mpsc::SyncSender<Result<Chunk, CoreError>>,
+    spent: &std::sync::mpsc::Receiver<Spent>,
 ) {
     let new_chunk = || Chunk {
         rows: Vec::with_capacity(batch_rows),
@@ -586,6 +609,8 @@ fn produce<R: Read>(
             }
         }
         if end || chunk.rows.len() + chunk.rejects.len() >= batch_rows {
+            // Frees what the writer is done with, before the next chunk allocates.
+            while spent.try_recv().is_ok() {}
             let mut full = std::mem::replace(&mut chunk, new_chunk());
             full.bytes_read = reader.bytes_read();
             full.end = end;
@@ -793,7 +818,7 @@ impl Run<'_> {
             respond: false,
         };
         let alias = self.entity.alias();
-        let path = |i: usize| format!("{alias}[{}]", sources[i].0);
+        let path = |i: usize| row_path(alias, sources[i].0);
         let written = write::write_objects(
             self.conn,
             &ctx,
@@ -807,15 +832,23 @@ impl Run<'_> {
                 dry: self.options.dry_run && !self.outer,
             },
         )?;
-        let saved = written.saved.iter().filter(|s| **s).count() as u64;
+        let (saved, errors) = written.outcome();
+        let saved = saved.iter().filter(|s| **s).count() as u64;
         let mut by_row: Vec<Vec<RowError>> = vec![Vec::new(); sources.len()];
-        for (i, e) in written.errors {
+        for (i, e) in errors {
             by_row[i].push(e);
         }
-        for ((line, cells), errors) in sources.into_iter().zip(by_row) {
+        for (i, errors) in by_row.into_iter().enumerate() {
             if !errors.is_empty() {
+                let (line, cells) = std::mem::take(&mut sources[i]);
                 self.reject(line, cells, &errors)?;
             }
+        }
+        match &self.spent {
+            Some(spent) => {
+                let _ = spent.send((sources, objects));
+            }
+            None => drop((sources, objects)),
         }
         Ok(saved)
     }
@@ -1007,6 +1040,7 @@ impl Dynex {
             parser: &parser,
             key,
             rejects: Vec::new(),
+            spent: None,
             summary: ImportSummary {
                 entity: alias.to_string(),
                 mode: options.mode.as_str(),
@@ -1099,7 +1133,9 @@ impl Run<'_> {
             (options.mode != ImportMode::Insert).then(|| self.key.field_visible_name.clone());
         let committed_before = self.job.map(|(_, after)| after);
         let parser = self.parser;
-        std::thread::scope(|scope| {
+        let (spent, freed) = std::sync::mpsc::channel();
+        self.spent = Some(spent);
+        let result = std::thread::scope(|scope| {
             let (sender, chunks) = std::sync::mpsc::sync_channel(CHUNKS_IN_FLIGHT);
             scope.spawn(move || {
                 produce(
@@ -1109,11 +1145,14 @@ impl Run<'_> {
                     committed_before,
                     batch_rows,
                     &sender,
+                    &freed,
                 );
             });
             // Returning drops the receiver, which stops the reading thread.
             self.consume(&chunks, started)
-        })
+        });
+        self.spent = None;
+        result
     }
 
     /// Writes the chunks of [`produce`] in order, reporting rejects and progress after each.

@@ -814,18 +814,20 @@ impl<'a> Attempt<'_, '_, 'a> {
             for size in sizes {
                 let chunk = &members[start..start + size];
                 start += size;
+                // Values nothing reads after the insert move into the statement; an attempt
+                // that is repeated decides its columns afresh from the checked values.
                 let rows: Vec<Vec<Value>> = chunk
                     .iter()
                     .map(|&i| {
-                        nodes[i]
-                            .state
-                            .columns
-                            .iter()
-                            .map(|(_, v)| v.clone())
-                            .collect()
+                        let columns = &mut nodes[i].state.columns;
+                        if quiet {
+                            columns.iter_mut().map(|(_, v)| std::mem::take(v)).collect()
+                        } else {
+                            columns.iter().map(|(_, v)| v.clone()).collect()
+                        }
                     })
                     .collect();
-                let sql = w::insert_rows(dialect, entity, &targets, &rows, extras, !quiet);
+                let sql = w::insert_rows(dialect, entity, &targets, rows, extras, !quiet);
                 if quiet {
                     self.insert_quietly(entity, nodes, chunk, &sql)?;
                     continue;
@@ -1239,10 +1241,15 @@ fn shapes(nodes: &[&mut Node<'_>], intent: Intent) -> Vec<(Vec<String>, Vec<usiz
         if n.state.failed || n.state.intent != Some(intent) {
             continue;
         }
-        let shape: Vec<String> = n.state.columns.iter().map(|(c, _)| c.clone()).collect();
-        match out.iter_mut().find(|(s, _)| *s == shape) {
+        let columns = &n.state.columns;
+        let same = |shape: &Vec<String>| {
+            shape.len() == columns.len() && shape.iter().zip(columns).all(|(a, (b, _))| a == b)
+        };
+        // The rows of a batch mostly share one shape, so the newest group is tried first and
+        // a shape is only copied when it is new.
+        match out.iter_mut().rev().find(|(shape, _)| same(shape)) {
             Some((_, members)) => members.push(i),
-            None => out.push((shape, vec![i])),
+            None => out.push((columns.iter().map(|(c, _)| c.clone()).collect(), vec![i])),
         }
     }
     out
@@ -1357,6 +1364,14 @@ pub(crate) struct Written<'a> {
     pub saved: Vec<bool>,
     /// Errors by root index.
     pub errors: Vec<(usize, RowError)>,
+}
+
+impl Written<'_> {
+    /// Which roots were saved and the errors by root, without the written tree, which ends the
+    /// borrow of the objects.
+    pub(crate) fn outcome(self) -> (Vec<bool>, Vec<(usize, RowError)>) {
+        (self.saved, self.errors)
+    }
 }
 
 /// Writes root objects of `entity` (the API's `data` rows, or rows of a CSV batch); `path`

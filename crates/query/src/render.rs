@@ -28,8 +28,9 @@ pub enum Dialect {
 /// A piece of a statement.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Piece {
-    /// SQL text written by dynex, never containing user input.
-    Sql(String),
+    /// SQL text written by dynex, never containing user input; the separators of a statement
+    /// with many rows are borrowed, so that rendering costs no allocation per row.
+    Sql(Cow<'static, str>),
     /// An identifier from a validated configuration, quoted by the driver's dialect.
     Ident(String),
     /// A value, always sent as a bound parameter.
@@ -49,10 +50,27 @@ impl Sql {
     /// Appends SQL text.
     pub fn push(&mut self, sql: &str) -> &mut Self {
         match self.pieces.last_mut() {
-            Some(Piece::Sql(s)) => s.push_str(sql),
-            _ => self.pieces.push(Piece::Sql(sql.to_string())),
+            Some(Piece::Sql(s)) => s.to_mut().push_str(sql),
+            _ => self.pieces.push(Piece::Sql(Cow::Owned(sql.to_string()))),
         }
         self
+    }
+
+    /// Appends constant SQL text; after a value it is kept without a copy.
+    pub fn push_static(&mut self, sql: &'static str) -> &mut Self {
+        match self.pieces.last_mut() {
+            Some(Piece::Sql(s)) => s.to_mut().push_str(sql),
+            _ => self.pieces.push(Piece::Sql(Cow::Borrowed(sql))),
+        }
+        self
+    }
+
+    /// An empty statement with room for `pieces` pieces.
+    pub fn with_capacity(pieces: usize) -> Sql {
+        Sql {
+            pieces: Vec::with_capacity(pieces),
+            uncached: false,
+        }
     }
 
     /// Appends an identifier.
@@ -72,7 +90,7 @@ impl Sql {
         self.pieces
             .iter()
             .map(|p| match p {
-                Piece::Sql(s) => s.clone(),
+                Piece::Sql(s) => s.to_string(),
                 Piece::Ident(i) => format!("\"{i}\""),
                 Piece::Bind(_) => "?".to_string(),
             })

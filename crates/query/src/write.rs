@@ -61,17 +61,17 @@ impl Target {
     }
 }
 
-fn value(sql: &mut Sql, target: &Target, v: &Value) {
+fn value(sql: &mut Sql, target: &Target, v: Value) {
     match target.cast {
         Some(cast) => {
-            sql.push("CAST(")
-                .bind(v.clone())
-                .push(" AS ")
-                .push(cast)
-                .push(")");
+            sql.push_static("CAST(")
+                .bind(v)
+                .push_static(" AS ")
+                .push_static(cast)
+                .push_static(")");
         }
         None => {
-            sql.bind(v.clone());
+            sql.bind(v);
         }
     }
 }
@@ -152,15 +152,13 @@ fn derived_value(sql: &mut Sql, v: &Value) {
     }
 }
 
-fn tuple(sql: &mut Sql, targets: &[Target], values: &[Value]) {
-    sql.push("(");
+fn tuple(sql: &mut Sql, targets: &[Target], values: Vec<Value>) {
     for (i, (t, v)) in targets.iter().zip(values).enumerate() {
         if i > 0 {
-            sql.push(", ");
+            sql.push_static(", ");
         }
         value(sql, t, v);
     }
-    sql.push(")");
 }
 
 fn returning(sql: &mut Sql, dialect: Dialect, entity: &Entity, extra_columns: &[String]) {
@@ -185,7 +183,7 @@ pub fn insert(
     dialect: Dialect,
     entity: &Entity,
     targets: &[Target],
-    rows: &[Vec<Value>],
+    rows: Vec<Vec<Value>>,
     extra_columns: &[String],
 ) -> Sql {
     insert_rows(dialect, entity, targets, rows, extra_columns, true)
@@ -196,11 +194,11 @@ pub fn insert_rows(
     dialect: Dialect,
     entity: &Entity,
     targets: &[Target],
-    rows: &[Vec<Value>],
+    rows: Vec<Vec<Value>>,
     extra_columns: &[String],
     returns: bool,
 ) -> Sql {
-    let mut sql = Sql::default();
+    let mut sql = Sql::with_capacity(rows.len() * 2 * targets.len() + 16);
     sql.push("INSERT INTO ").ident(entity.table());
     if targets.is_empty() {
         sql.push(if dialect == Dialect::Mysql {
@@ -229,13 +227,14 @@ pub fn insert_rows(
             }
             sql.push(")");
         } else {
-            sql.push(") VALUES ");
-            for (i, row) in rows.iter().enumerate() {
+            sql.push(") VALUES (");
+            for (i, row) in rows.into_iter().enumerate() {
                 if i > 0 {
-                    sql.push(", ");
+                    sql.push_static("), (");
                 }
                 tuple(&mut sql, targets, row);
             }
+            sql.push_static(")");
         }
     }
     if insert_returns(dialect) && returns {
@@ -351,10 +350,10 @@ pub fn update_rows(
                         sql.push(", ");
                     }
                     sql.push("(");
-                    value(&mut sql, key, k);
+                    value(&mut sql, key, k.clone());
                     for (t, v) in targets.iter().zip(values) {
                         sql.push(", ");
-                        value(&mut sql, t, v);
+                        value(&mut sql, t, v.clone());
                     }
                     sql.push(")");
                 }
@@ -477,7 +476,7 @@ mod tests {
             vec![Value::Decimal("1.5".into()), Value::Text("a".into())],
             vec![Value::Decimal("2".into()), Value::Null],
         ];
-        let sql = insert(Dialect::Postgres, &e, &targets, &rows, &[]);
+        let sql = insert(Dialect::Postgres, &e, &targets, rows.clone(), &[]);
         assert_eq!(
             sql.debug_text(),
             "INSERT INTO \"t\" (\"rate\", \"name\") SELECT * FROM UNNEST(CAST(? AS NUMERIC[]), \
@@ -500,13 +499,13 @@ mod tests {
             ],
             vec![Value::Decimal("2".into()), Value::Text("NULL".into())],
         ];
-        let sql = insert(Dialect::Postgres, &e, &targets, &tricky, &[]);
+        let sql = insert(Dialect::Postgres, &e, &targets, tricky, &[]);
         let binds: Vec<&Value> = sql.binds().collect();
         assert_eq!(
             binds[1],
             &Value::Text(r#"{"a\"b\\c,{NULL}","NULL"}"#.into())
         );
-        let sqlite = insert(Dialect::Sqlite, &e, &targets, &rows, &[]);
+        let sqlite = insert(Dialect::Sqlite, &e, &targets, rows, &[]);
         assert_eq!(sqlite.binds().count(), 4);
         assert_eq!(
             write_chunks(Dialect::Postgres, 25_001, 3),

@@ -289,7 +289,8 @@ pub struct Entity {
     /// The configuration as stored.
     pub config: EntityConfig,
     identifier: usize,
-    by_visible: HashMap<String, usize>,
+    /// Every row of a write looks up each of its keys here, so the hasher is a fast one.
+    by_visible: HashMap<String, usize, foldhash::fast::RandomState>,
     table: Option<TableInfo>,
 }
 

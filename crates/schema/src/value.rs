@@ -1,7 +1,8 @@
 /// A typed value bound to a SQL statement; the only way a value ever reaches the database.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub enum Value {
     /// SQL `NULL`.
+    #[default]
     Null,
     /// A 64-bit integer.
     Int(i64),

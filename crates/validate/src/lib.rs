@@ -94,9 +94,13 @@ pub fn check_value(field: &Field, v: &Json) -> Result<Value, Fault> {
         FieldType::Boolean => Value::Bool(v.as_bool().ok_or(Fault::Type)?),
         FieldType::String => {
             let s = v.as_str().ok_or(Fault::Type)?;
-            let len = s.chars().count() as u64;
-            if rules.min_length.is_some_and(|m| len < u64::from(m))
-                || rules.max_length.is_some_and(|m| len > u64::from(m))
+            // A text has at most as many characters as bytes: one no longer in bytes than the
+            // maximum needs no count.
+            let chars = || s.chars().count() as u64;
+            if rules.min_length.is_some_and(|m| chars() < u64::from(m))
+                || rules
+                    .max_length
+                    .is_some_and(|m| s.len() as u64 > u64::from(m) && chars() > u64::from(m))
             {
                 return Err(Fault::Rule);
             }
@@ -427,6 +431,9 @@ mod tests {
         );
         assert_eq!(check_value(&s, &json!("äöüß")), Err(Fault::Rule));
         assert_eq!(check_value(&s, &json!("a")), Err(Fault::Rule));
+        // Two bytes, one character: too short although long enough in bytes.
+        assert_eq!(check_value(&s, &json!("ä")), Err(Fault::Rule));
+        assert_eq!(check_value(&s, &json!("abc")), Ok(Value::Text("abc".into())));
     }
 
     #[test]
