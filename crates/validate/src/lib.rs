@@ -433,7 +433,10 @@ mod tests {
         assert_eq!(check_value(&s, &json!("a")), Err(Fault::Rule));
         // Two bytes, one character: too short although long enough in bytes.
         assert_eq!(check_value(&s, &json!("ä")), Err(Fault::Rule));
-        assert_eq!(check_value(&s, &json!("abc")), Ok(Value::Text("abc".into())));
+        assert_eq!(
+            check_value(&s, &json!("abc")),
+            Ok(Value::Text("abc".into()))
+        );
     }
 
     #[test]
