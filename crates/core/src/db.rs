@@ -342,10 +342,25 @@ struct JsonRow {
     row_json: String,
 }
 
+/// Runs `$body` with `$c` bound to the backend's own connection inside `$conn`.
+///
+/// Through the multi-backend connection every bound value is collected twice and every value
+/// read is wrapped once more, which costs a bulk insert or an export about a tenth.
+macro_rules! on_backend {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn {
+            AnyConnection::Sqlite($c) => $body,
+            #[cfg(feature = "postgres")]
+            AnyConnection::Postgres($c) => $body,
+            #[cfg(feature = "mysql")]
+            AnyConnection::Mysql($c) => $body,
+        }
+    };
+}
+
 /// Runs a rendered read and returns each row's `row_json`.
 pub fn load_json(conn: &mut AnyConnection, sql: &Sql) -> QueryResult<Vec<String>> {
-    Ok(DynQuery(sql)
-        .load::<JsonRow>(conn)?
+    Ok(on_backend!(conn, c => DynQuery(sql).load::<JsonRow>(c))?
         .into_iter()
         .map(|r| r.row_json)
         .collect())
@@ -359,7 +374,7 @@ struct CountRow {
 
 /// Runs a rendered `SELECT COUNT(*) AS n …` and returns the count.
 pub fn load_count(conn: &mut AnyConnection, sql: &Sql) -> QueryResult<u64> {
-    let rows = DynQuery(sql).load::<CountRow>(conn)?;
+    let rows = on_backend!(conn, c => DynQuery(sql).load::<CountRow>(c))?;
     Ok(rows.first().map_or(0, |r| u64::try_from(r.n).unwrap_or(0)))
 }
 
@@ -384,8 +399,7 @@ where
 
 /// Runs a rendered read whose columns are all text and returns each row's columns.
 pub fn load_cells(conn: &mut AnyConnection, sql: &Sql) -> QueryResult<Vec<Vec<Option<String>>>> {
-    Ok(DynQuery(sql)
-        .load::<TextRow>(conn)?
+    Ok(on_backend!(conn, c => DynQuery(sql).load::<TextRow>(c))?
         .into_iter()
         .map(|r| r.0)
         .collect())
@@ -414,15 +428,7 @@ pub fn stream_cells_pg(
 
 /// Runs a rendered statement and returns the number of affected rows.
 pub fn execute(conn: &mut AnyConnection, sql: &Sql) -> QueryResult<usize> {
-    // The backend's own connection collects the bound values once; the multi-backend one
-    // collects them again for its inner connection, which costs a bulk insert a tenth.
-    match conn {
-        AnyConnection::Sqlite(c) => DynQuery(sql).execute(c),
-        #[cfg(feature = "postgres")]
-        AnyConnection::Postgres(c) => DynQuery(sql).execute(c),
-        #[cfg(feature = "mysql")]
-        AnyConnection::Mysql(c) => DynQuery(sql).execute(c),
-    }
+    on_backend!(conn, c => DynQuery(sql).execute(c))
 }
 
 #[cfg(test)]

@@ -186,8 +186,15 @@ pub fn select_cells(dialect: Dialect, s: &Select<'_>, fields: &[usize], order: &
     sql
 }
 
-/// `CAST(col AS TEXT)` in the dialect's spelling.
+/// A column read as text: `CAST(col AS TEXT)` in the dialect's spelling.
+///
+/// SQLite reads the bare column: its driver asks for every column as text, which converts a
+/// number exactly as `CAST` does, and `CAST` would copy every text value first.
 fn text_column(sql: &mut Sql, dialect: Dialect, col: &str) {
+    if dialect == Dialect::Sqlite {
+        sql.ident(col);
+        return;
+    }
     sql.push("CAST(").ident(col).push(match dialect {
         Dialect::Mysql => " AS CHAR)",
         Dialect::Sqlite | Dialect::Postgres => " AS TEXT)",
