@@ -251,8 +251,9 @@ fn key_text(v: &Json) -> String {
     }
 }
 
-/// A stored row found by key, and how many stored rows have that key.
-type Stored = (Map<String, Json>, usize);
+/// A stored row found by key (its wire values in the entity's field order), and how many
+/// stored rows have that key.
+type Stored = (Vec<Json>, usize);
 
 /// One row of a batch: where it came from and what it says.
 struct Row {
@@ -306,13 +307,9 @@ fn is_unique(entity: &Entity, field: &Field) -> bool {
 /// A page (`ORDER BY` identifier with `LIMIT`) would let PostgreSQL walk the primary key in
 /// order and test every row against the list of keys, which grows with the table; without one
 /// it looks the keys up in their unique index.
-fn by_unique_field(
-    conn: &mut AnyConnection,
-    dialect: dynex_query::Dialect,
-    entity: &Entity,
-    query: &dynex_query::ReadQuery,
-) -> Result<Vec<Map<String, Json>>, CoreError> {
-    let select = dynex_query::Select {
+/// The read of every row matching `query`'s conditions, without a page.
+fn unpaged<'q>(entity: &'q Entity, query: &'q dynex_query::ReadQuery) -> dynex_query::Select<'q> {
+    dynex_query::Select {
         entity,
         fields: None,
         conditions: &query.conditions,
@@ -320,8 +317,16 @@ fn by_unique_field(
         extra_columns: &[],
         page: None,
         lock: false,
-    };
-    crate::db::load_json(conn, &dynex_query::select(dialect, &select))?
+    }
+}
+
+fn by_unique_field(
+    conn: &mut AnyConnection,
+    dialect: dynex_query::Dialect,
+    entity: &Entity,
+    query: &dynex_query::ReadQuery,
+) -> Result<Vec<Map<String, Json>>, CoreError> {
+    crate::db::load_json(conn, &dynex_query::select(dialect, &unpaged(entity, query)))?
         .iter()
         .map(|text| {
             dynex_query::decode_row(entity, text)
@@ -766,28 +771,45 @@ impl Run<'_> {
         ];
         let resolve = |a: &str| self.snapshot.catalog.entity(a).cloned();
         let query = dynex_query::parse(self.entity, &resolve, &pairs, &self.dynex.page_limits())?;
-        let found = if is_unique(self.entity, self.key) {
-            by_unique_field(self.conn, self.dynex.dialect(), self.entity, &query)?
+        let fields = self.entity.fields();
+        let found: Vec<Vec<Json>> = if is_unique(self.entity, self.key) {
+            let sql = dynex_query::select(self.dynex.dialect(), &unpaged(self.entity, &query));
+            crate::db::load_json(self.conn, &sql)?
+                .iter()
+                .map(|text| {
+                    dynex_query::decode_values(self.entity, None, text)
+                        .map(|(values, _)| values)
+                        .map_err(CoreError::Corrupt)
+                })
+                .collect::<Result<_, _>>()?
         } else {
             crate::read::read(self.conn, self.dynex.dialect(), self.entity, &query, &[])?
                 .into_iter()
                 .filter_map(|row| match row {
-                    Json::Object(o) => Some(o),
+                    Json::Object(mut o) => Some(
+                        fields
+                            .iter()
+                            .map(|f| o.remove(&f.field_visible_name).unwrap_or(Json::Null))
+                            .collect(),
+                    ),
                     _ => None,
                 })
                 .collect()
         };
-        Ok(found.into_iter().fold(HashMap::new(), |mut by_key, o| {
-            let k = o
-                .get(&self.key.field_visible_name)
-                .map(key_text)
-                .unwrap_or_default();
-            by_key
-                .entry(k)
-                .and_modify(|(_, n): &mut Stored| *n += 1)
-                .or_insert((o, 1));
-            by_key
-        }))
+        let key = fields
+            .iter()
+            .position(|f| f.field_name == self.key.field_name)
+            .unwrap_or_default();
+        Ok(found
+            .into_iter()
+            .fold(HashMap::new(), |mut by_key, values| {
+                let k = values.get(key).map(key_text).unwrap_or_default();
+                by_key
+                    .entry(k)
+                    .and_modify(|(_, n): &mut Stored| *n += 1)
+                    .or_insert((values, 1));
+                by_key
+            }))
     }
 
     /// Writes rows with `method`; returns how many were saved and reports the others.
@@ -891,7 +913,7 @@ impl Run<'_> {
                     let is_same = |name: &String, v: &Json| {
                         self.entity
                             .field_index(name)
-                            .is_some_and(|i| same(&self.entity.fields()[i], existing.get(name), v))
+                            .is_some_and(|i| same(&self.entity.fields()[i], existing.get(i), v))
                     };
                     if row.object.iter().all(|(name, v)| is_same(name, v)) {
                         self.summary.unchanged += 1;
@@ -902,7 +924,7 @@ impl Run<'_> {
                     row.object
                         .retain(|name, v| *name == key || *name == identifier || !is_same(name, v));
                     // Matched by another key: update the stored row by its identifier.
-                    if let Some(id) = existing.get(&identifier) {
+                    if let Some(id) = existing.get(self.entity.identifier_index()) {
                         row.object.insert(identifier.clone(), id.clone());
                     }
                     updates.push(row);

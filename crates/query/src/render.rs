@@ -1120,13 +1120,26 @@ pub fn decode_fields(
     fields: Option<&[usize]>,
     row_json: &str,
 ) -> Result<(Map<String, Json>, Vec<Json>), String> {
+    let (values, extras) = decode_values(entity, fields, row_json)?;
+    let object = selected(entity, fields)
+        .into_iter()
+        .zip(values)
+        .map(|(field, v)| (field.field_visible_name.clone(), v))
+        .collect();
+    Ok((object, extras))
+}
+
+/// [`decode_fields`] without the names: the wire values of the fields read (every field in the
+/// entity's order, or `fields`), then the extra columns. Matching many rows by position costs
+/// no object per row.
+pub fn decode_values(
+    entity: &Entity,
+    fields: Option<&[usize]>,
+    row_json: &str,
+) -> Result<(Vec<Json>, Vec<Json>), String> {
     let values: Vec<Json> =
         serde_json::from_str(row_json).map_err(|e| format!("row is not a JSON array: {e}"))?;
-    let all = entity.fields();
-    let fields: Vec<&Field> = match fields {
-        Some(indexes) => indexes.iter().filter_map(|&i| all.get(i)).collect(),
-        None => all.iter().collect(),
-    };
+    let fields = selected(entity, fields);
     if values.len() < fields.len() {
         return Err(format!(
             "row has {} values, the entity {} fields",
@@ -1135,14 +1148,21 @@ pub fn decode_fields(
         ));
     }
     let mut values = values.into_iter();
-    let mut object = Map::with_capacity(fields.len());
-    for (field, v) in fields.iter().zip(values.by_ref()) {
-        object.insert(
-            field.field_visible_name.clone(),
-            output(field.ty, field.validation.scale, v),
-        );
+    let converted = fields
+        .iter()
+        .zip(values.by_ref())
+        .map(|(field, v)| output(field.ty, field.validation.scale, v))
+        .collect();
+    Ok((converted, values.collect()))
+}
+
+/// The fields a read returns: `fields`, or every field of the entity.
+fn selected<'e>(entity: &'e Entity, fields: Option<&[usize]>) -> Vec<&'e Field> {
+    let all = entity.fields();
+    match fields {
+        Some(indexes) => indexes.iter().filter_map(|&i| all.get(i)).collect(),
+        None => all.iter().collect(),
     }
-    Ok((object, values.collect()))
 }
 
 /// Renders `SELECT COUNT(*)` of the rows of `entity` matching `conditions`.
