@@ -19,7 +19,9 @@
 #      every run must report 0 rejected and the table is checked afterwards;
 #   6. export: `dynex export product-abstracts -o …` against `sqlite3 -csv` / psql
 #      `\copy (SELECT …) TO` / `mariadb -B`, all rows;
-#   7. prints a Markdown table per backend (rows/s, ratio to the baseline, peak RSS) and writes
+#   7. repeats 4–6 REPEAT (3) times, each run with emptied tables, and takes the median of
+#      each step;
+#   8. prints a Markdown table per backend (rows/s, ratio to the baseline, peak RSS) and writes
 #      it to bench-out/import.md.
 #
 # Usage (from the repository root):
@@ -30,6 +32,8 @@
 #   BACKENDS     backends to benchmark, in order (default "sqlite postgres mysql")
 #   ROWS         rows in the generated file (default 1000000)
 #   BATCH        dynex import --batch-size (default 2500, dynex's own default)
+#   REPEAT       runs of every step, alternating with its baseline; the median is reported
+#                (default 3)
 #   PG_HOST, PG_PORT, PG_USER, MYSQL_HOST, MYSQL_PORT, MYSQL_USER: the servers (defaults
 #                127.0.0.1:5432 postgres, 127.0.0.1:3306 root); each run creates a database
 #                and drops it
@@ -42,6 +46,7 @@ set -euo pipefail
 BACKENDS=${BACKENDS:-"sqlite postgres mysql"}
 ROWS=${ROWS:-1000000}
 BATCH=${BATCH:-2500}
+REPEAT=${REPEAT:-3}
 PG_HOST=${PG_HOST:-127.0.0.1}
 PG_PORT=${PG_PORT:-5432}
 PG_USER=${PG_USER:-postgres}
@@ -66,6 +71,7 @@ die() {
     exit 1
 }
 [[ $ROWS =~ ^[1-9][0-9]*$ ]] || die "ROWS must be a positive integer"
+[[ $REPEAT =~ ^[1-9][0-9]*$ ]] || die "REPEAT must be a positive integer"
 read -r -a BACKEND_LIST <<<"$BACKENDS"
 has_backend() { [[ " $BACKENDS " == *" $1 "* ]]; }
 
@@ -142,6 +148,7 @@ timed() {
     read -r SECONDS_TAKEN kb <"$TMP/time.txt"
     PEAK_MB=$((kb / 1024))
 }
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
 rate() { awk -v n="$ROWS" -v s="$1" 'BEGIN { printf "%.0f", (s > 0 ? n / s : 0) }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 
@@ -280,41 +287,58 @@ mkdir -p "$OUT_DIR"
     echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC'), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
     echo "- machine: $(nproc) CPUs, $(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
     echo "- rows: $ROWS, dynex --batch-size $BATCH; upsert file: the same rows, every tenth color_code changed"
+    echo "- each figure is the median of $REPEAT runs; peak RSS is the largest of them"
     echo
 } >"$REPORT"
 
 for BACKEND in "${BACKEND_LIST[@]}"; do
     log "[$BACKEND] preparing the database"
     setup_backend "$BACKEND"
-    empty_table "$TABLE"
+    # Each step runs REPEAT times, alternating with its baseline, and the median counts: a
+    # shared machine moves single runs by a tenth.
+    base_inserts=() base_upserts=() base_exports=() dx_inserts=() dx_upserts=() dx_exports=()
+    mem_insert=0 mem_upsert=0 mem_export=0
+    for ((run = 1; run <= REPEAT; run++)); do
+        log "[$BACKEND] run $run of $REPEAT: baseline"
+        empty_table "$TABLE"
+        create_copy
+        baseline insert "$TMP/rows-noheader.csv"
+        base_inserts+=("$SECONDS_TAKEN")
+        baseline upsert "$TMP/changed-noheader.csv"
+        base_upserts+=("$SECONDS_TAKEN")
+        [[ $(query "SELECT COUNT(*) FROM bench_copy") == "$ROWS" ]] || die "[$BACKEND] baseline row count"
+        # The copy is not needed any more: the database is the same size for dynex as it was
+        # for the baseline.
+        query "DROP TABLE bench_copy" >/dev/null
 
-    create_copy
-    baseline insert "$TMP/rows-noheader.csv"
-    base_insert=$SECONDS_TAKEN
-    baseline upsert "$TMP/changed-noheader.csv"
-    base_upsert=$SECONDS_TAKEN
-    [[ $(query "SELECT COUNT(*) FROM bench_copy") == "$ROWS" ]] || die "[$BACKEND] baseline row count"
+        log "[$BACKEND] run $run of $REPEAT: dynex import (insert)"
+        dynex_import "$TMP/rows.csv"
+        dx_inserts+=("$SECONDS_TAKEN")
+        ((PEAK_MB > mem_insert)) && mem_insert=$PEAK_MB
+        [[ $(query "SELECT COUNT(*) FROM $TABLE") == "$ROWS" ]] || die "[$BACKEND] dynex row count"
+        log "[$BACKEND] run $run of $REPEAT: dynex import (upsert by sku, 10% changed)"
+        dynex_import "$TMP/changed.csv" --mode upsert --key sku
+        dx_upserts+=("$SECONDS_TAKEN")
+        ((PEAK_MB > mem_upsert)) && mem_upsert=$PEAK_MB
+        grep -q "\"updated\": $((ROWS / 10))" "$TMP/last-summary.json" || {
+            cat "$TMP/last-summary.json" >&2
+            die "[$BACKEND] upsert did not update exactly 10% of the rows"
+        }
 
-    log "[$BACKEND] dynex import (insert)"
-    dynex_import "$TMP/rows.csv"
-    dx_insert=$SECONDS_TAKEN
-    mem_insert=$PEAK_MB
-    [[ $(query "SELECT COUNT(*) FROM $TABLE") == "$ROWS" ]] || die "[$BACKEND] dynex row count"
-    log "[$BACKEND] dynex import (upsert by sku, 10% changed)"
-    dynex_import "$TMP/changed.csv" --mode upsert --key sku
-    dx_upsert=$SECONDS_TAKEN
-    mem_upsert=$PEAK_MB
-    grep -q "\"updated\": $((ROWS / 10))" "$TMP/last-summary.json" || {
-        cat "$TMP/last-summary.json" >&2
-        die "[$BACKEND] upsert did not update exactly 10% of the rows"
-    }
-
-    log "[$BACKEND] export"
-    export_baseline
-    base_export=$SECONDS_TAKEN
-    timed "$CLI_BIN" --database-url "$URL" export "$ALIAS" -o "$TMP/dynex-export.csv"
-    dx_export=$SECONDS_TAKEN
-    mem_export=$PEAK_MB
+        log "[$BACKEND] run $run of $REPEAT: export"
+        export_baseline
+        base_exports+=("$SECONDS_TAKEN")
+        timed "$CLI_BIN" --database-url "$URL" export "$ALIAS" -o "$TMP/dynex-export.csv"
+        dx_exports+=("$SECONDS_TAKEN")
+        ((PEAK_MB > mem_export)) && mem_export=$PEAK_MB
+    done
+    log "[$BACKEND] seconds per run (baseline / dynex): insert ${base_inserts[*]} / ${dx_inserts[*]}; upsert ${base_upserts[*]} / ${dx_upserts[*]}; export ${base_exports[*]} / ${dx_exports[*]}"
+    base_insert=$(median "${base_inserts[@]}")
+    base_upsert=$(median "${base_upserts[@]}")
+    base_export=$(median "${base_exports[@]}")
+    dx_insert=$(median "${dx_inserts[@]}")
+    dx_upsert=$(median "${dx_upserts[@]}")
+    dx_export=$(median "${dx_exports[@]}")
 
     {
         echo "## $BACKEND"
