@@ -259,7 +259,10 @@ type Stored = (Vec<Json>, usize);
 struct Row {
     line: u64,
     cells: Vec<String>,
+    /// The row as the API would receive it; empty when `checked` holds it already.
     object: Map<String, Json>,
+    /// The row checked for its create by the reading thread ([`Parser::precheck`]).
+    checked: Option<write::Checked>,
     /// The value to look up for each of the run's lookups (`None`: an empty cell).
     refs: Vec<Option<Json>>,
 }
@@ -301,13 +304,12 @@ fn is_unique(entity: &Entity, field: &Field) -> bool {
         .is_some_and(|t| t.primary_key == column || t.unique_keys.iter().any(|k| k == column))
 }
 
-/// Reads the rows of `entity` that `query`'s conditions select by a unique field, without a
-/// page: the values of one batch select at most one row each.
+/// The read of every row of `entity` that `query`'s conditions select by a unique field,
+/// without a page: the values of one batch select at most one row each.
 ///
 /// A page (`ORDER BY` identifier with `LIMIT`) would let PostgreSQL walk the primary key in
 /// order and test every row against the list of keys, which grows with the table; without one
 /// it looks the keys up in their unique index.
-/// The read of every row matching `query`'s conditions, without a page.
 fn unpaged<'q>(entity: &'q Entity, query: &'q dynex_query::ReadQuery) -> dynex_query::Select<'q> {
     dynex_query::Select {
         entity,
@@ -320,6 +322,7 @@ fn unpaged<'q>(entity: &'q Entity, query: &'q dynex_query::ReadQuery) -> dynex_q
     }
 }
 
+/// The rows of [`unpaged`] as objects.
 fn by_unique_field(
     conn: &mut AnyConnection,
     dialect: dynex_query::Dialect,
@@ -396,10 +399,8 @@ fn malformed(m: Malformed) -> Reject {
     }
 }
 
-/// How the records of a file become rows of the entity: the file's columns, the mapping and
-/// its lookups. It holds no state, so the thread reading the file and the one writing the
-/// batches share it.
-/// The error path of a line of the file, `alias[line]`, built without the formatting machinery:
+/// The error path of a line of the file, `alias[line]`, built in one allocation and without
+/// `format!`:
 /// every written row carries one.
 fn row_path(alias: &str, line: u64) -> String {
     use std::fmt::Write;
@@ -411,6 +412,9 @@ fn row_path(alias: &str, line: u64) -> String {
     path
 }
 
+/// How the records of a file become rows of the entity: the file's columns, the mapping and
+/// its lookups. It holds no state, so the thread reading the file and the one writing the
+/// batches share it.
 struct Parser<'a> {
     entity: &'a std::sync::Arc<Entity>,
     /// The field of each column of the file (of the mapped record, with a mapping).
@@ -419,6 +423,9 @@ struct Parser<'a> {
     mapping: Option<dynex_csv::MappingPlan>,
     /// The mapping's lookups, resolved per batch before it is written.
     lookups: Vec<LookupColumn<'a>>,
+    /// Rows are only created and need no lookup, so the reading thread checks them too and the
+    /// writing thread only writes.
+    precheck: bool,
 }
 
 impl Parser<'_> {
@@ -495,10 +502,24 @@ impl Parser<'_> {
         if !errors.is_empty() {
             return Err(reject_of(record.line, record.cells, &errors));
         }
+        let checked = if self.precheck {
+            write::check_create(
+                self.entity,
+                &object,
+                row_path(self.entity.alias(), record.line),
+            )
+        } else {
+            None
+        };
         Ok(Row {
             line: record.line,
             cells: record.cells,
-            object,
+            object: if checked.is_some() {
+                Map::new()
+            } else {
+                object
+            },
+            checked,
             refs,
         })
     }
@@ -819,9 +840,16 @@ impl Run<'_> {
         }
         let mut sources: Vec<(u64, Vec<String>)> = Vec::with_capacity(rows.len());
         let mut objects: Vec<Map<String, Json>> = Vec::with_capacity(rows.len());
+        // Rows are checked ahead all or none ([`Parser::precheck`]), and only to be created.
+        let checked = method == Method::Create && rows.iter().all(|r| r.checked.is_some());
+        debug_assert!(checked || rows.iter().all(|r| r.checked.is_none()));
+        let mut checks = Vec::with_capacity(if checked { rows.len() } else { 0 });
         for r in rows {
             sources.push((r.line, r.cells));
-            objects.push(r.object);
+            match r.checked {
+                Some(c) if checked => checks.push(c),
+                _ => objects.push(r.object),
+            }
         }
         let hooks = self.dynex.hooks();
         let ctx = write::Ctx {
@@ -841,19 +869,16 @@ impl Run<'_> {
         };
         let alias = self.entity.alias();
         let path = |i: usize| row_path(alias, sources[i].0);
-        let written = write::write_objects(
-            self.conn,
-            &ctx,
-            self.entity,
-            &objects,
-            &path,
-            None,
-            Mode {
-                transactional: false,
-                // Inside the outer transaction a dry run keeps each batch until the end.
-                dry: self.options.dry_run && !self.outer,
-            },
-        )?;
+        let mode = Mode {
+            transactional: false,
+            // Inside the outer transaction a dry run keeps each batch until the end.
+            dry: self.options.dry_run && !self.outer,
+        };
+        let written = if checked {
+            write::write_checked(self.conn, &ctx, self.entity, checks, mode)?
+        } else {
+            write::write_objects(self.conn, &ctx, self.entity, &objects, &path, None, mode)?
+        };
         let (saved, errors) = written.outcome();
         let saved = saved.iter().filter(|s| **s).count() as u64;
         let mut by_row: Vec<Vec<RowError>> = vec![Vec::new(); sources.len()];
@@ -1044,11 +1069,13 @@ impl Dynex {
             }
             _ => None,
         };
+        let precheck = options.mode == ImportMode::Insert && lookups.is_empty();
         let parser = Parser {
             entity: &entity,
             columns,
             mapping,
             lookups,
+            precheck,
         };
         let mut run = Run {
             dynex: self,

@@ -1398,6 +1398,91 @@ pub(crate) fn write_objects<'a>(
         nodes.push(build(ctx, entity, object, place, &mut own)?);
         errors.extend(own.into_iter().map(|e| (i, e)));
     }
+    write_nodes(conn, ctx, entity, nodes, errors, mode)
+}
+
+/// A root row to create, checked ahead of its write by [`check_create`].
+pub(crate) struct Checked {
+    path: String,
+    values: Vec<(usize, Value)>,
+    errors: Vec<RowError>,
+}
+
+/// Pass one of [`write_objects`] for a root row to create that has no nested rows, with the
+/// same checks and errors, but without a connection: an import's reading thread checks the
+/// next batch while the current one is written. `None` for a row with nested rows, which only
+/// [`write_objects`] writes.
+pub(crate) fn check_create(
+    entity: &Entity,
+    row: &Map<String, Json>,
+    path: String,
+) -> Option<Checked> {
+    let mut errors = Vec::new();
+    let split = split_row(entity, row, &path, &mut errors);
+    if !split.relations.is_empty() {
+        return None;
+    }
+    let check = RowCheck {
+        intent: Some(Intent::Create),
+        require: true,
+        identifier_is_key: true,
+        from_parent: &[],
+        given: &[],
+    };
+    let values = check_row(entity, &split, &path, &check, &mut errors);
+    Some(Checked {
+        path,
+        values,
+        errors,
+    })
+}
+
+/// Creates rows of `entity` checked by [`check_create`], as [`write_objects`] would with
+/// [`Method::Create`].
+pub(crate) fn write_checked<'a>(
+    conn: &mut AnyConnection,
+    ctx: &Ctx<'a>,
+    entity: &'a Entity,
+    rows: Vec<Checked>,
+    mode: Mode,
+) -> Result<Written<'a>, CoreError> {
+    debug_assert!(ctx.method == Method::Create, "checked rows are created");
+    let mut errors: Vec<(usize, RowError)> = Vec::new();
+    let nodes = rows
+        .into_iter()
+        .enumerate()
+        .map(|(i, row)| {
+            errors.extend(row.errors.into_iter().map(|e| (i, e)));
+            Node {
+                entity,
+                root: i,
+                path: row.path,
+                // A create reads the row as sent only in pass one.
+                split: SplitRow {
+                    fields: Vec::new(),
+                    relations: Vec::new(),
+                },
+                values: row.values,
+                lookup: None,
+                by_id: false,
+                from_parent: Vec::new(),
+                branches: Vec::new(),
+                state: State::default(),
+            }
+        })
+        .collect();
+    write_nodes(conn, ctx, entity, nodes, errors, mode)
+}
+
+/// Pass two of [`write_objects`]: writes the rows built, whose pass-one errors are `errors`.
+fn write_nodes<'a>(
+    conn: &mut AnyConnection,
+    ctx: &Ctx<'a>,
+    entity: &'a Entity,
+    mut nodes: Vec<Node<'a>>,
+    mut errors: Vec<(usize, RowError)>,
+    mode: Mode,
+) -> Result<Written<'a>, CoreError> {
     let mut active: Vec<bool> = (0..nodes.len())
         .map(|i| !errors.iter().any(|(r, _)| *r == i))
         .collect();

@@ -1018,8 +1018,6 @@ fn glob(pattern: &[PatternPart]) -> String {
     out
 }
 
-/// `column IN (…)` (or `(a, b) IN ((…), …)`) of the key tuples; on PostgreSQL a single column
-/// takes one array parameter, so the statement text is the same for any number of keys.
 /// The start of `column IN (values)`. SQLite gets the values as a `VALUES` list: an `IN` list
 /// of parameters on an indexed column makes SQLite (with STAT4 statistics) prepare the
 /// statement again for every new set of values, which costs more than the lookup itself; the
@@ -1050,6 +1048,8 @@ fn in_list_end(dialect: Dialect) -> &'static str {
     }
 }
 
+/// `column IN (…)` (or `(a, b) IN ((…), …)`) of the key tuples; on PostgreSQL a single column
+/// takes one array parameter, so the statement text is the same for any number of keys.
 pub(crate) fn key_condition(
     sql: &mut Sql,
     dialect: Dialect,

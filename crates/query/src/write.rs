@@ -152,6 +152,7 @@ fn derived_value(sql: &mut Sql, v: &Value) {
     }
 }
 
+/// The values of one row, separated by commas; the caller writes the parentheses around them.
 fn tuple(sql: &mut Sql, targets: &[Target], values: Vec<Value>) {
     for (i, (t, v)) in targets.iter().zip(values).enumerate() {
         if i > 0 {
