@@ -1129,9 +1129,10 @@ pub fn decode_fields(
     Ok((object, extras))
 }
 
-/// [`decode_fields`] without the names: the wire values of the fields read (every field in the
-/// entity's order, or `fields`), then the extra columns. Matching many rows by position costs
-/// no object per row.
+/// [`decode_fields`] without the names: the wire values by position, then the extra columns.
+///
+/// The values are those of the fields read: every field in the entity's order, or `fields`.
+/// Matching many rows by position costs no object per row.
 pub fn decode_values(
     entity: &Entity,
     fields: Option<&[usize]>,
