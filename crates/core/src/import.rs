@@ -399,9 +399,9 @@ fn malformed(m: Malformed) -> Reject {
     }
 }
 
-/// The error path of a line of the file, `alias[line]`, built in one allocation and without
-/// `format!`:
-/// every written row carries one.
+/// The error path of a line of the file, `alias[line]`, in one allocation and without `format!`.
+///
+/// Every row checked carries one.
 fn row_path(alias: &str, line: u64) -> String {
     use std::fmt::Write;
     let mut path = String::with_capacity(alias.len() + 22);
