@@ -322,20 +322,17 @@ fn unpaged<'q>(entity: &'q Entity, query: &'q dynex_query::ReadQuery) -> dynex_q
     }
 }
 
-/// The rows of [`unpaged`] as objects.
-fn by_unique_field(
+/// The rows of [`unpaged`], each turned by `decode` from its JSON text.
+fn by_unique_field<T>(
     conn: &mut AnyConnection,
     dialect: dynex_query::Dialect,
     entity: &Entity,
     query: &dynex_query::ReadQuery,
-) -> Result<Vec<Map<String, Json>>, CoreError> {
+    decode: impl Fn(&str) -> Result<T, String>,
+) -> Result<Vec<T>, CoreError> {
     crate::db::load_json(conn, &dynex_query::select(dialect, &unpaged(entity, query)))?
         .iter()
-        .map(|text| {
-            dynex_query::decode_row(entity, text)
-                .map(|(object, _)| object)
-                .map_err(CoreError::Corrupt)
-        })
+        .map(|text| decode(text).map_err(CoreError::Corrupt))
         .collect()
 }
 
@@ -688,8 +685,9 @@ impl Run<'_> {
             let resolve = |a: &str| self.snapshot.catalog.entity(a).cloned();
             let query = dynex_query::parse(entity, &resolve, &pairs, &self.dynex.page_limits())?;
             if is_unique(entity, by) {
-                let rows = by_unique_field(self.conn, self.dynex.dialect(), entity, &query)?;
-                let rows = rows.into_iter().map(Json::Object).collect();
+                let rows = by_unique_field(self.conn, self.dynex.dialect(), entity, &query, |t| {
+                    dynex_query::decode_row(entity, t).map(|(object, _)| Json::Object(object))
+                })?;
                 count_found(entity, by, rows, found);
                 continue;
             }
@@ -794,15 +792,9 @@ impl Run<'_> {
         let query = dynex_query::parse(self.entity, &resolve, &pairs, &self.dynex.page_limits())?;
         let fields = self.entity.fields();
         let found: Vec<Vec<Json>> = if is_unique(self.entity, self.key) {
-            let sql = dynex_query::select(self.dynex.dialect(), &unpaged(self.entity, &query));
-            crate::db::load_json(self.conn, &sql)?
-                .iter()
-                .map(|text| {
-                    dynex_query::decode_values(self.entity, None, text)
-                        .map(|(values, _)| values)
-                        .map_err(CoreError::Corrupt)
-                })
-                .collect::<Result<_, _>>()?
+            by_unique_field(self.conn, self.dynex.dialect(), self.entity, &query, |t| {
+                dynex_query::decode_values(self.entity, None, t).map(|(values, _)| values)
+            })?
         } else {
             crate::read::read(self.conn, self.dynex.dialect(), self.entity, &query, &[])?
                 .into_iter()

@@ -294,6 +294,27 @@ struct Place {
     from_parent: Vec<usize>,
 }
 
+/// What pass one checks in a row written with `method`: `by_id` when the URL names it
+/// (`given` then counts as sent), `from_parent` the fields its parent row fills in.
+fn row_check<'c>(
+    method: Method,
+    by_id: bool,
+    from_parent: &'c [usize],
+    given: &'c [usize],
+) -> RowCheck<'c> {
+    RowCheck {
+        intent: match method {
+            Method::Create => Some(Intent::Create),
+            Method::Update => Some(Intent::Update),
+            Method::Upsert => None,
+        },
+        require: method != Method::Update,
+        identifier_is_key: !by_id,
+        from_parent,
+        given: if by_id { given } else { &[] },
+    }
+}
+
 /// Pass one: the payload tree, checked without the database.
 fn build<'a>(
     ctx: &Ctx<'a>,
@@ -326,17 +347,7 @@ fn build<'a>(
             }
         },
     };
-    let check = RowCheck {
-        intent: match ctx.method {
-            Method::Create => Some(Intent::Create),
-            Method::Update => Some(Intent::Update),
-            Method::Upsert => None,
-        },
-        require: ctx.method != Method::Update,
-        identifier_is_key: !by_id,
-        from_parent: &from_parent,
-        given: if by_id { &given_id } else { &[] },
-    };
+    let check = row_check(ctx.method, by_id, &from_parent, &given_id);
     let values = check_row(entity, &split, &path, &check, errors);
     let mut branches = Vec::new();
     for &(relation, items) in &split.relations {
@@ -1422,13 +1433,7 @@ pub(crate) fn check_create(
     if !split.relations.is_empty() {
         return None;
     }
-    let check = RowCheck {
-        intent: Some(Intent::Create),
-        require: true,
-        identifier_is_key: true,
-        from_parent: &[],
-        given: &[],
-    };
+    let check = row_check(Method::Create, false, &[], &[]);
     let values = check_row(entity, &split, &path, &check, &mut errors);
     Some(Checked {
         path,

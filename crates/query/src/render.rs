@@ -191,14 +191,11 @@ pub fn select_cells(dialect: Dialect, s: &Select<'_>, fields: &[usize], order: &
 /// SQLite reads the bare column: its driver asks for every column as text, which converts a
 /// number exactly as `CAST` does, and `CAST` would copy every text value first.
 fn text_column(sql: &mut Sql, dialect: Dialect, col: &str) {
-    if dialect == Dialect::Sqlite {
-        sql.ident(col);
-        return;
-    }
-    sql.push("CAST(").ident(col).push(match dialect {
-        Dialect::Mysql => " AS CHAR)",
-        Dialect::Sqlite | Dialect::Postgres => " AS TEXT)",
-    });
+    match dialect {
+        Dialect::Sqlite => sql.ident(col),
+        Dialect::Postgres => sql.push("CAST(").ident(col).push(" AS TEXT)"),
+        Dialect::Mysql => sql.push("CAST(").ident(col).push(" AS CHAR)"),
+    };
 }
 
 /// The key values of `order` as one JSON text: an array, or for an integer identifier alone
@@ -839,14 +836,15 @@ fn condition_at(sql: &mut Sql, dialect: Dialect, entity: &Entity, c: &Condition,
                 .push(array_type(non_null[0]))
                 .push("[]))");
         } else {
-            sql.push(in_list_start(dialect));
+            let (start, separator, end) = in_list(dialect);
+            sql.push(start);
             for (i, v) in non_null.iter().enumerate() {
                 if i > 0 {
-                    sql.push(in_list_separator(dialect));
+                    sql.push(separator);
                 }
                 field_rhs(sql, dialect, v);
             }
-            sql.push(in_list_end(dialect));
+            sql.push(end);
         }
     }
     if has_null {
@@ -1018,33 +1016,15 @@ fn glob(pattern: &[PatternPart]) -> String {
     out
 }
 
-/// The start of `column IN (values)`. SQLite gets the values as a `VALUES` list: an `IN` list
-/// of parameters on an indexed column makes SQLite (with STAT4 statistics) prepare the
-/// statement again for every new set of values, which costs more than the lookup itself; the
-/// two forms compare with the same affinity.
-fn in_list_start(dialect: Dialect) -> &'static str {
+/// The start, separator and end of `column IN (values)`. SQLite gets the values as a `VALUES`
+/// list: an `IN` list of parameters on an indexed column makes SQLite (with STAT4 statistics)
+/// prepare the statement again for every new set of values, which costs more than the lookup
+/// itself; the two forms compare with the same affinity.
+fn in_list(dialect: Dialect) -> (&'static str, &'static str, &'static str) {
     if dialect == Dialect::Sqlite {
-        " IN (VALUES ("
+        (" IN (VALUES (", "), (", "))")
     } else {
-        " IN ("
-    }
-}
-
-/// Between two values of an `IN` list ([`in_list_start`]).
-fn in_list_separator(dialect: Dialect) -> &'static str {
-    if dialect == Dialect::Sqlite {
-        "), ("
-    } else {
-        ", "
-    }
-}
-
-/// The end of an `IN` list ([`in_list_start`]).
-fn in_list_end(dialect: Dialect) -> &'static str {
-    if dialect == Dialect::Sqlite {
-        "))"
-    } else {
-        ")"
+        (" IN (", ", ", ")")
     }
 }
 
@@ -1074,14 +1054,15 @@ pub(crate) fn key_condition(
         return;
     }
     if columns.len() == 1 {
-        sql.ident(&columns[0]).push(in_list_start(dialect));
+        let (start, separator, end) = in_list(dialect);
+        sql.ident(&columns[0]).push(start);
         for (i, t) in tuples.iter().enumerate() {
             if i > 0 {
-                sql.push(in_list_separator(dialect));
+                sql.push(separator);
             }
             sql.bind(t[0].clone());
         }
-        sql.push(in_list_end(dialect));
+        sql.push(end);
     } else {
         sql.push("(");
         for (i, c) in columns.iter().enumerate() {
