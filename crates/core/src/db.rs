@@ -280,7 +280,7 @@ pub fn run_script(conn: &mut AnyConnection, script: &str) -> Result<(), CoreErro
 /// Rendered [`Sql`] as a diesel query: identifiers and binds go through the active backend.
 ///
 /// Generic over the backend so that the multi-backend connection and a backend's own
-/// connection (PostgreSQL's row-by-row loading, [`stream_cells_pg`]) run the same text.
+/// connection (an export's `COPY` on PostgreSQL) run the same text.
 pub struct DynQuery<'a>(pub &'a Sql);
 
 impl<DB> QueryFragment<DB> for DynQuery<'_>
@@ -403,27 +403,6 @@ pub fn load_cells(conn: &mut AnyConnection, sql: &Sql) -> QueryResult<Vec<Vec<Op
         .into_iter()
         .map(|r| r.0)
         .collect())
-}
-
-/// Streams the rows of a rendered read whose columns are all text, on PostgreSQL.
-///
-/// In libpq's row-by-row mode the server sends rows while the client works on the ones
-/// before, and memory holds one row. `each` returns `false` to stop.
-#[cfg(feature = "postgres")]
-pub fn stream_cells_pg(
-    conn: &mut diesel::PgConnection,
-    sql: &Sql,
-    mut each: impl FnMut(Vec<Option<String>>) -> bool,
-) -> QueryResult<()> {
-    use diesel::pg::PgRowByRowLoadingMode;
-
-    let rows = DynQuery(sql).load_iter::<TextRow, PgRowByRowLoadingMode>(conn)?;
-    for row in rows {
-        if !each(row?.0) {
-            break;
-        }
-    }
-    Ok(())
 }
 
 /// Runs a rendered statement and returns the number of affected rows.

@@ -210,10 +210,72 @@ fn cells_sql(
     select_cells(dialect, &select, columns, &plan.order)
 }
 
-/// Frees the pages the writing thread has sent back (see [`Dynex::export_cells`]).
-fn free_spent(to_free: &std::sync::mpsc::Receiver<CellPage>) {
-    while let Ok(page) = to_free.try_recv() {
-        drop(page);
+/// What the reading thread of an export hands to the writing one.
+enum Batch {
+    /// A page of rows as text columns.
+    Cells(CellPage),
+    /// A chunk of PostgreSQL's binary `COPY` stream (see [`crate::pgcopy`]).
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    Copy(Vec<u8>),
+}
+
+/// Frees the batches the writing thread has sent back (see [`Dynex::export_cells`]); returns
+/// the buffer of a `COPY` chunk, emptied, to be filled again.
+fn free_spent(to_free: &std::sync::mpsc::Receiver<Batch>) -> Option<Vec<u8>> {
+    let mut reuse = None;
+    while let Ok(batch) = to_free.try_recv() {
+        if let Batch::Copy(mut buffer) = batch {
+            buffer.clear();
+            reuse = Some(buffer);
+        }
+    }
+    reuse
+}
+
+/// Turns an export's rows into CSV cells for the caller, and keeps its summary.
+struct RowWriter<'a> {
+    /// The cells of a row, their buffers reused from row to row.
+    cells: Vec<String>,
+    /// The field of each column read.
+    fields: Vec<&'a dynex_schema::Field>,
+    /// How many of the columns are written (the updated-at field may follow them).
+    written: usize,
+    /// The type and column of the updated-at field.
+    changed: Option<(FieldType, usize)>,
+    /// The last updated-at value seen.
+    last_changed: String,
+    summary: ExportSummary,
+}
+
+impl RowWriter<'_> {
+    /// Hands one row, as the text of its columns, to `each`.
+    fn row<'r>(
+        &mut self,
+        raw: impl Iterator<Item = Option<&'r str>>,
+        each: &mut impl FnMut(&[String]) -> Result<(), CoreError>,
+    ) -> Result<(), CoreError> {
+        self.summary.rows += 1;
+        for ((cell, field), raw) in self.cells.iter_mut().zip(&self.fields).zip(raw) {
+            cell.clear();
+            cell.push_str(&dynex_query::cell_text(field, raw));
+        }
+        if let Some((ty, position)) = self.changed
+            && !self.cells[position].is_empty()
+            // Most rows repeat the last time seen: read only a new one.
+            && self.cells[position] != self.last_changed
+        {
+            self.last_changed.clone_from(&self.cells[position]);
+            if let Some(at) = changed_at(ty, Some(&Json::String(self.last_changed.clone())))
+                && self
+                    .summary
+                    .max_changed_at
+                    .as_ref()
+                    .is_none_or(|max| at > *max)
+            {
+                self.summary.max_changed_at = Some(at);
+            }
+        }
+        each(&self.cells[..self.written])
     }
 }
 
@@ -302,7 +364,9 @@ impl Dynex {
     /// Each page starts after the last row of the previous one (keyset paging on the order's
     /// keys and the identifier), so a page deep in a large table costs what the first one does.
     /// The database returns only the fields asked for, as text columns rather than a JSON
-    /// document per row.
+    /// document per row. PostgreSQL instead streams the whole read, one snapshot, through
+    /// `COPY … TO STDOUT` (see [`crate::pgcopy`]), which costs the client far less per row than
+    /// a result set.
     pub fn export_cells(
         &self,
         plan: &ExportPlan,
@@ -322,19 +386,33 @@ impl Dynex {
             columns.iter().map(|&i| &entity.fields()[i]).collect();
         let written = plan.fields.len();
         let mut conn = self.inner.db.conn()?;
-        let mut summary = ExportSummary::default();
+        let mut out = RowWriter {
+            cells: vec![String::new(); columns.len()],
+            fields,
+            written,
+            changed,
+            last_changed: String::new(),
+            summary: ExportSummary::default(),
+        };
         // One thread reads the pages while this one writes them out, so that the database
         // works on the next page while the last one is written.
         std::thread::scope(|scope| {
-            let (pages, received) = std::sync::mpsc::sync_channel::<Result<CellPage, CoreError>>(2);
+            let (pages, received) = std::sync::mpsc::sync_channel::<Result<Batch, CoreError>>(2);
             // Written pages go back to be freed where they were allocated: freeing a million
             // small strings on another thread cost more than writing them.
-            let (spent, to_free) = std::sync::mpsc::channel::<CellPage>();
+            let (spent, to_free) = std::sync::mpsc::channel::<Batch>();
             let columns = &columns;
             scope.spawn(move || {
                 #[cfg(feature = "postgres")]
                 if let AnyConnection::Postgres(pg) = &mut *conn {
-                    self.stream_pages_pg(pg, plan, columns, &pages, &to_free);
+                    let sql = cells_sql(self.dialect(), plan, columns, &plan.conditions, None);
+                    let copied = crate::pgcopy::copy_out(pg, &sql, |chunk| {
+                        pages.send(Ok(Batch::Copy(chunk))).ok()?;
+                        Some(free_spent(&to_free).unwrap_or_default())
+                    });
+                    if let Err(e) = copied {
+                        let _ = pages.send(Err(e));
+                    }
                     return;
                 }
                 let mut conditions = plan.conditions.clone();
@@ -351,7 +429,7 @@ impl Dynex {
                         Ok(next) => (next, None),
                         Err(e) => (None, Some(e)),
                     };
-                    if pages.send(page).is_err() {
+                    if pages.send(page.map(Batch::Cells)).is_err() {
                         return;
                     }
                     if let Some(e) = failed {
@@ -363,74 +441,29 @@ impl Dynex {
                     conditions.push(Condition::After(after));
                 }
             });
-            // The cells of a row, their buffers reused from row to row.
-            let mut cells: Vec<String> = vec![String::new(); columns.len()];
-            let mut last_changed = String::new();
-            for page in received {
-                let rows = page?;
-                summary.rows += rows.len() as u64;
-                for row in &rows {
-                    for ((cell, field), raw) in cells.iter_mut().zip(&fields).zip(row) {
-                        cell.clear();
-                        cell.push_str(&dynex_query::cell_text(field, raw.as_deref()));
-                    }
-                    if let Some((ty, position)) = changed
-                        && !cells[position].is_empty()
-                        // Most rows repeat the last time seen: read only a new one.
-                        && cells[position] != last_changed
-                    {
-                        last_changed.clone_from(&cells[position]);
-                        if let Some(at) = changed_at(ty, Some(&Json::String(last_changed.clone())))
-                            && summary.max_changed_at.as_ref().is_none_or(|max| at > *max)
-                        {
-                            summary.max_changed_at = Some(at);
+            let mut copy = None;
+            for batch in received {
+                let batch = batch?;
+                match &batch {
+                    Batch::Cells(rows) => {
+                        for row in rows {
+                            out.row(row.iter().map(Option::as_deref), &mut each)?;
                         }
                     }
-                    each(&cells[..written])?;
+                    Batch::Copy(chunk) => copy
+                        .get_or_insert_with(crate::pgcopy::CopyParser::default)
+                        .feed(chunk, columns.len(), |row| {
+                            out.row(row.iter().copied(), &mut each)
+                        })?,
                 }
                 // The reading thread may have ended: then the page is freed here.
-                let _ = spent.send(rows);
+                let _ = spent.send(batch);
             }
-            Ok(summary)
+            if let Some(copy) = copy {
+                copy.finish()?;
+            }
+            Ok(out.summary)
         })
-    }
-
-    /// The whole export as one streamed read on PostgreSQL, cut into pages of the plan's size.
-    ///
-    /// A keyset page costs PostgreSQL a round trip in which neither side works while the other
-    /// does; in libpq's row-by-row mode the server keeps sending while the rows before are
-    /// written, and the export reads one snapshot.
-    #[cfg(feature = "postgres")]
-    fn stream_pages_pg(
-        &self,
-        conn: &mut diesel::PgConnection,
-        plan: &ExportPlan,
-        columns: &[usize],
-        pages: &std::sync::mpsc::SyncSender<Result<CellPage, CoreError>>,
-        to_free: &std::sync::mpsc::Receiver<CellPage>,
-    ) {
-        let sql = cells_sql(self.dialect(), plan, columns, &plan.conditions, None);
-        let size = usize::try_from(plan.page_rows).unwrap_or(1000).max(1);
-        let mut page: CellPage = Vec::with_capacity(size);
-        let mut gone = false;
-        let streamed = crate::db::stream_cells_pg(conn, &sql, |row| {
-            page.push(row);
-            if page.len() < size {
-                return true;
-            }
-            free_spent(to_free);
-            let full = std::mem::replace(&mut page, Vec::with_capacity(size));
-            gone = pages.send(Ok(full)).is_err();
-            !gone
-        });
-        if gone {
-            return;
-        }
-        let last = match streamed {
-            Ok(()) => Ok(page),
-            Err(e) => Err(CoreError::from(e)),
-        };
-        let _ = pages.send(last);
     }
 
     /// One page of an export as text columns ([`select_cells`]): the columns, then the key

@@ -28,6 +28,8 @@ mod indexes;
 pub mod introspect;
 mod jobs;
 mod keys;
+#[cfg(feature = "postgres")]
+mod pgcopy;
 mod read;
 pub mod store;
 mod tokens;

@@ -1,6 +1,7 @@
 //! Integration tests of dynex-core against SQLite, PostgreSQL and MariaDB.
 
 mod config;
+mod export;
 mod import;
 mod keys;
 mod read;
