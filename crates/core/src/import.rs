@@ -792,9 +792,21 @@ impl Run<'_> {
         let query = dynex_query::parse(self.entity, &resolve, &pairs, &self.dynex.page_limits())?;
         let fields = self.entity.fields();
         let found: Vec<Vec<Json>> = if is_unique(self.entity, self.key) {
-            by_unique_field(self.conn, self.dynex.dialect(), self.entity, &query, |t| {
-                dynex_query::decode_values(self.entity, None, t).map(|(values, _)| values)
-            })?
+            // Text columns, as an export reads them: a JSON document per row cost the database
+            // more to build than the client to parse.
+            let all: Vec<usize> = (0..fields.len()).collect();
+            let select = unpaged(self.entity, &query);
+            let sql = dynex_query::select_cells(self.dynex.dialect(), &select, &all, &[]);
+            crate::db::load_cells(self.conn, &sql)?
+                .into_iter()
+                .map(|row| {
+                    fields
+                        .iter()
+                        .zip(row)
+                        .map(|(f, raw)| dynex_query::cell_value(f, raw))
+                        .collect()
+                })
+                .collect()
         } else {
             crate::read::read(self.conn, self.dynex.dialect(), self.entity, &query, &[])?
                 .into_iter()

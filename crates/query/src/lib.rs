@@ -20,8 +20,8 @@ pub use parse::{
     PatternPart, QueryError, ReadQuery, Related, parse,
 };
 pub use render::{
-    Dialect, Piece, Select, Sql, cell_text, count, decode_fields, decode_row, decode_values,
-    select, select_cells, select_ordered,
+    Dialect, Piece, Select, Sql, cell_text, cell_value, count, decode_fields, decode_row,
+    decode_values, select, select_cells, select_ordered,
 };
 pub use sort::{Keyset, Sort, order_keys, parse_sort};
 
