@@ -266,10 +266,12 @@ pub fn cell_text<'r>(field: &Field, raw: Option<&'r str>) -> Cow<'r, str> {
     }
 }
 
-/// The wire value of a field from the text of its column ([`select_cells`]), as [`decode_row`]
-/// makes it of the column's JSON: what [`cell_text`] writes, typed (a number, a boolean, a JSON
-/// document) where the field's type is not text. Reads rows to compare without a JSON document
-/// per row; the text is moved into the value where it is kept as it is.
+/// The wire value of a field from the text of its column ([`select_cells`]).
+///
+/// It is what [`decode_row`] makes of the column's JSON: what [`cell_text`] writes, typed (a
+/// number, a boolean, a JSON document) where the field's type is not text. Rows to compare are
+/// read this way without a JSON document per row; the text is moved into the value where it is
+/// kept as it is.
 pub fn cell_value(field: &Field, raw: Option<String>) -> Json {
     let Some(raw) = raw else {
         return Json::Null;
