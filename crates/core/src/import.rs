@@ -12,7 +12,8 @@
 //! looked-up entity for all the distinct values of the batch, on the import's connection, so
 //! that a batch sees the rows that earlier batches of the same import wrote.
 
-use std::collections::HashMap;
+// Keys come from the payload; foldhash is seeded per map and far cheaper than SipHash.
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use std::io::Read;
 use std::time::Instant;
 
@@ -570,7 +571,7 @@ fn produce<R: Read>(
         end: false,
     };
     let mut chunk = new_chunk();
-    let mut keys: std::collections::HashSet<String> = Default::default();
+    let mut keys: HashSet<String> = HashSet::new();
     loop {
         let record = match reader.next_record() {
             Ok(record) => record,
@@ -711,7 +712,7 @@ impl Run<'_> {
         }
         let mut found: Vec<Found> = Vec::with_capacity(self.parser.lookups.len());
         for k in 0..self.parser.lookups.len() {
-            let mut seen = std::collections::HashSet::new();
+            let mut seen = HashSet::new();
             let values: Vec<Json> = rows
                 .iter()
                 .filter_map(|r| r.refs[k].as_ref())

@@ -13,19 +13,20 @@
 //! savepoint, to name every refused row with its path; PostgreSQL's aborted-transaction state
 //! never leaks into the answer. Deadlocks and busy databases repeat the attempt.
 
-use std::collections::HashMap;
+// Keys come from the payload; foldhash is seeded per map and far cheaper than SipHash.
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use std::time::Duration;
 
 use dynex_auth::{Action, Principal};
 use dynex_query::write::{self as w, Target};
-use dynex_query::{Dialect, Select, Value, decode_row, select};
+use dynex_query::{Dialect, Select, Value, decode_row, select, select_cells};
 use dynex_schema::{Catalog, Entity, Relation};
 use dynex_validate::{
     Intent, RowCheck, RowError, SplitRow, check_immutable, check_row, check_value, split_row,
 };
 use serde_json::{Map, Value as Json};
 
-use crate::db::{AnyConnection, execute, load_json};
+use crate::db::{AnyConnection, execute, load_cells, load_json};
 use crate::dberr::{DbFault, classify};
 use crate::error::CoreError;
 use crate::hooks::{Batch, Operation, PendingRow, WriteHooks};
@@ -555,7 +556,7 @@ impl<'a> Attempt<'_, '_, 'a> {
         extras: &[String],
     ) -> Result<(), Abort> {
         let mut keys: Vec<Value> = Vec::new();
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = HashSet::new();
         for n in nodes.iter() {
             if let Some(k) = &n.lookup
                 && seen.insert(key_text(k))
@@ -571,6 +572,12 @@ impl<'a> Attempt<'_, '_, 'a> {
         });
         let id_column = vec![entity.identifier().field_name.clone()];
         let id_name = entity.identifier().field_visible_name.clone();
+        // Rows that nobody reads back (see `updates`) only need to exist: their identifiers are
+        // read, locked all the same, instead of a JSON document of every field.
+        let only_ids = !self.ctx.respond
+            && self.ctx.hooks.is_none()
+            && extras.is_empty()
+            && nodes.iter().all(|n| n.branches.is_empty());
         let mut found: HashMap<String, Saved> = HashMap::new();
         let mut start = 0;
         for size in w::batch_sizes(keys.len(), w::rows_per_statement(self.dialect(), 1)) {
@@ -579,18 +586,30 @@ impl<'a> Attempt<'_, '_, 'a> {
                 .map(|k| vec![k.clone()])
                 .collect();
             start += size;
-            let sql = select(
-                self.dialect(),
-                &Select {
-                    entity,
-                    fields: None,
-                    conditions: &[],
-                    keys: Some((&id_column, &tuples)),
-                    extra_columns: extras,
-                    page: None,
-                    lock: true,
-                },
-            );
+            let read = Select {
+                entity,
+                fields: None,
+                conditions: &[],
+                keys: Some((&id_column, &tuples)),
+                extra_columns: extras,
+                page: None,
+                lock: true,
+            };
+            if only_ids {
+                let id_index = entity.identifier_index();
+                let sql = select_cells(self.dialect(), &read, &[id_index], &[]);
+                let rows =
+                    load_cells(self.tx.conn(), &sql).map_err(|e| abort(self.dialect(), e))?;
+                for row in rows {
+                    let id = dynex_query::cell_value(
+                        entity.identifier(),
+                        row.into_iter().next().flatten(),
+                    );
+                    found.insert(json_key_text(&id), Saved::decoded(Map::new(), Vec::new()));
+                }
+                continue;
+            }
+            let sql = select(self.dialect(), &read);
             for text in self.rows(&sql).map_err(|e| abort(self.dialect(), e))? {
                 let (object, extras) = decode_row(entity, &text).map_err(CoreError::Corrupt)?;
                 let key = object.get(&id_name).map(json_key_text).unwrap_or_default();
@@ -1020,7 +1039,7 @@ impl<'a> Attempt<'_, '_, 'a> {
                 .collect();
             // Rows naming the same identifier go into separate statements, in payload order,
             // so the last one wins as if they were written one after another.
-            let mut rounds: Vec<(Vec<usize>, std::collections::HashSet<String>)> = Vec::new();
+            let mut rounds: Vec<(Vec<usize>, HashSet<String>)> = Vec::new();
             for i in members {
                 let k = nodes[i].lookup.as_ref().map(key_text).unwrap_or_default();
                 match rounds.iter_mut().find(|(_, keys)| !keys.contains(&k)) {
