@@ -224,30 +224,42 @@ impl Dynex {
         // up by the next refresh.
         let version = store::version(&mut conn)?;
         let previous = self.inner.snapshot.load_full();
-        let mut entities = Vec::new();
+        let mut valid = Vec::new();
         for stored in store::load_all(&mut conn, dialect)? {
             if !stored.config.is_active {
                 continue;
             }
             let alias = stored.config.table_alias.clone();
-            let table = stored.config.table_name.clone();
             match Entity::new(stored.config) {
                 // The live column types tell writes how to bind values (PostgreSQL casts). An
                 // entity whose configuration did not change keeps what was found last time, so
                 // a key change does not introspect every table again.
-                Ok(e) => match previous
-                    .catalog
-                    .entity(&alias)
-                    .filter(|p| p.config == e.config)
-                    .and_then(|p| p.table_info().cloned())
-                    .map_or_else(
-                        || introspect::table(&mut conn, dialect, &table),
-                        |t| Ok(Some(t)),
-                    )? {
-                    Some(info) => entities.push(e.with_table(info)),
-                    None => log::warn!("entity `{alias}` is not served: table `{table}` is gone"),
-                },
+                Ok(e) => {
+                    let known = previous
+                        .catalog
+                        .entity(&alias)
+                        .filter(|p| p.config == e.config)
+                        .and_then(|p| p.table_info().cloned());
+                    valid.push((e, known));
+                }
                 Err(e) => log::warn!("entity `{alias}` is not served: {e}"),
+            }
+        }
+        let unknown: Vec<&str> = valid
+            .iter()
+            .filter(|(_, known)| known.is_none())
+            .map(|(e, _)| e.table())
+            .collect();
+        let found = introspect::tables_info(&mut conn, dialect, &unknown)?;
+        let mut entities = Vec::new();
+        for (e, known) in valid {
+            let table = e.table().to_string();
+            match known.or_else(|| found.get(&table).cloned()) {
+                Some(info) => entities.push(e.with_table(info)),
+                None => log::warn!(
+                    "entity `{}` is not served: table `{table}` is gone",
+                    e.alias()
+                ),
             }
         }
         let keys = keys::load_active(&mut conn, dialect)?.into_iter().collect();
