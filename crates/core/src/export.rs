@@ -214,22 +214,22 @@ fn cells_sql(
 enum Batch {
     /// A page of rows as text columns.
     Cells(CellPage),
-    /// A chunk of PostgreSQL's binary `COPY` stream (see [`crate::pgcopy`]).
-    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    /// A chunk of PostgreSQL's binary `COPY` stream (the `pgcopy` module).
+    #[cfg(feature = "postgres")]
     Copy(Vec<u8>),
 }
 
 /// Frees the batches the writing thread has sent back (see [`Dynex::export_cells`]); returns
 /// the buffer of a `COPY` chunk, emptied, to be filled again.
 fn free_spent(to_free: &std::sync::mpsc::Receiver<Batch>) -> Option<Vec<u8>> {
-    let mut reuse = None;
-    while let Ok(batch) = to_free.try_recv() {
-        if let Batch::Copy(mut buffer) = batch {
+    to_free.try_iter().fold(None, |reuse, batch| match batch {
+        #[cfg(feature = "postgres")]
+        Batch::Copy(mut buffer) => {
             buffer.clear();
-            reuse = Some(buffer);
+            Some(buffer)
         }
-    }
-    reuse
+        Batch::Cells(_) => reuse,
+    })
 }
 
 /// Turns an export's rows into CSV cells for the caller, and keeps its summary.
@@ -365,7 +365,7 @@ impl Dynex {
     /// keys and the identifier), so a page deep in a large table costs what the first one does.
     /// The database returns only the fields asked for, as text columns rather than a JSON
     /// document per row. PostgreSQL instead streams the whole read, one snapshot, through
-    /// `COPY … TO STDOUT` (see [`crate::pgcopy`]), which costs the client far less per row than
+    /// `COPY … TO STDOUT` (the `pgcopy` module), which costs the client far less per row than
     /// a result set.
     pub fn export_cells(
         &self,
@@ -441,7 +441,11 @@ impl Dynex {
                     conditions.push(Condition::After(after));
                 }
             });
-            let mut copy = None;
+            // A `COPY` stream always has a header and a trailer: one that ends without them
+            // (or never starts) is an error, not an empty export.
+            #[cfg(feature = "postgres")]
+            let mut copy = (self.dialect() == dynex_query::Dialect::Postgres)
+                .then(crate::pgcopy::CopyParser::default);
             for batch in received {
                 let batch = batch?;
                 match &batch {
@@ -450,15 +454,22 @@ impl Dynex {
                             out.row(row.iter().map(Option::as_deref), &mut each)?;
                         }
                     }
-                    Batch::Copy(chunk) => copy
-                        .get_or_insert_with(crate::pgcopy::CopyParser::default)
-                        .feed(chunk, columns.len(), |row| {
+                    #[cfg(feature = "postgres")]
+                    Batch::Copy(chunk) => {
+                        let Some(copy) = copy.as_mut() else {
+                            return Err(CoreError::Corrupt(
+                                "a COPY stream from a backend other than PostgreSQL".into(),
+                            ));
+                        };
+                        copy.feed(chunk, columns.len(), |row| {
                             out.row(row.iter().copied(), &mut each)
-                        })?,
+                        })?;
+                    }
                 }
                 // The reading thread may have ended: then the page is freed here.
                 let _ = spent.send(batch);
             }
+            #[cfg(feature = "postgres")]
             if let Some(copy) = copy {
                 copy.finish()?;
             }

@@ -208,12 +208,17 @@ impl CopyParser {
         Ok(())
     }
 
-    /// Fails unless the stream ended with its trailer.
+    /// Fails unless the stream ended with its trailer: a stream cut short (a lost connection, a
+    /// server that stopped the statement) is an unavailable database, not a shorter export.
     pub fn finish(&self) -> Result<(), CoreError> {
         if self.done && self.carry.is_empty() {
             Ok(())
         } else {
-            Err(corrupt("it ended before its trailer"))
+            Err(CoreError::Unavailable(
+                "the COPY stream from PostgreSQL ended before its trailer: the connection was \
+                 lost or the server stopped the export"
+                    .into(),
+            ))
         }
     }
 
