@@ -280,7 +280,7 @@ pub fn run_script(conn: &mut AnyConnection, script: &str) -> Result<(), CoreErro
 /// Rendered [`Sql`] as a diesel query: identifiers and binds go through the active backend.
 ///
 /// Generic over the backend so that the multi-backend connection and a backend's own
-/// connection (an export's `COPY` on PostgreSQL) run the same text.
+/// connection (`on_backend!`, an export's `COPY` settings) run the same text.
 pub struct DynQuery<'a>(pub &'a Sql);
 
 impl<DB> QueryFragment<DB> for DynQuery<'_>
@@ -413,6 +413,29 @@ pub fn execute(conn: &mut AnyConnection, sql: &Sql) -> QueryResult<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `.cargo/config.toml` builds the bundled SQLite without the locks every call took.
+    #[test]
+    fn bundled_sqlite_is_built_without_per_call_locks() {
+        #[derive(QueryableByName)]
+        struct CompileOption {
+            #[diesel(sql_type = Text)]
+            compile_options: String,
+        }
+        let mut c = diesel::SqliteConnection::establish(":memory:").unwrap();
+        let options: Vec<String> = diesel::sql_query("PRAGMA compile_options")
+            .load::<CompileOption>(&mut c)
+            .unwrap()
+            .into_iter()
+            .map(|o| o.compile_options)
+            .collect();
+        for wanted in ["THREADSAFE=2", "DEFAULT_MEMSTATUS=0"] {
+            assert!(
+                options.iter().any(|o| o == wanted),
+                "{wanted} in {options:?}"
+            );
+        }
+    }
 
     #[test]
     fn urls_choose_the_backend_and_mistypes_fail() {

@@ -444,8 +444,7 @@ impl Dynex {
             // A `COPY` stream always has a header and a trailer: one that ends without them
             // (or never starts) is an error, not an empty export.
             #[cfg(feature = "postgres")]
-            let mut copy = (self.dialect() == dynex_query::Dialect::Postgres)
-                .then(crate::pgcopy::CopyParser::default);
+            let mut copy = crate::pgcopy::CopyParser::default();
             for batch in received {
                 let batch = batch?;
                 match &batch {
@@ -455,22 +454,15 @@ impl Dynex {
                         }
                     }
                     #[cfg(feature = "postgres")]
-                    Batch::Copy(chunk) => {
-                        let Some(copy) = copy.as_mut() else {
-                            return Err(CoreError::Corrupt(
-                                "a COPY stream from a backend other than PostgreSQL".into(),
-                            ));
-                        };
-                        copy.feed(chunk, columns.len(), |row| {
-                            out.row(row.iter().copied(), &mut each)
-                        })?;
-                    }
+                    Batch::Copy(chunk) => copy.feed(chunk, columns.len(), |row| {
+                        out.row(row.iter().copied(), &mut each)
+                    })?,
                 }
                 // The reading thread may have ended: then the page is freed here.
                 let _ = spent.send(batch);
             }
             #[cfg(feature = "postgres")]
-            if let Some(copy) = copy {
+            if self.dialect() == dynex_query::Dialect::Postgres {
                 copy.finish()?;
             }
             Ok(out.summary)

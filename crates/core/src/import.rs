@@ -323,17 +323,20 @@ fn unpaged<'q>(entity: &'q Entity, query: &'q dynex_query::ReadQuery) -> dynex_q
     }
 }
 
-/// The rows of [`unpaged`], each turned by `decode` from its JSON text.
-fn by_unique_field<T>(
+/// The rows of [`unpaged`] as wire objects.
+fn by_unique_field(
     conn: &mut AnyConnection,
     dialect: dynex_query::Dialect,
     entity: &Entity,
     query: &dynex_query::ReadQuery,
-    decode: impl Fn(&str) -> Result<T, String>,
-) -> Result<Vec<T>, CoreError> {
+) -> Result<Vec<Json>, CoreError> {
     crate::db::load_json(conn, &dynex_query::select(dialect, &unpaged(entity, query)))?
         .iter()
-        .map(|text| decode(text).map_err(CoreError::Corrupt))
+        .map(|text| {
+            dynex_query::decode_row(entity, text)
+                .map(|(object, _)| Json::Object(object))
+                .map_err(CoreError::Corrupt)
+        })
         .collect()
 }
 
@@ -686,9 +689,7 @@ impl Run<'_> {
             let resolve = |a: &str| self.snapshot.catalog.entity(a).cloned();
             let query = dynex_query::parse(entity, &resolve, &pairs, &self.dynex.page_limits())?;
             if is_unique(entity, by) {
-                let rows = by_unique_field(self.conn, self.dynex.dialect(), entity, &query, |t| {
-                    dynex_query::decode_row(entity, t).map(|(object, _)| Json::Object(object))
-                })?;
+                let rows = by_unique_field(self.conn, self.dynex.dialect(), entity, &query)?;
                 count_found(entity, by, rows, found);
                 continue;
             }

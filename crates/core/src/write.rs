@@ -548,6 +548,13 @@ impl<'a> Attempt<'_, '_, 'a> {
         Ok(())
     }
 
+    /// Whether nobody reads `node`'s row back once written: no response, no hook, no nested
+    /// rows that need its keys (an import). Such rows are written without `RETURNING` and
+    /// only need to exist to be updated.
+    fn unread(&self, node: &Node<'_>) -> bool {
+        !self.ctx.respond && self.ctx.hooks.is_none() && node.branches.is_empty()
+    }
+
     /// Locks and reads the rows named by the nodes' identifiers.
     fn find_existing(
         &mut self,
@@ -574,10 +581,7 @@ impl<'a> Attempt<'_, '_, 'a> {
         let id_name = entity.identifier().field_visible_name.clone();
         // Rows that nobody reads back (see `updates`) only need to exist: their identifiers are
         // read, locked all the same, instead of a JSON document of every field.
-        let only_ids = !self.ctx.respond
-            && self.ctx.hooks.is_none()
-            && extras.is_empty()
-            && nodes.iter().all(|n| n.branches.is_empty());
+        let only_ids = extras.is_empty() && nodes.iter().all(|n| self.unread(n));
         let mut found: HashMap<String, Saved> = HashMap::new();
         let mut start = 0;
         for size in w::batch_sizes(keys.len(), w::rows_per_statement(self.dialect(), 1)) {
@@ -826,9 +830,7 @@ impl<'a> Attempt<'_, '_, 'a> {
             }
             // Rows nobody reads back (an import, no hooks, no nested rows) are inserted without
             // RETURNING and without reading generated identifiers.
-            let quiet = !self.ctx.respond
-                && self.ctx.hooks.is_none()
-                && members.iter().all(|&i| nodes[i].branches.is_empty());
+            let quiet = members.iter().all(|&i| self.unread(nodes[i]));
             let one_by_one = self.granular
                 || (!quiet
                     && !w::insert_returns(dialect)
@@ -1075,9 +1077,7 @@ impl<'a> Attempt<'_, '_, 'a> {
                         })
                         .collect();
                     // Rows nobody reads back (an import without hooks) need no RETURNING.
-                    let quiet = !self.ctx.respond
-                        && self.ctx.hooks.is_none()
-                        && chunk.iter().all(|&i| nodes[i].branches.is_empty());
+                    let quiet = chunk.iter().all(|&i| self.unread(nodes[i]));
                     let returns = w::update_returns(dialect) && !quiet;
                     let sql = w::update_rows(
                         dialect,

@@ -1283,16 +1283,18 @@ mod tests {
         ));
     }
 
+    /// A field `c` of type `ty` with a decimal `scale`.
+    fn field(ty: &str, scale: Option<u32>) -> Field {
+        let mut f: Field = serde_json::from_value(serde_json::json!({
+            "fieldName": "c", "fieldVisibleName": "c", "type": ty
+        }))
+        .unwrap();
+        f.validation.scale = scale;
+        f
+    }
+
     #[test]
     fn cells_are_the_text_of_wire_values() {
-        let field = |ty: &str, scale: Option<u32>| {
-            let mut f: Field = serde_json::from_value(serde_json::json!({
-                "fieldName": "c", "fieldVisibleName": "c", "type": ty
-            }))
-            .unwrap();
-            f.validation.scale = scale;
-            f
-        };
         let cell =
             |ty: &str, scale, raw: Option<&str>| cell_text(&field(ty, scale), raw).into_owned();
         // Booleans as each backend writes them: PostgreSQL `true`, SQLite and MariaDB `1`.
@@ -1333,14 +1335,6 @@ mod tests {
 
     #[test]
     fn cell_values_are_the_wire_values_of_the_json_read() {
-        let field = |ty: &str, scale: Option<u32>| {
-            let mut f: Field = serde_json::from_value(serde_json::json!({
-                "fieldName": "c", "fieldVisibleName": "c", "type": ty
-            }))
-            .unwrap();
-            f.validation.scale = scale;
-            f
-        };
         // (type, scale, the column as text, the column as the JSON read has it)
         let cases: [(&str, Option<u32>, &str, Json); 15] = [
             ("integer", None, "42", Json::from(42)),
