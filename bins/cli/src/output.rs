@@ -50,6 +50,20 @@ pub(crate) fn write_file(
     path: &Path,
     write: impl FnOnce(&mut dyn Write) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
+    // A device, a pipe or a symbolic link (`-o /dev/null`, `-o /dev/stdout`, a FIFO) is written
+    // through: renaming a file over it would replace it.
+    if std::fs::symlink_metadata(path).is_ok_and(|m| !m.file_type().is_file()) {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(path)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        let mut buffered = io::BufWriter::new(file);
+        write(&mut buffered)?;
+        return buffered
+            .flush()
+            .with_context(|| format!("cannot write {}", path.display()));
+    }
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),

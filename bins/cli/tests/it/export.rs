@@ -783,3 +783,32 @@ fn sorted_and_partial_exports_import_back_unchanged(db: TestDb) {
     assert_eq!((&s["read"], &s["unchanged"]), (&json!(4), &json!(4)), "{s}");
     assert_eq!(crate::import::rows(&dx, "product-abstracts"), before);
 }
+
+/// `-o` through a symbolic link or onto a device writes through it: the CSV lands in the link's
+/// target and the link stays a link (a file renamed over `/dev/null` had replaced it).
+#[test]
+fn output_through_a_link_keeps_the_link() {
+    let db = TestDb::sqlite();
+    let _demo = demo(&db);
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("target.csv");
+    let link = dir.path().join("link.csv");
+    std::fs::write(&target, "old").unwrap();
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    export(
+        &db,
+        &[
+            "countries",
+            "--fields",
+            "iso2_code",
+            "-o",
+            link.to_str().unwrap(),
+        ],
+    )
+    .ok();
+    assert!(link.symlink_metadata().unwrap().file_type().is_symlink());
+    let csv = std::fs::read_to_string(&target).unwrap();
+    assert!(csv.starts_with("iso2_code\nAD\n"), "{csv}");
+    export(&db, &["countries", "-o", "/dev/null"]).ok();
+    assert!(!Path::new("/dev/null").symlink_metadata().unwrap().is_file());
+}
