@@ -481,22 +481,12 @@ fn execute(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Export(args) => export::run(&dynex, args, json, out),
         Command::Openapi(args) => openapi::run(&dynex, args, json, out),
     };
-    settle(dynex.db());
+    dynex.db().settle();
     result
 }
 
 /// Connections in the CLI's pool.
 const POOL_SIZE: u32 = 2;
-
-/// Waits until the pool has no connection attempt in flight.
-///
-/// The pool refills its idle connection on a background thread; a process that exits while that
-/// thread is inside libpq or libmysqlclient can crash in their exit handlers. Holding every
-/// connection of the pool waits for any attempt in flight, so exiting afterwards is safe.
-fn settle(db: &Db) {
-    let held: Vec<_> = (0..POOL_SIZE).filter_map(|_| db.conn().ok()).collect();
-    drop(held);
-}
 
 /// Explains which database failed to open, without its password.
 fn opening(e: CoreError, url: &str) -> anyhow::Error {
@@ -523,7 +513,7 @@ fn migrate(url: &str, json: bool, out: &mut dyn Write) -> anyhow::Result<()> {
     // database does not have yet; the pool alone is enough to migrate.
     let db = Db::connect(url, POOL_SIZE).map_err(|e| opening(e, url))?;
     let applied = db.migrate();
-    settle(&db);
+    db.settle();
     let applied = applied?;
     if json {
         output::print_json(out, &json!({ "applied": applied }))?;

@@ -2,6 +2,7 @@
 //! the one bridge from rendered [`Sql`] to diesel.
 
 use std::path::PathBuf;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -134,6 +135,42 @@ pub struct Manager {
     url: DatabaseUrl,
     /// `PRAGMA mmap_size` of SQLite connections.
     sqlite_mmap: u64,
+    /// The connection attempts in flight (see [`Db::settle`]).
+    attempts: Arc<Attempts>,
+}
+
+/// Counts the connection attempts in flight, so that a process can wait for them to end.
+#[derive(Debug, Default)]
+struct Attempts {
+    running: Mutex<u32>,
+    ended: Condvar,
+}
+
+/// One connection attempt, counted while it lasts (a failed or panicking one too).
+struct Attempt<'a>(&'a Attempts);
+
+impl<'a> Attempt<'a> {
+    fn start(attempts: &'a Attempts) -> Self {
+        *attempts
+            .running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) += 1;
+        Attempt(attempts)
+    }
+}
+
+impl Drop for Attempt<'_> {
+    fn drop(&mut self) {
+        let mut running = self
+            .0
+            .running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        *running -= 1;
+        if *running == 0 {
+            self.0.ended.notify_all();
+        }
+    }
 }
 
 impl ManageConnection for Manager {
@@ -141,6 +178,7 @@ impl ManageConnection for Manager {
     type Error = r2d2::Error;
 
     fn connect(&self) -> Result<AnyConnection, r2d2::Error> {
+        let _attempt = Attempt::start(&self.attempts);
         let target = &self.url.target;
         let conn = match self.url.dialect {
             Dialect::Sqlite => {
@@ -185,6 +223,9 @@ impl ManageConnection for Manager {
     }
 }
 
+/// How long a checkout waits for a connection.
+const CONNECTION_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The default `PRAGMA mmap_size` of SQLite connections: 256 MiB.
 pub const SQLITE_MMAP_BYTES: u64 = 256 * 1024 * 1024;
 
@@ -196,6 +237,7 @@ pub type Conn = PooledConnection<Manager>;
 pub struct Db {
     pool: Pool<Manager>,
     dialect: Dialect,
+    attempts: Arc<Attempts>,
 }
 
 impl std::fmt::Debug for Db {
@@ -218,6 +260,7 @@ impl Db {
     pub fn connect_with(url: &str, size: u32, sqlite_mmap: u64) -> Result<Db, CoreError> {
         let url = DatabaseUrl::parse(url)?;
         let dialect = url.dialect;
+        let attempts = Arc::new(Attempts::default());
         let pool = Pool::builder()
             .max_size(size.max(2))
             // No background replenishing: a connection opened on r2d2's thread while the process
@@ -226,10 +269,36 @@ impl Db {
             // A broken connection is noticed by `has_broken`; a ping per checkout would add a
             // round trip to every request.
             .test_on_check_out(false)
-            .connection_timeout(Duration::from_secs(10))
-            .build(Manager { url, sqlite_mmap })
+            .connection_timeout(CONNECTION_TIMEOUT)
+            .build(Manager {
+                url,
+                sqlite_mmap,
+                attempts: attempts.clone(),
+            })
             .map_err(|e| CoreError::Unavailable(e.to_string()))?;
-        Ok(Db { pool, dialect })
+        Ok(Db {
+            pool,
+            dialect,
+            attempts,
+        })
+    }
+
+    /// Waits (at most the pool's connection timeout) until no connection attempt is in flight.
+    ///
+    /// A checkout that finds no idle connection starts one on the pool's thread, and it goes on
+    /// after another connection came back first. A process that exits while that thread is
+    /// inside libpq or libmysqlclient can crash in their exit handlers: a command-line process
+    /// calls this before it exits. It opens no connection itself.
+    pub fn settle(&self) {
+        let running = self
+            .attempts
+            .running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let _ = self
+            .attempts
+            .ended
+            .wait_timeout_while(running, CONNECTION_TIMEOUT, |running| *running > 0);
     }
 
     /// The SQL dialect of the backend.

@@ -1,10 +1,11 @@
 //! Streaming reads of a whole entity for CSV export: filtered, sorted, optionally only the rows
 //! changed since a time, in keyset pages, never `OFFSET`.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
-use dynex_query::{Condition, Keyset, Page, Select, Sort, order_keys, parse_sort, select_cells};
+use dynex_query::{Condition, Keyset, Page, Select, Sort, order_keys, parse_sort, select_columns};
 use dynex_schema::{ColumnKind, Entity, FieldType, Value, normalize_datetime};
 use serde_json::Value as Json;
 
@@ -190,11 +191,13 @@ fn next_page(
 }
 
 /// The read of an export's `columns` under `conditions`, in the plan's order: one keyset page,
-/// or every row at once without `page`.
+/// or every row at once without `page`. A column with a type in `casts` is read as that type,
+/// not as text ([`dynex_query::select_columns`]).
 fn cells_sql(
     dialect: dynex_query::Dialect,
     plan: &ExportPlan,
     columns: &[usize],
+    casts: &[Option<&str>],
     conditions: &[Condition],
     page: Option<Page>,
 ) -> dynex_query::Sql {
@@ -207,7 +210,7 @@ fn cells_sql(
         page,
         lock: false,
     };
-    select_cells(dialect, &select, columns, &plan.order)
+    select_columns(dialect, &select, columns, casts, &plan.order)
 }
 
 /// What the reading thread of an export hands to the writing one.
@@ -234,8 +237,8 @@ fn free_spent(to_free: &std::sync::mpsc::Receiver<Batch>) -> Option<Vec<u8>> {
 
 /// Turns an export's rows into CSV cells for the caller, and keeps its summary.
 struct RowWriter<'a> {
-    /// The cells of a row, their buffers reused from row to row.
-    cells: Vec<String>,
+    /// The allocation of the cells of a row, kept empty between rows (see [`recycle`]).
+    cells: Vec<Cow<'static, str>>,
     /// The field of each column read.
     fields: Vec<&'a dynex_schema::Field>,
     /// How many of the columns are written (the updated-at field may follow them).
@@ -247,24 +250,35 @@ struct RowWriter<'a> {
     summary: ExportSummary,
 }
 
+/// Empties `cells` and hands back its allocation for cells of another lifetime: collecting
+/// an emptied vector into one of a type of the same size reuses its buffer.
+fn recycle<'b>(mut cells: Vec<Cow<'_, str>>) -> Vec<Cow<'b, str>> {
+    cells.clear();
+    cells.into_iter().map(|_| Cow::Borrowed("")).collect()
+}
+
 impl RowWriter<'_> {
-    /// Hands one row, as the text of its columns, to `each`.
+    /// Hands one row, as the text of its columns, to `each`; most cells borrow the text read.
     fn row<'r>(
         &mut self,
         raw: impl Iterator<Item = Option<&'r str>>,
-        each: &mut impl FnMut(&[String]) -> Result<(), CoreError>,
+        each: &mut impl FnMut(&[Cow<'_, str>]) -> Result<(), CoreError>,
     ) -> Result<(), CoreError> {
         self.summary.rows += 1;
-        for ((cell, field), raw) in self.cells.iter_mut().zip(&self.fields).zip(raw) {
-            cell.clear();
-            cell.push_str(&dynex_query::cell_text(field, raw));
-        }
+        let mut cells = recycle(std::mem::take(&mut self.cells));
+        cells.extend(
+            self.fields
+                .iter()
+                .zip(raw)
+                .map(|(field, raw)| dynex_query::cell_text(field, raw)),
+        );
         if let Some((ty, position)) = self.changed
-            && !self.cells[position].is_empty()
+            && !cells[position].is_empty()
             // Most rows repeat the last time seen: read only a new one.
-            && self.cells[position] != self.last_changed
+            && *cells[position] != *self.last_changed
         {
-            self.last_changed.clone_from(&self.cells[position]);
+            self.last_changed.clear();
+            self.last_changed.push_str(&cells[position]);
             if let Some(at) = changed_at(ty, Some(&Json::String(self.last_changed.clone())))
                 && self
                     .summary
@@ -275,7 +289,9 @@ impl RowWriter<'_> {
                 self.summary.max_changed_at = Some(at);
             }
         }
-        each(&self.cells[..self.written])
+        let result = each(&cells[..self.written]);
+        self.cells = recycle(cells);
+        result
     }
 }
 
@@ -370,7 +386,7 @@ impl Dynex {
     pub fn export_cells(
         &self,
         plan: &ExportPlan,
-        mut each: impl FnMut(&[String]) -> Result<(), CoreError>,
+        mut each: impl FnMut(&[Cow<'_, str>]) -> Result<(), CoreError>,
     ) -> Result<ExportSummary, CoreError> {
         let entity = &plan.entity;
         let mut columns = plan.fields.clone();
@@ -385,9 +401,19 @@ impl Dynex {
         let fields: Vec<&dynex_schema::Field> =
             columns.iter().map(|&i| &entity.fields()[i]).collect();
         let written = plan.fields.len();
+        // Which columns PostgreSQL's binary `COPY` sends as stored (integers, dates, times):
+        // the type each is cast to, and how the parser spells it.
+        #[cfg(feature = "postgres")]
+        let binary: Vec<Option<(&str, crate::pgcopy::Wire)>> = fields
+            .iter()
+            .map(|f| {
+                let column = entity.column(&f.field_name)?;
+                crate::pgcopy::binary(&column.sql_type)
+            })
+            .collect();
         let mut conn = self.inner.db.conn()?;
         let mut out = RowWriter {
-            cells: vec![String::new(); columns.len()],
+            cells: Vec::with_capacity(columns.len()),
             fields,
             written,
             changed,
@@ -402,10 +428,21 @@ impl Dynex {
             // small strings on another thread cost more than writing them.
             let (spent, to_free) = std::sync::mpsc::channel::<Batch>();
             let columns = &columns;
+            #[cfg(feature = "postgres")]
+            let binary = &binary;
             scope.spawn(move || {
                 #[cfg(feature = "postgres")]
                 if let AnyConnection::Postgres(pg) = &mut *conn {
-                    let sql = cells_sql(self.dialect(), plan, columns, &plan.conditions, None);
+                    let casts: Vec<Option<&str>> =
+                        binary.iter().map(|b| b.map(|(ty, _)| ty)).collect();
+                    let sql = cells_sql(
+                        self.dialect(),
+                        plan,
+                        columns,
+                        &casts,
+                        &plan.conditions,
+                        None,
+                    );
                     let copied = crate::pgcopy::copy_out(pg, &sql, |chunk| {
                         pages.send(Ok(Batch::Copy(chunk))).ok()?;
                         Some(free_spent(&to_free).unwrap_or_default())
@@ -445,6 +482,11 @@ impl Dynex {
             // (or never starts) is an error, not an empty export.
             #[cfg(feature = "postgres")]
             let mut copy = crate::pgcopy::CopyParser::default();
+            #[cfg(feature = "postgres")]
+            let wires: Vec<crate::pgcopy::Wire> = binary
+                .iter()
+                .map(|b| b.map_or(crate::pgcopy::Wire::Text, |(_, wire)| wire))
+                .collect();
             for batch in received {
                 let batch = batch?;
                 match &batch {
@@ -454,9 +496,9 @@ impl Dynex {
                         }
                     }
                     #[cfg(feature = "postgres")]
-                    Batch::Copy(chunk) => copy.feed(chunk, columns.len(), |row| {
-                        out.row(row.iter().copied(), &mut each)
-                    })?,
+                    Batch::Copy(chunk) => {
+                        copy.feed(chunk, &wires, |row| out.row(row.iter().copied(), &mut each))?
+                    }
                 }
                 // The reading thread may have ended: then the page is freed here.
                 let _ = spent.send(batch);
@@ -482,7 +524,7 @@ impl Dynex {
             offset: 0,
             limit: plan.page_rows,
         };
-        let sql = cells_sql(self.dialect(), plan, columns, conditions, Some(page));
+        let sql = cells_sql(self.dialect(), plan, columns, &[], conditions, Some(page));
         Ok(crate::db::load_cells(conn, &sql)?)
     }
 }

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use dynex_schema::{Entity, Field, FieldType, Value as Typed};
 use serde_json::{Map, Value};
 
+mod encode;
 mod mapping;
 pub use mapping::{CellError, Lookup, Mapping, MappingPlan, Unmapped};
 
@@ -286,9 +287,16 @@ impl<W: Write> RejectWriter<W> {
     }
 }
 
-/// Writes wire objects of one entity as CSV, header first.
+/// How many bytes of encoded lines an [`EntityWriter`] gathers before it writes them out.
+const WRITE_BYTES: usize = 64 * 1024;
+
+/// Writes wire objects of one entity as CSV, header first, spelled as the `csv` crate's
+/// default writer spells them.
+///
+/// Lines are gathered in a buffer: call [`EntityWriter::finish`] to write out the last ones.
 pub struct EntityWriter<W: Write> {
-    inner: csv::Writer<W>,
+    out: W,
+    buffer: Vec<u8>,
     columns: Vec<String>,
 }
 
@@ -307,33 +315,57 @@ impl<W: Write> EntityWriter<W> {
             .filter_map(|&i| entity.fields().get(i))
             .map(|f| f.field_visible_name.clone())
             .collect();
-        let mut inner = csv::Writer::from_writer(out);
-        inner.write_record(&columns)?;
-        Ok(EntityWriter { inner, columns })
+        let mut writer = EntityWriter {
+            out,
+            buffer: Vec::with_capacity(WRITE_BYTES + 4096),
+            columns,
+        };
+        encode::encode_line(
+            &mut writer.buffer,
+            writer.columns.iter().map(|c| c.as_bytes()),
+        );
+        Ok(writer)
     }
 
     /// Writes one row; nulls are empty cells, strings as they are, other values as JSON text.
     pub fn write(&mut self, row: &Map<String, Value>) -> Result<(), CsvError> {
-        let cells = self.columns.iter().map(|c| match row.get(c) {
-            None | Some(Value::Null) => String::new(),
-            Some(Value::String(s)) => s.clone(),
-            Some(other) => other.to_string(),
-        });
-        self.inner.write_record(cells)?;
-        Ok(())
+        let cells: Vec<std::borrow::Cow<'_, str>> = self
+            .columns
+            .iter()
+            .map(|c| match row.get(c) {
+                None | Some(Value::Null) => "".into(),
+                Some(Value::String(s)) => s.as_str().into(),
+                Some(other) => other.to_string().into(),
+            })
+            .collect();
+        encode::encode_line(&mut self.buffer, cells.iter().map(|c| c.as_bytes()));
+        self.spill()
     }
 
     /// Writes one row of cells already in the writer's column order.
-    pub fn write_cells(&mut self, cells: &[String]) -> Result<(), CsvError> {
-        self.inner.write_record(cells)?;
+    pub fn write_cells<T: AsRef<str>>(&mut self, cells: &[T]) -> Result<(), CsvError> {
+        debug_assert_eq!(cells.len(), self.columns.len(), "one cell per column");
+        encode::encode_line(
+            &mut self.buffer,
+            cells.iter().map(|c| c.as_ref().as_bytes()),
+        );
+        self.spill()
+    }
+
+    /// Writes the gathered lines out once they fill the buffer.
+    fn spill(&mut self) -> Result<(), CsvError> {
+        if self.buffer.len() >= WRITE_BYTES {
+            self.out.write_all(&self.buffer).map_err(csv::Error::from)?;
+            self.buffer.clear();
+        }
         Ok(())
     }
 
-    /// Flushes and returns the writer.
-    pub fn finish(self) -> Result<W, CsvError> {
-        self.inner
-            .into_inner()
-            .map_err(|e| CsvError::Csv(e.into_error().into()))
+    /// Writes out the last lines, flushes and returns the writer.
+    pub fn finish(mut self) -> Result<W, CsvError> {
+        self.out.write_all(&self.buffer).map_err(csv::Error::from)?;
+        self.out.flush().map_err(csv::Error::from)?;
+        Ok(self.out)
     }
 }
 

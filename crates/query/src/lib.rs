@@ -21,7 +21,7 @@ pub use parse::{
 };
 pub use render::{
     Dialect, Piece, Select, Sql, cell_text, cell_value, count, decode_fields, decode_row,
-    decode_values, select, select_cells, select_ordered,
+    decode_values, select, select_cells, select_columns, select_ordered,
 };
 pub use sort::{Keyset, Sort, order_keys, parse_sort};
 

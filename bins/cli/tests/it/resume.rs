@@ -25,7 +25,7 @@ fn keys(dx: &Dynex) -> Vec<String> {
     let plan = dx.plan_export("categories", &request).expect("plan");
     let mut out = Vec::new();
     dx.export_cells(&plan, |cells| {
-        out.push(cells[0].clone());
+        out.push(cells[0].to_string());
         Ok(())
     })
     .expect("read categories");
