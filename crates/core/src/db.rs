@@ -483,6 +483,36 @@ pub fn execute(conn: &mut AnyConnection, sql: &Sql) -> QueryResult<usize> {
 mod tests {
     use super::*;
 
+    /// Settling waits for an attempt that a checkout started and no longer waits for, and
+    /// opens no connection of its own (it once took every connection of the pool, which after
+    /// a PostgreSQL export meant two new connections at every exit).
+    #[test]
+    fn settling_waits_for_attempts_in_flight_and_opens_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("settle.db").display());
+        let db = Db::connect(&url, 2).unwrap();
+        let first = db.conn().unwrap();
+        std::thread::scope(|s| {
+            // No idle connection: the checkout starts an attempt, then takes `first`, which
+            // comes back while the attempt may still run.
+            let waiting = s.spawn(|| db.conn().map(drop));
+            std::thread::sleep(Duration::from_millis(5));
+            drop(first);
+            waiting.join().unwrap().unwrap();
+        });
+        db.settle();
+        assert_eq!(*db.attempts.running.lock().unwrap(), 0);
+        assert_eq!(db.pool.state().connections, 2);
+        let db = Db::connect(&url, 2).unwrap();
+        drop(db.conn().unwrap());
+        db.settle();
+        assert_eq!(
+            db.pool.state().connections,
+            1,
+            "settling opened a connection"
+        );
+    }
+
     /// `.cargo/config.toml` builds the bundled SQLite without the locks every call took.
     #[test]
     fn bundled_sqlite_is_built_without_per_call_locks() {
