@@ -368,8 +368,20 @@ struct Run<'a> {
     spent: Option<std::sync::mpsc::Sender<Spent>>,
 }
 
-/// Rows written, handed back to the reading thread to be freed.
-type Spent = (Vec<(u64, Vec<String>)>, Vec<Map<String, Json>>);
+/// What the writer is done with, handed back to the reading thread to be freed there.
+///
+/// The writer is the slower thread: freeing the unchanged rows and stored rows of an upsert's
+/// batches cost it about 4% of its instructions.
+#[expect(
+    dead_code,
+    reason = "the values are only held to be dropped where they are received"
+)]
+enum Spent {
+    /// The lines and objects of rows written.
+    Written(Vec<(u64, Vec<String>)>, Vec<Map<String, Json>>),
+    /// Rows identical to the stored ones, and the stored rows of a batch.
+    Matched(Vec<Row>, HashMap<String, Stored>),
+}
 
 /// A refused line: the first error decides the code, status and field.
 fn reject_of(line: u64, cells: Vec<String>, errors: &[RowError]) -> Reject {
@@ -897,13 +909,15 @@ impl Run<'_> {
                 self.reject(line, cells, &errors)?;
             }
         }
-        match &self.spent {
-            Some(spent) => {
-                let _ = spent.send((sources, objects));
-            }
-            None => drop((sources, objects)),
-        }
+        self.free(Spent::Written(sources, objects));
         Ok(saved)
+    }
+
+    /// Hands what the writer is done with to the reading thread, to be freed there.
+    fn free(&self, spent: Spent) {
+        if let Some(to) = &self.spent {
+            let _ = to.send(spent);
+        }
     }
 
     /// Writes one batch.
@@ -917,6 +931,7 @@ impl Run<'_> {
         let key = self.key.field_visible_name.clone();
         let identifier = self.entity.identifier().field_visible_name.clone();
         let (mut creates, mut puts, mut updates) = (Vec::new(), Vec::new(), Vec::new());
+        let mut unchanged = Vec::new();
         for mut row in rows {
             let found = row
                 .object
@@ -948,6 +963,7 @@ impl Run<'_> {
                     };
                     if row.object.iter().all(|(name, v)| is_same(name, v)) {
                         self.summary.unchanged += 1;
+                        unchanged.push(row);
                         continue;
                     }
                     // Only what changed is written: an unchanged cell of a field that is not
@@ -974,6 +990,7 @@ impl Run<'_> {
                 }
             }
         }
+        self.free(Spent::Matched(unchanged, stored));
         self.summary.updated += self.write(updates, Method::Update)?;
         self.summary.inserted += self.write(puts, Method::Upsert)?;
         self.summary.inserted += self.write(creates, Method::Create)?;

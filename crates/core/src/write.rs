@@ -15,6 +15,7 @@
 
 // Keys come from the payload; foldhash is seeded per map and far cheaper than SipHash.
 use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
+use std::borrow::Cow;
 use std::time::Duration;
 
 use dynex_auth::{Action, Principal};
@@ -101,11 +102,12 @@ impl Saved {
 
 /// What an attempt decided and did for one row; cleared before each attempt.
 #[derive(Debug, Default)]
-struct State {
+struct State<'a> {
     failed: bool,
     intent: Option<Intent>,
     parent: Vec<(String, Value)>,
-    columns: Vec<(String, Value)>,
+    /// The columns to write: their names borrow the entity's (a hook may name others).
+    columns: Vec<(Cow<'a, str>, Value)>,
     existing: Option<Saved>,
     saved: Option<Saved>,
     /// The identifier of a row created where `INSERT` returns nothing (MariaDB).
@@ -123,7 +125,7 @@ struct Node<'a> {
     by_id: bool,
     from_parent: Vec<usize>,
     branches: Vec<Branch<'a>>,
-    state: State,
+    state: State<'a>,
 }
 
 /// The nested rows of one relation of a row.
@@ -684,24 +686,24 @@ impl<'a> Attempt<'_, '_, 'a> {
             }
             n.state.intent = Some(intent);
             let fields = entity.fields();
-            let mut columns: Vec<(String, Value)> = Vec::with_capacity(fields.len());
+            let mut columns: Vec<(Cow<'a, str>, Value)> = Vec::with_capacity(fields.len());
             match intent {
                 Intent::Create => {
                     for (i, v) in &n.values {
                         // Nulls are not written on create, so the column's default applies.
                         if *v != Value::Null && !n.from_parent.contains(i) {
-                            columns.push((fields[*i].field_name.clone(), v.clone()));
+                            columns.push((fields[*i].field_name.as_str().into(), v.clone()));
                         }
                     }
                     if let Some(k) = &n.lookup
                         && !n.values.iter().any(|(i, _)| *i == id_index)
                     {
-                        columns.push((id.field_name.clone(), k.clone()));
+                        columns.push((id.field_name.as_str().into(), k.clone()));
                     }
                     for (c, v) in &n.state.parent {
                         match columns.iter_mut().find(|(have, _)| have == c) {
                             Some(slot) => slot.1 = v.clone(),
-                            None => columns.push((c.clone(), v.clone())),
+                            None => columns.push((c.clone().into(), v.clone())),
                         }
                     }
                 }
@@ -724,12 +726,12 @@ impl<'a> Attempt<'_, '_, 'a> {
                                 .iter()
                                 .find(|(j, _)| *j == i)
                                 .map_or(Value::Null, |(_, v)| v.clone());
-                            columns.push((f.field_name.clone(), v));
+                            columns.push((f.field_name.as_str().into(), v));
                         }
                     } else {
                         for (i, v) in &n.values {
                             if (*i != id_index || changes_id(*i)) && !n.from_parent.contains(i) {
-                                columns.push((fields[*i].field_name.clone(), v.clone()));
+                                columns.push((fields[*i].field_name.as_str().into(), v.clone()));
                             }
                         }
                     }
@@ -761,7 +763,10 @@ impl<'a> Attempt<'_, '_, 'a> {
             let mut rows: Vec<PendingRow> = members
                 .iter()
                 .map(|&i| PendingRow {
-                    columns: std::mem::take(&mut nodes[i].state.columns),
+                    columns: std::mem::take(&mut nodes[i].state.columns)
+                        .into_iter()
+                        .map(|(c, v)| (c.into_owned(), v))
+                        .collect(),
                     key: nodes[i].lookup.clone(),
                 })
                 .collect();
@@ -781,7 +786,11 @@ impl<'a> Attempt<'_, '_, 'a> {
                         entity.table()
                     ))));
                 }
-                nodes[i].state.columns = row.columns;
+                nodes[i].state.columns = row
+                    .columns
+                    .into_iter()
+                    .map(|(c, v)| (c.into(), v))
+                    .collect();
             }
             for e in refused {
                 let targets: Vec<usize> = match e.row {
@@ -1279,7 +1288,10 @@ fn shapes(nodes: &[&mut Node<'_>], intent: Intent) -> Vec<(Vec<String>, Vec<usiz
         // a shape is only copied when it is new.
         match out.iter_mut().rev().find(|(shape, _)| same(shape)) {
             Some((_, members)) => members.push(i),
-            None => out.push((columns.iter().map(|(c, _)| c.clone()).collect(), vec![i])),
+            None => out.push((
+                columns.iter().map(|(c, _)| c.to_string()).collect(),
+                vec![i],
+            )),
         }
     }
     out
