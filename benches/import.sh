@@ -248,16 +248,25 @@ SQL
     esac
 }
 
+# create_copy: bench_copy, the baseline's table, as a structural copy of $TABLE: the same
+# columns, types, defaults, key, unique key, foreign key and secondary index (fk_tax_set), so
+# that the baseline maintains what a dynex import maintains.
 create_copy() {
     case $BACKEND in
     sqlite)
-        sqlite3 "$DB_FILE" "DROP TABLE IF EXISTS bench_copy; CREATE TABLE bench_copy (id INTEGER PRIMARY KEY AUTOINCREMENT, sku VARCHAR(255) NOT NULL UNIQUE, fk_tax_set INTEGER NOT NULL REFERENCES spy_tax_set (id_tax_set), attributes TEXT, color_code VARCHAR(8), created_at TIMESTAMP, updated_at TIMESTAMP);"
+        local ddl
+        ddl=$(sqlite3 "$DB_FILE" "SELECT sql || ';' FROM sqlite_master WHERE tbl_name = '$TABLE' AND type IN ('table', 'index') AND sql IS NOT NULL ORDER BY type = 'index'")
+        [[ $ddl == *"CREATE TABLE $TABLE "* ]] || die "[$BACKEND] cannot read the definition of $TABLE"
+        # The table and index names (not the constraint names, which SQLite keeps per table).
+        ddl=$(sed -E "s/^CREATE TABLE $TABLE /CREATE TABLE bench_copy /; s/^CREATE (UNIQUE )?INDEX ([A-Za-z0-9_]+) ON $TABLE /CREATE \1INDEX bench_\2 ON bench_copy /" <<<"$ddl")
+        sqlite3 "$DB_FILE" "DROP TABLE IF EXISTS bench_copy; $ddl"
         ;;
     postgres)
-        pg "$DB_NAME" -c "DROP TABLE IF EXISTS bench_copy; CREATE TABLE bench_copy (id SERIAL PRIMARY KEY, sku VARCHAR(255) NOT NULL UNIQUE, fk_tax_set INTEGER NOT NULL REFERENCES spy_tax_set (id_tax_set), attributes TEXT, color_code VARCHAR(8), created_at TIMESTAMP, updated_at TIMESTAMP);" >/dev/null
+        # LIKE … INCLUDING ALL copies everything but foreign keys.
+        pg "$DB_NAME" -c "DROP TABLE IF EXISTS bench_copy; CREATE TABLE bench_copy (LIKE $TABLE INCLUDING ALL); ALTER TABLE bench_copy ADD FOREIGN KEY (fk_tax_set) REFERENCES spy_tax_set (id_tax_set);" >/dev/null
         ;;
     mysql)
-        my -e "DROP TABLE IF EXISTS bench_copy; CREATE TABLE bench_copy (id INT AUTO_INCREMENT PRIMARY KEY, sku VARCHAR(255) NOT NULL UNIQUE, fk_tax_set INT NOT NULL, attributes TEXT, color_code VARCHAR(8), created_at DATETIME, updated_at DATETIME, FOREIGN KEY (fk_tax_set) REFERENCES spy_tax_set (id_tax_set)) ENGINE=InnoDB;" "$DB_NAME"
+        my -e "DROP TABLE IF EXISTS bench_copy; CREATE TABLE bench_copy LIKE $TABLE; ALTER TABLE bench_copy ADD FOREIGN KEY (fk_tax_set) REFERENCES spy_tax_set (id_tax_set);" "$DB_NAME"
         ;;
     esac
 }
