@@ -198,7 +198,7 @@ pub fn select_columns(
                 .push(ty)
                 .push(")");
         } else {
-            text_column(&mut sql, dialect, name);
+            text_column(&mut sql, dialect, s.entity, name);
         }
         sql.push(&format!(" AS dynex_c{i}"));
     }
@@ -211,16 +211,32 @@ pub fn select_columns(
     sql
 }
 
-/// A column read as text: `CAST(col AS TEXT)` in the dialect's spelling.
+/// A column of `entity` read as text: `CAST(col AS TEXT)` in the dialect's spelling.
 ///
 /// SQLite reads the bare column: its driver asks for every column as text, which converts a
-/// number exactly as `CAST` does, and `CAST` would copy every text value first.
-fn text_column(sql: &mut Sql, dialect: Dialect, col: &str) {
+/// number exactly as `CAST` does, and `CAST` would copy every text value first. MariaDB reads a
+/// character column bare too: it is sent as text in the connection's character set either
+/// way, and `CAST(… AS CHAR)` made the server copy every value (a fifth of an export's time).
+fn text_column(sql: &mut Sql, dialect: Dialect, entity: &Entity, col: &str) {
     match dialect {
         Dialect::Sqlite => sql.ident(col),
         Dialect::Postgres => sql.push("CAST(").ident(col).push(" AS TEXT)"),
+        Dialect::Mysql if entity.column(col).is_some_and(is_character_column) => sql.ident(col),
         Dialect::Mysql => sql.push("CAST(").ident(col).push(" AS CHAR)"),
     };
+}
+
+/// Whether a MariaDB/MySQL column holds character text (`CHAR`, `VARCHAR`, the `TEXT` types),
+/// by its `COLUMN_TYPE`; binary strings, enumerations and everything else are cast.
+fn is_character_column(column: &dynex_schema::ColumnInfo) -> bool {
+    let ty = column.sql_type.trim().to_ascii_lowercase();
+    // `varchar(255)`, `char(2) character set latin1`: the name before any length or option.
+    let name = ty.split(['(', ' ']).next().unwrap_or_default();
+    column.kind == ColumnKind::String
+        && matches!(
+            name,
+            "char" | "varchar" | "tinytext" | "text" | "mediumtext" | "longtext"
+        )
 }
 
 /// The key values of `order` as one JSON text: an array, or for an integer identifier alone
@@ -234,7 +250,7 @@ fn keys_column(sql: &mut Sql, dialect: Dialect, entity: &Entity, order: &[Sort])
             .column(&id.field_name)
             .is_some_and(|c| c.kind == ColumnKind::Integer)
     {
-        text_column(sql, dialect, &id.field_name);
+        text_column(sql, dialect, entity, &id.field_name);
         return;
     }
     sql.push(match dialect {
@@ -1456,6 +1472,50 @@ mod tests {
             serde_json::json!({"id": 7, "taxRate": "20.00", "active": true, "c3": "5"})
         );
         assert_eq!(extra, vec![serde_json::json!(14)]);
+    }
+
+    /// MariaDB sends character columns as text anyway: they are read bare, every other
+    /// column through `CAST(… AS CHAR)` (binary strings, numbers, times).
+    #[test]
+    fn mariadb_reads_character_columns_bare() {
+        let select_all = |columns: &[(&str, &str, bool)]| {
+            let e = products(Some(columns));
+            let select = Select {
+                entity: &e,
+                fields: None,
+                conditions: &[],
+                keys: None,
+                extra_columns: &[],
+                page: None,
+                lock: false,
+            };
+            select_cells(Dialect::Mysql, &select, &[0, 1, 2, 3], &[]).debug_text()
+        };
+        let text = select_all(&[
+            ("id", "int(11)", false),
+            ("sku", "varchar(255)", true),
+            ("price", "decimal(10,2)", true),
+            ("updated_at", "longtext", true),
+        ]);
+        assert!(
+            text.starts_with(
+                r#"SELECT CAST("id" AS CHAR) AS dynex_c0, "sku" AS dynex_c1, CAST("price" AS CHAR) AS dynex_c2, "updated_at" AS dynex_c3 FROM"#
+            ),
+            "{text}"
+        );
+        for other in ["varbinary(16)", "enum('a','b')", "time", "datetime", "blob"] {
+            let text = select_all(&[
+                ("id", "int(11)", false),
+                ("sku", other, true),
+                ("price", "decimal(10,2)", true),
+                ("updated_at", "char(19) character set latin1", true),
+            ]);
+            assert!(
+                text.contains(r#"CAST("sku" AS CHAR) AS dynex_c1"#),
+                "{other}: {text}"
+            );
+            assert!(text.contains(r#", "updated_at" AS dynex_c3"#), "{text}");
+        }
     }
 
     /// Products with a nullable decimal price, a nullable SKU and a NOT NULL timestamp, with
