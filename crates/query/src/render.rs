@@ -216,7 +216,7 @@ pub fn select_columns(
 /// SQLite reads the bare column: its driver asks for every column as text, which converts a
 /// number exactly as `CAST` does, and `CAST` would copy every text value first. MariaDB reads a
 /// character column bare too: it is sent as text in the connection's character set either
-/// way, and `CAST(… AS CHAR)` made the server copy every value (a fifth of an export's time).
+/// way, and `CAST(… AS CHAR)` made the server copy every value (40% of an export's time).
 fn text_column(sql: &mut Sql, dialect: Dialect, entity: &Entity, col: &str) {
     match dialect {
         Dialect::Sqlite => sql.ident(col),
