@@ -298,12 +298,12 @@ fn push_date(out: &mut String, days: i64) -> bool {
         shifted_month - 9
     };
     let year = year_of_era + era * 400 + i64::from(month <= 2);
-    let shown = if year > 0 { year } else { 1 - year };
-    let digits = itoa::Buffer::new().format(shown).len();
-    for _ in digits..4 {
+    let mut digits = itoa::Buffer::new();
+    let shown = digits.format(if year > 0 { year } else { 1 - year });
+    for _ in shown.len()..4 {
         out.push('0');
     }
-    out.push_str(itoa::Buffer::new().format(shown));
+    out.push_str(shown);
     out.push('-');
     push_two(out, month);
     out.push('-');

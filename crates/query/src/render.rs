@@ -1424,14 +1424,10 @@ mod tests {
     #[test]
     fn wide_entities_are_chunked() {
         let e = entity(130);
+        let extra = ["fk".to_string()];
         let s = Select {
-            entity: &e,
-            fields: None,
-            conditions: &[],
-            keys: None,
-            extra_columns: &["fk".to_string()],
-            page: None,
-            lock: false,
+            extra_columns: &extra,
+            ..every_row(&e)
         };
         let text = select(Dialect::Sqlite, &s).debug_text();
         assert_eq!(text.matches("json_insert(").count(), 2, "{text}");
@@ -1448,13 +1444,8 @@ mod tests {
             vec![Value::Int(3), Value::Int(4)],
         ];
         let s = Select {
-            entity: &e,
-            fields: None,
-            conditions: &[],
             keys: Some((&cols, &tuples)),
-            extra_columns: &[],
-            page: None,
-            lock: false,
+            ..every_row(&e)
         };
         assert!(
             select(Dialect::Sqlite, &s)
@@ -1480,15 +1471,7 @@ mod tests {
     fn mariadb_reads_character_columns_bare() {
         let select_all = |columns: &[(&str, &str, bool)]| {
             let e = products(Some(columns));
-            let select = Select {
-                entity: &e,
-                fields: None,
-                conditions: &[],
-                keys: None,
-                extra_columns: &[],
-                page: None,
-                lock: false,
-            };
+            let select = every_row(&e);
             select_cells(Dialect::Mysql, &select, &[0, 1, 2, 3], &[]).debug_text()
         };
         let text = select_all(&[
@@ -1515,6 +1498,19 @@ mod tests {
                 "{other}: {text}"
             );
             assert!(text.contains(r#", "updated_at" AS dynex_c3"#), "{text}");
+        }
+    }
+
+    /// A read of every row and field of `e`, unlocked.
+    fn every_row(e: &Entity) -> Select<'_> {
+        Select {
+            entity: e,
+            fields: None,
+            conditions: &[],
+            keys: None,
+            extra_columns: &[],
+            page: None,
+            lock: false,
         }
     }
 
@@ -1617,16 +1613,11 @@ mod tests {
 
         let order = |d| {
             let s = Select {
-                entity: &e,
-                fields: None,
-                conditions: &[],
-                keys: None,
-                extra_columns: &[],
                 page: Some(Page {
                     offset: 0,
                     limit: 100,
                 }),
-                lock: false,
+                ..every_row(&e)
             };
             let text = select_ordered(d, &s, &keys).debug_text();
             let (_, tail) = text.rsplit_once("ORDER BY ").unwrap();
@@ -1644,15 +1635,7 @@ mod tests {
     fn rows_carry_their_key_values_exactly() {
         let e = products(None);
         let keys = crate::order_keys(&e, &[Sort::desc(2)]);
-        let s = Select {
-            entity: &e,
-            fields: None,
-            conditions: &[],
-            keys: None,
-            extra_columns: &[],
-            page: None,
-            lock: false,
-        };
+        let s = every_row(&e);
         let text = select_ordered(Dialect::Postgres, &s, &keys).debug_text();
         assert!(
             text.starts_with(
