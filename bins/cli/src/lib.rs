@@ -370,9 +370,13 @@ pub fn classify(err: &anyhow::Error) -> (Exit, &'static str) {
             CoreError::Database(_) => (Exit::Failure, "database"),
             CoreError::Corrupt(_) => (Exit::Failure, "corrupt"),
             CoreError::BadCredentials => (Exit::Usage, "bad_credentials"),
-            // CoreError may grow variants; anything unknown is a runtime failure.
-            #[allow(unreachable_patterns)]
-            _ => (Exit::Failure, "failed"),
+            // Refusals of API requests that no command makes; listed so that a new variant
+            // needs a decision here (no catch-all), as it needs a wire code.
+            CoreError::Rows(_)
+            | CoreError::MissingScope(_)
+            | CoreError::MethodNotAllowed(_)
+            | CoreError::FilterRequired(_)
+            | CoreError::Busy => (Exit::Failure, "failed"),
         },
         None => (Exit::Failure, "failed"),
     }

@@ -34,7 +34,7 @@ pub struct OpenapiArgs {
     #[arg(long, env = "DYNEX_PAGE_LIMIT_MAX", default_value_t = 1000)]
     pub page_limit_max: u64,
     /// Largest request body in bytes, as given to dynex-server.
-    #[arg(long, env = "DYNEX_MAX_BODY_BYTES", default_value_t = dynex_server::AppConfig::DEFAULT_MAX_BODY_BYTES)]
+    #[arg(long, env = "DYNEX_MAX_BODY_BYTES", default_value_t = dynex_core::DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
 }
 
@@ -45,23 +45,20 @@ pub(crate) fn run(
     json: bool,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    let config = dynex_server::AppConfig {
-        route_prefix: args.route_prefix.clone(),
-        max_body_bytes: args.max_body_bytes,
-        ..dynex_server::AppConfig::default()
-    };
     // The same bounds dynex-server puts on its settings.
     let limits = PageLimits {
         default_limit: args.page_limit_default.max(1),
         max_limit: args.page_limit_max.max(args.page_limit_default).max(1),
     };
     let snapshot = dynex.snapshot();
-    let document = dynex_server::openapi_document(
-        &snapshot.catalog,
-        &config,
-        limits,
+    let options = dynex_openapi::Options::served(
+        &args.route_prefix,
+        limits.default_limit,
+        limits.max_limit,
+        args.max_body_bytes,
         args.server_url.as_deref(),
     );
+    let document = dynex_openapi::describe(&snapshot.catalog, &options);
     let Some(path) = &args.output else {
         print_json(out, &document)?;
         return Ok(());

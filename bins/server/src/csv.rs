@@ -163,7 +163,7 @@ pub fn stream_export(
                     "rows": rows,
                     "seconds": started.elapsed().as_secs_f64(),
                 })),
-                Err(e) => Err(json!({ "code": "1391", "message": e })),
+                Err(e) => Err(json!({ "code": dynex_wire::Code::Internal.as_str(), "message": e })),
             };
             if let Err(e) = dynex.finish_job(&id, outcome) {
                 log::error!("cannot record the end of export job {id}: {e}");

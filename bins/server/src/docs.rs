@@ -7,7 +7,6 @@ use actix_web::{HttpResponse, web};
 use dynex_query::PageLimits;
 use dynex_schema::Catalog;
 
-use crate::error::ERROR_CODES;
 use crate::{AppConfig, AppState};
 
 /// The version of the vendored Swagger UI (`assets/swagger-ui`).
@@ -32,24 +31,13 @@ pub fn openapi_document(
     limits: PageLimits,
     server_url: Option<&str>,
 ) -> serde_json::Value {
-    let options = dynex_openapi::Options {
-        title: "dynex Data Exchange API".to_string(),
-        version: env!("CARGO_PKG_VERSION").to_string(),
-        route_prefix: config.route_prefix.clone(),
-        server_url: server_url.map(str::to_string),
-        page_limit_default: limits.default_limit,
-        page_limit_max: limits.max_limit,
-        max_body_bytes: u64::try_from(config.max_body_bytes).ok(),
-        error_codes: ERROR_CODES
-            .iter()
-            .map(|c| dynex_openapi::ErrorCode {
-                code: c.code.to_string(),
-                status: c.status,
-                description: c.when.to_string(),
-            })
-            .collect(),
-        admin_api: true,
-    };
+    let options = dynex_openapi::Options::served(
+        &config.route_prefix,
+        limits.default_limit,
+        limits.max_limit,
+        config.max_body_bytes,
+        server_url,
+    );
     dynex_openapi::describe(catalog, &options)
 }
 

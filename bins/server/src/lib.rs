@@ -27,7 +27,8 @@ use dynex_query::PageLimits;
 use serde_json::json;
 
 pub use docs::openapi_document;
-pub use error::{ApiError, ERROR_CODES, ErrorCodeInfo, ErrorObject};
+pub use dynex_wire::{Code, ErrorObject};
+pub use error::ApiError;
 
 /// Command-line and environment settings of `dynex-server`.
 #[derive(Debug, Clone, clap::Parser)]
@@ -100,7 +101,7 @@ pub struct AppConfig {
 
 impl AppConfig {
     /// The default body limit: 16 MiB, room for about 20,000 typical rows per request.
-    pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+    pub const DEFAULT_MAX_BODY_BYTES: usize = dynex_core::DEFAULT_MAX_BODY_BYTES;
     /// The default upload limit of import jobs: 4 GiB.
     pub const DEFAULT_MAX_UPLOAD_BYTES: usize = 4 * 1024 * 1024 * 1024;
 }
@@ -221,28 +222,19 @@ fn json_errors<B: MessageBody + 'static>(
         .request()
         .app_data::<web::Data<AppState>>()
         .map_or(0, |s| s.max_body_bytes);
-    let (code, message) = match status.as_u16() {
-        404 => ("007", "Not found".to_string()),
-        405 => ("1318", "Method not allowed.".to_string()),
-        413 => (
-            "1322",
-            format!("The request body is larger than the limit of {limit} bytes."),
-        ),
-        s if s >= 500 => ("1391", "Internal server error.".to_string()),
-        _ => (
-            "1320",
-            status
-                .canonical_reason()
-                .unwrap_or("Bad request")
-                .to_string(),
-        ),
+    let code = dynex_wire::Code::for_status(status.as_u16());
+    let message = match code {
+        dynex_wire::Code::BodyTooLarge => error::body_too_large(limit),
+        dynex_wire::Code::InvalidParameter => status
+            .canonical_reason()
+            .unwrap_or("Bad request")
+            .to_string(),
+        other => other.message().to_string(),
     };
-    let body = serde_json::to_string(&[ErrorObject {
-        code,
-        status: status.as_u16(),
-        message,
-    }])
-    .unwrap_or_default();
+    let mut object = ErrorObject::new(code, message);
+    // The status stays the framework's own (a 5xx other than 500 too).
+    object.status = status.as_u16();
+    let body = serde_json::to_string(&[object]).unwrap_or_default();
     let (req, mut res) = res.into_parts();
     res.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -433,7 +425,11 @@ async fn write(
     } else {
         StatusCode::from_u16(first.status()).unwrap_or(StatusCode::BAD_REQUEST)
     };
-    let errors: Vec<ErrorObject> = outcome.errors.iter().map(ErrorObject::from_row).collect();
+    let errors: Vec<ErrorObject> = outcome
+        .errors
+        .iter()
+        .map(dynex_wire::WireError::object)
+        .collect();
     Ok(HttpResponse::build(status).json(json!({ "data": data, "errors": errors })))
 }
 

@@ -1,7 +1,8 @@
-//! The core's error type; the server maps each variant to a wire code and HTTP status.
+//! The core's error type and its place on the wire.
 
 use dynex_query::QueryError;
 use dynex_schema::ConfigError;
+use dynex_wire::{Code, WireError};
 
 /// Everything that can go wrong in the core.
 #[derive(Debug, thiserror::Error)]
@@ -76,4 +77,59 @@ pub enum CoreError {
     /// Stored data could not be decoded.
     #[error("corrupt data: {0}")]
     Corrupt(String),
+}
+
+impl CoreError {
+    /// The wire code of this error; a refusal of rows takes its first row's code.
+    pub fn code(&self) -> Code {
+        match self {
+            CoreError::UnknownEntity(_) => Code::UnknownEntity,
+            CoreError::RowNotFound(_) => Code::RowNotFound,
+            CoreError::Query(q) => q.code(),
+            CoreError::Rows(rows) => rows.first().map_or(Code::Persistence, |r| r.code()),
+            CoreError::MissingScope(_) | CoreError::BadCredentials => Code::Unauthorized,
+            CoreError::MethodNotAllowed(_) => Code::MethodNotAllowed,
+            CoreError::FilterRequired(_) => Code::FilterRequired,
+            CoreError::Busy | CoreError::Unavailable(_) => Code::Unavailable,
+            CoreError::Invalid(_) | CoreError::Config(_) | CoreError::ConfigFormat(_) => {
+                Code::InvalidInput
+            }
+            CoreError::NotFound { .. } => Code::NotFound,
+            CoreError::AlreadyExists { .. } => Code::AlreadyExists,
+            CoreError::InvalidUrl(_)
+            | CoreError::Migration(_)
+            | CoreError::Database(_)
+            | CoreError::Corrupt(_) => Code::Internal,
+        }
+    }
+
+    /// The message a client sees: the error's text, except where the wire has its own words
+    /// (and for server-side failures, whose details are only logged).
+    pub fn message(&self) -> String {
+        match self {
+            CoreError::MissingScope(scope) => {
+                format!("Unauthorized request. The credentials lack the scope `{scope}`.")
+            }
+            CoreError::Busy => "The database is busy. Please try again later.".to_string(),
+            CoreError::Rows(rows) => match rows.first() {
+                Some(first) => first.to_string(),
+                None => "Failed to persist the data.".to_string(),
+            },
+            CoreError::UnknownEntity(_) | CoreError::BadCredentials => {
+                self.code().message().to_string()
+            }
+            other if other.code().is_server_error() => other.code().message().to_string(),
+            other => other.to_string(),
+        }
+    }
+}
+
+impl WireError for CoreError {
+    fn code(&self) -> Code {
+        CoreError::code(self)
+    }
+
+    fn message(&self) -> String {
+        CoreError::message(self)
+    }
 }

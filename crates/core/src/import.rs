@@ -386,10 +386,11 @@ enum Spent {
 /// A refused line: the first error decides the code, status and field.
 fn reject_of(line: u64, cells: Vec<String>, errors: &[RowError]) -> Reject {
     let first = errors.first();
+    let code = first.map_or(dynex_wire::Code::Persistence, RowError::code);
     Reject {
         line,
-        code: first.map_or("1302", RowError::code).to_string(),
-        status: first.map_or(400, RowError::status),
+        code: code.as_str().to_string(),
+        status: code.status(),
         field: first.and_then(error_field),
         message: errors
             .iter()

@@ -64,6 +64,10 @@ pub use tokens::{GrantError, LoginLimits, TokenGrant, TokenOptions, TokenRequest
 pub use users::UserInfo;
 pub use write::{Method, WriteOutcome, WriteRequest};
 
+/// The largest request body `dynex-server` accepts by default: 16 MiB, room for about 20,000
+/// typical rows per request (`dynex openapi` describes the same limit).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
 use keys::KeyRecord;
 
 /// How to open a database.

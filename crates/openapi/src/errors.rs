@@ -1,22 +1,10 @@
-//! The error object, the list of codes, and the error responses operations share.
+//! The error object, the list of codes (`dynex_wire`'s table), and the error responses
+//! operations share.
 
+use dynex_wire::Code;
 use serde_json::{Value, json};
 
 use crate::{Doc, schema_ref};
-
-/// One error code the server answers with.
-///
-/// The server passes its own table in [`crate::Options::error_codes`], so the document lists
-/// exactly the codes the server can send and never keeps a copy of its own.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ErrorCode {
-    /// The code as sent, a string (`"1315"`, `"007"`).
-    pub code: String,
-    /// The HTTP status an answer whose first error has this code gets.
-    pub status: u16,
-    /// When the code is sent.
-    pub description: String,
-}
 
 /// Component name of the error object.
 pub(crate) const ERROR: &str = "dynex.Error";
@@ -28,22 +16,17 @@ const CODE: &str = "dynex.ErrorCode";
 /// Adds the error schemas; returns a reference to the error array.
 pub(crate) fn errors_ref(doc: &mut Doc<'_>) -> Value {
     if !doc.has_schema(ERRORS) {
-        let codes = &doc.options.error_codes;
-        let mut code = json!({
+        let codes = Code::ALL;
+        let list: Vec<&str> = codes.iter().map(|c| c.as_str()).collect();
+        let code = json!({
             "type": "string",
             "description": code_table(codes),
+            "enum": list,
+            "x-dynex-codes": codes
+                .iter()
+                .map(|c| json!({"code": c.as_str(), "status": c.status(), "description": c.when()}))
+                .collect::<Vec<_>>(),
         });
-        if !codes.is_empty() {
-            let mut list: Vec<&str> = codes.iter().map(|c| c.code.as_str()).collect();
-            list.dedup();
-            code["enum"] = json!(list);
-            code["x-dynex-codes"] = json!(
-                codes
-                    .iter()
-                    .map(|c| json!({"code": c.code, "status": c.status, "description": c.description}))
-                    .collect::<Vec<_>>()
-            );
-        }
         doc.schema(CODE, code);
         doc.schema(
             ERROR,
@@ -94,22 +77,20 @@ pub(crate) fn errors_ref(doc: &mut Doc<'_>) -> Value {
 }
 
 /// A markdown table of the codes, for the code schema's description.
-fn code_table(codes: &[ErrorCode]) -> String {
+fn code_table(codes: &[Code]) -> String {
     let mut out = String::from(
         "The error code, a string as in Spryker. `1301`–`1324` are Spryker's codes and \
          dynex's additions; `14xx` belong to the admin API; `1390` and `1391` are server-side \
          failures.",
     );
-    if !codes.is_empty() {
-        out.push_str("\n\n| Code | HTTP | When |\n| --- | --- | --- |\n");
-        for c in codes {
-            out.push_str(&format!(
-                "| `{}` | {} | {} |\n",
-                c.code,
-                c.status,
-                c.description.replace('|', "\\|")
-            ));
-        }
+    out.push_str("\n\n| Code | HTTP | When |\n| --- | --- | --- |\n");
+    for c in codes {
+        out.push_str(&format!(
+            "| `{}` | {} | {} |\n",
+            c.as_str(),
+            c.status(),
+            c.when().replace('|', "\\|")
+        ));
     }
     out
 }
@@ -140,12 +121,24 @@ pub(crate) enum Routes {
 }
 
 impl Routes {
-    fn answers(self, code: &str) -> bool {
-        let admin = code.starts_with("14");
+    fn answers(self, code: Code) -> bool {
+        let admin = matches!(
+            code,
+            Code::InvalidInput | Code::NotFound | Code::AlreadyExists
+        );
         match self {
             Routes::Data => !admin,
             Routes::Admin => {
-                admin || !code.starts_with('1') || ["1322", "1390", "1391"].contains(&code)
+                admin
+                    || matches!(
+                        code,
+                        Code::UnknownEntity
+                            | Code::InvalidToken
+                            | Code::Unauthorized
+                            | Code::BodyTooLarge
+                            | Code::Unavailable
+                            | Code::Internal
+                    )
             }
         }
     }
@@ -153,16 +146,12 @@ impl Routes {
 
 /// The description of an error response with this status: its meaning and the codes it may
 /// carry on these routes.
-pub(crate) fn describe_status(doc: &Doc<'_>, status: u16, routes: Routes) -> String {
-    let codes: Vec<String> = doc
-        .options
-        .error_codes
+pub(crate) fn describe_status(_doc: &Doc<'_>, status: u16, routes: Routes) -> String {
+    let list: Vec<String> = Code::ALL
         .iter()
-        .filter(|c| c.status == status && routes.answers(&c.code))
-        .map(|c| format!("`{}`", c.code))
+        .filter(|c| c.status() == status && routes.answers(**c))
+        .map(|c| format!("`{c}`"))
         .collect();
-    let mut list = codes.clone();
-    list.dedup();
     if list.is_empty() {
         format!("{}.", reason(status))
     } else {

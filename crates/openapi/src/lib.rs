@@ -26,8 +26,6 @@ mod service;
 use dynex_schema::Catalog;
 use serde_json::{Map, Value, json};
 
-pub use errors::ErrorCode;
-
 /// The OpenAPI version of every document [`describe`] builds.
 pub const OPENAPI_VERSION: &str = "3.1.0";
 
@@ -52,8 +50,6 @@ pub struct Options {
     pub page_limit_max: u64,
     /// The largest request body accepted, in bytes, when there is a limit.
     pub max_body_bytes: Option<u64>,
-    /// Every error code the server answers with; the error object's `code` lists exactly these.
-    pub error_codes: Vec<ErrorCode>,
     /// Whether to describe the admin API under `/admin/api`.
     pub admin_api: bool,
 }
@@ -68,7 +64,32 @@ impl Default for Options {
             page_limit_default: 20,
             page_limit_max: 1000,
             max_body_bytes: None,
-            error_codes: Vec::new(),
+            admin_api: true,
+        }
+    }
+}
+
+impl Options {
+    /// The options of the document `dynex-server` serves at `/openapi.json`, which `dynex
+    /// openapi` prints too: the server's own settings and version, with the admin API.
+    ///
+    /// `server_url` is the base URL to name in the document; `None` leaves it relative to where
+    /// the document is fetched from.
+    pub fn served(
+        route_prefix: &str,
+        page_limit_default: u64,
+        page_limit_max: u64,
+        max_body_bytes: usize,
+        server_url: Option<&str>,
+    ) -> Options {
+        Options {
+            title: "dynex Data Exchange API".to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            route_prefix: route_prefix.to_string(),
+            server_url: server_url.map(str::to_string),
+            page_limit_default,
+            page_limit_max,
+            max_body_bytes: u64::try_from(max_body_bytes).ok(),
             admin_api: true,
         }
     }

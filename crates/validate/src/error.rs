@@ -1,10 +1,12 @@
 //! Row errors of writes: Spryker's codes, statuses and messages, plus dynex's additions.
 
+use dynex_wire::{Code, WireError};
+
 /// A problem with one row of a write (or with the request as a whole), as reported to clients.
 ///
 /// `path` is Spryker's error path: `alias[index]`, chained with `.` for nested rows
-/// (`countries[1].tax-rates[0]`). [`RowError::code`] and [`RowError::status`] are the one table
-/// of codes for row errors; `docs/errors.md` lists the same.
+/// (`countries[1].tax-rates[0]`). [`RowError::code`] maps each to its
+/// [`Code`] in the one table of codes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RowError {
     /// The body is not `{"data": [...]}` (or `{"data": {...}}` on `/{id}`).
@@ -163,35 +165,37 @@ pub enum RowError {
 }
 
 impl RowError {
-    /// The wire code (a string, as Spryker sends it).
-    pub fn code(&self) -> &'static str {
+    /// The wire code; the code's HTTP status is that of an answer whose first error this is.
+    pub fn code(&self) -> Code {
         match self {
-            RowError::InvalidFormat => "1301",
-            RowError::Persistence { .. } => "1302",
-            RowError::NotFound { .. } => "1303",
-            RowError::Immutable { .. } => "1304",
-            RowError::InvalidType { .. } => "1305",
-            RowError::InvalidValue { .. } => "1306",
-            RowError::Required { .. } => "1307",
-            RowError::IdentifierNotCreatable { .. } => "1308",
-            RowError::Duplicate { .. } => "1309",
-            RowError::MissingIdentifier { .. } => "1310",
-            RowError::UnknownField { .. } => "1311",
-            RowError::UnknownRelation { .. } => "1313",
-            RowError::RelationNotEditable { .. } => "1314",
-            RowError::InvalidUrl { .. } => "1316",
-            RowError::MissingReference { .. } | RowError::HasChildren { .. } => "1317",
-            RowError::NotNull { .. } => "1321",
-            RowError::Rejected { .. } => "1324",
+            RowError::InvalidFormat => Code::InvalidFormat,
+            RowError::Persistence { .. } => Code::Persistence,
+            RowError::NotFound { .. } => Code::RowNotFound,
+            RowError::Immutable { .. } => Code::Immutable,
+            RowError::InvalidType { .. } => Code::InvalidType,
+            RowError::InvalidValue { .. } => Code::InvalidValue,
+            RowError::Required { .. } => Code::Required,
+            RowError::IdentifierNotCreatable { .. } => Code::IdentifierNotCreatable,
+            RowError::Duplicate { .. } => Code::Duplicate,
+            RowError::MissingIdentifier { .. } => Code::MissingIdentifier,
+            RowError::UnknownField { .. } => Code::UnknownField,
+            RowError::UnknownRelation { .. } => Code::UnknownRelation,
+            RowError::RelationNotEditable { .. } => Code::RelationNotEditable,
+            RowError::InvalidUrl { .. } => Code::InvalidUrl,
+            RowError::MissingReference { .. } | RowError::HasChildren { .. } => Code::Reference,
+            RowError::NotNull { .. } => Code::NotNull,
+            RowError::Rejected { .. } => Code::Rejected,
         }
     }
 
     /// The HTTP status this error answers with when it is the first error of a response.
     pub fn status(&self) -> u16 {
-        match self {
-            RowError::NotFound { .. } => 404,
-            RowError::RelationNotEditable { .. } => 422,
-            _ => 400,
-        }
+        self.code().status()
+    }
+}
+
+impl WireError for RowError {
+    fn code(&self) -> Code {
+        RowError::code(self)
     }
 }

@@ -527,7 +527,7 @@ mod tests {
         };
         let values = check_row(&e, &split, "countries[0]", &check, &mut errors);
         assert_eq!(values, vec![(0, Value::Int(3))]);
-        let codes: Vec<&str> = errors.iter().map(RowError::code).collect();
+        let codes: Vec<&str> = errors.iter().map(|e| e.code().as_str()).collect();
         assert_eq!(codes, ["1311", "1313", "1314", "1305", "1304"]);
         assert_eq!(
             errors[4].to_string(),

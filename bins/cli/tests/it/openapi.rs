@@ -17,11 +17,16 @@ fn openapi_prints_the_servers_description(db: TestDb) {
     let printed = dynex(&db, &["openapi"]).ok().json();
     assert_eq!(printed["openapi"], "3.1.0");
     let check = Dynex::open(&db.url).unwrap();
-    let served = dynex_server::openapi_document(
+    // The server's test proves that GET /openapi.json is this document of its settings.
+    let served = dynex_openapi::describe(
         &check.snapshot().catalog,
-        &dynex_server::AppConfig::default(),
-        dynex_query::PageLimits::default(),
-        None,
+        &dynex_openapi::Options::served(
+            "dynamic-entity",
+            20,
+            1000,
+            dynex_core::DEFAULT_MAX_BODY_BYTES,
+            None,
+        ),
     );
     assert_eq!(printed, served, "the document of GET /openapi.json");
 
