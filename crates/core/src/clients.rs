@@ -1,15 +1,15 @@
 //! Integration clients: machine principals that get tokens with the client credentials grant.
 
-use diesel::QueryableByName;
-use diesel::RunQueryDsl;
-use diesel::sql_types::Text;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
 use dynex_auth::{CLIENT_SECRET_PREFIX, Scope, generate_secret, hash_secret, scopes_text};
-use dynex_query::{Dialect, Sql, Value};
+use dynex_query::Dialect;
 use serde::Serialize;
 
-use crate::db::{AnyConnection, DynQuery, execute};
+use crate::db::AnyConnection;
 use crate::error::CoreError;
-use crate::store::{as_text, bump_version};
+use crate::schema::dynex_client;
+use crate::store::bump_version;
 
 /// A client just created; the only time its secret is available.
 #[derive(Debug, Clone, Serialize)]
@@ -33,14 +33,12 @@ pub struct ClientInfo {
     pub created_at: String,
 }
 
-#[derive(QueryableByName)]
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = dynex_client, check_for_backend(crate::db::MultiBackend))]
 struct ClientRow {
-    #[diesel(sql_type = Text)]
     client_id: String,
-    #[diesel(sql_type = Text)]
     scopes: String,
-    #[diesel(sql_type = Text)]
-    created: String,
+    created_at: NaiveDateTime,
 }
 
 /// Adds a client with a new random secret; fails when the id is invalid or taken, or no scope
@@ -57,39 +55,35 @@ pub(crate) fn add(
         ));
     }
     let secret = generate_secret(CLIENT_SECRET_PREFIX);
-    let mut exists = Sql::default();
-    exists
-        .push("SELECT client_id, scopes, client_id AS created FROM dynex_client WHERE client_id = ")
-        .bind(Value::Text(id.to_string()));
-    if !DynQuery(&exists).load::<ClientRow>(conn)?.is_empty() {
+    let exists = dynex_client::table
+        .filter(dynex_client::client_id.eq(id))
+        .select(dynex_client::id)
+        .load::<i32>(conn)?;
+    if !exists.is_empty() {
         return Err(CoreError::AlreadyExists {
             kind: "client",
             name: id.to_string(),
         });
     }
-    let mut q = Sql::default();
-    // Tokens of an earlier client of the same id must not come back to life.
-    q.push(
-        "INSERT INTO dynex_client (client_id, secret_hash, scopes, tokens_valid_after) VALUES (",
-    )
-    .bind(Value::Text(id.to_string()))
-    .push(", ")
-    .bind(Value::Text(hash_secret(&secret)))
-    .push(", ")
-    .bind(Value::Text(scopes_text(scopes)))
-    .push(", ")
-    .bind(Value::Int(crate::tokens::now_ms()))
-    .push(")");
-    execute(conn, &q).map_err(|e| match e {
-        diesel::result::Error::DatabaseError(
-            diesel::result::DatabaseErrorKind::UniqueViolation,
-            _,
-        ) => CoreError::AlreadyExists {
-            kind: "client",
-            name: id.to_string(),
-        },
-        e => e.into(),
-    })?;
+    diesel::insert_into(dynex_client::table)
+        .values((
+            dynex_client::client_id.eq(id),
+            dynex_client::secret_hash.eq(hash_secret(&secret)),
+            dynex_client::scopes.eq(scopes_text(scopes)),
+            // Tokens of an earlier client of the same id must not come back to life.
+            dynex_client::tokens_valid_after.eq(crate::tokens::now_ms()),
+        ))
+        .execute(conn)
+        .map_err(|e| match e {
+            diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                _,
+            ) => CoreError::AlreadyExists {
+                kind: "client",
+                name: id.to_string(),
+            },
+            e => e.into(),
+        })?;
     bump_version(conn)?;
     Ok(NewClient {
         client_id: id.to_string(),
@@ -101,44 +95,37 @@ pub(crate) fn add(
 /// Lists every client by id.
 pub(crate) fn list(
     conn: &mut AnyConnection,
-    dialect: Dialect,
+    _dialect: Dialect,
 ) -> Result<Vec<ClientInfo>, CoreError> {
-    let mut q = Sql::default();
-    q.push(&format!(
-        "SELECT client_id, scopes, {} AS created FROM dynex_client ORDER BY client_id",
-        as_text(dialect, "created_at")
-    ));
-    Ok(DynQuery(&q)
-        .load::<ClientRow>(conn)?
+    Ok(dynex_client::table
+        .select(ClientRow::as_select())
+        .order(dynex_client::client_id)
+        .load(conn)?
         .into_iter()
         .map(|c| ClientInfo {
             client_id: c.client_id,
             scopes: c.scopes.split_whitespace().map(str::to_string).collect(),
-            created_at: dynex_schema::normalize_datetime(&c.created)
-                .and_then(|t| t.split('.').next().map(str::to_string))
-                .unwrap_or(c.created),
+            // Whole seconds: PostgreSQL keeps microseconds.
+            created_at: c.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
         })
         .collect())
 }
 
 /// Removes a client, which voids its tokens at once; returns whether it existed.
 pub(crate) fn remove(conn: &mut AnyConnection, id: &str) -> Result<bool, CoreError> {
-    let mut q = Sql::default();
-    q.push("DELETE FROM dynex_client WHERE client_id = ")
-        .bind(Value::Text(id.to_string()));
-    let found = execute(conn, &q)? > 0;
+    let found = diesel::delete(dynex_client::table.filter(dynex_client::client_id.eq(id)))
+        .execute(conn)?
+        > 0;
     bump_version(conn)?;
     Ok(found)
 }
 
 /// Voids every token the client holds now (it may ask for new ones); returns whether it exists.
 pub(crate) fn revoke_tokens(conn: &mut AnyConnection, id: &str) -> Result<bool, CoreError> {
-    let mut q = Sql::default();
-    q.push("UPDATE dynex_client SET tokens_valid_after = ")
-        .bind(Value::Int(crate::tokens::now_ms()))
-        .push(" WHERE client_id = ")
-        .bind(Value::Text(id.to_string()));
-    let found = execute(conn, &q)? > 0;
+    let found = diesel::update(dynex_client::table.filter(dynex_client::client_id.eq(id)))
+        .set(dynex_client::tokens_valid_after.eq(crate::tokens::now_ms()))
+        .execute(conn)?
+        > 0;
     bump_version(conn)?;
     Ok(found)
 }

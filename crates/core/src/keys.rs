@@ -1,15 +1,15 @@
 //! API keys: created once, stored as hashes, revoked by name.
 
-use chrono::NaiveDateTime;
-use diesel::sql_types::{Nullable, Text};
-use diesel::{Connection, QueryableByName, RunQueryDsl};
+use chrono::{NaiveDateTime, Timelike};
+use diesel::prelude::*;
 use dynex_auth::{Scope, generate_api_key, hash_secret};
-use dynex_query::{Dialect, Sql, Value};
+use dynex_query::Dialect;
 use serde::Serialize;
 
-use crate::db::{AnyConnection, DynQuery, execute};
+use crate::db::AnyConnection;
 use crate::error::CoreError;
-use crate::store::{as_text, bump_version};
+use crate::schema::{dynex_api_key, timestamp_text};
+use crate::store::bump_version;
 
 /// The stored format of timestamps dynex writes.
 pub(crate) const TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
@@ -74,65 +74,32 @@ pub(crate) struct KeyRecord {
     pub valid_to: Option<NaiveDateTime>,
 }
 
-#[derive(QueryableByName)]
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = dynex_api_key, check_for_backend(crate::db::MultiBackend))]
 struct KeyRow {
-    #[diesel(sql_type = Text)]
     name: String,
-    #[diesel(sql_type = Text)]
     key_hash: String,
-    #[diesel(sql_type = Text)]
     key_prefix: String,
-    #[diesel(sql_type = Text)]
     scopes: String,
-    #[diesel(sql_type = Nullable<Text>)]
-    valid_to: Option<String>,
-    #[diesel(sql_type = Text)]
-    created: String,
-    #[diesel(sql_type = Nullable<Text>)]
-    revoked: Option<String>,
+    valid_to: Option<NaiveDateTime>,
+    created_at: NaiveDateTime,
+    revoked_at: Option<NaiveDateTime>,
 }
 
-fn timestamp_bind(sql: &mut Sql, dialect: Dialect, t: Option<&NaiveDateTime>) {
-    match t {
-        None => {
-            sql.push("NULL");
-        }
-        Some(t) => {
-            let text = Value::Text(t.format(TIME_FORMAT).to_string());
-            match dialect {
-                Dialect::Postgres => sql.push("CAST(").bind(text).push(" AS TIMESTAMP)"),
-                Dialect::Mysql => sql.push("CAST(").bind(text).push(" AS DATETIME)"),
-                Dialect::Sqlite => sql.bind(text),
-            };
-        }
+fn load(conn: &mut AnyConnection, only_active: bool) -> Result<Vec<KeyRow>, CoreError> {
+    let mut q = dynex_api_key::table
+        .select(KeyRow::as_select())
+        .order(dynex_api_key::name)
+        .into_boxed();
+    if only_active {
+        q = q.filter(dynex_api_key::revoked_at.is_null());
     }
+    Ok(q.load(conn)?)
 }
 
-fn load(
-    conn: &mut AnyConnection,
-    dialect: Dialect,
-    only_active: bool,
-) -> Result<Vec<KeyRow>, CoreError> {
-    let text = format!(
-        "SELECT name, key_hash, key_prefix, scopes, {} AS valid_to, {} AS created, {} AS revoked \
-         FROM dynex_api_key{} ORDER BY name",
-        as_text(dialect, "valid_to"),
-        as_text(dialect, "created_at"),
-        as_text(dialect, "revoked_at"),
-        if only_active {
-            " WHERE revoked_at IS NULL"
-        } else {
-            ""
-        }
-    );
-    let mut q = Sql::default();
-    q.push(&text);
-    Ok(DynQuery(&q).load::<KeyRow>(conn)?)
-}
-
-fn parse_time(s: &str) -> Option<NaiveDateTime> {
-    let norm = dynex_schema::normalize_datetime(s)?;
-    NaiveDateTime::parse_from_str(norm.split('.').next()?, TIME_FORMAT).ok()
+/// A time to the whole second, as dynex stores and compares expiries.
+fn whole_second(t: NaiveDateTime) -> NaiveDateTime {
+    t.with_nanosecond(0).unwrap_or(t)
 }
 
 fn scopes_text(scopes: &[Scope]) -> String {
@@ -146,7 +113,7 @@ fn scopes_text(scopes: &[Scope]) -> String {
 /// Creates a key; fails when the name is taken.
 pub fn create(
     conn: &mut AnyConnection,
-    dialect: Dialect,
+    _dialect: Dialect,
     name: &str,
     scopes: &[Scope],
     valid_to: Option<NaiveDateTime>,
@@ -157,26 +124,23 @@ pub fn create(
         ));
     }
     let key = generate_api_key();
+    let valid_to = valid_to.map(whole_second);
     conn.transaction::<_, CoreError, _>(|conn| {
-        if load(conn, dialect, false)?.iter().any(|k| k.name == name) {
+        if load(conn, false)?.iter().any(|k| k.name == name) {
             return Err(CoreError::AlreadyExists {
                 kind: "API key",
                 name: name.to_string(),
             });
         }
-        let mut q = Sql::default();
-        q.push("INSERT INTO dynex_api_key (name, key_hash, key_prefix, scopes, valid_to) VALUES (")
-            .bind(Value::Text(name.to_string()))
-            .push(", ")
-            .bind(Value::Text(hash_secret(&key)))
-            .push(", ")
-            .bind(Value::Text(key[..8].to_string()))
-            .push(", ")
-            .bind(Value::Text(scopes_text(scopes)))
-            .push(", ");
-        timestamp_bind(&mut q, dialect, valid_to.as_ref());
-        q.push(")");
-        execute(conn, &q)?;
+        diesel::insert_into(dynex_api_key::table)
+            .values((
+                dynex_api_key::name.eq(name),
+                dynex_api_key::key_hash.eq(hash_secret(&key)),
+                dynex_api_key::key_prefix.eq(&key[..8]),
+                dynex_api_key::scopes.eq(scopes_text(scopes)),
+                dynex_api_key::valid_to.eq(valid_to),
+            ))
+            .execute(conn)?;
         bump_version(conn)?;
         Ok(())
     })?;
@@ -189,18 +153,16 @@ pub fn create(
 }
 
 /// Lists every key, revoked ones included.
-pub fn list(conn: &mut AnyConnection, dialect: Dialect) -> Result<Vec<ApiKeyInfo>, CoreError> {
-    Ok(load(conn, dialect, false)?
+pub fn list(conn: &mut AnyConnection, _dialect: Dialect) -> Result<Vec<ApiKeyInfo>, CoreError> {
+    Ok(load(conn, false)?
         .into_iter()
         .map(|k| ApiKeyInfo {
             name: k.name,
             prefix: k.key_prefix,
             scopes: k.scopes.split_whitespace().map(str::to_string).collect(),
-            valid_to: k
-                .valid_to
-                .and_then(|t| dynex_schema::normalize_datetime(&t)),
-            created_at: dynex_schema::normalize_datetime(&k.created).unwrap_or(k.created),
-            revoked_at: k.revoked.and_then(|t| dynex_schema::normalize_datetime(&t)),
+            valid_to: k.valid_to.as_ref().map(timestamp_text),
+            created_at: timestamp_text(&k.created_at),
+            revoked_at: k.revoked_at.as_ref().map(timestamp_text),
         })
         .collect())
 }
@@ -208,10 +170,13 @@ pub fn list(conn: &mut AnyConnection, dialect: Dialect) -> Result<Vec<ApiKeyInfo
 /// Revokes a key by name; returns whether an active key was revoked.
 pub fn revoke(conn: &mut AnyConnection, name: &str) -> Result<bool, CoreError> {
     conn.transaction::<_, CoreError, _>(|conn| {
-        let mut q = Sql::default();
-        q.push("UPDATE dynex_api_key SET revoked_at = CURRENT_TIMESTAMP WHERE revoked_at IS NULL AND name = ")
-            .bind(Value::Text(name.to_string()));
-        let n = execute(conn, &q)?;
+        let n = diesel::update(
+            dynex_api_key::table
+                .filter(dynex_api_key::revoked_at.is_null())
+                .filter(dynex_api_key::name.eq(name)),
+        )
+        .set(dynex_api_key::revoked_at.eq(diesel::dsl::now.nullable()))
+        .execute(conn)?;
         bump_version(conn)?;
         Ok(n > 0)
     })
@@ -220,9 +185,9 @@ pub fn revoke(conn: &mut AnyConnection, name: &str) -> Result<bool, CoreError> {
 /// Loads the active keys by hash, for the in-memory snapshot.
 pub(crate) fn load_active(
     conn: &mut AnyConnection,
-    dialect: Dialect,
+    _dialect: Dialect,
 ) -> Result<Vec<(String, KeyRecord)>, CoreError> {
-    load(conn, dialect, true)?
+    load(conn, true)?
         .into_iter()
         .map(|k| {
             let scopes = dynex_auth::parse_scopes(&k.scopes)
@@ -232,7 +197,7 @@ pub(crate) fn load_active(
                 KeyRecord {
                     name: k.name,
                     scopes,
-                    valid_to: k.valid_to.as_deref().and_then(parse_time),
+                    valid_to: k.valid_to.map(whole_second),
                 },
             ))
         })

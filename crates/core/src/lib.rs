@@ -31,6 +31,7 @@ mod keys;
 #[cfg(feature = "postgres")]
 mod pgcopy;
 mod read;
+mod schema;
 pub mod store;
 mod tokens;
 mod tx;

@@ -2,15 +2,15 @@
 
 use std::sync::LazyLock;
 
-use diesel::sql_types::{Integer, Text};
-use diesel::{Connection, QueryableByName, RunQueryDsl};
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
 use dynex_auth::{Role, check_password_strength, hash_password, verify_password};
-use dynex_query::{Dialect, Sql, Value};
+use dynex_query::Dialect;
 use serde::Serialize;
 
-use crate::db::{AnyConnection, DynQuery, execute};
+use crate::db::AnyConnection;
 use crate::error::CoreError;
-use crate::store::as_text;
+use crate::schema::{dynex_user, lower};
 
 /// What `dynex user list` shows about a user (never the password hash).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -30,20 +30,15 @@ fn role_name<S: serde::Serializer>(role: &Role, s: S) -> Result<S::Ok, S::Error>
     s.serialize_str(role.as_str())
 }
 
-#[derive(QueryableByName)]
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = dynex_user, check_for_backend(crate::db::MultiBackend))]
 struct UserRow {
-    #[diesel(sql_type = Integer)]
     id: i32,
-    #[diesel(sql_type = Text)]
     name: String,
-    #[diesel(sql_type = Text)]
     password_hash: String,
-    #[diesel(sql_type = Text)]
     role: String,
-    #[diesel(sql_type = Text)]
-    created: String,
-    #[diesel(sql_type = Text)]
-    changed: String,
+    created_at: NaiveDateTime,
+    password_changed_at: NaiveDateTime,
 }
 
 impl UserRow {
@@ -55,18 +50,15 @@ impl UserRow {
         Ok(UserInfo {
             name: self.name,
             role,
-            created_at: seconds(self.created),
-            password_changed_at: seconds(self.changed),
+            created_at: seconds(&self.created_at),
+            password_changed_at: seconds(&self.password_changed_at),
         })
     }
 }
 
 /// A stored timestamp as `YYYY-MM-DD HH:MM:SS` (PostgreSQL keeps microseconds).
-fn seconds(stored: String) -> String {
-    match dynex_schema::normalize_datetime(&stored) {
-        Some(t) => t.split('.').next().unwrap_or_default().to_string(),
-        None => stored,
-    }
+fn seconds(stored: &NaiveDateTime) -> String {
+    stored.format("%Y-%m-%d %H:%M:%S").to_string()
 }
 
 /// A hash verified when the named user does not exist, so that a login takes as long for an
@@ -75,38 +67,18 @@ static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
     hash_password("dynex: no such user; this hash never matches a login").unwrap_or_default()
 });
 
-fn select(dialect: Dialect) -> Sql {
-    let mut q = Sql::default();
-    q.push(&format!(
-        "SELECT id, name, password_hash, role, {} AS created, {} AS changed FROM dynex_user",
-        as_text(dialect, "created_at"),
-        as_text(dialect, "password_changed_at"),
-    ));
-    q
-}
-
 /// The users whose name equals `name` ignoring ASCII case (MariaDB's collation compares that way;
 /// the other backends are made to agree).
-fn same_name(
-    conn: &mut AnyConnection,
-    dialect: Dialect,
-    name: &str,
-) -> Result<Vec<UserRow>, CoreError> {
-    let mut q = select(dialect);
-    q.push(" WHERE LOWER(name) = ")
-        .bind(Value::Text(name.to_ascii_lowercase()));
-    Ok(DynQuery(&q).load::<UserRow>(conn)?)
+fn same_name(conn: &mut AnyConnection, name: &str) -> Result<Vec<UserRow>, CoreError> {
+    Ok(dynex_user::table
+        .filter(lower(dynex_user::name).eq(name.to_ascii_lowercase()))
+        .select(UserRow::as_select())
+        .load(conn)?)
 }
 
 /// The user named exactly `name`.
-fn find(
-    conn: &mut AnyConnection,
-    dialect: Dialect,
-    name: &str,
-) -> Result<Option<UserRow>, CoreError> {
-    Ok(same_name(conn, dialect, name)?
-        .into_iter()
-        .find(|u| u.name == name))
+fn find(conn: &mut AnyConnection, name: &str) -> Result<Option<UserRow>, CoreError> {
+    Ok(same_name(conn, name)?.into_iter().find(|u| u.name == name))
 }
 
 fn not_found(name: &str) -> CoreError {
@@ -140,7 +112,7 @@ fn strong_hash(name: &str, password: &str) -> Result<String, CoreError> {
 /// Adds a user; fails when the name is invalid or taken (ignoring case) or the password is weak.
 pub fn add(
     conn: &mut AnyConnection,
-    dialect: Dialect,
+    _dialect: Dialect,
     name: &str,
     password: &str,
     role: Role,
@@ -148,72 +120,65 @@ pub fn add(
     check_name("user name", name)?;
     let hash = strong_hash(name, password)?;
     conn.transaction::<_, CoreError, _>(|conn| {
-        if let Some(existing) = same_name(conn, dialect, name)?.into_iter().next() {
+        if let Some(existing) = same_name(conn, name)?.into_iter().next() {
             return Err(CoreError::AlreadyExists {
                 kind: "user",
                 name: existing.name,
             });
         }
-        let mut q = Sql::default();
-        // Tokens of an earlier user of the same name must not come back to life.
-        q.push("INSERT INTO dynex_user (name, password_hash, role, tokens_valid_after) VALUES (")
-            .bind(Value::Text(name.to_string()))
-            .push(", ")
-            .bind(Value::Text(hash))
-            .push(", ")
-            .bind(Value::Text(role.as_str().to_string()))
-            .push(", ")
-            .bind(Value::Int(crate::tokens::now_ms()))
-            .push(")");
-        execute(conn, &q)?;
-        find(conn, dialect, name)?
-            .ok_or_else(|| not_found(name))?
-            .info()
+        diesel::insert_into(dynex_user::table)
+            .values((
+                dynex_user::name.eq(name),
+                dynex_user::password_hash.eq(hash),
+                dynex_user::role.eq(role.as_str()),
+                // Tokens of an earlier user of the same name must not come back to life.
+                dynex_user::tokens_valid_after.eq(crate::tokens::now_ms()),
+            ))
+            .execute(conn)?;
+        find(conn, name)?.ok_or_else(|| not_found(name))?.info()
     })
 }
 
 /// Lists every user by name.
-pub fn list(conn: &mut AnyConnection, dialect: Dialect) -> Result<Vec<UserInfo>, CoreError> {
-    let mut q = select(dialect);
-    q.push(" ORDER BY name");
-    DynQuery(&q)
-        .load::<UserRow>(conn)?
+pub fn list(conn: &mut AnyConnection, _dialect: Dialect) -> Result<Vec<UserInfo>, CoreError> {
+    dynex_user::table
+        .select(UserRow::as_select())
+        .order(dynex_user::name)
+        .load(conn)?
         .into_iter()
         .map(UserRow::info)
         .collect()
 }
 
 /// Removes a user by name; returns whether one was removed.
-pub fn remove(conn: &mut AnyConnection, dialect: Dialect, name: &str) -> Result<bool, CoreError> {
+pub fn remove(conn: &mut AnyConnection, _dialect: Dialect, name: &str) -> Result<bool, CoreError> {
     conn.transaction::<_, CoreError, _>(|conn| {
-        let Some(user) = find(conn, dialect, name)? else {
+        let Some(user) = find(conn, name)? else {
             return Ok(false);
         };
-        let mut q = Sql::default();
-        q.push("DELETE FROM dynex_user WHERE id = ")
-            .bind(Value::Int(i64::from(user.id)));
-        Ok(execute(conn, &q)? > 0)
+        Ok(diesel::delete(dynex_user::table.filter(dynex_user::id.eq(user.id))).execute(conn)? > 0)
     })
 }
 
 /// Sets a user's password (checked for strength); returns whether the user exists.
 pub fn set_password(
     conn: &mut AnyConnection,
-    dialect: Dialect,
+    _dialect: Dialect,
     name: &str,
     password: &str,
 ) -> Result<bool, CoreError> {
     let hash = strong_hash(name, password)?;
     conn.transaction::<_, CoreError, _>(|conn| {
-        let Some(user) = find(conn, dialect, name)? else {
+        let Some(user) = find(conn, name)? else {
             return Ok(false);
         };
-        let mut q = Sql::default();
-        q.push("UPDATE dynex_user SET password_hash = ")
-            .bind(Value::Text(hash))
-            .push(", password_changed_at = CURRENT_TIMESTAMP WHERE id = ")
-            .bind(Value::Int(i64::from(user.id)));
-        Ok(execute(conn, &q)? > 0)
+        let changed = diesel::update(dynex_user::table.filter(dynex_user::id.eq(user.id)))
+            .set((
+                dynex_user::password_hash.eq(hash),
+                dynex_user::password_changed_at.eq(diesel::dsl::now),
+            ))
+            .execute(conn)?;
+        Ok(changed > 0)
     })
 }
 
@@ -221,11 +186,11 @@ pub fn set_password(
 /// password, so the answer time does not tell which names exist.
 pub fn authenticate(
     conn: &mut AnyConnection,
-    dialect: Dialect,
+    _dialect: Dialect,
     name: &str,
     password: &str,
 ) -> Result<UserInfo, CoreError> {
-    let user = find(conn, dialect, name)?;
+    let user = find(conn, name)?;
     let hash = user
         .as_ref()
         .map_or(DUMMY_HASH.as_str(), |u| &u.password_hash);
