@@ -3,13 +3,16 @@
 
 use std::collections::HashMap;
 
-use diesel::sql_types::{BigInt, Bool, Integer, Text};
-use diesel::{Connection, QueryResult, QueryableByName, RunQueryDsl};
-use dynex_query::{Dialect, Sql, Value};
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use dynex_query::Dialect;
 use dynex_schema::{Definition, EntityConfig, FieldMapping, Relation, RelationTarget};
 
-use crate::db::{AnyConnection, DynQuery, execute};
+use crate::db::AnyConnection;
 use crate::error::CoreError;
+use crate::schema::{
+    dynex_entity, dynex_entity_relation, dynex_entity_relation_field, dynex_state, timestamp_text,
+};
 
 /// A stored entity with its bookkeeping.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -21,56 +24,33 @@ pub struct StoredEntity {
     pub updated_at: String,
 }
 
-#[derive(QueryableByName)]
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = dynex_entity, check_for_backend(crate::db::MultiBackend))]
 struct EntityRow {
-    #[diesel(sql_type = Integer)]
     id: i32,
-    #[diesel(sql_type = Text)]
     table_alias: String,
-    #[diesel(sql_type = Text)]
     table_name: String,
-    #[diesel(sql_type = Bool)]
     is_active: bool,
-    #[diesel(sql_type = Text)]
     definition: String,
-    #[diesel(sql_type = Text)]
-    updated: String,
+    updated_at: NaiveDateTime,
 }
 
-#[derive(QueryableByName)]
+/// A relation with its child's alias, in the order `load_all` selects them.
+#[derive(Queryable)]
 struct RelationRow {
-    #[diesel(sql_type = Integer)]
     id: i32,
-    #[diesel(sql_type = Integer)]
     fk_parent_entity: i32,
-    #[diesel(sql_type = Text)]
     child_alias: String,
-    #[diesel(sql_type = Text)]
     name: String,
-    #[diesel(sql_type = Bool)]
     is_editable: bool,
 }
 
-#[derive(QueryableByName)]
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = dynex_entity_relation_field, check_for_backend(crate::db::MultiBackend))]
 struct MappingRow {
-    #[diesel(sql_type = Integer)]
     fk_relation: i32,
-    #[diesel(sql_type = Text)]
     child_field_name: String,
-    #[diesel(sql_type = Text)]
     parent_field_name: String,
-}
-
-#[derive(QueryableByName)]
-struct VersionRow {
-    #[diesel(sql_type = BigInt)]
-    version: i64,
-}
-
-#[derive(QueryableByName)]
-struct IdRow {
-    #[diesel(sql_type = Integer)]
-    id: i32,
 }
 
 /// `CAST(col AS TEXT)` in the dialect's spelling.
@@ -81,51 +61,52 @@ pub(crate) fn as_text(dialect: Dialect, col: &str) -> String {
     }
 }
 
-fn sql(text: &str) -> Sql {
-    let mut s = Sql::default();
-    s.push(text);
-    s
-}
-
 /// The configuration version; every change increments it.
 pub fn version(conn: &mut AnyConnection) -> QueryResult<i64> {
-    let rows = DynQuery(&sql(
-        "SELECT version FROM dynex_state WHERE name = 'config'",
-    ))
-    .load::<VersionRow>(conn)?;
-    Ok(rows.first().map_or(0, |r| r.version))
+    let rows = dynex_state::table
+        .filter(dynex_state::name.eq("config"))
+        .select(dynex_state::version)
+        .load::<i64>(conn)?;
+    Ok(rows.first().copied().unwrap_or(0))
 }
 
 /// Increments the configuration version so that every server reloads.
 pub fn bump_version(conn: &mut AnyConnection) -> QueryResult<()> {
-    execute(
-        conn,
-        &sql("UPDATE dynex_state SET version = version + 1 WHERE name = 'config'"),
-    )?;
+    diesel::update(dynex_state::table.filter(dynex_state::name.eq("config")))
+        .set(dynex_state::version.eq(dynex_state::version + 1))
+        .execute(conn)?;
     Ok(())
 }
 
 /// Loads every stored entity, active or not, sorted by alias.
 pub fn load_all(
     conn: &mut AnyConnection,
-    dialect: Dialect,
+    _dialect: Dialect,
 ) -> Result<Vec<StoredEntity>, CoreError> {
-    let entities = DynQuery(&sql(&format!(
-        "SELECT id, table_alias, table_name, is_active, definition, {} AS updated \
-         FROM dynex_entity ORDER BY table_alias",
-        as_text(dialect, "updated_at")
-    )))
-    .load::<EntityRow>(conn)?;
-    let relations = DynQuery(&sql(
-        "SELECT r.id, r.fk_parent_entity, c.table_alias AS child_alias, r.name, r.is_editable \
-         FROM dynex_entity_relation r JOIN dynex_entity c ON c.id = r.fk_child_entity ORDER BY r.id",
-    ))
-    .load::<RelationRow>(conn)?;
-    let mappings = DynQuery(&sql(
-        "SELECT fk_relation, child_field_name, parent_field_name FROM dynex_entity_relation_field \
-         ORDER BY fk_relation, position",
-    ))
-    .load::<MappingRow>(conn)?;
+    let entities = dynex_entity::table
+        .select(EntityRow::as_select())
+        .order(dynex_entity::table_alias)
+        .load(conn)?;
+    let relations = dynex_entity_relation::table
+        .inner_join(
+            dynex_entity::table.on(dynex_entity::id.eq(dynex_entity_relation::fk_child_entity)),
+        )
+        .select((
+            dynex_entity_relation::id,
+            dynex_entity_relation::fk_parent_entity,
+            dynex_entity::table_alias,
+            dynex_entity_relation::name,
+            dynex_entity_relation::is_editable,
+        ))
+        .order(dynex_entity_relation::id)
+        .load::<RelationRow>(conn)?;
+    let mappings = dynex_entity_relation_field::table
+        .select(MappingRow::as_select())
+        .order((
+            dynex_entity_relation_field::fk_relation,
+            dynex_entity_relation_field::position,
+        ))
+        .load(conn)?;
     let mut by_relation: HashMap<i32, Vec<FieldMapping>> = HashMap::new();
     for m in mappings {
         by_relation
@@ -164,17 +145,18 @@ pub fn load_all(
                     definition,
                     child_relations: by_parent.remove(&e.id).unwrap_or_default(),
                 },
-                updated_at: e.updated,
+                updated_at: timestamp_text(&e.updated_at),
             })
         })
         .collect()
 }
 
 fn entity_id(conn: &mut AnyConnection, alias: &str) -> QueryResult<Option<i32>> {
-    let mut q = Sql::default();
-    q.push("SELECT id FROM dynex_entity WHERE table_alias = ")
-        .bind(Value::Text(alias.to_string()));
-    Ok(DynQuery(&q).load::<IdRow>(conn)?.first().map(|r| r.id))
+    dynex_entity::table
+        .filter(dynex_entity::table_alias.eq(alias))
+        .select(dynex_entity::id)
+        .first(conn)
+        .optional()
 }
 
 /// Inserts or replaces configurations (matched by alias, then by table) and their relations, in
@@ -185,85 +167,76 @@ pub fn save(conn: &mut AnyConnection, configs: &[EntityConfig]) -> Result<(), Co
             let definition = serde_json::to_string(&c.definition)
                 .map_err(|e| CoreError::Invalid(e.to_string()))?;
             // A table configured under another alias is re-aliased rather than duplicated.
-            let mut q = Sql::default();
-            q.push("SELECT id FROM dynex_entity WHERE table_alias = ")
-                .bind(Value::Text(c.table_alias.clone()))
-                .push(" OR table_name = ")
-                .bind(Value::Text(c.table_name.clone()))
-                .push(" ORDER BY id");
-            let existing = DynQuery(&q).load::<IdRow>(conn)?;
+            let existing: Vec<i32> = dynex_entity::table
+                .filter(
+                    dynex_entity::table_alias
+                        .eq(&c.table_alias)
+                        .or(dynex_entity::table_name.eq(&c.table_name)),
+                )
+                .select(dynex_entity::id)
+                .order(dynex_entity::id)
+                .load(conn)?;
             if existing.len() > 1 {
                 return Err(CoreError::AlreadyExists {
                     kind: "entity for table",
                     name: format!("{} (alias {})", c.table_name, c.table_alias),
                 });
             }
-            let mut q = Sql::default();
-            if let Some(row) = existing.first() {
-                q.push("UPDATE dynex_entity SET table_alias = ")
-                    .bind(Value::Text(c.table_alias.clone()))
-                    .push(", table_name = ")
-                    .bind(Value::Text(c.table_name.clone()))
-                    .push(", is_active = ")
-                    .bind(Value::Bool(c.is_active))
-                    .push(", definition = ")
-                    .bind(Value::Text(definition))
-                    .push(", updated_at = CURRENT_TIMESTAMP WHERE id = ")
-                    .bind(Value::Int(i64::from(row.id)));
+            let values = (
+                dynex_entity::table_alias.eq(&c.table_alias),
+                dynex_entity::table_name.eq(&c.table_name),
+                dynex_entity::is_active.eq(c.is_active),
+                dynex_entity::definition.eq(definition),
+            );
+            if let Some(id) = existing.first() {
+                diesel::update(dynex_entity::table.filter(dynex_entity::id.eq(id)))
+                    .set((values, dynex_entity::updated_at.eq(diesel::dsl::now)))
+                    .execute(conn)?;
             } else {
-                q.push("INSERT INTO dynex_entity (table_alias, table_name, is_active, definition) VALUES (")
-                    .bind(Value::Text(c.table_alias.clone()))
-                    .push(", ")
-                    .bind(Value::Text(c.table_name.clone()))
-                    .push(", ")
-                    .bind(Value::Bool(c.is_active))
-                    .push(", ")
-                    .bind(Value::Text(definition))
-                    .push(")");
+                diesel::insert_into(dynex_entity::table)
+                    .values(values)
+                    .execute(conn)?;
             }
-            execute(conn, &q)?;
         }
         for c in configs {
-            let parent = entity_id(conn, &c.table_alias)?
-                .ok_or_else(|| CoreError::Corrupt(format!("entity `{}` vanished", c.table_alias)))?;
-            let mut q = Sql::default();
-            q.push("DELETE FROM dynex_entity_relation WHERE fk_parent_entity = ")
-                .bind(Value::Int(i64::from(parent)));
-            execute(conn, &q)?;
+            let parent = entity_id(conn, &c.table_alias)?.ok_or_else(|| {
+                CoreError::Corrupt(format!("entity `{}` vanished", c.table_alias))
+            })?;
+            diesel::delete(
+                dynex_entity_relation::table
+                    .filter(dynex_entity_relation::fk_parent_entity.eq(parent)),
+            )
+            .execute(conn)?;
             for r in &c.child_relations {
-                let child = entity_id(conn, r.child_alias())?.ok_or_else(|| CoreError::NotFound {
-                    kind: "child entity",
-                    name: r.child_alias().to_string(),
-                })?;
-                let mut q = Sql::default();
-                q.push("INSERT INTO dynex_entity_relation (fk_parent_entity, fk_child_entity, name, is_editable) VALUES (")
-                    .bind(Value::Int(i64::from(parent)))
-                    .push(", ")
-                    .bind(Value::Int(i64::from(child)))
-                    .push(", ")
-                    .bind(Value::Text(r.name.clone()))
-                    .push(", ")
-                    .bind(Value::Bool(r.is_editable))
-                    .push(")");
-                execute(conn, &q)?;
-                let mut q = Sql::default();
-                q.push("SELECT id FROM dynex_entity_relation WHERE fk_parent_entity = ")
-                    .bind(Value::Int(i64::from(parent)))
-                    .push(" AND name = ")
-                    .bind(Value::Text(r.name.clone()));
-                let rel = DynQuery(&q).load::<IdRow>(conn)?[0].id;
+                let child =
+                    entity_id(conn, r.child_alias())?.ok_or_else(|| CoreError::NotFound {
+                        kind: "child entity",
+                        name: r.child_alias().to_string(),
+                    })?;
+                diesel::insert_into(dynex_entity_relation::table)
+                    .values((
+                        dynex_entity_relation::fk_parent_entity.eq(parent),
+                        dynex_entity_relation::fk_child_entity.eq(child),
+                        dynex_entity_relation::name.eq(&r.name),
+                        dynex_entity_relation::is_editable.eq(r.is_editable),
+                    ))
+                    .execute(conn)?;
+                // No `RETURNING` on every backend: the id is read back by the unique key.
+                let rel: i32 = dynex_entity_relation::table
+                    .filter(dynex_entity_relation::fk_parent_entity.eq(parent))
+                    .filter(dynex_entity_relation::name.eq(&r.name))
+                    .select(dynex_entity_relation::id)
+                    .load(conn)?[0];
                 for (pos, m) in r.relation_field_mappings.iter().enumerate() {
-                    let mut q = Sql::default();
-                    q.push("INSERT INTO dynex_entity_relation_field (fk_relation, position, child_field_name, parent_field_name) VALUES (")
-                        .bind(Value::Int(i64::from(rel)))
-                        .push(", ")
-                        .bind(Value::Int(pos as i64))
-                        .push(", ")
-                        .bind(Value::Text(m.child_field_name.clone()))
-                        .push(", ")
-                        .bind(Value::Text(m.parent_field_name.clone()))
-                        .push(")");
-                    execute(conn, &q)?;
+                    diesel::insert_into(dynex_entity_relation_field::table)
+                        .values((
+                            dynex_entity_relation_field::fk_relation.eq(rel),
+                            dynex_entity_relation_field::position
+                                .eq(i32::try_from(pos).unwrap_or(i32::MAX)),
+                            dynex_entity_relation_field::child_field_name.eq(&m.child_field_name),
+                            dynex_entity_relation_field::parent_field_name.eq(&m.parent_field_name),
+                        ))
+                        .execute(conn)?;
                 }
             }
         }
@@ -275,13 +248,13 @@ pub fn save(conn: &mut AnyConnection, configs: &[EntityConfig]) -> Result<(), Co
 /// Turns an entity on or off; returns whether it exists.
 pub fn set_active(conn: &mut AnyConnection, alias: &str, active: bool) -> Result<bool, CoreError> {
     conn.transaction::<_, CoreError, _>(|conn| {
-        let mut q = Sql::default();
-        q.push("UPDATE dynex_entity SET is_active = ")
-            .bind(Value::Bool(active))
-            .push(", updated_at = CURRENT_TIMESTAMP WHERE table_alias = ")
-            .bind(Value::Text(alias.to_string()));
-        // MySQL counts only changed rows, so existence is checked separately.
-        execute(conn, &q)?;
+        diesel::update(dynex_entity::table.filter(dynex_entity::table_alias.eq(alias)))
+            .set((
+                dynex_entity::is_active.eq(active),
+                dynex_entity::updated_at.eq(diesel::dsl::now),
+            ))
+            // MySQL counts only changed rows, so existence is checked separately.
+            .execute(conn)?;
         let exists = entity_id(conn, alias)?.is_some();
         bump_version(conn)?;
         Ok(exists)
@@ -294,23 +267,21 @@ pub fn remove(conn: &mut AnyConnection, alias: &str) -> Result<bool, CoreError> 
         let Some(id) = entity_id(conn, alias)? else {
             return Ok(false);
         };
-        let id = Value::Int(i64::from(id));
-        let mut q = Sql::default();
-        q.push("DELETE FROM dynex_entity_relation_field WHERE fk_relation IN (SELECT id FROM dynex_entity_relation WHERE fk_parent_entity = ")
-            .bind(id.clone())
-            .push(" OR fk_child_entity = ")
-            .bind(id.clone())
-            .push(")");
-        execute(conn, &q)?;
-        let mut q = Sql::default();
-        q.push("DELETE FROM dynex_entity_relation WHERE fk_parent_entity = ")
-            .bind(id.clone())
-            .push(" OR fk_child_entity = ")
-            .bind(id.clone());
-        execute(conn, &q)?;
-        let mut q = Sql::default();
-        q.push("DELETE FROM dynex_entity WHERE id = ").bind(id);
-        execute(conn, &q)?;
+        let touching = dynex_entity_relation::fk_parent_entity
+            .eq(id)
+            .or(dynex_entity_relation::fk_child_entity.eq(id));
+        diesel::delete(
+            dynex_entity_relation_field::table.filter(
+                dynex_entity_relation_field::fk_relation.eq_any(
+                    dynex_entity_relation::table
+                        .filter(touching)
+                        .select(dynex_entity_relation::id),
+                ),
+            ),
+        )
+        .execute(conn)?;
+        diesel::delete(dynex_entity_relation::table.filter(touching)).execute(conn)?;
+        diesel::delete(dynex_entity::table.filter(dynex_entity::id.eq(id))).execute(conn)?;
         bump_version(conn)?;
         Ok(true)
     })
