@@ -3,10 +3,10 @@
 use chrono::{NaiveDateTime, Timelike};
 use diesel::prelude::*;
 use dynex_auth::{Scope, generate_api_key, hash_secret};
-use dynex_query::Dialect;
+use dynex_query::{Dialect, Sql, Value};
 use serde::Serialize;
 
-use crate::db::AnyConnection;
+use crate::db::{AnyConnection, execute};
 use crate::error::CoreError;
 use crate::schema::{dynex_api_key, timestamp_text};
 use crate::store::bump_version;
@@ -86,6 +86,23 @@ struct KeyRow {
     revoked_at: Option<NaiveDateTime>,
 }
 
+/// A bound timestamp, cast from text in the dialect's spelling (see [`create`] for why).
+fn timestamp_bind(sql: &mut Sql, dialect: Dialect, t: Option<&NaiveDateTime>) {
+    match t {
+        None => {
+            sql.push("NULL");
+        }
+        Some(t) => {
+            let text = Value::Text(t.format(TIME_FORMAT).to_string());
+            match dialect {
+                Dialect::Postgres => sql.push("CAST(").bind(text).push(" AS TIMESTAMP)"),
+                Dialect::Mysql => sql.push("CAST(").bind(text).push(" AS DATETIME)"),
+                Dialect::Sqlite => sql.bind(text),
+            };
+        }
+    }
+}
+
 fn load(conn: &mut AnyConnection, only_active: bool) -> Result<Vec<KeyRow>, CoreError> {
     let mut q = dynex_api_key::table
         .select(KeyRow::as_select())
@@ -113,7 +130,7 @@ fn scopes_text(scopes: &[Scope]) -> String {
 /// Creates a key; fails when the name is taken.
 pub fn create(
     conn: &mut AnyConnection,
-    _dialect: Dialect,
+    dialect: Dialect,
     name: &str,
     scopes: &[Scope],
     valid_to: Option<NaiveDateTime>,
@@ -124,7 +141,6 @@ pub fn create(
         ));
     }
     let key = generate_api_key();
-    let valid_to = valid_to.map(whole_second);
     conn.transaction::<_, CoreError, _>(|conn| {
         if load(conn, false)?.iter().any(|k| k.name == name) {
             return Err(CoreError::AlreadyExists {
@@ -132,15 +148,23 @@ pub fn create(
                 name: name.to_string(),
             });
         }
-        diesel::insert_into(dynex_api_key::table)
-            .values((
-                dynex_api_key::name.eq(name),
-                dynex_api_key::key_hash.eq(hash_secret(&key)),
-                dynex_api_key::key_prefix.eq(&key[..8]),
-                dynex_api_key::scopes.eq(scopes_text(scopes)),
-                dynex_api_key::valid_to.eq(valid_to),
-            ))
-            .execute(conn)?;
+        // Hand-written SQL, not diesel's DSL: the multi-backend connection binds a
+        // `Timestamp` as MySQL's TIMESTAMP type, whose range ends in 2038, and MariaDB stores
+        // such a bind past it as NULL in the DATETIME column (a key valid until 2999 would
+        // never expire). Text cast in the dialect's spelling keeps DATETIME's range.
+        let mut q = Sql::default();
+        q.push("INSERT INTO dynex_api_key (name, key_hash, key_prefix, scopes, valid_to) VALUES (")
+            .bind(Value::Text(name.to_string()))
+            .push(", ")
+            .bind(Value::Text(hash_secret(&key)))
+            .push(", ")
+            .bind(Value::Text(key[..8].to_string()))
+            .push(", ")
+            .bind(Value::Text(scopes_text(scopes)))
+            .push(", ");
+        timestamp_bind(&mut q, dialect, valid_to.as_ref());
+        q.push(")");
+        execute(conn, &q)?;
         bump_version(conn)?;
         Ok(())
     })?;
