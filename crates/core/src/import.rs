@@ -1311,19 +1311,16 @@ fn header_fields<'e>(entity: &'e Entity, header: &[String]) -> Result<Vec<&'e Fi
 
 /// Progress records of imports, for `--resume`.
 mod checkpoint {
-    use diesel::QueryableByName;
-    use diesel::RunQueryDsl;
-    use diesel::sql_types::{BigInt, Integer};
-    use dynex_query::{Sql, Value};
+    use diesel::prelude::*;
 
-    use crate::db::{AnyConnection, DynQuery, execute};
+    use crate::db::AnyConnection;
     use crate::error::CoreError;
+    use crate::schema::dynex_import_job;
 
-    #[derive(QueryableByName)]
+    #[derive(Queryable, Selectable)]
+    #[diesel(table_name = dynex_import_job, check_for_backend(crate::db::MultiBackend))]
     struct JobRow {
-        #[diesel(sql_type = Integer)]
         id: i32,
-        #[diesel(sql_type = BigInt)]
         committed_line: i64,
     }
 
@@ -1333,16 +1330,16 @@ mod checkpoint {
         source: &str,
         running: bool,
     ) -> Result<Option<JobRow>, CoreError> {
-        let mut q = Sql::default();
-        q.push("SELECT id, committed_line FROM dynex_import_job WHERE entity = ")
-            .bind(Value::Text(entity.to_string()))
-            .push(" AND source = ")
-            .bind(Value::Text(source.to_string()));
+        let mut q = dynex_import_job::table
+            .filter(dynex_import_job::entity.eq(entity))
+            .filter(dynex_import_job::source.eq(source))
+            .select(JobRow::as_select())
+            .order(dynex_import_job::id.desc())
+            .into_boxed();
         if running {
-            q.push(" AND state = 'running'");
+            q = q.filter(dynex_import_job::state.eq("running"));
         }
-        q.push(" ORDER BY id DESC");
-        Ok(DynQuery(&q).load::<JobRow>(conn)?.into_iter().next())
+        Ok(q.first(conn).optional()?)
     }
 
     /// Starts a job, or with `resume` finds the latest unfinished one of this file; returns its
@@ -1366,13 +1363,14 @@ mod checkpoint {
             })?;
             return Ok((job.id, u64::MAX));
         }
-        let mut q = Sql::default();
-        q.push("INSERT INTO dynex_import_job (entity, source, committed_line, state) VALUES (")
-            .bind(Value::Text(entity.to_string()))
-            .push(", ")
-            .bind(Value::Text(source.to_string()))
-            .push(", 1, 'running')");
-        execute(conn, &q)?;
+        diesel::insert_into(dynex_import_job::table)
+            .values((
+                dynex_import_job::entity.eq(entity),
+                dynex_import_job::source.eq(source),
+                dynex_import_job::committed_line.eq(1),
+                dynex_import_job::state.eq("running"),
+            ))
+            .execute(conn)?;
         let job = latest(conn, entity, source, false)?
             .ok_or_else(|| CoreError::Corrupt("an import job vanished".into()))?;
         Ok((job.id, 1))
@@ -1389,21 +1387,17 @@ mod checkpoint {
 
     /// Records that every line up to `line` is committed.
     pub(super) fn progress(conn: &mut AnyConnection, id: i32, line: u64) -> Result<(), CoreError> {
-        let mut q = Sql::default();
-        q.push("UPDATE dynex_import_job SET committed_line = ")
-            .bind(Value::Int(i64::try_from(line).unwrap_or(i64::MAX)))
-            .push(" WHERE id = ")
-            .bind(Value::Int(i64::from(id)));
-        execute(conn, &q)?;
+        diesel::update(dynex_import_job::table.filter(dynex_import_job::id.eq(id)))
+            .set(dynex_import_job::committed_line.eq(i64::try_from(line).unwrap_or(i64::MAX)))
+            .execute(conn)?;
         Ok(())
     }
 
     /// Marks a job done: there is nothing left to resume.
     pub(super) fn finish(conn: &mut AnyConnection, id: i32) -> Result<(), CoreError> {
-        let mut q = Sql::default();
-        q.push("UPDATE dynex_import_job SET state = 'done' WHERE id = ")
-            .bind(Value::Int(i64::from(id)));
-        execute(conn, &q)?;
+        diesel::update(dynex_import_job::table.filter(dynex_import_job::id.eq(id)))
+            .set(dynex_import_job::state.eq("done"))
+            .execute(conn)?;
         Ok(())
     }
 }

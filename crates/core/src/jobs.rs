@@ -13,15 +13,17 @@ use std::io::{Read, Write};
 use std::sync::Mutex;
 
 use diesel::connection::SimpleConnection;
-use dynex_query::{Dialect, Sql, Value};
+use diesel::prelude::*;
+use dynex_query::Dialect;
 use serde::Serialize;
 use serde_json::{Value as Json, json};
 
-use crate::db::{AnyConnection, execute, load_cells};
+use crate::Dynex;
+use crate::db::AnyConnection;
 use crate::error::CoreError;
 use crate::import::{ImportObserver, ImportOptions, ImportSummary, Reject};
+use crate::schema::{dynex_job, dynex_job_reject};
 use crate::tokens::now_ms;
-use crate::{Dynex, store::as_text};
 
 /// A running job that has not recorded progress for this long is shown `interrupted`: its
 /// server stopped (progress is recorded after every batch, many times a second).
@@ -132,12 +134,8 @@ impl LiveJobs {
     }
 }
 
-fn text(s: &str) -> Value {
-    Value::Text(s.to_string())
-}
-
-fn int(n: u64) -> Value {
-    Value::Int(i64::try_from(n).unwrap_or(i64::MAX))
+fn int(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 fn rfc3339(ms: i64) -> String {
@@ -146,70 +144,51 @@ fn rfc3339(ms: i64) -> String {
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-/// The columns a job is shown from, in the order [`info`] reads them.
-const COLUMNS: [&str; 14] = [
-    "id",
-    "kind",
-    "entity",
-    "file_name",
-    "options",
-    "state",
-    "created_by",
-    "bytes_total",
-    "bytes_read",
-    "summary",
-    "error",
-    "started_ms",
-    "updated_ms",
-    "finished_ms",
-];
-
-/// `SELECT` of [`COLUMNS`], and then of the file's `header` (only the rejects report needs it)
-/// when `with_header`.
-fn select(dialect: Dialect, with_header: bool) -> String {
-    let header = with_header.then_some("header");
-    let columns: Vec<String> = COLUMNS
-        .iter()
-        .chain(&header)
-        .map(|c| format!("{} AS {c}", as_text(dialect, c)))
-        .collect();
-    format!("SELECT {} FROM dynex_job", columns.join(", "))
+/// The columns a job is shown from (the file's `header` is read only for the rejects report).
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = dynex_job, check_for_backend(crate::db::MultiBackend))]
+struct JobRow {
+    id: String,
+    kind: String,
+    entity: String,
+    file_name: String,
+    options: String,
+    state: String,
+    created_by: String,
+    bytes_total: Option<i64>,
+    bytes_read: i64,
+    summary: Option<String>,
+    error: Option<String>,
+    started_ms: i64,
+    updated_ms: i64,
+    finished_ms: Option<i64>,
 }
 
-fn parse_json(cell: Option<&String>) -> Option<Json> {
+fn parse_json(cell: Option<&str>) -> Option<Json> {
     cell.and_then(|s| serde_json::from_str(s).ok())
 }
 
-fn number(cell: Option<&String>) -> Option<i64> {
-    cell.and_then(|s| s.parse().ok())
-}
-
-/// A row of [`select`] as a [`JobInfo`]; `now` decides whether a running job is stale.
-fn info(cells: &[Option<String>], now: i64) -> JobInfo {
-    let cell = |i: usize| cells.get(i).and_then(Option::as_ref);
-    let owned = |i: usize| cell(i).cloned().unwrap_or_default();
-    let updated = number(cell(12)).unwrap_or(0);
-    let mut state = owned(5);
-    if state == "running" && now - updated > STALE_AFTER_MS {
+/// A stored job as a [`JobInfo`]; `now` decides whether a running job is stale.
+fn info(row: JobRow, now: i64) -> JobInfo {
+    let mut state = row.state;
+    if state == "running" && now - row.updated_ms > STALE_AFTER_MS {
         state = "interrupted".into();
     }
     JobInfo {
-        id: owned(0),
-        kind: owned(1),
-        entity: owned(2),
-        file_name: owned(3),
-        options: parse_json(cell(4)).unwrap_or(Json::Null),
+        id: row.id,
+        kind: row.kind,
+        entity: row.entity,
+        file_name: row.file_name,
+        options: parse_json(Some(&row.options)).unwrap_or(Json::Null),
         state,
-        created_by: owned(6),
-        bytes_total: number(cell(7)).and_then(|n| u64::try_from(n).ok()),
-        bytes_read: number(cell(8))
-            .and_then(|n| u64::try_from(n).ok())
-            .unwrap_or(0),
-        summary: parse_json(cell(9)),
-        error: parse_json(cell(10)),
-        started_at: rfc3339(number(cell(11)).unwrap_or(0)),
-        updated_at: rfc3339(updated),
-        finished_at: number(cell(13)).map(rfc3339),
+        created_by: row.created_by,
+        bytes_total: row.bytes_total.and_then(|n| u64::try_from(n).ok()),
+        bytes_read: u64::try_from(row.bytes_read).unwrap_or(0),
+        summary: parse_json(row.summary.as_deref()),
+        error: parse_json(row.error.as_deref()),
+        started_at: rfc3339(row.started_ms),
+        updated_at: rfc3339(row.updated_ms),
+        finished_at: row.finished_ms.map(rfc3339),
     }
 }
 
@@ -219,75 +198,68 @@ impl Dynex {
         // 20 characters of 62: ids cannot be guessed or enumerated.
         let id: String = dynex_auth::generate_secret("").chars().take(20).collect();
         let now = now_ms();
-        let mut q = Sql::default();
-        q.push(
-            "INSERT INTO dynex_job (id, kind, entity, file_name, options, state, created_by, \
-             bytes_total, bytes_read, started_ms, updated_ms) VALUES (",
-        )
-        .bind(text(&id))
-        .push(", ")
-        .bind(text(job.kind.as_str()))
-        .push(", ")
-        .bind(text(&job.entity))
-        .push(", ")
-        .bind(text(&job.file_name))
-        .push(", ")
-        .bind(text(&job.options.to_string()))
-        .push(", 'running', ")
-        .bind(text(&job.created_by))
-        .push(", ");
-        // A typed NULL: PostgreSQL takes an untyped bound NULL as text.
-        match job.bytes_total {
-            Some(n) => q.bind(int(n)),
-            None => q.push("NULL"),
-        };
-        q.push(", 0, ")
-            .bind(Value::Int(now))
-            .push(", ")
-            .bind(Value::Int(now))
-            .push(")");
+        let insert = diesel::insert_into(dynex_job::table).values((
+            dynex_job::id.eq(&id),
+            dynex_job::kind.eq(job.kind.as_str()),
+            dynex_job::entity.eq(&job.entity),
+            dynex_job::file_name.eq(&job.file_name),
+            dynex_job::options.eq(job.options.to_string()),
+            dynex_job::state.eq("running"),
+            dynex_job::created_by.eq(&job.created_by),
+            dynex_job::bytes_total.eq(job.bytes_total.map(int)),
+            dynex_job::bytes_read.eq(0),
+            dynex_job::started_ms.eq(now),
+            dynex_job::updated_ms.eq(now),
+        ));
         {
             let _writer = self.sqlite_writer();
-            execute(&mut *self.inner.db.conn()?, &q)?;
+            insert.execute(&mut *self.inner.db.conn()?)?;
         }
         self.job(&id)
     }
 
     /// The latest `limit` jobs, newest first.
     pub fn jobs(&self, limit: u64) -> Result<Vec<JobInfo>, CoreError> {
-        let mut q = Sql::default();
-        q.push(&select(self.dialect(), false))
-            .push(" ORDER BY started_ms DESC, id LIMIT ")
-            .bind(int(limit));
-        let rows = load_cells(&mut *self.inner.db.conn()?, &q)?;
+        let rows = dynex_job::table
+            .select(JobRow::as_select())
+            .order((dynex_job::started_ms.desc(), dynex_job::id))
+            .limit(int(limit))
+            .load(&mut *self.inner.db.conn()?)?;
         let now = now_ms();
-        Ok(rows.iter().map(|r| self.with_live(info(r, now))).collect())
+        Ok(rows
+            .into_iter()
+            .map(|r| self.with_live(info(r, now)))
+            .collect())
     }
 
     /// One job; [`CoreError::NotFound`] when there is none with this id.
     pub fn job(&self, id: &str) -> Result<JobInfo, CoreError> {
-        let row = self.job_row(&mut *self.inner.db.conn()?, id, false)?;
-        Ok(self.with_live(info(&row, now_ms())))
+        let (row, _) = self.job_row(&mut *self.inner.db.conn()?, id, false)?;
+        Ok(self.with_live(info(row, now_ms())))
     }
 
-    /// The stored row of job `id` ([`select`]).
+    /// The stored row of job `id`, and its file's `header` when `with_header`.
     fn job_row(
         &self,
         conn: &mut AnyConnection,
         id: &str,
         with_header: bool,
-    ) -> Result<Vec<Option<String>>, CoreError> {
-        let mut q = Sql::default();
-        q.push(&select(self.dialect(), with_header))
-            .push(" WHERE id = ")
-            .bind(text(id));
-        load_cells(conn, &q)?
-            .into_iter()
-            .next()
-            .ok_or_else(|| CoreError::NotFound {
-                kind: "job",
-                name: id.to_string(),
-            })
+    ) -> Result<(JobRow, Option<String>), CoreError> {
+        let job = dynex_job::table.filter(dynex_job::id.eq(id));
+        let row = if with_header {
+            job.select((JobRow::as_select(), dynex_job::header))
+                .first(conn)
+                .optional()?
+        } else {
+            job.select(JobRow::as_select())
+                .first(conn)
+                .optional()?
+                .map(|row| (row, None))
+        };
+        row.ok_or_else(|| CoreError::NotFound {
+            kind: "job",
+            name: id.to_string(),
+        })
     }
 
     /// `job` with the progress this process holds for it, when fresher.
@@ -310,23 +282,17 @@ impl Dynex {
             Ok(summary) => ("done", Some(summary), None),
             Err(error) => ("failed", None, Some(error)),
         };
-        let mut q = Sql::default();
-        q.push("UPDATE dynex_job SET state = ")
-            .bind(text(state))
-            .push(", updated_ms = ")
-            .bind(Value::Int(now))
-            .push(", finished_ms = ")
-            .bind(Value::Int(now));
-        if let Some(summary) = summary {
-            q.push(", summary = ").bind(text(&summary.to_string()));
-        }
-        if let Some(error) = error {
-            q.push(", error = ").bind(text(&error.to_string()));
-        }
-        q.push(" WHERE id = ").bind(text(id));
+        let update = diesel::update(dynex_job::table.filter(dynex_job::id.eq(id))).set((
+            dynex_job::state.eq(state),
+            dynex_job::updated_ms.eq(now),
+            dynex_job::finished_ms.eq(now),
+            // Absent: the column keeps what it holds.
+            summary.map(|s| dynex_job::summary.eq(s.to_string())),
+            error.map(|e| dynex_job::error.eq(e.to_string())),
+        ));
         let result = {
             let _writer = self.sqlite_writer();
-            execute(&mut *self.inner.db.conn()?, &q)
+            update.execute(&mut *self.inner.db.conn()?)
         };
         self.inner.jobs.remove(id);
         result?;
@@ -368,30 +334,32 @@ impl Dynex {
     /// (`line,code,field,message`, then the file's own columns); returns the job.
     pub fn job_rejects(&self, id: &str, out: &mut dyn Write) -> Result<JobInfo, CoreError> {
         let mut conn = self.inner.db.conn()?;
-        let row = self.job_row(&mut conn, id, true)?;
-        let job = self.with_live(info(&row, now_ms()));
-        let header: Vec<String> = parse_json(row.get(COLUMNS.len()).and_then(Option::as_ref))
+        let (row, header) = self.job_row(&mut conn, id, true)?;
+        let job = self.with_live(info(row, now_ms()));
+        let header: Vec<String> = parse_json(header.as_deref())
             .and_then(|h| serde_json::from_value(h).ok())
             .unwrap_or_default();
         let invalid = |e: dynex_csv::CsvError| CoreError::Invalid(e.to_string());
         let mut writer = dynex_csv::RejectWriter::new(&header, out).map_err(invalid)?;
-        let mut q = Sql::default();
-        let dialect = self.dialect();
-        q.push(&format!(
-            "SELECT {}, code, field, message, cells FROM dynex_job_reject WHERE job_id = ",
-            as_text(dialect, "line")
-        ))
-        .bind(text(&job.id))
-        .push(" ORDER BY line");
-        for row in load_cells(&mut conn, &q)? {
-            let cell = |i: usize| row.get(i).and_then(Option::as_deref).unwrap_or("");
-            let cells: Vec<String> = serde_json::from_str(cell(4)).unwrap_or_default();
+        let rejects: Vec<(i64, String, Option<String>, String, String)> = dynex_job_reject::table
+            .filter(dynex_job_reject::job_id.eq(&job.id))
+            .select((
+                dynex_job_reject::line,
+                dynex_job_reject::code,
+                dynex_job_reject::field,
+                dynex_job_reject::message,
+                dynex_job_reject::cells,
+            ))
+            .order(dynex_job_reject::line)
+            .load(&mut *conn)?;
+        for (line, code, field, message, cells) in &rejects {
+            let cells: Vec<String> = serde_json::from_str(cells).unwrap_or_default();
             writer
                 .write(&dynex_csv::RejectRow {
-                    line: cell(0).parse().unwrap_or(0),
-                    code: cell(1),
-                    field: row.get(2).and_then(Option::as_deref),
-                    message: cell(3),
+                    line: u64::try_from(*line).unwrap_or(0),
+                    code,
+                    field: field.as_deref(),
+                    message,
                     cells: &cells,
                 })
                 .map_err(invalid)?;
@@ -428,58 +396,58 @@ impl JobObserver<'_> {
         let dynex = self.dynex;
         let _writer = dynex.sqlite_writer();
         let mut conn = dynex.inner.db.conn()?;
-        let mut statements: Vec<Sql> = Vec::new();
-        if let Some(header) = &self.header {
-            let mut q = Sql::default();
-            q.push("UPDATE dynex_job SET header = ")
-                .bind(text(&json!(header).to_string()))
-                .push(" WHERE id = ")
-                .bind(text(self.id));
-            statements.push(q);
-        }
-        for chunk in self.rejects.chunks(REJECTS_PER_STATEMENT) {
-            let mut q = Sql::default();
-            q.push(
-                "INSERT INTO dynex_job_reject (job_id, line, code, field, message, cells) VALUES ",
-            );
-            for (i, r) in chunk.iter().enumerate() {
-                q.push(if i == 0 { "(" } else { ", (" })
-                    .bind(text(self.id))
-                    .push(", ")
-                    .bind(int(r.line))
-                    .push(", ")
-                    .bind(text(&r.code))
-                    .push(", ")
-                    .bind(r.field.as_deref().map_or(Value::Null, text))
-                    .push(", ")
-                    .bind(text(&r.message))
-                    .push(", ")
-                    .bind(text(&json!(r.cells).to_string()))
-                    .push(")");
-            }
-            statements.push(q);
-        }
         let progress = if progress_due {
             self.progress.as_ref()
         } else {
             None
         };
-        if let Some((bytes_read, summary)) = progress {
-            let mut q = Sql::default();
-            q.push("UPDATE dynex_job SET bytes_read = ")
-                .bind(int(*bytes_read))
-                .push(", summary = ")
-                .bind(text(&summary.to_string()))
-                .push(", updated_ms = ")
-                .bind(Value::Int(now))
-                .push(" WHERE id = ")
-                .bind(text(self.id));
-            statements.push(q);
-        }
+        let job = || dynex_job::table.filter(dynex_job::id.eq(self.id));
+        let write = |conn: &mut AnyConnection| -> QueryResult<()> {
+            if let Some(header) = &self.header {
+                diesel::update(job())
+                    .set(dynex_job::header.eq(json!(header).to_string()))
+                    .execute(conn)?;
+            }
+            for chunk in self.rejects.chunks(REJECTS_PER_STATEMENT) {
+                let rows: Vec<_> = chunk
+                    .iter()
+                    .map(|r| {
+                        (
+                            dynex_job_reject::job_id.eq(self.id),
+                            dynex_job_reject::line.eq(int(r.line)),
+                            dynex_job_reject::code.eq(&r.code),
+                            dynex_job_reject::field.eq(r.field.as_deref()),
+                            dynex_job_reject::message.eq(&r.message),
+                            dynex_job_reject::cells.eq(json!(r.cells).to_string()),
+                        )
+                    })
+                    .collect();
+                let insert = diesel::insert_into(dynex_job_reject::table).values(rows);
+                // On the backend's own connection: diesel's multi-backend connection has no
+                // multi-row `INSERT`, and one statement per line would cost a round trip each.
+                match conn {
+                    AnyConnection::Sqlite(c) => insert.execute(c),
+                    #[cfg(feature = "postgres")]
+                    AnyConnection::Postgres(c) => insert.execute(c),
+                    #[cfg(feature = "mysql")]
+                    AnyConnection::Mysql(c) => insert.execute(c),
+                }?;
+            }
+            if let Some((bytes_read, summary)) = progress {
+                diesel::update(job())
+                    .set((
+                        dynex_job::bytes_read.eq(int(*bytes_read)),
+                        dynex_job::summary.eq(summary.to_string()),
+                        dynex_job::updated_ms.eq(now),
+                    ))
+                    .execute(conn)?;
+            }
+            Ok(())
+        };
+        // Begun by hand, not with `Connection::transaction`: diesel cannot open SQLite's
+        // `BEGIN IMMEDIATE` through the multi-backend connection (see `crate::tx`).
         conn.batch_execute(crate::tx::begin_statement(dynex.dialect()))?;
-        let result = statements
-            .iter()
-            .try_for_each(|q| execute(&mut conn, q).map(drop));
+        let result = write(&mut conn);
         conn.batch_execute(if result.is_ok() { "COMMIT" } else { "ROLLBACK" })?;
         result?;
         // Only once written: what failed is tried again with the next batch.

@@ -53,14 +53,6 @@ struct MappingRow {
     parent_field_name: String,
 }
 
-/// `CAST(col AS TEXT)` in the dialect's spelling.
-pub(crate) fn as_text(dialect: Dialect, col: &str) -> String {
-    match dialect {
-        Dialect::Mysql => format!("CAST({col} AS CHAR)"),
-        _ => format!("CAST({col} AS TEXT)"),
-    }
-}
-
 /// The configuration version; every change increments it.
 pub fn version(conn: &mut AnyConnection) -> QueryResult<i64> {
     let rows = dynex_state::table
