@@ -15,17 +15,19 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Nullable, Text};
 use dynex_auth::{
     AccessClaims, PrincipalKind, REFRESH_TOKEN_PREFIX, Role, Scope, constant_time_eq,
     generate_secret, hash_secret, parse_scopes, scopes_text,
 };
-use dynex_query::{Dialect, Sql, Value};
+use dynex_query::Dialect;
 use serde::Serialize;
 
-use crate::db::{AnyConnection, DynQuery, execute};
+use crate::db::AnyConnection;
 use crate::error::CoreError;
-use crate::schema::dynex_setting;
+use crate::schema::{
+    dynex_client, dynex_login_failure, dynex_refresh_token, dynex_setting, dynex_token_revocation,
+    dynex_user, lower,
+};
 use crate::store::bump_version;
 
 /// How many failed logins are tolerated before further attempts are refused for a while.
@@ -169,20 +171,12 @@ pub(crate) struct TokenState {
     pub revoked_families: HashSet<String>,
 }
 
-#[derive(QueryableByName)]
+/// A user's name, role and revocation mark, or a client's id, scopes and revocation mark.
+#[derive(Queryable)]
 struct PrincipalRow {
-    #[diesel(sql_type = Text)]
     name: String,
-    #[diesel(sql_type = Text)]
     extra: String,
-    #[diesel(sql_type = BigInt)]
     valid_after: i64,
-}
-
-#[derive(QueryableByName)]
-struct FamilyRow {
-    #[diesel(sql_type = Text)]
-    family: String,
 }
 
 /// The issue time of a token for a principal revoked at `valid_after`: now, once now is past it
@@ -208,51 +202,49 @@ fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
-fn sql(text: &str) -> Sql {
-    let mut q = Sql::default();
-    q.push(text);
-    q
-}
-
 /// Loads what the snapshot needs to check tokens.
 pub(crate) fn load_state(conn: &mut AnyConnection) -> Result<TokenState, CoreError> {
-    let users = DynQuery(&sql(
-        "SELECT name, role AS extra, tokens_valid_after AS valid_after FROM dynex_user",
-    ))
-    .load::<PrincipalRow>(conn)?
-    .into_iter()
-    .filter_map(|u| {
-        let role = u.extra.parse().ok()?;
-        Some((
-            u.name.to_ascii_lowercase(),
-            UserAuth {
-                role,
-                valid_after: u.valid_after,
-            },
+    let users = dynex_user::table
+        .select((
+            dynex_user::name,
+            dynex_user::role,
+            dynex_user::tokens_valid_after,
         ))
-    })
-    .collect();
-    let clients = DynQuery(&sql(
-        "SELECT client_id AS name, scopes AS extra, tokens_valid_after AS valid_after \
-         FROM dynex_client",
-    ))
-    .load::<PrincipalRow>(conn)?
-    .into_iter()
-    .map(|c| {
-        (
-            c.name,
-            ClientAuth {
-                valid_after: c.valid_after,
-            },
-        )
-    })
-    .collect();
-    let mut q = sql("SELECT family FROM dynex_token_revocation WHERE expires_at > ");
-    q.bind(Value::Int(now_ms()));
-    let revoked_families = DynQuery(&q)
-        .load::<FamilyRow>(conn)?
+        .load::<PrincipalRow>(conn)?
         .into_iter()
-        .map(|r| r.family)
+        .filter_map(|u| {
+            let role = u.extra.parse().ok()?;
+            Some((
+                u.name.to_ascii_lowercase(),
+                UserAuth {
+                    role,
+                    valid_after: u.valid_after,
+                },
+            ))
+        })
+        .collect();
+    let clients = dynex_client::table
+        .select((
+            dynex_client::client_id,
+            dynex_client::scopes,
+            dynex_client::tokens_valid_after,
+        ))
+        .load::<PrincipalRow>(conn)?
+        .into_iter()
+        .map(|c| {
+            (
+                c.name,
+                ClientAuth {
+                    valid_after: c.valid_after,
+                },
+            )
+        })
+        .collect();
+    let revoked_families = dynex_token_revocation::table
+        .filter(dynex_token_revocation::expires_at.gt(now_ms()))
+        .select(dynex_token_revocation::family)
+        .load::<String>(conn)?
+        .into_iter()
         .collect();
     Ok(TokenState {
         users,
@@ -307,11 +299,10 @@ fn narrow(requested: Option<&str>, allowed: &[Scope]) -> Result<Vec<Scope>, Gran
     Ok(granted)
 }
 
-#[derive(QueryableByName)]
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = dynex_login_failure, check_for_backend(crate::db::MultiBackend))]
 struct FailureRow {
-    #[diesel(sql_type = Text)]
     subject: String,
-    #[diesel(sql_type = BigInt)]
     failed_at: i64,
 }
 
@@ -333,14 +324,12 @@ impl Subjects {
     fn check(&self, conn: &mut AnyConnection, limits: &LoginLimits) -> Result<(), GrantError> {
         let now = now_ms();
         let window = millis(limits.window);
-        let mut q = sql("SELECT subject, failed_at FROM dynex_login_failure WHERE subject IN (");
-        q.bind(Value::Text(self.principal.clone()))
-            .push(", ")
-            .bind(Value::Text(self.address.clone()))
-            .push(") AND failed_at > ")
-            .bind(Value::Int(now - window))
-            .push(" ORDER BY failed_at");
-        let rows = DynQuery(&q).load::<FailureRow>(conn)?;
+        let rows = dynex_login_failure::table
+            .filter(dynex_login_failure::subject.eq_any([&self.principal, &self.address]))
+            .filter(dynex_login_failure::failed_at.gt(now - window))
+            .select(FailureRow::as_select())
+            .order(dynex_login_failure::failed_at)
+            .load(conn)?;
         let mut wait = 0i64;
         for (subject, max) in [
             (&self.principal, limits.per_principal),
@@ -367,50 +356,61 @@ impl Subjects {
     /// Records a failure for both subjects and forgets failures older than the window.
     fn fail(&self, conn: &mut AnyConnection, limits: &LoginLimits) -> Result<(), CoreError> {
         let now = now_ms();
-        let mut q = sql("INSERT INTO dynex_login_failure (subject, failed_at) VALUES (");
-        q.bind(Value::Text(self.principal.clone()))
-            .push(", ")
-            .bind(Value::Int(now))
-            .push("), (")
-            .bind(Value::Text(self.address.clone()))
-            .push(", ")
-            .bind(Value::Int(now))
-            .push(")");
-        execute(conn, &q)?;
-        let mut prune = sql("DELETE FROM dynex_login_failure WHERE failed_at <= ");
-        prune.bind(Value::Int(now - millis(limits.window)));
-        execute(conn, &prune)?;
+        let insert = diesel::insert_into(dynex_login_failure::table).values(vec![
+            (
+                dynex_login_failure::subject.eq(&self.principal),
+                dynex_login_failure::failed_at.eq(now),
+            ),
+            (
+                dynex_login_failure::subject.eq(&self.address),
+                dynex_login_failure::failed_at.eq(now),
+            ),
+        ]);
+        // On the backend's own connection: diesel's multi-backend connection has no multi-row
+        // `INSERT`.
+        match conn {
+            AnyConnection::Sqlite(c) => insert.execute(c),
+            #[cfg(feature = "postgres")]
+            AnyConnection::Postgres(c) => insert.execute(c),
+            #[cfg(feature = "mysql")]
+            AnyConnection::Mysql(c) => insert.execute(c),
+        }?;
+        diesel::delete(
+            dynex_login_failure::table
+                .filter(dynex_login_failure::failed_at.le(now - millis(limits.window))),
+        )
+        .execute(conn)?;
         Ok(())
     }
 
     /// Forgets the principal's failures after a successful login (the address keeps its own).
     fn succeed(&self, conn: &mut AnyConnection) -> Result<(), CoreError> {
-        let mut q = sql("DELETE FROM dynex_login_failure WHERE subject = ");
-        q.bind(Value::Text(self.principal.clone()));
-        execute(conn, &q)?;
+        diesel::delete(
+            dynex_login_failure::table.filter(dynex_login_failure::subject.eq(&self.principal)),
+        )
+        .execute(conn)?;
         Ok(())
     }
 }
 
-#[derive(QueryableByName)]
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = dynex_client, check_for_backend(crate::db::MultiBackend))]
 struct ClientRow {
-    #[diesel(sql_type = Text)]
     secret_hash: String,
-    #[diesel(sql_type = Text)]
     scopes: String,
-    #[diesel(sql_type = BigInt)]
     tokens_valid_after: i64,
 }
 
 /// A user's role and revocation mark, read from the database (the snapshot may lag behind a
 /// change made by another process).
 fn user_auth(conn: &mut AnyConnection, name: &str) -> Result<Option<UserAuth>, CoreError> {
-    let mut q = sql(
-        "SELECT name, role AS extra, tokens_valid_after AS valid_after FROM dynex_user \
-         WHERE LOWER(name) = ",
-    );
-    q.bind(Value::Text(name.to_ascii_lowercase()));
-    Ok(DynQuery(&q)
+    Ok(dynex_user::table
+        .filter(lower(dynex_user::name).eq(name.to_ascii_lowercase()))
+        .select((
+            dynex_user::name,
+            dynex_user::role,
+            dynex_user::tokens_valid_after,
+        ))
         .load::<PrincipalRow>(conn)?
         .into_iter()
         .find(|u| u.name.eq_ignore_ascii_case(name))
@@ -472,28 +472,19 @@ impl Issuer<'_> {
         let token = generate_secret(REFRESH_TOKEN_PREFIX);
         let now = claims.iat_ms;
         let access_expires = i64::try_from(claims.exp).unwrap_or(i64::MAX / 2) * 1000;
-        let mut q = sql(
-            "INSERT INTO dynex_refresh_token (token_hash, family, subject, scopes, issued_at, \
-             expires_at, access_expires_at) VALUES (",
-        );
-        q.bind(Value::Text(hash_secret(&token)))
-            .push(", ")
-            .bind(Value::Text(claims.fam.clone()))
-            .push(", ")
-            .bind(Value::Text(subject.to_string()))
-            .push(", ")
-            .bind(Value::Text(scopes.to_string()))
-            .push(", ")
-            .bind(Value::Int(now))
-            .push(", ")
-            .bind(Value::Int(now + millis(self.options.refresh_ttl)))
-            .push(", ")
-            .bind(Value::Int(access_expires))
-            .push(")");
-        execute(conn, &q)?;
-        let mut prune = sql("DELETE FROM dynex_refresh_token WHERE expires_at <= ");
-        prune.bind(Value::Int(now));
-        execute(conn, &prune)?;
+        diesel::insert_into(dynex_refresh_token::table)
+            .values((
+                dynex_refresh_token::token_hash.eq(hash_secret(&token)),
+                dynex_refresh_token::family.eq(&claims.fam),
+                dynex_refresh_token::subject.eq(subject),
+                dynex_refresh_token::scopes.eq(scopes),
+                dynex_refresh_token::issued_at.eq(now),
+                dynex_refresh_token::expires_at.eq(now + millis(self.options.refresh_ttl)),
+                dynex_refresh_token::access_expires_at.eq(access_expires),
+            ))
+            .execute(conn)?;
+        diesel::delete(dynex_refresh_token::table.filter(dynex_refresh_token::expires_at.le(now)))
+            .execute(conn)?;
         Ok(token)
     }
 
@@ -553,11 +544,12 @@ impl Issuer<'_> {
         let limits = &self.options.login_limits;
         let subjects = Subjects::new("client", id, &request.address);
         subjects.check(conn, limits)?;
-        let mut q = sql(
-            "SELECT secret_hash, scopes, tokens_valid_after FROM dynex_client WHERE client_id = ",
-        );
-        q.bind(Value::Text(id.to_string()));
-        let client = DynQuery(&q).load::<ClientRow>(conn)?.into_iter().next();
+        let client = dynex_client::table
+            .filter(dynex_client::client_id.eq(id))
+            .select(ClientRow::as_select())
+            .load(conn)?
+            .into_iter()
+            .next();
         let presented = hash_secret(secret);
         // An unknown id costs the same comparison as a wrong secret.
         let stored = client
@@ -593,12 +585,13 @@ impl Issuer<'_> {
         let presented = required(&request.refresh_token, "refresh_token")?;
         let invalid =
             || GrantError::InvalidGrant("The refresh token is invalid, expired or revoked.".into());
-        let mut q = sql(
-            "SELECT id, family, subject, scopes, issued_at, expires_at, used_at \
-             FROM dynex_refresh_token WHERE token_hash = ",
-        );
-        q.bind(Value::Text(hash_secret(presented)));
-        let Some(row) = DynQuery(&q).load::<RefreshRow>(conn)?.into_iter().next() else {
+        let Some(row) = dynex_refresh_token::table
+            .filter(dynex_refresh_token::token_hash.eq(hash_secret(presented)))
+            .select(RefreshRow::as_select())
+            .load(conn)?
+            .into_iter()
+            .next()
+        else {
             return Err(invalid());
         };
         if row.used_at.is_some() {
@@ -622,12 +615,14 @@ impl Issuer<'_> {
             .filter(|s| user.role.default_scopes().iter().any(|a| a.covers(s)))
             .collect();
         let scopes = narrow(request.scope.as_deref(), &original)?;
-        let mut claim = sql("UPDATE dynex_refresh_token SET used_at = ");
-        claim
-            .bind(Value::Int(now))
-            .push(" WHERE used_at IS NULL AND id = ")
-            .bind(Value::Int(i64::from(row.id)));
-        if execute(conn, &claim)? == 0 {
+        let claimed = diesel::update(
+            dynex_refresh_token::table
+                .filter(dynex_refresh_token::used_at.is_null())
+                .filter(dynex_refresh_token::id.eq(row.id)),
+        )
+        .set(dynex_refresh_token::used_at.eq(now))
+        .execute(conn)?;
+        if claimed == 0 {
             // Used concurrently by someone else: the same as a reuse.
             return Ok(Err(row.family));
         }
@@ -644,28 +639,16 @@ impl Issuer<'_> {
     }
 }
 
-#[derive(QueryableByName)]
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = dynex_refresh_token, check_for_backend(crate::db::MultiBackend))]
 struct RefreshRow {
-    #[diesel(sql_type = diesel::sql_types::Integer)]
     id: i32,
-    #[diesel(sql_type = Text)]
     family: String,
-    #[diesel(sql_type = Text)]
     subject: String,
-    #[diesel(sql_type = Text)]
     scopes: String,
-    #[diesel(sql_type = BigInt)]
     issued_at: i64,
-    #[diesel(sql_type = BigInt)]
     expires_at: i64,
-    #[diesel(sql_type = Nullable<BigInt>)]
     used_at: Option<i64>,
-}
-
-#[derive(QueryableByName)]
-struct ExpiryRow {
-    #[diesel(sql_type = Nullable<BigInt>)]
-    latest: Option<i64>,
 }
 
 /// Revokes a token family: its refresh tokens go, and its access tokens are refused until the
@@ -676,32 +659,30 @@ pub(crate) fn revoke_family(
     family: &str,
     access_expires_ms: i64,
 ) -> Result<(), CoreError> {
-    let mut q =
-        sql("SELECT MAX(access_expires_at) AS latest FROM dynex_refresh_token WHERE family = ");
-    q.bind(Value::Text(family.to_string()));
-    let latest = DynQuery(&q)
-        .load::<ExpiryRow>(conn)?
+    let latest = dynex_refresh_token::table
+        .filter(dynex_refresh_token::family.eq(family))
+        .select(diesel::dsl::max(dynex_refresh_token::access_expires_at))
+        .load::<Option<i64>>(conn)?
         .into_iter()
         .next()
-        .and_then(|r| r.latest)
+        .flatten()
         .unwrap_or(0)
         .max(access_expires_ms);
-    let mut delete = sql("DELETE FROM dynex_refresh_token WHERE family = ");
-    delete.bind(Value::Text(family.to_string()));
-    execute(conn, &delete)?;
-    let mut forget = sql("DELETE FROM dynex_token_revocation WHERE family = ");
-    forget.bind(Value::Text(family.to_string()));
-    execute(conn, &forget)?;
-    let mut insert = sql("INSERT INTO dynex_token_revocation (family, expires_at) VALUES (");
-    insert
-        .bind(Value::Text(family.to_string()))
-        .push(", ")
-        .bind(Value::Int(latest))
-        .push(")");
-    execute(conn, &insert)?;
-    let mut prune = sql("DELETE FROM dynex_token_revocation WHERE expires_at <= ");
-    prune.bind(Value::Int(now_ms()));
-    execute(conn, &prune)?;
+    diesel::delete(dynex_refresh_token::table.filter(dynex_refresh_token::family.eq(family)))
+        .execute(conn)?;
+    // Delete, then insert: an upsert is spelled differently by each backend.
+    diesel::delete(dynex_token_revocation::table.filter(dynex_token_revocation::family.eq(family)))
+        .execute(conn)?;
+    diesel::insert_into(dynex_token_revocation::table)
+        .values((
+            dynex_token_revocation::family.eq(family),
+            dynex_token_revocation::expires_at.eq(latest),
+        ))
+        .execute(conn)?;
+    diesel::delete(
+        dynex_token_revocation::table.filter(dynex_token_revocation::expires_at.le(now_ms())),
+    )
+    .execute(conn)?;
     bump_version(conn)?;
     Ok(())
 }
@@ -711,23 +692,23 @@ pub(crate) fn refresh_family(
     conn: &mut AnyConnection,
     token: &str,
 ) -> Result<Option<String>, CoreError> {
-    let mut q = sql("SELECT family FROM dynex_refresh_token WHERE token_hash = ");
-    q.bind(Value::Text(hash_secret(token)));
-    Ok(DynQuery(&q)
-        .load::<FamilyRow>(conn)?
+    Ok(dynex_refresh_token::table
+        .filter(dynex_refresh_token::token_hash.eq(hash_secret(token)))
+        .select(dynex_refresh_token::family)
+        .load::<String>(conn)?
         .into_iter()
-        .next()
-        .map(|r| r.family))
+        .next())
 }
 
 /// Voids every token of a user issued until now, and its refresh tokens; returns whether the
 /// user exists.
 pub(crate) fn revoke_user(conn: &mut AnyConnection, name: &str) -> Result<bool, CoreError> {
-    let mut q = sql("UPDATE dynex_user SET tokens_valid_after = ");
-    q.bind(Value::Int(now_ms()))
-        .push(" WHERE LOWER(name) = ")
-        .bind(Value::Text(name.to_ascii_lowercase()));
-    let found = execute(conn, &q)? > 0;
+    let found = diesel::update(
+        dynex_user::table.filter(lower(dynex_user::name).eq(name.to_ascii_lowercase())),
+    )
+    .set(dynex_user::tokens_valid_after.eq(now_ms()))
+    .execute(conn)?
+        > 0;
     forget_refresh_tokens(conn, name)?;
     bump_version(conn)?;
     Ok(found)
@@ -735,9 +716,11 @@ pub(crate) fn revoke_user(conn: &mut AnyConnection, name: &str) -> Result<bool, 
 
 /// Deletes a user's refresh tokens.
 pub(crate) fn forget_refresh_tokens(conn: &mut AnyConnection, name: &str) -> Result<(), CoreError> {
-    let mut q = sql("DELETE FROM dynex_refresh_token WHERE LOWER(subject) = ");
-    q.bind(Value::Text(name.to_ascii_lowercase()));
-    execute(conn, &q)?;
+    diesel::delete(
+        dynex_refresh_token::table
+            .filter(lower(dynex_refresh_token::subject).eq(name.to_ascii_lowercase())),
+    )
+    .execute(conn)?;
     Ok(())
 }
 
