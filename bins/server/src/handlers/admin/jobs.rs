@@ -12,23 +12,15 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::AppState;
-use crate::admin::{guard_principal, ok};
+use crate::config::AppState;
 use crate::error::ApiError;
+use crate::extract::{Admin, query_pairs};
+use crate::handlers::{blocking, csv};
+use crate::respond::ok;
 
 /// Jobs listed by `GET /admin/api/jobs` unless `limit` says otherwise, and the most it takes.
 const LIST_DEFAULT: u64 = 50;
 const LIST_MAX: u64 = 500;
-
-/// Registers the job routes (inside the `/admin/api` scope).
-pub fn routes(scope: actix_web::Scope) -> actix_web::Scope {
-    scope
-        .route("/jobs", web::get().to(list))
-        .route("/jobs/import", web::post().to(import))
-        .route("/jobs/export", web::post().to(export))
-        .route("/jobs/{id}", web::get().to(show))
-        .route("/jobs/{id}/rejects", web::get().to(rejects))
-}
 
 /// Refuses a job on `alias` unless the principal may also `action` it on the Data Exchange API:
 /// the `admin` scope alone configures entities, it does not read or write their rows.
@@ -53,9 +45,13 @@ fn flag(value: Option<&String>, name: &str) -> Result<bool, ApiError> {
     }
 }
 
-async fn list(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    guard_principal(&state, &req)?;
-    let pairs = crate::query_pairs(&req);
+/// `GET /admin/api/jobs[?limit=N]`: the latest jobs, newest first.
+pub(crate) async fn list(
+    state: web::Data<AppState>,
+    _: Admin,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let pairs = query_pairs(&req);
     let limit = match pairs.iter().find(|(k, _)| k == "limit") {
         None => LIST_DEFAULT,
         Some((_, v)) => v
@@ -65,29 +61,29 @@ async fn list(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpRespon
             .ok_or_else(|| invalid(format!("`limit` is a number from 1 to {LIST_MAX}")))?,
     };
     let dynex = state.dynex.clone();
-    Ok(ok(crate::blocking(move || dynex.jobs(limit)).await?))
+    Ok(ok(blocking(move || dynex.jobs(limit)).await?))
 }
 
-async fn show(
+/// `GET /admin/api/jobs/{id}`: one job with its progress or summary.
+pub(crate) async fn show(
     state: web::Data<AppState>,
-    req: HttpRequest,
+    _: Admin,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    guard_principal(&state, &req)?;
     let dynex = state.dynex.clone();
     let id = id.into_inner();
-    Ok(ok(crate::blocking(move || dynex.job(&id)).await?))
+    Ok(ok(blocking(move || dynex.job(&id)).await?))
 }
 
-async fn rejects(
+/// `GET /admin/api/jobs/{id}/rejects`: an import's rejected lines as a CSV file.
+pub(crate) async fn rejects(
     state: web::Data<AppState>,
-    req: HttpRequest,
+    _: Admin,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    guard_principal(&state, &req)?;
     let dynex = state.dynex.clone();
     let id = id.into_inner();
-    let (job, csv) = crate::blocking(move || {
+    let (job, csv) = blocking(move || {
         let mut csv = Vec::new();
         let job = dynex.job_rejects(&id, &mut csv)?;
         Ok((job, csv))
@@ -123,13 +119,13 @@ fn attachment(name: &str) -> (header::HeaderName, String) {
 /// The body is stored in a temporary file first (up to the upload limit, not the API's body
 /// limit), then the import starts in the background and the answer is `202 Accepted` with the
 /// job; `GET /admin/api/jobs/{id}` follows it.
-async fn import(
+pub(crate) async fn import(
     state: web::Data<AppState>,
+    Admin(principal): Admin,
     req: HttpRequest,
     mut payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let principal = guard_principal(&state, &req)?;
-    let pairs = crate::query_pairs(&req);
+    let pairs = query_pairs(&req);
     const PARAMETERS: [&str; 8] = [
         "entity",
         "mode",
@@ -140,7 +136,7 @@ async fn import(
         "fileName",
         "mapping",
     ];
-    // `api_key` is a credential, read by the guard.
+    // `api_key` is a credential, read by the `Admin` extractor.
     if let Some((k, _)) = pairs
         .iter()
         .find(|(k, _)| k != "api_key" && !PARAMETERS.contains(&k.as_str()))
@@ -207,7 +203,7 @@ async fn import(
             .map_err(|e| ApiError::Internal(format!("cannot store the upload: {e}")))?;
     }
     let dynex = state.dynex.clone();
-    let job = crate::blocking(move || {
+    let job = blocking(move || {
         dynex.create_job(NewJob {
             kind: JobKind::Import,
             entity,
@@ -263,12 +259,11 @@ struct ExportJob {
 /// `POST /admin/api/jobs/export` with `{entity, sort?, fields?, filters?, changedSince?}`:
 /// answers the CSV file (as `Accept: text/csv` on the API does) and records the export as a job,
 /// done with its row count when the last row is sent. The job's id is in `X-Dynex-Job`.
-async fn export(
+pub(crate) async fn export(
     state: web::Data<AppState>,
-    req: HttpRequest,
     bytes: web::Bytes,
+    Admin(principal): Admin,
 ) -> Result<HttpResponse, ApiError> {
-    let principal = guard_principal(&state, &req)?;
     let asked: ExportJob = serde_json::from_slice(&bytes)
         .map_err(|e| invalid(format!("invalid request body: {e}")))?;
     let mut request = dynex_core::ExportRequest {
@@ -299,7 +294,7 @@ async fn export(
     entity_scope(&principal, Action::Read, &asked.entity)?;
     let dynex = state.dynex.clone();
     let alias = asked.entity.clone();
-    let (plan, job) = crate::blocking(move || {
+    let (plan, job) = blocking(move || {
         let plan = dynex.plan_export(&alias, &request)?;
         let job = dynex.create_job(NewJob {
             kind: JobKind::Export,
@@ -321,5 +316,5 @@ async fn export(
         .content_type("text/csv; charset=utf-8")
         .insert_header(attachment(&job.file_name))
         .insert_header(("X-Dynex-Job", job.id.clone()))
-        .streaming(crate::csv::stream_export(&state, plan, Some(job.id))))
+        .streaming(csv::stream_export(&state, plan, Some(job.id))))
 }

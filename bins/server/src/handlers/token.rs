@@ -11,7 +11,8 @@ use base64::Engine;
 use dynex_core::{CoreError, GrantError, TokenRequest};
 use serde_json::json;
 
-use crate::AppState;
+use crate::config::AppState;
+use crate::extract::read_body;
 
 /// Token requests are small; anything larger is not one.
 const MAX_FORM_BYTES: usize = 16 * 1024;
@@ -190,14 +191,14 @@ async fn read_form(
     req: &HttpRequest,
     payload: web::Payload,
 ) -> Result<Vec<(String, String)>, OAuthError> {
-    let body = crate::read_body(req, payload, MAX_FORM_BYTES)
+    let body = read_body(req, payload, MAX_FORM_BYTES)
         .await
         .map_err(|_| OAuthError::invalid_request("The request body is too large or unreadable."))?;
     form(req, &body)
 }
 
 /// `POST /token`: the password, client credentials and refresh token grants.
-pub async fn token(
+pub(crate) async fn token(
     state: web::Data<AppState>,
     req: HttpRequest,
     payload: web::Payload,
@@ -259,7 +260,7 @@ async fn issue(
 
 /// `POST /token/revoke` (RFC 7009): revokes an access or refresh token and its family. Holding
 /// the token is the authority to revoke it; the answer is 200 even for an unknown token.
-pub async fn revoke(
+pub(crate) async fn revoke(
     state: web::Data<AppState>,
     req: HttpRequest,
     payload: web::Payload,

@@ -10,11 +10,12 @@ use dynex_query::QueryError;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::AppState;
+use super::blocking;
+use crate::config::AppState;
 use crate::error::ApiError;
 
 /// Whether the request asks for CSV (`Accept: text/csv`, ahead of JSON).
-pub fn wants_csv(req: &HttpRequest) -> bool {
+pub(crate) fn wants_csv(req: &HttpRequest) -> bool {
     req.headers()
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -26,7 +27,7 @@ pub fn wants_csv(req: &HttpRequest) -> bool {
 }
 
 /// Whether the request body is CSV (`Content-Type: text/csv`).
-pub fn sends_csv(req: &HttpRequest) -> bool {
+pub(crate) fn sends_csv(req: &HttpRequest) -> bool {
     req.headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -38,7 +39,7 @@ pub fn sends_csv(req: &HttpRequest) -> bool {
 }
 
 /// A chunk of the CSV answer, sent from the blocking export to the response body.
-pub type Chunk = Result<web::Bytes, std::io::Error>;
+pub(crate) type Chunk = Result<web::Bytes, std::io::Error>;
 
 /// Collects CSV output and sends it in chunks of about 64 KiB.
 struct ChunkWriter {
@@ -73,7 +74,7 @@ impl std::io::Write for ChunkWriter {
 }
 
 /// `GET /{alias}` as CSV: every row matching the filters, streamed in keyset pages.
-pub async fn export(
+pub(crate) async fn export(
     state: web::Data<AppState>,
     alias: String,
     pairs: Vec<(String, String)>,
@@ -126,7 +127,7 @@ pub async fn export(
 
 /// Streams a planned export as CSV, header first, from the runtime's bounded blocking pool;
 /// with `job`, ends that job with the row count (or the failure) when the export is done.
-pub fn stream_export(
+pub(crate) fn stream_export(
     state: &web::Data<AppState>,
     plan: dynex_core::ExportPlan,
     job: Option<String>,
@@ -215,7 +216,7 @@ impl ImportObserver for Collect {
 /// By default the file is one transaction: any rejected line leaves the table untouched and the
 /// answer lists every rejected line with the first one's status. With `X-Is-Transactional:
 /// false` the good lines are kept, and the answer is `{"data", "errors"}`.
-pub async fn import(
+pub(crate) async fn import(
     state: web::Data<AppState>,
     alias: String,
     pairs: Vec<(String, String)>,
@@ -234,7 +235,7 @@ pub async fn import(
         ..ImportOptions::default()
     };
     let dynex = state.dynex.clone();
-    let (summary, collected) = crate::blocking(move || {
+    let (summary, collected) = blocking(move || {
         let mut collect = Collect::default();
         let summary = dynex.import(&alias, &body[..], &options, &mut collect)?;
         Ok((summary, collect))

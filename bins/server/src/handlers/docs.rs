@@ -7,14 +7,15 @@ use actix_web::{HttpResponse, web};
 use dynex_query::PageLimits;
 use dynex_schema::Catalog;
 
-use crate::{AppConfig, AppState};
+use crate::config::{AppConfig, AppState};
+use crate::respond::embedded;
 
 /// The version of the vendored Swagger UI (`assets/swagger-ui`).
 const SWAGGER_UI_VERSION: &str = "5.35.0";
-const PAGE: &str = include_str!("../assets/docs.html");
-const INITIALIZER: &[u8] = include_bytes!("../assets/swagger-initializer.js");
-const BUNDLE: &[u8] = include_bytes!("../assets/swagger-ui/swagger-ui-bundle.js");
-const CSS: &[u8] = include_bytes!("../assets/swagger-ui/swagger-ui.css");
+const PAGE: &str = include_str!("../../assets/docs.html");
+const INITIALIZER: &[u8] = include_bytes!("../../assets/swagger-initializer.js");
+const BUNDLE: &[u8] = include_bytes!("../../assets/swagger-ui/swagger-ui-bundle.js");
+const CSS: &[u8] = include_bytes!("../../assets/swagger-ui/swagger-ui.css");
 
 /// The page only loads this server's own files; the inline styles are Swagger UI's.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
@@ -41,35 +42,12 @@ pub fn openapi_document(
     dynex_openapi::describe(catalog, &options)
 }
 
-/// Registers `/openapi.json`, `/docs` and the documentation's assets.
-pub fn routes(config: &AppConfig) -> impl FnOnce(&mut web::ServiceConfig) + use<> {
-    let config = web::Data::new(config.clone());
-    move |cfg| {
-        cfg.service(
-            web::resource("/openapi.json")
-                .app_data(config)
-                .route(web::get().to(openapi)),
-        )
-        .route("/docs", web::get().to(page))
-        .route("/docs/", web::get().to(to_page))
-        .route(
-            "/docs/swagger-initializer.js",
-            web::get().to(|| async { asset(INITIALIZER, "text/javascript; charset=utf-8") }),
-        )
-        .route(
-            "/docs/swagger-ui-bundle.js",
-            web::get().to(|| async { asset(BUNDLE, "text/javascript; charset=utf-8") }),
-        )
-        .route(
-            "/docs/swagger-ui.css",
-            web::get().to(|| async { asset(CSS, "text/css; charset=utf-8") }),
-        );
-    }
-}
-
 /// `GET /openapi.json`: described from the snapshot this request sees, so a configuration
 /// change shows at the next request after the snapshot swaps.
-async fn openapi(state: web::Data<AppState>, config: web::Data<AppConfig>) -> HttpResponse {
+pub(crate) async fn openapi(
+    state: web::Data<AppState>,
+    config: web::Data<AppConfig>,
+) -> HttpResponse {
     let snapshot = state.dynex.snapshot();
     let document = openapi_document(&snapshot.catalog, &config, state.dynex.page_limits(), None);
     HttpResponse::Ok()
@@ -77,7 +55,8 @@ async fn openapi(state: web::Data<AppState>, config: web::Data<AppConfig>) -> Ht
         .json(document)
 }
 
-async fn page() -> HttpResponse {
+/// `GET /docs`: the Swagger UI page.
+pub(crate) async fn page() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-cache"))
@@ -93,25 +72,27 @@ async fn page() -> HttpResponse {
 
 /// `/docs/` → `/docs`: the page's links are relative to `/docs`, so that it works behind a
 /// proxy that serves dynex under a path.
-async fn to_page() -> HttpResponse {
+pub(crate) async fn to_page() -> HttpResponse {
     HttpResponse::PermanentRedirect()
         .insert_header((header::LOCATION, "../docs"))
         .finish()
 }
 
-fn asset(body: &'static [u8], content_type: &'static str) -> HttpResponse {
-    embedded(body, content_type, "public, max-age=31536000, immutable")
+/// `GET /docs/swagger-initializer.js`.
+pub(crate) async fn initializer() -> HttpResponse {
+    asset(INITIALIZER, "text/javascript; charset=utf-8")
 }
 
-/// A file embedded in the binary, answered with `cache_control`.
-pub(crate) fn embedded(
-    body: &'static [u8],
-    content_type: &'static str,
-    cache_control: &'static str,
-) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type(content_type)
-        .insert_header((header::CACHE_CONTROL, cache_control))
-        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .body(body)
+/// `GET /docs/swagger-ui-bundle.js`.
+pub(crate) async fn bundle() -> HttpResponse {
+    asset(BUNDLE, "text/javascript; charset=utf-8")
+}
+
+/// `GET /docs/swagger-ui.css`.
+pub(crate) async fn css() -> HttpResponse {
+    asset(CSS, "text/css; charset=utf-8")
+}
+
+fn asset(body: &'static [u8], content_type: &'static str) -> HttpResponse {
+    embedded(body, content_type, "public, max-age=31536000, immutable")
 }
