@@ -27,9 +27,13 @@ pub struct ServerArgs {
     #[arg(long, env = "DYNEX_ROUTE_PREFIX", default_value = "dynamic-entity")]
     pub route_prefix: String,
     /// Rows per page when a request gives no page[limit].
+    // clap prints this text as the option's help, where `page[limit]` is the parameter's name.
+    #[allow(rustdoc::broken_intra_doc_links)]
     #[arg(long, env = "DYNEX_PAGE_LIMIT_DEFAULT", default_value_t = 20)]
     pub page_limit_default: u64,
     /// Largest page[limit] accepted.
+    // clap prints this text as the option's help, where `page[limit]` is the parameter's name.
+    #[allow(rustdoc::broken_intra_doc_links)]
     #[arg(long, env = "DYNEX_PAGE_LIMIT_MAX", default_value_t = 1000)]
     pub page_limit_max: u64,
     /// Database connections in the pool.
