@@ -9,7 +9,7 @@
 use dynex_schema::{ColumnKind, Entity, FieldType, Value};
 use serde_json::Value as Json;
 
-use crate::parse::QueryError;
+use crate::error::QueryError;
 
 /// One key of a sort: a field and its direction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
