@@ -52,7 +52,7 @@ pub fn cell_text<'r>(field: &Field, raw: Option<&'r str>) -> Cow<'r, str> {
 /// kept as it is.
 ///
 /// [`select_cells`]: crate::select_cells
-pub fn cell_value(field: &Field, raw: Option<String>) -> Json {
+pub fn decode_cell(field: &Field, raw: Option<String>) -> Json {
     let Some(raw) = raw else {
         return Json::Null;
     };
@@ -263,13 +263,13 @@ mod tests {
         for (ty, scale, text, stored) in cases {
             let f = field(ty, scale);
             assert_eq!(
-                cell_value(&f, Some(text.to_string())),
+                decode_cell(&f, Some(text.to_string())),
                 output(f.ty, scale, stored),
                 "{ty} {text}"
             );
         }
-        assert_eq!(cell_value(&field("integer", None), None), Json::Null);
-        assert_eq!(cell_value(&field("string", None), None), Json::Null);
+        assert_eq!(decode_cell(&field("integer", None), None), Json::Null);
+        assert_eq!(decode_cell(&field("string", None), None), Json::Null);
     }
 
     #[test]

@@ -22,7 +22,7 @@
 //! - `cast`: how each dialect spells a column or a value in the type it needs.
 //! - `condition`: conditions into SQL.
 //! - `select`: reads into SQL ([`select`], [`select_ordered`], [`select_columns`], [`count`]).
-//! - `decode`: what reads return into wire values ([`decode_row`], [`cell_value`],
+//! - `decode`: what reads return into wire values ([`decode_row`], [`decode_cell`],
 //!   [`cell_text`]).
 //! - [`write`](mod@write): inserts, updates and deletes.
 
@@ -43,7 +43,7 @@ pub mod write;
 pub use ast::{
     Comparison, Condition, CursorPaging, Include, Page, PageLimits, PatternPart, ReadQuery, Related,
 };
-pub use decode::{cell_text, cell_value, decode_fields, decode_row, decode_values};
+pub use decode::{cell_text, decode_cell, decode_fields, decode_row, decode_values};
 pub use error::QueryError;
 pub use filter::{MAX_CONDITIONS, OPERATORS};
 pub use parse::parse;
