@@ -48,7 +48,7 @@ pub use error::QueryError;
 pub use filter::{MAX_CONDITIONS, OPERATORS};
 pub use parse::parse;
 pub use select::{Select, count, select, select_cells, select_columns, select_ordered};
-pub use sort::{Keyset, Sort, order_keys, parse_sort};
+pub use sort::{Keyset, KeysetError, Sort, order_keys, parse_sort};
 pub use sql::{Dialect, Piece, Sql};
 
 pub use dynex_schema::Value;
