@@ -94,7 +94,7 @@ impl CursorKey {
         if values.len() != order.len() {
             return Err(invalid("the cursor holds no position"));
         }
-        Keyset::from_row(order, values).map_err(QueryError::InvalidCursor)
+        Keyset::from_row(order, values).map_err(|e| QueryError::InvalidCursor(e.to_string()))
     }
 }
 

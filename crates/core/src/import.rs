@@ -818,7 +818,7 @@ impl Run<'_> {
                     fields
                         .iter()
                         .zip(row)
-                        .map(|(f, raw)| dynex_query::cell_value(f, raw))
+                        .map(|(f, raw)| dynex_query::decode_cell(f, raw))
                         .collect()
                 })
                 .collect()

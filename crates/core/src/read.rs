@@ -129,7 +129,10 @@ pub fn read_page(
     if query.cursor.is_some() && loaded.len() as u64 > query.page.limit {
         loaded.truncate(usize::try_from(query.page.limit).unwrap_or(usize::MAX));
         if let Some(last) = loaded.last() {
-            next = Some(Keyset::from_row(&order, &last.extras).map_err(CoreError::Corrupt)?);
+            next = Some(
+                Keyset::from_row(&order, &last.extras)
+                    .map_err(|e| CoreError::Corrupt(e.to_string()))?,
+            );
         }
     }
     attach(

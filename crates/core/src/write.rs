@@ -607,7 +607,7 @@ impl<'a> Attempt<'_, '_, 'a> {
                 let rows =
                     load_cells(self.tx.conn(), &sql).map_err(|e| abort(self.dialect(), e))?;
                 for row in rows {
-                    let id = dynex_query::cell_value(
+                    let id = dynex_query::decode_cell(
                         entity.identifier(),
                         row.into_iter().next().flatten(),
                     );
