@@ -1,7 +1,9 @@
-//! Why a request query is refused: one variant per problem of the query string, which the
-//! server maps to an error code.
+//! Why a request query is refused: one variant per problem of the query string, each with its
+//! wire code.
 
-/// A query parameter problem, each mapped to a Spryker (or dynex) error code by the server.
+use dynex_wire::{Code, WireError};
+
+/// A query parameter problem, each mapped to a Spryker (or dynex) error code by [`QueryError::code`].
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum QueryError {
     /// A filter names a field that is not configured (Spryker 1315).
@@ -54,4 +56,26 @@ pub enum QueryError {
     /// A `page[after]` cursor that this server did not issue for this read (dynex 1326).
     #[error("Invalid cursor in `page[after]`: {0}.")]
     InvalidCursor(String),
+}
+
+impl QueryError {
+    /// The wire code of this error.
+    pub fn code(&self) -> Code {
+        match self {
+            QueryError::UnknownRelation(_) => Code::UnknownRelation,
+            QueryError::UnknownFilterField { .. } => Code::UnknownFilterField,
+            QueryError::InvalidFilterValue { .. } => Code::InvalidFilterValue,
+            QueryError::InvalidParameter { .. } | QueryError::UnknownSortField { .. } => {
+                Code::InvalidParameter
+            }
+            QueryError::InvalidOperator { .. } => Code::InvalidOperator,
+            QueryError::InvalidCursor(_) => Code::InvalidCursor,
+        }
+    }
+}
+
+impl WireError for QueryError {
+    fn code(&self) -> Code {
+        QueryError::code(self)
+    }
 }

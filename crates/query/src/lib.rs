@@ -52,26 +52,3 @@ pub use sort::{Keyset, KeysetError, Sort, order_keys, parse_sort};
 pub use sql::{Dialect, Piece, Sql};
 
 pub use dynex_schema::Value;
-
-impl QueryError {
-    /// The wire code of this error.
-    pub fn code(&self) -> dynex_wire::Code {
-        use dynex_wire::Code;
-        match self {
-            QueryError::UnknownRelation(_) => Code::UnknownRelation,
-            QueryError::UnknownFilterField { .. } => Code::UnknownFilterField,
-            QueryError::InvalidFilterValue { .. } => Code::InvalidFilterValue,
-            QueryError::InvalidParameter { .. } | QueryError::UnknownSortField { .. } => {
-                Code::InvalidParameter
-            }
-            QueryError::InvalidOperator { .. } => Code::InvalidOperator,
-            QueryError::InvalidCursor(_) => Code::InvalidCursor,
-        }
-    }
-}
-
-impl dynex_wire::WireError for QueryError {
-    fn code(&self) -> dynex_wire::Code {
-        QueryError::code(self)
-    }
-}
