@@ -17,18 +17,17 @@
 //! unmapped: error
 //! ```
 //!
-//! [`Mapping::from_yaml`] checks the document on its own (the `yaml` module reads it, the
+//! [`Mapping::from_yaml`] checks the document on its own (the `yaml` module deserialises it, the
 //! `transform` module holds what a column does to its cells); [`Mapping::plan_in`] (the `plan`
-//! module) binds it to an
-//! entity of a catalog and a file's header, checking the field names, and gives a
-//! [`MappingPlan`] whose [`MappingPlan::header`] is the header of visible field names the import
-//! uses and whose [`MappingPlan::apply`] turns the cells of each record into cells under that
-//! header. A column with a `lookup` (a natural key) gives the text to look up; the import
+//! module) binds it to an entity of a catalog and a file's header, checking the field names,
+//! and gives a [`MappingPlan`] whose [`MappingPlan::header`] is the header of visible field
+//! names the import uses and whose [`MappingPlan::apply`] turns the cells of each record into
+//! cells under that header. A column with a `lookup` (a natural key) gives the text to look up; the import
 //! resolves it, in bulk, to the identifier of the row it names ([`MappingPlan::lookups`]).
 
 use std::collections::HashMap;
 
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use serde_norway::Value as Yaml;
 
 mod error;
@@ -86,7 +85,7 @@ impl Mapping {
 
     /// Reads a parsed document (see [`Mapping::from_yaml`]).
     fn from_value(doc: &Yaml) -> Result<Mapping, MappingError> {
-        if doc.is_null() {
+        if matches!(doc, Yaml::Null) {
             return Err(MappingError::Empty);
         }
         let mapping = yaml::document(doc).map_err(MappingError::Document)?;
@@ -128,15 +127,6 @@ impl Mapping {
     /// What to do with columns the mapping does not mention.
     pub fn unmapped(&self) -> Unmapped {
         self.unmapped
-    }
-}
-
-/// A mapping may be part of a larger serde document; it is read and checked as
-/// [`Mapping::from_yaml`] reads and checks a whole one.
-impl<'de> Deserialize<'de> for Mapping {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let doc = Yaml::deserialize(deserializer)?;
-        Mapping::from_value(&doc).map_err(serde::de::Error::custom)
     }
 }
 

@@ -503,3 +503,63 @@ fn invalid_mappings_are_refused() {
         "the field name is empty",
     );
 }
+
+/// Tags are looked through where a string or a boolean is read, and refused by name elsewhere;
+/// keys may be any scalar.
+#[test]
+fn tags_and_scalar_keys() {
+    let e = entity();
+    let plan = Mapping::from_yaml(
+        "columns: { A: { field: !t sku, trim: !t true }, 1: { map: { 2: 3, ~: x } } }\n\
+         unmapped: !t ignore",
+    )
+    .unwrap()
+    .plan(&e, &strings(&["A", "1", "B"]))
+    .unwrap_err();
+    assert_eq!(
+        plan.to_string(),
+        "the mapping names a field that `things` does not have: `1` (column `1`) (the fields of \
+         `things` are: id, sku, name, price, is_active, valid_from, seen_at, color_code, \
+         fk_tax_set, attributes)"
+    );
+    let refused = |yaml: &str, message: &str| {
+        assert_eq!(
+            Mapping::from_yaml(yaml).unwrap_err().to_string(),
+            message,
+            "{yaml}"
+        );
+    };
+    refused(
+        "columns: { A: { default: !t x } }",
+        "the column `A`: `default` must be a string, a number or a boolean, not a value tagged \
+         `!t`",
+    );
+    refused(
+        "columns: { A: !t sku }",
+        "the column `A` must map to a field name, `ignore` or options such as { field: NAME }, \
+         not a value tagged `!t`",
+    );
+    refused(
+        "columns: { !t A: sku }",
+        "`columns`: the key a value tagged `!t` is not a name",
+    );
+    refused(
+        "columns: { A: { trim: !t yes } }",
+        "the column `A`: `trim` must be true or false, not a value tagged `!t`",
+    );
+    refused(
+        "constants: { sku: !t x }",
+        "the constant `sku` must be a string, a number or a boolean, not a value tagged `!t`",
+    );
+    refused(
+        "!t ~",
+        "the mapping must be a YAML mapping with `columns`, `constants` or `unmapped`, not a \
+         value tagged `!t`",
+    );
+    refused("columns: []", "`columns` must be a mapping, not a list");
+    refused(
+        "columns: { A: { map: { 1.5: [] } } }",
+        "the column `A`: `map`: the value of `1.5` must be a string, a number or a boolean, not \
+         a list",
+    );
+}
