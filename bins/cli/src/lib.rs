@@ -6,10 +6,8 @@
 mod client;
 mod entity;
 mod export;
-mod export_manifest;
 mod import;
 mod key;
-mod manifest;
 mod openapi;
 mod output;
 mod user;
@@ -390,7 +388,7 @@ pub fn classify(err: &anyhow::Error) -> (Exit, &'static str) {
 /// code.
 pub fn report(err: &anyhow::Error, json: bool) -> ExitCode {
     let (exit, code) = classify(err);
-    if exit == Exit::Rejected || err.downcast_ref::<manifest::AlreadyReported>().is_some() {
+    if exit == Exit::Rejected || err.downcast_ref::<import::AlreadyReported>().is_some() {
         // The summary (or the manifest's report of its failed step) is printed already, as
         // the one JSON document with --json.
         return ExitCode::from(exit as u8);

@@ -19,7 +19,7 @@ use std::time::Instant;
 
 use diesel::connection::SimpleConnection;
 
-use dynex_csv::{Malformed, Record, RecordReader, cell_value};
+use dynex_csv::{Malformed, Record, RecordReader, parse_cell};
 use dynex_schema::{Entity, Field, FieldType, normalize_datetime};
 use dynex_validate::RowError;
 use serde::Serialize;
@@ -484,7 +484,7 @@ impl Parser<'_> {
             // The cell of a lookup is a value of the field it is matched against.
             if let Some(k) = self.lookups.iter().position(|l| l.position == i) {
                 let by = self.lookups[k].by;
-                match cell_value(by, text) {
+                match parse_cell(by, text) {
                     // An empty cell looks up nothing: the field is null.
                     Ok(Json::Null) => {
                         if field.field_name != *identifier {
@@ -500,7 +500,7 @@ impl Parser<'_> {
                 }
                 continue;
             }
-            match cell_value(field, text) {
+            match parse_cell(field, text) {
                 // An empty identifier is left out, so that the database assigns one.
                 Ok(Json::Null) if field.field_name == *identifier => {}
                 Ok(v) => {
@@ -1026,7 +1026,7 @@ impl Dynex {
             .as_ref()
             .map(|m| m.plan_in(&snapshot.catalog, &entity, reader.header()))
             .transpose()
-            .map_err(CoreError::Invalid)?;
+            .map_err(|e| CoreError::Invalid(e.to_string()))?;
         let columns = header_fields(
             &entity,
             mapping.as_ref().map_or(reader.header(), |m| m.header()),

@@ -26,7 +26,7 @@ use dynex_csv::Mapping;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::import::{Observer, RowsRejected, open, read_mapping};
+use super::{Observer, RowsRejected, fingerprint, open, read_mapping};
 use crate::output::print_json;
 use crate::{ImportArgs, ImportModeArg};
 
@@ -443,7 +443,7 @@ fn import_step(
 ) -> anyhow::Result<ImportSummary> {
     let (file, size) = open(&step.path)?;
     let mut observer = Observer::new(step.rejects.clone(), size, json);
-    let source = crate::import::fingerprint(&step.path)?;
+    let source = fingerprint(&step.path)?;
     // Resuming a manifest resumes the steps that were started (finished ones skip every line)
     // and runs the ones the interruption never reached.
     let resume = args.resume && dynex.import_started(&step.step.entity, &source)?;

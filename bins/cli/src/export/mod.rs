@@ -1,5 +1,5 @@
 //! `dynex export ALIAS`: an entity's rows as CSV, streamed in keyset pages; `--manifest` runs
-//! several exports ([`crate::export_manifest`]).
+//! several exports ([`manifest`]).
 
 use std::io::Write;
 use std::time::Instant;
@@ -11,6 +11,8 @@ use serde_json::json;
 use crate::ExportArgs;
 use crate::output::{plural, print_json, write_file};
 
+mod manifest;
+
 pub(crate) fn run(
     dynex: &Dynex,
     args: &ExportArgs,
@@ -18,7 +20,7 @@ pub(crate) fn run(
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     if let Some(manifest) = &args.manifest {
-        return crate::export_manifest::run(dynex, manifest, args.page_rows, json, out);
+        return manifest::run(dynex, manifest, args.page_rows, json, out);
     }
     let Some(alias) = args.alias.as_deref() else {
         return Err(

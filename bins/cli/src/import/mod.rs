@@ -1,5 +1,5 @@
 //! `dynex import ALIAS FILE.csv`: a CSV file into an entity, with a rejects report, a progress
-//! bar on a terminal and a summary.
+//! bar on a terminal and a summary; `--manifest` runs several ([`manifest`]).
 
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Read, Write};
@@ -13,6 +13,10 @@ use serde_json::json;
 
 use crate::ImportArgs;
 use crate::output::print_json;
+
+mod manifest;
+
+pub(crate) use manifest::AlreadyReported;
 
 /// The import ended but refused rows (exit code 5); the summary says how many.
 #[derive(Debug, thiserror::Error)]
@@ -73,7 +77,7 @@ pub(crate) fn run(
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     if let Some(manifest) = &args.manifest {
-        return crate::manifest::run(dynex, manifest, args, json, out);
+        return manifest::run(dynex, manifest, args, json, out);
     }
     // clap requires both without --manifest; refuse rather than panic if that ever changes.
     let (Some(alias), Some(path)) = (&args.alias, &args.file) else {

@@ -23,8 +23,8 @@ use dynex_core::{CoreError, Dynex, ExportPlan, ExportRequest};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Value, json};
 
-use crate::export::{filter_pair, write_csv};
-use crate::manifest::AlreadyReported;
+use super::{filter_pair, write_csv};
+use crate::import::AlreadyReported;
 use crate::output::{plural, print_json, write_file};
 
 /// The manifest: unknown keys are mistakes.
