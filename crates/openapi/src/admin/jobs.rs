@@ -333,7 +333,7 @@ pub(super) fn add(doc: &mut Doc<'_>) {
     let refused = format!(
         "{} A filter or `sort` the entity refuses is answered with the API's codes, as its \
          collection reads answer them.",
-        errors::describe_status(doc, 400, Routes::Admin)
+        errors::describe_status(400, Routes::Admin)
     );
     export["responses"]["400"] = json!({
         "description": refused,
