@@ -14,28 +14,16 @@
 //! # Ok::<(), dynex_core::CoreError>(())
 //! ```
 
-mod clients;
-mod cursor;
+mod config;
 pub mod db;
 mod dberr;
-mod delete;
-mod demo;
+mod engine;
 mod error;
-mod export;
-pub mod hooks;
-mod import;
-mod indexes;
-pub mod introspect;
+mod identity;
 mod jobs;
-mod keys;
-#[cfg(feature = "postgres")]
-mod pgcopy;
-mod read;
-pub mod store;
-mod tokens;
-mod tx;
-mod users;
-mod write;
+
+pub use config::{introspect, store};
+pub use engine::hooks;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Weak};
@@ -47,24 +35,29 @@ use dynex_auth::{Principal, PrincipalKind, Role, Scope, TokenError, TokenSigner}
 use dynex_query::{Condition, Dialect, PageLimits};
 use dynex_schema::{Catalog, Entity, EntityConfig, TableInfo};
 
-pub use clients::{ClientInfo, NewClient};
 pub use db::{Db, redact};
+pub use engine::hooks::{Batch, HookError, Operation, PendingRow, WriteHooks};
+pub use engine::read::ReadPage;
+pub use engine::write::{Method, WriteOutcome, WriteRequest};
 pub use error::CoreError;
-pub use export::{EXPORT_PAGE_ROWS, ExportPlan, ExportRequest, ExportSummary, parse_changed_since};
-pub use hooks::{Batch, HookError, Operation, PendingRow, WriteHooks};
-pub use import::{
+pub use identity::clients::{ClientInfo, NewClient};
+pub use identity::keys::{ApiKeyInfo, NewApiKey, parse_valid_to};
+pub use identity::tokens::{GrantError, LoginLimits, TokenGrant, TokenOptions, TokenRequest};
+pub use identity::users::UserInfo;
+pub use jobs::export::{
+    EXPORT_PAGE_ROWS, ExportPlan, ExportRequest, ExportSummary, parse_changed_since,
+};
+pub use jobs::import::{
     IMPORT_BATCH_ROWS, ImportMode, ImportObserver, ImportOptions, ImportSummary, Reject,
 };
-pub use indexes::IndexWarning;
-pub use jobs::{JobInfo, JobKind, NewJob, STALE_AFTER_MS};
-pub use keys::{ApiKeyInfo, NewApiKey, parse_valid_to};
-pub use read::ReadPage;
+pub use jobs::indexes::IndexWarning;
+pub use jobs::table::{JobInfo, JobKind, NewJob, STALE_AFTER_MS};
 pub use store::StoredEntity;
-pub use tokens::{GrantError, LoginLimits, TokenGrant, TokenOptions, TokenRequest};
-pub use users::UserInfo;
-pub use write::{Method, WriteOutcome, WriteRequest};
 
-use keys::KeyRecord;
+use identity::keys::KeyRecord;
+use identity::{clients, keys, tokens, users};
+use engine::{cursor, delete, read, write};
+use config::demo;
 
 /// How to open a database.
 #[derive(Debug, Clone)]
@@ -130,7 +123,7 @@ struct Inner {
     /// wakes it the moment the previous writer is done.
     sqlite_writer: std::sync::Mutex<()>,
     /// Progress of the jobs this process runs.
-    jobs: jobs::LiveJobs,
+    jobs: jobs::table::LiveJobs,
 }
 
 /// A handle on one dynex database; cheap to clone and shareable across threads.
@@ -175,7 +168,7 @@ impl Dynex {
                 cursor_key: cursor::CursorKey::new(secret.as_bytes()),
                 hooks: std::sync::RwLock::new(None),
                 sqlite_writer: std::sync::Mutex::new(()),
-                jobs: jobs::LiveJobs::default(),
+                jobs: jobs::table::LiveJobs::default(),
             }),
         };
         dynex.reload()?;

@@ -26,7 +26,7 @@ use serde::Serialize;
 
 use crate::db::{AnyConnection, DynQuery, execute};
 use crate::error::CoreError;
-use crate::store::bump_version;
+use crate::config::store::bump_version;
 
 /// How many failed logins are tolerated before further attempts are refused for a while.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -521,7 +521,7 @@ impl Issuer<'_> {
         let limits = &self.options.login_limits;
         let subjects = Subjects::new("user", username, &request.address);
         subjects.check(conn, limits)?;
-        let user = match crate::users::authenticate(conn, self.dialect, username, password) {
+        let user = match crate::identity::users::authenticate(conn, self.dialect, username, password) {
             Ok(user) => user,
             Err(CoreError::BadCredentials) => {
                 subjects.fail(conn, limits)?;

@@ -12,7 +12,7 @@ use serde_json::{Map, Value as Json};
 
 use crate::db::{AnyConnection, load_count, load_json};
 use crate::error::CoreError;
-use crate::write::json_to_value;
+use crate::engine::write::json_to_value;
 
 /// Parent key tuples per child query; keeps the bound parameters far below every backend's limit.
 const KEYS_PER_QUERY: usize = 500;

@@ -10,9 +10,9 @@ use serde_json::{Map, Value as Json};
 use crate::db::{AnyConnection, execute, load_json};
 use crate::dberr::{DbFault, classify};
 use crate::error::CoreError;
-use crate::hooks::{Batch, Operation, PendingRow, WriteHooks};
-use crate::tx::Tx;
-use crate::write::{RETRIES, back_off, json_to_value};
+use crate::engine::hooks::{Batch, Operation, PendingRow, WriteHooks};
+use crate::engine::tx::Tx;
+use crate::engine::write::{RETRIES, back_off, json_to_value};
 
 enum Step {
     Retry,
@@ -220,7 +220,7 @@ fn once(
 fn rejections(
     entity: &Entity,
     rows: &[(Value, Map<String, Json>)],
-    refused: &[crate::hooks::HookError],
+    refused: &[crate::engine::hooks::HookError],
 ) -> Vec<RowError> {
     let mut out = Vec::new();
     for e in refused {

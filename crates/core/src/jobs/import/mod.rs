@@ -27,7 +27,7 @@ use serde_json::{Map, Value as Json, json};
 
 use crate::db::AnyConnection;
 use crate::error::CoreError;
-use crate::write::{self, Method, Mode};
+use crate::engine::write::{self, Method, Mode};
 use crate::{Dynex, Snapshot};
 
 /// How imported rows meet the stored ones.
@@ -705,7 +705,7 @@ impl Run<'_> {
                 count_found(entity, by, rows, found);
                 continue;
             }
-            let rows = crate::read::read(self.conn, self.dynex.dialect(), entity, &query, &[])?;
+            let rows = crate::engine::read::read(self.conn, self.dynex.dialect(), entity, &query, &[])?;
             if rows.len() >= limit && chunk.len() > 1 {
                 let (a, b) = chunk.split_at(chunk.len() / 2);
                 self.find(k, a, found)?;
@@ -822,7 +822,7 @@ impl Run<'_> {
                 })
                 .collect()
         } else {
-            crate::read::read(self.conn, self.dynex.dialect(), self.entity, &query, &[])?
+            crate::engine::read::read(self.conn, self.dynex.dialect(), self.entity, &query, &[])?
                 .into_iter()
                 .filter_map(|row| match row {
                     Json::Object(mut o) => Some(
@@ -1072,7 +1072,7 @@ impl Dynex {
         let _writer = if outer { self.sqlite_writer() } else { None };
         let mut conn = self.inner.db.conn()?;
         if outer {
-            conn.batch_execute(crate::tx::begin_statement(self.dialect()))?;
+            conn.batch_execute(crate::engine::tx::begin_statement(self.dialect()))?;
         }
         let job = match (&options.source, outer) {
             (Some(source), false) => {
@@ -1166,7 +1166,7 @@ impl Run<'_> {
         };
         let _writer = self.dynex.sqlite_writer();
         self.conn
-            .batch_execute(crate::tx::begin_statement(self.dynex.dialect()))?;
+            .batch_execute(crate::engine::tx::begin_statement(self.dynex.dialect()))?;
         self.outer = true;
         let result = self
             .batch(batch)

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::db::{AnyConnection, DynQuery, execute};
 use crate::error::CoreError;
-use crate::store::{as_text, bump_version};
+use crate::config::store::{as_text, bump_version};
 
 /// The stored format of timestamps dynex writes.
 pub(crate) const TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S";

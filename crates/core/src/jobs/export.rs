@@ -404,11 +404,11 @@ impl Dynex {
         // Which columns PostgreSQL's binary `COPY` sends as stored (integers, dates, times):
         // the type each is cast to, and how the parser spells it.
         #[cfg(feature = "postgres")]
-        let binary: Vec<Option<(&str, crate::pgcopy::Wire)>> = fields
+        let binary: Vec<Option<(&str, crate::jobs::pgcopy::Wire)>> = fields
             .iter()
             .map(|f| {
                 let column = entity.column(&f.field_name)?;
-                crate::pgcopy::binary(&column.sql_type)
+                crate::jobs::pgcopy::binary(&column.sql_type)
             })
             .collect();
         let mut conn = self.inner.db.conn()?;
@@ -443,7 +443,7 @@ impl Dynex {
                         &plan.conditions,
                         None,
                     );
-                    let copied = crate::pgcopy::copy_out(pg, &sql, |chunk| {
+                    let copied = crate::jobs::pgcopy::copy_out(pg, &sql, |chunk| {
                         pages.send(Ok(Batch::Copy(chunk))).ok()?;
                         Some(free_spent(&to_free).unwrap_or_default())
                     });
@@ -481,11 +481,11 @@ impl Dynex {
             // A `COPY` stream always has a header and a trailer: one that ends without them
             // (or never starts) is an error, not an empty export.
             #[cfg(feature = "postgres")]
-            let mut copy = crate::pgcopy::CopyParser::default();
+            let mut copy = crate::jobs::pgcopy::CopyParser::default();
             #[cfg(feature = "postgres")]
-            let wires: Vec<crate::pgcopy::Wire> = binary
+            let wires: Vec<crate::jobs::pgcopy::Wire> = binary
                 .iter()
-                .map(|b| b.map_or(crate::pgcopy::Wire::Text, |(_, wire)| wire))
+                .map(|b| b.map_or(crate::jobs::pgcopy::Wire::Text, |(_, wire)| wire))
                 .collect();
             for batch in received {
                 let batch = batch?;

@@ -30,8 +30,8 @@ use serde_json::{Map, Value as Json};
 use crate::db::{AnyConnection, execute, load_cells, load_json};
 use crate::dberr::{DbFault, classify};
 use crate::error::CoreError;
-use crate::hooks::{Batch, Operation, PendingRow, WriteHooks};
-use crate::tx::Tx;
+use crate::engine::hooks::{Batch, Operation, PendingRow, WriteHooks};
+use crate::engine::tx::Tx;
 
 /// How many attempts a write gets when deadlocks or a busy database interrupt it.
 pub(crate) const RETRIES: u32 = 4;
