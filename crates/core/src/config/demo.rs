@@ -2,9 +2,9 @@
 
 use dynex_query::Dialect;
 
+use crate::config::introspect;
 use crate::db::{AnyConnection, run_script};
 use crate::error::CoreError;
-use crate::config::introspect;
 
 /// The demo's entity configuration (Spryker installer format).
 pub(crate) const CONFIGURATION: &str = include_str!("../../../../fixtures/demo/configuration.json");

@@ -9,10 +9,10 @@ use serde_json::{Map, Value as Json};
 
 use crate::db::{AnyConnection, execute, load_json};
 use crate::dberr::{DbFault, classify};
-use crate::error::CoreError;
 use crate::engine::hooks::{Batch, Operation, PendingRow, WriteHooks};
 use crate::engine::tx::Tx;
-use crate::engine::write::{RETRIES, back_off, json_to_value};
+use crate::engine::write::json_to_value;
+use crate::error::CoreError;
 
 enum Step {
     Retry,
@@ -51,35 +51,36 @@ pub(crate) fn delete(
     conditions: &[Condition],
     hooks: Option<&dyn WriteHooks>,
 ) -> Result<usize, CoreError> {
-    for attempt in 0..RETRIES {
-        back_off(attempt);
+    crate::retry::on_busy(|| {
         let mut tx = Tx::begin(conn, dialect)?;
         match once(&mut tx, dialect, entity, conditions, hooks) {
             Ok(0) => {
                 tx.rollback()?;
-                return Err(CoreError::RowNotFound(entity.alias().to_string()));
+                Err(CoreError::RowNotFound(entity.alias().to_string()))
             }
             Ok(n) => {
                 tx.commit()?;
-                return Ok(n);
+                Ok(Some(n))
             }
-            Err(Step::Retry) => tx.rollback()?,
+            Err(Step::Retry) => {
+                tx.rollback()?;
+                Ok(None)
+            }
             Err(Step::Refused) => {
                 tx.rollback()?;
                 let mut tx = Tx::begin(conn, dialect)?;
                 let found = diagnose(&mut tx, dialect, catalog, entity, conditions);
                 tx.rollback()?;
                 match found {
-                    Ok(errors) if !errors.is_empty() => return Err(CoreError::Rows(errors)),
+                    Ok(errors) if !errors.is_empty() => Err(CoreError::Rows(errors)),
                     // The refusal did not repeat: try again.
-                    Ok(_) | Err(Step::Retry) | Err(Step::Refused) => {}
-                    Err(Step::Fail(e)) => return Err(e),
+                    Ok(_) | Err(Step::Retry) | Err(Step::Refused) => Ok(None),
+                    Err(Step::Fail(e)) => Err(e),
                 }
             }
-            Err(Step::Fail(e)) => return Err(e),
+            Err(Step::Fail(e)) => Err(e),
         }
-    }
-    Err(CoreError::Busy)
+    })
 }
 
 /// Rows found for deletion: identifier and wire object.

@@ -7,9 +7,18 @@ use dynex_auth::{Scope, generate_api_key, hash_secret};
 use dynex_query::{Dialect, Sql, Value};
 use serde::Serialize;
 
+use crate::config::store::{as_text, bump_version};
 use crate::db::{AnyConnection, DynQuery, execute};
 use crate::error::CoreError;
-use crate::config::store::{as_text, bump_version};
+
+/// Why a presented API key was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyRefusal {
+    /// No such key, or it was revoked.
+    Unknown,
+    /// The key's `valid_to` has passed.
+    Expired,
+}
 
 /// The stored format of timestamps dynex writes.
 pub(crate) const TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S";

@@ -17,12 +17,12 @@ use dynex_query::{Dialect, Sql, Value};
 use serde::Serialize;
 use serde_json::{Value as Json, json};
 
+use crate::Dynex;
+use crate::clock::now_ms;
+use crate::config::store::as_text;
 use crate::db::{AnyConnection, execute, load_cells};
 use crate::error::CoreError;
 use crate::jobs::import::{ImportObserver, ImportOptions, ImportSummary, Reject};
-use crate::identity::tokens::now_ms;
-use crate::Dynex;
-use crate::config::store::as_text;
 
 /// A running job that has not recorded progress for this long is shown `interrupted`: its
 /// server stopped (progress is recorded after every batch, many times a second).

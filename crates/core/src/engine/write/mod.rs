@@ -16,7 +16,6 @@
 // Keys come from the payload; foldhash is seeded per map and far cheaper than SipHash.
 use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use std::borrow::Cow;
-use std::time::Duration;
 
 use dynex_auth::{Action, Principal};
 use dynex_query::write::{self as w, Target};
@@ -29,19 +28,9 @@ use serde_json::{Map, Value as Json};
 
 use crate::db::{AnyConnection, execute, load_cells, load_json};
 use crate::dberr::{DbFault, classify};
-use crate::error::CoreError;
 use crate::engine::hooks::{Batch, Operation, PendingRow, WriteHooks};
 use crate::engine::tx::Tx;
-
-/// How many attempts a write gets when deadlocks or a busy database interrupt it.
-pub(crate) const RETRIES: u32 = 4;
-
-/// Waits before attempt `attempt` (counted from 0): 20, 40, 80 ms.
-pub(crate) fn back_off(attempt: u32) {
-    if attempt > 0 {
-        std::thread::sleep(Duration::from_millis(10 << attempt));
-    }
-}
+use crate::error::CoreError;
 
 /// The kind of write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1598,8 +1587,7 @@ fn run<'a>(
     granular: bool,
     dry: bool,
 ) -> Result<Result<(), Vec<(usize, RowError)>>, CoreError> {
-    for attempt in 0..RETRIES {
-        back_off(attempt);
+    crate::retry::on_busy(|| {
         for n in nodes.iter_mut() {
             n.reset();
         }
@@ -1634,21 +1622,21 @@ fn run<'a>(
                 } else {
                     tx.commit()?;
                 }
-                return Ok(Ok(()));
+                Ok(Some(Ok(())))
             }
             Ok(()) => {
                 tx.rollback()?;
-                return Ok(Err(errors));
+                Ok(Some(Err(errors)))
             }
             Err(Abort::Refused) => {
                 tx.rollback()?;
-                return Ok(Err(Vec::new()));
+                Ok(Some(Err(Vec::new())))
             }
             Err(Abort::Retry) => {
                 tx.rollback()?;
+                Ok(None)
             }
-            Err(Abort::Fatal(e)) => return Err(e),
+            Err(Abort::Fatal(e)) => Err(e),
         }
-    }
-    Err(CoreError::Busy)
+    })
 }

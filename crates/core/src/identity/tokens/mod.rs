@@ -24,9 +24,10 @@ use dynex_auth::{
 use dynex_query::{Dialect, Sql, Value};
 use serde::Serialize;
 
+use crate::clock::now_ms;
+use crate::config::store::bump_version;
 use crate::db::{AnyConnection, DynQuery, execute};
 use crate::error::CoreError;
-use crate::config::store::bump_version;
 
 /// How many failed logins are tolerated before further attempts are refused for a while.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -195,13 +196,6 @@ fn issue_time(valid_after: i64) -> i64 {
     let wait = u64::try_from((valid_after - now + 1).min(50)).unwrap_or(1);
     std::thread::sleep(Duration::from_millis(wait));
     now_ms().max(valid_after.saturating_add(1))
-}
-
-/// Milliseconds since the epoch.
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 fn millis(d: Duration) -> i64 {
@@ -521,16 +515,17 @@ impl Issuer<'_> {
         let limits = &self.options.login_limits;
         let subjects = Subjects::new("user", username, &request.address);
         subjects.check(conn, limits)?;
-        let user = match crate::identity::users::authenticate(conn, self.dialect, username, password) {
-            Ok(user) => user,
-            Err(CoreError::BadCredentials) => {
-                subjects.fail(conn, limits)?;
-                return Err(GrantError::InvalidGrant(
-                    "The user name or password is incorrect.".into(),
-                ));
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let user =
+            match crate::identity::users::authenticate(conn, self.dialect, username, password) {
+                Ok(user) => user,
+                Err(CoreError::BadCredentials) => {
+                    subjects.fail(conn, limits)?;
+                    return Err(GrantError::InvalidGrant(
+                        "The user name or password is incorrect.".into(),
+                    ));
+                }
+                Err(e) => return Err(e.into()),
+            };
         subjects.succeed(conn)?;
         let scopes = narrow(request.scope.as_deref(), &user.role.default_scopes())?;
         let valid_after = user_auth(conn, &user.name)?.map_or(0, |u| u.valid_after);

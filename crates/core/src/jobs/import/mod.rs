@@ -26,8 +26,8 @@ use serde::Serialize;
 use serde_json::{Map, Value as Json, json};
 
 use crate::db::AnyConnection;
-use crate::error::CoreError;
 use crate::engine::write::{self, Method, Mode};
+use crate::error::CoreError;
 use crate::{Dynex, Snapshot};
 
 /// How imported rows meet the stored ones.
@@ -705,7 +705,8 @@ impl Run<'_> {
                 count_found(entity, by, rows, found);
                 continue;
             }
-            let rows = crate::engine::read::read(self.conn, self.dynex.dialect(), entity, &query, &[])?;
+            let rows =
+                crate::engine::read::read(self.conn, self.dynex.dialect(), entity, &query, &[])?;
             if rows.len() >= limit && chunk.len() > 1 {
                 let (a, b) = chunk.split_at(chunk.len() / 2);
                 self.find(k, a, found)?;
@@ -1148,7 +1149,7 @@ impl Dynex {
         }
         if summary.committed && self.dialect() == dynex_query::Dialect::Sqlite {
             // A large import changes what the planner should know about the table.
-            crate::refresh_statistics(&mut conn);
+            crate::db::refresh_statistics(&mut conn);
         }
         let elapsed = started.elapsed().as_secs_f64();
         summary.seconds = elapsed;
