@@ -11,7 +11,7 @@ use crate::db::{AnyConnection, execute, load_json};
 use crate::dberr::{DbFault, classify};
 use crate::engine::hooks::{Batch, Operation, PendingRow, WriteHooks};
 use crate::engine::tx::Tx;
-use crate::engine::write::json_to_value;
+use crate::engine::values::json_to_value;
 use crate::error::CoreError;
 
 enum Step {

@@ -6,6 +6,7 @@ pub(crate) mod delete;
 pub mod hooks;
 pub(crate) mod read;
 pub(crate) mod tx;
+pub(crate) mod values;
 pub(crate) mod write;
 
 use std::sync::Arc;

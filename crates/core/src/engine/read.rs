@@ -11,7 +11,7 @@ use dynex_schema::Entity;
 use serde_json::{Map, Value as Json};
 
 use crate::db::{AnyConnection, load_count, load_json};
-use crate::engine::write::json_to_value;
+use crate::engine::values::json_to_value;
 use crate::error::CoreError;
 
 /// Parent key tuples per child query; keeps the bound parameters far below every backend's limit.
