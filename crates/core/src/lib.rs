@@ -42,11 +42,12 @@ pub use engine::write::{Method, WriteOutcome, WriteRequest};
 pub use error::CoreError;
 pub use identity::clients::{ClientInfo, NewClient};
 pub use identity::keys::KeyRefusal;
-pub use identity::keys::{ApiKeyInfo, NewApiKey, parse_valid_to};
+pub use identity::keys::{ApiKeyInfo, InvalidValidTo, NewApiKey, parse_valid_to};
 pub use identity::tokens::{GrantError, LoginLimits, TokenGrant, TokenOptions, TokenRequest};
 pub use identity::users::UserInfo;
 pub use jobs::export::{
-    EXPORT_PAGE_ROWS, ExportPlan, ExportRequest, ExportSummary, parse_changed_since,
+    EXPORT_PAGE_ROWS, ExportPlan, ExportRequest, ExportSummary, InvalidChangedSince,
+    parse_changed_since,
 };
 pub use jobs::import::{
     IMPORT_BATCH_ROWS, ImportMode, ImportObserver, ImportOptions, ImportSummary, Reject,

@@ -83,7 +83,7 @@ pub struct ExportSummary {
 
 /// Reads a `changed_since` time: `YYYY-MM-DD` (midnight), `YYYY-MM-DD HH:MM[:SS[.ffffff]]`
 /// (with a space or a `T`) as UTC, or RFC 3339 with an offset, converted to UTC.
-pub fn parse_changed_since(s: &str) -> Result<NaiveDateTime, String> {
+pub fn parse_changed_since(s: &str) -> Result<NaiveDateTime, InvalidChangedSince> {
     let s = s.trim();
     if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
         return Ok(d.and_time(NaiveTime::MIN));
@@ -101,10 +101,21 @@ pub fn parse_changed_since(s: &str) -> Result<NaiveDateTime, String> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t.naive_utc());
     }
-    Err(format!(
-        "`{s}` is not a time (use YYYY-MM-DD, \"YYYY-MM-DD HH:MM:SS\" or RFC 3339 such as \
-         2024-01-02T03:04:05Z)"
-    ))
+    Err(InvalidChangedSince(s.to_string()))
+}
+
+/// Why [`parse_changed_since`] refused a text (which it holds).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "`{0}` is not a time (use YYYY-MM-DD, \"YYYY-MM-DD HH:MM:SS\" or RFC 3339 such as \
+     2024-01-02T03:04:05Z)"
+)]
+pub struct InvalidChangedSince(pub String);
+
+impl From<InvalidChangedSince> for CoreError {
+    fn from(e: InvalidChangedSince) -> CoreError {
+        CoreError::Invalid(e.to_string())
+    }
 }
 
 /// The time `since` in the storage form of field `index`, bound in a `>=` comparison: a date for
@@ -354,7 +365,7 @@ impl Dynex {
                      holds when a row last changed"
                 ))
             })?;
-            let since = parse_changed_since(since).map_err(CoreError::Invalid)?;
+            let since = parse_changed_since(since)?;
             conditions.push(Condition::AtLeast(
                 index,
                 since_value(self, &entity, index, since),
@@ -554,7 +565,7 @@ mod tests {
             "",
             "2024-01-02T25:00:00Z",
         ] {
-            let e = parse_changed_since(bad).unwrap_err();
+            let e = parse_changed_since(bad).unwrap_err().to_string();
             assert!(e.contains("RFC 3339"), "{bad}: {e}");
         }
     }
