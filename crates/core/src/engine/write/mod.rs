@@ -1,5 +1,5 @@
-//! Writes: create (POST), update (PATCH), upsert (PUT) and delete, with nested rows,
-//! set-based statements, transactions and hooks.
+//! Writes: create (POST), update (PATCH) and upsert (PUT), with nested rows, set-based
+//! statements, transactions and hooks (deletes are in [`crate::engine::delete`]).
 //!
 //! A write runs in two passes. The first checks the whole payload without the database (shape,
 //! fields, types, rules, required fields, what may be set); a transactional request with any
@@ -12,6 +12,9 @@
 //! missing reference), the attempt is rolled back and repeated row by row, each row in a
 //! savepoint, to name every refused row with its path; PostgreSQL's aborted-transaction state
 //! never leaks into the answer. Deadlocks and busy databases repeat the attempt.
+//!
+//! This module holds the entry points and the commit loop; [`payload`] is pass one,
+//! [`attempt`] and [`statements`] pass two, and [`refusal`] maps database failures.
 
 mod attempt;
 mod payload;
