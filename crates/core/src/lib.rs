@@ -41,8 +41,7 @@ pub use engine::read::ReadPage;
 pub use engine::write::{Method, WriteOutcome, WriteRequest};
 pub use error::CoreError;
 pub use identity::clients::{ClientInfo, NewClient};
-pub use identity::keys::KeyRefusal;
-pub use identity::keys::{ApiKeyInfo, InvalidValidTo, NewApiKey, parse_valid_to};
+pub use identity::keys::{ApiKeyInfo, InvalidValidTo, KeyRefusal, NewApiKey, parse_valid_to};
 pub use identity::tokens::{GrantError, LoginLimits, TokenGrant, TokenOptions, TokenRequest};
 pub use identity::users::UserInfo;
 pub use jobs::export::{

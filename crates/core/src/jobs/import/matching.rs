@@ -94,10 +94,7 @@ fn is_unique(entity: &Entity, field: &Field) -> bool {
 /// A page (`ORDER BY` identifier with `LIMIT`) would let PostgreSQL walk the primary key in
 /// order and test every row against the list of keys, which grows with the table; without one
 /// it looks the keys up in their unique index.
-fn unpaged<'q>(
-    entity: &'q Entity,
-    query: &'q dynex_query::ReadQuery,
-) -> dynex_query::Select<'q> {
+fn unpaged<'q>(entity: &'q Entity, query: &'q dynex_query::ReadQuery) -> dynex_query::Select<'q> {
     dynex_query::Select {
         entity,
         fields: None,
@@ -129,12 +126,7 @@ fn by_unique_field(
 impl Run<'_> {
     /// Reads the rows of lookup `k` whose matched field has one of `values`, in chunks that fit
     /// a page; a chunk that fills a page may have been cut short and is read again in halves.
-    fn find(
-        &mut self,
-        k: usize,
-        values: &[Json],
-        found: &mut Found,
-    ) -> Result<(), CoreError> {
+    fn find(&mut self, k: usize, values: &[Json], found: &mut Found) -> Result<(), CoreError> {
         let limit = usize::try_from(self.dynex.page_limits().max_limit)
             .unwrap_or(1000)
             .max(1);
