@@ -5,6 +5,7 @@ pub(crate) mod cursor;
 pub(crate) mod delete;
 pub mod hooks;
 pub(crate) mod read;
+pub(crate) mod refusal;
 pub(crate) mod tx;
 pub(crate) mod values;
 pub(crate) mod write;

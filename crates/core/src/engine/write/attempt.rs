@@ -13,10 +13,10 @@ use dynex_validate::{Intent, RowCheck, RowError, check_immutable};
 use serde_json::{Map, Value as Json};
 
 use super::payload::{Node, Saved};
-use super::refusal::{Abort, abort};
 use super::{Ctx, Method};
 use crate::db::{load_cells, load_json};
 use crate::engine::hooks::{Batch, Operation, PendingRow};
+use crate::engine::refusal::{Abort, abort};
 use crate::engine::tx::Tx;
 use crate::engine::values::{json_key_text, json_to_value, key_text};
 use crate::error::CoreError;

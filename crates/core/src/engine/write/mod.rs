@@ -14,11 +14,10 @@
 //! never leaks into the answer. Deadlocks and busy databases repeat the attempt.
 //!
 //! This module holds the entry points and the commit loop; [`payload`] is pass one,
-//! [`attempt`] and [`statements`] pass two, and [`refusal`] maps database failures.
+//! [`attempt`] and [`statements`] pass two; [`crate::engine::refusal`] maps database failures.
 
 mod attempt;
 mod payload;
-mod refusal;
 mod statements;
 
 use dynex_auth::Principal;
@@ -29,11 +28,11 @@ use serde_json::{Map, Value as Json};
 
 use crate::db::AnyConnection;
 use crate::engine::hooks::WriteHooks;
+use crate::engine::refusal::Abort;
 use crate::engine::tx::Tx;
 use crate::error::CoreError;
 use attempt::Attempt;
 use payload::{Node, Place, State, build, roots, row_check};
-use refusal::Abort;
 
 /// The kind of write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

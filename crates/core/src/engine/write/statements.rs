@@ -12,9 +12,9 @@ use serde_json::Map;
 
 use super::attempt::Attempt;
 use super::payload::{Node, Saved};
-use super::refusal::{Abort, abort, refusal};
 use crate::db::execute;
 use crate::dberr::classify;
+use crate::engine::refusal::{Abort, abort, refusal};
 use crate::engine::values::{json_key_text, key_text};
 use crate::error::CoreError;
 

@@ -1,5 +1,5 @@
-//! Database failures mapped for an attempt: a row error naming the refused row and field, a
-//! retry, or a fatal error.
+//! Database failures mapped for a write or delete attempt: a row error naming the refused row
+//! and field, a retry, or a fatal error.
 
 use dynex_query::Dialect;
 use dynex_schema::Entity;
@@ -9,10 +9,11 @@ use crate::dberr::{DbFault, classify};
 use crate::error::CoreError;
 
 /// Why an attempt stopped early.
-pub(super) enum Abort {
+pub(crate) enum Abort {
     /// A deadlock or busy database: try again.
     Retry,
-    /// The database refused a set-based statement: repeat row by row to name the rows.
+    /// The database refused a set-based statement (a duplicate, a missing reference, a row
+    /// still referenced): repeat row by row to name the rows.
     Refused,
     /// Not the client's fault.
     Fatal(CoreError),
@@ -40,7 +41,7 @@ fn visible(entity: &Entity, column: &str) -> String {
 }
 
 /// The row error for a statement the database refused for one row.
-pub(super) fn refusal(entity: &Entity, path: &str, fault: DbFault) -> Result<RowError, Abort> {
+pub(crate) fn refusal(entity: &Entity, path: &str, fault: DbFault) -> Result<RowError, Abort> {
     // MariaDB names the unique key, not its columns; a key name is not a field.
     let with = |col: Option<&String>| match col {
         Some(c) if entity.column(c).is_some() => format!("{path}.{}", visible(entity, c)),
@@ -66,7 +67,7 @@ pub(super) fn refusal(entity: &Entity, path: &str, fault: DbFault) -> Result<Row
 }
 
 /// How a set-based statement failed, for the attempt.
-pub(super) fn abort(dialect: Dialect, e: diesel::result::Error) -> Abort {
+pub(crate) fn abort(dialect: Dialect, e: diesel::result::Error) -> Abort {
     match classify(dialect, e) {
         DbFault::Retry => Abort::Retry,
         DbFault::Other(e) => Abort::Fatal(CoreError::Database(e)),
