@@ -168,7 +168,7 @@ pub(crate) async fn create_key(
     let valid_to = key
         .valid_to
         .as_deref()
-        .map(|t| dynex_core::parse_valid_to(t).map_err(|e| ApiError::Core(CoreError::Invalid(e))))
+        .map(|t| dynex_core::parse_valid_to(t).map_err(|e| ApiError::Core(e.into())))
         .transpose()?;
     let new = run(&state, move |d| {
         d.create_api_key(&key.name, &scopes, valid_to)

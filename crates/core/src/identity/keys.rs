@@ -7,21 +7,30 @@ use dynex_auth::{Scope, generate_api_key, hash_secret};
 use dynex_query::{Dialect, Sql, Value};
 use serde::Serialize;
 
+use crate::config::store::{as_text, bump_version};
 use crate::db::{AnyConnection, DynQuery, execute};
 use crate::error::CoreError;
-use crate::store::{as_text, bump_version};
+
+/// Why a presented API key was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyRefusal {
+    /// No such key, or it was revoked.
+    Unknown,
+    /// The key's `valid_to` has passed.
+    Expired,
+}
 
 /// The stored format of timestamps dynex writes.
 pub(crate) const TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
 
 /// Parses a key's expiry (`--valid-to`, `valid_to`): `YYYY-MM-DD` means the end of that day,
 /// `YYYY-MM-DD HH:MM:SS` and RFC 3339 are read as UTC.
-pub fn parse_valid_to(s: &str) -> Result<NaiveDateTime, String> {
+pub fn parse_valid_to(s: &str) -> Result<NaiveDateTime, InvalidValidTo> {
     let s = s.trim();
     if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
         return d
             .and_hms_opt(23, 59, 59)
-            .ok_or_else(|| format!("`{s}` is out of range"));
+            .ok_or_else(|| InvalidValidTo::OutOfRange(s.to_string()));
     }
     for format in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"] {
         if let Ok(t) = NaiveDateTime::parse_from_str(s, format) {
@@ -31,9 +40,24 @@ pub fn parse_valid_to(s: &str) -> Result<NaiveDateTime, String> {
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
         return Ok(t.naive_utc());
     }
-    Err(format!(
-        "`{s}` is not a date (use YYYY-MM-DD, \"YYYY-MM-DD HH:MM:SS\" or RFC 3339)"
-    ))
+    Err(InvalidValidTo::NotADate(s.to_string()))
+}
+
+/// Why [`parse_valid_to`] refused a text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidValidTo {
+    /// A date whose last second cannot be represented.
+    #[error("`{0}` is out of range")]
+    OutOfRange(String),
+    /// Text in none of the accepted forms.
+    #[error("`{0}` is not a date (use YYYY-MM-DD, \"YYYY-MM-DD HH:MM:SS\" or RFC 3339)")]
+    NotADate(String),
+}
+
+impl From<InvalidValidTo> for CoreError {
+    fn from(e: InvalidValidTo) -> CoreError {
+        CoreError::Invalid(e.to_string())
+    }
 }
 
 /// A key just created; the only time the key itself is available.

@@ -7,9 +7,9 @@ use dynex_auth::{CLIENT_SECRET_PREFIX, Scope, generate_secret, hash_secret, scop
 use dynex_query::{Dialect, Sql, Value};
 use serde::Serialize;
 
+use crate::config::store::{as_text, bump_version};
 use crate::db::{AnyConnection, DynQuery, execute};
 use crate::error::CoreError;
-use crate::store::{as_text, bump_version};
 
 /// A client just created; the only time its secret is available.
 #[derive(Debug, Clone, Serialize)]
@@ -50,7 +50,7 @@ pub(crate) fn add(
     id: &str,
     scopes: &[Scope],
 ) -> Result<NewClient, CoreError> {
-    crate::users::check_name("client id", id)?;
+    crate::identity::users::check_name("client id", id)?;
     if scopes.is_empty() {
         return Err(CoreError::Invalid(
             "a client needs at least one scope (--scope)".into(),
@@ -78,7 +78,7 @@ pub(crate) fn add(
     .push(", ")
     .bind(Value::Text(scopes_text(scopes)))
     .push(", ")
-    .bind(Value::Int(crate::tokens::now_ms()))
+    .bind(Value::Int(crate::clock::now_ms()))
     .push(")");
     execute(conn, &q).map_err(|e| match e {
         diesel::result::Error::DatabaseError(
@@ -135,7 +135,7 @@ pub(crate) fn remove(conn: &mut AnyConnection, id: &str) -> Result<bool, CoreErr
 pub(crate) fn revoke_tokens(conn: &mut AnyConnection, id: &str) -> Result<bool, CoreError> {
     let mut q = Sql::default();
     q.push("UPDATE dynex_client SET tokens_valid_after = ")
-        .bind(Value::Int(crate::tokens::now_ms()))
+        .bind(Value::Int(crate::clock::now_ms()))
         .push(" WHERE client_id = ")
         .bind(Value::Text(id.to_string()));
     let found = execute(conn, &q)? > 0;

@@ -8,9 +8,9 @@ use dynex_auth::{Role, check_password_strength, hash_password, verify_password};
 use dynex_query::{Dialect, Sql, Value};
 use serde::Serialize;
 
+use crate::config::store::as_text;
 use crate::db::{AnyConnection, DynQuery, execute};
 use crate::error::CoreError;
-use crate::store::as_text;
 
 /// What `dynex user list` shows about a user (never the password hash).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -163,7 +163,7 @@ pub fn add(
             .push(", ")
             .bind(Value::Text(role.as_str().to_string()))
             .push(", ")
-            .bind(Value::Int(crate::tokens::now_ms()))
+            .bind(Value::Int(crate::clock::now_ms()))
             .push(")");
         execute(conn, &q)?;
         find(conn, dialect, name)?

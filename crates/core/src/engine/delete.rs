@@ -9,37 +9,11 @@ use serde_json::{Map, Value as Json};
 
 use crate::db::{AnyConnection, execute, load_json};
 use crate::dberr::{DbFault, classify};
+use crate::engine::hooks::{Batch, Operation, PendingRow, WriteHooks};
+use crate::engine::refusal::{Abort, abort};
+use crate::engine::tx::Tx;
+use crate::engine::values::json_to_value;
 use crate::error::CoreError;
-use crate::hooks::{Batch, Operation, PendingRow, WriteHooks};
-use crate::tx::Tx;
-use crate::write::{RETRIES, back_off, json_to_value};
-
-enum Step {
-    Retry,
-    /// A row is still referenced: find every such row.
-    Refused,
-    Fail(CoreError),
-}
-
-impl From<diesel::result::Error> for Step {
-    fn from(e: diesel::result::Error) -> Step {
-        Step::Fail(CoreError::Database(e))
-    }
-}
-
-impl From<CoreError> for Step {
-    fn from(e: CoreError) -> Step {
-        Step::Fail(e)
-    }
-}
-
-fn step(dialect: Dialect, e: diesel::result::Error) -> Step {
-    match classify(dialect, e) {
-        DbFault::Retry => Step::Retry,
-        DbFault::Other(e) => Step::Fail(CoreError::Database(e)),
-        _ => Step::Refused,
-    }
-}
 
 /// Deletes the rows of `entity` matching `conditions` in one transaction; see
 /// [`crate::Dynex::delete`].
@@ -51,35 +25,36 @@ pub(crate) fn delete(
     conditions: &[Condition],
     hooks: Option<&dyn WriteHooks>,
 ) -> Result<usize, CoreError> {
-    for attempt in 0..RETRIES {
-        back_off(attempt);
+    crate::retry::on_busy(|| {
         let mut tx = Tx::begin(conn, dialect)?;
         match once(&mut tx, dialect, entity, conditions, hooks) {
             Ok(0) => {
                 tx.rollback()?;
-                return Err(CoreError::RowNotFound(entity.alias().to_string()));
+                Err(CoreError::RowNotFound(entity.alias().to_string()))
             }
             Ok(n) => {
                 tx.commit()?;
-                return Ok(n);
+                Ok(Some(n))
             }
-            Err(Step::Retry) => tx.rollback()?,
-            Err(Step::Refused) => {
+            Err(Abort::Retry) => {
+                tx.rollback()?;
+                Ok(None)
+            }
+            Err(Abort::Refused) => {
                 tx.rollback()?;
                 let mut tx = Tx::begin(conn, dialect)?;
                 let found = diagnose(&mut tx, dialect, catalog, entity, conditions);
                 tx.rollback()?;
                 match found {
-                    Ok(errors) if !errors.is_empty() => return Err(CoreError::Rows(errors)),
+                    Ok(errors) if !errors.is_empty() => Err(CoreError::Rows(errors)),
                     // The refusal did not repeat: try again.
-                    Ok(_) | Err(Step::Retry) | Err(Step::Refused) => {}
-                    Err(Step::Fail(e)) => return Err(e),
+                    Ok(_) | Err(Abort::Retry) | Err(Abort::Refused) => Ok(None),
+                    Err(Abort::Fatal(e)) => Err(e),
                 }
             }
-            Err(Step::Fail(e)) => return Err(e),
+            Err(Abort::Fatal(e)) => Err(e),
         }
-    }
-    Err(CoreError::Busy)
+    })
 }
 
 /// Rows found for deletion: identifier and wire object.
@@ -91,7 +66,7 @@ fn matching(
     dialect: Dialect,
     entity: &Entity,
     conditions: &[Condition],
-) -> Result<Found, Step> {
+) -> Result<Found, Abort> {
     let sql = select(
         dialect,
         &Select {
@@ -106,7 +81,7 @@ fn matching(
     );
     let id = &entity.identifier().field_visible_name;
     let mut rows = Vec::new();
-    for text in load_json(tx.conn(), &sql).map_err(|e| step(dialect, e))? {
+    for text in load_json(tx.conn(), &sql).map_err(|e| abort(dialect, e))? {
         let (object, _) = decode_row(entity, &text).map_err(CoreError::Corrupt)?;
         let key = object.get(id).map_or(Value::Null, json_to_value);
         rows.push((key, object));
@@ -132,7 +107,7 @@ fn delete_keys(
     dialect: Dialect,
     entity: &Entity,
     keys: &[Value],
-) -> Result<usize, Step> {
+) -> Result<usize, Abort> {
     let mut deleted = 0;
     let mut start = 0;
     for size in w::batch_sizes(keys.len(), w::rows_per_statement(dialect, 1)) {
@@ -143,7 +118,7 @@ fn delete_keys(
             Some((&entity.identifier().field_name, &keys[start..start + size])),
         );
         start += size;
-        deleted += execute(tx.conn(), &sql).map_err(|e| step(dialect, e))?;
+        deleted += execute(tx.conn(), &sql).map_err(|e| abort(dialect, e))?;
     }
     Ok(deleted)
 }
@@ -154,10 +129,10 @@ fn once(
     entity: &Entity,
     conditions: &[Condition],
     hooks: Option<&dyn WriteHooks>,
-) -> Result<usize, Step> {
+) -> Result<usize, Abort> {
     let Some(hooks) = hooks else {
         let sql = w::delete(dialect, entity, conditions, None);
-        return execute(tx.conn(), &sql).map_err(|e| step(dialect, e));
+        return execute(tx.conn(), &sql).map_err(|e| abort(dialect, e));
     };
     // With hooks, the rows are read first: the hooks see them, and may refuse some.
     let rows = matching(tx, dialect, entity, conditions)?;
@@ -179,7 +154,7 @@ fn once(
         rows: &mut pending,
     });
     if !refused.is_empty() {
-        return Err(Step::Fail(CoreError::Rows(rejections(
+        return Err(Abort::Fatal(CoreError::Rows(rejections(
             entity, &rows, &refused,
         ))));
     }
@@ -208,7 +183,7 @@ fn once(
             rows: &mut saved,
         },
     ) {
-        return Err(Step::Fail(CoreError::Rows(rejections(
+        return Err(Abort::Fatal(CoreError::Rows(rejections(
             entity,
             &rows,
             std::slice::from_ref(&e),
@@ -220,7 +195,7 @@ fn once(
 fn rejections(
     entity: &Entity,
     rows: &[(Value, Map<String, Json>)],
-    refused: &[crate::hooks::HookError],
+    refused: &[crate::engine::hooks::HookError],
 ) -> Vec<RowError> {
     let mut out = Vec::new();
     for e in refused {
@@ -246,7 +221,7 @@ fn diagnose(
     catalog: &Catalog,
     entity: &Entity,
     conditions: &[Condition],
-) -> Result<Vec<RowError>, Step> {
+) -> Result<Vec<RowError>, Abort> {
     let rows = matching(tx, dialect, entity, conditions)?;
     let mut errors = Vec::new();
     for (key, _) in rows {
@@ -275,8 +250,8 @@ fn diagnose(
                     child,
                 }
             }
-            DbFault::Retry => return Err(Step::Retry),
-            DbFault::Other(e) => return Err(Step::Fail(CoreError::Database(e))),
+            DbFault::Retry => return Err(Abort::Retry),
+            DbFault::Other(e) => return Err(Abort::Fatal(CoreError::Database(e))),
             DbFault::Data(reason) => RowError::Persistence {
                 path: path(entity, &key),
                 reason: Some(reason),

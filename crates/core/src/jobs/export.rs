@@ -83,7 +83,7 @@ pub struct ExportSummary {
 
 /// Reads a `changed_since` time: `YYYY-MM-DD` (midnight), `YYYY-MM-DD HH:MM[:SS[.ffffff]]`
 /// (with a space or a `T`) as UTC, or RFC 3339 with an offset, converted to UTC.
-pub fn parse_changed_since(s: &str) -> Result<NaiveDateTime, String> {
+pub fn parse_changed_since(s: &str) -> Result<NaiveDateTime, InvalidChangedSince> {
     let s = s.trim();
     if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
         return Ok(d.and_time(NaiveTime::MIN));
@@ -101,10 +101,21 @@ pub fn parse_changed_since(s: &str) -> Result<NaiveDateTime, String> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t.naive_utc());
     }
-    Err(format!(
-        "`{s}` is not a time (use YYYY-MM-DD, \"YYYY-MM-DD HH:MM:SS\" or RFC 3339 such as \
-         2024-01-02T03:04:05Z)"
-    ))
+    Err(InvalidChangedSince(s.to_string()))
+}
+
+/// Why [`parse_changed_since`] refused a text (which it holds).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "`{0}` is not a time (use YYYY-MM-DD, \"YYYY-MM-DD HH:MM:SS\" or RFC 3339 such as \
+     2024-01-02T03:04:05Z)"
+)]
+pub struct InvalidChangedSince(pub String);
+
+impl From<InvalidChangedSince> for CoreError {
+    fn from(e: InvalidChangedSince) -> CoreError {
+        CoreError::Invalid(e.to_string())
+    }
 }
 
 /// The time `since` in the storage form of field `index`, bound in a `>=` comparison: a date for
@@ -354,7 +365,7 @@ impl Dynex {
                      holds when a row last changed"
                 ))
             })?;
-            let since = parse_changed_since(since).map_err(CoreError::Invalid)?;
+            let since = parse_changed_since(since)?;
             conditions.push(Condition::AtLeast(
                 index,
                 since_value(self, &entity, index, since),
@@ -404,11 +415,11 @@ impl Dynex {
         // Which columns PostgreSQL's binary `COPY` sends as stored (integers, dates, times):
         // the type each is cast to, and how the parser spells it.
         #[cfg(feature = "postgres")]
-        let binary: Vec<Option<(&str, crate::pgcopy::Wire)>> = fields
+        let binary: Vec<Option<(&str, crate::jobs::pgcopy::Wire)>> = fields
             .iter()
             .map(|f| {
                 let column = entity.column(&f.field_name)?;
-                crate::pgcopy::binary(&column.sql_type)
+                crate::jobs::pgcopy::binary(&column.sql_type)
             })
             .collect();
         let mut conn = self.inner.db.conn()?;
@@ -443,7 +454,7 @@ impl Dynex {
                         &plan.conditions,
                         None,
                     );
-                    let copied = crate::pgcopy::copy_out(pg, &sql, |chunk| {
+                    let copied = crate::jobs::pgcopy::copy_out(pg, &sql, |chunk| {
                         pages.send(Ok(Batch::Copy(chunk))).ok()?;
                         Some(free_spent(&to_free).unwrap_or_default())
                     });
@@ -481,11 +492,11 @@ impl Dynex {
             // A `COPY` stream always has a header and a trailer: one that ends without them
             // (or never starts) is an error, not an empty export.
             #[cfg(feature = "postgres")]
-            let mut copy = crate::pgcopy::CopyParser::default();
+            let mut copy = crate::jobs::pgcopy::CopyParser::default();
             #[cfg(feature = "postgres")]
-            let wires: Vec<crate::pgcopy::Wire> = binary
+            let wires: Vec<crate::jobs::pgcopy::Wire> = binary
                 .iter()
-                .map(|b| b.map_or(crate::pgcopy::Wire::Text, |(_, wire)| wire))
+                .map(|b| b.map_or(crate::jobs::pgcopy::Wire::Text, |(_, wire)| wire))
                 .collect();
             for batch in received {
                 let batch = batch?;
@@ -554,7 +565,7 @@ mod tests {
             "",
             "2024-01-02T25:00:00Z",
         ] {
-            let e = parse_changed_since(bad).unwrap_err();
+            let e = parse_changed_since(bad).unwrap_err().to_string();
             assert!(e.contains("RFC 3339"), "{bad}: {e}");
         }
     }

@@ -2,20 +2,20 @@
 
 use dynex_query::Dialect;
 
+use crate::config::introspect;
 use crate::db::{AnyConnection, run_script};
 use crate::error::CoreError;
-use crate::introspect;
 
 /// The demo's entity configuration (Spryker installer format).
-pub(crate) const CONFIGURATION: &str = include_str!("../../../fixtures/demo/configuration.json");
-const DATA: &str = include_str!("../../../fixtures/demo/data.sql");
-const POSTGRES_AFTER: &str = include_str!("../../../fixtures/demo/data.postgres.after.sql");
+pub(crate) const CONFIGURATION: &str = include_str!("../../../../fixtures/demo/configuration.json");
+const DATA: &str = include_str!("../../../../fixtures/demo/data.sql");
+const POSTGRES_AFTER: &str = include_str!("../../../../fixtures/demo/data.postgres.after.sql");
 
 fn schema(dialect: Dialect) -> &'static str {
     match dialect {
-        Dialect::Sqlite => include_str!("../../../fixtures/demo/schema.sqlite.sql"),
-        Dialect::Postgres => include_str!("../../../fixtures/demo/schema.postgres.sql"),
-        Dialect::Mysql => include_str!("../../../fixtures/demo/schema.mysql.sql"),
+        Dialect::Sqlite => include_str!("../../../../fixtures/demo/schema.sqlite.sql"),
+        Dialect::Postgres => include_str!("../../../../fixtures/demo/schema.postgres.sql"),
+        Dialect::Mysql => include_str!("../../../../fixtures/demo/schema.mysql.sql"),
     }
 }
 

@@ -11,8 +11,8 @@ use dynex_schema::Entity;
 use serde_json::{Map, Value as Json};
 
 use crate::db::{AnyConnection, load_count, load_json};
+use crate::engine::values::json_to_value;
 use crate::error::CoreError;
-use crate::write::json_to_value;
 
 /// Parent key tuples per child query; keeps the bound parameters far below every backend's limit.
 const KEYS_PER_QUERY: usize = 500;

@@ -4,7 +4,8 @@ use serde::Serialize;
 
 use dynex_schema::EntityConfig;
 
-use crate::{CoreError, Dynex, introspect};
+use crate::config::introspect;
+use crate::{CoreError, Dynex};
 
 /// Columns of an entity's table that dynex filters or sorts by, by configuration, while no
 /// index of the table leads with them: each such query scans the table.

@@ -17,11 +17,12 @@ use dynex_query::{Dialect, Sql, Value};
 use serde::Serialize;
 use serde_json::{Value as Json, json};
 
+use crate::Dynex;
+use crate::clock::now_ms;
+use crate::config::store::as_text;
 use crate::db::{AnyConnection, execute, load_cells};
 use crate::error::CoreError;
-use crate::import::{ImportObserver, ImportOptions, ImportSummary, Reject};
-use crate::tokens::now_ms;
-use crate::{Dynex, store::as_text};
+use crate::jobs::import::{ImportObserver, ImportOptions, ImportSummary, Reject};
 
 /// A running job that has not recorded progress for this long is shown `interrupted`: its
 /// server stopped (progress is recorded after every batch, many times a second).
@@ -476,7 +477,7 @@ impl JobObserver<'_> {
                 .bind(text(self.id));
             statements.push(q);
         }
-        conn.batch_execute(crate::tx::begin_statement(dynex.dialect()))?;
+        conn.batch_execute(crate::engine::tx::begin_statement(dynex.dialect()))?;
         let result = statements
             .iter()
             .try_for_each(|q| execute(&mut conn, q).map(drop));
