@@ -109,11 +109,12 @@ impl Permission for Delete {
     const ACTION: Action = Action::Delete;
 }
 
-/// A Data Exchange API request whose caller may do `A` on the entity its path names (and on the
-/// entities its `include` reaches): who calls, the path's alias and id, and the query pairs.
+/// A Data Exchange API request whose caller may do `A` on the entity its path names: who calls,
+/// the path's alias and id, and the query pairs.
 ///
-/// Only the credentials and scopes are checked: whether the alias names an entity is the
-/// handler's business, answered after this.
+/// Only the credentials and that scope are checked: whether the alias names an entity is the
+/// handler's business, answered after this, and dynex-core checks the scopes of the entities
+/// the request reaches from there (includes, nested rows), given the principal.
 pub(crate) struct Authorized<A> {
     /// Who is calling.
     pub principal: Principal,

@@ -9,7 +9,7 @@
 //!
 //! ```no_run
 //! let dynex = dynex_core::Dynex::open("sqlite://dynex.db")?;
-//! let countries = dynex.read_collection("countries", &[("page[limit]".into(), "5".into())])?;
+//! let countries = dynex.read_collection("countries", &[("page[limit]".into(), "5".into())], None)?;
 //! println!("{}", serde_json::Value::Array(countries.rows));
 //! # Ok::<(), dynex_core::CoreError>(())
 //! ```

@@ -16,13 +16,19 @@ pub(crate) async fn get_collection(
     caller: Authorized<Read>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let Authorized { alias, pairs, .. } = caller;
+    let Authorized {
+        principal,
+        alias,
+        pairs,
+        ..
+    } = caller;
     if csv::wants_csv(&req) {
         return csv::export(state, alias, pairs).await;
     }
     let dynex = state.dynex.clone();
     let read_pairs = pairs.clone();
-    let page = blocking(move || dynex.read_collection(&alias, &read_pairs)).await?;
+    let page =
+        blocking(move || dynex.read_collection(&alias, &read_pairs, Some(&principal))).await?;
     Ok(respond::page(page, req.path(), &pairs))
 }
 
@@ -32,12 +38,16 @@ pub(crate) async fn get_one(
     caller: Authorized<Read>,
 ) -> Result<HttpResponse, ApiError> {
     let Authorized {
-        alias, id, pairs, ..
+        principal,
+        alias,
+        id,
+        pairs,
+        ..
     } = caller;
     // The route's path always has the `{id}`.
     let id = id.unwrap_or_default();
     let dynex = state.dynex.clone();
-    let row = blocking(move || dynex.read_one(&alias, &id, &pairs)).await?;
+    let row = blocking(move || dynex.read_one(&alias, &id, &pairs, Some(&principal))).await?;
     Ok(respond::ok(row))
 }
 
@@ -109,7 +119,11 @@ pub(crate) async fn delete(
     caller: Authorized<Delete>,
 ) -> Result<HttpResponse, ApiError> {
     let Authorized {
-        alias, id, pairs, ..
+        principal,
+        alias,
+        id,
+        pairs,
+        ..
     } = caller;
     let dynex = state.dynex.clone();
     let allow = if id.is_some() {
@@ -117,7 +131,7 @@ pub(crate) async fn delete(
     } else {
         "GET, POST, PATCH, PUT"
     };
-    match blocking(move || dynex.delete(&alias, id.as_deref(), &pairs)).await {
+    match blocking(move || dynex.delete(&alias, id.as_deref(), &pairs, Some(&principal))).await {
         Ok(_) => Ok(HttpResponse::NoContent().finish()),
         Err(ApiError::Core(dynex_core::CoreError::MethodNotAllowed(alias))) => {
             Err(ApiError::NotDeletable(alias, allow))

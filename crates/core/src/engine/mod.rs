@@ -1,6 +1,7 @@
 //! The entity engine: reads, writes and deletes of configured entities, with their
 //! transactions and hooks.
 
+pub(crate) mod access;
 pub(crate) mod cursor;
 pub(crate) mod delete;
 pub mod hooks;
@@ -12,7 +13,7 @@ pub(crate) mod write;
 
 use std::sync::Arc;
 
-use dynex_auth::Principal;
+use dynex_auth::{Action, Principal};
 use dynex_query::{Condition, Dialect};
 
 use crate::error::CoreError;
@@ -24,16 +25,21 @@ impl Dynex {
     /// `page[…]`, `include`, `meta`).
     ///
     /// With keyset paging (`page[size]`, `page[after]`) the answer carries the cursor of the
-    /// next page; with `meta=count` the number of matching rows.
+    /// next page; with `meta=count` the number of matching rows. A `principal` needs the read
+    /// scope of the entity (checked before its alias is looked up) and of every entity the
+    /// include tree reaches; `None` is a trusted caller.
     pub fn read_collection(
         &self,
         alias: &str,
         pairs: &[(String, String)],
+        principal: Option<&Principal>,
     ) -> Result<ReadPage, CoreError> {
+        access::require(principal, Action::Read, alias)?;
         let snapshot = self.snapshot();
         let entity = self.entity(&snapshot, alias)?;
         let resolve = |a: &str| snapshot.catalog.entity(a).cloned();
         let mut query = dynex_query::parse(&entity, &resolve, pairs, &self.page_limits())?;
+        access::require_included(principal, &query.include)?;
         let order = dynex_query::order_keys(&entity, &query.sort);
         if let Some(after) = query.cursor.as_ref().and_then(|c| c.after.as_deref()) {
             query.after = Some(self.inner.cursor_key.decode(&entity, &order, after)?);
@@ -55,16 +61,21 @@ impl Dynex {
     }
 
     /// Reads one row by identifier (filters and includes apply too); 1303 when it does not exist.
+    ///
+    /// `principal` needs the same scopes as for [`Dynex::read_collection`].
     pub fn read_one(
         &self,
         alias: &str,
         id: &str,
         pairs: &[(String, String)],
+        principal: Option<&Principal>,
     ) -> Result<serde_json::Value, CoreError> {
+        access::require(principal, Action::Read, alias)?;
         let snapshot = self.snapshot();
         let entity = self.entity(&snapshot, alias)?;
         let resolve = |a: &str| snapshot.catalog.entity(a).cloned();
         let mut query = dynex_query::parse(&entity, &resolve, pairs, &self.page_limits())?;
+        access::require_included(principal, &query.include)?;
         query.page = dynex_query::Page {
             offset: 0,
             limit: 1,
@@ -88,13 +99,7 @@ impl Dynex {
     pub fn write(&self, request: &WriteRequest<'_>) -> Result<WriteOutcome, CoreError> {
         let snapshot = self.snapshot();
         let entity = self.entity(&snapshot, request.alias)?;
-        if let Some(p) = request.principal
-            && !p.allows(dynex_auth::Action::Write, request.alias)
-        {
-            return Err(CoreError::MissingScope(
-                Principal::missing_scope(dynex_auth::Action::Write, request.alias).to_string(),
-            ));
-        }
+        access::require(request.principal, Action::Write, request.alias)?;
         let hooks = self.hooks();
         let ctx = write::Ctx {
             catalog: &snapshot.catalog,
@@ -114,13 +119,15 @@ impl Dynex {
     ///
     /// The entity must be deletable (1318); a collection delete needs a filter (1323); nothing
     /// matching is 1303; rows still referenced are refused with 1317 and nothing is deleted.
-    /// Returns how many rows were deleted.
+    /// Returns how many rows were deleted. A `principal` needs the entity's delete scope.
     pub fn delete(
         &self,
         alias: &str,
         id: Option<&str>,
         pairs: &[(String, String)],
+        principal: Option<&Principal>,
     ) -> Result<usize, CoreError> {
+        access::require(principal, Action::Delete, alias)?;
         let snapshot = self.snapshot();
         let entity = self.entity(&snapshot, alias)?;
         if !entity.config.definition.is_deletable {

@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use dynex_auth::{Action, Principal};
+use dynex_auth::Action;
 use dynex_query::{Value, decode_row};
 use dynex_schema::{Entity, Relation};
 use dynex_validate::{Intent, RowCheck, RowError, SplitRow, check_row, check_value, split_row};
@@ -174,13 +174,7 @@ pub(super) fn build<'a>(
             });
             continue;
         };
-        if let Some(p) = ctx.principal
-            && !p.allows(Action::Write, child.alias())
-        {
-            return Err(CoreError::MissingScope(
-                Principal::missing_scope(Action::Write, child.alias()).to_string(),
-            ));
-        }
+        crate::engine::access::require(ctx.principal, Action::Write, child.alias())?;
         let child_from_parent: Vec<usize> = child
             .fields()
             .iter()
