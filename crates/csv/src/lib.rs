@@ -215,8 +215,8 @@ pub enum ParseCellError {
     #[error("`{0}` is not a boolean (true, false, 1 or 0)")]
     Boolean(String),
     /// The cell is not text of the field's type (the schema's own message).
-    #[error("{0}")]
-    Type(String),
+    #[error(transparent)]
+    Type(#[from] dynex_schema::ValueError),
 }
 
 /// Parses a CSV cell into the typed value of its field.

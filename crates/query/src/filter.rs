@@ -128,6 +128,7 @@ pub(crate) fn parse_filter(
         let v = field
             .ty
             .parse_text(value)
+            .map_err(|e| e.to_string())
             .and_then(no_nul)
             .map_err(|reason| QueryError::InvalidFilterValue {
                 field: field.field_visible_name.clone(),
@@ -177,7 +178,12 @@ fn operators(
             if v.is_array() || (v.is_object() && field.ty != FieldType::Json) {
                 return Err(invalid(format!("`{op}` expects one value, not {v}")));
             }
-            field.ty.parse_json(v).and_then(no_nul).map_err(invalid)
+            field
+                .ty
+                .parse_json(v)
+                .map_err(|e| e.to_string())
+                .and_then(no_nul)
+                .map_err(invalid)
         };
         let list = |v: &serde_json::Value| -> Result<Vec<Value>, QueryError> {
             let serde_json::Value::Array(items) = v else {
@@ -338,12 +344,15 @@ fn or_groups(
                 }
                 v => vec![Condition::Eq(
                     target.index,
-                    field.ty.parse_json(v).and_then(no_nul).map_err(|reason| {
-                        QueryError::InvalidFilterValue {
+                    field
+                        .ty
+                        .parse_json(v)
+                        .map_err(|e| e.to_string())
+                        .and_then(no_nul)
+                        .map_err(|reason| QueryError::InvalidFilterValue {
                             field: field.field_visible_name.clone(),
                             reason,
-                        }
-                    })?,
+                        })?,
                 )],
             };
             conditions.extend(wrap(target.path, member));

@@ -133,7 +133,7 @@ pub(crate) fn check_name(kind: &str, name: &str) -> Result<(), CoreError> {
 }
 
 fn strong_hash(name: &str, password: &str) -> Result<String, CoreError> {
-    check_password_strength(password, name).map_err(CoreError::Invalid)?;
+    check_password_strength(password, name).map_err(|e| CoreError::Invalid(e.to_string()))?;
     hash_password(password).map_err(|e| CoreError::Invalid(e.to_string()))
 }
 
