@@ -42,6 +42,16 @@ fmt-check:
 clippy:
     cargo clippy --workspace --all-targets --all-features -- -D warnings
 
+# Build the API docs with warnings as errors (broken intra-doc links too)
+[group: 'check']
+doc:
+    RUSTDOCFLAGS="-D warnings" cargo doc --workspace --all-features --no-deps
+
+# List file-level import cycles between the modules of each crate
+[group: 'check']
+cycles:
+    scripts/module-cycles
+
 # Read benchmark: dynex vs a bare actix-web handler (see benches/README.md)
 [group: 'bench']
 bench-read:

@@ -6,10 +6,8 @@
 mod client;
 mod entity;
 mod export;
-mod export_manifest;
 mod import;
 mod key;
-mod manifest;
 mod openapi;
 mod output;
 mod user;
@@ -153,6 +151,8 @@ pub enum KeyCommand {
         /// A unique name for the key.
         name: String,
         /// A granted scope: admin, dynamic-entity:<read|write|delete> or dynamic-entity:<alias>:<action> (repeatable or comma-separated; default: every entity, every action).
+        // clap prints this text as the option's help, where `<alias>` reads as a placeholder.
+        #[allow(rustdoc::invalid_html_tags)]
         #[arg(long = "scope", value_name = "SCOPE", value_delimiter = ',', value_parser = parse_scope)]
         scopes: Vec<Scope>,
         /// Expiry: YYYY-MM-DD (end of that day, UTC), "YYYY-MM-DD HH:MM:SS" (UTC) or RFC 3339.
@@ -212,6 +212,8 @@ pub enum ClientCommand {
         /// A unique client id: 1 to 64 letters, digits, `.`, `_`, `@` or `-`.
         id: String,
         /// A scope the client may be granted: admin, dynamic-entity:<read|write|delete> or dynamic-entity:<alias>:<action> (required; repeatable or comma-separated).
+        // clap prints this text as the option's help, where `<alias>` reads as a placeholder.
+        #[allow(rustdoc::invalid_html_tags)]
         #[arg(long = "scope", value_name = "SCOPE", value_delimiter = ',', value_parser = parse_scope, required = true)]
         scopes: Vec<Scope>,
     },
@@ -386,7 +388,7 @@ pub fn classify(err: &anyhow::Error) -> (Exit, &'static str) {
 /// code.
 pub fn report(err: &anyhow::Error, json: bool) -> ExitCode {
     let (exit, code) = classify(err);
-    if exit == Exit::Rejected || err.downcast_ref::<manifest::AlreadyReported>().is_some() {
+    if exit == Exit::Rejected || err.downcast_ref::<import::AlreadyReported>().is_some() {
         // The summary (or the manifest's report of its failed step) is printed already, as
         // the one JSON document with --json.
         return ExitCode::from(exit as u8);

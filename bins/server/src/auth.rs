@@ -59,7 +59,9 @@ pub fn authorize_admin(
     Ok(principal)
 }
 
-/// Authenticates the request and checks that it may do `action` on `alias`.
+/// Authenticates the request and checks that it may do `action` on `alias`, before the alias
+/// is looked up or a body read; dynex-core checks the entities the request reaches from there
+/// (includes, nested rows) and the alias again.
 pub fn authorize(
     dynex: &Dynex,
     req: &HttpRequest,
@@ -73,38 +75,5 @@ pub fn authorize(
             Principal::missing_scope(action, alias).to_string(),
         ));
     }
-    // Including a relation reads the child entity, so its read scope is needed too.
-    if let Some((_, include)) = pairs.iter().find(|(k, _)| k == "include") {
-        for child in included_aliases(dynex, alias, include) {
-            if !principal.allows(Action::Read, &child) {
-                return Err(ApiError::MissingScope(
-                    Principal::missing_scope(Action::Read, &child).to_string(),
-                ));
-            }
-        }
-    }
     Ok(principal)
-}
-
-/// Aliases of the entities an `include` list reaches from `alias`; names that do not resolve
-/// are left to the query parser, which answers them with 1313.
-fn included_aliases(dynex: &Dynex, alias: &str, include: &str) -> Vec<String> {
-    let snapshot = dynex.snapshot();
-    let mut out = Vec::new();
-    for chain in include.split(',').map(str::trim) {
-        let mut current = snapshot.catalog.entity(alias);
-        for name in chain.split('.') {
-            let Some(child) = current
-                .and_then(|e| e.relation(name))
-                .map(|r| r.child_alias().to_string())
-            else {
-                break;
-            };
-            current = snapshot.catalog.entity(&child);
-            if !out.contains(&child) {
-                out.push(child);
-            }
-        }
-    }
-    out
 }

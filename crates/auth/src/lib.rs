@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 pub use token::{
     AccessClaims, CLIENT_SECRET_PREFIX, PrincipalKind, REFRESH_TOKEN_PREFIX, TokenError,
-    TokenSigner, check_signing_secret,
+    TokenSigner, WeakSecret, check_signing_secret,
 };
 
 /// Prefix of every dynex API key; makes leaked keys easy to scan for. Never change it.
@@ -80,22 +80,19 @@ const COMMON_PASSWORDS: &[&str] = &[
 /// It needs at least [`MIN_PASSWORD_CHARS`] characters and at least 5 distinct ones, and must be
 /// neither the user name nor a common password (case-insensitive, also repeated and cut anywhere:
 /// `changemechange`). The error says what is wrong and never contains the password.
-pub fn check_password_strength(password: &str, name: &str) -> Result<(), String> {
-    let chars = password.chars().count();
-    if chars < MIN_PASSWORD_CHARS {
-        return Err(format!(
-            "the password is too short: it needs at least {MIN_PASSWORD_CHARS} characters"
-        ));
+pub fn check_password_strength(password: &str, name: &str) -> Result<(), WeakPassword> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(WeakPassword::TooShort);
     }
     let mut distinct: Vec<char> = password.chars().collect();
     distinct.sort_unstable();
     distinct.dedup();
     if distinct.len() < 5 {
-        return Err("the password is too simple: it needs at least 5 different characters".into());
+        return Err(WeakPassword::TooSimple);
     }
     let lower = password.to_lowercase();
     if !name.is_empty() && lower == name.to_lowercase() {
-        return Err("the password must not be the user name".into());
+        return Err(WeakPassword::UserName);
     }
     // The word itself, or the word repeated and cut anywhere (`passwordpass`).
     let repeats = |word: &str| {
@@ -106,9 +103,26 @@ pub fn check_password_strength(password: &str, name: &str) -> Result<(), String>
             .all(|(i, b)| b == word[i % word.len()])
     };
     if COMMON_PASSWORDS.iter().any(|w| repeats(w)) {
-        return Err("the password is too common; choose another".into());
+        return Err(WeakPassword::Common);
     }
     Ok(())
+}
+
+/// Why a new password is refused; the message never contains the password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum WeakPassword {
+    /// Fewer than [`MIN_PASSWORD_CHARS`] characters.
+    #[error("the password is too short: it needs at least {MIN_PASSWORD_CHARS} characters")]
+    TooShort,
+    /// Fewer than 5 distinct characters.
+    #[error("the password is too simple: it needs at least 5 different characters")]
+    TooSimple,
+    /// The user name itself.
+    #[error("the password must not be the user name")]
+    UserName,
+    /// A common password, or one repeated.
+    #[error("the password is too common; choose another")]
+    Common,
 }
 
 /// What a dynex user (Back Office or API user) is allowed by default.
@@ -435,14 +449,35 @@ mod tests {
         let check = |p: &str| check_password_strength(p, "alice.smith");
         assert!(check("correct horse battery").is_ok());
         assert!(check("Tr0ub4dor&3xyz").is_ok());
-        assert!(check("short1!").unwrap_err().contains("at least 12"));
+        assert!(
+            check("short1!")
+                .unwrap_err()
+                .to_string()
+                .contains("at least 12")
+        );
         // Twelve characters counted as characters, not bytes.
-        assert!(check("äöüäöüäöüäö").unwrap_err().contains("at least 12"));
-        assert!(check("aaaabbbbcccc").unwrap_err().contains("5 different"));
-        assert!(check("abababababab").unwrap_err().contains("5 different"));
+        assert!(
+            check("äöüäöüäöüäö")
+                .unwrap_err()
+                .to_string()
+                .contains("at least 12")
+        );
+        assert!(
+            check("aaaabbbbcccc")
+                .unwrap_err()
+                .to_string()
+                .contains("5 different")
+        );
+        assert!(
+            check("abababababab")
+                .unwrap_err()
+                .to_string()
+                .contains("5 different")
+        );
         assert!(
             check_password_strength("Alice.Smith.Long", "alice.smith.long")
                 .unwrap_err()
+                .to_string()
                 .contains("user name")
         );
         for common in [
@@ -455,13 +490,16 @@ mod tests {
             "1234567890123456789012345",
         ] {
             assert!(
-                check(common).unwrap_err().contains("too common"),
+                check(common)
+                    .unwrap_err()
+                    .to_string()
+                    .contains("too common"),
                 "{common}"
             );
         }
         // A common word plus something else is not a repetition.
         assert!(check("password-of-the-day").is_ok());
-        let err = check("x").unwrap_err();
+        let err = check("x").unwrap_err().to_string();
         assert!(!err.contains('x'), "the message never repeats the password");
     }
 

@@ -167,32 +167,41 @@ const PLACEHOLDER_SECRETS: &[&str] = &[
 /// It needs at least 32 bytes and 10 distinct characters, and must not be a well-known
 /// placeholder (`changeme…`, `your-256-bit-secret`). The error says why and never contains the
 /// secret.
-pub fn check_signing_secret(secret: &str) -> Result<(), String> {
+pub fn check_signing_secret(secret: &str) -> Result<(), WeakSecret> {
     if secret.len() < 32 {
-        return Err(
-            "the token signing secret is too short: it needs at least 32 bytes \
-                    (generate one with `openssl rand -base64 48`)"
-                .into(),
-        );
+        return Err(WeakSecret::TooShort);
     }
     let mut distinct: Vec<char> = secret.chars().collect();
     distinct.sort_unstable();
     distinct.dedup();
     if distinct.len() < 10 {
-        return Err(
-            "the token signing secret is too simple: it needs at least 10 different characters"
-                .into(),
-        );
+        return Err(WeakSecret::TooSimple);
     }
     let lower = secret.to_lowercase();
     if PLACEHOLDER_SECRETS.iter().any(|p| lower.starts_with(p)) {
-        return Err(
-            "the token signing secret is a well-known placeholder; generate a random \
-                    one (`openssl rand -base64 48`)"
-                .into(),
-        );
+        return Err(WeakSecret::Placeholder);
     }
     Ok(())
+}
+
+/// Why a configured signing secret is refused; the message never contains the secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum WeakSecret {
+    /// Fewer than 32 bytes.
+    #[error(
+        "the token signing secret is too short: it needs at least 32 bytes \
+         (generate one with `openssl rand -base64 48`)"
+    )]
+    TooShort,
+    /// Fewer than 10 distinct characters.
+    #[error("the token signing secret is too simple: it needs at least 10 different characters")]
+    TooSimple,
+    /// A well-known placeholder (`changeme…`, `your-256-bit-secret`).
+    #[error(
+        "the token signing secret is a well-known placeholder; generate a random \
+         one (`openssl rand -base64 48`)"
+    )]
+    Placeholder,
 }
 
 #[cfg(test)]
@@ -251,15 +260,17 @@ mod tests {
         assert!(
             check_signing_secret("short")
                 .unwrap_err()
+                .to_string()
                 .contains("32 bytes")
         );
         assert!(
             check_signing_secret(&"ab".repeat(20))
                 .unwrap_err()
+                .to_string()
                 .contains("10 different")
         );
         let placeholder = "changeme-0123456789-abcdefghijklmnop";
-        let err = check_signing_secret(placeholder).unwrap_err();
+        let err = check_signing_secret(placeholder).unwrap_err().to_string();
         assert!(err.contains("placeholder") && !err.contains(placeholder));
     }
 }

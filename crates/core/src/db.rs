@@ -479,6 +479,23 @@ pub fn execute(conn: &mut AnyConnection, sql: &Sql) -> QueryResult<usize> {
     on_backend!(conn, c => DynQuery(sql).execute(c))
 }
 
+/// Gathers the SQLite query planner's statistics where tables lack them or changed size tenfold.
+///
+/// Without statistics SQLite takes any index on a filtered column for a selective one: a
+/// filter matching most rows of a large table, with a sort, then sorts the whole table for each
+/// page instead of reading the sort's index in order. PostgreSQL and MariaDB keep their
+/// statistics themselves. `0x10002` checks every table, as SQLite advises for a connection's
+/// start, and analyses in full: a sampled analysis (`analysis_limit`) reads the first rows of an
+/// index only, which misjudged a value held by every row but the first thousand as rare. A
+/// failure (a read-only file, a busy database) only costs plan quality, so it is logged and
+/// ignored.
+pub(crate) fn refresh_statistics(conn: &mut AnyConnection) {
+    use diesel::connection::SimpleConnection;
+    if let Err(e) = conn.batch_execute("PRAGMA optimize=0x10002") {
+        log::debug!("PRAGMA optimize failed: {e}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

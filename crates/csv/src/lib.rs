@@ -2,7 +2,7 @@
 //!
 //! [`EntityWriter`] writes rows for `dynex export`; [`RecordReader`] streams the records of a
 //! file for `dynex import`, turning lines that cannot be rows into [`Malformed`] values instead
-//! of errors; [`cell_value`] types a cell by its field; [`RejectWriter`] writes the rejects
+//! of errors; [`parse_cell`] types a cell by its field; [`RejectWriter`] writes the rejects
 //! report.
 
 use std::collections::VecDeque;
@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 
 mod encode;
 mod mapping;
-pub use mapping::{CellError, Lookup, Mapping, MappingPlan, Unmapped};
+pub use mapping::{CellError, Lookup, Mapping, MappingError, MappingPlan, UnknownField, Unmapped};
 
 /// Errors reading or writing CSV.
 #[derive(Debug, thiserror::Error)]
@@ -207,12 +207,24 @@ impl<R: Read> RecordReader<R> {
     }
 }
 
-/// Types a CSV cell by its field.
+/// Why a CSV cell is no value of its field's type.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ParseCellError {
+    /// The field is a boolean and the cell none of the texts that name one.
+    #[error("`{0}` is not a boolean (true, false, 1 or 0)")]
+    Boolean(String),
+    /// The cell is not text of the field's type (the schema's own message).
+    #[error(transparent)]
+    Type(#[from] dynex_schema::ValueError),
+}
+
+/// Parses a CSV cell into the typed value of its field.
 ///
 /// An empty cell is `null`; numbers, booleans (`true`, `false`, `1`, `0`, any case), decimals,
 /// dates and times are parsed; a `json` field takes JSON text (or, when the text is not JSON,
 /// the text as a JSON string); strings are taken as they are.
-pub fn cell_value(field: &Field, text: &str) -> Result<Value, String> {
+pub fn parse_cell(field: &Field, text: &str) -> Result<Value, ParseCellError> {
     if text.is_empty() {
         return Ok(Value::Null);
     }
@@ -220,9 +232,9 @@ pub fn cell_value(field: &Field, text: &str) -> Result<Value, String> {
         FieldType::Boolean => match text.trim().to_ascii_lowercase().as_str() {
             "true" | "1" => Typed::Bool(true),
             "false" | "0" => Typed::Bool(false),
-            _ => return Err(format!("`{text}` is not a boolean (true, false, 1 or 0)")),
+            _ => return Err(ParseCellError::Boolean(text.to_string())),
         },
-        ty => ty.parse_text(text)?,
+        ty => ty.parse_text(text).map_err(ParseCellError::Type)?,
     };
     Ok(match typed {
         Typed::Null => Value::Null,
@@ -424,20 +436,20 @@ mod tests {
             .remove(0);
             Entity::new(c).unwrap().fields()[0].clone()
         };
-        assert_eq!(cell_value(&field("integer"), "42").unwrap(), 42);
-        assert!(cell_value(&field("integer"), "4.2").is_err());
-        assert_eq!(cell_value(&field("integer"), "").unwrap(), Value::Null);
-        assert_eq!(cell_value(&field("boolean"), "TRUE").unwrap(), true);
-        assert_eq!(cell_value(&field("boolean"), "0").unwrap(), false);
-        assert!(cell_value(&field("boolean"), "yes").is_err());
-        assert_eq!(cell_value(&field("decimal"), "12.50").unwrap(), "12.50");
-        assert!(cell_value(&field("decimal"), "12,50").is_err());
-        assert_eq!(cell_value(&field("string"), " a ").unwrap(), " a ");
+        assert_eq!(parse_cell(&field("integer"), "42").unwrap(), 42);
+        assert!(parse_cell(&field("integer"), "4.2").is_err());
+        assert_eq!(parse_cell(&field("integer"), "").unwrap(), Value::Null);
+        assert_eq!(parse_cell(&field("boolean"), "TRUE").unwrap(), true);
+        assert_eq!(parse_cell(&field("boolean"), "0").unwrap(), false);
+        assert!(parse_cell(&field("boolean"), "yes").is_err());
+        assert_eq!(parse_cell(&field("decimal"), "12.50").unwrap(), "12.50");
+        assert!(parse_cell(&field("decimal"), "12,50").is_err());
+        assert_eq!(parse_cell(&field("string"), " a ").unwrap(), " a ");
         assert_eq!(
-            cell_value(&field("json"), r#"{"a":1}"#).unwrap(),
+            parse_cell(&field("json"), r#"{"a":1}"#).unwrap(),
             serde_json::json!({"a": 1})
         );
-        assert_eq!(cell_value(&field("json"), "plain").unwrap(), "plain");
+        assert_eq!(parse_cell(&field("json"), "plain").unwrap(), "plain");
     }
 
     #[test]

@@ -146,7 +146,7 @@ impl Routes {
 
 /// The description of an error response with this status: its meaning and the codes it may
 /// carry on these routes.
-pub(crate) fn describe_status(_doc: &Doc<'_>, status: u16, routes: Routes) -> String {
+pub(crate) fn describe_status(status: u16, routes: Routes) -> String {
     let list: Vec<String> = Code::ALL
         .iter()
         .filter(|c| c.status() == status && routes.answers(**c))
@@ -179,7 +179,7 @@ pub(crate) fn response(doc: &mut Doc<'_>, status: u16, routes: Routes) -> Value 
     doc.response(&name, |doc| {
         let errors = errors_ref(doc);
         let mut response = json!({
-            "description": describe_status(doc, status, routes),
+            "description": describe_status(status, routes),
             "content": { "application/json": { "schema": errors } },
         });
         if status == 401 || status == 403 {

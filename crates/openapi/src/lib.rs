@@ -1,7 +1,7 @@
 //! An OpenAPI 3.1 description of a dynex server, generated from its live entity configuration.
 //!
 //! [`describe`] turns the active entities of a [`Catalog`] and the server's [`Options`] (route
-//! prefix, page limits, body limit, its table of error codes) into an OpenAPI 3.1.0 document:
+//! prefix, page limits, body limit) into an OpenAPI 3.1.0 document, with `dynex_wire`'s codes:
 //! Spryker's operations on `/{prefix}/{alias}` and `/{prefix}/{alias}/{id}` per entity,
 //! component schemas for read rows and for each kind of write body with the fields' types and
 //! validation rules, the query parameters the server accepts, the OAuth 2.0 token endpoint, the

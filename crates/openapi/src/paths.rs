@@ -380,9 +380,9 @@ fn write_collection(doc: &mut Doc<'_>, entity: &Arc<Entity>, tag: &str, write: W
         let (_, import_refused) = import_answers(doc);
         json!({ "anyOf": [errors, refused, import_refused] })
     });
-    let failure = |doc: &Doc<'_>, status: u16| {
+    let failure = |status: u16| {
         json!({
-            "description": errors::describe_status(doc, status, Routes::Data),
+            "description": errors::describe_status(status, Routes::Data),
             "content": { "application/json": { "schema": refused.clone() } },
         })
     };
@@ -397,9 +397,9 @@ fn write_collection(doc: &mut Doc<'_>, entity: &Arc<Entity>, tag: &str, write: W
     }
     let mut list = vec![
         (success, saved_response),
-        (400, failure(doc, 400)),
-        (404, failure(doc, 404)),
-        (422, failure(doc, 422)),
+        (400, failure(400)),
+        (404, failure(404)),
+        (422, failure(422)),
         (413, errors::response(doc, 413, Routes::Data)),
     ];
     list.extend(errors::common(doc, Routes::Data));
@@ -487,9 +487,9 @@ fn write_one(doc: &mut Doc<'_>, entity: &Arc<Entity>, tag: &str, write: Write) -
         let refused = row_and_errors(doc, entity);
         json!({ "anyOf": [errors, refused] })
     });
-    let failure = |doc: &Doc<'_>, status: u16| {
+    let failure = |status: u16| {
         json!({
-            "description": errors::describe_status(doc, status, Routes::Data),
+            "description": errors::describe_status(status, Routes::Data),
             "content": { "application/json": { "schema": refused.clone() } },
         })
     };
@@ -501,9 +501,9 @@ fn write_one(doc: &mut Doc<'_>, entity: &Arc<Entity>, tag: &str, write: Write) -
                 "content": { "application/json": { "schema": saved } },
             }),
         ),
-        (400, failure(doc, 400)),
-        (404, failure(doc, 404)),
-        (422, failure(doc, 422)),
+        (400, failure(400)),
+        (404, failure(404)),
+        (422, failure(422)),
         (413, errors::response(doc, 413, Routes::Data)),
     ];
     list.extend(errors::common(doc, Routes::Data));

@@ -8,44 +8,47 @@
 //! Filters take operators (`{"gte": 10}`), `or` groups and conditions on related rows; reads take
 //! a sort, sparse fields, keyset pages and a count ([`count`]).
 //! [`parse_sort`], [`order_keys`] and [`Keyset`] sort reads and page through them by position
-//! ([`select_ordered`], [`Condition::After`]), never by `OFFSET`.
+//! ([`select_ordered`], [`Condition::After`]), never by `OFFSET`. The [`write`](mod@write)
+//! module renders inserts, updates and deletes.
+//!
+//! The modules, each depending only on those listed before it:
+//!
+//! - `error`: [`QueryError`].
+//! - `sql`: the statement builder ([`Sql`], [`Piece`], [`Dialect`]) that dynex-core also builds
+//!   its own statements with.
+//! - `sort`: the sort grammar, the total order of a read and keyset positions ([`Keyset`]).
+//! - `ast`: the typed query ([`ReadQuery`], [`Condition`], [`Include`], [`Page`]…).
+//! - `filter` and `parse`: the query string into the typed query.
+//! - `cast`: how each dialect spells a column or a value in the type it needs.
+//! - `condition`: conditions into SQL.
+//! - `select`: reads into SQL ([`select`], [`select_ordered`], [`select_columns`], [`count`]).
+//! - `decode`: what reads return into wire values ([`decode_row`], [`decode_cell`],
+//!   [`cell_text`]).
+//! - [`write`](mod@write): inserts, updates and deletes.
 
+mod ast;
+mod cast;
+mod condition;
+mod decode;
+mod error;
+mod filter;
 mod parse;
-mod render;
+mod select;
 mod sort;
+mod sql;
+#[cfg(test)]
+mod testing;
 pub mod write;
 
-pub use parse::{
-    Comparison, Condition, CursorPaging, Include, MAX_CONDITIONS, OPERATORS, Page, PageLimits,
-    PatternPart, QueryError, ReadQuery, Related, parse,
+pub use ast::{
+    Comparison, Condition, CursorPaging, Include, Page, PageLimits, PatternPart, ReadQuery, Related,
 };
-pub use render::{
-    Dialect, Piece, Select, Sql, cell_text, cell_value, count, decode_fields, decode_row,
-    decode_values, select, select_cells, select_columns, select_ordered,
-};
-pub use sort::{Keyset, Sort, order_keys, parse_sort};
+pub use decode::{cell_text, decode_cell, decode_fields, decode_row, decode_values};
+pub use error::QueryError;
+pub use filter::{MAX_CONDITIONS, OPERATORS};
+pub use parse::parse;
+pub use select::{Select, count, select, select_cells, select_columns, select_ordered};
+pub use sort::{Keyset, KeysetError, Sort, order_keys, parse_sort};
+pub use sql::{Dialect, Piece, Sql};
 
 pub use dynex_schema::Value;
-
-impl QueryError {
-    /// The wire code of this error.
-    pub fn code(&self) -> dynex_wire::Code {
-        use dynex_wire::Code;
-        match self {
-            QueryError::UnknownRelation(_) => Code::UnknownRelation,
-            QueryError::UnknownFilterField { .. } => Code::UnknownFilterField,
-            QueryError::InvalidFilterValue { .. } => Code::InvalidFilterValue,
-            QueryError::InvalidParameter { .. } | QueryError::UnknownSortField { .. } => {
-                Code::InvalidParameter
-            }
-            QueryError::InvalidOperator { .. } => Code::InvalidOperator,
-            QueryError::InvalidCursor(_) => Code::InvalidCursor,
-        }
-    }
-}
-
-impl dynex_wire::WireError for QueryError {
-    fn code(&self) -> dynex_wire::Code {
-        QueryError::code(self)
-    }
-}

@@ -9,7 +9,7 @@
 use dynex_schema::{ColumnKind, Entity, FieldType, Value};
 use serde_json::Value as Json;
 
-use crate::parse::QueryError;
+use crate::error::QueryError;
 
 /// One key of a sort: a field and its direction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -133,13 +133,12 @@ impl Keyset {
     ///
     /// The values are the stored ones, not the wire forms (a decimal keeps every digit, a
     /// timestamp its stored text), so the next page starts exactly after the row.
-    pub fn from_row(keys: &[Sort], key_values: &[Json]) -> Result<Keyset, String> {
+    pub fn from_row(keys: &[Sort], key_values: &[Json]) -> Result<Keyset, KeysetError> {
         if key_values.len() < keys.len() {
-            return Err(format!(
-                "the row carries {} key values, the order has {} keys",
-                key_values.len(),
-                keys.len()
-            ));
+            return Err(KeysetError::TooFewValues {
+                values: key_values.len(),
+                keys: keys.len(),
+            });
         }
         let values = key_values[key_values.len() - keys.len()..]
             .iter()
@@ -159,6 +158,19 @@ impl Keyset {
             values,
         })
     }
+}
+
+/// Why key values are no position in an order.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeysetError {
+    /// The row carries fewer key values than the order has keys.
+    #[error("the row carries {values} key values, the order has {keys} keys")]
+    TooFewValues {
+        /// The key values the row carries.
+        values: usize,
+        /// The keys of the order.
+        keys: usize,
+    },
 }
 
 /// Whether the column of field `index` may hold `NULL`: the identifier never does, other columns
@@ -299,5 +311,11 @@ mod tests {
         let k = Keyset::from_row(&keys, &[Json::Null, serde_json::json!(1.5)]).unwrap();
         assert_eq!(k.values, vec![Value::Null, Value::Float(1.5)]);
         assert!(Keyset::from_row(&keys, &[Json::Null]).is_err());
+        let short = Keyset::from_row(&keys, &[Json::Null]).unwrap_err();
+        assert_eq!(short, KeysetError::TooFewValues { values: 1, keys: 2 });
+        assert_eq!(
+            short.to_string(),
+            "the row carries 1 key values, the order has 2 keys"
+        );
     }
 }

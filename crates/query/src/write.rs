@@ -5,42 +5,14 @@
 //! `timestamp` or `jsonb` columns), so there each value is cast to its column's type, as
 //! introspection found it. SQLite and MariaDB convert on assignment.
 
-use dynex_schema::{ColumnKind, Entity, Value};
+use dynex_schema::{Entity, Value};
 
-use crate::parse::Condition;
-use crate::render::{Dialect, Sql, condition, key_condition, row_json};
-
-/// The cast a bound value needs to be assigned to `column` of `entity`'s table, if any.
-///
-/// Only PostgreSQL needs casts. Types come from a fixed list, never from the database's text,
-/// and character types are never cast (a cast to `character` would truncate).
-pub fn write_cast(dialect: Dialect, entity: &Entity, column: &str) -> Option<&'static str> {
-    if dialect != Dialect::Postgres {
-        return None;
-    }
-    let c = entity.column(column)?;
-    let t = c.sql_type.to_ascii_lowercase();
-    Some(match c.kind {
-        ColumnKind::Integer => match t.as_str() {
-            "smallint" => "SMALLINT",
-            "integer" => "INTEGER",
-            "bigint" => "BIGINT",
-            _ => return None,
-        },
-        ColumnKind::Decimal => "NUMERIC",
-        ColumnKind::Float if t == "real" => "REAL",
-        ColumnKind::Float => "DOUBLE PRECISION",
-        ColumnKind::Boolean => "BOOLEAN",
-        ColumnKind::Date => "DATE",
-        ColumnKind::DateTime if t.contains("with time zone") => "TIMESTAMPTZ",
-        ColumnKind::DateTime => "TIMESTAMP",
-        ColumnKind::Json if t == "jsonb" => "JSONB",
-        ColumnKind::Json => "JSON",
-        ColumnKind::String if t == "uuid" => "UUID",
-        ColumnKind::String if t.starts_with("time") => "TIME",
-        ColumnKind::String | ColumnKind::Other => return None,
-    })
-}
+use crate::ast::Condition;
+use crate::cast::array_literal;
+pub use crate::cast::write_cast;
+use crate::condition::{condition, key_condition};
+use crate::select::row_json;
+use crate::sql::{Dialect, Sql};
 
 /// A column written by a statement and the cast its values need.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,40 +58,6 @@ fn array_param<'v>(sql: &mut Sql, target: &Target, values: impl Iterator<Item = 
         .push(" AS ")
         .push(target.cast.unwrap_or("TEXT"))
         .push("[])");
-}
-
-/// A PostgreSQL array literal of `values`, every element quoted (`{"a","b\"c",NULL}`).
-pub(crate) fn array_literal<'v>(values: impl Iterator<Item = &'v Value>) -> String {
-    let mut literal = String::from("{");
-    for (i, v) in values.enumerate() {
-        if i > 0 {
-            literal.push(',');
-        }
-        let text: std::borrow::Cow<'_, str> = match v {
-            Value::Null => {
-                literal.push_str("NULL");
-                continue;
-            }
-            Value::Int(n) => n.to_string().into(),
-            Value::Float(f) => f.to_string().into(),
-            Value::Bool(b) => (if *b { "true" } else { "false" }).into(),
-            Value::Text(s)
-            | Value::Decimal(s)
-            | Value::Date(s)
-            | Value::DateTime(s)
-            | Value::Json(s) => s.as_str().into(),
-        };
-        literal.push('"');
-        for c in text.chars() {
-            if c == '"' || c == '\\' {
-                literal.push('\\');
-            }
-            literal.push(c);
-        }
-        literal.push('"');
-    }
-    literal.push('}');
-    literal
 }
 
 /// How many of `n` rows of `columns` values each go into each `INSERT` or `UPDATE` statement.

@@ -13,7 +13,7 @@ mod value;
 pub use check::{ConfigError, check, derive_alias, is_reserved_table, suggest_config};
 pub use model::{
     Catalog, Constraint, Definition, Entity, EntityConfig, Field, FieldMapping, FieldType,
-    Relation, RelationTarget, Rules,
+    Relation, RelationTarget, Rules, UnknownIdentifier,
 };
 pub use table::{ColumnInfo, ColumnKind, ForeignKey, TableInfo};
-pub use value::{Value, canonical_decimal, format_decimal, normalize_datetime};
+pub use value::{Value, ValueError, canonical_decimal, format_decimal, normalize_datetime};

@@ -294,20 +294,20 @@ pub struct Entity {
     table: Option<TableInfo>,
 }
 
+/// A configuration whose identifier is not one of its fields, so it cannot be served.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("identifier `{0}` is not one of the configured fields")]
+pub struct UnknownIdentifier(pub String);
+
 impl Entity {
     /// Indexes a configuration; fails when the identifier is not one of the fields.
-    pub fn new(config: EntityConfig) -> Result<Entity, String> {
+    pub fn new(config: EntityConfig) -> Result<Entity, UnknownIdentifier> {
         let identifier = config
             .definition
             .fields
             .iter()
             .position(|f| f.field_name == config.definition.identifier)
-            .ok_or_else(|| {
-                format!(
-                    "identifier `{}` is not one of the configured fields",
-                    config.definition.identifier
-                )
-            })?;
+            .ok_or_else(|| UnknownIdentifier(config.definition.identifier.clone()))?;
         let by_visible = config
             .definition
             .fields

@@ -24,36 +24,72 @@ pub enum Value {
 
 use crate::model::FieldType;
 
+/// Why text or a JSON value is not a value of a field's type; it displays the reason a client
+/// is told.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValueError {
+    /// Text that does not spell a value of the type.
+    #[error("`{text}` is not {}", spelled(*ty))]
+    Text {
+        /// The text as given.
+        text: String,
+        /// The type it should be of.
+        ty: FieldType,
+    },
+    /// A JSON value of a kind the type does not take (an object for an integer).
+    #[error("`{json}` is not a valid {ty} value")]
+    Json {
+        /// The value as JSON text.
+        json: String,
+        /// The type it should be of.
+        ty: FieldType,
+    },
+}
+
+/// A value of the type, in words, with the spellings it takes where they are not obvious.
+fn spelled(ty: FieldType) -> &'static str {
+    match ty {
+        FieldType::Integer => "an integer",
+        FieldType::Float => "a number",
+        FieldType::Boolean => "a boolean (true, false, 1 or 0)",
+        FieldType::Decimal => "a decimal",
+        FieldType::Date => "a date (YYYY-MM-DD)",
+        FieldType::DateTime => "a date and time (YYYY-MM-DD HH:MM:SS)",
+        FieldType::String => "text",
+        FieldType::Json => "JSON",
+    }
+}
+
 impl FieldType {
     /// Parses text (a URL parameter, a path id, a CSV cell) as a value of this type.
-    pub fn parse_text(self, s: &str) -> Result<Value, String> {
+    pub fn parse_text(self, s: &str) -> Result<Value, ValueError> {
+        let not = || ValueError::Text {
+            text: s.to_string(),
+            ty: self,
+        };
         match self {
-            FieldType::Integer => s
-                .trim()
-                .parse::<i64>()
-                .map(Value::Int)
-                .map_err(|_| format!("`{s}` is not an integer")),
+            FieldType::Integer => s.trim().parse::<i64>().map(Value::Int).map_err(|_| not()),
             FieldType::Float => s
                 .trim()
                 .parse::<f64>()
                 .ok()
                 .filter(|f| f.is_finite())
                 .map(Value::Float)
-                .ok_or_else(|| format!("`{s}` is not a number")),
+                .ok_or_else(not),
             FieldType::Boolean => match s.trim() {
                 "true" | "1" => Ok(Value::Bool(true)),
                 "false" | "0" => Ok(Value::Bool(false)),
-                _ => Err(format!("`{s}` is not a boolean (true, false, 1 or 0)")),
+                _ => Err(not()),
             },
             FieldType::Decimal => canonical_decimal(s.trim())
                 .map(Value::Decimal)
-                .ok_or_else(|| format!("`{s}` is not a decimal")),
+                .ok_or_else(not),
             FieldType::Date => is_date(s.trim())
                 .then(|| Value::Date(s.trim().to_string()))
-                .ok_or_else(|| format!("`{s}` is not a date (YYYY-MM-DD)")),
+                .ok_or_else(not),
             FieldType::DateTime => normalize_datetime(s.trim())
                 .map(Value::DateTime)
-                .ok_or_else(|| format!("`{s}` is not a date and time (YYYY-MM-DD HH:MM:SS)")),
+                .ok_or_else(not),
             FieldType::String => Ok(Value::Text(s.to_string())),
             FieldType::Json => Ok(Value::Json(s.to_string())),
         }
@@ -62,14 +98,17 @@ impl FieldType {
     /// Converts a JSON scalar (an element of an `{"in": [...]}` list) to a value of this type.
     ///
     /// Lenient: strings holding numbers are accepted for numeric types, as URL values are text.
-    pub fn parse_json(self, v: &serde_json::Value) -> Result<Value, String> {
+    pub fn parse_json(self, v: &serde_json::Value) -> Result<Value, ValueError> {
         match v {
             serde_json::Value::Null => Ok(Value::Null),
             serde_json::Value::String(s) => self.parse_text(s),
             serde_json::Value::Bool(b) if self == FieldType::Boolean => Ok(Value::Bool(*b)),
             serde_json::Value::Number(n) => self.parse_text(&n.to_string()),
             other if self == FieldType::Json => Ok(Value::Json(other.to_string())),
-            other => Err(format!("`{other}` is not a valid {self} value")),
+            other => Err(ValueError::Json {
+                json: other.to_string(),
+                ty: self,
+            }),
         }
     }
 }

@@ -22,10 +22,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ("include".to_string(), "countryTaxRates".to_string()),
         ("page[limit]".to_string(), "2".to_string()),
     ];
-    let countries = dynex.read_collection("countries", &query)?.rows;
+    let countries = dynex.read_collection("countries", &query, None)?.rows;
     assert_eq!(countries.len(), 2);
     println!("{}", serde_json::to_string_pretty(&countries)?);
-    let austria = dynex.read_one("countries", "2", &[])?;
+    let austria = dynex.read_one("countries", "2", &[], None)?;
     println!("country 2 is {}", austria["name"]);
     Ok(())
 }

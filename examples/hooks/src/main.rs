@@ -164,7 +164,12 @@ fn main() -> Result<(), Box<dyn Error>> {
     assert_eq!(errors.len(), 1);
     assert_eq!(errors[0].code(), "1324");
     let okland = [("filter[countries.iso2_code]".to_string(), "OK".to_string())];
-    assert!(dynex.read_collection("countries", &okland)?.rows.is_empty());
+    assert!(
+        dynex
+            .read_collection("countries", &okland, None)?
+            .rows
+            .is_empty()
+    );
     assert_eq!(audit_log(&dynex)?.len(), 2, "nothing audited");
 
     // 3. Non-transactional: Okland is saved (and audited), the forbidden row is reported.
@@ -197,7 +202,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         "filter[price-products.fk_product]".to_string(),
         "1".to_string(),
     )];
-    let deleted = dynex.delete("price-products", None, &filter)?;
+    let deleted = dynex.delete("price-products", None, &filter, None)?;
     println!("deleted {deleted} prices");
     assert_eq!(deleted, 2);
 

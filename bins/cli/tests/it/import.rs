@@ -22,6 +22,7 @@ pub(crate) fn rows(dx: &Dynex, alias: &str) -> Vec<Value> {
                     ("page[limit]".into(), "1000".into()),
                     ("page[offset]".into(), all.len().to_string()),
                 ],
+                None,
             )
             .unwrap()
             .rows;

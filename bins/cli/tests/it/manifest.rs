@@ -14,7 +14,7 @@ use crate::{Run, demo, dynex};
 
 /// Every row of `alias`, in identifier order.
 fn rows(dx: &Dynex, alias: &str) -> Vec<Value> {
-    dx.read_collection(alias, &[("page[limit]".into(), "1000".into())])
+    dx.read_collection(alias, &[("page[limit]".into(), "1000".into())], None)
         .unwrap()
         .rows
 }

@@ -591,12 +591,12 @@ impl Fixture {
         State {
             countries: self
                 .dx
-                .read_collection("countries", &all)
+                .read_collection("countries", &all, None)
                 .expect("read countries")
                 .rows,
             price_products: self
                 .dx
-                .read_collection("price-products", &all)
+                .read_collection("price-products", &all, None)
                 .expect("read price products")
                 .rows,
             users: serde_json::to_value(self.dx.list_users().expect("users")).expect("JSON"),

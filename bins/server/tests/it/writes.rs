@@ -781,7 +781,7 @@ async fn large_payloads_span_several_statements(db: TestDb) {
             ("page[limit]".to_string(), "1000".to_string()),
             ("include".to_string(), "countryTaxRates".to_string()),
         ];
-        dx.read_collection("countries", &pairs)
+        dx.read_collection("countries", &pairs, None)
             .expect("read countries")
             .rows
     };

@@ -68,7 +68,7 @@ fn entities_are_added_from_the_live_schema(db: TestDb) {
         (FieldType::Decimal, Some(8), Some(2))
     );
     assert!(rate.validation.is_required);
-    let rows = dx.read_collection("tax-rates", &[]).unwrap().rows;
+    let rows = dx.read_collection("tax-rates", &[], None).unwrap().rows;
     assert!(!rows.is_empty());
     assert!(matches!(
         dx.add_entity("spy_tax_rate", None, true),
@@ -76,7 +76,7 @@ fn entities_are_added_from_the_live_schema(db: TestDb) {
     ));
     dx.set_entity_active("tax-rates", false).unwrap();
     assert!(matches!(
-        dx.read_collection("tax-rates", &[]),
+        dx.read_collection("tax-rates", &[], None),
         Err(CoreError::UnknownEntity(_))
     ));
     let exported = dx.export_configuration(&["tax-rates".to_string()]).unwrap();
@@ -115,10 +115,10 @@ fn invalid_configurations_change_nothing(db: TestDb) {
 fn changes_reach_another_handle_within_a_second(db: TestDb) {
     let admin = demo(&db);
     let server = Dynex::open_with(&db.url, Options::default()).unwrap();
-    assert!(server.read_collection("countries", &[]).is_ok());
+    assert!(server.read_collection("countries", &[], None).is_ok());
     admin.set_entity_active("countries", false).unwrap();
     let start = Instant::now();
-    while server.read_collection("countries", &[]).is_ok() {
+    while server.read_collection("countries", &[], None).is_ok() {
         assert!(
             start.elapsed() < Duration::from_secs(1),
             "change not seen within a second"

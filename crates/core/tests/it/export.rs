@@ -51,7 +51,10 @@ fn exports_bind_every_value_and_leave_the_pool_usable(db: TestDb) {
             Some("2024-02-01 09:25:00")
         );
         // The pool's other uses still get working connections.
-        let all = dx.read_collection("product-abstracts", &[]).unwrap().rows;
+        let all = dx
+            .read_collection("product-abstracts", &[], None)
+            .unwrap()
+            .rows;
         assert_eq!(all.len(), 8);
     }
 }
@@ -92,7 +95,7 @@ fn a_copy_cut_short_is_an_error_not_a_short_export() {
     // The stream ends without its trailer, or libpq reports the lost connection first.
     assert!(matches!(e, CoreError::Unavailable(_)), "{e:?}");
     // The pool still serves.
-    let page = dx.read_collection("product-abstracts", &[]).unwrap();
+    let page = dx.read_collection("product-abstracts", &[], None).unwrap();
     assert!(!page.rows.is_empty());
 }
 

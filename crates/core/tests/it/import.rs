@@ -25,7 +25,7 @@ impl ImportObserver for Lines {
 
 fn names(dx: &Dynex) -> Vec<String> {
     let page = dx
-        .read_collection("tax-sets", &[("page[limit]".into(), "100".into())])
+        .read_collection("tax-sets", &[("page[limit]".into(), "100".into())], None)
         .unwrap();
     page.rows
         .iter()

@@ -12,7 +12,8 @@ fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
 
 backend_tests!(
     reads_with_filters_includes_and_types,
-    unknown_aliases_and_rows
+    unknown_aliases_and_rows,
+    reads_need_the_scope_of_every_entity_they_reach,
 );
 
 fn reads_with_filters_includes_and_types(db: TestDb) {
@@ -24,6 +25,7 @@ fn reads_with_filters_includes_and_types(db: TestDb) {
                 ("filter[countries.iso2_code]", "AT"),
                 ("include", "countryTaxRates"),
             ]),
+            None,
         )
         .unwrap()
         .rows;
@@ -39,7 +41,7 @@ fn reads_with_filters_includes_and_types(db: TestDb) {
         assert_eq!(r["fk_country"], at["id_country"]);
     }
     let one = dx
-        .read_one("countries", &at["id_country"].to_string(), &[])
+        .read_one("countries", &at["id_country"].to_string(), &[], None)
         .unwrap();
     assert_eq!(one["iso2_code"], json!("AT"));
     assert!(one.get("countryTaxRates").is_none());
@@ -47,10 +49,11 @@ fn reads_with_filters_includes_and_types(db: TestDb) {
         .read_collection(
             "countries",
             &pairs(&[("page[offset]", "1"), ("page[limit]", "2")]),
+            None,
         )
         .unwrap()
         .rows;
-    let all = dx.read_collection("countries", &[]).unwrap().rows;
+    let all = dx.read_collection("countries", &[], None).unwrap().rows;
     assert_eq!(page.len(), 2);
     assert_eq!(page[0], all[1]);
     let ids: Vec<i64> = all
@@ -65,6 +68,7 @@ fn reads_with_filters_includes_and_types(db: TestDb) {
                 "include",
                 "productAbstractProducts.productPrices,productAbstractProducts.productStocks",
             )]),
+            None,
         )
         .unwrap()
         .rows;
@@ -76,17 +80,77 @@ fn reads_with_filters_includes_and_types(db: TestDb) {
 fn unknown_aliases_and_rows(db: TestDb) {
     let dx = demo(&db);
     assert!(matches!(
-        dx.read_collection("nope", &[]),
+        dx.read_collection("nope", &[], None),
         Err(CoreError::UnknownEntity(_))
     ));
     assert!(matches!(
-        dx.read_one("countries", "99999", &[]),
+        dx.read_one("countries", "99999", &[], None),
         Err(CoreError::RowNotFound(_))
     ));
     assert!(matches!(
-        dx.read_one("countries", "abc", &[]),
+        dx.read_one("countries", "abc", &[], None),
         Err(CoreError::RowNotFound(_))
     ));
+}
+
+/// The scope a read or delete was refused for.
+fn missing<T>(result: Result<T, CoreError>) -> String {
+    match result {
+        Err(CoreError::MissingScope(scope)) => scope,
+        other => panic!("expected a missing scope, got {:?}", other.map(|_| ())),
+    }
+}
+
+/// A caller needs the read scope of the entity, checked before its alias is looked up, and of
+/// every entity its include tree reaches, however deep; a trusted caller (`None`) needs none.
+fn reads_need_the_scope_of_every_entity_they_reach(db: TestDb) {
+    let dx = demo(&db);
+    let caller = |scopes: &[&str]| dynex_auth::Principal {
+        name: "reader".into(),
+        scopes: scopes.iter().map(|s| s.parse().unwrap()).collect(),
+    };
+    let countries_only = caller(&["dynamic-entity:countries:read"]);
+    let include = pairs(&[("include", "countryTaxRates")]);
+    assert_eq!(
+        missing(dx.read_collection("countries", &include, Some(&countries_only))),
+        "dynamic-entity:tax-rates:read"
+    );
+    assert_eq!(
+        missing(dx.read_one("countries", "2", &include, Some(&countries_only))),
+        "dynamic-entity:tax-rates:read"
+    );
+    assert_eq!(
+        missing(dx.read_collection("nope", &[], Some(&countries_only))),
+        "dynamic-entity:nope:read",
+        "the scope before the alias"
+    );
+    assert_eq!(
+        missing(dx.delete("countries", Some("2"), &[], Some(&countries_only))),
+        "dynamic-entity:countries:delete"
+    );
+    // The second level of an include tree needs its scope too.
+    let deep = pairs(&[("include", "productAbstractProducts.productPrices")]);
+    let two_levels = caller(&[
+        "dynamic-entity:product-abstracts:read",
+        "dynamic-entity:product-concretes:read",
+    ]);
+    assert_eq!(
+        missing(dx.read_collection("product-abstracts", &deep, Some(&two_levels))),
+        "dynamic-entity:price-products:read"
+    );
+    let all_three = caller(&[
+        "dynamic-entity:product-abstracts:read",
+        "dynamic-entity:product-concretes:read",
+        "dynamic-entity:price-products:read",
+    ]);
+    let with_scopes = dx
+        .read_collection("product-abstracts", &deep, Some(&all_three))
+        .unwrap();
+    let trusted = dx
+        .read_collection("product-abstracts", &deep, None)
+        .unwrap();
+    assert_eq!(with_scopes.rows, trusted.rows);
+    assert!(!trusted.rows.is_empty());
 }
 
 /// Opening a SQLite database gathers the planner's statistics for tables that lack them, so a

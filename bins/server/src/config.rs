@@ -1,0 +1,110 @@
+//! How the server is configured: the command line of `dynex-server`, the settings of an
+//! application built by [`crate::create_app`], and the state every handler shares.
+
+use std::net::SocketAddr;
+
+use dynex_core::Dynex;
+
+/// Command-line and environment settings of `dynex-server`.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(
+    name = "dynex-server",
+    version,
+    about = "Serve the Data Exchange API over configured tables"
+)]
+pub struct ServerArgs {
+    /// Database URL: sqlite://path, postgres://user@host/db or mysql://user:pass@host/db
+    /// [default: sqlite://dynex.db, or sqlite://dynex-demo.db with --demo]
+    #[arg(long, env = "DYNEX_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Address to listen on.
+    #[arg(long, env = "DYNEX_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+    /// Load the demo catalog (if absent) and print a ready-to-use API key.
+    #[arg(long)]
+    pub demo: bool,
+    /// URL prefix of the Data Exchange API.
+    #[arg(long, env = "DYNEX_ROUTE_PREFIX", default_value = "dynamic-entity")]
+    pub route_prefix: String,
+    /// Rows per page when a request gives no page[limit].
+    // clap prints this text as the option's help, where `page[limit]` is the parameter's name.
+    #[allow(rustdoc::broken_intra_doc_links)]
+    #[arg(long, env = "DYNEX_PAGE_LIMIT_DEFAULT", default_value_t = 20)]
+    pub page_limit_default: u64,
+    /// Largest page[limit] accepted.
+    // clap prints this text as the option's help, where `page[limit]` is the parameter's name.
+    #[allow(rustdoc::broken_intra_doc_links)]
+    #[arg(long, env = "DYNEX_PAGE_LIMIT_MAX", default_value_t = 1000)]
+    pub page_limit_max: u64,
+    /// Database connections in the pool.
+    #[arg(long, env = "DYNEX_POOL_SIZE", default_value_t = 8)]
+    pub pool_size: u32,
+    /// HTTP worker threads (default: one per CPU).
+    #[arg(long, env = "DYNEX_WORKERS")]
+    pub workers: Option<usize>,
+    /// Largest request body accepted, in bytes; a larger one is refused with 413 (code 1322).
+    #[arg(long, env = "DYNEX_MAX_BODY_BYTES", default_value_t = AppConfig::DEFAULT_MAX_BODY_BYTES)]
+    pub max_body_bytes: usize,
+    /// Largest CSV file accepted by an import job (`POST /admin/api/jobs/import`, the back
+    /// office), in bytes; it is stored in a temporary file, not held in memory.
+    #[arg(long, env = "DYNEX_MAX_UPLOAD_BYTES", default_value_t = AppConfig::DEFAULT_MAX_UPLOAD_BYTES)]
+    pub max_upload_bytes: usize,
+    /// Secret that signs access tokens (at least 32 random bytes; every instance needs the
+    /// same). Without it, a secret generated at first start and kept in the database is used.
+    #[arg(long, env = "DYNEX_TOKEN_SECRET", hide_env_values = true)]
+    pub token_secret: Option<String>,
+    /// Access-token lifetime in seconds.
+    #[arg(long, env = "DYNEX_ACCESS_TOKEN_TTL", default_value_t = 8 * 3600)]
+    pub access_token_ttl: u64,
+    /// Refresh-token lifetime in seconds.
+    #[arg(long, env = "DYNEX_REFRESH_TOKEN_TTL", default_value_t = 30 * 24 * 3600)]
+    pub refresh_token_ttl: u64,
+    /// Rate-limit failed logins by the first `X-Forwarded-For` address instead of the peer's;
+    /// only behind a proxy that sets that header itself.
+    #[arg(long, env = "DYNEX_TRUST_FORWARDED_FOR")]
+    pub trust_forwarded_for: bool,
+}
+
+/// How the application is served, besides the database.
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    /// URL prefix of the Data Exchange API, `dynamic-entity` by default.
+    pub route_prefix: String,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Largest file accepted by an import job, in bytes.
+    pub max_upload_bytes: usize,
+    /// Take the client address for login rate limits from `X-Forwarded-For`.
+    pub trust_forwarded_for: bool,
+}
+
+impl AppConfig {
+    /// The default body limit: 16 MiB, room for about 20,000 typical rows per request.
+    pub const DEFAULT_MAX_BODY_BYTES: usize = dynex_core::DEFAULT_MAX_BODY_BYTES;
+    /// The default upload limit of import jobs: 4 GiB.
+    pub const DEFAULT_MAX_UPLOAD_BYTES: usize = 4 * 1024 * 1024 * 1024;
+}
+
+impl Default for AppConfig {
+    fn default() -> Self {
+        AppConfig {
+            route_prefix: "dynamic-entity".to_string(),
+            max_body_bytes: AppConfig::DEFAULT_MAX_BODY_BYTES,
+            max_upload_bytes: AppConfig::DEFAULT_MAX_UPLOAD_BYTES,
+            trust_forwarded_for: false,
+        }
+    }
+}
+
+/// What every handler shares.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// The opened database.
+    pub dynex: Dynex,
+    /// The body limit, for the 413 message.
+    pub max_body_bytes: usize,
+    /// The upload limit of import jobs.
+    pub max_upload_bytes: usize,
+    /// Take the client address from `X-Forwarded-For`.
+    pub trust_forwarded_for: bool,
+}

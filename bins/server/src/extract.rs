@@ -1,0 +1,164 @@
+//! What handlers take from a request besides the shared state: who is calling and what they may
+//! do, the query pairs, and the body.
+//!
+//! The credential extractors, [`Authorized`] and [`Admin`], run the checks of [`crate::auth`]
+//! before the handler starts. A handler lists its extractors first-to-last in the order their
+//! checks must run: docs/auth.md ("Error answers") promises that credentials and scopes are
+//! checked before the alias is looked up and before a write's body is read.
+
+use std::future::{Ready, ready};
+use std::marker::PhantomData;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use dynex_auth::{Action, Principal};
+use serde::Deserialize;
+
+use crate::auth;
+use crate::config::AppState;
+use crate::error::ApiError;
+
+/// The query string as decoded name and value pairs, in order (repeats kept).
+pub(crate) fn query_pairs(req: &HttpRequest) -> Vec<(String, String)> {
+    form_urlencoded::parse(req.query_string().as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// Reads a request body of at most `limit` bytes into one buffer sized from `Content-Length`
+/// (growing a buffer chunk by chunk costs more than parsing the JSON).
+pub(crate) async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<web::Bytes, ApiError> {
+    use futures_util::StreamExt;
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(ApiError::BodyTooLarge(limit));
+    }
+    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(8192));
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| {
+            ApiError::Core(dynex_core::CoreError::Rows(vec![
+                dynex_validate::RowError::InvalidFormat,
+            ]))
+        })?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::BodyTooLarge(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// The state [`crate::create_app`] registers; every application built there has it.
+fn state(req: &HttpRequest) -> Result<&web::Data<AppState>, ApiError> {
+    req.app_data::<web::Data<AppState>>()
+        .ok_or_else(|| ApiError::Internal("the application state is not registered".into()))
+}
+
+/// A caller holding the `admin` scope: the guard of every admin API route.
+///
+/// Admin handlers that take their body as `web::Bytes` list `Admin` after it: actix polls
+/// extractors in argument order, so a body declared or found too large is still refused (413)
+/// before the credentials are looked at, as when the check ran inside the handler.
+pub(crate) struct Admin(pub Principal);
+
+impl FromRequest for Admin {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(state(req).and_then(|state| {
+            auth::authorize_admin(&state.dynex, req, &query_pairs(req)).map(Admin)
+        }))
+    }
+}
+
+/// An action on the Data Exchange API as a type, so that a handler's signature names the scope
+/// it needs: `Authorized<Read>`, `Authorized<Write>`, `Authorized<Delete>`.
+pub(crate) trait Permission {
+    /// The action this type stands for.
+    const ACTION: Action;
+}
+
+/// Reading rows: `GET`.
+pub(crate) enum Read {}
+
+/// Writing rows: `POST`, `PATCH` and `PUT`.
+pub(crate) enum Write {}
+
+/// Deleting rows: `DELETE`.
+pub(crate) enum Delete {}
+
+impl Permission for Read {
+    const ACTION: Action = Action::Read;
+}
+
+impl Permission for Write {
+    const ACTION: Action = Action::Write;
+}
+
+impl Permission for Delete {
+    const ACTION: Action = Action::Delete;
+}
+
+/// A Data Exchange API request whose caller may do `A` on the entity its path names: who calls,
+/// the path's alias and id, and the query pairs.
+///
+/// Only the credentials and that scope are checked: whether the alias names an entity is the
+/// handler's business, answered after this, and dynex-core checks the scopes of the entities
+/// the request reaches from there (includes, nested rows), given the principal.
+pub(crate) struct Authorized<A> {
+    /// Who is calling.
+    pub principal: Principal,
+    /// The `{alias}` of the path.
+    pub alias: String,
+    /// The `{id}` of the path, on `/{alias}/{id}`.
+    pub id: Option<String>,
+    /// The query pairs, credentials (`api_key`) included.
+    pub pairs: Vec<(String, String)>,
+    action: PhantomData<A>,
+}
+
+/// The segments of a Data Exchange API path, decoded as `web::Path` decodes them.
+#[derive(Deserialize)]
+struct EntityPath {
+    alias: String,
+    #[serde(default)]
+    id: Option<String>,
+}
+
+impl<A: Permission> Authorized<A> {
+    fn check(req: &HttpRequest) -> Result<Self, ApiError> {
+        let state = state(req)?;
+        let path: EntityPath = req
+            .match_info()
+            .load()
+            .map_err(|_| ApiError::RouteNotFound)?;
+        let pairs = query_pairs(req);
+        let principal = auth::authorize(&state.dynex, req, &pairs, A::ACTION, &path.alias)?;
+        Ok(Authorized {
+            principal,
+            alias: path.alias,
+            id: path.id,
+            pairs,
+            action: PhantomData,
+        })
+    }
+}
+
+impl<A: Permission> FromRequest for Authorized<A> {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(Self::check(req))
+    }
+}

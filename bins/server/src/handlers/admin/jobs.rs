@@ -1,0 +1,320 @@
+//! Jobs in the admin API (`/admin/api/jobs`): CSV imports that run in the background with their
+//! progress, summary and rejected lines kept, CSV exports recorded as they are downloaded, and
+//! the history of both. The back office's Jobs page is built on these routes.
+
+use std::io::Write;
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use dynex_auth::{Action, Principal};
+use dynex_core::{CoreError, ImportMode, ImportOptions, JobKind, NewJob};
+use futures_util::StreamExt;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::config::AppState;
+use crate::error::ApiError;
+use crate::extract::{Admin, query_pairs};
+use crate::handlers::{blocking, csv};
+use crate::respond::ok;
+
+/// Jobs listed by `GET /admin/api/jobs` unless `limit` says otherwise, and the most it takes.
+const LIST_DEFAULT: u64 = 50;
+const LIST_MAX: u64 = 500;
+
+/// Refuses a job on `alias` unless the principal may also `action` it on the Data Exchange API:
+/// the `admin` scope alone configures entities, it does not read or write their rows.
+fn entity_scope(principal: &Principal, action: Action, alias: &str) -> Result<(), ApiError> {
+    if principal.allows(action, alias) {
+        return Ok(());
+    }
+    Err(ApiError::MissingScope(
+        Principal::missing_scope(action, alias).to_string(),
+    ))
+}
+
+fn invalid(message: impl Into<String>) -> ApiError {
+    ApiError::Core(CoreError::Invalid(message.into()))
+}
+
+fn flag(value: Option<&String>, name: &str) -> Result<bool, ApiError> {
+    match value.map(String::as_str) {
+        None | Some("false" | "0" | "") => Ok(false),
+        Some("true" | "1") => Ok(true),
+        Some(other) => Err(invalid(format!("`{name}` is true or false, not `{other}`"))),
+    }
+}
+
+/// `GET /admin/api/jobs[?limit=N]`: the latest jobs, newest first.
+pub(crate) async fn list(
+    state: web::Data<AppState>,
+    _: Admin,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let pairs = query_pairs(&req);
+    let limit = match pairs.iter().find(|(k, _)| k == "limit") {
+        None => LIST_DEFAULT,
+        Some((_, v)) => v
+            .parse::<u64>()
+            .ok()
+            .filter(|n| (1..=LIST_MAX).contains(n))
+            .ok_or_else(|| invalid(format!("`limit` is a number from 1 to {LIST_MAX}")))?,
+    };
+    let dynex = state.dynex.clone();
+    Ok(ok(blocking(move || dynex.jobs(limit)).await?))
+}
+
+/// `GET /admin/api/jobs/{id}`: one job with its progress or summary.
+pub(crate) async fn show(
+    state: web::Data<AppState>,
+    _: Admin,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let dynex = state.dynex.clone();
+    let id = id.into_inner();
+    Ok(ok(blocking(move || dynex.job(&id)).await?))
+}
+
+/// `GET /admin/api/jobs/{id}/rejects`: an import's rejected lines as a CSV file.
+pub(crate) async fn rejects(
+    state: web::Data<AppState>,
+    _: Admin,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let dynex = state.dynex.clone();
+    let id = id.into_inner();
+    let (job, csv) = blocking(move || {
+        let mut csv = Vec::new();
+        let job = dynex.job_rejects(&id, &mut csv)?;
+        Ok((job, csv))
+    })
+    .await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header(attachment(&format!("{}-rejects.csv", job.entity)))
+        .body(csv))
+}
+
+/// `Content-Disposition: attachment` with a file name made of safe characters only.
+fn attachment(name: &str) -> (header::HeaderName, String) {
+    let safe: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    (
+        header::CONTENT_DISPOSITION,
+        format!("attachment; filename=\"{safe}\""),
+    )
+}
+
+/// `POST /admin/api/jobs/import?entity=A[&mode=insert|upsert|update][&key=F][&dryRun=true]
+/// [&atomic=true][&maxErrors=N][&fileName=F][&mapping=YAML]` with the CSV file as the body.
+///
+/// The body is stored in a temporary file first (up to the upload limit, not the API's body
+/// limit), then the import starts in the background and the answer is `202 Accepted` with the
+/// job; `GET /admin/api/jobs/{id}` follows it.
+pub(crate) async fn import(
+    state: web::Data<AppState>,
+    Admin(principal): Admin,
+    req: HttpRequest,
+    mut payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let pairs = query_pairs(&req);
+    const PARAMETERS: [&str; 8] = [
+        "entity",
+        "mode",
+        "key",
+        "dryRun",
+        "atomic",
+        "maxErrors",
+        "fileName",
+        "mapping",
+    ];
+    // `api_key` is a credential, read by the `Admin` extractor.
+    if let Some((k, _)) = pairs
+        .iter()
+        .find(|(k, _)| k != "api_key" && !PARAMETERS.contains(&k.as_str()))
+    {
+        return Err(invalid(format!(
+            "unknown parameter `{k}` (known: {})",
+            PARAMETERS.join(", ")
+        )));
+    }
+    let get = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v);
+    let entity = get("entity")
+        .cloned()
+        .ok_or_else(|| invalid("`entity` names the endpoint to import into"))?;
+    // Checked now, so that a mistyped alias is an answer rather than a failed job.
+    if state.dynex.snapshot().catalog.entity(&entity).is_none() {
+        return Err(ApiError::Core(CoreError::UnknownEntity(entity)));
+    }
+    entity_scope(&principal, Action::Write, &entity)?;
+    let mode = get("mode")
+        .map_or(Ok(ImportMode::Insert), |m| m.parse())
+        .map_err(invalid)?;
+    let max_errors = get("maxErrors")
+        .map(|v| {
+            v.parse::<u64>()
+                .map_err(|_| invalid("`maxErrors` is a whole number"))
+        })
+        .transpose()?;
+    let mapping = get("mapping")
+        .filter(|m| !m.trim().is_empty())
+        .map(|m| dynex_csv::Mapping::from_yaml(m).map_err(|e| invalid(format!("mapping: {e}"))))
+        .transpose()?;
+    let options = ImportOptions {
+        mode,
+        key: get("key").filter(|k| !k.is_empty()).cloned(),
+        dry_run: flag(get("dryRun"), "dryRun")?,
+        atomic: flag(get("atomic"), "atomic")?,
+        max_errors,
+        mapping,
+        ..ImportOptions::default()
+    };
+    let file_name = get("fileName")
+        .cloned()
+        .unwrap_or_else(|| format!("{entity}.csv"));
+    let shown = json!({
+        "mode": mode.as_str(),
+        "key": options.key,
+        "dryRun": options.dry_run,
+        "atomic": options.atomic,
+        "maxErrors": options.max_errors,
+        "mapping": options.mapping.is_some(),
+    });
+
+    // The file goes to disk as it arrives: the import then streams it in constant memory.
+    let mut file = tempfile::tempfile().map_err(|e| ApiError::Internal(e.to_string()))?;
+    let mut size: u64 = 0;
+    let limit = state.max_upload_bytes;
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| invalid(format!("the upload broke off: {e}")))?;
+        size += chunk.len() as u64;
+        if size > limit as u64 {
+            return Err(ApiError::BodyTooLarge(limit));
+        }
+        file.write_all(&chunk)
+            .map_err(|e| ApiError::Internal(format!("cannot store the upload: {e}")))?;
+    }
+    let dynex = state.dynex.clone();
+    let job = blocking(move || {
+        dynex.create_job(NewJob {
+            kind: JobKind::Import,
+            entity,
+            file_name,
+            options: shown,
+            created_by: principal.name,
+            bytes_total: Some(size),
+        })
+    })
+    .await?;
+    let dynex = state.dynex.clone();
+    let id = job.id.clone();
+    // A thread of its own: an import may take minutes, longer than the blocking pool should
+    // be held.
+    std::thread::Builder::new()
+        .name(format!("dynex-job-{id}"))
+        .spawn(move || {
+            use std::io::Seek;
+            let result = file
+                .rewind()
+                .map_err(|e| CoreError::Invalid(format!("cannot read the upload: {e}")))
+                .and_then(|()| dynex.run_import_job(&id, std::io::BufReader::new(file), &options));
+            if let Err(e) = result {
+                let error = ApiError::Core(e).object();
+                let error = json!({ "code": error.code, "message": error.message });
+                if let Err(e) = dynex.finish_job(&id, Err(error)) {
+                    log::error!("cannot record the failure of job {id}: {e}");
+                }
+            }
+        })
+        .map_err(|e| ApiError::Internal(format!("cannot start the job: {e}")))?;
+    Ok(HttpResponse::Accepted()
+        .insert_header((header::LOCATION, format!("jobs/{}", job.id)))
+        .json(json!({ "data": job })))
+}
+
+/// The body of `POST /admin/api/jobs/export`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ExportJob {
+    entity: String,
+    #[serde(default)]
+    sort: Option<String>,
+    #[serde(default)]
+    fields: Vec<String>,
+    /// Filters as the API's query pairs: `{"filter[gadgets.price]": "{\"gte\": 10}"}`.
+    #[serde(default)]
+    filters: serde_json::Map<String, serde_json::Value>,
+    #[serde(default)]
+    changed_since: Option<String>,
+}
+
+/// `POST /admin/api/jobs/export` with `{entity, sort?, fields?, filters?, changedSince?}`:
+/// answers the CSV file (as `Accept: text/csv` on the API does) and records the export as a job,
+/// done with its row count when the last row is sent. The job's id is in `X-Dynex-Job`.
+pub(crate) async fn export(
+    state: web::Data<AppState>,
+    bytes: web::Bytes,
+    Admin(principal): Admin,
+) -> Result<HttpResponse, ApiError> {
+    let asked: ExportJob = serde_json::from_slice(&bytes)
+        .map_err(|e| invalid(format!("invalid request body: {e}")))?;
+    let mut request = dynex_core::ExportRequest {
+        sort: asked.sort.clone().filter(|s| !s.is_empty()),
+        fields: asked.fields.clone(),
+        changed_since: asked.changed_since.clone().filter(|s| !s.is_empty()),
+        ..Default::default()
+    };
+    for (k, v) in &asked.filters {
+        if !k.starts_with("filter") {
+            return Err(invalid(format!("`{k}` is not a filter parameter")));
+        }
+        let v = match v {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        request.filters.push((k.clone(), v));
+    }
+    if state
+        .dynex
+        .snapshot()
+        .catalog
+        .entity(&asked.entity)
+        .is_none()
+    {
+        return Err(ApiError::Core(CoreError::UnknownEntity(asked.entity)));
+    }
+    entity_scope(&principal, Action::Read, &asked.entity)?;
+    let dynex = state.dynex.clone();
+    let alias = asked.entity.clone();
+    let (plan, job) = blocking(move || {
+        let plan = dynex.plan_export(&alias, &request)?;
+        let job = dynex.create_job(NewJob {
+            kind: JobKind::Export,
+            entity: alias.clone(),
+            file_name: format!("{alias}.csv"),
+            options: json!({
+                "sort": request.sort,
+                "fields": request.fields,
+                "filters": request.filters.iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>(),
+                "changedSince": request.changed_since,
+            }),
+            created_by: principal.name,
+            bytes_total: None,
+        })?;
+        Ok((plan, job))
+    })
+    .await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header(attachment(&job.file_name))
+        .insert_header(("X-Dynex-Job", job.id.clone()))
+        .streaming(csv::stream_export(&state, plan, Some(job.id))))
+}

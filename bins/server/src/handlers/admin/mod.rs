@@ -1,0 +1,43 @@
+//! The admin API under `/admin/api`: entities (the Data Exchange API's configuration) and the
+//! live tables they can expose, users, integration clients and API keys, and jobs. Every route
+//! needs the `admin` scope (the [`crate::extract::Admin`] extractor); answers are `{"data": …}`
+//! and errors Spryker-style arrays like the rest.
+//!
+//! What the areas share is here: running core calls off the async workers and reading JSON
+//! bodies.
+
+pub(crate) mod access;
+pub(crate) mod entities;
+pub(crate) mod jobs;
+
+use actix_web::{HttpResponse, web};
+use dynex_core::{CoreError, Dynex};
+
+use super::blocking;
+use crate::config::AppState;
+use crate::error::ApiError;
+
+/// Runs `f` off the async workers.
+async fn run<R: Send + 'static>(
+    state: &web::Data<AppState>,
+    f: impl FnOnce(Dynex) -> Result<R, CoreError> + Send + 'static,
+) -> Result<R, ApiError> {
+    let dynex = state.dynex.clone();
+    blocking(move || f(dynex)).await
+}
+
+/// Runs `op` on the named user, client, key or entity and answers 204.
+async fn on_name(
+    state: web::Data<AppState>,
+    name: String,
+    op: fn(&Dynex, &str) -> Result<(), CoreError>,
+) -> Result<HttpResponse, ApiError> {
+    run(&state, move |d| op(&d, &name)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Parses a JSON request body; a malformed one is 400 with serde's reason.
+fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::Core(CoreError::Invalid(format!("invalid request body: {e}"))))
+}

@@ -1,0 +1,261 @@
+//! CSV over HTTP: `GET` with `Accept: text/csv` streams an export, and `POST`, `PATCH` and `PUT`
+//! with `Content-Type: text/csv` run the import engine of `dynex import`.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use dynex_core::{CoreError, ImportMode, ImportObserver, ImportOptions, Reject};
+use dynex_csv::EntityWriter;
+use dynex_query::QueryError;
+use serde::Serialize;
+use serde_json::json;
+
+use super::blocking;
+use crate::config::AppState;
+use crate::error::ApiError;
+
+/// Whether the request asks for CSV (`Accept: text/csv`, ahead of JSON).
+pub(crate) fn wants_csv(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| {
+            let csv = accept.find("text/csv");
+            let json = accept.find("application/json");
+            matches!((csv, json), (Some(c), j) if j.is_none_or(|j| c < j))
+        })
+}
+
+/// Whether the request body is CSV (`Content-Type: text/csv`).
+pub(crate) fn sends_csv(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(';')
+                .next()
+                .is_some_and(|t| t.trim().eq_ignore_ascii_case("text/csv"))
+        })
+}
+
+/// A chunk of the CSV answer, sent from the blocking export to the response body.
+pub(crate) type Chunk = Result<web::Bytes, std::io::Error>;
+
+/// Collects CSV output and sends it in chunks of about 64 KiB.
+struct ChunkWriter {
+    buffer: Vec<u8>,
+    sender: tokio::sync::mpsc::Sender<Chunk>,
+}
+
+impl ChunkWriter {
+    fn send(&mut self) -> std::io::Result<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let chunk = web::Bytes::from(std::mem::take(&mut self.buffer));
+        self.sender
+            .blocking_send(Ok(chunk))
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client gone"))
+    }
+}
+
+impl std::io::Write for ChunkWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.buffer.extend_from_slice(buf);
+        if self.buffer.len() >= 64 * 1024 {
+            self.send()?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.send()
+    }
+}
+
+/// `GET /{alias}` as CSV: every row matching the filters, streamed in keyset pages.
+pub(crate) async fn export(
+    state: web::Data<AppState>,
+    alias: String,
+    pairs: Vec<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    if let Some((name, _)) = pairs
+        .iter()
+        .find(|(k, _)| k.starts_with("page") || k == "include" || k == "meta")
+    {
+        return Err(ApiError::Core(CoreError::Query(
+            QueryError::InvalidParameter {
+                name: name.clone(),
+                reason: "a CSV answer holds every matching row, without relations".into(),
+            },
+        )));
+    }
+    let mut request = dynex_core::ExportRequest::default();
+    for (k, v) in pairs {
+        if k.starts_with("filter") {
+            request.filters.push((k, v));
+        } else if k == "sort" {
+            request.sort = Some(v);
+        } else if k == format!("fields[{alias}]") {
+            request.fields = v.split(',').map(str::to_string).collect();
+        } else if k.starts_with("fields") {
+            return Err(ApiError::Core(CoreError::Query(
+                QueryError::InvalidParameter {
+                    name: k,
+                    reason: format!("a CSV answer holds only fields of `{alias}`"),
+                },
+            )));
+        }
+    }
+    let plan = state
+        .dynex
+        .plan_export(&alias, &request)
+        .map_err(|e| match e {
+            // The only invalid input left here is the list of fields.
+            CoreError::Invalid(reason) => {
+                ApiError::Core(CoreError::Query(QueryError::InvalidParameter {
+                    name: format!("fields[{alias}]"),
+                    reason,
+                }))
+            }
+            e => ApiError::Core(e),
+        })?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .streaming(stream_export(&state, plan, None)))
+}
+
+/// Streams a planned export as CSV, header first, from the runtime's bounded blocking pool;
+/// with `job`, ends that job with the row count (or the failure) when the export is done.
+pub(crate) fn stream_export(
+    state: &web::Data<AppState>,
+    plan: dynex_core::ExportPlan,
+    job: Option<String>,
+) -> impl futures_util::Stream<Item = Chunk> + use<> {
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Chunk>(8);
+    let dynex = state.dynex.clone();
+    // The export runs on the runtime's bounded blocking pool (not a thread per request) and
+    // hands chunks over as they fill.
+    actix_web::rt::task::spawn_blocking(move || {
+        let started = std::time::Instant::now();
+        let entity = plan.entity().clone();
+        let alias = entity.alias().to_string();
+        let mut out = ChunkWriter {
+            buffer: Vec::with_capacity(64 * 1024),
+            sender: sender.clone(),
+        };
+        let result = (|| -> Result<u64, String> {
+            let mut writer = EntityWriter::with_fields(&entity, plan.fields(), &mut out)
+                .map_err(|e| e.to_string())?;
+            let summary = dynex
+                .export_cells(&plan, |cells| {
+                    writer
+                        .write_cells(cells)
+                        .map_err(|e| CoreError::Invalid(e.to_string()))
+                })
+                .map_err(|e| e.to_string())?;
+            writer.finish().map_err(|e| e.to_string())?;
+            out.send().map_err(|e| e.to_string())?;
+            Ok(summary.rows)
+        })();
+        if let Some(id) = job {
+            let outcome = match &result {
+                Ok(rows) => Ok(json!({
+                    "rows": rows,
+                    "seconds": started.elapsed().as_secs_f64(),
+                })),
+                Err(e) => Err(json!({ "code": dynex_wire::Code::Internal.as_str(), "message": e })),
+            };
+            if let Err(e) = dynex.finish_job(&id, outcome) {
+                log::error!("cannot record the end of export job {id}: {e}");
+            }
+        }
+        if let Err(e) = result {
+            // The status line is gone already: end the body with an error so the client sees a
+            // broken transfer instead of a short file.
+            log::error!("CSV export of `{alias}` failed: {e}");
+            let _ = sender.blocking_send(Err(std::io::Error::other("export failed")));
+        }
+    });
+    futures_util::stream::poll_fn(move |cx| receiver.poll_recv(cx))
+}
+
+/// A rejected line as the API lists it: Spryker's error object plus the line and field.
+#[derive(Debug, Serialize)]
+struct LineError {
+    code: String,
+    status: u16,
+    message: String,
+    line: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<String>,
+}
+
+/// Keeps the rejects for the answer.
+#[derive(Default)]
+struct Collect {
+    errors: Vec<LineError>,
+}
+
+impl ImportObserver for Collect {
+    fn reject(&mut self, r: &Reject) -> Result<(), CoreError> {
+        self.errors.push(LineError {
+            code: r.code.clone(),
+            status: r.status,
+            message: r.message.clone(),
+            line: r.line,
+            field: r.field.clone(),
+        });
+        Ok(())
+    }
+}
+
+/// `POST`, `PATCH` or `PUT /{alias}` with a CSV body: insert, update or upsert, matched by the
+/// identifier or by the field named in `?key=`.
+///
+/// By default the file is one transaction: any rejected line leaves the table untouched and the
+/// answer lists every rejected line with the first one's status. With `X-Is-Transactional:
+/// false` the good lines are kept, and the answer is `{"data", "errors"}`.
+pub(crate) async fn import(
+    state: web::Data<AppState>,
+    alias: String,
+    pairs: Vec<(String, String)>,
+    body: web::Bytes,
+    mode: ImportMode,
+    transactional: bool,
+) -> Result<HttpResponse, ApiError> {
+    let key = pairs
+        .iter()
+        .find(|(k, _)| k == "key")
+        .map(|(_, v)| v.clone());
+    let options = ImportOptions {
+        mode,
+        key,
+        atomic: transactional,
+        ..ImportOptions::default()
+    };
+    let dynex = state.dynex.clone();
+    let (summary, collected) = blocking(move || {
+        let mut collect = Collect::default();
+        let summary = dynex.import(&alias, &body[..], &options, &mut collect)?;
+        Ok((summary, collect))
+    })
+    .await?;
+    let success = if mode == ImportMode::Insert {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let Some(first) = collected.errors.first() else {
+        return Ok(HttpResponse::build(success).json(json!({ "data": summary })));
+    };
+    let first_status = StatusCode::from_u16(first.status).unwrap_or(StatusCode::BAD_REQUEST);
+    if transactional {
+        return Ok(HttpResponse::build(first_status).json(&collected.errors));
+    }
+    let saved = summary.inserted + summary.updated > 0;
+    Ok(
+        HttpResponse::build(if saved { success } else { first_status })
+            .json(json!({ "data": summary, "errors": collected.errors })),
+    )
+}

@@ -1,0 +1,141 @@
+//! The Data Exchange API on `/{prefix}/{alias}` and `/{prefix}/{alias}/{id}`: reads, writes
+//! and deletes of an entity's rows, in JSON or (through [`super::csv`]) CSV.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use dynex_core::{Method, WriteRequest};
+
+use super::{blocking, csv};
+use crate::config::AppState;
+use crate::error::ApiError;
+use crate::extract::{Authorized, Delete, Read, Write, read_body};
+use crate::respond;
+
+/// `GET /{alias}`: a page of rows, or every matching row as CSV (`Accept: text/csv`).
+pub(crate) async fn get_collection(
+    state: web::Data<AppState>,
+    caller: Authorized<Read>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let Authorized {
+        principal,
+        alias,
+        pairs,
+        ..
+    } = caller;
+    if csv::wants_csv(&req) {
+        return csv::export(state, alias, pairs).await;
+    }
+    let dynex = state.dynex.clone();
+    let read_pairs = pairs.clone();
+    let page =
+        blocking(move || dynex.read_collection(&alias, &read_pairs, Some(&principal))).await?;
+    Ok(respond::page(page, req.path(), &pairs))
+}
+
+/// `GET /{alias}/{id}`: one row.
+pub(crate) async fn get_one(
+    state: web::Data<AppState>,
+    caller: Authorized<Read>,
+) -> Result<HttpResponse, ApiError> {
+    let Authorized {
+        principal,
+        alias,
+        id,
+        pairs,
+        ..
+    } = caller;
+    // The route's path always has the `{id}`.
+    let id = id.unwrap_or_default();
+    let dynex = state.dynex.clone();
+    let row = blocking(move || dynex.read_one(&alias, &id, &pairs, Some(&principal))).await?;
+    Ok(respond::ok(row))
+}
+
+/// `X-Is-Transactional: false` (or `0`) commits each root row on its own; anything else, or no
+/// header, is one transaction.
+fn transactional(req: &HttpRequest) -> bool {
+    !req.headers()
+        .get("x-is-transactional")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "false" | "0"))
+}
+
+/// The write a method asks for; routes only send POST, PATCH and PUT here.
+fn write_method(method: &actix_web::http::Method) -> Method {
+    match *method {
+        actix_web::http::Method::POST => Method::Create,
+        actix_web::http::Method::PATCH => Method::Update,
+        _ => Method::Upsert,
+    }
+}
+
+/// `POST`, `PATCH` or `PUT` on `/{alias}` or `/{alias}/{id}`: creates, updates or upserts the
+/// rows of the body (JSON, or CSV with `Content-Type: text/csv` on the collection), answered
+/// by [`respond::written`].
+pub(crate) async fn write(
+    state: web::Data<AppState>,
+    caller: Authorized<Write>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let Authorized {
+        principal,
+        alias,
+        id,
+        pairs,
+        ..
+    } = caller;
+    let method = write_method(req.method());
+    let body = read_body(&req, payload, state.max_body_bytes).await?;
+    let transactional = transactional(&req);
+    if id.is_none() && csv::sends_csv(&req) {
+        let mode = match method {
+            Method::Create => dynex_core::ImportMode::Insert,
+            Method::Update => dynex_core::ImportMode::Update,
+            Method::Upsert => dynex_core::ImportMode::Upsert,
+        };
+        return csv::import(state, alias, pairs, body, mode, transactional).await;
+    }
+    let dynex = state.dynex.clone();
+    let by_id = id.is_some();
+    let outcome = blocking(move || {
+        dynex.write(&WriteRequest {
+            alias: &alias,
+            method,
+            id: id.as_deref(),
+            body: &body,
+            transactional,
+            principal: Some(&principal),
+        })
+    })
+    .await?;
+    Ok(respond::written(outcome, method, by_id))
+}
+
+/// `DELETE /{alias}` (the rows the filters match) or `DELETE /{alias}/{id}`: 204, or 405 when
+/// the entity is not deletable.
+pub(crate) async fn delete(
+    state: web::Data<AppState>,
+    caller: Authorized<Delete>,
+) -> Result<HttpResponse, ApiError> {
+    let Authorized {
+        principal,
+        alias,
+        id,
+        pairs,
+        ..
+    } = caller;
+    let dynex = state.dynex.clone();
+    let allow = if id.is_some() {
+        "GET, PATCH, PUT"
+    } else {
+        "GET, POST, PATCH, PUT"
+    };
+    match blocking(move || dynex.delete(&alias, id.as_deref(), &pairs, Some(&principal))).await {
+        Ok(_) => Ok(HttpResponse::NoContent().finish()),
+        Err(ApiError::Core(dynex_core::CoreError::MethodNotAllowed(alias))) => {
+            Err(ApiError::NotDeletable(alias, allow))
+        }
+        Err(e) => Err(e),
+    }
+}

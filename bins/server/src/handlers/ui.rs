@@ -1,0 +1,67 @@
+//! The back office: a single page at `/` with its script and styles, embedded in the binary.
+//!
+//! The page is a small script over the admin API, `/token` and the Data Exchange API; nothing
+//! is built at install time and nothing is fetched from elsewhere when it is viewed.
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+
+use crate::config::AppConfig;
+use crate::respond::embedded;
+
+const PAGE: &str = include_str!("../../assets/ui/index.html");
+const SCRIPT: &[u8] = include_bytes!("../../assets/ui/app.js");
+const STYLES: &[u8] = include_bytes!("../../assets/ui/app.css");
+
+/// Only this server's own files; no inline script or style, no framing.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+     img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; \
+     frame-ancestors 'none'";
+
+/// The page of an application, built once from its configuration when the routes are made.
+pub(crate) struct Page(String);
+
+impl Page {
+    /// The page for an application served with `config`.
+    pub(crate) fn new(config: &AppConfig) -> web::Data<Page> {
+        web::Data::new(Page(
+            PAGE.replace("{{VERSION}}", env!("CARGO_PKG_VERSION"))
+                .replace("{{PREFIX}}", &escape(config.route_prefix.trim_matches('/'))),
+        ))
+    }
+}
+
+/// `GET /`: the back office page.
+pub(crate) async fn page(page: web::Data<Page>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .insert_header((header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .insert_header((header::REFERRER_POLICY, "no-referrer"))
+        .body(page.0.clone())
+}
+
+/// `GET /ui/app.js`.
+pub(crate) async fn script() -> HttpResponse {
+    asset(SCRIPT, "text/javascript; charset=utf-8")
+}
+
+/// `GET /ui/app.css`.
+pub(crate) async fn styles() -> HttpResponse {
+    asset(STYLES, "text/css; charset=utf-8")
+}
+
+/// The route prefix as HTML attribute text (it is validated configuration, but a page is no
+/// place to trust that).
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('"', "&quot;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+fn asset(body: &'static [u8], content_type: &'static str) -> HttpResponse {
+    // The page asks for `?v=<version>`, so a new release is fetched anew.
+    embedded(body, content_type, "public, max-age=86400")
+}

@@ -1,0 +1,151 @@
+//! How answers are built: the `{"data": …}` envelope, a page with its next link, a write's
+//! answer with the rows it refused, files embedded in the binary, and the rewrite of the
+//! framework's own plain-text errors into coded JSON.
+
+use actix_web::body::MessageBody;
+use actix_web::dev::ServiceResponse;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::ErrorHandlerResponse;
+use actix_web::{HttpResponse, web};
+use dynex_core::{Method, ReadPage, WriteOutcome};
+use dynex_wire::ErrorObject;
+use serde_json::json;
+
+use crate::config::AppState;
+use crate::error;
+
+/// `200 OK` with `{"data": data}`.
+pub(crate) fn ok(data: impl serde::Serialize) -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "data": data }))
+}
+
+/// `201 Created` with `{"data": data}`, never cached: a created key or client carries its
+/// secret, shown this once.
+pub(crate) fn created(data: impl serde::Serialize) -> HttpResponse {
+    HttpResponse::Created()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(json!({ "data": data }))
+}
+
+/// A collection page: `{"data"}`, with `links.next` under keyset paging and `meta.count` when
+/// asked for. `path` and `pairs` are the request's, for the next link.
+pub(crate) fn page(page: ReadPage, path: &str, pairs: &[(String, String)]) -> HttpResponse {
+    let mut body = serde_json::Map::new();
+    body.insert("data".into(), serde_json::Value::Array(page.rows));
+    if page.cursor {
+        let next = page.next.map(|cursor| next_link(path, pairs, &cursor));
+        body.insert("links".into(), json!({ "next": next }));
+    }
+    if let Some(count) = page.count {
+        body.insert("meta".into(), json!({ "count": count }));
+    }
+    HttpResponse::Ok().json(body)
+}
+
+/// The link to the next keyset page: this request's path and parameters with `page[after]` set
+/// to `cursor`. An `api_key` parameter is left out: a link is no place for a secret.
+fn next_link(path: &str, pairs: &[(String, String)], cursor: &str) -> String {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        if k != "page[after]" && k != "api_key" {
+            query.append_pair(k, v);
+        }
+    }
+    query.append_pair("page[after]", cursor);
+    format!("{path}?{}", query.finish())
+}
+
+/// A write's answer: the saved rows (one object when `by_id`) with 201 (POST) or 200; in
+/// non-transactional mode with refused rows, `{"data", "errors"}` with the success status when
+/// anything was saved and the first error's status otherwise.
+pub(crate) fn written(outcome: WriteOutcome, method: Method, by_id: bool) -> HttpResponse {
+    let success = if method == Method::Create {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let data = if by_id {
+        outcome
+            .data
+            .into_iter()
+            .next()
+            .unwrap_or(serde_json::Value::Null)
+    } else {
+        serde_json::Value::Array(outcome.data)
+    };
+    let Some(first) = outcome.errors.first() else {
+        return HttpResponse::build(success).json(json!({ "data": data }));
+    };
+    let saved_any = match &data {
+        serde_json::Value::Array(rows) => !rows.is_empty(),
+        other => !other.is_null(),
+    };
+    let status = if saved_any {
+        success
+    } else {
+        StatusCode::from_u16(first.status()).unwrap_or(StatusCode::BAD_REQUEST)
+    };
+    let errors: Vec<ErrorObject> = outcome
+        .errors
+        .iter()
+        .map(dynex_wire::WireError::object)
+        .collect();
+    HttpResponse::build(status).json(json!({ "data": data, "errors": errors }))
+}
+
+/// A file embedded in the binary, answered with `cache_control`.
+pub(crate) fn embedded(
+    body: &'static [u8],
+    content_type: &'static str,
+    cache_control: &'static str,
+) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(content_type)
+        .insert_header((header::CACHE_CONTROL, cache_control))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .body(body)
+}
+
+/// Replaces any error response that is not JSON (actix's own plain-text errors) with a coded one.
+pub(crate) fn json_errors<B: MessageBody + 'static>(
+    res: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let status = res.status();
+    let limit = res
+        .request()
+        .app_data::<web::Data<AppState>>()
+        .map_or(0, |s| s.max_body_bytes);
+    let code = dynex_wire::Code::for_status(status.as_u16());
+    let message = match code {
+        dynex_wire::Code::BodyTooLarge => error::body_too_large(limit),
+        dynex_wire::Code::InvalidParameter => status
+            .canonical_reason()
+            .unwrap_or("Bad request")
+            .to_string(),
+        other => other.message().to_string(),
+    };
+    let mut object = ErrorObject::new(code, message);
+    // The status stays the framework's own (a 5xx other than 500 too).
+    object.status = status.as_u16();
+    let body = serde_json::to_string(&[object]).unwrap_or_default();
+    let (req, mut res) = res.into_parts();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    let res = res.set_body(body);
+    Ok(ErrorHandlerResponse::Response(
+        ServiceResponse::new(req, res)
+            .map_into_boxed_body()
+            .map_into_right_body(),
+    ))
+}

@@ -1,0 +1,208 @@
+//! The entity engine: reads, writes and deletes of configured entities, with their
+//! transactions and hooks.
+
+pub(crate) mod access;
+pub(crate) mod cursor;
+pub(crate) mod delete;
+pub mod hooks;
+pub(crate) mod read;
+pub(crate) mod refusal;
+pub(crate) mod tx;
+pub(crate) mod values;
+pub(crate) mod write;
+
+use std::sync::Arc;
+
+use dynex_auth::{Action, Principal};
+use dynex_query::{Condition, Dialect};
+
+use crate::error::CoreError;
+use crate::{Dynex, ReadPage, WriteHooks, WriteOutcome, WriteRequest};
+
+/// Reading, writing and deleting rows of entities, and the hooks and writer lock around them.
+impl Dynex {
+    /// Reads a page of an entity from query-string pairs (`filter[…]`, `sort`, `fields[…]`,
+    /// `page[…]`, `include`, `meta`).
+    ///
+    /// With keyset paging (`page[size]`, `page[after]`) the answer carries the cursor of the
+    /// next page; with `meta=count` the number of matching rows. A `principal` needs the read
+    /// scope of the entity (checked before its alias is looked up) and of every entity the
+    /// include tree reaches; `None` is a trusted caller.
+    pub fn read_collection(
+        &self,
+        alias: &str,
+        pairs: &[(String, String)],
+        principal: Option<&Principal>,
+    ) -> Result<ReadPage, CoreError> {
+        access::require(principal, Action::Read, alias)?;
+        let snapshot = self.snapshot();
+        let entity = self.entity(&snapshot, alias)?;
+        let resolve = |a: &str| snapshot.catalog.entity(a).cloned();
+        let mut query = dynex_query::parse(&entity, &resolve, pairs, &self.page_limits())?;
+        access::require_included(principal, &query.include)?;
+        let order = dynex_query::order_keys(&entity, &query.sort);
+        if let Some(after) = query.cursor.as_ref().and_then(|c| c.after.as_deref()) {
+            query.after = Some(self.inner.cursor_key.decode(&entity, &order, after)?);
+        }
+        let mut conn = self.inner.db.conn()?;
+        let dialect = self.dialect();
+        let (rows, next) = read::read_page(&mut conn, dialect, &entity, &query, &[])?;
+        let count = if query.count {
+            Some(read::count(&mut conn, dialect, &entity, &query.conditions)?)
+        } else {
+            None
+        };
+        Ok(ReadPage {
+            rows,
+            cursor: query.cursor.is_some(),
+            next: next.map(|k| self.inner.cursor_key.encode(&entity, &k)),
+            count,
+        })
+    }
+
+    /// Reads one row by identifier (filters and includes apply too); 1303 when it does not exist.
+    ///
+    /// `principal` needs the same scopes as for [`Dynex::read_collection`].
+    pub fn read_one(
+        &self,
+        alias: &str,
+        id: &str,
+        pairs: &[(String, String)],
+        principal: Option<&Principal>,
+    ) -> Result<serde_json::Value, CoreError> {
+        access::require(principal, Action::Read, alias)?;
+        let snapshot = self.snapshot();
+        let entity = self.entity(&snapshot, alias)?;
+        let resolve = |a: &str| snapshot.catalog.entity(a).cloned();
+        let mut query = dynex_query::parse(&entity, &resolve, pairs, &self.page_limits())?;
+        access::require_included(principal, &query.include)?;
+        query.page = dynex_query::Page {
+            offset: 0,
+            limit: 1,
+        };
+        let Ok(id) = dynex_validate::parse_text(entity.identifier(), id) else {
+            // An id that cannot be of the identifier's type names no row.
+            return Err(CoreError::RowNotFound(alias.to_string()));
+        };
+        let by_id = [Condition::Eq(entity.identifier_index(), id)];
+        let mut conn = self.inner.db.conn()?;
+        read::read(&mut conn, self.dialect(), &entity, &query, &by_id)?
+            .pop()
+            .ok_or_else(|| CoreError::RowNotFound(alias.to_string()))
+    }
+
+    /// Creates, updates or upserts rows (POST, PATCH, PUT) with their nested rows.
+    ///
+    /// Transactional requests that refuse any row fail with [`CoreError::Rows`], listing every
+    /// refused row; nothing is written. Non-transactional requests save what they can and list
+    /// the refused rows in [`WriteOutcome::errors`].
+    pub fn write(&self, request: &WriteRequest<'_>) -> Result<WriteOutcome, CoreError> {
+        let snapshot = self.snapshot();
+        let entity = self.entity(&snapshot, request.alias)?;
+        access::require(request.principal, Action::Write, request.alias)?;
+        let hooks = self.hooks();
+        let ctx = write::Ctx {
+            catalog: &snapshot.catalog,
+            dialect: self.dialect(),
+            method: request.method,
+            principal: request.principal,
+            hooks: hooks.as_deref(),
+            writer: self.writer_lock(),
+            nested: false,
+            respond: true,
+        };
+        let mut conn = self.inner.db.conn()?;
+        write::write(&mut conn, &ctx, &entity, request)
+    }
+
+    /// Deletes one row by identifier, or the rows matching the filters of `pairs`; atomic.
+    ///
+    /// The entity must be deletable (1318); a collection delete needs a filter (1323); nothing
+    /// matching is 1303; rows still referenced are refused with 1317 and nothing is deleted.
+    /// Returns how many rows were deleted. A `principal` needs the entity's delete scope.
+    pub fn delete(
+        &self,
+        alias: &str,
+        id: Option<&str>,
+        pairs: &[(String, String)],
+        principal: Option<&Principal>,
+    ) -> Result<usize, CoreError> {
+        access::require(principal, Action::Delete, alias)?;
+        let snapshot = self.snapshot();
+        let entity = self.entity(&snapshot, alias)?;
+        if !entity.config.definition.is_deletable {
+            return Err(CoreError::MethodNotAllowed(alias.to_string()));
+        }
+        let conditions = match id {
+            Some(id) => {
+                let Ok(id) = dynex_validate::parse_text(entity.identifier(), id) else {
+                    return Err(CoreError::RowNotFound(alias.to_string()));
+                };
+                vec![Condition::Eq(entity.identifier_index(), id)]
+            }
+            None => {
+                if let Some((name, _)) = pairs
+                    .iter()
+                    .find(|(k, _)| k.starts_with("page[") || k == "include")
+                {
+                    return Err(CoreError::Query(
+                        dynex_query::QueryError::InvalidParameter {
+                            name: name.clone(),
+                            reason: "not supported on DELETE".into(),
+                        },
+                    ));
+                }
+                let resolve = |a: &str| snapshot.catalog.entity(a).cloned();
+                let query = dynex_query::parse(&entity, &resolve, pairs, &self.page_limits())?;
+                if query.conditions.is_empty() {
+                    return Err(CoreError::FilterRequired(alias.to_string()));
+                }
+                query.conditions
+            }
+        };
+        let hooks = self.hooks();
+        let _writer = self.sqlite_writer();
+        let mut conn = self.inner.db.conn()?;
+        delete::delete(
+            &mut conn,
+            self.dialect(),
+            &snapshot.catalog,
+            &entity,
+            &conditions,
+            hooks.as_deref(),
+        )
+    }
+
+    /// Registers the hooks run around every write of this handle (and its clones), replacing
+    /// any registered before.
+    pub fn set_hooks(&self, hooks: Arc<dyn WriteHooks>) {
+        *self
+            .inner
+            .hooks
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(hooks);
+    }
+
+    /// The in-process writer lock that write transactions hold (SQLite only).
+    pub(crate) fn writer_lock(&self) -> Option<&std::sync::Mutex<()>> {
+        (self.dialect() == Dialect::Sqlite).then_some(&self.inner.sqlite_writer)
+    }
+
+    /// Holds the in-process writer lock on SQLite (nothing on other backends).
+    pub(crate) fn sqlite_writer(&self) -> Option<std::sync::MutexGuard<'_, ()>> {
+        (self.dialect() == Dialect::Sqlite).then(|| {
+            self.inner
+                .sqlite_writer
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        })
+    }
+
+    pub(crate) fn hooks(&self) -> Option<Arc<dyn WriteHooks>> {
+        self.inner
+            .hooks
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}

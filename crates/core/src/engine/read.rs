@@ -1,0 +1,265 @@
+//! Reading entities: one query for the page, then one query per included relation per page.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use dynex_query::{
+    Condition, Dialect, Include, Keyset, ReadQuery, Select, Sort, Value, decode_fields, order_keys,
+    select_ordered,
+};
+use dynex_schema::Entity;
+use serde_json::{Map, Value as Json};
+
+use crate::db::{AnyConnection, load_count, load_json};
+use crate::engine::values::json_to_value;
+use crate::error::CoreError;
+
+/// Parent key tuples per child query; keeps the bound parameters far below every backend's limit.
+const KEYS_PER_QUERY: usize = 500;
+
+/// A row as read: the wire object and the raw values of the extra key columns.
+struct Loaded {
+    object: Map<String, Json>,
+    extras: Vec<Json>,
+}
+
+/// Columns the rows of `entity` must carry so that `include` can attach children to them.
+fn parent_key_columns(entity: &Entity, include: &[Include]) -> Vec<String> {
+    let mut cols: Vec<String> = Vec::new();
+    for inc in include {
+        if let Some(r) = entity.relation(&inc.relation) {
+            for m in &r.relation_field_mappings {
+                if !cols.contains(&m.parent_field_name) {
+                    cols.push(m.parent_field_name.clone());
+                }
+            }
+        }
+    }
+    cols
+}
+
+fn rows(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    select_spec: &Select<'_>,
+    order: &[Sort],
+) -> Result<Vec<Loaded>, CoreError> {
+    let sql = select_ordered(dialect, select_spec, order);
+    load_json(conn, &sql)?
+        .iter()
+        .map(|text| {
+            let (object, extras) = decode_fields(select_spec.entity, select_spec.fields, text)
+                .map_err(CoreError::Corrupt)?;
+            Ok(Loaded { object, extras })
+        })
+        .collect()
+}
+
+/// One page of a read, as the API answers it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReadPage {
+    /// The rows, as wire objects.
+    pub rows: Vec<Json>,
+    /// Whether keyset paging was asked for (`page[size]`, `page[after]`): the answer then links
+    /// the next page.
+    pub cursor: bool,
+    /// The `page[after]` cursor of the next page; `None` on the last page.
+    pub next: Option<String>,
+    /// The number of rows matching the filters, when `meta=count` asked for it.
+    pub count: Option<u64>,
+}
+
+/// Reads one page of `entity` with its includes, as wire objects.
+pub fn read(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    entity: &Arc<Entity>,
+    query: &ReadQuery,
+    extra_conditions: &[Condition],
+) -> Result<Vec<Json>, CoreError> {
+    Ok(read_page(conn, dialect, entity, query, extra_conditions)?.0)
+}
+
+/// Reads one page as [`read`] does; with keyset paging, also the position of the page's last
+/// row when more rows follow it.
+///
+/// A keyset page reads one row more than it returns: that row tells whether there is a next
+/// page, so the last page links nothing rather than an empty page.
+pub fn read_page(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    entity: &Arc<Entity>,
+    query: &ReadQuery,
+    extra_conditions: &[Condition],
+) -> Result<(Vec<Json>, Option<Keyset>), CoreError> {
+    let extra_columns = parent_key_columns(entity, &query.include);
+    let mut conditions = query.conditions.clone();
+    if let Some(after) = &query.after {
+        conditions.push(Condition::After(after.clone()));
+    }
+    conditions.extend_from_slice(extra_conditions);
+    // Identifier order needs no key values on the rows; a sort or a keyset page carries them
+    // (after the extra columns, which `attach` reads by position) for the position of the last
+    // row.
+    let order = if query.sort.is_empty() && query.cursor.is_none() {
+        Vec::new()
+    } else {
+        order_keys(entity, &query.sort)
+    };
+    let mut page = query.page;
+    if query.cursor.is_some() {
+        page.offset = 0;
+        page.limit = page.limit.saturating_add(1);
+    }
+    let mut loaded = rows(
+        conn,
+        dialect,
+        &Select {
+            entity,
+            fields: query.fields.as_deref(),
+            conditions: &conditions,
+            keys: None,
+            extra_columns: &extra_columns,
+            page: Some(page),
+            lock: false,
+        },
+        &order,
+    )?;
+    let mut next = None;
+    if query.cursor.is_some() && loaded.len() as u64 > query.page.limit {
+        loaded.truncate(usize::try_from(query.page.limit).unwrap_or(usize::MAX));
+        if let Some(last) = loaded.last() {
+            next = Some(
+                Keyset::from_row(&order, &last.extras)
+                    .map_err(|e| CoreError::Corrupt(e.to_string()))?,
+            );
+        }
+    }
+    attach(
+        conn,
+        dialect,
+        entity,
+        &extra_columns,
+        &mut loaded,
+        &query.include,
+    )?;
+    Ok((
+        loaded.into_iter().map(|l| Json::Object(l.object)).collect(),
+        next,
+    ))
+}
+
+/// Counts the rows of `entity` matching `conditions`.
+pub fn count(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    entity: &Entity,
+    conditions: &[Condition],
+) -> Result<u64, CoreError> {
+    let sql = dynex_query::count(dialect, entity, conditions);
+    Ok(load_count(conn, &sql)?)
+}
+
+/// Loads the children of every included relation and puts them on their parents (`[]` when a
+/// parent has none), recursively.
+fn attach(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    entity: &Entity,
+    parent_columns: &[String],
+    parents: &mut [Loaded],
+    include: &[Include],
+) -> Result<(), CoreError> {
+    for inc in include {
+        let Some(relation) = entity.relation(&inc.relation) else {
+            continue;
+        };
+        let positions: Vec<usize> = relation
+            .relation_field_mappings
+            .iter()
+            .map(|m| {
+                parent_columns
+                    .iter()
+                    .position(|c| *c == m.parent_field_name)
+                    .unwrap_or(usize::MAX)
+            })
+            .collect();
+        let key_of = |extras: &[Json], positions: &[usize]| -> Option<Vec<Json>> {
+            positions
+                .iter()
+                .map(|p| extras.get(*p).filter(|v| !v.is_null()).cloned())
+                .collect()
+        };
+        let mut tuples: Vec<Vec<Json>> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for p in parents.iter() {
+            if let Some(k) = key_of(&p.extras, &positions)
+                && seen.insert(serde_json::to_string(&k).unwrap_or_default())
+            {
+                tuples.push(k);
+            }
+        }
+        let child = &inc.child;
+        let child_keys: Vec<String> = relation
+            .relation_field_mappings
+            .iter()
+            .map(|m| m.child_field_name.clone())
+            .collect();
+        let mut child_columns = child_keys.clone();
+        for c in parent_key_columns(child, &inc.children) {
+            if !child_columns.contains(&c) {
+                child_columns.push(c);
+            }
+        }
+        let mut children: Vec<Loaded> = Vec::new();
+        for chunk in tuples.chunks(KEYS_PER_QUERY) {
+            let values: Vec<Vec<Value>> = chunk
+                .iter()
+                .map(|t| t.iter().map(json_to_value).collect())
+                .collect();
+            children.extend(rows(
+                conn,
+                dialect,
+                &Select {
+                    entity: child,
+                    fields: inc.fields.as_deref(),
+                    conditions: &[],
+                    keys: Some((&child_keys, &values)),
+                    extra_columns: &child_columns,
+                    page: None,
+                    lock: false,
+                },
+                &[],
+            )?);
+        }
+        attach(
+            conn,
+            dialect,
+            child,
+            &child_columns,
+            &mut children,
+            &inc.children,
+        )?;
+        let own: Vec<usize> = (0..child_keys.len()).collect();
+        let mut grouped: HashMap<String, Vec<Json>> = HashMap::new();
+        for c in children {
+            if let Some(k) = key_of(&c.extras, &own) {
+                grouped
+                    .entry(serde_json::to_string(&k).unwrap_or_default())
+                    .or_default()
+                    .push(Json::Object(c.object));
+            }
+        }
+        for p in parents.iter_mut() {
+            let list = key_of(&p.extras, &positions)
+                .and_then(|k| {
+                    let key = serde_json::to_string(&k).unwrap_or_default();
+                    // Several parents may share a key (the same child under two parents).
+                    grouped.get(&key).cloned()
+                })
+                .unwrap_or_default();
+            p.object.insert(inc.relation.clone(), Json::Array(list));
+        }
+    }
+    Ok(())
+}

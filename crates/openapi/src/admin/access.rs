@@ -1,0 +1,299 @@
+//! The admin routes that manage who may call the API: users, integration clients and API
+//! keys.
+
+use serde_json::{Value, json};
+
+use super::op::{add_op, created, data, links, no_content};
+use crate::Doc;
+
+/// Adds the user, client and API key routes.
+pub(super) fn add(doc: &mut Doc<'_>) {
+    let time = json!({ "type": "string", "description": "UTC, `YYYY-MM-DD HH:MM:SS`." });
+    let scopes = json!({
+        "type": "array",
+        "items": {
+            "type": "string",
+            "description": "`admin`, `dynamic-entity:<read|write|delete>` or \
+                            `dynamic-entity:<alias>:<read|write|delete>`.",
+        },
+    });
+    let user = doc.schema(
+        "dynex.User",
+        json!({
+            "type": "object",
+            "required": ["name", "role", "created_at", "password_changed_at"],
+            "properties": {
+                "name": { "type": "string" },
+                "role": { "type": "string", "enum": ["admin", "integrator"] },
+                "created_at": time,
+                "password_changed_at": time,
+            },
+            "additionalProperties": false,
+        }),
+    );
+    let client = doc.schema(
+        "dynex.Client",
+        json!({
+            "type": "object",
+            "required": ["client_id", "scopes", "created_at"],
+            "properties": { "client_id": { "type": "string" }, "scopes": scopes, "created_at": time },
+            "additionalProperties": false,
+        }),
+    );
+    let new_client = doc.schema(
+        "dynex.NewClient",
+        json!({
+            "type": "object",
+            "required": ["client_id", "client_secret", "scopes"],
+            "properties": {
+                "client_id": { "type": "string" },
+                "client_secret": { "type": "string", "description": "Shown once: store it now." },
+                "scopes": scopes,
+            },
+            "additionalProperties": false,
+        }),
+    );
+    let nullable_time =
+        json!({ "type": ["string", "null"], "description": "UTC, `YYYY-MM-DD HH:MM:SS`." });
+    let key = doc.schema(
+        "dynex.ApiKey",
+        json!({
+            "type": "object",
+            "required": ["name", "prefix", "scopes", "valid_to", "created_at", "revoked_at"],
+            "properties": {
+                "name": { "type": "string" },
+                "prefix": { "type": "string", "description": "The key's first characters." },
+                "scopes": scopes,
+                "valid_to": nullable_time,
+                "created_at": time,
+                "revoked_at": nullable_time,
+            },
+            "additionalProperties": false,
+        }),
+    );
+    let new_key = doc.schema(
+        "dynex.NewApiKey",
+        json!({
+            "type": "object",
+            "required": ["name", "key", "scopes", "valid_to"],
+            "properties": {
+                "name": { "type": "string" },
+                "key": { "type": "string", "description": "Shown once: store it now." },
+                "scopes": scopes,
+                "valid_to": nullable_time,
+            },
+            "additionalProperties": false,
+        }),
+    );
+
+    let list = |what: &str, item: &Value| {
+        (
+            format!("List {what}"),
+            json!({
+                "description": format!("The {what}."),
+                "content": { "application/json": { "schema": data(json!({"type": "array", "items": item})) } },
+            }),
+        )
+    };
+    let (summary, ok) = list("users", &user);
+    add_op(
+        doc,
+        "/admin/api/users",
+        "get",
+        "admin-list-users",
+        &summary,
+        None,
+        (200, ok),
+        &[],
+    );
+    add_op(
+        doc,
+        "/admin/api/users",
+        "post",
+        "admin-add-user",
+        "Add a user",
+        Some(json!({
+            "type": "object",
+            "required": ["name", "password"],
+            "properties": {
+                "name": {
+                    "type": "string",
+                    "description": "1 to 64 characters of `A-Z a-z 0-9 . _ @ -`, unique ignoring \
+                                    case.",
+                },
+                "password": {
+                    "type": "string",
+                    "format": "password",
+                    "description": "At least 12 characters and 5 different ones; not the name \
+                                    and not a common password.",
+                },
+                "role": { "type": "string", "enum": ["admin", "integrator"], "default": "integrator" },
+            },
+            "additionalProperties": false,
+        })),
+        created(
+            &user,
+            links(
+                "name",
+                "name",
+                &[
+                    ("SetPassword", "admin-set-password"),
+                    ("RevokeTokens", "admin-revoke-user-tokens"),
+                    ("Remove", "admin-remove-user"),
+                ],
+            ),
+        ),
+        &[400, 409],
+    );
+    add_op(
+        doc,
+        "/admin/api/users/{name}",
+        "delete",
+        "admin-remove-user",
+        "Remove a user (its tokens are refused at once)",
+        None,
+        no_content(),
+        &[404],
+    );
+    add_op(
+        doc,
+        "/admin/api/users/{name}/password",
+        "put",
+        "admin-set-password",
+        "Set a user's password (revokes the user's tokens)",
+        Some(json!({
+            "type": "object",
+            "required": ["password"],
+            "properties": { "password": { "type": "string", "format": "password" } },
+            "additionalProperties": false,
+        })),
+        no_content(),
+        &[400, 404],
+    );
+    add_op(
+        doc,
+        "/admin/api/users/{name}/revoke-tokens",
+        "post",
+        "admin-revoke-user-tokens",
+        "Revoke every token of a user",
+        None,
+        no_content(),
+        &[404],
+    );
+
+    let (summary, ok) = list("clients", &client);
+    add_op(
+        doc,
+        "/admin/api/clients",
+        "get",
+        "admin-list-clients",
+        &summary,
+        None,
+        (200, ok),
+        &[],
+    );
+    add_op(
+        doc,
+        "/admin/api/clients",
+        "post",
+        "admin-add-client",
+        "Add an integration client",
+        Some(json!({
+            "type": "object",
+            "required": ["client_id", "scopes"],
+            "properties": {
+                "client_id": {
+                    "type": "string",
+                    "description": "1 to 64 characters of `A-Z a-z 0-9 . _ @ -`.",
+                },
+                "scopes": scopes,
+            },
+            "additionalProperties": false,
+        })),
+        created(
+            &new_client,
+            links(
+                "client_id",
+                "id",
+                &[
+                    ("RevokeTokens", "admin-revoke-client-tokens"),
+                    ("Remove", "admin-remove-client"),
+                ],
+            ),
+        ),
+        &[400, 409],
+    );
+    add_op(
+        doc,
+        "/admin/api/clients/{id}",
+        "delete",
+        "admin-remove-client",
+        "Remove an integration client",
+        None,
+        no_content(),
+        &[404],
+    );
+    add_op(
+        doc,
+        "/admin/api/clients/{id}/revoke-tokens",
+        "post",
+        "admin-revoke-client-tokens",
+        "Revoke every token of a client",
+        None,
+        no_content(),
+        &[404],
+    );
+
+    let (summary, ok) = list("API keys", &key);
+    add_op(
+        doc,
+        "/admin/api/keys",
+        "get",
+        "admin-list-keys",
+        &summary,
+        None,
+        (200, ok),
+        &[],
+    );
+    add_op(
+        doc,
+        "/admin/api/keys",
+        "post",
+        "admin-create-key",
+        "Create an API key",
+        Some(json!({
+            "type": "object",
+            "required": ["name"],
+            "properties": {
+                "name": { "type": "string", "description": "Unique; at most 255 bytes." },
+                "scopes": {
+                    "type": "array",
+                    "items": scopes["items"],
+                    "description": "Default: `dynamic-entity:read`, `dynamic-entity:write` and \
+                                    `dynamic-entity:delete`.",
+                },
+                "valid_to": {
+                    "type": ["string", "null"],
+                    "description": "Expiry in UTC: `YYYY-MM-DD` (the end of that day), \
+                                    `YYYY-MM-DD HH:MM:SS` or RFC 3339.",
+                },
+            },
+            "additionalProperties": false,
+        })),
+        created(
+            &new_key,
+            links("name", "name", &[("Revoke", "admin-revoke-key")]),
+        ),
+        &[400, 409],
+    );
+    add_op(
+        doc,
+        "/admin/api/keys/{name}",
+        "delete",
+        "admin-revoke-key",
+        "Revoke an API key",
+        None,
+        no_content(),
+        &[404],
+    );
+}

@@ -1,0 +1,528 @@
+//! Rendering [`Condition`]s to SQL per dialect: comparisons, lists, patterns, `or` groups,
+//! relation filters, the rows after a keyset position, and lists of keys (children to load,
+//! rows to delete).
+
+use dynex_schema::{Entity, Value};
+
+use crate::ast::{Condition, PatternPart, Related};
+use crate::cast::{array_literal, array_type, compare_value, field_lhs, field_rhs, sort_expr};
+use crate::sort::{Keyset, Sort, nullable};
+use crate::sql::{Dialect, Sql};
+
+pub(crate) fn condition(sql: &mut Sql, dialect: Dialect, entity: &Entity, c: &Condition) {
+    condition_at(sql, dialect, entity, c, 0);
+}
+
+/// The name the table of the entity at `depth` goes by: the table itself at the top, an alias
+/// in the subqueries of relation filters (`dynex_r1`, `dynex_r2`…).
+fn scope(sql: &mut Sql, entity: &Entity, depth: usize) {
+    if depth == 0 {
+        sql.ident(entity.table());
+    } else {
+        sql.ident(&format!("dynex_r{depth}"));
+    }
+}
+
+/// A condition on `entity`, whose table is in scope as [`scope`] names it at `depth`.
+fn condition_at(sql: &mut Sql, dialect: Dialect, entity: &Entity, c: &Condition, depth: usize) {
+    let (index, values, single) = match c {
+        Condition::Eq(i, v) => (*i, std::slice::from_ref(v), true),
+        Condition::In(i, vs) => (*i, vs.as_slice(), false),
+        Condition::After(keyset) => {
+            keyset_after(sql, dialect, entity, keyset);
+            return;
+        }
+        Condition::AtLeast(i, v) => {
+            sql.push("(");
+            sort_expr(sql, dialect, entity, *i);
+            sql.push(" >= ");
+            compare_value(sql, dialect, entity, *i, v);
+            sql.push(")");
+            return;
+        }
+        Condition::NotIn(i, vs) => {
+            not_in(sql, dialect, entity, *i, vs);
+            return;
+        }
+        Condition::Compare(i, op, v) => {
+            let field = &entity.fields()[*i];
+            sql.push("(");
+            field_lhs(sql, dialect, field.ty, &field.field_name);
+            sql.push(" ").push(op.sql()).push(" ");
+            field_rhs(sql, dialect, v);
+            sql.push(")");
+            return;
+        }
+        Condition::Like {
+            field,
+            pattern,
+            case_insensitive,
+        } => {
+            like(sql, dialect, entity, *field, pattern, *case_insensitive);
+            return;
+        }
+        Condition::IsNull(i, null) => {
+            sql.push("(")
+                .ident(&entity.fields()[*i].field_name)
+                .push(if *null { " IS NULL)" } else { " IS NOT NULL)" });
+            return;
+        }
+        Condition::Any(groups) => {
+            sql.push("(");
+            for (g, group) in groups.iter().enumerate() {
+                if g > 0 {
+                    sql.push(" OR ");
+                }
+                sql.push("(");
+                for (i, c) in group.iter().enumerate() {
+                    if i > 0 {
+                        sql.push(" AND ");
+                    }
+                    condition_at(sql, dialect, entity, c, depth);
+                }
+                if group.is_empty() {
+                    sql.push("1 = 1");
+                }
+                sql.push(")");
+            }
+            if groups.is_empty() {
+                sql.push("1 = 0");
+            }
+            sql.push(")");
+            return;
+        }
+        Condition::Related(related) => {
+            related_exists(sql, dialect, entity, related, depth);
+            return;
+        }
+    };
+    let field = &entity.fields()[index];
+    let non_null: Vec<&Value> = values.iter().filter(|v| **v != Value::Null).collect();
+    let has_null = non_null.len() < values.len();
+    sql.push("(");
+    if non_null.is_empty() && !has_null {
+        sql.push("1 = 0");
+    }
+    if !non_null.is_empty() {
+        field_lhs(sql, dialect, field.ty, &field.field_name);
+        if single {
+            sql.push(" = ");
+            field_rhs(sql, dialect, non_null[0]);
+        } else if dialect == Dialect::Postgres {
+            // One array parameter instead of a list: PostgreSQL plans a long `IN` list as a
+            // scan of the whole table, and `= ANY` of an array as lookups in an index.
+            sql.push(" = ANY(CAST(")
+                .bind(Value::Text(array_literal(non_null.iter().copied())))
+                .push(" AS ")
+                .push(array_type(non_null[0]))
+                .push("[]))");
+        } else {
+            let (start, separator, end) = in_list(dialect);
+            sql.push(start);
+            for (i, v) in non_null.iter().enumerate() {
+                if i > 0 {
+                    sql.push(separator);
+                }
+                field_rhs(sql, dialect, v);
+            }
+            sql.push(end);
+        }
+    }
+    if has_null {
+        if !non_null.is_empty() {
+            sql.push(" OR ");
+        }
+        sql.ident(&field.field_name).push(" IS NULL");
+    }
+    sql.push(")");
+}
+
+/// `EXISTS` a child row of the relation, joined on its key columns, matching the conditions.
+///
+/// The child table is aliased (`dynex_r1`…) so that a relation of an entity to its own table
+/// still tells the child's columns from the parent's; the child's conditions name its columns
+/// unqualified, which SQL resolves to the innermost table.
+fn related_exists(
+    sql: &mut Sql,
+    dialect: Dialect,
+    entity: &Entity,
+    related: &Related,
+    depth: usize,
+) {
+    let Some(relation) = entity.relation(&related.relation) else {
+        sql.push("(1 = 0)");
+        return;
+    };
+    let inner = depth + 1;
+    let alias = format!("dynex_r{inner}");
+    sql.push("EXISTS (SELECT 1 FROM ")
+        .ident(related.child.table())
+        .push(" AS ")
+        .ident(&alias)
+        .push(" WHERE ");
+    for (i, m) in relation.relation_field_mappings.iter().enumerate() {
+        if i > 0 {
+            sql.push(" AND ");
+        }
+        sql.ident(&alias)
+            .push(".")
+            .ident(&m.child_field_name)
+            .push(" = ");
+        scope(sql, entity, depth);
+        sql.push(".").ident(&m.parent_field_name);
+    }
+    for c in &related.conditions {
+        sql.push(" AND ");
+        condition_at(sql, dialect, &related.child, c, inner);
+    }
+    sql.push(")");
+}
+
+/// `field NOT IN (values)`: `NULL` never matches (a `NULL` among the values changes nothing).
+fn not_in(sql: &mut Sql, dialect: Dialect, entity: &Entity, index: usize, values: &[Value]) {
+    let field = &entity.fields()[index];
+    let non_null: Vec<&Value> = values.iter().filter(|v| **v != Value::Null).collect();
+    sql.push("(");
+    if non_null.is_empty() {
+        if values.is_empty() {
+            sql.push("1 = 1");
+        } else {
+            sql.ident(&field.field_name).push(" IS NOT NULL");
+        }
+    } else if dialect == Dialect::Postgres {
+        field_lhs(sql, dialect, field.ty, &field.field_name);
+        sql.push(" <> ALL(CAST(")
+            .bind(Value::Text(array_literal(non_null.iter().copied())))
+            .push(" AS ")
+            .push(array_type(non_null[0]))
+            .push("[]))");
+    } else {
+        field_lhs(sql, dialect, field.ty, &field.field_name);
+        sql.push(" NOT IN (");
+        for (i, v) in non_null.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            field_rhs(sql, dialect, v);
+        }
+        sql.push(")");
+    }
+    sql.push(")");
+}
+
+/// `like` and `ilike`: case-sensitive `LIKE` on every backend (SQLite's `LIKE` ignores the
+/// case of ASCII letters, so a `GLOB` there; MariaDB compares in a binary collation), and
+/// `ilike` ignoring case (SQLite folds ASCII letters only).
+///
+/// The pattern is rewritten with `!` as the escape character: backslashes mean different
+/// things in the string literals of each backend, `!` in none.
+fn like(
+    sql: &mut Sql,
+    dialect: Dialect,
+    entity: &Entity,
+    index: usize,
+    pattern: &[PatternPart],
+    case_insensitive: bool,
+) {
+    let col = &entity.fields()[index].field_name;
+    sql.push("(");
+    match (dialect, case_insensitive) {
+        (Dialect::Sqlite, false) => {
+            sql.ident(col)
+                .push(" GLOB ")
+                .bind(Value::Text(glob(pattern)));
+        }
+        (Dialect::Sqlite, true) => {
+            sql.ident(col).push(" LIKE ");
+            sql.bind(Value::Text(escaped_like(pattern)))
+                .push(" ESCAPE '!'");
+        }
+        (Dialect::Postgres, ci) => {
+            sql.push("CAST(").ident(col).push(if ci {
+                " AS TEXT) ILIKE "
+            } else {
+                " AS TEXT) LIKE "
+            });
+            sql.bind(Value::Text(escaped_like(pattern)))
+                .push(" ESCAPE '!'");
+        }
+        (Dialect::Mysql, ci) => {
+            sql.push("CONVERT(").ident(col).push(if ci {
+                " USING utf8mb4) COLLATE utf8mb4_unicode_ci LIKE "
+            } else {
+                " USING utf8mb4) COLLATE utf8mb4_bin LIKE "
+            });
+            sql.bind(Value::Text(escaped_like(pattern)))
+                .push(" ESCAPE '!'");
+        }
+    }
+    sql.push(")");
+}
+
+/// A pattern as `LIKE … ESCAPE '!'` text.
+fn escaped_like(pattern: &[PatternPart]) -> String {
+    let mut out = String::with_capacity(pattern.len() + 4);
+    for p in pattern {
+        match *p {
+            PatternPart::AnyRun => out.push('%'),
+            PatternPart::AnyOne => out.push('_'),
+            PatternPart::Literal(c @ ('%' | '_' | '!')) => {
+                out.push('!');
+                out.push(c);
+            }
+            PatternPart::Literal(c) => out.push(c),
+        }
+    }
+    out
+}
+
+/// A pattern as SQLite `GLOB` text: `*` and `?` for the wildcards, brackets around literal
+/// `*`, `?` and `[`.
+fn glob(pattern: &[PatternPart]) -> String {
+    let mut out = String::with_capacity(pattern.len() + 4);
+    for p in pattern {
+        match *p {
+            PatternPart::AnyRun => out.push('*'),
+            PatternPart::AnyOne => out.push('?'),
+            PatternPart::Literal(c @ ('*' | '?' | '[')) => {
+                out.push('[');
+                out.push(c);
+                out.push(']');
+            }
+            PatternPart::Literal(c) => out.push(c),
+        }
+    }
+    out
+}
+
+/// The start, separator and end of `column IN (values)`. SQLite gets the values as a `VALUES`
+/// list: an `IN` list of parameters on an indexed column makes SQLite (with STAT4 statistics)
+/// prepare the statement again for every new set of values, which costs more than the lookup
+/// itself; the two forms compare with the same affinity.
+fn in_list(dialect: Dialect) -> (&'static str, &'static str, &'static str) {
+    if dialect == Dialect::Sqlite {
+        (" IN (VALUES (", "), (", "))")
+    } else {
+        (" IN (", ", ", ")")
+    }
+}
+
+/// `column IN (…)` (or `(a, b) IN ((…), …)`) of the key tuples; on PostgreSQL a single column
+/// takes one array parameter, so the statement text is the same for any number of keys.
+pub(crate) fn key_condition(
+    sql: &mut Sql,
+    dialect: Dialect,
+    columns: &[String],
+    tuples: &[Vec<Value>],
+) {
+    if tuples.is_empty() {
+        sql.push("1 = 0");
+        return;
+    }
+    if columns.len() == 1 && dialect == Dialect::Postgres {
+        let values = || tuples.iter().map(|t| &t[0]);
+        let element = values()
+            .find(|v| **v != Value::Null)
+            .map_or("TEXT", array_type);
+        sql.ident(&columns[0])
+            .push(" = ANY(CAST(")
+            .bind(Value::Text(array_literal(values())))
+            .push(" AS ")
+            .push(element)
+            .push("[]))");
+        return;
+    }
+    if columns.len() == 1 {
+        let (start, separator, end) = in_list(dialect);
+        sql.ident(&columns[0]).push(start);
+        for (i, t) in tuples.iter().enumerate() {
+            if i > 0 {
+                sql.push(separator);
+            }
+            sql.bind(t[0].clone());
+        }
+        sql.push(end);
+    } else {
+        sql.push("(");
+        for (i, c) in columns.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.ident(c);
+        }
+        sql.push(") IN (");
+        for (i, t) in tuples.iter().enumerate() {
+            sql.push(if i > 0 { ", (" } else { "(" });
+            for (j, v) in t.iter().enumerate() {
+                if j > 0 {
+                    sql.push(", ");
+                }
+                sql.bind(v.clone());
+            }
+            sql.push(")");
+        }
+        sql.push(")");
+    }
+}
+
+/// The rows after a position: `(k1 after v1) OR (k1 = v1 AND k2 after v2) OR …`, behind a
+/// bound on the first key (`k1 >= v1 AND (…)`).
+///
+/// Row-value comparisons (`(a, b) > (?, ?)`) would be shorter, but they cannot mix directions
+/// and treat `NULL` as unknown; the chain handles both the same way on every backend. No
+/// backend turns the chain's `OR` into a range of an index, so without the bound, which says
+/// the same as the chain's first key, the database reads the index from its start up to the
+/// position: a deep page cost as much as an `OFFSET`.
+fn keyset_after(sql: &mut Sql, dialect: Dialect, entity: &Entity, keyset: &Keyset) {
+    let n = keyset.keys.len().min(keyset.values.len());
+    let bounded = n > 1 && keyset.values[0] != Value::Null;
+    if bounded {
+        let key = keyset.keys[0];
+        let value = &keyset.values[0];
+        sql.push("(");
+        let nulls_after = key.descending && nullable(entity, key.field);
+        if nulls_after {
+            sql.push("(");
+        }
+        sort_expr(sql, dialect, entity, key.field);
+        sql.push(if key.descending { " <= " } else { " >= " });
+        compare_value(sql, dialect, entity, key.field, value);
+        if nulls_after {
+            sql.push(" OR ");
+            sort_expr(sql, dialect, entity, key.field);
+            sql.push(" IS NULL)");
+        }
+        sql.push(" AND ");
+    }
+    keyset_chain(sql, dialect, entity, keyset, n);
+    if bounded {
+        sql.push(")");
+    }
+}
+
+/// The chain of [`keyset_after`] over the first `n` keys.
+fn keyset_chain(sql: &mut Sql, dialect: Dialect, entity: &Entity, keyset: &Keyset, n: usize) {
+    let mut terms = 0;
+    sql.push("(");
+    for i in 0..n {
+        let key = keyset.keys[i];
+        let value = &keyset.values[i];
+        if *value == Value::Null && key.descending {
+            continue;
+        }
+        if terms > 0 {
+            sql.push(" OR ");
+        }
+        terms += 1;
+        if i > 0 {
+            sql.push("(");
+        }
+        for j in 0..i {
+            key_equals(
+                sql,
+                dialect,
+                entity,
+                keyset.keys[j].field,
+                &keyset.values[j],
+            );
+            sql.push(" AND ");
+        }
+        key_after(sql, dialect, entity, key, value);
+        if i > 0 {
+            sql.push(")");
+        }
+    }
+    if terms == 0 {
+        sql.push("1 = 0");
+    }
+    sql.push(")");
+}
+
+/// `key = value`, or `key IS NULL`.
+fn key_equals(sql: &mut Sql, dialect: Dialect, entity: &Entity, index: usize, value: &Value) {
+    sort_expr(sql, dialect, entity, index);
+    if *value == Value::Null {
+        sql.push(" IS NULL");
+    } else {
+        sql.push(" = ");
+        compare_value(sql, dialect, entity, index, value);
+    }
+}
+
+/// The rows strictly after `value` on one key, `NULL` being the smallest value.
+fn key_after(sql: &mut Sql, dialect: Dialect, entity: &Entity, key: Sort, value: &Value) {
+    match (*value == Value::Null, key.descending) {
+        (true, false) => {
+            sort_expr(sql, dialect, entity, key.field);
+            sql.push(" IS NOT NULL");
+        }
+        (false, false) => {
+            sort_expr(sql, dialect, entity, key.field);
+            sql.push(" > ");
+            compare_value(sql, dialect, entity, key.field, value);
+        }
+        (false, true) if nullable(entity, key.field) => {
+            sql.push("(");
+            sort_expr(sql, dialect, entity, key.field);
+            sql.push(" < ");
+            compare_value(sql, dialect, entity, key.field, value);
+            sql.push(" OR ");
+            sort_expr(sql, dialect, entity, key.field);
+            sql.push(" IS NULL)");
+        }
+        (false, true) => {
+            sort_expr(sql, dialect, entity, key.field);
+            sql.push(" < ");
+            compare_value(sql, dialect, entity, key.field, value);
+        }
+        // Nothing comes after NULL in descending order; the caller leaves the term out.
+        (true, true) => {
+            sql.push("1 = 0");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{after, products};
+
+    #[test]
+    fn identifier_order_pages_after_the_last_identifier() {
+        let e = products(None);
+        let keys = crate::order_keys(&e, &[]);
+        for d in [Dialect::Sqlite, Dialect::Postgres, Dialect::Mysql] {
+            assert_eq!(after(d, &e, &keys, vec![Value::Int(7)]), "(\"id\" > ?)");
+        }
+    }
+
+    #[test]
+    fn keysets_chain_equal_prefixes_per_dialect() {
+        let e = products(None);
+        let keys = crate::order_keys(&e, &[Sort::desc(2), Sort::asc(1)]);
+        let values = || {
+            vec![
+                Value::Text("20.00".into()),
+                Value::Text("a".into()),
+                Value::Int(7),
+            ]
+        };
+        // The chain behind a bound on the first key that an index range can serve.
+        let chain = |v: &str| {
+            format!(
+                "((\"price\" <= {v} OR \"price\" IS NULL) AND \
+                 ((\"price\" < {v} OR \"price\" IS NULL) OR (\"price\" = {v} AND \"sku\" > ?) \
+                 OR (\"price\" = {v} AND \"sku\" = ? AND \"id\" > ?)))"
+            )
+        };
+        assert_eq!(after(Dialect::Sqlite, &e, &keys, values()), chain("?"));
+        assert_eq!(
+            after(Dialect::Postgres, &e, &keys, values()),
+            chain("CAST(? AS NUMERIC)")
+        );
+        assert_eq!(
+            after(Dialect::Mysql, &e, &keys, values()),
+            chain("CAST(? AS DECIMAL(65,30))")
+        );
+    }
+}

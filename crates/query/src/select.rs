@@ -1,0 +1,510 @@
+//! Rendering reads to SQL per dialect: the rows of one entity in a total order, whole or a page
+//! at a time, as a JSON array per row or as text columns for an export, and their count.
+//!
+//! Each row comes back as one JSON array text column built by the database (`json_array`,
+//! `json_build_array`, `JSON_ARRAY`), so one row type serves every entity on every backend.
+
+use dynex_schema::{ColumnKind, Entity, Field, FieldType, Value};
+
+use crate::ast::{Condition, Page};
+use crate::cast::{column_expr, key_expr, sort_expr, text_column};
+use crate::condition::{condition, key_condition};
+use crate::sort::{Sort, nullable};
+use crate::sql::{Dialect, Sql};
+
+/// What to read from one entity.
+#[derive(Debug, Clone, Copy)]
+pub struct Select<'a> {
+    /// The entity to read.
+    pub entity: &'a Entity,
+    /// The fields to read (indexes, in the entity's order); `None` reads every field.
+    pub fields: Option<&'a [usize]>,
+    /// Conditions on configured fields, ANDed.
+    pub conditions: &'a [Condition],
+    /// Only rows whose columns (first) hold one of the value tuples (second): loading children.
+    pub keys: Option<(&'a [String], &'a [Vec<Value>])>,
+    /// Raw columns appended after the fields, used to attach children to parents.
+    pub extra_columns: &'a [String],
+    /// The page; `None` reads every matching row.
+    pub page: Option<Page>,
+    /// Lock the rows for update (`FOR UPDATE`; SQLite's write transactions lock the database).
+    pub lock: bool,
+}
+
+/// Renders a read: fields (and extra columns) as one JSON array per row, ordered by identifier.
+///
+/// A page is cut in a subquery before any JSON is built, so rows skipped by `OFFSET` cost no
+/// JSON work. The limit is written as a literal (it is a validated number, and SQLite re-plans a
+/// statement whenever a bound `LIMIT` changes, which would defeat statement reuse); the offset is
+/// left out when it is zero and bound otherwise.
+pub fn select(dialect: Dialect, s: &Select<'_>) -> Sql {
+    select_ordered(dialect, s, &[])
+}
+
+/// Renders a read as [`select`] does, in the order `order` (from [`crate::order_keys`]), each
+/// row carrying its values of the order's keys after its extra columns.
+///
+/// [`crate::Keyset::from_row`] turns those values into the position of the row, and
+/// [`Condition::After`] with it reads the next page. `NULL` sorts first in ascending order and
+/// last in descending order on every backend. An empty `order` is exactly [`select`].
+pub fn select_ordered(dialect: Dialect, s: &Select<'_>, order: &[Sort]) -> Sql {
+    let mut sql = Sql::default();
+    sql.push("SELECT ");
+    row_json_with_keys(
+        &mut sql,
+        dialect,
+        s.entity,
+        s.fields,
+        s.extra_columns,
+        order,
+    );
+    sql.push(" AS row_json");
+    from_where_order(&mut sql, dialect, s, order);
+    sql
+}
+
+/// Renders a read of some fields as text columns, for writing them out as they are (an export).
+///
+/// The columns are `fields` (indexes into the entity's fields) as `dynex_c0`, `dynex_c1`…, then,
+/// for a page (`s.page`), the values of `order`'s keys as one text column `dynex_keys`: the next
+/// page starts after the last row's keys. A read without a page (streamed whole) has no key
+/// column.
+///
+/// Text columns cost the database far less than building a JSON document per row; the order's
+/// keys stay JSON, exact as [`select_ordered`] writes them, for [`crate::Keyset::from_row`].
+/// [`cell_text`] turns each column into the text of the field's wire value.
+///
+/// [`cell_text`]: crate::cell_text
+pub fn select_cells(dialect: Dialect, s: &Select<'_>, fields: &[usize], order: &[Sort]) -> Sql {
+    select_columns(dialect, s, fields, &[], order)
+}
+
+/// [`select_cells`] with some columns read as a type of their own instead of as text.
+///
+/// A column of `fields` with a type in `casts` (a SQL type name from dynex's own code, never
+/// from input) is read as `CAST(col AS type)`, for a reader that decodes the database's binary
+/// values (PostgreSQL's binary `COPY`): a column cast to its own type costs the server nothing,
+/// where a conversion to text costs it more than the rest of the read. Missing entries are text.
+pub fn select_columns(
+    dialect: Dialect,
+    s: &Select<'_>,
+    fields: &[usize],
+    casts: &[Option<&str>],
+    order: &[Sort],
+) -> Sql {
+    let mut sql = Sql::default();
+    sql.push("SELECT ");
+    for (i, &index) in fields.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        let name = &s.entity.fields()[index].field_name;
+        if let Some(ty) = casts.get(i).copied().flatten() {
+            sql.push("CAST(")
+                .ident(name)
+                .push(" AS ")
+                .push(ty)
+                .push(")");
+        } else {
+            text_column(&mut sql, dialect, s.entity, name);
+        }
+        sql.push(&format!(" AS dynex_c{i}"));
+    }
+    if s.page.is_some() {
+        sql.push(", ");
+        keys_column(&mut sql, dialect, s.entity, order);
+        sql.push(" AS dynex_keys");
+    }
+    from_where_order(&mut sql, dialect, s, order);
+    sql
+}
+
+/// The key values of `order` as one JSON text: an array, or for an integer identifier alone
+/// the identifier's own text, which is JSON already and spares the database an array per row.
+fn keys_column(sql: &mut Sql, dialect: Dialect, entity: &Entity, order: &[Sort]) {
+    let id = entity.identifier();
+    if let [key] = order
+        && key.field == entity.identifier_index()
+        && id.ty == FieldType::Integer
+        && entity
+            .column(&id.field_name)
+            .is_some_and(|c| c.kind == ColumnKind::Integer)
+    {
+        text_column(sql, dialect, entity, &id.field_name);
+        return;
+    }
+    sql.push(match dialect {
+        Dialect::Sqlite => "json_array(",
+        Dialect::Postgres => "(json_build_array(",
+        Dialect::Mysql => "CAST(JSON_ARRAY(",
+    });
+    for (i, key) in order.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        key_expr(sql, dialect, entity, key.field);
+    }
+    sql.push(match dialect {
+        Dialect::Sqlite => ")",
+        Dialect::Postgres => "))::text",
+        Dialect::Mysql => ") AS CHAR)",
+    });
+}
+
+/// The `FROM` clause of a read with its conditions, order and page.
+fn from_where_order(sql: &mut Sql, dialect: Dialect, s: &Select<'_>, order: &[Sort]) {
+    sql.push(" FROM ");
+    if s.page.is_some() {
+        sql.push("(SELECT * FROM ").ident(s.entity.table());
+    } else {
+        sql.ident(s.entity.table());
+    }
+    let mut first = true;
+    let mut and = |sql: &mut Sql| {
+        sql.push(if first { " WHERE " } else { " AND " });
+        first = false;
+    };
+    for c in s.conditions {
+        and(sql);
+        condition(sql, dialect, s.entity, c);
+    }
+    if let Some((columns, tuples)) = s.keys {
+        and(sql);
+        key_condition(sql, dialect, columns, tuples);
+    }
+    sql.push(" ORDER BY ");
+    order_by(sql, dialect, s.entity, order);
+    if let Some(page) = s.page {
+        sql.push(&format!(" LIMIT {}", clamp(page.limit)));
+        if page.offset > 0 {
+            sql.push(" OFFSET ").bind(Value::Int(clamp(page.offset)));
+        }
+        sql.push(") AS dynex_page ORDER BY ");
+        order_by(sql, dialect, s.entity, order);
+    }
+    if s.lock && dialect != Dialect::Sqlite {
+        sql.push(" FOR UPDATE");
+    }
+    // A cached MariaDB statement whose locking read lost a deadlock is left unusable: executing
+    // it again waits forever. Locking reads are therefore prepared afresh there.
+    sql.uncached = s.lock && dialect == Dialect::Mysql;
+}
+
+/// The `ORDER BY` list of `order`; the identifier alone when it is empty.
+fn order_by(sql: &mut Sql, dialect: Dialect, entity: &Entity, order: &[Sort]) {
+    if order.is_empty() {
+        sql.ident(&entity.identifier().field_name);
+        return;
+    }
+    for (i, key) in order.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sort_expr(sql, dialect, entity, key.field);
+        if key.descending {
+            sql.push(" DESC");
+        }
+        // SQLite and MariaDB put NULL first in ascending order and last in descending order;
+        // PostgreSQL does the opposite unless told. A NOT NULL column needs no clause, which
+        // keeps an index on it usable for the order.
+        if dialect == Dialect::Postgres && nullable(entity, key.field) {
+            sql.push(if key.descending {
+                " NULLS LAST"
+            } else {
+                " NULLS FIRST"
+            });
+        }
+    }
+}
+
+fn clamp(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// Maximum values per JSON-building function call, under each backend's argument limit
+/// (SQLite 127 arguments, PostgreSQL 100).
+const CHUNK: usize = 60;
+
+/// The expression that builds one row's JSON array: the entity's fields, then `extra_columns`.
+pub(crate) fn row_json(sql: &mut Sql, dialect: Dialect, entity: &Entity, extra_columns: &[String]) {
+    row_json_with_keys(sql, dialect, entity, None, extra_columns, &[]);
+}
+
+/// One element of a row's JSON array.
+#[derive(Debug, Clone, Copy)]
+enum Column<'a> {
+    /// A configured field's column, as the wire needs it.
+    Field(FieldType, &'a str),
+    /// A raw column (a relation key).
+    Raw(&'a str),
+    /// The value of a sort key (a field index), as [`key_expr`] keeps it.
+    Key(usize),
+}
+
+/// [`row_json`] of `fields` (all when `None`), followed by the values of the keys of `order`.
+fn row_json_with_keys(
+    sql: &mut Sql,
+    dialect: Dialect,
+    entity: &Entity,
+    fields: Option<&[usize]>,
+    extra_columns: &[String],
+    order: &[Sort],
+) {
+    let all = entity.fields();
+    let chosen: Vec<&Field> = match fields {
+        Some(indexes) => indexes.iter().filter_map(|&i| all.get(i)).collect(),
+        None => all.iter().collect(),
+    };
+    let mut columns: Vec<Column<'_>> = chosen
+        .into_iter()
+        .map(|f| Column::Field(f.ty, f.field_name.as_str()))
+        .collect();
+    columns.extend(extra_columns.iter().map(|c| Column::Raw(c.as_str())));
+    columns.extend(order.iter().map(|k| Column::Key(k.field)));
+    let chunks: Vec<_> = columns.chunks(CHUNK).collect();
+    let list = |sql: &mut Sql, chunk: &[Column<'_>], sep: &str| {
+        for (i, c) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push(sep);
+            }
+            match *c {
+                Column::Field(ty, col) => column_expr(sql, dialect, Some(ty), col),
+                Column::Raw(col) => column_expr(sql, dialect, None, col),
+                Column::Key(index) => key_expr(sql, dialect, entity, index),
+            }
+        }
+    };
+    match dialect {
+        Dialect::Sqlite => {
+            // json_insert(json_array(first chunk), '$[#]', v, ...) appends the later chunks.
+            for _ in 1..chunks.len() {
+                sql.push("json_insert(");
+            }
+            sql.push("json_array(");
+            list(sql, chunks[0], ", ");
+            sql.push(")");
+            for chunk in &chunks[1..] {
+                sql.push(", '$[#]', ");
+                list(sql, chunk, ", '$[#]', ");
+                sql.push(")");
+            }
+        }
+        Dialect::Postgres => {
+            sql.push("(");
+            for (i, chunk) in chunks.iter().enumerate() {
+                if i > 0 {
+                    sql.push(" || ");
+                }
+                sql.push("json_build_array(");
+                list(sql, chunk, ", ");
+                sql.push(if chunks.len() > 1 { ")::jsonb" } else { ")" });
+            }
+            sql.push(")::text");
+        }
+        Dialect::Mysql => {
+            sql.push("CAST(JSON_ARRAY(");
+            list(sql, &columns, ", ");
+            sql.push(") AS CHAR)");
+        }
+    }
+}
+
+/// Renders `SELECT COUNT(*)` of the rows of `entity` matching `conditions`.
+pub fn count(dialect: Dialect, entity: &Entity, conditions: &[Condition]) -> Sql {
+    let mut sql = Sql::default();
+    sql.push("SELECT COUNT(*) AS n FROM ").ident(entity.table());
+    for (i, c) in conditions.iter().enumerate() {
+        sql.push(if i == 0 { " WHERE " } else { " AND " });
+        condition(&mut sql, dialect, entity, c);
+    }
+    sql
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{after, entity, every_row, products};
+
+    #[test]
+    fn values_are_bound_and_identifiers_quoted() {
+        let e = entity(3);
+        let conds = [
+            Condition::Eq(1, Value::Decimal("20.00".into())),
+            Condition::In(0, vec![Value::Int(1), Value::Null]),
+        ];
+        let s = Select {
+            entity: &e,
+            fields: None,
+            conditions: &conds,
+            keys: None,
+            extra_columns: &[],
+            page: Some(Page {
+                offset: 2,
+                limit: 10,
+            }),
+            lock: false,
+        };
+        let sql = select(Dialect::Postgres, &s);
+        assert_eq!(
+            sql.debug_text(),
+            "SELECT (json_build_array(\"id\", CAST(\"rate\" AS TEXT), \"active\"))::text AS row_json \
+             FROM (SELECT * FROM \"t\" WHERE (\"rate\" = CAST(? AS NUMERIC)) AND (\"id\" = ANY(CAST(? AS BIGINT[])) OR \"id\" IS NULL) \
+             ORDER BY \"id\" LIMIT 10 OFFSET ?) AS dynex_page ORDER BY \"id\""
+        );
+        assert_eq!(sql.binds().nth(1), Some(&Value::Text("{\"1\"}".into())));
+        assert_eq!(sql.binds().count(), 3);
+        assert!(
+            select(Dialect::Sqlite, &s)
+                .debug_text()
+                .contains("(\"id\" IN (VALUES (?)) OR \"id\" IS NULL)")
+        );
+        let sql = select(Dialect::Mysql, &s);
+        assert!(sql.debug_text().starts_with(
+            "SELECT CAST(JSON_ARRAY(\"id\", CAST(\"rate\" AS CHAR), \"active\") AS CHAR)"
+        ));
+    }
+
+    #[test]
+    fn wide_entities_are_chunked() {
+        let e = entity(130);
+        let extra = ["fk".to_string()];
+        let s = Select {
+            extra_columns: &extra,
+            ..every_row(&e)
+        };
+        let text = select(Dialect::Sqlite, &s).debug_text();
+        assert_eq!(text.matches("json_insert(").count(), 2, "{text}");
+        let text = select(Dialect::Postgres, &s).debug_text();
+        assert_eq!(text.matches("json_build_array(").count(), 3, "{text}");
+    }
+
+    #[test]
+    fn composite_keys_use_row_values() {
+        let e = entity(3);
+        let cols = ["a".to_string(), "b".to_string()];
+        let tuples = [
+            vec![Value::Int(1), Value::Int(2)],
+            vec![Value::Int(3), Value::Int(4)],
+        ];
+        let s = Select {
+            keys: Some((&cols, &tuples)),
+            ..every_row(&e)
+        };
+        assert!(
+            select(Dialect::Sqlite, &s)
+                .debug_text()
+                .contains("WHERE (\"a\", \"b\") IN ((?, ?), (?, ?)) ORDER BY")
+        );
+    }
+
+    /// MariaDB sends character columns as text anyway: they are read bare, every other
+    /// column through `CAST(… AS CHAR)` (binary strings, numbers, times).
+    #[test]
+    fn mariadb_reads_character_columns_bare() {
+        let select_all = |columns: &[(&str, &str, bool)]| {
+            let e = products(Some(columns));
+            let select = every_row(&e);
+            select_cells(Dialect::Mysql, &select, &[0, 1, 2, 3], &[]).debug_text()
+        };
+        let text = select_all(&[
+            ("id", "int(11)", false),
+            ("sku", "varchar(255)", true),
+            ("price", "decimal(10,2)", true),
+            ("updated_at", "longtext", true),
+        ]);
+        assert!(
+            text.starts_with(
+                r#"SELECT CAST("id" AS CHAR) AS dynex_c0, "sku" AS dynex_c1, CAST("price" AS CHAR) AS dynex_c2, "updated_at" AS dynex_c3 FROM"#
+            ),
+            "{text}"
+        );
+        for other in ["varbinary(16)", "enum('a','b')", "time", "datetime", "blob"] {
+            let text = select_all(&[
+                ("id", "int(11)", false),
+                ("sku", other, true),
+                ("price", "decimal(10,2)", true),
+                ("updated_at", "char(19) character set latin1", true),
+            ]);
+            assert!(
+                text.contains(r#"CAST("sku" AS CHAR) AS dynex_c1"#),
+                "{other}: {text}"
+            );
+            assert!(text.contains(r#", "updated_at" AS dynex_c3"#), "{text}");
+        }
+    }
+
+    #[test]
+    fn null_keys_sort_first_ascending_and_last_descending() {
+        let e = products(None);
+        let keys = crate::order_keys(&e, &[Sort::desc(2), Sort::asc(1)]);
+        // After a NULL price (the last prices in descending order) only rows with a NULL
+        // price remain; after a NULL SKU, every SKU.
+        assert_eq!(
+            after(
+                Dialect::Sqlite,
+                &e,
+                &keys,
+                vec![Value::Null, Value::Null, Value::Int(7)]
+            ),
+            "((\"price\" IS NULL AND \"sku\" IS NOT NULL) OR (\"price\" IS NULL AND \"sku\" IS NULL \
+             AND \"id\" > ?))"
+        );
+        let only_desc = [Sort::desc(2)];
+        assert_eq!(
+            after(Dialect::Mysql, &e, &only_desc, vec![Value::Null]),
+            "(1 = 0)"
+        );
+
+        let order = |d| {
+            let s = Select {
+                page: Some(Page {
+                    offset: 0,
+                    limit: 100,
+                }),
+                ..every_row(&e)
+            };
+            let text = select_ordered(d, &s, &keys).debug_text();
+            let (_, tail) = text.rsplit_once("ORDER BY ").unwrap();
+            tail.to_string()
+        };
+        assert_eq!(
+            order(Dialect::Postgres),
+            "\"price\" DESC NULLS LAST, \"sku\" NULLS FIRST, \"id\""
+        );
+        assert_eq!(order(Dialect::Sqlite), "\"price\" DESC, \"sku\", \"id\"");
+        assert_eq!(order(Dialect::Mysql), "\"price\" DESC, \"sku\", \"id\"");
+    }
+
+    #[test]
+    fn rows_carry_their_key_values_exactly() {
+        let e = products(None);
+        let keys = crate::order_keys(&e, &[Sort::desc(2)]);
+        let s = every_row(&e);
+        let text = select_ordered(Dialect::Postgres, &s, &keys).debug_text();
+        assert!(
+            text.starts_with(
+                "SELECT (json_build_array(\"id\", CAST(\"sku\" AS TEXT), CAST(\"price\" AS TEXT), \
+                 CAST(\"updated_at\" AS TEXT), CAST(\"price\" AS TEXT), \"id\"))::text"
+            ),
+            "{text}"
+        );
+        let text = select_ordered(Dialect::Mysql, &s, &keys).debug_text();
+        assert!(
+            text.contains(", CAST(\"price\" AS CHAR), \"id\") AS CHAR)"),
+            "{text}"
+        );
+        let text = select_ordered(Dialect::Sqlite, &s, &keys).debug_text();
+        assert!(
+            text.contains(
+                "CASE typeof(\"price\") WHEN 'real' THEN json(printf('%!.17g', \"price\")) \
+                 ELSE \"price\" END"
+            ),
+            "{text}"
+        );
+        // No order: the statement of plain reads, nothing appended.
+        assert_eq!(
+            select_ordered(Dialect::Sqlite, &s, &[]),
+            select(Dialect::Sqlite, &s)
+        );
+    }
+}

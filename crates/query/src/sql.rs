@@ -1,0 +1,100 @@
+//! The statement builder: SQL text, identifiers and bound values as pieces, which each
+//! backend's driver quotes and binds in its own dialect.
+//!
+//! dynex-core builds its own statements (users, tokens, jobs…) with it too.
+
+use std::borrow::Cow;
+
+use dynex_schema::Value;
+
+/// The SQL dialect of a backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Dialect {
+    /// SQLite 3.
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+    /// MySQL and MariaDB.
+    Mysql,
+}
+
+/// A piece of a statement.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Piece {
+    /// SQL text written by dynex, never containing user input; the separators of a statement
+    /// with many rows are borrowed, so that rendering costs no allocation per row.
+    Sql(Cow<'static, str>),
+    /// An identifier from a validated configuration, quoted by the driver's dialect.
+    Ident(String),
+    /// A value, always sent as a bound parameter.
+    Bind(Value),
+}
+
+/// A statement as pieces of text, identifiers and bound values.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Sql {
+    /// The pieces in order.
+    pub pieces: Vec<Piece>,
+    /// Prepare the statement afresh each time instead of keeping it in the connection's cache.
+    pub uncached: bool,
+}
+
+impl Sql {
+    /// Appends SQL text.
+    pub fn push(&mut self, sql: &str) -> &mut Self {
+        match self.pieces.last_mut() {
+            Some(Piece::Sql(s)) => s.to_mut().push_str(sql),
+            _ => self.pieces.push(Piece::Sql(Cow::Owned(sql.to_string()))),
+        }
+        self
+    }
+
+    /// Appends constant SQL text; after a value it is kept without a copy.
+    pub fn push_static(&mut self, sql: &'static str) -> &mut Self {
+        match self.pieces.last_mut() {
+            Some(Piece::Sql(s)) => s.to_mut().push_str(sql),
+            _ => self.pieces.push(Piece::Sql(Cow::Borrowed(sql))),
+        }
+        self
+    }
+
+    /// An empty statement with room for `pieces` pieces.
+    pub fn with_capacity(pieces: usize) -> Sql {
+        Sql {
+            pieces: Vec::with_capacity(pieces),
+            uncached: false,
+        }
+    }
+
+    /// Appends an identifier.
+    pub fn ident(&mut self, name: &str) -> &mut Self {
+        self.pieces.push(Piece::Ident(name.to_string()));
+        self
+    }
+
+    /// Appends a bound value.
+    pub fn bind(&mut self, value: Value) -> &mut Self {
+        self.pieces.push(Piece::Bind(value));
+        self
+    }
+
+    /// The statement with `"identifiers"` and `?` placeholders, for tests and logs.
+    pub fn debug_text(&self) -> String {
+        self.pieces
+            .iter()
+            .map(|p| match p {
+                Piece::Sql(s) => s.to_string(),
+                Piece::Ident(i) => format!("\"{i}\""),
+                Piece::Bind(_) => "?".to_string(),
+            })
+            .collect()
+    }
+
+    /// The bound values in order.
+    pub fn binds(&self) -> impl Iterator<Item = &Value> {
+        self.pieces.iter().filter_map(|p| match p {
+            Piece::Bind(v) => Some(v),
+            _ => None,
+        })
+    }
+}
