@@ -107,6 +107,17 @@ pub(crate) fn embedded(
         .body(body)
 }
 
+/// An HTML page of this server's own, never cached, that may load only what `policy` allows.
+pub(crate) fn html_page(policy: &'static str, body: String) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .insert_header((header::CONTENT_SECURITY_POLICY, policy))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .insert_header((header::REFERRER_POLICY, "no-referrer"))
+        .body(body)
+}
+
 /// Replaces any error response that is not JSON (actix's own plain-text errors) with a coded one.
 pub(crate) fn json_errors<B: MessageBody + 'static>(
     res: ServiceResponse<B>,

@@ -84,10 +84,7 @@ pub fn check_password_strength(password: &str, name: &str) -> Result<(), WeakPas
     if password.chars().count() < MIN_PASSWORD_CHARS {
         return Err(WeakPassword::TooShort);
     }
-    let mut distinct: Vec<char> = password.chars().collect();
-    distinct.sort_unstable();
-    distinct.dedup();
-    if distinct.len() < 5 {
+    if distinct_chars(password) < 5 {
         return Err(WeakPassword::TooSimple);
     }
     let lower = password.to_lowercase();
@@ -106,6 +103,14 @@ pub fn check_password_strength(password: &str, name: &str) -> Result<(), WeakPas
         return Err(WeakPassword::Common);
     }
     Ok(())
+}
+
+/// How many different characters `s` holds: a low count marks a guessable secret.
+pub(crate) fn distinct_chars(s: &str) -> usize {
+    let mut chars: Vec<char> = s.chars().collect();
+    chars.sort_unstable();
+    chars.dedup();
+    chars.len()
 }
 
 /// Why a new password is refused; the message never contains the password.

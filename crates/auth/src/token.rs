@@ -171,10 +171,7 @@ pub fn check_signing_secret(secret: &str) -> Result<(), WeakSecret> {
     if secret.len() < 32 {
         return Err(WeakSecret::TooShort);
     }
-    let mut distinct: Vec<char> = secret.chars().collect();
-    distinct.sort_unstable();
-    distinct.dedup();
-    if distinct.len() < 10 {
+    if crate::distinct_chars(secret) < 10 {
         return Err(WeakSecret::TooSimple);
     }
     let lower = secret.to_lowercase();

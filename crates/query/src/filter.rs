@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use dynex_schema::{ColumnKind, Entity, FieldType, Value};
+use dynex_schema::{ColumnKind, Entity, Field, FieldType, Value, ValueError};
 
 use crate::ast::{Comparison, Condition, PatternPart, Related};
 use crate::error::QueryError;
@@ -125,15 +125,7 @@ pub(crate) fn parse_filter(
         operators(&target.entity, target.index, &map, budget)?
     } else {
         budget.take("filter")?;
-        let v = field
-            .ty
-            .parse_text(value)
-            .map_err(|e| e.to_string())
-            .and_then(no_nul)
-            .map_err(|reason| QueryError::InvalidFilterValue {
-                field: field.field_visible_name.clone(),
-                reason,
-            })?;
+        let v = filter_value(field, field.ty.parse_text(value))?;
         vec![Condition::Eq(target.index, v)]
     };
     Ok(wrap(target.path, conditions))
@@ -178,12 +170,7 @@ fn operators(
             if v.is_array() || (v.is_object() && field.ty != FieldType::Json) {
                 return Err(invalid(format!("`{op}` expects one value, not {v}")));
             }
-            field
-                .ty
-                .parse_json(v)
-                .map_err(|e| e.to_string())
-                .and_then(no_nul)
-                .map_err(invalid)
+            no_nul(field.ty.parse_json(v)).map_err(invalid)
         };
         let list = |v: &serde_json::Value| -> Result<Vec<Value>, QueryError> {
             let serde_json::Value::Array(items) = v else {
@@ -344,15 +331,7 @@ fn or_groups(
                 }
                 v => vec![Condition::Eq(
                     target.index,
-                    field
-                        .ty
-                        .parse_json(v)
-                        .map_err(|e| e.to_string())
-                        .and_then(no_nul)
-                        .map_err(|reason| QueryError::InvalidFilterValue {
-                            field: field.field_visible_name.clone(),
-                            reason,
-                        })?,
+                    filter_value(field, field.ty.parse_json(v))?,
                 )],
             };
             conditions.extend(wrap(target.path, member));
@@ -368,9 +347,19 @@ fn is_ops(map: &serde_json::Map<String, serde_json::Value>) -> bool {
         .all(|k| OPERATORS.iter().any(|o| o.eq_ignore_ascii_case(k)))
 }
 
-/// Refuses a value with a NUL character: no stored text holds one (PostgreSQL refuses it in any
-/// text), so the filter could match nothing, and the database would answer it with an error.
-fn no_nul(v: Value) -> Result<Value, String> {
+/// The value of an equality filter on `field`, or why it cannot be one (1319).
+fn filter_value(field: &Field, parsed: Result<Value, ValueError>) -> Result<Value, QueryError> {
+    no_nul(parsed).map_err(|reason| QueryError::InvalidFilterValue {
+        field: field.field_visible_name.clone(),
+        reason,
+    })
+}
+
+/// A parsed filter value, refused when it holds a NUL character: no stored text holds one
+/// (PostgreSQL refuses it in any text), so the filter could match nothing, and the database
+/// would answer it with an error.
+fn no_nul(parsed: Result<Value, ValueError>) -> Result<Value, String> {
+    let v = parsed.map_err(|e| e.to_string())?;
     match &v {
         Value::Text(s) | Value::Json(s) if s.contains('\0') => {
             Err("a filter value may not contain a NUL character".into())

@@ -8,7 +8,7 @@ use dynex_query::PageLimits;
 use dynex_schema::Catalog;
 
 use crate::config::{AppConfig, AppState};
-use crate::respond::embedded;
+use crate::respond::{embedded, html_page};
 
 /// The version of the vendored Swagger UI (`assets/swagger-ui`).
 const SWAGGER_UI_VERSION: &str = "5.35.0";
@@ -57,17 +57,12 @@ pub(crate) async fn openapi(
 
 /// `GET /docs`: the Swagger UI page.
 pub(crate) async fn page() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "no-cache"))
-        .insert_header((header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
-        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .insert_header((header::REFERRER_POLICY, "no-referrer"))
-        // Asset URLs carry the versions, so that they can be cached for good.
-        .body(PAGE.replace(
-            "{{VERSION}}",
-            &format!("{SWAGGER_UI_VERSION}-{}", env!("CARGO_PKG_VERSION")),
-        ))
+    // Asset URLs carry the versions, so that they can be cached for good.
+    let version = format!("{SWAGGER_UI_VERSION}-{}", env!("CARGO_PKG_VERSION"));
+    html_page(
+        CONTENT_SECURITY_POLICY,
+        PAGE.replace("{{VERSION}}", &version),
+    )
 }
 
 /// `/docs/` → `/docs`: the page's links are relative to `/docs`, so that it works behind a

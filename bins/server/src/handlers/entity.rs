@@ -37,17 +37,13 @@ pub(crate) async fn get_one(
     state: web::Data<AppState>,
     caller: Authorized<Read>,
 ) -> Result<HttpResponse, ApiError> {
-    let Authorized {
-        principal,
-        alias,
-        id,
-        pairs,
-        ..
-    } = caller;
-    // The route's path always has the `{id}`.
-    let id = id.unwrap_or_default();
     let dynex = state.dynex.clone();
-    let row = blocking(move || dynex.read_one(&alias, &id, &pairs, Some(&principal))).await?;
+    let row = blocking(move || {
+        // The route's path always has the `{id}`.
+        let id = caller.id.as_deref().unwrap_or_default();
+        dynex.read_one(&caller.alias, id, &caller.pairs, Some(&caller.principal))
+    })
+    .await?;
     Ok(respond::ok(row))
 }
 
@@ -118,20 +114,17 @@ pub(crate) async fn delete(
     state: web::Data<AppState>,
     caller: Authorized<Delete>,
 ) -> Result<HttpResponse, ApiError> {
-    let Authorized {
-        principal,
-        alias,
-        id,
-        pairs,
-        ..
-    } = caller;
     let dynex = state.dynex.clone();
-    let allow = if id.is_some() {
+    let allow = if caller.id.is_some() {
         "GET, PATCH, PUT"
     } else {
         "GET, POST, PATCH, PUT"
     };
-    match blocking(move || dynex.delete(&alias, id.as_deref(), &pairs, Some(&principal))).await {
+    let deleted = blocking(move || {
+        let id = caller.id.as_deref();
+        dynex.delete(&caller.alias, id, &caller.pairs, Some(&caller.principal))
+    });
+    match deleted.await {
         Ok(_) => Ok(HttpResponse::NoContent().finish()),
         Err(ApiError::Core(dynex_core::CoreError::MethodNotAllowed(alias))) => {
             Err(ApiError::NotDeletable(alias, allow))

@@ -3,11 +3,10 @@
 //! The page is a small script over the admin API, `/token` and the Data Exchange API; nothing
 //! is built at install time and nothing is fetched from elsewhere when it is viewed.
 
-use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 
 use crate::config::AppConfig;
-use crate::respond::embedded;
+use crate::respond::{embedded, html_page};
 
 const PAGE: &str = include_str!("../../assets/ui/index.html");
 const SCRIPT: &[u8] = include_bytes!("../../assets/ui/app.js");
@@ -33,13 +32,7 @@ impl Page {
 
 /// `GET /`: the back office page.
 pub(crate) async fn page(page: web::Data<Page>) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "no-cache"))
-        .insert_header((header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
-        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .insert_header((header::REFERRER_POLICY, "no-referrer"))
-        .body(page.0.clone())
+    html_page(CONTENT_SECURITY_POLICY, page.0.clone())
 }
 
 /// `GET /ui/app.js`.

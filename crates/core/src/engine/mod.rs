@@ -14,7 +14,8 @@ pub(crate) mod write;
 use std::sync::Arc;
 
 use dynex_auth::{Action, Principal};
-use dynex_query::{Condition, Dialect};
+use dynex_query::{Condition, Dialect, ReadQuery};
+use dynex_schema::Entity;
 
 use crate::error::CoreError;
 use crate::{Dynex, ReadPage, WriteHooks, WriteOutcome, WriteRequest};
@@ -34,12 +35,7 @@ impl Dynex {
         pairs: &[(String, String)],
         principal: Option<&Principal>,
     ) -> Result<ReadPage, CoreError> {
-        access::require(principal, Action::Read, alias)?;
-        let snapshot = self.snapshot();
-        let entity = self.entity(&snapshot, alias)?;
-        let resolve = |a: &str| snapshot.catalog.entity(a).cloned();
-        let mut query = dynex_query::parse(&entity, &resolve, pairs, &self.page_limits())?;
-        access::require_included(principal, &query.include)?;
+        let (entity, mut query) = self.parse_read(alias, pairs, principal)?;
         let order = dynex_query::order_keys(&entity, &query.sort);
         if let Some(after) = query.cursor.as_ref().and_then(|c| c.after.as_deref()) {
             query.after = Some(self.inner.cursor_key.decode(&entity, &order, after)?);
@@ -60,6 +56,23 @@ impl Dynex {
         })
     }
 
+    /// The entity and the parsed query of a read, once the caller may read everything it
+    /// reaches: the entity before its alias is looked up, the include tree once parsed.
+    fn parse_read(
+        &self,
+        alias: &str,
+        pairs: &[(String, String)],
+        principal: Option<&Principal>,
+    ) -> Result<(Arc<Entity>, ReadQuery), CoreError> {
+        access::require(principal, Action::Read, alias)?;
+        let snapshot = self.snapshot();
+        let entity = self.entity(&snapshot, alias)?;
+        let resolve = |a: &str| snapshot.catalog.entity(a).cloned();
+        let query = dynex_query::parse(&entity, &resolve, pairs, &self.page_limits())?;
+        access::require_included(principal, &query.include)?;
+        Ok((entity, query))
+    }
+
     /// Reads one row by identifier (filters and includes apply too); 1303 when it does not exist.
     ///
     /// `principal` needs the same scopes as for [`Dynex::read_collection`].
@@ -70,12 +83,7 @@ impl Dynex {
         pairs: &[(String, String)],
         principal: Option<&Principal>,
     ) -> Result<serde_json::Value, CoreError> {
-        access::require(principal, Action::Read, alias)?;
-        let snapshot = self.snapshot();
-        let entity = self.entity(&snapshot, alias)?;
-        let resolve = |a: &str| snapshot.catalog.entity(a).cloned();
-        let mut query = dynex_query::parse(&entity, &resolve, pairs, &self.page_limits())?;
-        access::require_included(principal, &query.include)?;
+        let (entity, mut query) = self.parse_read(alias, pairs, principal)?;
         query.page = dynex_query::Page {
             offset: 0,
             limit: 1,
