@@ -1,9 +1,9 @@
 //! Reads: Spryker's documented examples, filters, includes and reads by id.
 
-use dynex_test_support::{TestDb, async_backend_tests};
+use dynex_test_support::{TestDb, async_backend_tests, country, country_with_rates, ids, tax_rate};
 use serde_json::{Value, json};
 
-use crate::support::{country, country_with_rates, demo, enc, ids, tax_rate};
+use crate::support::{demo, enc};
 
 async_backend_tests!(
     doc_example_page_of_countries,

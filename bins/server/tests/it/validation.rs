@@ -2,12 +2,12 @@
 //! every error of every row collected, and nothing written when a row is refused.
 
 use actix_web::http::Method;
-use dynex_test_support::{Backend, TestDb, async_backend_tests};
+use dynex_test_support::{
+    Backend, TestDb, async_backend_tests, config_field, countries, country, reconfigure, tax_rates,
+};
 use serde_json::{Value, json};
 
-use crate::support::{
-    NON_TRANSACTIONAL, TestApp, config_field, country, demo, reconfigure, tax_rate,
-};
+use crate::support::{NON_TRANSACTIONAL, TestApp, demo};
 
 async_backend_tests!(
     malformed_bodies_are_1301,
@@ -34,10 +34,7 @@ const INVALID_FORMAT: &str = "Invalid or missing data format. Please ensure that
 
 /// The demo's countries are all still there, unchanged, and no other.
 async fn assert_countries_untouched(app: &TestApp, key: &str) {
-    assert_eq!(
-        app.all("countries", key).await,
-        (1..=12).map(country).collect::<Vec<_>>()
-    );
+    assert_eq!(app.all("countries", key).await, countries());
 }
 
 /// A body that is not `{"data": [objects]}` (or `{"data": {object}}` by id) → 1301, whatever
@@ -332,10 +329,7 @@ async fn wrong_json_types_are_1305(db: TestDb) {
         .await;
     r.assert_error(400, "1305");
     assert_countries_untouched(&app, &key).await;
-    assert_eq!(
-        app.all("tax-rates", &key).await,
-        (1..=10).map(tax_rate).collect::<Vec<_>>()
-    );
+    assert_eq!(app.all("tax-rates", &key).await, tax_rates());
 
     // Decimals as JSON numbers or strings.
     let r = app
@@ -977,10 +971,7 @@ async fn missing_references_are_1317(db: TestDb) {
         )
         .await;
     check(&r, "price-products[0]");
-    assert_eq!(
-        app.all("tax-rates", &key).await,
-        (1..=10).map(tax_rate).collect::<Vec<_>>()
-    );
+    assert_eq!(app.all("tax-rates", &key).await, tax_rates());
     assert_eq!(app.all("price-products", &key).await.len(), 36);
 }
 

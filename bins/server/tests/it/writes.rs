@@ -1,10 +1,12 @@
 //! Writes: Spryker's documented POST, PATCH, PUT and DELETE examples, what each method does to
 //! the rows (checked by reading them back), deletes and the scopes writes need.
 
-use dynex_test_support::{TestDb, async_backend_tests};
+use dynex_test_support::{
+    TestDb, async_backend_tests, config_field, countries, country, ids, reconfigure, tax_rates,
+};
 use serde_json::{Value, json};
 
-use crate::support::{config_field, country, demo, enc, ids, reconfigure, scoped_key, tax_rate};
+use crate::support::{demo, enc, scoped_key};
 
 async_backend_tests!(
     doc_example_post_countries,
@@ -109,7 +111,7 @@ async fn post_several_rows_in_payload_order(db: TestDb) {
     // The demo rows are untouched.
     let all = app.all("countries", &key).await;
     assert_eq!(all.len(), 15);
-    assert_eq!(all[..12], (1..=12).map(country).collect::<Vec<_>>()[..]);
+    assert_eq!(all[..12], countries()[..]);
 }
 
 /// Spryker's collection PATCH: each row names its row by identifier (visible name or the key
@@ -560,10 +562,7 @@ async fn delete_of_referenced_rows_is_1317_and_atomic(db: TestDb) {
         .collect();
     messages.sort();
     assert_eq!(messages, vec![message(2), message(7)]);
-    assert_eq!(
-        app.all("countries", &key).await,
-        (1..=12).map(country).collect::<Vec<_>>()
-    );
+    assert_eq!(app.all("countries", &key).await, countries());
 
     // Without children the rows go.
     let filter = enc(r#"{"in": [1, 3]}"#);
@@ -634,10 +633,7 @@ async fn writes_need_the_write_scope_of_every_entity_written(db: TestDb) {
     let countries = app.all("countries", &app_key).await;
     assert_eq!(countries.len(), 13);
     assert!(countries.iter().all(|c| c["iso2_code"] != json!("XB")));
-    assert_eq!(
-        app.all("tax-rates", &app_key).await,
-        (1..=10).map(tax_rate).collect::<Vec<_>>()
-    );
+    assert_eq!(app.all("tax-rates", &app_key).await, tax_rates());
     assert!(
         app.find("price-products", &json!(1), &app_key)
             .await
