@@ -155,7 +155,7 @@ fn relations_put_parents_first(db: TestDb) {
              unchanged 1, rejected 0",
             "2/2 tax-rates <- rates.csv (upsert): read 2, inserted 0, updated 0, unchanged 2, \
              rejected 0",
-            "total: read 3, inserted 0, updated 0, unchanged 3, rejected 0 in 2 write_file(s)",
+            "total: read 3, inserted 0, updated 0, unchanged 3, rejected 0 in 2 file(s)",
         ],
         "{}",
         run.stdout
@@ -426,7 +426,7 @@ fn rejects_go_to_a_directory(db: TestDb) {
     );
     assert!(
         run.stdout.ends_with(
-            "total: read 5, inserted 3, updated 0, unchanged 0, rejected 2 in 3 write_file(s)\n"
+            "total: read 5, inserted 3, updated 0, unchanged 0, rejected 2 in 3 file(s)\n"
         ),
         "{}",
         run.stdout
