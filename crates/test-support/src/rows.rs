@@ -2,6 +2,16 @@
 
 use serde_json::{Value, json};
 
+/// The fields of the demo's `countries`, in configuration order (the export's columns).
+pub const COUNTRY_FIELDS: [&str; 6] = [
+    "id_country",
+    "iso2_code",
+    "iso3_code",
+    "name",
+    "postal_code_mandatory",
+    "postal_code_regex",
+];
+
 /// The demo's country with this id (1 to 12), as the API returns it.
 pub fn country(id: i64) -> Value {
     let (iso2, iso3, name, mandatory, regex) = match id {

@@ -35,6 +35,24 @@ pub fn assert_error(body: &Value, code: Code) -> String {
     message
 }
 
+/// Asserts that `message` is a persistence error (1302, 1309, 1317, 1321) for the row at
+/// `path` (or a field of it) that ends with `outcome` ("Entry is duplicated.").
+///
+/// Only the start of the path is checked: whether the database names the field differs by
+/// backend.
+pub fn assert_persist_message(message: &str, path: &str, outcome: &str) {
+    assert!(
+        message.starts_with(&format!("Failed to persist the data for `{path}")),
+        "{message}"
+    );
+    assert!(
+        message.ends_with(&format!(
+            "Please verify the provided data and try again. {outcome}"
+        )),
+        "{message}"
+    );
+}
+
 /// Checks one error object's members and status; returns `(code, message)`.
 fn error_object(e: &Value, body: &Value) -> (String, String) {
     let o = e

@@ -7,7 +7,8 @@ use std::path::Path;
 
 use dynex_core::Dynex;
 use dynex_test_support::{
-    Backend, TestDb, all_rows, backend_tests, countries, open_demo, run_sql, write_file,
+    Backend, COUNTRY_FIELDS, TestDb, all_rows, backend_tests, countries, csv_line, open_demo,
+    run_sql, write_file,
 };
 use serde_json::{Value, json};
 
@@ -74,21 +75,6 @@ fn expected(
     json!({"entity": entity, "mode": mode, "dry_run": false, "read": read,
            "inserted": inserted, "updated": updated, "unchanged": unchanged,
            "rejected": rejected, "stopped_early": false})
-}
-
-/// One CSV line as the rejects writer quotes it (only where needed).
-pub(crate) fn csv_line(cells: &[&str]) -> String {
-    let quoted: Vec<String> = cells
-        .iter()
-        .map(|c| {
-            if c.contains([',', '"', '\n', '\r']) {
-                format!("\"{}\"", c.replace('"', "\"\""))
-            } else {
-                (*c).to_string()
-            }
-        })
-        .collect();
-    format!("{}\n", quoted.join(","))
 }
 
 /// A rejects report: its header (the four report columns and `columns`) and `lines`.
@@ -461,14 +447,7 @@ fn upsert_by_identifier_counts_changes(db: TestDb) {
     assert_eq!(
         read(rejects),
         report(
-            &[
-                "id_country",
-                "iso2_code",
-                "iso3_code",
-                "name",
-                "postal_code_mandatory",
-                "postal_code_regex"
-            ],
+            &COUNTRY_FIELDS,
             &[
                 vec!["6", "1309", field, &dup6, "", "XA", "", "Xanadu", "1", ""],
                 vec!["7", "1309", field, &dup7, "", "XB", "", "Xebia", "", ""],

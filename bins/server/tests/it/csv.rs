@@ -7,7 +7,7 @@ use actix_web::http::Method;
 use actix_web::http::header::{ACCEPT, CONTENT_TYPE};
 use actix_web::test::TestRequest;
 use dynex_test_support::{
-    TestDb, async_backend_tests, config_field, country, reconfigure, tax_rates,
+    TestDb, async_backend_tests, config_field, country, csv_line, reconfigure, tax_rates,
 };
 use serde_json::{Value, json};
 
@@ -193,21 +193,6 @@ fn partial(r: &Reply, status: u16) -> (Value, Vec<LineError>) {
     keys.sort_unstable();
     assert_eq!(keys, ["data", "errors"], "{r:?}");
     (summary(&object["data"]), line_errors(&object["errors"], r))
-}
-
-/// One CSV line, quoted where needed.
-fn csv_line(cells: &[String]) -> String {
-    let quoted: Vec<String> = cells
-        .iter()
-        .map(|c| {
-            if c.contains([',', '"', '\n', '\r']) {
-                format!("\"{}\"", c.replace('"', "\"\""))
-            } else {
-                c.clone()
-            }
-        })
-        .collect();
-    format!("{}\n", quoted.join(","))
 }
 
 /// Rows as the export writes them: `header` (which ends in a newline), then each row's values
