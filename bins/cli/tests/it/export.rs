@@ -433,7 +433,7 @@ fn changed_since_reads_datetime_and_date_fields(db: TestDb) {
         .json();
     config["definition"]["updatedAtField"] = json!("day");
     let dir = tempfile::tempdir().unwrap();
-    let file = write_file(dir.path(), "visits.json", &config.to_string());
+    let file = write_file(dir.path(), "visits.json", config.to_string());
     dynex(&db, &["entity", "import", &file]).ok();
     assert_eq!(ids("2024-01-02 15:00:00"), ["2", "4"]);
     assert_eq!(ids("2024-01-03T00:00:00Z"), ["4"]);
@@ -459,7 +459,7 @@ fn updated_at_fields_are_checked_and_found(db: TestDb) {
     ] {
         let mut bad = config.clone();
         bad["definition"]["updatedAtField"] = json!(field);
-        let file = write_file(dir.path(), "bad.json", &bad.to_string());
+        let file = write_file(dir.path(), "bad.json", bad.to_string());
         let run = dynex(&db, &["entity", "import", &file]).failed(3);
         assert!(
             run.stderr.contains("definition.updatedAtField") && run.stderr.contains(says),
@@ -642,7 +642,7 @@ fn a_refused_manifest_writes_nothing(db: TestDb) {
         ),
         ("  - {}\n", 2, "missing field `entity`"),
     ] {
-        let manifest = write_file(dir.path(), "m.yml", &format!("{first}{second}"));
+        let manifest = write_file(dir.path(), "m.yml", format!("{first}{second}"));
         let run = export_manifest(&db, dir.path(), &manifest, &[]).failed(code);
         assert!(run.stderr.contains(says), "{second}: {}", run.stderr);
         assert_eq!(files_under(dir.path()), ["m.yml"], "{second}");

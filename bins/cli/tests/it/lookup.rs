@@ -213,7 +213,7 @@ fn teams(db: &TestDb, dx: &Dynex) -> Dynex {
         "CREATE TABLE teams ({id}, name VARCHAR(40) NOT NULL UNIQUE, fk_parent INT NULL, \
          FOREIGN KEY (fk_parent) REFERENCES teams (id));\n"
     );
-    run_sql(&dx, &script);
+    run_sql(dx, &script);
     dynex(db, &["entity", "add", "--table", "teams"]).ok();
     Dynex::open(&db.url).expect("open")
 }

@@ -37,7 +37,7 @@ fn tax_demo(db: &TestDb) -> Dynex {
         configs.push(config);
     }
     let dir = tempfile::tempdir().unwrap();
-    let path = write_file(dir.path(), "tax.json", &Value::from(configs).to_string());
+    let path = write_file(dir.path(), "tax.json", Value::from(configs).to_string());
     dynex(db, &["entity", "import", &path]).ok();
     dx
 }
@@ -561,7 +561,7 @@ fn a_cycle_needs_manifest_order(db: TestDb) {
         "childDynamicEntityConfiguration": {"tableAlias": "countries"},
         "relationFieldMappings": [{"childFieldName": "id_country", "parentFieldName": "fk_country"}]
     }]);
-    let config = write_file(dir.path(), "rates.json", &rates.to_string());
+    let config = write_file(dir.path(), "rates.json", rates.to_string());
     dynex(&db, &["entity", "import", &config]).ok();
     let text = "imports:\n\
                 \x20 - {entity: countries, file: countries.csv}\n\
@@ -579,7 +579,7 @@ fn a_cycle_needs_manifest_order(db: TestDb) {
     let manifest = write_file(
         dir.path(),
         "ordered.yml",
-        &format!("{text}order: manifest\n"),
+        format!("{text}order: manifest\n"),
     );
     let report = import(&db, &manifest, &["--json"]).ok().json();
     assert_eq!(report["total"], total([3, 3, 0, 0, 0]));
