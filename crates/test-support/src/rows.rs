@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-/// The fields of the demo's `countries`, in configuration order (the export's columns).
+/// The fields of the demo's `countries` in configuration order, which answers and exports keep.
 pub const COUNTRY_FIELDS: [&str; 6] = [
     "id_country",
     "iso2_code",

@@ -2,7 +2,8 @@
 //! the rows (checked by reading them back), deletes and the scopes writes need.
 
 use dynex_test_support::{
-    TestDb, async_backend_tests, config_field, countries, country, ids, reconfigure, tax_rates,
+    COUNTRY_FIELDS, TestDb, async_backend_tests, config_field, countries, country, ids,
+    reconfigure, tax_rates,
 };
 use serde_json::{Value, json};
 
@@ -28,16 +29,6 @@ async_backend_tests!(
     editable_identifiers_can_change,
     put_by_id_with_a_required_identifier,
 );
-
-/// The configured field order of `countries`, which answers keep.
-const COUNTRY_KEYS: [&str; 6] = [
-    "id_country",
-    "iso2_code",
-    "iso3_code",
-    "name",
-    "postal_code_mandatory",
-    "postal_code_regex",
-];
 
 fn keys(row: &Value) -> Vec<&str> {
     row.as_object()
@@ -69,7 +60,7 @@ async fn doc_example_post_countries(db: TestDb) {
     });
     let rows = r.written_rows(201);
     assert_eq!(rows, &vec![saved.clone()]);
-    assert_eq!(keys(&rows[0]), COUNTRY_KEYS);
+    assert_eq!(keys(&rows[0]), COUNTRY_FIELDS);
     assert_eq!(app.find("countries", &json!(13), &key).await, Some(saved));
     assert_eq!(app.all("countries", &key).await.len(), 13);
 }
@@ -140,7 +131,7 @@ async fn doc_example_patch_countries_collection(db: TestDb) {
     let expected = vec![one, three, eight];
     let rows = r.written_rows(200);
     assert_eq!(rows, &expected);
-    assert_eq!(keys(&rows[1]), COUNTRY_KEYS);
+    assert_eq!(keys(&rows[1]), COUNTRY_FIELDS);
     let all = app.all("countries", &key).await;
     assert_eq!(all.len(), 12);
     for row in &expected {
@@ -190,7 +181,7 @@ async fn patch_by_id_answers_an_object(db: TestDb) {
     two["iso3_code"] = Value::Null;
     two["postal_code_mandatory"] = json!(false);
     assert_eq!(r.written(200), &two);
-    assert_eq!(keys(r.written(200)), COUNTRY_KEYS);
+    assert_eq!(keys(r.written(200)), COUNTRY_FIELDS);
     assert_eq!(
         app.find("countries", &json!(2), &key).await,
         Some(two.clone())
