@@ -4,9 +4,25 @@
 //! `DYNEX_TEST_MYSQL_URL` name a server (a database on it is used to create and drop one database
 //! per test); with `DYNEX_TEST_REQUIRE_ALL=1` (set by CI) a missing URL fails the test instead of
 //! skipping it, so no backend is ever skipped silently.
+//!
+//! The fixtures the server's and the CLI's tests share live here too: the demo catalog and the
+//! ways tests change it ([`open_demo`], [`reconfigure`]), the demo's rows as the API returns them
+//! ([`country`], [`tax_rate`]) and assertions on the wire format of errors ([`assert_error`]).
+
+mod csv;
+mod demo;
+mod rows;
+mod wire;
 
 use dynex_core::{Db, db::run_script};
 use rand::Rng;
+
+pub use csv::csv_line;
+pub use demo::{
+    all_rows, config_field, open_demo, open_demo_with, reconfigure, run_sql, write_file,
+};
+pub use rows::{COUNTRY_FIELDS, countries, country, country_with_rates, ids, tax_rate, tax_rates};
+pub use wire::{assert_error, assert_persist_message, code, error_list};
 
 /// The backends a test can run on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

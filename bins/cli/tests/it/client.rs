@@ -1,10 +1,10 @@
 //! `dynex client …`, `dynex user revoke-tokens` and `dynex key create` with a scope and an expiry.
 
 use dynex_core::{Dynex, TokenRequest};
-use dynex_test_support::{TestDb, backend_tests};
+use dynex_test_support::{TestDb, backend_tests, open_demo};
 use serde_json::{Value, json};
 
-use crate::{demo, dynex, dynex_with_stdin};
+use crate::{dynex, dynex_with_stdin};
 
 /// Asks for an access token with the client credentials grant, as `POST /token` does.
 fn client_token(check: &Dynex, id: &str, secret: &str) -> Option<String> {
@@ -21,7 +21,7 @@ fn client_token(check: &Dynex, id: &str, secret: &str) -> Option<String> {
 }
 
 fn clients_are_added_listed_revoked_and_removed(db: TestDb) {
-    let _demo = demo(&db);
+    let _demo = open_demo(&db);
     let added = dynex(
         &db,
         &[
@@ -218,7 +218,7 @@ fn clients_are_added_listed_revoked_and_removed(db: TestDb) {
 
 fn user_tokens_are_revoked(db: TestDb) {
     const PASSWORD: &str = "correct horse battery";
-    let _demo = demo(&db);
+    let _demo = open_demo(&db);
     dynex_with_stdin(
         &db,
         &[
@@ -280,7 +280,7 @@ fn user_tokens_are_revoked(db: TestDb) {
 }
 
 fn key_create_takes_scopes_and_an_expiry_together(db: TestDb) {
-    let _demo = demo(&db);
+    let _demo = open_demo(&db);
     let created = dynex(
         &db,
         &[

@@ -6,10 +6,12 @@ use std::cmp::Ordering;
 use std::path::Path;
 
 use dynex_core::Dynex;
-use dynex_test_support::{Backend, TestDb, backend_tests};
+use dynex_test_support::{
+    Backend, TestDb, all_rows, backend_tests, open_demo, run_sql, write_file,
+};
 use serde_json::{Value, json};
 
-use crate::{Run, command, demo, dynex, finish};
+use crate::{Run, command, dynex, finish};
 
 backend_tests!(
     fields_choose_and_order_the_columns,
@@ -45,33 +47,12 @@ fn first_cells(csv: &str) -> Vec<String> {
     body(csv).into_iter().map(|mut c| c.remove(0)).collect()
 }
 
-fn run_sql(dx: &Dynex, script: &str) {
-    dynex_core::db::run_script(&mut dx.db().conn().unwrap(), script).unwrap();
-}
-
-/// The auto-increment primary key column of a test table on `db`'s backend.
-fn id_column(db: &TestDb) -> &'static str {
-    match db.backend {
-        Backend::Sqlite => "id INTEGER PRIMARY KEY",
-        Backend::Postgres => "id SERIAL PRIMARY KEY",
-        Backend::Mysql => "id INT AUTO_INCREMENT PRIMARY KEY",
-    }
-}
-
 /// A timestamp column type on `db`'s backend.
 fn timestamp(db: &TestDb) -> &'static str {
     match db.backend {
         Backend::Mysql => "DATETIME",
         _ => "TIMESTAMP",
     }
-}
-
-/// Writes `text` to `name` under `dir` (creating directories) and returns the path as text.
-fn write(dir: &Path, name: &str, text: &str) -> String {
-    let path = dir.join(name);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(&path, text).unwrap();
-    path.to_str().unwrap().to_string()
 }
 
 /// The names of the files under `dir`, recursively, relative to it and sorted.
@@ -94,7 +75,7 @@ fn files_under(dir: &Path) -> Vec<String> {
 }
 
 fn fields_choose_and_order_the_columns(db: TestDb) {
-    let _demo = demo(&db);
+    let _demo = open_demo(&db);
     // Any fields, in the order given, the identifier left out; comma-separated or repeated.
     for args in [
         &["countries", "--fields", "name,iso2_code"][..],
@@ -174,7 +155,7 @@ fn sortables(db: &TestDb, dx: &Dynex) -> Vec<Sortable> {
         &format!(
             "CREATE TABLE sortables ({}, name VARCHAR(20) NULL, price DECIMAL(10,2) NULL);\n\
              INSERT INTO sortables (id, name, price) VALUES {};\n",
-            id_column(db),
+            db.id_column(),
             values.join(", ")
         ),
     );
@@ -203,7 +184,7 @@ fn expected_order(rows: &[Sortable], keys: &[(usize, bool)]) -> Vec<String> {
 }
 
 fn sorts_page_by_key_through_nulls_and_ties(db: TestDb) {
-    let dx = demo(&db);
+    let dx = open_demo(&db);
     let rows = sortables(&db, &dx);
     for (sort, keys) in [
         ("price", &[(2, false)][..]),
@@ -273,14 +254,14 @@ fn sorts_page_by_key_through_nulls_and_ties(db: TestDb) {
 /// Values that one backend stores inexactly (SQLite keeps `0.1 + 0.2` as a double just above
 /// 0.3) still page exactly: every row once, with a page boundary after every row.
 fn sort_keys_keep_every_digit_across_pages(db: TestDb) {
-    let dx = demo(&db);
+    let dx = open_demo(&db);
     run_sql(
         &dx,
         &format!(
             "CREATE TABLE prices ({}, name VARCHAR(20) NULL, price DECIMAL(10,2) NULL);\n\
              INSERT INTO prices (id, name, price) VALUES (1, 'a', 0.1 + 0.2), (2, 'a', 0.3), \
              (3, 'b', 0.1 + 0.2), (4, NULL, NULL), (5, 'b', 0.3), (6, 'a', 0.1 + 0.2);\n",
-            id_column(&db)
+            db.id_column()
         ),
     );
     dynex(&db, &["entity", "add", "--table", "prices"]).ok();
@@ -318,7 +299,7 @@ fn sort_keys_keep_every_digit_across_pages(db: TestDb) {
 }
 
 fn bad_sorts_are_usage_errors(db: TestDb) {
-    let _demo = demo(&db);
+    let _demo = open_demo(&db);
     let run = export(&db, &["countries", "--sort", "-nmae"]).failed(2);
     assert!(
         run.stderr
@@ -363,7 +344,7 @@ fn delta(db: &TestDb, alias: &str, since: &str) -> (Vec<String>, Value) {
 }
 
 fn changed_since_exports_a_delta_of_a_string_field(db: TestDb) {
-    let _demo = demo(&db);
+    let _demo = open_demo(&db);
     // product-abstracts: updated_at is a `string` field on a timestamp column; rows 3 and 7
     // have none and are in no delta.
     let ids = |since: &str| delta(&db, "product-abstracts", since).0;
@@ -420,7 +401,7 @@ fn changed_since_exports_a_delta_of_a_string_field(db: TestDb) {
 }
 
 fn changed_since_reads_datetime_and_date_fields(db: TestDb) {
-    let dx = demo(&db);
+    let dx = open_demo(&db);
     run_sql(
         &dx,
         &format!(
@@ -428,7 +409,7 @@ fn changed_since_reads_datetime_and_date_fields(db: TestDb) {
              INSERT INTO visits (id, day, updated_at) VALUES \
              (1, '2024-01-01', '2024-01-01 23:59:59'), (2, '2024-01-02', '2024-01-02 10:00:00'), \
              (3, NULL, NULL), (4, '2024-01-03', '2024-01-02 10:00:01');\n",
-            id_column(&db),
+            db.id_column(),
             timestamp(&db)
         ),
     );
@@ -452,7 +433,7 @@ fn changed_since_reads_datetime_and_date_fields(db: TestDb) {
         .json();
     config["definition"]["updatedAtField"] = json!("day");
     let dir = tempfile::tempdir().unwrap();
-    let file = write(dir.path(), "visits.json", &config.to_string());
+    let file = write_file(dir.path(), "visits.json", config.to_string());
     dynex(&db, &["entity", "import", &file]).ok();
     assert_eq!(ids("2024-01-02 15:00:00"), ["2", "4"]);
     assert_eq!(ids("2024-01-03T00:00:00Z"), ["4"]);
@@ -461,7 +442,7 @@ fn changed_since_reads_datetime_and_date_fields(db: TestDb) {
 }
 
 fn updated_at_fields_are_checked_and_found(db: TestDb) {
-    let _demo = demo(&db);
+    let _demo = open_demo(&db);
     let config = dynex(&db, &["entity", "show", "product-abstracts", "--json"])
         .ok()
         .json();
@@ -478,7 +459,7 @@ fn updated_at_fields_are_checked_and_found(db: TestDb) {
     ] {
         let mut bad = config.clone();
         bad["definition"]["updatedAtField"] = json!(field);
-        let file = write(dir.path(), "bad.json", &bad.to_string());
+        let file = write_file(dir.path(), "bad.json", bad.to_string());
         let run = dynex(&db, &["entity", "import", &file]).failed(3);
         assert!(
             run.stderr.contains("definition.updatedAtField") && run.stderr.contains(says),
@@ -520,9 +501,9 @@ const MANIFEST: &str = r#"exports:
 "#;
 
 fn a_manifest_exports_several_entities(db: TestDb) {
-    let _demo = demo(&db);
+    let _demo = open_demo(&db);
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "jobs/manifest.yml", MANIFEST);
+    write_file(dir.path(), "jobs/manifest.yml", MANIFEST);
     // A relative manifest path: the files land beside the manifest, not in the working
     // directory.
     let run = export_manifest(&db, dir.path(), "jobs/manifest.yml", &["--json"]).ok();
@@ -618,7 +599,7 @@ fn a_manifest_exports_several_entities(db: TestDb) {
 }
 
 fn a_refused_manifest_writes_nothing(db: TestDb) {
-    let _demo = demo(&db);
+    let _demo = open_demo(&db);
     let dir = tempfile::tempdir().unwrap();
     let first = "exports:\n  - entity: countries\n    file: \"out/{entity}.csv\"\n";
     for (second, code, says) in [
@@ -661,7 +642,7 @@ fn a_refused_manifest_writes_nothing(db: TestDb) {
         ),
         ("  - {}\n", 2, "missing field `entity`"),
     ] {
-        let manifest = write(dir.path(), "m.yml", &format!("{first}{second}"));
+        let manifest = write_file(dir.path(), "m.yml", format!("{first}{second}"));
         let run = export_manifest(&db, dir.path(), &manifest, &[]).failed(code);
         assert!(run.stderr.contains(says), "{second}: {}", run.stderr);
         assert_eq!(files_under(dir.path()), ["m.yml"], "{second}");
@@ -676,7 +657,7 @@ fn a_refused_manifest_writes_nothing(db: TestDb) {
         );
         assert_eq!(files_under(dir.path()), ["m.yml"], "{second}");
     }
-    let manifest = write(dir.path(), "m.yml", first);
+    let manifest = write_file(dir.path(), "m.yml", first);
     for extra in [
         &["countries"][..],
         &["-o", "x.csv"],
@@ -698,12 +679,12 @@ fn a_refused_manifest_writes_nothing(db: TestDb) {
 }
 
 fn a_failed_manifest_export_keeps_what_was_done(db: TestDb) {
-    let _demo = demo(&db);
+    let _demo = open_demo(&db);
     let dir = tempfile::tempdir().unwrap();
     // The second export's file is a directory: its export fails when the finished file is
     // moved into place, after the first file was written.
     std::fs::create_dir_all(dir.path().join("stores.csv/inside")).unwrap();
-    let manifest = write(
+    let manifest = write_file(
         dir.path(),
         "m.yml",
         "exports:\n  - entity: countries\n  - entity: stores\n  - entity: tax-sets\n",
@@ -738,9 +719,9 @@ fn a_failed_manifest_export_keeps_what_was_done(db: TestDb) {
 }
 
 fn sorted_and_partial_exports_import_back_unchanged(db: TestDb) {
-    let dx = demo(&db);
+    let dx = open_demo(&db);
     let dir = tempfile::tempdir().unwrap();
-    let before = crate::import::rows(&dx, "product-abstracts");
+    let before = all_rows(&dx, "product-abstracts");
     let sorted = dir.path().join("sorted.csv");
     let sorted = sorted.to_str().unwrap();
     export(
@@ -781,7 +762,7 @@ fn sorted_and_partial_exports_import_back_unchanged(db: TestDb) {
     assert_eq!((&s["read"], &s["unchanged"]), (&json!(8), &json!(8)), "{s}");
     let s = imported(&[partial, "--key", "sku"]);
     assert_eq!((&s["read"], &s["unchanged"]), (&json!(4), &json!(4)), "{s}");
-    assert_eq!(crate::import::rows(&dx, "product-abstracts"), before);
+    assert_eq!(all_rows(&dx, "product-abstracts"), before);
 }
 
 /// `-o` through a symbolic link or onto a device writes through it: the CSV lands in the link's
@@ -789,7 +770,7 @@ fn sorted_and_partial_exports_import_back_unchanged(db: TestDb) {
 #[test]
 fn output_through_a_link_keeps_the_link() {
     let db = TestDb::sqlite();
-    let _demo = demo(&db);
+    let _demo = open_demo(&db);
     let dir = tempfile::tempdir().unwrap();
     let target = dir.path().join("target.csv");
     let link = dir.path().join("link.csv");

@@ -6,37 +6,17 @@
 use std::path::Path;
 
 use dynex_core::Dynex;
-use dynex_test_support::{Backend, TestDb, backend_tests};
+use dynex_test_support::{
+    Backend, COUNTRY_FIELDS, TestDb, all_rows, backend_tests, countries, csv_line, open_demo,
+    run_sql, write_file,
+};
 use serde_json::{Value, json};
 
-use crate::{Run, demo, dynex, dynex_with_stdin};
-
-/// Every row of `alias`, in identifier order.
-pub(crate) fn rows(dx: &Dynex, alias: &str) -> Vec<Value> {
-    let mut all = Vec::new();
-    loop {
-        let page = dx
-            .read_collection(
-                alias,
-                &[
-                    ("page[limit]".into(), "1000".into()),
-                    ("page[offset]".into(), all.len().to_string()),
-                ],
-                None,
-            )
-            .unwrap()
-            .rows;
-        let last = page.len() < 1000;
-        all.extend(page);
-        if last {
-            return all;
-        }
-    }
-}
+use crate::{Run, dynex, dynex_with_stdin};
 
 /// The rows of `alias` whose `field` is `value`.
 fn rows_where(dx: &Dynex, alias: &str, field: &str, value: &str) -> Vec<Value> {
-    rows(dx, alias)
+    all_rows(dx, alias)
         .into_iter()
         .filter(|r| r[field].as_str() == Some(value))
         .collect()
@@ -47,13 +27,6 @@ pub(crate) fn row_where(dx: &Dynex, alias: &str, field: &str, value: &str) -> Va
     let mut found = rows_where(dx, alias, field, value);
     assert_eq!(found.len(), 1, "{alias} where {field} = {value}: {found:?}");
     found.remove(0)
-}
-
-/// Writes `bytes` to `name` in `dir` and returns its path.
-pub(crate) fn file(dir: &Path, name: &str, bytes: impl AsRef<[u8]>) -> String {
-    let path = dir.join(name);
-    std::fs::write(&path, bytes).unwrap();
-    path.to_str().unwrap().to_string()
 }
 
 /// `dynex import args…`.
@@ -104,21 +77,6 @@ fn expected(
            "rejected": rejected, "stopped_early": false})
 }
 
-/// One CSV line as the rejects writer quotes it (only where needed).
-pub(crate) fn csv_line(cells: &[&str]) -> String {
-    let quoted: Vec<String> = cells
-        .iter()
-        .map(|c| {
-            if c.contains([',', '"', '\n', '\r']) {
-                format!("\"{}\"", c.replace('"', "\"\""))
-            } else {
-                (*c).to_string()
-            }
-        })
-        .collect();
-    format!("{}\n", quoted.join(","))
-}
-
 /// A rejects report: its header (the four report columns and `columns`) and `lines`.
 pub(crate) fn report(columns: &[&str], lines: &[Vec<&str>]) -> String {
     let mut header = vec!["line", "code", "field", "message"];
@@ -139,56 +97,6 @@ pub(crate) fn counts(run: &Run) -> [u64; 5] {
     let s = run.json();
     ["read", "inserted", "updated", "unchanged", "rejected"]
         .map(|k| s[k].as_u64().unwrap_or_else(|| panic!("{k} in {s}")))
-}
-
-/// The 12 demo countries as the API reads them.
-fn demo_countries() -> Vec<Value> {
-    let c = |id: i64, iso2: &str, iso3: &str, name: &str, mandatory: Value, regex: Value| {
-        json!({"id_country": id, "iso2_code": iso2, "iso3_code": iso3, "name": name,
-               "postal_code_mandatory": mandatory, "postal_code_regex": regex})
-    };
-    vec![
-        c(1, "AD", "AND", "Andorra", json!(true), json!("AD[0-9]{3}")),
-        c(2, "AT", "AUT", "Austria", json!(true), json!("[0-9]{4}")),
-        c(3, "BE", "BEL", "Belgium", json!(false), json!("[0-9]{4}")),
-        c(
-            4,
-            "CH",
-            "CHE",
-            "Switzerland",
-            json!(true),
-            json!("[0-9]{4}"),
-        ),
-        c(5, "DE", "DEU", "Germany", json!(true), json!("[0-9]{5}")),
-        c(6, "ES", "ESP", "Spain", json!(false), json!("[0-9]{5}")),
-        c(7, "FR", "FRA", "France", json!(true), json!("[0-9]{5}")),
-        c(8, "GB", "GBR", "United Kingdom", Value::Null, Value::Null),
-        c(9, "IT", "ITA", "Italy", json!(false), json!("[0-9]{5}")),
-        c(
-            10,
-            "NL",
-            "NLD",
-            "Netherlands",
-            json!(true),
-            json!("[0-9]{4} ?[A-Z]{2}"),
-        ),
-        c(
-            11,
-            "PL",
-            "POL",
-            "Poland",
-            Value::Null,
-            json!("[0-9]{2}-[0-9]{3}"),
-        ),
-        c(
-            12,
-            "US",
-            "USA",
-            "United States",
-            json!(true),
-            json!("[0-9]{5}(-[0-9]{4})?"),
-        ),
-    ]
 }
 
 /// Whether the database names the column of a foreign key violation (SQLite only says that one
@@ -427,7 +335,7 @@ fn new_concretes() -> Vec<Value> {
 
 /// The rows of product-concretes created after the demo's 19, without identifiers.
 fn added_concretes(dx: &Dynex) -> Vec<Value> {
-    rows(dx, "product-concretes")
+    all_rows(dx, "product-concretes")
         .into_iter()
         .filter(|r| r["id_product"].as_i64().unwrap() > 19)
         .map(|mut r| {
@@ -440,10 +348,10 @@ fn added_concretes(dx: &Dynex) -> Vec<Value> {
 /// Case 1, insert: good rows are written, every kind of bad row is reported with its line,
 /// code, field, message and original cells, and none of them is written.
 fn insert_reports_every_kind_of_bad_row(db: TestDb) {
-    let dx = demo(&db);
+    let dx = open_demo(&db);
     let dir = tempfile::tempdir().unwrap();
     let long_sku = "S".repeat(256);
-    let input = file(dir.path(), "concretes.csv", concretes_file(&long_sku));
+    let input = write_file(dir.path(), "concretes.csv", concretes_file(&long_sku));
     let rejects = dir.path().join("rejects.csv");
     let rejects = rejects.to_str().unwrap();
     let run = import(
@@ -458,7 +366,7 @@ fn insert_reports_every_kind_of_bad_row(db: TestDb) {
     assert_eq!(read(rejects), concretes_report(&db, &long_sku));
 
     assert_eq!(added_concretes(&dx), new_concretes());
-    assert_eq!(rows(&dx, "product-concretes").len(), 23);
+    assert_eq!(all_rows(&dx, "product-concretes").len(), 23);
     // The demo row whose SKU was sent again is untouched.
     assert_eq!(
         row_where(&dx, "product-concretes", "sku", "001_25904006")["id_product"],
@@ -469,9 +377,9 @@ fn insert_reports_every_kind_of_bad_row(db: TestDb) {
 /// Case 2, upsert by the identifier: unchanged rows are counted and not written, changed rows
 /// are updated (only the file's columns), rows without an identifier are created.
 fn upsert_by_identifier_counts_changes(db: TestDb) {
-    let dx = demo(&db);
+    let dx = open_demo(&db);
     let dir = tempfile::tempdir().unwrap();
-    let input = file(
+    let input = write_file(
         dir.path(),
         "countries.csv",
         "id_country,iso2_code,iso3_code,name,postal_code_mandatory,postal_code_regex\n\
@@ -488,10 +396,10 @@ fn upsert_by_identifier_counts_changes(db: TestDb) {
         expected("countries", "upsert", [6, 2, 2, 2, 0])
     );
 
-    let mut want = demo_countries();
+    let mut want = countries();
     want[1]["name"] = json!("Republic of Austria");
     want[10]["postal_code_mandatory"] = json!(false);
-    let all = rows(&dx, "countries");
+    let all = all_rows(&dx, "countries");
     assert_eq!(all[..12], want[..]);
     let added: Vec<Value> = all[12..]
         .iter()
@@ -539,24 +447,17 @@ fn upsert_by_identifier_counts_changes(db: TestDb) {
     assert_eq!(
         read(rejects),
         report(
-            &[
-                "id_country",
-                "iso2_code",
-                "iso3_code",
-                "name",
-                "postal_code_mandatory",
-                "postal_code_regex"
-            ],
+            &COUNTRY_FIELDS,
             &[
                 vec!["6", "1309", field, &dup6, "", "XA", "", "Xanadu", "1", ""],
                 vec!["7", "1309", field, &dup7, "", "XB", "", "Xebia", "", ""],
             ]
         )
     );
-    assert_eq!(rows(&dx, "countries"), all, "nothing changed");
+    assert_eq!(all_rows(&dx, "countries"), all, "nothing changed");
 
     // A file of some columns only updates those: Belgium keeps its other values.
-    let names = file(
+    let names = write_file(
         dir.path(),
         "names.csv",
         "id_country,name\n3,Belgique\n5,Germany\n",
@@ -566,29 +467,29 @@ fn upsert_by_identifier_counts_changes(db: TestDb) {
         summary(&run),
         expected("countries", "upsert", [2, 0, 1, 1, 0])
     );
-    let mut belgium = demo_countries()[2].clone();
+    let mut belgium = countries()[2].clone();
     belgium["name"] = json!("Belgique");
-    assert_eq!(rows(&dx, "countries")[2], belgium);
+    assert_eq!(all_rows(&dx, "countries")[2], belgium);
 
     // Everything as exported: all unchanged.
     let export = dir.path().join("export.csv");
     let export = export.to_str().unwrap();
     dynex(&db, &["export", "countries", "-o", export]).ok();
-    let before = rows(&dx, "countries");
+    let before = all_rows(&dx, "countries");
     let run = import(&db, &["countries", export, "--mode", "upsert", "--json"]).ok();
     assert_eq!(
         summary(&run),
         expected("countries", "upsert", [14, 0, 0, 14, 0])
     );
-    assert_eq!(rows(&dx, "countries"), before);
+    assert_eq!(all_rows(&dx, "countries"), before);
 }
 
 /// Upsert of an identifier that does not exist: the identifier is not creatable, so the row is
 /// refused as the API refuses it on PUT (1308), and its neighbours are written.
 fn upsert_of_an_unknown_identifier_is_refused_like_the_api(db: TestDb) {
-    let dx = demo(&db);
+    let dx = open_demo(&db);
     let dir = tempfile::tempdir().unwrap();
-    let input = file(
+    let input = write_file(
         dir.path(),
         "countries.csv",
         "id_country,iso2_code,name\n999,XZ,Nowhere\n2,AT,Österreich\n",
@@ -639,9 +540,9 @@ fn upsert_of_an_unknown_identifier_is_refused_like_the_api(db: TestDb) {
 /// Case 3, upsert and update by a unique field that is not the identifier (`--key`); update
 /// refuses keys that do not exist (1303).
 fn upsert_and_update_by_a_unique_key(db: TestDb) {
-    let dx = demo(&db);
+    let dx = open_demo(&db);
     let dir = tempfile::tempdir().unwrap();
-    let input = file(
+    let input = write_file(
         dir.path(),
         "countries.csv",
         "iso2_code,name,postal_code_mandatory\n\
@@ -661,9 +562,9 @@ fn upsert_and_update_by_a_unique_key(db: TestDb) {
         summary(&run),
         expected("countries", "upsert", [3, 1, 1, 1, 0])
     );
-    let mut want = demo_countries();
+    let mut want = countries();
     want[1]["name"] = json!("Österreich");
-    let all = rows(&dx, "countries");
+    let all = all_rows(&dx, "countries");
     assert_eq!(all[..12], want[..]);
     assert_eq!(all.len(), 13);
     assert_eq!(
@@ -677,10 +578,10 @@ fn upsert_and_update_by_a_unique_key(db: TestDb) {
         summary(&run),
         expected("countries", "upsert", [3, 0, 0, 3, 0])
     );
-    assert_eq!(rows(&dx, "countries"), all);
+    assert_eq!(all_rows(&dx, "countries"), all);
 
     // Update by the key: unknown keys are 1303, the others are written (or unchanged).
-    let update = file(
+    let update = write_file(
         dir.path(),
         "update.csv",
         "iso2_code,name\nAT,Austria\nZZ,Nowhere\nDE,Deutschland\nCH,Switzerland\n",
@@ -721,12 +622,12 @@ fn upsert_and_update_by_a_unique_key(db: TestDb) {
     );
     want[1]["name"] = json!("Austria");
     want[4]["name"] = json!("Deutschland");
-    let all = rows(&dx, "countries");
+    let all = all_rows(&dx, "countries");
     assert_eq!(all[..12], want[..]);
     assert_eq!(all.len(), 13, "ZZ is not created");
 
     // Update by the identifier: the same.
-    let by_id = file(
+    let by_id = write_file(
         dir.path(),
         "by-id.csv",
         "id_country,name\n999,Nowhere\n3,Belgique\n",
@@ -736,11 +637,11 @@ fn upsert_and_update_by_a_unique_key(db: TestDb) {
         summary(&run),
         expected("countries", "update", [2, 0, 1, 0, 1])
     );
-    assert_eq!(rows(&dx, "countries")[2]["name"], "Belgique");
+    assert_eq!(all_rows(&dx, "countries")[2]["name"], "Belgique");
 
     // A SKU as the key: the stored row keeps its identifier and the columns not in the file.
     let before = row_where(&dx, "product-concretes", "sku", "005_30663302");
-    let skus = file(
+    let skus = write_file(
         dir.path(),
         "skus.csv",
         "sku,fk_product_abstract,is_active,attributes\n\
@@ -784,9 +685,9 @@ fn upsert_and_update_by_a_unique_key(db: TestDb) {
 /// Case 4, a key repeated in one file: in upsert mode the later occurrence updates what the
 /// earlier one wrote (or is unchanged when it says the same).
 fn a_repeated_key_updates_what_the_file_wrote(db: TestDb) {
-    let dx = demo(&db);
+    let dx = open_demo(&db);
     let dir = tempfile::tempdir().unwrap();
-    let input = file(
+    let input = write_file(
         dir.path(),
         "countries.csv",
         "iso2_code,name\nXD,First\nAT,Austria One\nXD,Second\nAT,Austria Two\nXE,Same\nXE,Same\n",
@@ -808,7 +709,7 @@ fn a_repeated_key_updates_what_the_file_wrote(db: TestDb) {
         summary(&run),
         expected("countries", "upsert", [6, 2, 3, 1, 0])
     );
-    let all = rows(&dx, "countries");
+    let all = all_rows(&dx, "countries");
     assert_eq!(all.len(), 14, "{all:?}");
     assert_eq!(
         row_where(&dx, "countries", "iso2_code", "XD")["name"],
@@ -824,22 +725,22 @@ fn a_repeated_key_updates_what_the_file_wrote(db: TestDb) {
     );
 
     // By the identifier too.
-    let by_id = file(dir.path(), "by-id.csv", "id_country,name\n3,A\n3,B\n3,B\n");
+    let by_id = write_file(dir.path(), "by-id.csv", "id_country,name\n3,A\n3,B\n3,B\n");
     let run = import(&db, &["countries", &by_id, "--mode", "upsert", "--json"]).ok();
     assert_eq!(
         summary(&run),
         expected("countries", "upsert", [3, 0, 2, 1, 0])
     );
-    assert_eq!(rows(&dx, "countries")[2]["name"], "B");
+    assert_eq!(all_rows(&dx, "countries")[2]["name"], "B");
 }
 
 /// Case 5, `--dry-run` reports what a real run reports and writes nothing.
 fn dry_run_reports_the_same_and_writes_nothing(db: TestDb) {
-    let dx = demo(&db);
+    let dx = open_demo(&db);
     let dir = tempfile::tempdir().unwrap();
     let long_sku = "S".repeat(256);
-    let input = file(dir.path(), "concretes.csv", concretes_file(&long_sku));
-    let before = rows(&dx, "product-concretes");
+    let input = write_file(dir.path(), "concretes.csv", concretes_file(&long_sku));
+    let before = all_rows(&dx, "product-concretes");
     let dry = dir.path().join("dry.csv");
     let dry = dry.to_str().unwrap();
     let run = import(
@@ -858,7 +759,11 @@ fn dry_run_reports_the_same_and_writes_nothing(db: TestDb) {
     want["dry_run"] = json!(true);
     want["rejects_file"] = json!(dry);
     assert_eq!(summary(&run), want);
-    assert_eq!(rows(&dx, "product-concretes"), before, "nothing written");
+    assert_eq!(
+        all_rows(&dx, "product-concretes"),
+        before,
+        "nothing written"
+    );
     assert_eq!(read(dry), concretes_report(&db, &long_sku));
 
     let real = dir.path().join("real.csv");
@@ -875,12 +780,12 @@ fn dry_run_reports_the_same_and_writes_nothing(db: TestDb) {
     assert_eq!(added_concretes(&dx), new_concretes());
 
     // Upsert: the same counts as the real run that follows, and the text summary says so.
-    let countries = file(
+    let countries = write_file(
         dir.path(),
         "countries.csv",
         "id_country,iso2_code,name\n1,AD,Andorra\n2,AT,Österreich\n,XA,Xanadu\n",
     );
-    let before = rows(&dx, "countries");
+    let before = all_rows(&dx, "countries");
     let run = import(
         &db,
         &["countries", &countries, "--mode", "upsert", "--dry-run"],
@@ -907,7 +812,7 @@ fn dry_run_reports_the_same_and_writes_nothing(db: TestDb) {
     let mut want = expected("countries", "upsert", [3, 1, 1, 1, 0]);
     want["dry_run"] = json!(true);
     assert_eq!(summary(&run), want);
-    assert_eq!(rows(&dx, "countries"), before, "nothing written");
+    assert_eq!(all_rows(&dx, "countries"), before, "nothing written");
     let run = import(
         &db,
         &["countries", &countries, "--mode", "upsert", "--json"],
@@ -915,7 +820,7 @@ fn dry_run_reports_the_same_and_writes_nothing(db: TestDb) {
     .ok();
     want["dry_run"] = json!(false);
     assert_eq!(summary(&run), want);
-    assert_eq!(rows(&dx, "countries").len(), 13);
+    assert_eq!(all_rows(&dx, "countries").len(), 13);
 }
 
 /// A dry run in several batches reports what a real run in the same batches reports: rows of
@@ -923,19 +828,19 @@ fn dry_run_reports_the_same_and_writes_nothing(db: TestDb) {
 /// repeated in the file is an update, even within the default batch size, as a repeated key
 /// ends the batch).
 fn dry_run_matches_a_real_run_across_batches(db: TestDb) {
-    let dx = demo(&db);
+    let dx = open_demo(&db);
     let dir = tempfile::tempdir().unwrap();
-    let insert = file(
+    let insert = write_file(
         dir.path(),
         "insert.csv",
         "iso2_code,name\nXA,One\nXB,Two\nXA,Again\n",
     );
-    let upsert = file(
+    let upsert = write_file(
         dir.path(),
         "upsert.csv",
         "iso2_code,name\nXC,First\nXC,Second\n",
     );
-    let before = rows(&dx, "countries");
+    let before = all_rows(&dx, "countries");
     let runs = |dry: bool| {
         let run = |args: &[&str]| {
             let mut args = args.to_vec();
@@ -961,7 +866,7 @@ fn dry_run_matches_a_real_run_across_batches(db: TestDb) {
         (a, b)
     };
     let dry = runs(true);
-    assert_eq!(rows(&dx, "countries"), before, "nothing written");
+    assert_eq!(all_rows(&dx, "countries"), before, "nothing written");
     let real = runs(false);
     assert_eq!(real.0, expected("countries", "insert", [3, 2, 0, 0, 1]));
     assert_eq!(real.1, expected("countries", "upsert", [2, 1, 1, 0, 0]));
@@ -974,10 +879,10 @@ fn dry_run_matches_a_real_run_across_batches(db: TestDb) {
 /// `--atomic`: one rejected row anywhere (here in the last of several batches, after a row that
 /// a later line updates) and nothing is written; with no rejected row everything is.
 fn atomic_imports_are_all_or_nothing(db: TestDb) {
-    let dx = demo(&db);
-    let before = rows(&dx, "countries");
+    let dx = open_demo(&db);
+    let before = all_rows(&dx, "countries");
     let dir = tempfile::tempdir().unwrap();
-    let bad = file(
+    let bad = write_file(
         dir.path(),
         "bad.csv",
         "iso2_code,name,postal_code_mandatory\n\
@@ -1003,11 +908,11 @@ fn atomic_imports_are_all_or_nothing(db: TestDb) {
     assert_eq!(value["atomic"], json!(true), "{}", run.stdout);
     assert_eq!(value["committed"], json!(false), "{}", run.stdout);
     assert_eq!(value["rejected"], json!(1), "{}", run.stdout);
-    assert_eq!(rows(&dx, "countries"), before, "nothing written");
+    assert_eq!(all_rows(&dx, "countries"), before, "nothing written");
     let run = import(&db, &["countries", &bad, "--atomic"]).failed(5);
     assert!(run.stdout.contains("rolled back"), "{}", run.stdout);
 
-    let good = file(
+    let good = write_file(
         dir.path(),
         "good.csv",
         "iso2_code,name,postal_code_mandatory\n\
@@ -1044,13 +949,13 @@ fn atomic_imports_are_all_or_nothing(db: TestDb) {
         row_where(&dx, "countries", "iso2_code", "XA")["name"],
         json!("Alpha again")
     );
-    assert_eq!(rows(&dx, "countries").len(), before.len() + 2);
+    assert_eq!(all_rows(&dx, "countries").len(), before.len() + 2);
 }
 
 fn max_errors_stops_after_the_batch(db: TestDb) {
-    let dx = demo(&db);
+    let dx = open_demo(&db);
     let dir = tempfile::tempdir().unwrap();
-    let input = file(
+    let input = write_file(
         dir.path(),
         "countries.csv",
         "iso2_code,name,postal_code_mandatory\n\
@@ -1099,7 +1004,7 @@ fn max_errors_stops_after_the_batch(db: TestDb) {
             ]
         )
     );
-    let codes: Vec<Value> = rows(&dx, "countries")
+    let codes: Vec<Value> = all_rows(&dx, "countries")
         .iter()
         .map(|r| r["iso2_code"].clone())
         .collect();
@@ -1131,9 +1036,9 @@ fn max_errors_stops_after_the_batch(db: TestDb) {
 /// `--max-errors` reached in the file's last batch stops nothing: `stopped_early` is false, as
 /// every line was read.
 fn max_errors_reached_in_the_last_batch_is_no_early_stop(db: TestDb) {
-    let dx = demo(&db);
+    let dx = open_demo(&db);
     let dir = tempfile::tempdir().unwrap();
-    let input = file(
+    let input = write_file(
         dir.path(),
         "countries.csv",
         "iso2_code,name\nXA,Alpha\nAT,Again\n",
@@ -1151,7 +1056,7 @@ fn max_errors_reached_in_the_last_batch_is_no_early_stop(db: TestDb) {
         ],
     )
     .failed(5);
-    assert_eq!(rows(&dx, "countries").len(), 13);
+    assert_eq!(all_rows(&dx, "countries").len(), 13);
     // BUG (reported): the batch that ends exactly at the end of the file sets stopped_early,
     // since the end is only seen on the next read.
     assert_eq!(
@@ -1163,13 +1068,13 @@ fn max_errors_reached_in_the_last_batch_is_no_early_stop(db: TestDb) {
 /// Case 7, header problems, an unknown entity and an empty file are refused before anything is
 /// written (exit 2, or 4 for the entity).
 fn bad_headers_are_refused_before_writing(db: TestDb) {
-    let dx = demo(&db);
+    let dx = open_demo(&db);
     let dir = tempfile::tempdir().unwrap();
-    let before = rows(&dx, "countries");
+    let before = all_rows(&dx, "countries");
     let rejects = dir.path().join("rejects.csv");
     let rejects = rejects.to_str().unwrap();
     let refused = |name: &str, text: &[u8], extra: &[&str], message: &str| {
-        let input = file(dir.path(), name, text);
+        let input = write_file(dir.path(), name, text);
         let mut args = vec!["countries", input.as_str(), "--rejects", rejects];
         args.extend_from_slice(extra);
         let run = import(&db, &args).failed(2);
@@ -1180,7 +1085,11 @@ fn bad_headers_are_refused_before_writing(db: TestDb) {
         );
         assert!(run.stdout.is_empty(), "{name}: {}", run.stdout);
         assert!(!Path::new(rejects).exists(), "{name}: no rejects file");
-        assert_eq!(rows(&dx, "countries"), before, "{name}: nothing written");
+        assert_eq!(
+            all_rows(&dx, "countries"),
+            before,
+            "{name}: nothing written"
+        );
     };
     refused(
         "unknown.csv",
@@ -1222,7 +1131,7 @@ fn bad_headers_are_refused_before_writing(db: TestDb) {
     );
 
     // A rejects file that cannot be created stops the import before it writes.
-    let good = file(dir.path(), "good.csv", "iso2_code,name\nXA,Alpha\n");
+    let good = write_file(dir.path(), "good.csv", "iso2_code,name\nXA,Alpha\n");
     let nowhere = dir.path().join("no/such/dir/rejects.csv");
     let run = import(
         &db,
@@ -1230,10 +1139,10 @@ fn bad_headers_are_refused_before_writing(db: TestDb) {
     )
     .failed(2);
     assert!(run.stderr.contains("cannot create"), "{}", run.stderr);
-    assert_eq!(rows(&dx, "countries"), before);
+    assert_eq!(all_rows(&dx, "countries"), before);
 
     // As JSON: one error object on stdout.
-    let input = file(dir.path(), "json.csv", "iso2_code,nope\nXA,1\n");
+    let input = write_file(dir.path(), "json.csv", "iso2_code,nope\nXA,1\n");
     let run = import(&db, &["countries", &input, "--json"]).failed(2);
     let error = &run.json()["error"];
     assert_eq!(error["code"], "invalid", "{error}");
@@ -1250,30 +1159,30 @@ fn bad_headers_are_refused_before_writing(db: TestDb) {
         "unknown_entity"
     );
     dynex(&db, &["entity", "disable", "tax-rates"]).ok();
-    let rates = file(dir.path(), "rates.csv", "name,rate\nX,1.00\n");
+    let rates = write_file(dir.path(), "rates.csv", "name,rate\nX,1.00\n");
     import(&db, &["tax-rates", &rates]).failed(4);
     dynex(&db, &["entity", "enable", "tax-rates"]).ok();
     dx.refresh().unwrap();
-    assert_eq!(rows(&dx, "tax-rates").len(), 10);
+    assert_eq!(all_rows(&dx, "tax-rates").len(), 10);
     import(&db, &["countries", &good, "--mode", "merge"]).failed(2);
     import(&db, &["countries", &good, "--batch-size", "many"]).failed(2);
-    assert_eq!(rows(&dx, "countries"), before);
+    assert_eq!(all_rows(&dx, "countries"), before);
 
     // A header alone is a valid, empty import; a byte-order mark and spaces around names are
     // ignored.
-    let header = file(dir.path(), "header.csv", "\u{feff}iso2_code , name\r\n");
+    let header = write_file(dir.path(), "header.csv", "\u{feff}iso2_code , name\r\n");
     let run = import(&db, &["countries", &header, "--json"]).ok();
     assert_eq!(
         summary(&run),
         expected("countries", "insert", [0, 0, 0, 0, 0])
     );
-    assert_eq!(rows(&dx, "countries"), before);
+    assert_eq!(all_rows(&dx, "countries"), before);
 }
 
 /// A file that cannot be opened is invalid input (exit 2), as for `dynex entity import`, not a
 /// database failure (exit 1).
 fn a_missing_file_is_invalid_input(db: TestDb) {
-    let _dx = demo(&db);
+    let _dx = open_demo(&db);
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("missing.csv");
     // BUG (reported): exits 1 today.
@@ -1285,7 +1194,7 @@ fn a_missing_file_is_invalid_input(db: TestDb) {
 
 /// Case 8, `-` reads the file from stdin; with rejects, stdout holds the summary alone (exit 5).
 fn stdin_is_read_with_a_dash(db: TestDb) {
-    let dx = demo(&db);
+    let dx = open_demo(&db);
     let dir = tempfile::tempdir().unwrap();
     let rejects = dir.path().join("rejects.csv");
     let rejects = rejects.to_str().unwrap();
@@ -1389,9 +1298,9 @@ fn stdin_is_read_with_a_dash(db: TestDb) {
 
 /// Values are compared by type: decimals by value, and a decimal beyond its scale is 1306.
 fn decimals_compare_by_value(db: TestDb) {
-    let dx = demo(&db);
+    let dx = open_demo(&db);
     let dir = tempfile::tempdir().unwrap();
-    let rates = file(
+    let rates = write_file(
         dir.path(),
         "rates.csv",
         "id_tax_rate,rate\n1,20.0\n2,10.5\n3,19.001\n6,5.5\n",
@@ -1429,7 +1338,7 @@ fn decimals_compare_by_value(db: TestDb) {
             ]]
         )
     );
-    let stored: Vec<Value> = rows(&dx, "tax-rates")
+    let stored: Vec<Value> = all_rows(&dx, "tax-rates")
         .iter()
         .map(|r| r["rate"].clone())
         .collect();
@@ -1442,9 +1351,9 @@ fn decimals_compare_by_value(db: TestDb) {
 /// A column that is `NOT NULL` in the table but not required by the configuration: a null on
 /// update is 1321 naming the field, a null on create leaves the column's default.
 fn not_null_columns_refuse_nulls(db: TestDb) {
-    let dx = demo(&db);
+    let dx = open_demo(&db);
     let dir = tempfile::tempdir().unwrap();
-    let categories = file(
+    let categories = write_file(
         dir.path(),
         "categories.csv",
         "category_key,is_active\ndemoshop,\ntablets,false\nnew-category,\n",
@@ -1469,7 +1378,7 @@ fn not_null_columns_refuse_nulls(db: TestDb) {
     let mut want = expected("categories", "upsert", [3, 1, 1, 0, 1]);
     want["rejects_file"] = json!(rejects);
     assert_eq!(summary(&run), want);
-    let all = rows(&dx, "categories");
+    let all = all_rows(&dx, "categories");
     assert_eq!(
         all[0],
         json!({"id_category": 1, "category_key": "demoshop", "is_active": true, "is_in_menu": true})
@@ -1507,7 +1416,7 @@ fn not_null_columns_refuse_nulls(db: TestDb) {
 /// Files larger than a batch and than the read page (`--batch-size` above the page limit is
 /// clamped): every row once, line numbers across batches, delta over every batch.
 fn large_files_are_batched(db: TestDb) {
-    let dx = demo(&db);
+    let dx = open_demo(&db);
     let dir = tempfile::tempdir().unwrap();
     let text = |menu: &dyn Fn(usize) -> bool| {
         let mut text = String::from("category_key,is_in_menu\n");
@@ -1520,7 +1429,7 @@ fn large_files_are_batched(db: TestDb) {
         }
         text
     };
-    let input = file(dir.path(), "big.csv", text(&|_| true));
+    let input = write_file(dir.path(), "big.csv", text(&|_| true));
     let rejects = dir.path().join("rejects.csv");
     let rejects = rejects.to_str().unwrap();
     let run = import(
@@ -1554,7 +1463,7 @@ fn large_files_are_batched(db: TestDb) {
             ]]
         )
     );
-    let all = rows(&dx, "categories");
+    let all = all_rows(&dx, "categories");
     assert_eq!(all.len(), 5 + 2499);
     let keys: std::collections::BTreeSet<&str> = all
         .iter()
@@ -1578,12 +1487,12 @@ fn large_files_are_batched(db: TestDb) {
         upsert(&input),
         expected("categories", "upsert", [2500, 0, 0, 2500, 0])
     );
-    let half = file(dir.path(), "half.csv", text(&|i| i % 2 == 0));
+    let half = write_file(dir.path(), "half.csv", text(&|i| i % 2 == 0));
     assert_eq!(
         upsert(&half),
         expected("categories", "upsert", [2500, 0, 1250, 1250, 0])
     );
-    let menu = rows(&dx, "categories")
+    let menu = all_rows(&dx, "categories")
         .iter()
         .filter(|r| r["is_in_menu"] == json!(false))
         .count();
@@ -1627,16 +1536,16 @@ fn large_files_are_batched(db: TestDb) {
 /// back identical, the others are unchanged; every demo entity's export imports as all
 /// unchanged.
 fn export_then_import_round_trips(db: TestDb) {
-    let dx = demo(&db);
+    let dx = open_demo(&db);
     let dir = tempfile::tempdir().unwrap();
     // Cells the CSV has to quote: commas, quotes and a line break.
     let sql = "UPDATE spy_country SET name = 'United Kingdom, \"Great\" Britain\nand NI' \
                WHERE id_country = 8";
-    dynex_core::db::run_script(&mut dx.db().conn().unwrap(), sql).unwrap();
+    run_sql(&dx, sql);
     let export = dir.path().join("countries.csv");
     let export = export.to_str().unwrap();
     dynex(&db, &["export", "countries", "-o", export]).ok();
-    let before = rows(&dx, "countries");
+    let before = all_rows(&dx, "countries");
     assert_eq!(
         before[7]["name"],
         "United Kingdom, \"Great\" Britain\nand NI"
@@ -1647,14 +1556,14 @@ fn export_then_import_round_trips(db: TestDb) {
                  UPDATE spy_country SET postal_code_regex = 'x' WHERE id_country = 8;\n\
                  UPDATE spy_country SET iso3_code = NULL, postal_code_mandatory = TRUE \
                  WHERE id_country = 6;\n";
-    dynex_core::db::run_script(&mut dx.db().conn().unwrap(), alter).unwrap();
-    assert_ne!(rows(&dx, "countries"), before);
+    run_sql(&dx, alter);
+    assert_ne!(all_rows(&dx, "countries"), before);
     let run = import(&db, &["countries", export, "--mode", "upsert", "--json"]).ok();
     assert_eq!(
         summary(&run),
         expected("countries", "upsert", [12, 0, 4, 8, 0])
     );
-    assert_eq!(rows(&dx, "countries"), before);
+    assert_eq!(all_rows(&dx, "countries"), before);
     let run = import(&db, &["countries", export, "--mode", "upsert", "--json"]).ok();
     assert_eq!(
         summary(&run),
@@ -1674,7 +1583,7 @@ fn export_then_import_round_trips(db: TestDb) {
         let path = dir.path().join(format!("{alias}.csv"));
         let path = path.to_str().unwrap();
         dynex(&db, &["export", alias, "-o", path]).ok();
-        let before = rows(&dx, alias);
+        let before = all_rows(&dx, alias);
         let n = before.len() as u64;
         let run = import(&db, &[alias, path, "--mode", "upsert", "--json"]).ok();
         assert_eq!(
@@ -1682,7 +1591,7 @@ fn export_then_import_round_trips(db: TestDb) {
             expected(alias, "upsert", [n, 0, 0, n, 0]),
             "{alias}"
         );
-        assert_eq!(rows(&dx, alias), before, "{alias}");
+        assert_eq!(all_rows(&dx, alias), before, "{alias}");
     }
 }
 

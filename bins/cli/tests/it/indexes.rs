@@ -3,10 +3,10 @@
 //! the table leads with that column: as `warning: …` lines after the relations in the text form,
 //! on stderr with `--json` (stdout stays the configuration). Every test runs on each backend.
 
-use dynex_test_support::{Backend, TestDb, backend_tests};
+use dynex_test_support::{Backend, TestDb, backend_tests, open_demo, run_sql};
 use serde_json::{Value, json};
 
-use crate::{demo, dynex};
+use crate::dynex;
 
 /// The warnings `entity show ALIAS` prints; checks the text form prints them after the relations
 /// and before the configuration, and that `--json` prints the same on stderr only.
@@ -47,7 +47,7 @@ const UPDATED_AT: &str = "delta exports (--changed-since) filter and sort by it"
 /// two entities with an `updatedAtField` warn. Without the index on `spy_tax_rate.fk_country`,
 /// reading the countries' tax rates would scan the table, and `tax-rates` says so.
 fn demo_catalog_warns_of_unindexed_columns(db: TestDb) {
-    let dx = demo(&db);
+    let dx = open_demo(&db);
     let list = dynex(&db, &["entity", "list", "--json"]).ok().json();
     let aliases: Vec<&str> = list
         .as_array()
@@ -77,7 +77,7 @@ fn demo_catalog_warns_of_unindexed_columns(db: TestDb) {
              DROP INDEX idx_spy_tax_rate_fk_country ON spy_tax_rate;\n"
         }
     };
-    dynex_core::db::run_script(&mut dx.db().conn().unwrap(), script).unwrap();
+    run_sql(&dx, script);
     assert_eq!(
         warnings(&db, "tax-rates"),
         ["warning: no index on spy_tax_rate(fk_country): \
@@ -91,12 +91,8 @@ fn demo_catalog_warns_of_unindexed_columns(db: TestDb) {
 /// index leads with those columns (in any order). A foreign key alone is an index on MariaDB
 /// (InnoDB adds one) but not on SQLite or PostgreSQL; a partial index does not count.
 fn new_tables_warn_until_indexed(db: TestDb) {
-    let dx = demo(&db);
-    let id = match db.backend {
-        Backend::Sqlite => "id INTEGER PRIMARY KEY",
-        Backend::Postgres => "id SERIAL PRIMARY KEY",
-        Backend::Mysql => "id INT AUTO_INCREMENT PRIMARY KEY",
-    };
+    let dx = open_demo(&db);
+    let id = db.id_column();
     let script = format!(
         "CREATE TABLE widgets ({id}, name VARCHAR(40) NOT NULL, shelf INT NOT NULL, \
          updated_at VARCHAR(32));\n\
@@ -105,10 +101,7 @@ fn new_tables_warn_until_indexed(db: TestDb) {
          CONSTRAINT fk_widget_parts_widget FOREIGN KEY (fk_widget) REFERENCES widgets (id));\n\
          CREATE TABLE gauges (code VARCHAR(20) NOT NULL, label VARCHAR(40));\n"
     );
-    let run_sql = |sql: &str| {
-        dynex_core::db::run_script(&mut dx.db().conn().unwrap(), sql).unwrap();
-    };
-    run_sql(&script);
+    run_sql(&dx, &script);
     for (table, alias) in [
         ("widgets", "widgets"),
         ("widget_parts", "widget-parts"),
@@ -167,24 +160,35 @@ fn new_tables_warn_until_indexed(db: TestDb) {
     dynex(&db, &["entity", "enable", "widget-parts"]).ok();
 
     // One column: the index on it serves the relation, not the two-column one.
-    run_sql("CREATE INDEX idx_widget_parts_fk_widget ON widget_parts (fk_widget);\n");
+    run_sql(
+        &dx,
+        "CREATE INDEX idx_widget_parts_fk_widget ON widget_parts (fk_widget);\n",
+    );
     assert_eq!(warnings(&db, "widget-parts"), [on_shelf]);
     // Two columns: any index leading with both, in either order.
     run_sql(
+        &dx,
         "CREATE INDEX idx_widget_parts_fk_widget_shelf ON widget_parts (fk_widget, shelf, name);\n",
     );
     assert_eq!(warnings(&db, "widget-parts"), Vec::<String>::new());
 
     if db.backend != Backend::Mysql {
         run_sql(
+            &dx,
             "CREATE INDEX idx_widgets_updated_at_set ON widgets (updated_at) \
              WHERE updated_at IS NOT NULL;\n",
         );
         assert_eq!(warnings(&db, "widgets"), [updated.as_str()], "partial");
     }
-    run_sql("CREATE INDEX idx_widgets_updated_at ON widgets (updated_at);\n");
+    run_sql(
+        &dx,
+        "CREATE INDEX idx_widgets_updated_at ON widgets (updated_at);\n",
+    );
     assert_eq!(warnings(&db, "widgets"), Vec::<String>::new());
-    run_sql("CREATE UNIQUE INDEX uq_gauges_code ON gauges (code);\n");
+    run_sql(
+        &dx,
+        "CREATE UNIQUE INDEX uq_gauges_code ON gauges (code);\n",
+    );
     assert_eq!(warnings(&db, "gauges"), Vec::<String>::new());
 }
 

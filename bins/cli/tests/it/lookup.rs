@@ -8,11 +8,11 @@
 use std::path::Path;
 
 use dynex_core::{Dynex, ImportObserver, ImportOptions, Options, Reject};
-use dynex_test_support::{Backend, TestDb, backend_tests};
+use dynex_test_support::{TestDb, all_rows, backend_tests, open_demo, run_sql, write_file};
 use serde_json::{Value, json};
 
-use crate::import::{counts, file, import, read, report, row_where, rows};
-use crate::{demo, dynex};
+use crate::dynex;
+use crate::import::{counts, import, read, report, row_where};
 
 /// The identifier of the product abstract with `sku`.
 fn abstract_id(dx: &Dynex, sku: &str) -> Value {
@@ -22,7 +22,7 @@ fn abstract_id(dx: &Dynex, sku: &str) -> Value {
 /// The product abstract (by SKU) and `is_active` of the product concrete with `sku`.
 fn concrete(dx: &Dynex, sku: &str) -> Value {
     let row = row_where(dx, "product-concretes", "sku", sku);
-    let parent = rows(dx, "product-abstracts")
+    let parent = all_rows(dx, "product-abstracts")
         .into_iter()
         .find(|a| a["id_product_abstract"] == row["fk_product_abstract"])
         .map_or(Value::Null, |a| a["sku"].clone());
@@ -37,10 +37,10 @@ const CONCRETES_MAPPING: &str = "columns:\n  abstract_sku: { field: fk_product_a
 /// `1317` under the field, an empty cell is no lookup (a null, refused as required), and the
 /// neighbours of refused rows are written.
 fn concretes_are_imported_by_abstract_sku(db: TestDb) {
-    let dx = demo(&db);
+    let dx = open_demo(&db);
     let dir = tempfile::tempdir().unwrap();
-    let mapping = file(dir.path(), "concretes.yml", CONCRETES_MAPPING);
-    let input = file(
+    let mapping = write_file(dir.path(), "concretes.yml", CONCRETES_MAPPING);
+    let input = write_file(
         dir.path(),
         "concretes.csv",
         "abstract_sku,sku,attributes,is_active\n\
@@ -54,7 +54,7 @@ fn concretes_are_imported_by_abstract_sku(db: TestDb) {
     );
     let rejects = dir.path().join("rejects.csv");
     let rejects = rejects.to_str().unwrap();
-    let before = rows(&dx, "product-concretes").len();
+    let before = all_rows(&dx, "product-concretes").len();
     let run = import(
         &db,
         &[
@@ -101,7 +101,7 @@ fn concretes_are_imported_by_abstract_sku(db: TestDb) {
             ]
         )
     );
-    assert_eq!(rows(&dx, "product-concretes").len(), before + 5);
+    assert_eq!(all_rows(&dx, "product-concretes").len(), before + 5);
     assert_eq!(concrete(&dx, "001_new_1"), json!(["001", true]));
     assert_eq!(concrete(&dx, "002_new_1"), json!(["002", true]));
     assert_eq!(concrete(&dx, "001_new_2"), json!(["001", false]));
@@ -113,7 +113,7 @@ fn concretes_are_imported_by_abstract_sku(db: TestDb) {
     );
 
     // Upserting the same rows by SKU: the looked-up identifiers equal the stored ones.
-    let input = file(
+    let input = write_file(
         dir.path(),
         "again.csv",
         "abstract_sku,sku,attributes,is_active\n001,001_new_1,{},true\n003,001_new_2,{},false\n",
@@ -140,21 +140,21 @@ fn concretes_are_imported_by_abstract_sku(db: TestDb) {
 /// A value that names several rows is refused with `1302` and says how many; a value that is
 /// not of the type of the field looked up is a `1305`.
 fn ambiguous_and_mistyped_lookups_are_rejected(db: TestDb) {
-    let dx = demo(&db);
+    let dx = open_demo(&db);
     let dir = tempfile::tempdir().unwrap();
     // `fk_tax_set` is no unique field: several abstracts have tax set 1, one has tax set 2.
-    let by_tax_set = rows(&dx, "product-abstracts")
+    let by_tax_set = all_rows(&dx, "product-abstracts")
         .iter()
         .filter(|a| a["fk_tax_set"] == 1)
         .count();
     assert!(by_tax_set > 1);
-    let mapping = file(
+    let mapping = write_file(
         dir.path(),
         "by-tax-set.yml",
         "columns:\n  Steuersatz: { field: fk_product_abstract, lookup: { entity: \
          product-abstracts, by: fk_tax_set } }\n",
     );
-    let input = file(
+    let input = write_file(
         dir.path(),
         "concretes.csv",
         "Steuersatz,sku,attributes\n1,t1,{}\n2,t2,{}\neins,t3,{}\n",
@@ -208,23 +208,19 @@ fn ambiguous_and_mistyped_lookups_are_rejected(db: TestDb) {
 /// Creates `teams` (each may name a parent team), exposes it as an entity and opens the
 /// database again to read it.
 fn teams(db: &TestDb, dx: &Dynex) -> Dynex {
-    let id = match db.backend {
-        Backend::Sqlite => "id INTEGER PRIMARY KEY",
-        Backend::Postgres => "id SERIAL PRIMARY KEY",
-        Backend::Mysql => "id INT AUTO_INCREMENT PRIMARY KEY",
-    };
+    let id = db.id_column();
     let script = format!(
         "CREATE TABLE teams ({id}, name VARCHAR(40) NOT NULL UNIQUE, fk_parent INT NULL, \
          FOREIGN KEY (fk_parent) REFERENCES teams (id));\n"
     );
-    dynex_core::db::run_script(&mut dx.db().conn().unwrap(), &script).unwrap();
+    run_sql(dx, &script);
     dynex(db, &["entity", "add", "--table", "teams"]).ok();
     Dynex::open(&db.url).expect("open")
 }
 
 /// The parent's name of each team, by name.
 fn team_parents(dx: &Dynex) -> Vec<(String, Option<String>)> {
-    let all = rows(dx, "teams");
+    let all = all_rows(dx, "teams");
     let name = |id: &Value| {
         all.iter()
             .find(|t| t["id"] == *id)
@@ -244,15 +240,15 @@ fn team_parents(dx: &Dynex) -> Vec<(String, Option<String>)> {
 /// finds a parent written by an earlier batch of the same import (also of the same entity); a
 /// parent in the same batch is not seen yet.
 fn lookups_see_earlier_batches_of_an_atomic_import(db: TestDb) {
-    let dx = teams(&db, &demo(&db));
+    let dx = teams(&db, &open_demo(&db));
     let dir = tempfile::tempdir().unwrap();
-    let mapping = file(
+    let mapping = write_file(
         dir.path(),
         "teams.yml",
         "columns:\n  parent: { field: fk_parent, lookup: { entity: teams, by: name } }\n",
     );
     // Batches of two: (root, other), (a → root, b → root), (c → a).
-    let input = file(
+    let input = write_file(
         dir.path(),
         "teams.csv",
         "name,parent\nroot,\nother,\na,root\nb,root\nc,a\n",
@@ -281,7 +277,7 @@ fn lookups_see_earlier_batches_of_an_atomic_import(db: TestDb) {
     assert_eq!(team_parents(&dx), expected);
 
     // A dry run sees its own earlier batches too, and writes nothing.
-    let input = file(dir.path(), "more.csv", "name,parent\nd,c\ne,\nf,e\n");
+    let input = write_file(dir.path(), "more.csv", "name,parent\nd,c\ne,\nf,e\n");
     let mut dry = args;
     dry[1] = &input;
     dry[6] = "--dry-run";
@@ -328,16 +324,16 @@ fn lookups_see_earlier_batches_of_an_atomic_import(db: TestDb) {
 /// A tax rate names its country by ISO code, upper-cased on the way; the same file upserted
 /// by name again finds every row unchanged.
 fn tax_rates_are_imported_by_country_code(db: TestDb) {
-    let dx = demo(&db);
+    let dx = open_demo(&db);
     let dir = tempfile::tempdir().unwrap();
-    let mapping = file(
+    let mapping = write_file(
         dir.path(),
         "rates.yml",
         "columns:\n  Land: { field: fk_country, trim: true, case: upper, lookup: { entity: \
          countries, by: iso2_code } }\n  Bezeichnung: name\n  Satz: { field: rate, \
          decimal_comma: true }\n",
     );
-    let input = file(
+    let input = write_file(
         dir.path(),
         "rates.csv",
         "Land,Bezeichnung,Satz\nde,Germany Super Reduced,\"4,5\"\nAT ,Austria Parking,13\n\
@@ -395,19 +391,19 @@ fn tax_rates_are_imported_by_country_code(db: TestDb) {
 /// into a field the imported entity does not have, or written wrong, exits 2 before anything
 /// is written.
 fn invalid_lookups_are_refused_before_writing(db: TestDb) {
-    let dx = demo(&db);
+    let dx = open_demo(&db);
     let dir = tempfile::tempdir().unwrap();
-    let input = file(
+    let input = write_file(
         dir.path(),
         "concretes.csv",
         "abstract_sku,sku,attributes\n001,x_1,{}\n",
     );
     let rejects = dir.path().join("rejects.csv");
     let rejects = rejects.to_str().unwrap();
-    let before = rows(&dx, "product-concretes");
+    let before = all_rows(&dx, "product-concretes");
     dynex(&db, &["entity", "disable", "tax-sets"]).ok();
     let refused = |name: &str, lookup: &str, message: &str| {
-        let mapping = file(
+        let mapping = write_file(
             dir.path(),
             name,
             format!(
@@ -433,7 +429,7 @@ fn invalid_lookups_are_refused_before_writing(db: TestDb) {
         );
         assert!(!Path::new(rejects).exists(), "{name}: no rejects file");
         assert_eq!(
-            rows(&dx, "product-concretes"),
+            all_rows(&dx, "product-concretes"),
             before,
             "{name}: nothing written"
         );
@@ -473,7 +469,7 @@ fn invalid_lookups_are_refused_before_writing(db: TestDb) {
         "the column `abstract_sku`: `lookup` must be a mapping such as { entity: ALIAS, by: FIELD \
          }, not `product-abstracts.sku`",
     );
-    let mapping = file(
+    let mapping = write_file(
         dir.path(),
         "unknown-field.yml",
         "columns:\n  abstract_sku: { field: fk_abstract, lookup: { entity: product-abstracts, by: \
@@ -488,7 +484,7 @@ fn invalid_lookups_are_refused_before_writing(db: TestDb) {
         "{}",
         run.stderr
     );
-    assert_eq!(rows(&dx, "product-concretes"), before);
+    assert_eq!(all_rows(&dx, "product-concretes"), before);
 }
 
 /// Collects the rejects of a library import.
@@ -505,7 +501,7 @@ impl ImportObserver for Rejects {
 /// With a page limit of three rows, the distinct values of a batch are read in chunks that fit
 /// a page, and a value that alone fills a page is reported as matching that many rows or more.
 fn lookups_are_read_in_pages(db: TestDb) {
-    let reader = demo(&db);
+    let reader = open_demo(&db);
     let mut page_limits = reader.page_limits();
     page_limits.default_limit = 2;
     page_limits.max_limit = 3;

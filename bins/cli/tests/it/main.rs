@@ -6,7 +6,7 @@ use std::process::{Command, Output, Stdio};
 
 use clap::CommandFactory;
 use dynex_core::Dynex;
-use dynex_test_support::{Backend, TestDb, backend_tests};
+use dynex_test_support::{TestDb, backend_tests, open_demo, run_sql};
 use serde_json::Value;
 
 mod client;
@@ -105,13 +105,6 @@ fn dynex_with_stdin(db: &TestDb, args: &[&str], input: &str) -> Run {
     finish(child.wait_with_output().expect("wait for dynex"))
 }
 
-/// Opens the test database with the demo catalog loaded.
-fn demo(db: &TestDb) -> Dynex {
-    let dynex = Dynex::open(&db.url).expect("open");
-    dynex.load_demo().expect("demo");
-    dynex
-}
-
 fn migrate_reports_applied_migrations(db: TestDb) {
     let first = dynex(&db, &["migrate", "--json"]).ok().json();
     assert!(first["applied"].as_u64().unwrap() >= 1, "{first}");
@@ -122,7 +115,7 @@ fn migrate_reports_applied_migrations(db: TestDb) {
 }
 
 fn entity_configuration_round_trips(db: TestDb) {
-    let _demo = demo(&db);
+    let _demo = open_demo(&db);
     let list = dynex(&db, &["entity", "list", "--json"]).ok().json();
     let countries = list
         .as_array()
@@ -214,12 +207,8 @@ fn entity_configuration_round_trips(db: TestDb) {
 }
 
 fn entity_add_exposes_a_new_table(db: TestDb) {
-    let dynex_db = demo(&db);
-    let id = match db.backend {
-        Backend::Sqlite => "id INTEGER PRIMARY KEY",
-        Backend::Postgres => "id SERIAL PRIMARY KEY",
-        Backend::Mysql => "id INT AUTO_INCREMENT PRIMARY KEY",
-    };
+    let dynex_db = open_demo(&db);
+    let id = db.id_column();
     let rows: Vec<String> = (1..=2001)
         .map(|i| format!("({i}, 'gadget {i}', {i}.50)"))
         .collect();
@@ -229,7 +218,7 @@ fn entity_add_exposes_a_new_table(db: TestDb) {
          INSERT INTO gadgets (id, name, price) VALUES {};\n",
         rows.join(", ")
     );
-    dynex_core::db::run_script(&mut dynex_db.db().conn().unwrap(), &script).unwrap();
+    run_sql(&dynex_db, &script);
 
     let run = dynex(&db, &["entity", "add", "--table", "gadgets"]).ok();
     assert!(
@@ -297,7 +286,7 @@ fn entity_add_exposes_a_new_table(db: TestDb) {
 }
 
 fn invalid_import_exits_3_and_changes_nothing(db: TestDb) {
-    let _demo = demo(&db);
+    let _demo = open_demo(&db);
     let before = dynex(&db, &["entity", "export"]).ok().stdout;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("bad.json");
@@ -345,7 +334,7 @@ fn invalid_import_exits_3_and_changes_nothing(db: TestDb) {
 }
 
 fn api_keys_are_shown_once_listed_and_revoked(db: TestDb) {
-    let _demo = demo(&db);
+    let _demo = open_demo(&db);
     let created = dynex(
         &db,
         &[
@@ -444,7 +433,7 @@ fn api_keys_are_shown_once_listed_and_revoked(db: TestDb) {
 fn users_are_added_listed_and_removed(db: TestDb) {
     const PASSWORD: &str = "correct horse battery";
     const NEW_PASSWORD: &str = "another long passphrase";
-    let _demo = demo(&db);
+    let _demo = open_demo(&db);
     let add = |args: &[&str], input: &str| {
         let mut all = vec!["user", "add"];
         all.extend_from_slice(args);
@@ -544,7 +533,7 @@ fn users_are_added_listed_and_removed(db: TestDb) {
 }
 
 fn unknown_names_exit_4(db: TestDb) {
-    let _demo = demo(&db);
+    let _demo = open_demo(&db);
     for args in [
         &["entity", "show", "nope"][..],
         &["entity", "enable", "nope"],
@@ -569,7 +558,7 @@ fn unknown_names_exit_4(db: TestDb) {
 }
 
 fn export_writes_csv(db: TestDb) {
-    let _demo = demo(&db);
+    let _demo = open_demo(&db);
     let run = dynex(&db, &["export", "countries"]).ok();
     let lines: Vec<&str> = run.stdout.lines().collect();
     assert!(

@@ -7,29 +7,16 @@
 use std::path::Path;
 
 use dynex_core::Dynex;
-use dynex_test_support::{TestDb, backend_tests};
+use dynex_test_support::{TestDb, all_rows, backend_tests, open_demo, write_file};
 use serde_json::{Value, json};
 
-use crate::{Run, demo, dynex};
-
-/// Every row of `alias`, in identifier order.
-fn rows(dx: &Dynex, alias: &str) -> Vec<Value> {
-    dx.read_collection(alias, &[("page[limit]".into(), "1000".into())], None)
-        .unwrap()
-        .rows
-}
+use crate::{Run, dynex};
 
 /// The row of `alias` whose identifier field `id` is `value`, if any.
 fn row(dx: &Dynex, alias: &str, id: &str, value: i64) -> Option<Value> {
-    rows(dx, alias).into_iter().find(|r| r[id] == json!(value))
-}
-
-/// Writes `text` to `name` under `dir` (creating folders) and returns its path.
-fn file(dir: &Path, name: &str, text: &str) -> String {
-    let path = dir.join(name);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(&path, text).unwrap();
-    path.to_str().unwrap().to_string()
+    all_rows(dx, alias)
+        .into_iter()
+        .find(|r| r[id] == json!(value))
 }
 
 /// `dynex import --manifest MANIFEST args…`.
@@ -42,7 +29,7 @@ fn import(db: &TestDb, manifest: &str, args: &[&str]) -> Run {
 /// Opens the demo catalog with the tax entities' identifiers made creatable, so that files can
 /// give the ids that child rows refer to.
 fn tax_demo(db: &TestDb) -> Dynex {
-    let dx = demo(db);
+    let dx = open_demo(db);
     let mut configs = Vec::new();
     for alias in ["countries", "tax-rates", "tax-sets", "tax-set-taxes"] {
         let mut config = dynex(db, &["entity", "show", alias, "--json"]).ok().json();
@@ -50,7 +37,7 @@ fn tax_demo(db: &TestDb) -> Dynex {
         configs.push(config);
     }
     let dir = tempfile::tempdir().unwrap();
-    let path = file(dir.path(), "tax.json", &Value::from(configs).to_string());
+    let path = write_file(dir.path(), "tax.json", Value::from(configs).to_string());
     dynex(db, &["entity", "import", &path]).ok();
     dx
 }
@@ -59,7 +46,7 @@ fn tax_demo(db: &TestDb) -> Dynex {
 fn tax_data(dx: &Dynex) -> Vec<Vec<Value>> {
     ["countries", "tax-rates", "tax-sets", "tax-set-taxes"]
         .into_iter()
-        .map(|alias| rows(dx, alias))
+        .map(|alias| all_rows(dx, alias))
         .collect()
 }
 
@@ -98,10 +85,10 @@ const SET_TAXES: &str = "id_tax_set_tax,fk_tax_set,fk_tax_rate\n900,900,900\n901
 
 /// Writes the four tax files into `dir`.
 fn tax_files(dir: &Path) {
-    file(dir, "countries.csv", COUNTRIES);
-    file(dir, "rates.csv", RATES);
-    file(dir, "sets.csv", SETS);
-    file(dir, "set-taxes.csv", SET_TAXES);
+    write_file(dir, "countries.csv", COUNTRIES);
+    write_file(dir, "rates.csv", RATES);
+    write_file(dir, "sets.csv", SETS);
+    write_file(dir, "set-taxes.csv", SET_TAXES);
 }
 
 /// Whether the rows of the four tax files are stored.
@@ -119,7 +106,7 @@ fn relations_put_parents_first(db: TestDb) {
     tax_files(dir.path());
     // Children first: the relations countries → tax-rates and tax-sets → tax-set-taxes move
     // the parents up; tax-rates and tax-set-taxes have no relation, so tax-rates stays before.
-    let manifest = file(
+    let manifest = write_file(
         dir.path(),
         "manifest.yml",
         "# the tax catalog\nimports:\n\
@@ -152,7 +139,7 @@ fn relations_put_parents_first(db: TestDb) {
     assert!(tax_rows_stored(&dx));
 
     // Again in upsert mode, as text: every row unchanged, one line per step and a total.
-    let upsert = file(
+    let upsert = write_file(
         dir.path(),
         "upsert.yml",
         "imports:\n\
@@ -179,7 +166,7 @@ fn manifest_order_is_kept_when_asked(db: TestDb) {
     let dx = tax_demo(&db);
     let dir = tempfile::tempdir().unwrap();
     tax_files(dir.path());
-    let manifest = file(
+    let manifest = write_file(
         dir.path(),
         "manifest.yml",
         "imports:\n\
@@ -206,7 +193,7 @@ fn spryker_data_import_yml_is_read_as_it_is(db: TestDb) {
     tax_files(&data);
     // `version` and the actions' other keys are Spryker's: left alone. Sources are relative to
     // the manifest's directory.
-    let manifest = file(
+    let manifest = write_file(
         dir.path(),
         "data_import.yml",
         "version: 0\n\nactions:\n\
@@ -232,24 +219,24 @@ fn steps_have_their_own_mode_key_and_mapping(db: TestDb) {
     let dx = tax_demo(&db);
     let dir = tempfile::tempdir().unwrap();
     // Countries upserted by their ISO code: Austria renamed, Wakanda created.
-    file(
+    write_file(
         dir.path(),
         "countries.csv",
         "iso2_code,iso3_code,name\nAT,AUT,Österreich\nWA,WAK,Wakanda\n",
     );
     // Tax sets from another system, through a mapping (relative to the manifest).
-    file(
+    write_file(
         dir.path(),
         "sets.csv",
         "Nummer,Bezeichnung,Intern\n900,  Steuern ,x\n",
     );
-    file(
+    write_file(
         dir.path(),
         "maps/sets.yml",
         "columns:\n  Nummer: id_tax_set\n  Bezeichnung: { field: name, trim: true }\n  \
          Intern: ignore\n",
     );
-    let manifest = file(
+    let manifest = write_file(
         dir.path(),
         "manifest.yml",
         "imports:\n\
@@ -270,7 +257,7 @@ fn steps_have_their_own_mode_key_and_mapping(db: TestDb) {
         "Österreich"
     );
     assert!(
-        rows(&dx, "countries")
+        all_rows(&dx, "countries")
             .iter()
             .any(|r| r["iso2_code"] == "WA" && r["name"] == "Wakanda")
     );
@@ -305,7 +292,7 @@ fn global_flags_apply_to_every_step(db: TestDb) {
     let dx = tax_demo(&db);
     let dir = tempfile::tempdir().unwrap();
     tax_files(dir.path());
-    let manifest = file(
+    let manifest = write_file(
         dir.path(),
         "manifest.yml",
         "imports:\n\
@@ -322,7 +309,7 @@ fn global_flags_apply_to_every_step(db: TestDb) {
     assert_eq!(tax_data(&dx), before, "a dry run writes nothing");
 
     // --atomic is per file: the countries file with a bad row is rolled back, the sets kept.
-    file(
+    write_file(
         dir.path(),
         "countries.csv",
         "id_country,iso2_code,iso3_code,name\n900,WA,WAK,Wakanda\n901,TOOLONG,XXX,Nope\n",
@@ -348,12 +335,12 @@ fn a_failing_step_stops_the_run(db: TestDb) {
     let dir = tempfile::tempdir().unwrap();
     tax_files(dir.path());
     // The rates file names a column tax-rates does not have: steps 1 ran, 3 does not.
-    file(
+    write_file(
         dir.path(),
         "rates.csv",
         "id_tax_rate,fk_country,name,rate,colour\n900,900,Wakanda standard,17.00,red\n",
     );
-    let manifest = file(
+    let manifest = write_file(
         dir.path(),
         "manifest.yml",
         "imports:\n\
@@ -407,18 +394,18 @@ fn a_failing_step_stops_the_run(db: TestDb) {
 fn rejects_go_to_a_directory(db: TestDb) {
     let dx = tax_demo(&db);
     let dir = tempfile::tempdir().unwrap();
-    file(
+    write_file(
         dir.path(),
         "countries.csv",
         "id_country,iso2_code,iso3_code,name\n900,WA,WAK,Wakanda\n901,TOOLONG,XXX,Nope\n",
     );
-    file(
+    write_file(
         dir.path(),
         "rates.csv",
         "id_tax_rate,fk_country,name,rate\n900,900,Wakanda standard,17.00\n901,900,,7.00\n",
     );
-    file(dir.path(), "sets.csv", SETS);
-    let manifest = file(
+    write_file(dir.path(), "sets.csv", SETS);
+    let manifest = write_file(
         dir.path(),
         "manifest.yml",
         "imports:\n\
@@ -474,7 +461,7 @@ fn rejects_go_to_a_directory(db: TestDb) {
         out.join("countries.rejects.csv").to_str().unwrap()
     );
     // A file is no directory.
-    let not_dir = file(dir.path(), "plain", "");
+    let not_dir = write_file(dir.path(), "plain", "");
     import(&db, &manifest, &["--rejects", &not_dir]).failed(2);
 }
 
@@ -485,7 +472,7 @@ fn invalid_manifests_write_nothing(db: TestDb) {
     let before = tax_data(&dx);
     let out = dir.path().join("rejects");
     let case = |name: &str, text: &str, code: i32, says: &str| {
-        let manifest = file(dir.path(), name, text);
+        let manifest = write_file(dir.path(), name, text);
         let run = import(&db, &manifest, &["--rejects", out.to_str().unwrap()]).failed(code);
         assert!(run.stderr.contains(says), "{name}: {}", run.stderr);
         assert!(run.stdout.is_empty(), "{name}: {}", run.stdout);
@@ -574,12 +561,12 @@ fn a_cycle_needs_manifest_order(db: TestDb) {
         "childDynamicEntityConfiguration": {"tableAlias": "countries"},
         "relationFieldMappings": [{"childFieldName": "id_country", "parentFieldName": "fk_country"}]
     }]);
-    let config = file(dir.path(), "rates.json", &rates.to_string());
+    let config = write_file(dir.path(), "rates.json", rates.to_string());
     dynex(&db, &["entity", "import", &config]).ok();
     let text = "imports:\n\
                 \x20 - {entity: countries, file: countries.csv}\n\
                 \x20 - {entity: tax-rates, file: rates.csv}\n";
-    let manifest = file(dir.path(), "manifest.yml", text);
+    let manifest = write_file(dir.path(), "manifest.yml", text);
     let before = tax_data(&dx);
     let run = import(&db, &manifest, &[]).failed(2);
     assert!(
@@ -589,10 +576,10 @@ fn a_cycle_needs_manifest_order(db: TestDb) {
         run.stderr
     );
     assert_eq!(tax_data(&dx), before);
-    let manifest = file(
+    let manifest = write_file(
         dir.path(),
         "ordered.yml",
-        &format!("{text}order: manifest\n"),
+        format!("{text}order: manifest\n"),
     );
     let report = import(&db, &manifest, &["--json"]).ok().json();
     assert_eq!(report["total"], total([3, 3, 0, 0, 0]));

@@ -7,15 +7,14 @@
 use std::path::Path;
 
 use dynex_core::Dynex;
-use dynex_test_support::{TestDb, backend_tests};
+use dynex_test_support::{TestDb, all_rows, backend_tests, open_demo, write_file};
 use serde_json::{Value, json};
 
-use crate::demo;
-use crate::import::{counts, file, import, read, report, rows};
+use crate::import::{counts, import, read, report};
 
 /// The one row of `alias` whose `field` is `value`.
 fn row_where(dx: &Dynex, alias: &str, field: &str, value: &Value) -> Value {
-    let mut found: Vec<Value> = rows(dx, alias)
+    let mut found: Vec<Value> = all_rows(dx, alias)
         .into_iter()
         .filter(|r| &r[field] == value)
         .collect();
@@ -76,10 +75,10 @@ const STOCK: &str = "Artikel,Menge,Immer lieferbar,Bemerkung\n\
 /// read back; a cell a transform refuses rejects its row, reported with the file's own header
 /// and cells, and its neighbours are written.
 fn a_german_export_loads_through_a_mapping(db: TestDb) {
-    let dx = demo(&db);
+    let dx = open_demo(&db);
     let dir = tempfile::tempdir().unwrap();
-    let mapping = file(dir.path(), "products.yml", PRODUCTS_MAPPING);
-    let input = file(dir.path(), "artikel.csv", PRODUCTS);
+    let mapping = write_file(dir.path(), "products.yml", PRODUCTS_MAPPING);
+    let input = write_file(dir.path(), "artikel.csv", PRODUCTS);
     let rejects = dir.path().join("rejects.csv");
     let rejects = rejects.to_str().unwrap();
     let args = [
@@ -146,7 +145,7 @@ fn a_german_export_loads_through_a_mapping(db: TestDb) {
                "color_code": "#000000", "created_at": "2023-12-15 08:30:00"})
     );
     assert!(
-        rows(&dx, "product-abstracts").iter().all(|r| !r["sku"]
+        all_rows(&dx, "product-abstracts").iter().all(|r| !r["sku"]
             .as_str()
             .unwrap()
             .contains("neu-3")
@@ -155,9 +154,9 @@ fn a_german_export_loads_through_a_mapping(db: TestDb) {
     );
 
     // Numbers with decimal commas and a ja/nein map, into another entity.
-    let mapping = file(dir.path(), "stock.yml", STOCK_MAPPING);
-    let input = file(dir.path(), "bestand.csv", STOCK);
-    let before = rows(&dx, "stock-products").len();
+    let mapping = write_file(dir.path(), "stock.yml", STOCK_MAPPING);
+    let input = write_file(dir.path(), "bestand.csv", STOCK);
+    let before = all_rows(&dx, "stock-products").len();
     let run = import(
         &db,
         &[
@@ -190,7 +189,7 @@ fn a_german_export_loads_through_a_mapping(db: TestDb) {
             ]]
         )
     );
-    let stock: Vec<Value> = rows(&dx, "stock-products")[before..]
+    let stock: Vec<Value> = all_rows(&dx, "stock-products")[before..]
         .iter()
         .map(|r| {
             json!([
@@ -214,16 +213,16 @@ fn a_german_export_loads_through_a_mapping(db: TestDb) {
 /// Upsert through a mapping: the key column may be renamed and transformed; importing the
 /// same file again finds every row unchanged; `unmapped: ignore` drops unknown columns.
 fn upserts_match_mapped_keys(db: TestDb) {
-    let dx = demo(&db);
+    let dx = open_demo(&db);
     let dir = tempfile::tempdir().unwrap();
-    let mapping = file(
+    let mapping = write_file(
         dir.path(),
         "countries.yml",
         "columns:\n  ISO: { field: iso2_code, trim: true, case: upper }\n  \
          Land: name\n  PLZ Pflicht: { field: postal_code_mandatory, map: { ja: true, nein: \
          false, _default: false } }\nunmapped: ignore\n",
     );
-    let input = file(
+    let input = write_file(
         dir.path(),
         "laender.csv",
         "ISO,Land,PLZ Pflicht,Einwohner\nat ,Österreich,ja,9000000\nbe,Belgium,nein,\n\
@@ -250,28 +249,28 @@ fn upserts_match_mapped_keys(db: TestDb) {
     assert_eq!(country("AT"), json!(["Österreich", true]));
     assert_eq!(country("BE"), json!(["Belgium", false]));
     assert_eq!(country("XW"), json!(["Westland", false]));
-    let all = rows(&dx, "countries");
+    let all = all_rows(&dx, "countries");
     let run = import(&db, &args).ok();
     assert_eq!(counts(&run), [3, 0, 0, 3, 0], "{}", run.stdout);
-    assert_eq!(rows(&dx, "countries"), all);
+    assert_eq!(all_rows(&dx, "countries"), all);
 }
 
 /// Every kind of invalid mapping exits 2 with a message naming the problem, before the rejects
 /// file is created and before any row is written.
 fn invalid_mappings_are_refused_before_writing(db: TestDb) {
-    let dx = demo(&db);
+    let dx = open_demo(&db);
     let dir = tempfile::tempdir().unwrap();
-    let input = file(
+    let input = write_file(
         dir.path(),
         "artikel.csv",
         "Artikelnummer,Merkmale,Steuer,Intern\nNEU-9,{},1,x\n",
     );
     let rejects = dir.path().join("rejects.csv");
     let rejects = rejects.to_str().unwrap();
-    let before = rows(&dx, "product-abstracts");
+    let before = all_rows(&dx, "product-abstracts");
     let refused = |name: &str, yaml: Option<&str>, message: &str| {
         let mapping = match yaml {
-            Some(yaml) => file(dir.path(), name, yaml),
+            Some(yaml) => write_file(dir.path(), name, yaml),
             None => dir.path().join(name).to_str().unwrap().to_string(),
         };
         let run = import(
@@ -294,7 +293,7 @@ fn invalid_mappings_are_refused_before_writing(db: TestDb) {
         assert!(run.stdout.is_empty(), "{name}: {}", run.stdout);
         assert!(!Path::new(rejects).exists(), "{name}: no rejects file");
         assert_eq!(
-            rows(&dx, "product-abstracts"),
+            all_rows(&dx, "product-abstracts"),
             before,
             "{name}: nothing written"
         );
@@ -381,7 +380,7 @@ fn invalid_mappings_are_refused_before_writing(db: TestDb) {
     );
 
     // The good mapping loads the file.
-    let mapping = file(dir.path(), "good.yml", good);
+    let mapping = write_file(dir.path(), "good.yml", good);
     let run = import(
         &db,
         &["product-abstracts", &input, "--mapping", &mapping, "--json"],

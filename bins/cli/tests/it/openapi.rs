@@ -2,10 +2,10 @@
 //! the server's settings.
 
 use dynex_core::Dynex;
-use dynex_test_support::{TestDb, backend_tests};
+use dynex_test_support::{TestDb, backend_tests, open_demo};
 use serde_json::Value;
 
-use crate::{demo, dynex};
+use crate::dynex;
 
 backend_tests!(
     openapi_prints_the_servers_description,
@@ -13,7 +13,7 @@ backend_tests!(
 );
 
 fn openapi_prints_the_servers_description(db: TestDb) {
-    let _demo = demo(&db);
+    let _demo = open_demo(&db);
     let printed = dynex(&db, &["openapi"]).ok().json();
     assert_eq!(printed["openapi"], "3.1.0");
     let check = Dynex::open(&db.url).unwrap();
@@ -52,7 +52,7 @@ fn openapi_prints_the_servers_description(db: TestDb) {
 }
 
 fn openapi_takes_the_servers_settings(db: TestDb) {
-    let _demo = demo(&db);
+    let _demo = open_demo(&db);
     let printed = dynex(
         &db,
         &[

@@ -5,10 +5,10 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use dynex_core::{Dynex, ExportRequest};
-use dynex_test_support::{TestDb, backend_tests};
+use dynex_test_support::{TestDb, backend_tests, open_demo};
 use serde_json::{Value, json};
 
-use crate::{command, demo, dynex};
+use crate::{command, dynex};
 
 backend_tests!(
     an_import_killed_midway_resumes_exactly,
@@ -48,7 +48,7 @@ fn categories(n: usize) -> String {
 /// `kill -9` in the middle of an insert (where a plain re-run would duplicate or refuse every
 /// committed row), then `--resume`: every good row exactly once, the bad rows rejected once.
 fn an_import_killed_midway_resumes_exactly(db: TestDb) {
-    let dx = demo(&db);
+    let dx = open_demo(&db);
     let before = keys(&dx).len();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("big.csv");
@@ -126,7 +126,7 @@ fn an_import_killed_midway_resumes_exactly(db: TestDb) {
 /// `--resume` with nothing to resume, with stdin, or with `--atomic` is bad input (exit 2) and
 /// writes nothing; a finished import resumes to nothing; an edited file is another file.
 fn resume_refusals(db: TestDb) {
-    let dx = demo(&db);
+    let dx = open_demo(&db);
     let before = keys(&dx);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("small.csv");
@@ -156,7 +156,7 @@ fn resume_refusals(db: TestDb) {
 /// `--resume` with a manifest: a step whose file was imported is skipped line by line, a step the
 /// interruption never reached runs in full.
 fn a_manifest_resumes_step_by_step(db: TestDb) {
-    let dx = demo(&db);
+    let dx = open_demo(&db);
     let dir = tempfile::tempdir().unwrap();
     let first = dir.path().join("first.csv");
     let second = dir.path().join("second.csv");

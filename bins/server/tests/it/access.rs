@@ -15,11 +15,11 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{TimeDelta, Utc};
 use dynex_auth::{AccessClaims, PrincipalKind, Role, Scope, TokenSigner};
 use dynex_core::Dynex;
-use dynex_test_support::{TestDb, async_backend_tests};
+use dynex_test_support::{TestDb, async_backend_tests, reconfigure};
 use serde_json::{Value, json};
 
 use crate::support::{
-    PREFIX, Reply, TEST_PASSWORD, TEST_SECRET, TestApp, enc, open_demo_with_secret, reconfigure,
+    PREFIX, Reply, TEST_PASSWORD, TEST_SECRET, TestApp, enc, open_demo_with_secret,
 };
 
 async_backend_tests!(

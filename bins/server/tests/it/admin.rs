@@ -7,12 +7,10 @@ use actix_web::http::header::CONTENT_TYPE;
 use actix_web::test::TestRequest;
 use dynex_auth::Role;
 use dynex_core::Dynex;
-use dynex_test_support::{TestDb, async_backend_tests};
+use dynex_test_support::{TestDb, async_backend_tests, country};
 use serde_json::{Value, json};
 
-use crate::support::{
-    PREFIX, Reply, TEST_PASSWORD, TestApp, country, open_demo_with_secret, scoped_key,
-};
+use crate::support::{PREFIX, Reply, TEST_PASSWORD, TestApp, open_demo_with_secret, scoped_key};
 
 async_backend_tests!(
     users,

@@ -3,7 +3,7 @@
 //! Every change is checked where it matters: on the Data Exchange API it configures.
 
 use actix_web::http::Method;
-use dynex_test_support::{Backend, TestDb, async_backend_tests};
+use dynex_test_support::{TestDb, async_backend_tests, run_sql};
 use serde_json::{Value, json};
 
 use crate::admin::{Cred, call, call_raw, created, no_content, setup};
@@ -26,11 +26,7 @@ fn data(r: &Reply) -> &Value {
 /// Creates `gadgets` (three rows) and `gadget_parts` (two rows of gadget 1), tables no entity
 /// exposes yet.
 fn create_tables(db: &TestDb, dx: &dynex_core::Dynex) {
-    let id = match db.backend {
-        Backend::Sqlite => "id INTEGER PRIMARY KEY",
-        Backend::Postgres => "id SERIAL PRIMARY KEY",
-        Backend::Mysql => "id INT AUTO_INCREMENT PRIMARY KEY",
-    };
+    let id = db.id_column();
     let script = format!(
         "CREATE TABLE gadgets ({id}, name VARCHAR(40) NOT NULL, price DECIMAL(10,2));\n\
          CREATE TABLE gadget_parts ({id}, fk_gadget INT NOT NULL, label VARCHAR(20));\n\
@@ -38,7 +34,7 @@ fn create_tables(db: &TestDb, dx: &dynex_core::Dynex) {
          (3, 'radio', NULL);\n\
          INSERT INTO gadget_parts (id, fk_gadget, label) VALUES (1, 1, 'bulb'), (2, 1, 'cord');\n"
     );
-    dynex_core::db::run_script(&mut dx.db().conn().unwrap(), &script).unwrap();
+    run_sql(dx, &script);
 }
 
 /// `GET /dynamic-entity/{path}` with `key`, after a refresh: the test's handle runs no watcher,

@@ -4,10 +4,10 @@
 use actix_web::test::TestRequest;
 use chrono::{TimeDelta, Utc};
 use dynex_auth::Scope;
-use dynex_test_support::{TestDb, async_backend_tests};
+use dynex_test_support::{TestDb, async_backend_tests, country, country_with_rates};
 use serde_json::json;
 
-use crate::support::{PREFIX, country, country_with_rates, demo};
+use crate::support::{PREFIX, demo};
 
 async_backend_tests!(
     missing_or_wrong_key_is_403,

@@ -6,10 +6,12 @@ use std::rc::Rc;
 
 use actix_web::http::Method as HttpMethod;
 use dynex_core::{CoreError, Dynex, Method, WriteOutcome, WriteRequest};
-use dynex_test_support::{Backend, TestDb, async_backend_tests};
+use dynex_test_support::{
+    Backend, TestDb, async_backend_tests, config_field, reconfigure, tax_rate,
+};
 use serde_json::{Value, json};
 
-use crate::support::{config_field, demo, enc, reconfigure, tax_rate};
+use crate::support::{demo, enc};
 
 async_backend_tests!(
     concurrent_patches_and_posts_never_interleave,

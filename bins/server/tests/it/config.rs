@@ -4,10 +4,10 @@
 use std::time::{Duration, Instant};
 
 use dynex_core::Dynex;
-use dynex_test_support::{TestDb, async_backend_tests};
+use dynex_test_support::{TestDb, async_backend_tests, country, country_with_rates};
 use serde_json::json;
 
-use crate::support::{Reply, TestApp, country, country_with_rates, demo};
+use crate::support::{Reply, TestApp, demo};
 
 async_backend_tests!(
     inactive_entity_is_007,

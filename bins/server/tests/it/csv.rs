@@ -6,13 +6,12 @@
 use actix_web::http::Method;
 use actix_web::http::header::{ACCEPT, CONTENT_TYPE};
 use actix_web::test::TestRequest;
-use dynex_test_support::{TestDb, async_backend_tests};
+use dynex_test_support::{
+    TestDb, async_backend_tests, config_field, country, csv_line, reconfigure, tax_rates,
+};
 use serde_json::{Value, json};
 
-use crate::support::{
-    NON_TRANSACTIONAL, PREFIX, Reply, TestApp, config_field, country, demo, enc, reconfigure,
-    scoped_key, tax_rate,
-};
+use crate::support::{NON_TRANSACTIONAL, PREFIX, Reply, TestApp, demo, enc, scoped_key};
 
 async_backend_tests!(
     export_streams_more_than_a_page_and_round_trips,
@@ -196,21 +195,6 @@ fn partial(r: &Reply, status: u16) -> (Value, Vec<LineError>) {
     (summary(&object["data"]), line_errors(&object["errors"], r))
 }
 
-/// One CSV line, quoted where needed.
-fn csv_line(cells: &[String]) -> String {
-    let quoted: Vec<String> = cells
-        .iter()
-        .map(|c| {
-            if c.contains([',', '"', '\n', '\r']) {
-                format!("\"{}\"", c.replace('"', "\"\""))
-            } else {
-                c.clone()
-            }
-        })
-        .collect();
-    format!("{}\n", quoted.join(","))
-}
-
 /// Rows as the export writes them: `header` (which ends in a newline), then each row's values
 /// under the header's columns (null empty, strings as they are, the rest as JSON text).
 fn csv_doc(header: &str, rows: &[Value]) -> String {
@@ -290,11 +274,6 @@ async fn countries(app: &TestApp, key: &str) -> Vec<Value> {
         .collect()
 }
 
-/// Every demo country as JSON, in identifier order.
-fn demo_countries() -> Vec<Value> {
-    (1..=12).map(country).collect()
-}
-
 /// The `fk_country` (null, 5 or 7), name and rate of the `i`-th bulk tax rate.
 fn bulk_rate(i: usize) -> (Value, String, String) {
     let fk = match i {
@@ -350,10 +329,7 @@ async fn export_streams_more_than_a_page_and_round_trips(db: TestDb) {
             le(1151, "1305", 400, Some("rate")),
         ]
     );
-    assert_eq!(
-        app.all("tax-rates", &key).await,
-        (1..=10).map(tax_rate).collect::<Vec<_>>()
-    );
+    assert_eq!(app.all("tax-rates", &key).await, tax_rates());
 
     let r = send_csv(&app, Method::POST, "tax-rates", &key, &good, &[]).await;
     assert_eq!(
@@ -365,7 +341,7 @@ async fn export_streams_more_than_a_page_and_round_trips(db: TestDb) {
     // identifiers the database assigns), in identifier order.
     let all = json_rows(&app, "tax-rates", &key).await;
     assert_eq!(all.len(), 10 + N);
-    assert_eq!(all[..10], (1..=10).map(tax_rate).collect::<Vec<_>>()[..]);
+    assert_eq!(all[..10], tax_rates()[..]);
     let by_name = |rows: &mut Vec<Value>| {
         rows.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
     };
@@ -471,7 +447,7 @@ async fn export_streams_more_than_a_page_and_round_trips(db: TestDb) {
 /// answer is the usual JSON page. `?api_key=` is not taken for a filter.
 async fn export_follows_the_accept_header(db: TestDb) {
     let (_dx, app, key) = demo(&db).await;
-    let csv = csv_doc(COUNTRY_HEADER, &demo_countries());
+    let csv = csv_doc(COUNTRY_HEADER, &dynex_test_support::countries());
     for accept in [
         "text/csv",
         "text/csv, application/json",
@@ -562,7 +538,10 @@ async fn export_needs_the_read_scope(db: TestDb) {
     );
     let reader = scoped_key(&dx, "reader", "dynamic-entity:countries:read");
     let r = get_csv(&app, "countries", &reader).await;
-    assert_eq!(csv_body(&r), csv_doc(COUNTRY_HEADER, &demo_countries()));
+    assert_eq!(
+        csv_body(&r),
+        csv_doc(COUNTRY_HEADER, &dynex_test_support::countries())
+    );
     let r = get_csv(&app, "tax-rates", &reader).await;
     assert_eq!(
         r.assert_error(403, "002"),
@@ -612,7 +591,7 @@ async fn post_inserts_all_or_nothing(db: TestDb) {
     let xb = json!({"id_country": 14, "iso2_code": "XB", "iso3_code": null,
                     "name": "The \"B\" land", "postal_code_mandatory": false,
                     "postal_code_regex": null});
-    let mut all = demo_countries();
+    let mut all = dynex_test_support::countries();
     all.extend([xa, xb]);
     assert_eq!(app.all("countries", &key).await, all);
 
@@ -708,7 +687,7 @@ async fn post_non_transactional_keeps_the_good_lines(db: TestDb) {
         expected("countries", "insert", false, [6, 1, 0, 0, 5])
     );
     assert_eq!(errors, bad_countries_errors());
-    let mut all = demo_countries();
+    let mut all = dynex_test_support::countries();
     all.push(
         json!({"iso2_code": "XC", "iso3_code": null, "name": "Xcountry",
                     "postal_code_mandatory": true, "postal_code_regex": null}),
@@ -768,7 +747,7 @@ async fn patch_updates_by_identifier_or_key(db: TestDb) {
         imported(&r, 200),
         expected("countries", "update", true, [2, 0, 1, 1, 0])
     );
-    let mut all = demo_countries();
+    let mut all = dynex_test_support::countries();
     all[1]["name"] = json!("Österreich");
     all[1]["iso3_code"] = Value::Null;
     assert_eq!(app.all("countries", &key).await, all);
@@ -879,7 +858,7 @@ async fn put_upserts_by_identifier_or_key(db: TestDb) {
         imported(&r, 200),
         expected("countries", "upsert", true, [3, 1, 1, 1, 0])
     );
-    let mut all = demo_countries();
+    let mut all = dynex_test_support::countries();
     all[3]["name"] = json!("Schweiz");
     all.push(
         json!({"id_country": 13, "iso2_code": "XA", "iso3_code": null,
@@ -1025,7 +1004,10 @@ async fn header_problems_are_1401(db: TestDb) {
     // An unknown entity is 404 / 007.
     let r = send_csv(&app, Method::POST, "nope", &key, "a\n1\n", &[]).await;
     r.assert_error(404, "007");
-    assert_eq!(app.all("countries", &key).await, demo_countries());
+    assert_eq!(
+        app.all("countries", &key).await,
+        dynex_test_support::countries()
+    );
 }
 
 /// CSV writes need the write scope of the entity: 403 / 002 otherwise, nothing written.
@@ -1053,7 +1035,10 @@ async fn imports_need_the_write_scope(db: TestDb) {
             .await;
         assert_eq!(r.assert_error(403, "002"), "Unauthorized request.");
     }
-    assert_eq!(app.all("countries", &key).await, demo_countries());
+    assert_eq!(
+        app.all("countries", &key).await,
+        dynex_test_support::countries()
+    );
 
     let writer = scoped_key(&dx, "writer", "dynamic-entity:countries:write");
     let r = send_csv(
@@ -1074,17 +1059,14 @@ async fn imports_need_the_write_scope(db: TestDb) {
         let status = if method == Method::POST { 201 } else { 200 };
         assert_eq!(r.status.as_u16(), status, "{method}: {r:?}");
     }
-    let mut all = demo_countries();
+    let mut all = dynex_test_support::countries();
     all[1]["name"] = json!("Changed");
     all.push(
         json!({"id_country": 13, "iso2_code": "XA", "iso3_code": null, "name": "Xa",
                     "postal_code_mandatory": false, "postal_code_regex": null}),
     );
     assert_eq!(app.all("countries", &key).await, all);
-    assert_eq!(
-        app.all("tax-rates", &key).await,
-        (1..=10).map(tax_rate).collect::<Vec<_>>()
-    );
+    assert_eq!(app.all("tax-rates", &key).await, tax_rates());
 }
 
 /// A CSV body over `--max-body-bytes` is 413 / 1322 and writes nothing.
@@ -1116,7 +1098,10 @@ async fn bodies_over_the_limit_are_1322(db: TestDb) {
             "{method}"
         );
     }
-    assert_eq!(app.all("countries", &key).await, demo_countries());
+    assert_eq!(
+        app.all("countries", &key).await,
+        dynex_test_support::countries()
+    );
     let small = "iso2_code,name\nQA,Qa\n";
     let r = send_csv(&app, Method::POST, "countries", &key, small, &[]).await;
     assert_eq!(
@@ -1143,7 +1128,10 @@ async fn row_routes_are_not_csv(db: TestDb) {
     }
     let r = get_csv(&app, "countries/2", &key).await;
     assert_eq!(r.data(), &country(2));
-    assert_eq!(app.all("countries", &key).await, demo_countries());
+    assert_eq!(
+        app.all("countries", &key).await,
+        dynex_test_support::countries()
+    );
 }
 
 /// Round trip of the whole `countries` table: cells changed in the export (a quoted name with a
@@ -1154,7 +1142,10 @@ async fn countries_round_trip_with_quoting(db: TestDb) {
     let (_dx, app, key) = demo(&db).await;
     let r = get_csv(&app, "countries", &key).await;
     let text = csv_body(&r).to_string();
-    assert_eq!(text, csv_doc(COUNTRY_HEADER, &demo_countries()));
+    assert_eq!(
+        text,
+        csv_doc(COUNTRY_HEADER, &dynex_test_support::countries())
+    );
     // Spot-check the rendering: booleans as JSON text, nulls as empty cells.
     assert!(text.contains("\n8,GB,GBR,United Kingdom,,\n"), "{text}");
     assert!(
@@ -1189,7 +1180,7 @@ async fn countries_round_trip_with_quoting(db: TestDb) {
         imported(&r, 200),
         expected("countries", "update", true, [12, 0, 3, 9, 0])
     );
-    let mut all = demo_countries();
+    let mut all = dynex_test_support::countries();
     all[4]["name"] = json!("Germany, \"Federal\"\nRepublic");
     all[2]["postal_code_regex"] = Value::Null;
     all[7]["postal_code_mandatory"] = json!(true);
@@ -1242,7 +1233,7 @@ async fn round_trip_with_a_non_editable_field(db: TestDb) {
         config_field(c, "iso3_code")["isEditable"] = json!(false);
     });
     let text = csv_body(&get_csv(&app, "countries", &key).await).to_string();
-    let mut all = demo_countries();
+    let mut all = dynex_test_support::countries();
     let edited = edit(
         &text,
         "2,AT,AUT,Austria,true,[0-9]{4}\n",

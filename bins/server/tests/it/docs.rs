@@ -23,8 +23,7 @@ use std::collections::HashMap;
 use actix_web::http::Method;
 use actix_web::test::{TestRequest, call_service, init_service, read_body};
 use base64::Engine;
-use dynex_core::{Dynex, Options};
-use dynex_test_support::{TestDb, async_backend_tests};
+use dynex_test_support::{TestDb, async_backend_tests, open_demo};
 use serde_json::Value;
 
 const API_DOC: &str = include_str!("../../../../docs/api.md");
@@ -313,15 +312,7 @@ fn expand(text: &str, vars: &HashMap<&'static str, String>) -> String {
 
 /// Runs the examples of `doc`, in order, against a fresh demo database on `db`.
 async fn run_examples(db: &TestDb, doc: &str, curl: bool, at_least: usize) {
-    let dynex = Dynex::open_with(
-        &db.url,
-        Options {
-            watch_interval: None,
-            ..Options::default()
-        },
-    )
-    .unwrap();
-    dynex.load_demo().unwrap();
+    let dynex = open_demo(db);
     let key = dynex.create_api_key("docs", &[], None).unwrap().key;
     let password = "correct horse battery staple";
     dynex

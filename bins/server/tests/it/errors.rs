@@ -204,7 +204,7 @@ async fn malformed_parameter_names_are_1320(db: TestDb) {
     }
     // Other unknown parameters are ignored, as in Spryker.
     let r = app.api("countries/2?sorting=name&unknown[x]=y", &key).await;
-    assert_eq!(r.body, json!({"data": crate::support::country(2)}));
+    assert_eq!(r.body, json!({"data": dynex_test_support::country(2)}));
     // A path segment that is not UTF-8 names nothing.
     let r = app.api("countries/%FF", &key).await;
     assert_eq!(r.status.as_u16(), 404, "{r:?}");

@@ -2,10 +2,12 @@
 //! the parent, chains of relations, error paths by child alias, and updates that only reach the
 //! children of the row they are sent under.
 
-use dynex_test_support::{TestDb, async_backend_tests};
+use dynex_test_support::{
+    TestDb, async_backend_tests, countries, country, country_with_rates, tax_rate, tax_rates,
+};
 use serde_json::{Value, json};
 
-use crate::support::{TestApp, country, country_with_rates, demo, tax_rate};
+use crate::support::{TestApp, demo};
 
 async_backend_tests!(
     post_children_get_the_parents_key,
@@ -75,7 +77,7 @@ async fn post_children_get_the_parents_key(db: TestDb) {
     // The demo's tax rates are untouched.
     let all = app.all("tax-rates", &key).await;
     assert_eq!(all.len(), 13);
-    assert_eq!(all[..10], (1..=10).map(tax_rate).collect::<Vec<_>>()[..]);
+    assert_eq!(all[..10], tax_rates()[..]);
 }
 
 /// A chain of relations: product-abstracts → product-concretes → price-products and
@@ -265,10 +267,7 @@ async fn nested_error_paths_use_the_child_alias(db: TestDb) {
         r.assert_error(400, "1304"),
         "Modification of immutable field `countries[0].tax-rates[0].id_tax_rate` is prohibited."
     );
-    assert_eq!(
-        app.all("countries", &key).await,
-        (1..=12).map(country).collect::<Vec<_>>()
-    );
+    assert_eq!(app.all("countries", &key).await, countries());
     assert_eq!(app.all("tax-rates", &key).await.len(), 10);
     assert_eq!(app.all("product-abstracts", &key).await.len(), 8);
     assert_eq!(app.all("product-concretes", &key).await.len(), 19);

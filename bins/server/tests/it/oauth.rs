@@ -9,8 +9,8 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use dynex_auth::{Role, Scope};
-use dynex_core::{Dynex, Options};
-use dynex_test_support::{TestDb, backend_tests};
+use dynex_core::Options;
+use dynex_test_support::{TestDb, backend_tests, open_demo_with};
 use oauth2::basic::{BasicClient, BasicErrorResponseType, BasicTokenResponse, BasicTokenType};
 use oauth2::{
     AuthType, ClientId, ClientSecret, EndpointNotSet, EndpointSet, HttpClientError, HttpRequest,
@@ -339,16 +339,13 @@ struct Fixture {
 /// Loads the demo catalog and creates the integrator `alice`, the client `etl-job` (read and
 /// write on every entity) and an API key, before any server starts.
 fn prepare(db: &TestDb) -> Fixture {
-    let dynex = Dynex::open_with(
-        &db.url,
+    let dynex = open_demo_with(
+        db,
         Options {
             pool_size: 2,
-            watch_interval: None,
             ..Options::default()
         },
-    )
-    .expect("open the test database");
-    dynex.load_demo().expect("load the demo");
+    );
     let password = dynex_auth::generate_secret("pw-");
     dynex
         .add_user(USER, &password, Role::Integrator)

@@ -7,10 +7,10 @@ use actix_web::http::Method;
 use actix_web::http::header::CONTENT_TYPE;
 use actix_web::test::TestRequest;
 use dynex_core::Dynex;
-use dynex_test_support::{TestDb, async_backend_tests};
+use dynex_test_support::{TestDb, async_backend_tests, reconfigure};
 use serde_json::{Value, json};
 
-use crate::support::{NON_TRANSACTIONAL, PREFIX, Reply, TestApp, demo, reconfigure};
+use crate::support::{NON_TRANSACTIONAL, PREFIX, Reply, TestApp, demo};
 
 async_backend_tests!(
     the_description_is_openapi_3_1_and_public,

@@ -2,10 +2,10 @@
 
 use dynex_core::{Dynex, Options};
 use dynex_query::PageLimits;
-use dynex_test_support::{TestDb, async_backend_tests};
+use dynex_test_support::{TestDb, async_backend_tests, ids};
 use serde_json::Value;
 
-use crate::support::{TestApp, demo, ids};
+use crate::support::{TestApp, demo};
 
 async_backend_tests!(
     default_page_size_is_20,

@@ -1,9 +1,11 @@
 //! Reads: Spryker's documented examples, filters, includes and reads by id.
 
-use dynex_test_support::{TestDb, async_backend_tests};
+use dynex_test_support::{
+    COUNTRY_FIELDS, TestDb, async_backend_tests, country, country_with_rates, ids, tax_rate,
+};
 use serde_json::{Value, json};
 
-use crate::support::{country, country_with_rates, demo, enc, ids, tax_rate};
+use crate::support::{demo, enc};
 
 async_backend_tests!(
     doc_example_page_of_countries,
@@ -32,17 +34,7 @@ async fn doc_example_page_of_countries(db: TestDb) {
         .keys()
         .map(String::as_str)
         .collect();
-    assert_eq!(
-        keys,
-        [
-            "id_country",
-            "iso2_code",
-            "iso3_code",
-            "name",
-            "postal_code_mandatory",
-            "postal_code_regex"
-        ]
-    );
+    assert_eq!(keys, COUNTRY_FIELDS);
 }
 
 /// `filter[countries.iso2_code]=AT` and the documented `filter[country.iso2_code]` prefix.

@@ -1,4 +1,7 @@
-//! Shared helpers: a demo database, the app under test, requests and the demo data as JSON.
+//! The server's test helpers: the app under test over a demo database, requests and replies.
+//!
+//! What does not need actix (the demo catalog, its rows as JSON, wire error assertions) is in
+//! `dynex-test-support`, shared with the CLI's tests.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -8,33 +11,11 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::CONTENT_TYPE;
 use actix_web::test::{TestRequest, call_service, init_service, read_body};
 use dynex_core::{Dynex, Options};
-use dynex_test_support::TestDb;
-use serde_json::{Value, json};
+use dynex_test_support::{TestDb, error_list, open_demo, open_demo_with};
+use serde_json::Value;
 
 /// The route prefix every test serves the API under.
 pub const PREFIX: &str = "dynamic-entity";
-
-/// Opens `db` without a background watcher and loads the demo catalog.
-pub fn open_demo(db: &TestDb) -> Dynex {
-    open_demo_with(db, Options::default())
-}
-
-/// Opens `db` with `options` but without a background watcher, and loads the demo catalog.
-pub fn open_demo_with(db: &TestDb, options: Options) -> Dynex {
-    let dynex = Dynex::open_with(
-        &db.url,
-        Options {
-            watch_interval: None,
-            ..options
-        },
-    )
-    .expect("open the test database");
-    assert!(
-        dynex.load_demo().expect("load the demo"),
-        "demo loaded once"
-    );
-    dynex
-}
 
 /// A demo database, the app over it and an API key with the default (all-entity) scopes.
 pub async fn demo(db: &TestDb) -> (Dynex, TestApp, String) {
@@ -110,23 +91,9 @@ impl Reply {
     pub fn assert_error(&self, status: u16, code: &str) -> String {
         assert_eq!(self.status.as_u16(), status, "unexpected reply: {self:?}");
         self.assert_json();
-        let errors = self
-            .body
-            .as_array()
-            .unwrap_or_else(|| panic!("error body is not an array: {self:?}"));
-        assert_eq!(errors.len(), 1, "one error expected: {self:?}");
-        let e = errors[0]
-            .as_object()
-            .unwrap_or_else(|| panic!("error is not an object: {self:?}"));
-        let mut keys: Vec<&str> = e.keys().map(String::as_str).collect();
-        keys.sort_unstable();
-        assert_eq!(keys, ["code", "message", "status"], "{self:?}");
-        assert_eq!(e["code"], json!(code), "{self:?}");
-        assert_eq!(e["status"], json!(status), "{self:?}");
-        e["message"]
-            .as_str()
-            .unwrap_or_else(|| panic!("message is not a string: {self:?}"))
-            .to_string()
+        let code = dynex_test_support::code(code);
+        assert_eq!(code.status(), status, "the status of {code}");
+        dynex_test_support::assert_error(&self.body, code)
     }
 }
 
@@ -167,81 +134,6 @@ impl TestApp {
 /// Percent-encodes a query-string value (JSON filters, spaces).
 pub fn enc(value: &str) -> String {
     form_urlencoded::byte_serialize(value.as_bytes()).collect()
-}
-
-/// The demo's countries, as the API returns them, by id.
-pub fn country(id: i64) -> Value {
-    let (iso2, iso3, name, mandatory, regex) = match id {
-        1 => ("AD", "AND", "Andorra", json!(true), json!("AD[0-9]{3}")),
-        2 => ("AT", "AUT", "Austria", json!(true), json!("[0-9]{4}")),
-        3 => ("BE", "BEL", "Belgium", json!(false), json!("[0-9]{4}")),
-        4 => ("CH", "CHE", "Switzerland", json!(true), json!("[0-9]{4}")),
-        5 => ("DE", "DEU", "Germany", json!(true), json!("[0-9]{5}")),
-        6 => ("ES", "ESP", "Spain", json!(false), json!("[0-9]{5}")),
-        7 => ("FR", "FRA", "France", json!(true), json!("[0-9]{5}")),
-        8 => ("GB", "GBR", "United Kingdom", Value::Null, Value::Null),
-        9 => ("IT", "ITA", "Italy", json!(false), json!("[0-9]{5}")),
-        10 => (
-            "NL",
-            "NLD",
-            "Netherlands",
-            json!(true),
-            json!("[0-9]{4} ?[A-Z]{2}"),
-        ),
-        11 => (
-            "PL",
-            "POL",
-            "Poland",
-            Value::Null,
-            json!("[0-9]{2}-[0-9]{3}"),
-        ),
-        12 => (
-            "US",
-            "USA",
-            "United States",
-            json!(true),
-            json!("[0-9]{5}(-[0-9]{4})?"),
-        ),
-        _ => panic!("the demo has no country {id}"),
-    };
-    json!({
-        "id_country": id,
-        "iso2_code": iso2,
-        "iso3_code": iso3,
-        "name": name,
-        "postal_code_mandatory": mandatory,
-        "postal_code_regex": regex,
-    })
-}
-
-/// The demo's tax rates, as the API returns them, by id.
-pub fn tax_rate(id: i64) -> Value {
-    let (country, name, rate) = match id {
-        1 => (json!(2), "Austria Standard", "20.00"),
-        2 => (json!(2), "Austria Reduced", "10.00"),
-        3 => (json!(5), "Germany Standard", "19.00"),
-        4 => (json!(5), "Germany Reduced", "7.00"),
-        5 => (json!(7), "France Standard", "20.00"),
-        6 => (json!(7), "France Reduced", "5.50"),
-        7 => (json!(10), "Netherlands Standard", "21.00"),
-        8 => (json!(10), "Netherlands Reduced", "9.00"),
-        9 => (json!(4), "Switzerland Standard", "8.10"),
-        10 => (Value::Null, "Tax Exempt", "0.00"),
-        _ => panic!("the demo has no tax rate {id}"),
-    };
-    json!({"id_tax_rate": id, "fk_country": country, "name": name, "rate": rate})
-}
-
-/// A country with its `countryTaxRates` (the tax rates with these ids).
-pub fn country_with_rates(id: i64, rates: &[i64]) -> Value {
-    let mut c = country(id);
-    c["countryTaxRates"] = Value::Array(rates.iter().map(|r| tax_rate(*r)).collect());
-    c
-}
-
-/// JSON integers `ids`.
-pub fn ids(ids: impl IntoIterator<Item = i64>) -> Vec<Value> {
-    ids.into_iter().map(Value::from).collect()
 }
 
 // Writes: requests with bodies, write answers, counts and configuration changes.
@@ -407,11 +299,7 @@ impl Reply {
     pub fn errors(&self, status: u16) -> Vec<(String, String)> {
         assert_eq!(self.status.as_u16(), status, "unexpected reply: {self:?}");
         self.assert_json();
-        let errors = self
-            .body
-            .as_array()
-            .unwrap_or_else(|| panic!("error body is not an array: {self:?}"));
-        error_objects(errors, self)
+        error_list(&self.body)
     }
 
     /// The codes of an error array body with this HTTP status.
@@ -435,65 +323,8 @@ impl Reply {
             .as_array()
             .unwrap_or_else(|| panic!("`errors` is not an array: {self:?}"));
         assert!(!errors.is_empty(), "empty `errors`: {self:?}");
-        (object["data"].clone(), error_objects(errors, self))
+        (object["data"].clone(), error_list(&object["errors"]))
     }
-}
-
-/// Checks each error object's shape and returns `(code, message)`; statuses must be those of
-/// their codes, as far as the codes fix them.
-fn error_objects(errors: &[Value], reply: &Reply) -> Vec<(String, String)> {
-    assert!(!errors.is_empty(), "no errors: {reply:?}");
-    errors
-        .iter()
-        .map(|e| {
-            let o = e
-                .as_object()
-                .unwrap_or_else(|| panic!("error is not an object: {reply:?}"));
-            let mut keys: Vec<&str> = o.keys().map(String::as_str).collect();
-            keys.sort_unstable();
-            assert_eq!(keys, ["code", "message", "status"], "{reply:?}");
-            let code = o["code"]
-                .as_str()
-                .unwrap_or_else(|| panic!("code is not a string: {reply:?}"));
-            let status = o["status"]
-                .as_u64()
-                .unwrap_or_else(|| panic!("status is not a number: {reply:?}"));
-            let expected = match code {
-                "1303" => 404,
-                "1314" => 422,
-                "1322" => 413,
-                _ => 400,
-            };
-            assert_eq!(status, expected, "status of {code}: {reply:?}");
-            let message = o["message"]
-                .as_str()
-                .unwrap_or_else(|| panic!("message is not a string: {reply:?}"));
-            (code.to_string(), message.to_string())
-        })
-        .collect()
-}
-
-/// Changes the stored configuration of `alias` with `change` (on its installer JSON) and
-/// stores it again; the change applies to the next request.
-pub fn reconfigure(dynex: &Dynex, alias: &str, change: impl FnOnce(&mut Value)) {
-    let configs = dynex
-        .export_configuration(&[alias.to_string()])
-        .expect("export the configuration");
-    let mut json = serde_json::to_value(&configs[0]).expect("configuration as JSON");
-    change(&mut json);
-    dynex
-        .import_configuration(&json.to_string())
-        .expect("import the changed configuration");
-}
-
-/// The field with this visible name in an entity's installer JSON.
-pub fn config_field<'a>(config: &'a mut Value, visible: &str) -> &'a mut Value {
-    config["definition"]["fields"]
-        .as_array_mut()
-        .expect("fields")
-        .iter_mut()
-        .find(|f| f["fieldVisibleName"] == json!(visible))
-        .unwrap_or_else(|| panic!("no field `{visible}`"))
 }
 
 /// Creates an API key with these scopes (`dynamic-entity:countries:write` …).

@@ -14,10 +14,10 @@ use actix_web::test::TestRequest;
 use base64::Engine;
 use dynex_auth::{AccessClaims, PrincipalKind, Role, Scope, TokenSigner};
 use dynex_core::Dynex;
-use dynex_test_support::{TestDb, async_backend_tests};
+use dynex_test_support::{TestDb, async_backend_tests, country};
 use serde_json::{Value, json};
 
-use crate::support::{PREFIX, TEST_PASSWORD, TEST_SECRET, TestApp, country, open_demo_with_secret};
+use crate::support::{PREFIX, TEST_PASSWORD, TEST_SECRET, TestApp, open_demo_with_secret};
 
 async_backend_tests!(
     password_grant,

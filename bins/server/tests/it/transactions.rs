@@ -3,10 +3,10 @@
 //! was refused.
 
 use actix_web::http::Method;
-use dynex_test_support::{TestDb, async_backend_tests};
+use dynex_test_support::{TestDb, async_backend_tests, countries, country, tax_rates};
 use serde_json::{Value, json};
 
-use crate::support::{TestApp, country, demo, enc, tax_rate};
+use crate::support::{TestApp, demo, enc};
 
 async_backend_tests!(
     transactional_by_default,
@@ -30,14 +30,8 @@ async fn by_iso2(app: &TestApp, key: &str, iso2: &str) -> Vec<Value> {
 }
 
 async fn assert_demo_countries_and_rates(app: &TestApp, key: &str) {
-    assert_eq!(
-        app.all("countries", key).await,
-        (1..=12).map(country).collect::<Vec<_>>()
-    );
-    assert_eq!(
-        app.all("tax-rates", key).await,
-        (1..=10).map(tax_rate).collect::<Vec<_>>()
-    );
+    assert_eq!(app.all("countries", key).await, countries());
+    assert_eq!(app.all("tax-rates", key).await, tax_rates());
 }
 
 /// Without the header, one refused row (in validation or in the database, at any depth) means
@@ -415,15 +409,12 @@ async fn non_transactional_patch_and_put(db: TestDb) {
     let mut nine = country(9);
     nine["name"] = json!("Italien");
     assert_eq!(data, json!([two.clone(), nine.clone()]));
-    let mut expected: Vec<Value> = (1..=12).map(country).collect();
+    let mut expected: Vec<Value> = countries();
     expected[1] = two;
     expected[8] = nine;
     assert_eq!(app.all("countries", &key).await, expected);
     // France's tax rate 5 was not changed: its root was refused.
-    assert_eq!(
-        app.all("tax-rates", &key).await,
-        (1..=10).map(tax_rate).collect::<Vec<_>>()
-    );
+    assert_eq!(app.all("tax-rates", &key).await, tax_rates());
 
     let r = app
         .non_transactional(

@@ -1,9 +1,9 @@
 //! Output types: integers and booleans as JSON, decimals as strings with their scale, nulls.
 
-use dynex_test_support::{TestDb, async_backend_tests};
+use dynex_test_support::{TestDb, async_backend_tests, countries, tax_rates};
 use serde_json::{Value, json};
 
-use crate::support::{country, demo, tax_rate};
+use crate::support::demo;
 
 async_backend_tests!(
     integers_booleans_and_nulls,
@@ -15,7 +15,7 @@ async_backend_tests!(
 async fn integers_booleans_and_nulls(db: TestDb) {
     let (_dx, app, key) = demo(&db).await;
     let r = app.api("countries", &key).await;
-    let expected: Vec<Value> = (1..=12).map(country).collect();
+    let expected: Vec<Value> = countries();
     assert_eq!(r.body, json!({ "data": expected }));
     for c in r.rows() {
         assert!(c["id_country"].is_i64(), "{c}");
@@ -67,7 +67,7 @@ async fn integers_booleans_and_nulls(db: TestDb) {
 async fn decimals_keep_their_scale(db: TestDb) {
     let (_dx, app, key) = demo(&db).await;
     let r = app.api("tax-rates", &key).await;
-    let expected: Vec<Value> = (1..=10).map(tax_rate).collect();
+    let expected: Vec<Value> = tax_rates();
     assert_eq!(r.body, json!({ "data": expected }));
 
     let r = app.api("stock-products?page[limit]=6", &key).await;

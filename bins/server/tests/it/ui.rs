@@ -3,9 +3,9 @@
 //! is tested by `scripts/browser-test` in headless Chromium.
 
 use actix_web::test::TestRequest;
-use dynex_test_support::{TestDb, async_backend_tests};
+use dynex_test_support::{TestDb, async_backend_tests, open_demo};
 
-use crate::support::{TestApp, open_demo};
+use crate::support::TestApp;
 
 async_backend_tests!(the_page_and_its_assets_are_served);
 

@@ -1,10 +1,13 @@
 //! Writes: Spryker's documented POST, PATCH, PUT and DELETE examples, what each method does to
 //! the rows (checked by reading them back), deletes and the scopes writes need.
 
-use dynex_test_support::{TestDb, async_backend_tests};
+use dynex_test_support::{
+    COUNTRY_FIELDS, TestDb, async_backend_tests, config_field, countries, country, ids,
+    reconfigure, tax_rates,
+};
 use serde_json::{Value, json};
 
-use crate::support::{config_field, country, demo, enc, ids, reconfigure, scoped_key, tax_rate};
+use crate::support::{demo, enc, scoped_key};
 
 async_backend_tests!(
     doc_example_post_countries,
@@ -26,16 +29,6 @@ async_backend_tests!(
     editable_identifiers_can_change,
     put_by_id_with_a_required_identifier,
 );
-
-/// The configured field order of `countries`, which answers keep.
-const COUNTRY_KEYS: [&str; 6] = [
-    "id_country",
-    "iso2_code",
-    "iso3_code",
-    "name",
-    "postal_code_mandatory",
-    "postal_code_regex",
-];
 
 fn keys(row: &Value) -> Vec<&str> {
     row.as_object()
@@ -67,7 +60,7 @@ async fn doc_example_post_countries(db: TestDb) {
     });
     let rows = r.written_rows(201);
     assert_eq!(rows, &vec![saved.clone()]);
-    assert_eq!(keys(&rows[0]), COUNTRY_KEYS);
+    assert_eq!(keys(&rows[0]), COUNTRY_FIELDS);
     assert_eq!(app.find("countries", &json!(13), &key).await, Some(saved));
     assert_eq!(app.all("countries", &key).await.len(), 13);
 }
@@ -109,7 +102,7 @@ async fn post_several_rows_in_payload_order(db: TestDb) {
     // The demo rows are untouched.
     let all = app.all("countries", &key).await;
     assert_eq!(all.len(), 15);
-    assert_eq!(all[..12], (1..=12).map(country).collect::<Vec<_>>()[..]);
+    assert_eq!(all[..12], countries()[..]);
 }
 
 /// Spryker's collection PATCH: each row names its row by identifier (visible name or the key
@@ -138,7 +131,7 @@ async fn doc_example_patch_countries_collection(db: TestDb) {
     let expected = vec![one, three, eight];
     let rows = r.written_rows(200);
     assert_eq!(rows, &expected);
-    assert_eq!(keys(&rows[1]), COUNTRY_KEYS);
+    assert_eq!(keys(&rows[1]), COUNTRY_FIELDS);
     let all = app.all("countries", &key).await;
     assert_eq!(all.len(), 12);
     for row in &expected {
@@ -188,7 +181,7 @@ async fn patch_by_id_answers_an_object(db: TestDb) {
     two["iso3_code"] = Value::Null;
     two["postal_code_mandatory"] = json!(false);
     assert_eq!(r.written(200), &two);
-    assert_eq!(keys(r.written(200)), COUNTRY_KEYS);
+    assert_eq!(keys(r.written(200)), COUNTRY_FIELDS);
     assert_eq!(
         app.find("countries", &json!(2), &key).await,
         Some(two.clone())
@@ -560,10 +553,7 @@ async fn delete_of_referenced_rows_is_1317_and_atomic(db: TestDb) {
         .collect();
     messages.sort();
     assert_eq!(messages, vec![message(2), message(7)]);
-    assert_eq!(
-        app.all("countries", &key).await,
-        (1..=12).map(country).collect::<Vec<_>>()
-    );
+    assert_eq!(app.all("countries", &key).await, countries());
 
     // Without children the rows go.
     let filter = enc(r#"{"in": [1, 3]}"#);
@@ -634,10 +624,7 @@ async fn writes_need_the_write_scope_of_every_entity_written(db: TestDb) {
     let countries = app.all("countries", &app_key).await;
     assert_eq!(countries.len(), 13);
     assert!(countries.iter().all(|c| c["iso2_code"] != json!("XB")));
-    assert_eq!(
-        app.all("tax-rates", &app_key).await,
-        (1..=10).map(tax_rate).collect::<Vec<_>>()
-    );
+    assert_eq!(app.all("tax-rates", &app_key).await, tax_rates());
     assert!(
         app.find("price-products", &json!(1), &app_key)
             .await
