@@ -235,6 +235,16 @@ impl<'a> Doc<'a> {
     }
 }
 
+/// An object schema with these `required` members and `properties`, refusing any other member.
+pub(crate) fn closed_object(required: &[&str], properties: Value) -> Value {
+    json!({
+        "type": "object",
+        "required": required,
+        "properties": properties,
+        "additionalProperties": false,
+    })
+}
+
 /// A `$ref` to the component schema `name`.
 pub(crate) fn schema_ref(name: &str) -> Value {
     json!({ "$ref": format!("#/components/schemas/{name}") })

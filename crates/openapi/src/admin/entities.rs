@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::op::{add_description, add_op, created, data, links, no_content};
+use super::op::{add_action, add_description, add_op, created, data, links};
 use super::schemas::{entity_configuration, table_info};
 use crate::Doc;
 
@@ -182,15 +182,12 @@ pub(super) fn add(doc: &mut Doc<'_>) {
         ok("The configuration as stored.", data(config.clone())),
         &[400],
     );
-    add_op(
+    add_action(
         doc,
         "/admin/api/entities/{alias}",
         "delete",
         "admin-remove-entity",
         "Remove an entity (its table is kept)",
-        None,
-        no_content(),
-        &[404],
     );
 
     let mut export = ok(
