@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use super::op::{add_action, add_description, add_op, created, data, links};
 use super::schemas::{entity_configuration, table_info};
-use crate::Doc;
+use crate::{Doc, closed_object};
 
 /// The configuration routes: live tables, entities and `configuration.json`.
 pub(super) fn add(doc: &mut Doc<'_>) {
@@ -29,13 +29,18 @@ pub(super) fn add(doc: &mut Doc<'_>) {
     );
     let entity = doc.schema(
         "dynex.EntitySummary",
-        json!({
-            "type": "object",
-            "required": [
-                "alias", "table", "active", "served", "isDeletable", "fields", "relations",
+        closed_object(
+            &[
+                "alias",
+                "table",
+                "active",
+                "served",
+                "isDeletable",
+                "fields",
+                "relations",
                 "updatedAt",
             ],
-            "properties": {
+            json!({
                 "alias": { "type": "string" },
                 "table": { "type": "string" },
                 "active": { "type": "boolean" },
@@ -48,9 +53,8 @@ pub(super) fn add(doc: &mut Doc<'_>) {
                 "fields": { "type": "integer", "minimum": 0, "description": "Exposed fields." },
                 "relations": { "type": "integer", "minimum": 0, "description": "Child relations." },
                 "updatedAt": { "type": "string", "description": "When the entity last changed." },
-            },
-            "additionalProperties": false,
-        }),
+            }),
+        ),
     );
     let ok = |description: &str, schema: Value| {
         (
@@ -85,12 +89,10 @@ pub(super) fn add(doc: &mut Doc<'_>) {
         ok(
             "The table's columns and keys, and the configuration `POST /admin/api/entities` \
              would store for it.",
-            data(json!({
-                "type": "object",
-                "required": ["table", "suggested"],
-                "properties": { "table": table_info, "suggested": config },
-                "additionalProperties": false,
-            })),
+            data(closed_object(
+                &["table", "suggested"],
+                json!({ "table": table_info, "suggested": config }),
+            )),
         ),
         &[404],
     );
@@ -114,19 +116,17 @@ pub(super) fn add(doc: &mut Doc<'_>) {
         "post",
         "admin-add-entity",
         "Expose a live table with the configuration introspection suggests",
-        Some(json!({
-            "type": "object",
-            "required": ["table"],
-            "properties": {
+        Some(closed_object(
+            &["table"],
+            json!({
                 "table": { "type": "string", "description": "A live table." },
                 "alias": {
                     "type": ["string", "null"],
                     "description": "The entity's alias; derived from the table name when absent.",
                 },
                 "active": { "type": "boolean", "default": true },
-            },
-            "additionalProperties": false,
-        })),
+            }),
+        )),
         created(
             &config,
             links(
@@ -150,10 +150,9 @@ pub(super) fn add(doc: &mut Doc<'_>) {
         None,
         ok(
             "The entity's configuration, whether it is served, and warnings (unindexed columns).",
-            data(json!({
-                "type": "object",
-                "required": ["configuration", "served", "updatedAt", "warnings"],
-                "properties": {
+            data(closed_object(
+                &["configuration", "served", "updatedAt", "warnings"],
+                json!({
                     "configuration": config,
                     "served": {
                         "type": "boolean",
@@ -161,9 +160,8 @@ pub(super) fn add(doc: &mut Doc<'_>) {
                     },
                     "updatedAt": { "type": "string", "description": "When the entity last changed." },
                     "warnings": { "type": "array", "items": { "type": "string" } },
-                },
-                "additionalProperties": false,
-            })),
+                }),
+            )),
         ),
         &[404],
     );
@@ -225,12 +223,10 @@ pub(super) fn add(doc: &mut Doc<'_>) {
         })),
         ok(
             "The aliases imported.",
-            data(json!({
-                "type": "object",
-                "required": ["imported"],
-                "properties": { "imported": { "type": "array", "items": { "type": "string" } } },
-                "additionalProperties": false,
-            })),
+            data(closed_object(
+                &["imported"],
+                json!({ "imported": { "type": "array", "items": { "type": "string" } } }),
+            )),
         ),
         &[400],
     );
