@@ -179,15 +179,16 @@ pub(crate) fn nullable(entity: &Entity, index: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dynex_schema::EntityConfig;
+    use crate::testing::entity_of;
 
     fn products() -> Entity {
-        let json = r#"{"tableName":"p","tableAlias":"products","definition":{"identifier":"id","fields":[
-            {"fieldName":"id","fieldVisibleName":"id","type":"integer"},
-            {"fieldName":"sku","fieldVisibleName":"sku","type":"string"},
-            {"fieldName":"price","fieldVisibleName":"price","type":"decimal"},
-            {"fieldName":"attrs","fieldVisibleName":"attributes","type":"json"}]}}"#;
-        Entity::new(EntityConfig::parse_many(json).unwrap().remove(0)).unwrap()
+        let fields = [
+            ("id", "id", "integer"),
+            ("sku", "sku", "string"),
+            ("price", "price", "decimal"),
+            ("attrs", "attributes", "json"),
+        ];
+        entity_of("p", "products", &fields)
     }
 
     #[test]
