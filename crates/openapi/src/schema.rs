@@ -143,18 +143,7 @@ fn nested_row(
     if !doc.has_schema(&name) {
         doc.schema(&name, json!({}));
         // The child's columns of the mapping are filled in from the parent.
-        let from_parent: Vec<usize> = child
-            .fields()
-            .iter()
-            .enumerate()
-            .filter(|(_, f)| {
-                relation
-                    .relation_field_mappings
-                    .iter()
-                    .any(|m| m.child_field_name == f.field_name)
-            })
-            .map(|(i, _)| i)
-            .collect();
+        let from_parent = relation.fields_from_parent(child);
         let schema = write_schema(doc, child, write, false, &from_parent);
         doc.schema(&name, schema);
     }
