@@ -17,70 +17,60 @@ pub(super) fn add(doc: &mut Doc<'_>) {
                             `dynamic-entity:<alias>:<read|write|delete>`.",
         },
     });
-    let user = doc.schema(
+    let user = doc.closed_schema(
         "dynex.User",
-        closed_object(
-            &["name", "role", "created_at", "password_changed_at"],
-            json!({
-                "name": { "type": "string" },
-                "role": { "type": "string", "enum": ["admin", "integrator"] },
-                "created_at": time,
-                "password_changed_at": time,
-            }),
-        ),
+        &["name", "role", "created_at", "password_changed_at"],
+        json!({
+            "name": { "type": "string" },
+            "role": { "type": "string", "enum": ["admin", "integrator"] },
+            "created_at": time,
+            "password_changed_at": time,
+        }),
     );
-    let client = doc.schema(
+    let client = doc.closed_schema(
         "dynex.Client",
-        closed_object(
-            &["client_id", "scopes", "created_at"],
-            json!({ "client_id": { "type": "string" }, "scopes": scopes, "created_at": time }),
-        ),
+        &["client_id", "scopes", "created_at"],
+        json!({ "client_id": { "type": "string" }, "scopes": scopes, "created_at": time }),
     );
-    let new_client = doc.schema(
+    let new_client = doc.closed_schema(
         "dynex.NewClient",
-        closed_object(
-            &["client_id", "client_secret", "scopes"],
-            json!({
-                "client_id": { "type": "string" },
-                "client_secret": { "type": "string", "description": "Shown once: store it now." },
-                "scopes": scopes,
-            }),
-        ),
+        &["client_id", "client_secret", "scopes"],
+        json!({
+            "client_id": { "type": "string" },
+            "client_secret": { "type": "string", "description": "Shown once: store it now." },
+            "scopes": scopes,
+        }),
     );
     let nullable_time =
         json!({ "type": ["string", "null"], "description": "UTC, `YYYY-MM-DD HH:MM:SS`." });
-    let key = doc.schema(
+    let key = doc.closed_schema(
         "dynex.ApiKey",
-        closed_object(
-            &[
-                "name",
-                "prefix",
-                "scopes",
-                "valid_to",
-                "created_at",
-                "revoked_at",
-            ],
-            json!({
-                "name": { "type": "string" },
-                "prefix": { "type": "string", "description": "The key's first characters." },
-                "scopes": scopes,
-                "valid_to": nullable_time,
-                "created_at": time,
-                "revoked_at": nullable_time,
-            }),
-        ),
+        &[
+            "name",
+            "prefix",
+            "scopes",
+            "valid_to",
+            "created_at",
+            "revoked_at",
+        ],
+        json!({
+            "name": { "type": "string" },
+            "prefix": { "type": "string", "description": "The key's first characters." },
+            "scopes": scopes,
+            "valid_to": nullable_time,
+            "created_at": time,
+            "revoked_at": nullable_time,
+        }),
     );
-    let new_key = doc.schema(
+    let new_key = doc.closed_schema(
         "dynex.NewApiKey",
-        closed_object(
-            &["name", "key", "scopes", "valid_to"],
-            json!({
-                "name": { "type": "string" },
-                "key": { "type": "string", "description": "Shown once: store it now." },
-                "scopes": scopes,
-                "valid_to": nullable_time,
-            }),
-        ),
+        &["name", "key", "scopes", "valid_to"],
+        json!({
+            "name": { "type": "string" },
+            "key": { "type": "string", "description": "Shown once: store it now." },
+            "scopes": scopes,
+            "valid_to": nullable_time,
+        }),
     );
 
     add_list(doc, "/admin/api/users", "admin-list-users", "users", &user);

@@ -27,34 +27,32 @@ pub(super) fn add(doc: &mut Doc<'_>) {
             "additionalProperties": false,
         }),
     );
-    let entity = doc.schema(
+    let entity = doc.closed_schema(
         "dynex.EntitySummary",
-        closed_object(
-            &[
-                "alias",
-                "table",
-                "active",
-                "served",
-                "isDeletable",
-                "fields",
-                "relations",
-                "updatedAt",
-            ],
-            json!({
-                "alias": { "type": "string" },
-                "table": { "type": "string" },
-                "active": { "type": "boolean" },
-                "served": {
-                    "type": "boolean",
-                    "description": "Active and accepted by the running server (an entity whose \
-                                    table changed is not).",
-                },
-                "isDeletable": { "type": "boolean" },
-                "fields": { "type": "integer", "minimum": 0, "description": "Exposed fields." },
-                "relations": { "type": "integer", "minimum": 0, "description": "Child relations." },
-                "updatedAt": { "type": "string", "description": "When the entity last changed." },
-            }),
-        ),
+        &[
+            "alias",
+            "table",
+            "active",
+            "served",
+            "isDeletable",
+            "fields",
+            "relations",
+            "updatedAt",
+        ],
+        json!({
+            "alias": { "type": "string" },
+            "table": { "type": "string" },
+            "active": { "type": "boolean" },
+            "served": {
+                "type": "boolean",
+                "description": "Active and accepted by the running server (an entity whose \
+                                table changed is not).",
+            },
+            "isDeletable": { "type": "boolean" },
+            "fields": { "type": "integer", "minimum": 0, "description": "Exposed fields." },
+            "relations": { "type": "integer", "minimum": 0, "description": "Child relations." },
+            "updatedAt": { "type": "string", "description": "When the entity last changed." },
+        }),
     );
     let ok = |description: &str, schema: Value| {
         (
