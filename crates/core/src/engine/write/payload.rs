@@ -175,7 +175,7 @@ pub(super) fn build<'a>(
             continue;
         };
         crate::engine::access::require(ctx.principal, Action::Write, child.alias())?;
-        let child_from_parent = relation.fields_from_parent(&child);
+        let child_from_parent = relation.fields_from_parent(child);
         let mut nodes = Vec::with_capacity(items.len());
         for (j, item) in items.iter().enumerate() {
             let Some(object) = item.as_object() else {
