@@ -418,14 +418,15 @@ struct JsonRow {
 macro_rules! on_backend {
     ($conn:expr, $c:ident => $body:expr) => {
         match $conn {
-            AnyConnection::Sqlite($c) => $body,
+            $crate::db::AnyConnection::Sqlite($c) => $body,
             #[cfg(feature = "postgres")]
-            AnyConnection::Postgres($c) => $body,
+            $crate::db::AnyConnection::Postgres($c) => $body,
             #[cfg(feature = "mysql")]
-            AnyConnection::Mysql($c) => $body,
+            $crate::db::AnyConnection::Mysql($c) => $body,
         }
     };
 }
+pub(crate) use on_backend;
 
 /// Runs a rendered read and returns each row's `row_json`.
 pub fn load_json(conn: &mut AnyConnection, sql: &Sql) -> QueryResult<Vec<String>> {

@@ -168,16 +168,33 @@ fn oauth_error(doc: &mut Doc<'_>) -> Value {
     schema_ref(OAUTH_ERROR)
 }
 
-fn oauth_failure(doc: &mut Doc<'_>, description: &str, headers: Value) -> Value {
+/// A failure of the token endpoints with this `description`, and the one header (name,
+/// description, type) it may carry.
+fn oauth_failure(
+    doc: &mut Doc<'_>,
+    description: &str,
+    header: Option<(&str, &str, &str)>,
+) -> Value {
     let schema = oauth_error(doc);
     let mut response = json!({
         "description": description,
         "content": { "application/json": { "schema": schema } },
     });
-    if headers.as_object().is_some_and(|h| !h.is_empty()) {
-        response["headers"] = headers;
+    if let Some((name, description, kind)) = header {
+        response["headers"] = json!({
+            name: { "description": description, "schema": { "type": kind } },
+        });
     }
     response
+}
+
+/// The failure of the token endpoints when the database is unreachable.
+fn unavailable(doc: &mut Doc<'_>) -> Value {
+    oauth_failure(
+        doc,
+        "`temporarily_unavailable`: the database is unreachable.",
+        None,
+    )
 }
 
 fn no_store() -> Value {
@@ -264,33 +281,23 @@ fn token(doc: &mut Doc<'_>) {
     let bad = oauth_failure(
         doc,
         "`invalid_request`, `invalid_grant`, `unsupported_grant_type` or `invalid_scope`.",
-        json!({}),
+        None,
     );
     let client_failure = oauth_failure(
         doc,
         "`invalid_client`: unknown client, wrong secret or malformed Basic header.",
-        json!({
-            "WWW-Authenticate": {
-                "description": "`Basic realm=\"dynex\"`.",
-                "schema": { "type": "string" },
-            },
-        }),
+        Some(("WWW-Authenticate", "`Basic realm=\"dynex\"`.", "string")),
     );
     let limited = oauth_failure(
         doc,
         "`too_many_requests`: too many failed logins for this name or address.",
-        json!({
-            "Retry-After": {
-                "description": "Seconds until a login is accepted again.",
-                "schema": { "type": "integer" },
-            },
-        }),
+        Some((
+            "Retry-After",
+            "Seconds until a login is accepted again.",
+            "integer",
+        )),
     );
-    let unavailable = oauth_failure(
-        doc,
-        "`temporarily_unavailable`: the database is unreachable.",
-        json!({}),
-    );
+    let unavailable = unavailable(doc);
     let operation = json!({
         "tags": ["auth"],
         "operationId": "token",
@@ -320,12 +327,8 @@ fn token(doc: &mut Doc<'_>) {
 }
 
 fn revoke(doc: &mut Doc<'_>) {
-    let bad = oauth_failure(doc, "`invalid_request`: no `token`.", json!({}));
-    let unavailable = oauth_failure(
-        doc,
-        "`temporarily_unavailable`: the database is unreachable.",
-        json!({}),
-    );
+    let bad = oauth_failure(doc, "`invalid_request`: no `token`.", None);
+    let unavailable = unavailable(doc);
     let operation = json!({
         "tags": ["auth"],
         "operationId": "revoke-token",

@@ -170,6 +170,17 @@ impl<'a> Doc<'a> {
         schema_ref(name)
     }
 
+    /// Adds the component schema `name`, an object with these `required` members and
+    /// `properties` that refuses any other member; returns a reference to it.
+    pub(crate) fn closed_schema(
+        &mut self,
+        name: &str,
+        required: &[&str],
+        properties: Value,
+    ) -> Value {
+        self.schema(name, closed_object(required, properties))
+    }
+
     /// Adds the component schema `name` unless it exists; returns a reference to it.
     pub fn shared_schema(&mut self, name: &str, build: impl FnOnce(&mut Self) -> Value) -> Value {
         if !self.schemas.contains_key(name) {
@@ -233,6 +244,16 @@ impl<'a> Doc<'a> {
             },
         })
     }
+}
+
+/// An object schema with these `required` members and `properties`, refusing any other member.
+pub(crate) fn closed_object(required: &[&str], properties: Value) -> Value {
+    json!({
+        "type": "object",
+        "required": required,
+        "properties": properties,
+        "additionalProperties": false,
+    })
 }
 
 /// A `$ref` to the component schema `name`.

@@ -67,20 +67,21 @@ pub(crate) fn add_entity(doc: &mut Doc<'_>, entity: &Arc<Entity>) {
     }
 }
 
-/// An operation's common members.
+/// An operation's common members, `(id, summary, description)` in `text`, for an entity's
+/// `alias` and the `scope` it needs.
 fn operation(
     tag: &str,
-    id: String,
-    summary: String,
-    description: String,
-    security: Value,
+    alias: &str,
+    scope: &str,
+    text: (String, String, &str),
 ) -> Map<String, Value> {
+    let (id, summary, description) = text;
     let mut op = Map::new();
     op.insert("tags".into(), json!([tag]));
     op.insert("operationId".into(), json!(id));
     op.insert("summary".into(), json!(summary));
     op.insert("description".into(), json!(description));
-    op.insert("security".into(), security);
+    op.insert("security".into(), auth::requirement(Some(alias), scope));
     op
 }
 
@@ -92,6 +93,53 @@ fn responses(mut list: Vec<(u16, Value)>) -> Value {
         out.insert(status.to_string(), response);
     }
     Value::Object(out)
+}
+
+/// A write's required request body: a JSON object whose `data` member is `data`.
+fn data_body(data: Value) -> Value {
+    json!({
+        "required": true,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["data"],
+                    "properties": { "data": data },
+                },
+            },
+        },
+    })
+}
+
+/// The responses of a read or a delete: `success`, the failures 400 and 404 and the common ones.
+fn plain_responses(doc: &mut Doc<'_>, success: (u16, Value)) -> Value {
+    let mut list = vec![
+        success,
+        (400, errors::response(doc, 400, Routes::Data)),
+        (404, errors::response(doc, 404, Routes::Data)),
+    ];
+    list.extend(errors::common(doc, Routes::Data));
+    responses(list)
+}
+
+/// A write's responses: `success`, the failures 400, 404 and 422 answering `refused`, 413 and
+/// the common ones.
+fn write_responses(doc: &mut Doc<'_>, success: (u16, Value), refused: &Value) -> Value {
+    let failure = |status: u16| {
+        json!({
+            "description": errors::describe_status(status, Routes::Data),
+            "content": { "application/json": { "schema": refused } },
+        })
+    };
+    let mut list = vec![
+        success,
+        (400, failure(400)),
+        (404, failure(404)),
+        (422, failure(422)),
+        (413, errors::response(doc, 413, Routes::Data)),
+    ];
+    list.extend(errors::common(doc, Routes::Data));
+    responses(list)
 }
 
 /// `{"data": [rows]}`: what reads and writes of a collection answer.
@@ -193,8 +241,7 @@ fn row_and_errors(doc: &mut Doc<'_>, entity: &Arc<Entity>) -> Value {
 fn get_collection(doc: &mut Doc<'_>, entity: &Arc<Entity>, tag: &str) -> Value {
     let alias = entity.alias();
     let rows = page_answer(doc, entity);
-    let mut op = operation(
-        tag,
+    let text = (
         format!("get-collection-dynamic-api-{alias}"),
         format!("Get a page of {alias}"),
         "Rows ordered by the identifier, or by `sort`. Pages by `page[offset]` and \
@@ -202,66 +249,48 @@ fn get_collection(doc: &mut Doc<'_>, entity: &Arc<Entity>, tag: &str) -> Value {
          carries `links.next`); `meta=count` adds the number of matching rows. With \
          `Accept: text/csv` the answer is every matching row as CSV: filters, `sort` and \
          `fields[alias]` of the entity apply; `page`, `include` and `meta` are refused (code \
-         1320)."
-            .to_string(),
-        auth::requirement(Some(alias), "read"),
+         1320).",
     );
+    let mut op = operation(tag, alias, "read", text);
     op.insert(
         "parameters".into(),
         json!(params::collection_read(doc, entity)),
     );
-    let mut list = vec![
-        (
-            200,
-            json!({
-                "description": "The rows.",
-                "content": {
-                    "application/json": { "schema": rows },
-                    "text/csv": {
-                        "schema": {
-                            "type": "string",
-                            "description": "A header line of visible field names, then one line \
-                                            per row.",
-                        },
-                    },
+    let rows_response = json!({
+        "description": "The rows.",
+        "content": {
+            "application/json": { "schema": rows },
+            "text/csv": {
+                "schema": {
+                    "type": "string",
+                    "description": "A header line of visible field names, then one line per row.",
                 },
-            }),
-        ),
-        (400, errors::response(doc, 400, Routes::Data)),
-        (404, errors::response(doc, 404, Routes::Data)),
-    ];
-    list.extend(errors::common(doc, Routes::Data));
-    op.insert("responses".into(), responses(list));
+            },
+        },
+    });
+    let responses = plain_responses(doc, (200, rows_response));
+    op.insert("responses".into(), responses);
     Value::Object(op)
 }
 
 fn get_one(doc: &mut Doc<'_>, entity: &Arc<Entity>, tag: &str) -> Value {
-    let alias = entity.alias();
     let row = row_answer(doc, entity);
-    let mut op = operation(
-        tag,
+    let alias = entity.alias();
+    let text = (
         format!("get-entity-dynamic-api-{alias}"),
         format!("Get one row of {alias}"),
-        "The row with this identifier; `include` and filters apply as on the collection."
-            .to_string(),
-        auth::requirement(Some(alias), "read"),
+        "The row with this identifier; `include` and filters apply as on the collection.",
     );
+    let mut op = operation(tag, alias, "read", text);
     let mut parameters = vec![params::id(entity)];
     parameters.extend(params::one_read(doc, entity));
     op.insert("parameters".into(), json!(parameters));
-    let mut list = vec![
-        (
-            200,
-            json!({
-                "description": "The row.",
-                "content": { "application/json": { "schema": row } },
-            }),
-        ),
-        (400, errors::response(doc, 400, Routes::Data)),
-        (404, errors::response(doc, 404, Routes::Data)),
-    ];
-    list.extend(errors::common(doc, Routes::Data));
-    op.insert("responses".into(), responses(list));
+    let row_response = json!({
+        "description": "The row.",
+        "content": { "application/json": { "schema": row } },
+    });
+    let responses = plain_responses(doc, (200, row_response));
+    op.insert("responses".into(), responses);
     Value::Object(op)
 }
 
@@ -334,40 +363,18 @@ fn write_collection(doc: &mut Doc<'_>, entity: &Arc<Entity>, tag: &str, write: W
             200,
         ),
     };
-    let mut op = operation(
-        tag,
-        id,
-        summary,
-        description.to_string(),
-        auth::requirement(Some(alias), "write"),
-    );
+    let mut op = operation(tag, alias, "write", (id, summary, description));
     let parameters = vec![params::transactional(doc), params::csv_key(doc)];
     op.insert("parameters".into(), json!(parameters));
     let item = write_row(doc, entity, write, false);
-    op.insert(
-        "requestBody".into(),
-        json!({
-            "required": true,
-            "content": {
-                "application/json": {
-                    "schema": {
-                        "type": "object",
-                        "required": ["data"],
-                        "properties": {
-                            "data": { "type": "array", "minItems": 1, "items": item },
-                        },
-                    },
-                },
-                "text/csv": {
-                    "schema": {
-                        "type": "string",
-                        "description": "A header line of visible field names, then one row per \
-                                        line.",
-                    },
-                },
-            },
-        }),
-    );
+    let mut body = data_body(json!({ "type": "array", "minItems": 1, "items": item }));
+    body["content"]["text/csv"] = json!({
+        "schema": {
+            "type": "string",
+            "description": "A header line of visible field names, then one row per line.",
+        },
+    });
+    op.insert("requestBody".into(), body);
     let saved = doc.shared_schema(&format!("{alias}.saved"), |doc| {
         let rows = rows_answer(doc, entity);
         let refused = rows_and_errors(doc, entity);
@@ -380,12 +387,6 @@ fn write_collection(doc: &mut Doc<'_>, entity: &Arc<Entity>, tag: &str, write: W
         let (_, import_refused) = import_answers(doc);
         json!({ "anyOf": [errors, refused, import_refused] })
     });
-    let failure = |status: u16| {
-        json!({
-            "description": errors::describe_status(status, Routes::Data),
-            "content": { "application/json": { "schema": refused.clone() } },
-        })
-    };
     let mut saved_response = json!({
         "description": "The saved rows, as a GET returns them, with the nested rows \
                         sent. With `X-Is-Transactional: false`, also the errors of the \
@@ -395,15 +396,8 @@ fn write_collection(doc: &mut Doc<'_>, entity: &Arc<Entity>, tag: &str, write: W
     if write != Write::Update {
         saved_response["links"] = links_to_row(entity);
     }
-    let mut list = vec![
-        (success, saved_response),
-        (400, failure(400)),
-        (404, failure(404)),
-        (422, failure(422)),
-        (413, errors::response(doc, 413, Routes::Data)),
-    ];
-    list.extend(errors::common(doc, Routes::Data));
-    op.insert("responses".into(), responses(list));
+    let responses = write_responses(doc, (success, saved_response), &refused);
+    op.insert("responses".into(), responses);
     Value::Object(op)
 }
 
@@ -454,60 +448,25 @@ fn write_one(doc: &mut Doc<'_>, entity: &Arc<Entity>, tag: &str, write: Write) -
              creates it when it does not exist and the identifier is creatable.",
         ),
     };
-    let mut op = operation(
-        tag,
-        id,
-        summary,
-        description.to_string(),
-        auth::requirement(Some(alias), "write"),
-    );
+    let mut op = operation(tag, alias, "write", (id, summary, description));
     op.insert(
         "parameters".into(),
         json!([params::id(entity), params::transactional(doc)]),
     );
     let item = write_row(doc, entity, write, true);
-    op.insert(
-        "requestBody".into(),
-        json!({
-            "required": true,
-            "content": {
-                "application/json": {
-                    "schema": {
-                        "type": "object",
-                        "required": ["data"],
-                        "properties": { "data": item },
-                    },
-                },
-            },
-        }),
-    );
+    op.insert("requestBody".into(), data_body(item));
     let saved = row_answer(doc, entity);
     let refused = doc.shared_schema(&format!("{alias}.refused-by-id"), |doc| {
         let errors = errors::errors_ref(doc);
         let refused = row_and_errors(doc, entity);
         json!({ "anyOf": [errors, refused] })
     });
-    let failure = |status: u16| {
-        json!({
-            "description": errors::describe_status(status, Routes::Data),
-            "content": { "application/json": { "schema": refused.clone() } },
-        })
-    };
-    let mut list = vec![
-        (
-            200,
-            json!({
-                "description": "The saved row, as a GET returns it.",
-                "content": { "application/json": { "schema": saved } },
-            }),
-        ),
-        (400, failure(400)),
-        (404, failure(404)),
-        (422, failure(422)),
-        (413, errors::response(doc, 413, Routes::Data)),
-    ];
-    list.extend(errors::common(doc, Routes::Data));
-    op.insert("responses".into(), responses(list));
+    let saved_response = json!({
+        "description": "The saved row, as a GET returns it.",
+        "content": { "application/json": { "schema": saved } },
+    });
+    let responses = write_responses(doc, (200, saved_response), &refused);
+    op.insert("responses".into(), responses);
     Value::Object(op)
 }
 
@@ -529,25 +488,14 @@ fn delete(doc: &mut Doc<'_>, entity: &Arc<Entity>, tag: &str, by_id: bool) -> Va
              is needed (code 1323); `page` and `include` are refused (code 1320).",
         )
     };
-    let mut op = operation(
-        tag,
-        id,
-        summary,
-        description.to_string(),
-        auth::requirement(Some(alias), "delete"),
-    );
+    let mut op = operation(tag, alias, "delete", (id, summary, description));
     let parameters = if by_id {
         vec![params::id(entity)]
     } else {
         params::delete_collection(doc, entity)
     };
     op.insert("parameters".into(), json!(parameters));
-    let mut list = vec![
-        (204, json!({ "description": "Deleted." })),
-        (400, errors::response(doc, 400, Routes::Data)),
-        (404, errors::response(doc, 404, Routes::Data)),
-    ];
-    list.extend(errors::common(doc, Routes::Data));
-    op.insert("responses".into(), responses(list));
+    let responses = plain_responses(doc, (204, json!({ "description": "Deleted." })));
+    op.insert("responses".into(), responses);
     Value::Object(op)
 }

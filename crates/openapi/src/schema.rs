@@ -83,18 +83,12 @@ fn read_row(doc: &mut Doc<'_>, entity: &Arc<Entity>) -> Value {
     }
     for (relation, child) in relations(doc, entity) {
         let items = row(doc, &child);
-        properties.insert(
-            relation.name.clone(),
-            json!({
-                "type": "array",
-                "items": items,
-                "description": format!(
-                    "Rows of `{}` related to this row; present with `include={}`.",
-                    child.alias(),
-                    relation.name
-                ),
-            }),
+        let description = format!(
+            "Rows of `{}` related to this row; present with `include={}`.",
+            child.alias(),
+            relation.name
         );
+        properties.insert(relation.name.clone(), rows_of(items, description));
     }
     json!({
         "type": "object",
@@ -149,18 +143,7 @@ fn nested_row(
     if !doc.has_schema(&name) {
         doc.schema(&name, json!({}));
         // The child's columns of the mapping are filled in from the parent.
-        let from_parent: Vec<usize> = child
-            .fields()
-            .iter()
-            .enumerate()
-            .filter(|(_, f)| {
-                relation
-                    .relation_field_mappings
-                    .iter()
-                    .any(|m| m.child_field_name == f.field_name)
-            })
-            .map(|(i, _)| i)
-            .collect();
+        let from_parent = relation.fields_from_parent(child);
         let schema = write_schema(doc, child, write, false, &from_parent);
         doc.schema(&name, schema);
     }
@@ -253,17 +236,11 @@ fn write_schema(
             continue;
         }
         let items = nested_row(doc, entity, &relation, &child, write);
-        properties.insert(
-            relation.name.clone(),
-            json!({
-                "type": "array",
-                "items": items,
-                "description": format!(
-                    "Rows of `{}` written with this row, in the same transaction.",
-                    child.alias()
-                ),
-            }),
+        let description = format!(
+            "Rows of `{}` written with this row, in the same transaction.",
+            child.alias()
         );
+        properties.insert(relation.name.clone(), rows_of(items, description));
     }
     let mut schema = json!({
         "type": "object",
@@ -514,6 +491,11 @@ fn decimal_pattern(f: &Field) -> String {
         None => r"(\.[0-9]+)?".to_string(),
     };
     format!("^-?{int}{frac}$")
+}
+
+/// The property of a relation: an array of `items`, described.
+fn rows_of(items: Value, description: String) -> Value {
+    json!({ "type": "array", "items": items, "description": description })
 }
 
 #[cfg(test)]

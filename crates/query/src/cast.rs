@@ -84,7 +84,12 @@ pub(crate) fn compare_value(
     index: usize,
     value: &Value,
 ) {
-    match compare_cast(dialect, entity, index) {
+    bind_as(sql, value, compare_cast(dialect, entity, index));
+}
+
+/// `value` bound, inside `CAST(… AS to)` when there is a type `to` to cast to.
+fn bind_as(sql: &mut Sql, value: &Value, to: Option<&str>) {
+    match to {
         Some(to) => {
             sql.push("CAST(")
                 .bind(value.clone())
@@ -133,18 +138,7 @@ pub(crate) fn field_rhs(sql: &mut Sql, dialect: Dialect, value: &Value) {
         (Value::DateTime(_), Dialect::Mysql) => Some("DATETIME(6)"),
         _ => None,
     };
-    match cast {
-        Some(to) => {
-            sql.push("CAST(")
-                .bind(value.clone())
-                .push(" AS ")
-                .push(to)
-                .push(")");
-        }
-        None => {
-            sql.bind(value.clone());
-        }
-    }
+    bind_as(sql, value, cast);
 }
 
 /// A PostgreSQL array literal of `values`, every element quoted (`{"a","b\"c",NULL}`).

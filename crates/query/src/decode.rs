@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use dynex_schema::{Entity, Field, FieldType, format_decimal, normalize_datetime};
+use dynex_schema::{Entity, Field, FieldType, Value, format_decimal, normalize_datetime};
 use serde_json::{Map, Value as Json};
 
 /// The text of a field's wire value, from the text of its column ([`select_cells`]): what
@@ -130,6 +130,21 @@ pub fn decode_values(
         .map(|(field, v)| output(field.ty, field.validation.scale, v))
         .collect();
     Ok((converted, values.collect()))
+}
+
+/// A value read back from the database as JSON, to bind again: numbers as integers where they
+/// are whole, strings as text, arrays and objects as their JSON text.
+pub fn value_from_json(v: &Json) -> Value {
+    match v {
+        Json::Null => Value::Null,
+        Json::Bool(b) => Value::Bool(*b),
+        Json::Number(n) => n
+            .as_i64()
+            .map(Value::Int)
+            .unwrap_or_else(|| Value::Float(n.as_f64().unwrap_or_default())),
+        Json::String(s) => Value::Text(s.clone()),
+        other => Value::Text(other.to_string()),
+    }
 }
 
 /// The fields a read returns: `fields`, or every field of the entity.

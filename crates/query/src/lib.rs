@@ -43,7 +43,9 @@ pub mod write;
 pub use ast::{
     Comparison, Condition, CursorPaging, Include, Page, PageLimits, PatternPart, ReadQuery, Related,
 };
-pub use decode::{cell_text, decode_cell, decode_fields, decode_row, decode_values};
+pub use decode::{
+    cell_text, decode_cell, decode_fields, decode_row, decode_values, value_from_json,
+};
 pub use error::QueryError;
 pub use filter::{MAX_CONDITIONS, OPERATORS};
 pub use parse::parse;

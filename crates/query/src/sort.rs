@@ -9,6 +9,7 @@
 use dynex_schema::{ColumnKind, Entity, FieldType, Value};
 use serde_json::Value as Json;
 
+use crate::decode::value_from_json;
 use crate::error::QueryError;
 
 /// One key of a sort: a field and its direction.
@@ -142,16 +143,7 @@ impl Keyset {
         }
         let values = key_values[key_values.len() - keys.len()..]
             .iter()
-            .map(|v| match v {
-                Json::Null => Value::Null,
-                Json::Bool(b) => Value::Bool(*b),
-                Json::Number(n) => n
-                    .as_i64()
-                    .map(Value::Int)
-                    .unwrap_or_else(|| Value::Float(n.as_f64().unwrap_or_default())),
-                Json::String(s) => Value::Text(s.clone()),
-                other => Value::Text(other.to_string()),
-            })
+            .map(value_from_json)
             .collect();
         Ok(Keyset {
             keys: keys.to_vec(),
@@ -187,15 +179,16 @@ pub(crate) fn nullable(entity: &Entity, index: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dynex_schema::EntityConfig;
+    use crate::testing::entity_of;
 
     fn products() -> Entity {
-        let json = r#"{"tableName":"p","tableAlias":"products","definition":{"identifier":"id","fields":[
-            {"fieldName":"id","fieldVisibleName":"id","type":"integer"},
-            {"fieldName":"sku","fieldVisibleName":"sku","type":"string"},
-            {"fieldName":"price","fieldVisibleName":"price","type":"decimal"},
-            {"fieldName":"attrs","fieldVisibleName":"attributes","type":"json"}]}}"#;
-        Entity::new(EntityConfig::parse_many(json).unwrap().remove(0)).unwrap()
+        let fields = [
+            ("id", "id", "integer"),
+            ("sku", "sku", "string"),
+            ("price", "price", "decimal"),
+            ("attrs", "attributes", "json"),
+        ];
+        entity_of("p", "products", &fields)
     }
 
     #[test]

@@ -65,6 +65,22 @@ pub(crate) fn entity(n: usize) -> Entity {
     Entity::new(EntityConfig::parse_many(&json).unwrap().remove(0)).unwrap()
 }
 
+/// An entity of the table `table` served as `alias`, identified by `id`, with `fields` as
+/// (column, visible name, type).
+pub(crate) fn entity_of(table: &str, alias: &str, fields: &[(&str, &str, &str)]) -> Entity {
+    let fields: Vec<String> = fields
+        .iter()
+        .map(|(name, visible, ty)| {
+            format!(r#"{{"fieldName":"{name}","fieldVisibleName":"{visible}","type":"{ty}"}}"#)
+        })
+        .collect();
+    let json = format!(
+        r#"{{"tableName":"{table}","tableAlias":"{alias}","definition":{{"identifier":"id","fields":[{}]}}}}"#,
+        fields.join(",")
+    );
+    Entity::new(EntityConfig::parse_many(&json).unwrap().remove(0)).unwrap()
+}
+
 /// A read of every row and field of `e`, unlocked.
 pub(crate) fn every_row(e: &Entity) -> Select<'_> {
     Select {

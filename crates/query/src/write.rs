@@ -381,13 +381,10 @@ pub fn rows_per_statement(dialect: Dialect, columns: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dynex_schema::{ColumnInfo, EntityConfig, TableInfo};
+    use crate::testing::entity_of;
+    use dynex_schema::{ColumnInfo, TableInfo};
 
     fn entity() -> Entity {
-        let json = r#"{"tableName":"t","tableAlias":"ts","definition":{"identifier":"id","fields":[
-            {"fieldName":"id","fieldVisibleName":"id","type":"integer"},
-            {"fieldName":"rate","fieldVisibleName":"rate","type":"decimal"},
-            {"fieldName":"name","fieldVisibleName":"name","type":"string"}]}}"#;
         let table = TableInfo {
             name: "t".into(),
             columns: vec![
@@ -399,9 +396,12 @@ mod tests {
             unique_keys: vec![],
             foreign_keys: vec![],
         };
-        Entity::new(EntityConfig::parse_many(json).unwrap().remove(0))
-            .unwrap()
-            .with_table(table)
+        let fields = [
+            ("id", "id", "integer"),
+            ("rate", "rate", "decimal"),
+            ("name", "name", "string"),
+        ];
+        entity_of("t", "ts", &fields).with_table(table)
     }
 
     #[test]

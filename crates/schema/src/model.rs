@@ -212,6 +212,21 @@ impl Relation {
     pub fn child_alias(&self) -> &str {
         &self.child_dynamic_entity_configuration.table_alias
     }
+
+    /// The indexes of `child`'s fields that the mappings fill in from the parent row.
+    pub fn fields_from_parent(&self, child: &Entity) -> Vec<usize> {
+        child
+            .fields()
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| {
+                self.relation_field_mappings
+                    .iter()
+                    .any(|m| m.child_field_name == f.field_name)
+            })
+            .map(|(i, _)| i)
+            .collect()
+    }
 }
 
 fn yes() -> bool {

@@ -156,22 +156,100 @@ pub fn tables_info(
     Ok(out)
 }
 
+/// A catalog query's text on each backend.
+struct Texts {
+    sqlite: &'static str,
+    postgres: &'static str,
+    mysql: &'static str,
+}
+
+impl Texts {
+    fn for_dialect(&self, dialect: Dialect) -> &'static str {
+        match dialect {
+            Dialect::Sqlite => self.sqlite,
+            Dialect::Postgres => self.postgres,
+            Dialect::Mysql => self.mysql,
+        }
+    }
+}
+
+/// The columns of each table, as [`Row8`]: name, type, nullability, default, length, precision,
+/// scale and extra.
+const COLUMNS: Texts = Texts {
+    sqlite: "SELECT name AS c1, type AS c2, CASE WHEN \"notnull\" = 1 THEN 'NO' ELSE 'YES' END AS c3, \
+         dflt_value AS c4, NULL AS c5, NULL AS c6, NULL AS c7, NULL AS c8, NULL AS t \
+         FROM pragma_table_info(?) ORDER BY cid",
+    postgres: "SELECT CAST(column_name AS TEXT) AS c1, CAST(data_type AS TEXT) AS c2, \
+         CAST(is_nullable AS TEXT) AS c3, CAST(column_default AS TEXT) AS c4, \
+         CAST(character_maximum_length AS TEXT) AS c5, CAST(numeric_precision AS TEXT) AS c6, \
+         CAST(numeric_scale AS TEXT) AS c7, \
+         CASE WHEN is_identity = 'YES' OR column_default LIKE 'nextval(%' THEN 'auto_increment' END AS c8, \
+         CAST(table_name AS TEXT) AS t \
+         FROM information_schema.columns WHERE table_schema = current_schema() AND table_name IN (?) \
+         ORDER BY table_name, ordinal_position",
+    mysql: "SELECT COLUMN_NAME AS c1, COLUMN_TYPE AS c2, IS_NULLABLE AS c3, COLUMN_DEFAULT AS c4, \
+         CAST(CHARACTER_MAXIMUM_LENGTH AS CHAR) AS c5, CAST(NUMERIC_PRECISION AS CHAR) AS c6, \
+         CAST(NUMERIC_SCALE AS CHAR) AS c7, EXTRA AS c8, TABLE_NAME AS t \
+         FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (?) \
+         ORDER BY TABLE_NAME, ORDINAL_POSITION",
+};
+
+/// The primary and unique key columns of each table, as [`Named4`]: constraint, kind, column.
+const KEYS: Texts = Texts {
+    sqlite: "SELECT il.name AS c1, CASE WHEN il.origin = 'pk' THEN 'PRIMARY KEY' ELSE 'UNIQUE' END AS c2, \
+         ii.name AS c3, NULL AS c4, NULL AS t FROM pragma_index_list(?) AS il \
+         JOIN pragma_index_info(il.name) AS ii WHERE il.\"unique\" = 1 ORDER BY il.name, ii.seqno",
+    postgres: "SELECT CAST(tc.constraint_name AS TEXT) AS c1, CAST(tc.constraint_type AS TEXT) AS c2, \
+         CAST(kcu.column_name AS TEXT) AS c3, NULL AS c4, CAST(tc.table_name AS TEXT) AS t \
+         FROM information_schema.table_constraints tc JOIN information_schema.key_column_usage kcu \
+         ON kcu.constraint_name = tc.constraint_name AND kcu.table_schema = tc.table_schema \
+         AND kcu.table_name = tc.table_name \
+         WHERE tc.table_schema = current_schema() \
+         AND tc.constraint_type IN ('PRIMARY KEY', 'UNIQUE') AND tc.table_name IN (?) \
+         ORDER BY tc.table_name, tc.constraint_name, kcu.ordinal_position",
+    mysql: "SELECT INDEX_NAME AS c1, CASE WHEN INDEX_NAME = 'PRIMARY' THEN 'PRIMARY KEY' ELSE 'UNIQUE' END AS c2, \
+         COLUMN_NAME AS c3, NULL AS c4, TABLE_NAME AS t FROM information_schema.STATISTICS \
+         WHERE TABLE_SCHEMA = DATABASE() AND NON_UNIQUE = 0 AND TABLE_NAME IN (?) \
+         ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX",
+};
+
+/// The foreign key columns of each table, as [`Named4`]: constraint, referenced table, column,
+/// referenced column.
+const FOREIGN_KEYS: Texts = Texts {
+    sqlite: "SELECT CAST(id AS TEXT) AS c1, \"table\" AS c2, \"from\" AS c3, \"to\" AS c4, NULL AS t \
+         FROM pragma_foreign_key_list(?) ORDER BY id, seq",
+    postgres: "SELECT CAST(c.conname AS TEXT) AS c1, CAST(rt.relname AS TEXT) AS c2, \
+         CAST(a.attname AS TEXT) AS c3, CAST(ra.attname AS TEXT) AS c4, CAST(t.relname AS TEXT) AS t \
+         FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid \
+         JOIN pg_namespace n ON n.oid = t.relnamespace JOIN pg_class rt ON rt.oid = c.confrelid \
+         CROSS JOIN LATERAL unnest(c.conkey, c.confkey) WITH ORDINALITY AS k(col, rcol, ord) \
+         JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.col \
+         JOIN pg_attribute ra ON ra.attrelid = c.confrelid AND ra.attnum = k.rcol \
+         WHERE c.contype = 'f' AND n.nspname = current_schema() AND t.relname IN (?) \
+         ORDER BY t.relname, c.conname, k.ord",
+    mysql: "SELECT CONSTRAINT_NAME AS c1, REFERENCED_TABLE_NAME AS c2, COLUMN_NAME AS c3, \
+         REFERENCED_COLUMN_NAME AS c4, TABLE_NAME AS t FROM information_schema.KEY_COLUMN_USAGE \
+         WHERE TABLE_SCHEMA = DATABASE() AND REFERENCED_TABLE_NAME IS NOT NULL AND TABLE_NAME IN (?) \
+         ORDER BY TABLE_NAME, CONSTRAINT_NAME, ORDINAL_POSITION",
+};
+
 /// Runs a catalog query for `names` and returns its rows by the table they are about.
 ///
-/// SQLite's pragmas take one table: `text`'s one `?` is each name in turn. Elsewhere `text`
+/// SQLite's pragmas take one table: the text's one `?` is each name in turn. Elsewhere the text
 /// selects the table's name as `t` and ends its condition with `IN (?)`, which becomes the list
 /// of names; the rows are matched back to the names asked for exactly, or else ignoring case
 /// (MariaDB compares its catalog's names without case).
 fn by_table<R>(
     conn: &mut AnyConnection,
     dialect: Dialect,
-    text: &str,
+    texts: &Texts,
     names: &[&str],
     table_of: impl Fn(&R) -> Option<&str>,
 ) -> QueryResult<BTreeMap<String, Vec<R>>>
 where
     R: QueryableByName<crate::db::MultiBackend> + 'static,
 {
+    let text = texts.for_dialect(dialect);
     let mut out: BTreeMap<String, Vec<R>> = BTreeMap::new();
     if dialect == Dialect::Sqlite {
         for &name in names {
@@ -211,40 +289,17 @@ fn columns(
     dialect: Dialect,
     names: &[&str],
 ) -> QueryResult<BTreeMap<String, Vec<ColumnInfo>>> {
-    let text = match dialect {
-        Dialect::Sqlite => {
-            "SELECT name AS c1, type AS c2, CASE WHEN \"notnull\" = 1 THEN 'NO' ELSE 'YES' END AS c3, \
-             dflt_value AS c4, NULL AS c5, NULL AS c6, NULL AS c7, NULL AS c8, NULL AS t \
-             FROM pragma_table_info(?) ORDER BY cid"
-        }
-        Dialect::Postgres => {
-            "SELECT CAST(column_name AS TEXT) AS c1, CAST(data_type AS TEXT) AS c2, \
-             CAST(is_nullable AS TEXT) AS c3, CAST(column_default AS TEXT) AS c4, \
-             CAST(character_maximum_length AS TEXT) AS c5, CAST(numeric_precision AS TEXT) AS c6, \
-             CAST(numeric_scale AS TEXT) AS c7, \
-             CASE WHEN is_identity = 'YES' OR column_default LIKE 'nextval(%' THEN 'auto_increment' END AS c8, \
-             CAST(table_name AS TEXT) AS t \
-             FROM information_schema.columns WHERE table_schema = current_schema() AND table_name IN (?) \
-             ORDER BY table_name, ordinal_position"
-        }
-        Dialect::Mysql => {
-            "SELECT COLUMN_NAME AS c1, COLUMN_TYPE AS c2, IS_NULLABLE AS c3, COLUMN_DEFAULT AS c4, \
-             CAST(CHARACTER_MAXIMUM_LENGTH AS CHAR) AS c5, CAST(NUMERIC_PRECISION AS CHAR) AS c6, \
-             CAST(NUMERIC_SCALE AS CHAR) AS c7, EXTRA AS c8, TABLE_NAME AS t \
-             FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (?) \
-             ORDER BY TABLE_NAME, ORDINAL_POSITION"
-        }
-    };
-    let tables = by_table::<Row8>(conn, dialect, text, names, |r| r.t.as_deref())?;
-    Ok(tables
-        .into_iter()
-        .map(|(table, rows)| {
-            (
-                table,
-                rows.into_iter().map(|r| column(dialect, r)).collect(),
-            )
-        })
-        .collect())
+    Ok(
+        by_table::<Row8>(conn, dialect, &COLUMNS, names, |r| r.t.as_deref())?
+            .into_iter()
+            .map(|(table, rows)| {
+                (
+                    table,
+                    rows.into_iter().map(|r| column(dialect, r)).collect(),
+                )
+            })
+            .collect(),
+    )
 }
 
 /// A column from a row of [`columns`]' query.
@@ -279,30 +334,7 @@ fn keys(
     dialect: Dialect,
     names: &[&str],
 ) -> QueryResult<BTreeMap<String, Keys>> {
-    let text = match dialect {
-        Dialect::Sqlite => {
-            "SELECT il.name AS c1, CASE WHEN il.origin = 'pk' THEN 'PRIMARY KEY' ELSE 'UNIQUE' END AS c2, \
-             ii.name AS c3, NULL AS c4, NULL AS t FROM pragma_index_list(?) AS il \
-             JOIN pragma_index_info(il.name) AS ii WHERE il.\"unique\" = 1 ORDER BY il.name, ii.seqno"
-        }
-        Dialect::Postgres => {
-            "SELECT CAST(tc.constraint_name AS TEXT) AS c1, CAST(tc.constraint_type AS TEXT) AS c2, \
-             CAST(kcu.column_name AS TEXT) AS c3, NULL AS c4, CAST(tc.table_name AS TEXT) AS t \
-             FROM information_schema.table_constraints tc JOIN information_schema.key_column_usage kcu \
-             ON kcu.constraint_name = tc.constraint_name AND kcu.table_schema = tc.table_schema \
-             AND kcu.table_name = tc.table_name \
-             WHERE tc.table_schema = current_schema() \
-             AND tc.constraint_type IN ('PRIMARY KEY', 'UNIQUE') AND tc.table_name IN (?) \
-             ORDER BY tc.table_name, tc.constraint_name, kcu.ordinal_position"
-        }
-        Dialect::Mysql => {
-            "SELECT INDEX_NAME AS c1, CASE WHEN INDEX_NAME = 'PRIMARY' THEN 'PRIMARY KEY' ELSE 'UNIQUE' END AS c2, \
-             COLUMN_NAME AS c3, NULL AS c4, TABLE_NAME AS t FROM information_schema.STATISTICS \
-             WHERE TABLE_SCHEMA = DATABASE() AND NON_UNIQUE = 0 AND TABLE_NAME IN (?) \
-             ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX"
-        }
-    };
-    let tables = by_table::<Named4>(conn, dialect, text, names, |r| r.t.as_deref())?;
+    let tables = by_table::<Named4>(conn, dialect, &KEYS, names, |r| r.t.as_deref())?;
     let mut out = BTreeMap::new();
     for (table, rows) in tables {
         let mut groups: BTreeMap<(bool, String), Vec<String>> = BTreeMap::new();
@@ -333,30 +365,7 @@ fn foreign_keys(
     dialect: Dialect,
     names: &[&str],
 ) -> QueryResult<BTreeMap<String, Vec<ForeignKey>>> {
-    let text = match dialect {
-        Dialect::Sqlite => {
-            "SELECT CAST(id AS TEXT) AS c1, \"table\" AS c2, \"from\" AS c3, \"to\" AS c4, NULL AS t \
-             FROM pragma_foreign_key_list(?) ORDER BY id, seq"
-        }
-        Dialect::Postgres => {
-            "SELECT CAST(c.conname AS TEXT) AS c1, CAST(rt.relname AS TEXT) AS c2, \
-             CAST(a.attname AS TEXT) AS c3, CAST(ra.attname AS TEXT) AS c4, CAST(t.relname AS TEXT) AS t \
-             FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid \
-             JOIN pg_namespace n ON n.oid = t.relnamespace JOIN pg_class rt ON rt.oid = c.confrelid \
-             CROSS JOIN LATERAL unnest(c.conkey, c.confkey) WITH ORDINALITY AS k(col, rcol, ord) \
-             JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.col \
-             JOIN pg_attribute ra ON ra.attrelid = c.confrelid AND ra.attnum = k.rcol \
-             WHERE c.contype = 'f' AND n.nspname = current_schema() AND t.relname IN (?) \
-             ORDER BY t.relname, c.conname, k.ord"
-        }
-        Dialect::Mysql => {
-            "SELECT CONSTRAINT_NAME AS c1, REFERENCED_TABLE_NAME AS c2, COLUMN_NAME AS c3, \
-             REFERENCED_COLUMN_NAME AS c4, TABLE_NAME AS t FROM information_schema.KEY_COLUMN_USAGE \
-             WHERE TABLE_SCHEMA = DATABASE() AND REFERENCED_TABLE_NAME IS NOT NULL AND TABLE_NAME IN (?) \
-             ORDER BY TABLE_NAME, CONSTRAINT_NAME, ORDINAL_POSITION"
-        }
-    };
-    let tables = by_table::<Named4>(conn, dialect, text, names, |r| r.t.as_deref())?;
+    let tables = by_table::<Named4>(conn, dialect, &FOREIGN_KEYS, names, |r| r.t.as_deref())?;
     let mut all = BTreeMap::new();
     for (table, rows) in tables {
         let mut out: Vec<(String, ForeignKey)> = Vec::new();

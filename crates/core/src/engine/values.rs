@@ -29,14 +29,5 @@ pub(crate) fn json_key_text(v: &Json) -> String {
 
 /// A value read back from the database, to bind again (a parent's key for its children).
 pub(crate) fn json_to_value(v: &Json) -> Value {
-    match v {
-        Json::Null => Value::Null,
-        Json::Bool(b) => Value::Bool(*b),
-        Json::Number(n) => n
-            .as_i64()
-            .map(Value::Int)
-            .unwrap_or_else(|| Value::Float(n.as_f64().unwrap_or_default())),
-        Json::String(s) => Value::Text(s.clone()),
-        other => Value::Text(other.to_string()),
-    }
+    dynex_query::value_from_json(v)
 }

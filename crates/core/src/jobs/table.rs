@@ -20,7 +20,7 @@ use serde_json::{Value as Json, json};
 
 use crate::Dynex;
 use crate::clock::now_ms;
-use crate::db::AnyConnection;
+use crate::db::{AnyConnection, on_backend};
 use crate::error::CoreError;
 use crate::jobs::import::{ImportObserver, ImportOptions, ImportSummary, Reject};
 use crate::schema::{dynex_job, dynex_job_reject};
@@ -425,13 +425,7 @@ impl JobObserver<'_> {
                 let insert = diesel::insert_into(dynex_job_reject::table).values(rows);
                 // On the backend's own connection: diesel's multi-backend connection has no
                 // multi-row `INSERT`, and one statement per line would cost a round trip each.
-                match conn {
-                    AnyConnection::Sqlite(c) => insert.execute(c),
-                    #[cfg(feature = "postgres")]
-                    AnyConnection::Postgres(c) => insert.execute(c),
-                    #[cfg(feature = "mysql")]
-                    AnyConnection::Mysql(c) => insert.execute(c),
-                }?;
+                on_backend!(conn, c => insert.execute(c))?;
             }
             if let Some((bytes_read, summary)) = progress {
                 diesel::update(job())

@@ -185,34 +185,28 @@ fn decimal_commas() {
 
 #[test]
 fn dates_are_written_as_iso_for_their_field() {
+    // A format, a cell in it, and what the cell becomes in a date, datetime and string field.
+    let cases = [
+        (
+            r#"{ date_format: "%d.%m.%Y" }"#,
+            "05.11.2026",
+            ["2026-11-05", "2026-11-05 00:00:00", "2026-11-05"],
+        ),
+        (
+            r#"{ date_format: "%m/%d/%Y %I:%M %p" }"#,
+            "11/05/2026 02:30 PM",
+            ["2026-11-05", "2026-11-05 14:30:00", "2026-11-05 14:30:00"],
+        ),
+    ];
+    for (format, cell, [date, datetime, string]) in cases {
+        let r = rule(format);
+        assert_eq!(r.apply(cell, FieldType::Date).unwrap(), date);
+        assert_eq!(r.apply(cell, FieldType::DateTime).unwrap(), datetime);
+        assert_eq!(r.apply(cell, FieldType::String).unwrap(), string);
+    }
     let r = rule(r#"{ date_format: "%d.%m.%Y" }"#);
-    assert_eq!(
-        r.apply("05.11.2026", FieldType::Date).unwrap(),
-        "2026-11-05"
-    );
-    assert_eq!(
-        r.apply("05.11.2026", FieldType::DateTime).unwrap(),
-        "2026-11-05 00:00:00"
-    );
-    assert_eq!(
-        r.apply("05.11.2026", FieldType::String).unwrap(),
-        "2026-11-05"
-    );
     assert_eq!(r.apply("", FieldType::Date).unwrap(), "");
     assert!(r.apply("2026-11-05", FieldType::Date).is_err());
-    let r = rule(r#"{ date_format: "%m/%d/%Y %I:%M %p" }"#);
-    assert_eq!(
-        r.apply("11/05/2026 02:30 PM", FieldType::DateTime).unwrap(),
-        "2026-11-05 14:30:00"
-    );
-    assert_eq!(
-        r.apply("11/05/2026 02:30 PM", FieldType::Date).unwrap(),
-        "2026-11-05"
-    );
-    assert_eq!(
-        r.apply("11/05/2026 02:30 PM", FieldType::String).unwrap(),
-        "2026-11-05 14:30:00"
-    );
     let r = rule(r#"{ date_format: "%Y%m%d%H%M%S%.f" }"#);
     assert_eq!(
         r.apply("20261105143000.25", FieldType::DateTime).unwrap(),

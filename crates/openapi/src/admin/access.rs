@@ -3,8 +3,8 @@
 
 use serde_json::{Value, json};
 
-use super::op::{add_op, created, data, links, no_content};
-use crate::Doc;
+use super::op::{add_action, add_op, created, data, links, no_content};
+use crate::{Doc, closed_object};
 
 /// Adds the user, client and API key routes.
 pub(super) fn add(doc: &mut Doc<'_>) {
@@ -17,105 +17,72 @@ pub(super) fn add(doc: &mut Doc<'_>) {
                             `dynamic-entity:<alias>:<read|write|delete>`.",
         },
     });
-    let user = doc.schema(
+    let user = doc.closed_schema(
         "dynex.User",
+        &["name", "role", "created_at", "password_changed_at"],
         json!({
-            "type": "object",
-            "required": ["name", "role", "created_at", "password_changed_at"],
-            "properties": {
-                "name": { "type": "string" },
-                "role": { "type": "string", "enum": ["admin", "integrator"] },
-                "created_at": time,
-                "password_changed_at": time,
-            },
-            "additionalProperties": false,
+            "name": { "type": "string" },
+            "role": { "type": "string", "enum": ["admin", "integrator"] },
+            "created_at": time,
+            "password_changed_at": time,
         }),
     );
-    let client = doc.schema(
+    let client = doc.closed_schema(
         "dynex.Client",
-        json!({
-            "type": "object",
-            "required": ["client_id", "scopes", "created_at"],
-            "properties": { "client_id": { "type": "string" }, "scopes": scopes, "created_at": time },
-            "additionalProperties": false,
-        }),
+        &["client_id", "scopes", "created_at"],
+        json!({ "client_id": { "type": "string" }, "scopes": scopes, "created_at": time }),
     );
-    let new_client = doc.schema(
+    let new_client = doc.closed_schema(
         "dynex.NewClient",
+        &["client_id", "client_secret", "scopes"],
         json!({
-            "type": "object",
-            "required": ["client_id", "client_secret", "scopes"],
-            "properties": {
-                "client_id": { "type": "string" },
-                "client_secret": { "type": "string", "description": "Shown once: store it now." },
-                "scopes": scopes,
-            },
-            "additionalProperties": false,
+            "client_id": { "type": "string" },
+            "client_secret": { "type": "string", "description": "Shown once: store it now." },
+            "scopes": scopes,
         }),
     );
     let nullable_time =
         json!({ "type": ["string", "null"], "description": "UTC, `YYYY-MM-DD HH:MM:SS`." });
-    let key = doc.schema(
+    let key = doc.closed_schema(
         "dynex.ApiKey",
+        &[
+            "name",
+            "prefix",
+            "scopes",
+            "valid_to",
+            "created_at",
+            "revoked_at",
+        ],
         json!({
-            "type": "object",
-            "required": ["name", "prefix", "scopes", "valid_to", "created_at", "revoked_at"],
-            "properties": {
-                "name": { "type": "string" },
-                "prefix": { "type": "string", "description": "The key's first characters." },
-                "scopes": scopes,
-                "valid_to": nullable_time,
-                "created_at": time,
-                "revoked_at": nullable_time,
-            },
-            "additionalProperties": false,
+            "name": { "type": "string" },
+            "prefix": { "type": "string", "description": "The key's first characters." },
+            "scopes": scopes,
+            "valid_to": nullable_time,
+            "created_at": time,
+            "revoked_at": nullable_time,
         }),
     );
-    let new_key = doc.schema(
+    let new_key = doc.closed_schema(
         "dynex.NewApiKey",
+        &["name", "key", "scopes", "valid_to"],
         json!({
-            "type": "object",
-            "required": ["name", "key", "scopes", "valid_to"],
-            "properties": {
-                "name": { "type": "string" },
-                "key": { "type": "string", "description": "Shown once: store it now." },
-                "scopes": scopes,
-                "valid_to": nullable_time,
-            },
-            "additionalProperties": false,
+            "name": { "type": "string" },
+            "key": { "type": "string", "description": "Shown once: store it now." },
+            "scopes": scopes,
+            "valid_to": nullable_time,
         }),
     );
 
-    let list = |what: &str, item: &Value| {
-        (
-            format!("List {what}"),
-            json!({
-                "description": format!("The {what}."),
-                "content": { "application/json": { "schema": data(json!({"type": "array", "items": item})) } },
-            }),
-        )
-    };
-    let (summary, ok) = list("users", &user);
-    add_op(
-        doc,
-        "/admin/api/users",
-        "get",
-        "admin-list-users",
-        &summary,
-        None,
-        (200, ok),
-        &[],
-    );
+    add_list(doc, "/admin/api/users", "admin-list-users", "users", &user);
     add_op(
         doc,
         "/admin/api/users",
         "post",
         "admin-add-user",
         "Add a user",
-        Some(json!({
-            "type": "object",
-            "required": ["name", "password"],
-            "properties": {
+        Some(closed_object(
+            &["name", "password"],
+            json!({
                 "name": {
                     "type": "string",
                     "description": "1 to 64 characters of `A-Z a-z 0-9 . _ @ -`, unique ignoring \
@@ -128,9 +95,8 @@ pub(super) fn add(doc: &mut Doc<'_>) {
                                     and not a common password.",
                 },
                 "role": { "type": "string", "enum": ["admin", "integrator"], "default": "integrator" },
-            },
-            "additionalProperties": false,
-        })),
+            }),
+        )),
         created(
             &user,
             links(
@@ -145,15 +111,12 @@ pub(super) fn add(doc: &mut Doc<'_>) {
         ),
         &[400, 409],
     );
-    add_op(
+    add_action(
         doc,
         "/admin/api/users/{name}",
         "delete",
         "admin-remove-user",
         "Remove a user (its tokens are refused at once)",
-        None,
-        no_content(),
-        &[404],
     );
     add_op(
         doc,
@@ -161,36 +124,27 @@ pub(super) fn add(doc: &mut Doc<'_>) {
         "put",
         "admin-set-password",
         "Set a user's password (revokes the user's tokens)",
-        Some(json!({
-            "type": "object",
-            "required": ["password"],
-            "properties": { "password": { "type": "string", "format": "password" } },
-            "additionalProperties": false,
-        })),
+        Some(closed_object(
+            &["password"],
+            json!({ "password": { "type": "string", "format": "password" } }),
+        )),
         no_content(),
         &[400, 404],
     );
-    add_op(
+    add_action(
         doc,
         "/admin/api/users/{name}/revoke-tokens",
         "post",
         "admin-revoke-user-tokens",
         "Revoke every token of a user",
-        None,
-        no_content(),
-        &[404],
     );
 
-    let (summary, ok) = list("clients", &client);
-    add_op(
+    add_list(
         doc,
         "/admin/api/clients",
-        "get",
         "admin-list-clients",
-        &summary,
-        None,
-        (200, ok),
-        &[],
+        "clients",
+        &client,
     );
     add_op(
         doc,
@@ -198,18 +152,16 @@ pub(super) fn add(doc: &mut Doc<'_>) {
         "post",
         "admin-add-client",
         "Add an integration client",
-        Some(json!({
-            "type": "object",
-            "required": ["client_id", "scopes"],
-            "properties": {
+        Some(closed_object(
+            &["client_id", "scopes"],
+            json!({
                 "client_id": {
                     "type": "string",
                     "description": "1 to 64 characters of `A-Z a-z 0-9 . _ @ -`.",
                 },
                 "scopes": scopes,
-            },
-            "additionalProperties": false,
-        })),
+            }),
+        )),
         created(
             &new_client,
             links(
@@ -223,48 +175,31 @@ pub(super) fn add(doc: &mut Doc<'_>) {
         ),
         &[400, 409],
     );
-    add_op(
+    add_action(
         doc,
         "/admin/api/clients/{id}",
         "delete",
         "admin-remove-client",
         "Remove an integration client",
-        None,
-        no_content(),
-        &[404],
     );
-    add_op(
+    add_action(
         doc,
         "/admin/api/clients/{id}/revoke-tokens",
         "post",
         "admin-revoke-client-tokens",
         "Revoke every token of a client",
-        None,
-        no_content(),
-        &[404],
     );
 
-    let (summary, ok) = list("API keys", &key);
-    add_op(
-        doc,
-        "/admin/api/keys",
-        "get",
-        "admin-list-keys",
-        &summary,
-        None,
-        (200, ok),
-        &[],
-    );
+    add_list(doc, "/admin/api/keys", "admin-list-keys", "API keys", &key);
     add_op(
         doc,
         "/admin/api/keys",
         "post",
         "admin-create-key",
         "Create an API key",
-        Some(json!({
-            "type": "object",
-            "required": ["name"],
-            "properties": {
+        Some(closed_object(
+            &["name"],
+            json!({
                 "name": { "type": "string", "description": "Unique; at most 255 bytes." },
                 "scopes": {
                     "type": "array",
@@ -277,23 +212,37 @@ pub(super) fn add(doc: &mut Doc<'_>) {
                     "description": "Expiry in UTC: `YYYY-MM-DD` (the end of that day), \
                                     `YYYY-MM-DD HH:MM:SS` or RFC 3339.",
                 },
-            },
-            "additionalProperties": false,
-        })),
+            }),
+        )),
         created(
             &new_key,
             links("name", "name", &[("Revoke", "admin-revoke-key")]),
         ),
         &[400, 409],
     );
-    add_op(
+    add_action(
         doc,
         "/admin/api/keys/{name}",
         "delete",
         "admin-revoke-key",
         "Revoke an API key",
+    );
+}
+
+/// Adds the operation at `path` that lists every one of `what`, each as `item`.
+fn add_list(doc: &mut Doc<'_>, path: &str, id: &str, what: &str, item: &Value) {
+    let ok = json!({
+        "description": format!("The {what}."),
+        "content": { "application/json": { "schema": data(json!({"type": "array", "items": item})) } },
+    });
+    add_op(
+        doc,
+        path,
+        "get",
+        id,
+        &format!("List {what}"),
         None,
-        no_content(),
-        &[404],
+        (200, ok),
+        &[],
     );
 }

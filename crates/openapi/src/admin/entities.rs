@@ -3,9 +3,9 @@
 
 use serde_json::{Value, json};
 
-use super::op::{add_description, add_op, created, data, links, no_content};
+use super::op::{add_action, add_description, add_op, created, data, links};
 use super::schemas::{entity_configuration, table_info};
-use crate::Doc;
+use crate::{Doc, closed_object};
 
 /// The configuration routes: live tables, entities and `configuration.json`.
 pub(super) fn add(doc: &mut Doc<'_>) {
@@ -27,29 +27,31 @@ pub(super) fn add(doc: &mut Doc<'_>) {
             "additionalProperties": false,
         }),
     );
-    let entity = doc.schema(
+    let entity = doc.closed_schema(
         "dynex.EntitySummary",
+        &[
+            "alias",
+            "table",
+            "active",
+            "served",
+            "isDeletable",
+            "fields",
+            "relations",
+            "updatedAt",
+        ],
         json!({
-            "type": "object",
-            "required": [
-                "alias", "table", "active", "served", "isDeletable", "fields", "relations",
-                "updatedAt",
-            ],
-            "properties": {
-                "alias": { "type": "string" },
-                "table": { "type": "string" },
-                "active": { "type": "boolean" },
-                "served": {
-                    "type": "boolean",
-                    "description": "Active and accepted by the running server (an entity whose \
-                                    table changed is not).",
-                },
-                "isDeletable": { "type": "boolean" },
-                "fields": { "type": "integer", "minimum": 0, "description": "Exposed fields." },
-                "relations": { "type": "integer", "minimum": 0, "description": "Child relations." },
-                "updatedAt": { "type": "string", "description": "When the entity last changed." },
+            "alias": { "type": "string" },
+            "table": { "type": "string" },
+            "active": { "type": "boolean" },
+            "served": {
+                "type": "boolean",
+                "description": "Active and accepted by the running server (an entity whose \
+                                table changed is not).",
             },
-            "additionalProperties": false,
+            "isDeletable": { "type": "boolean" },
+            "fields": { "type": "integer", "minimum": 0, "description": "Exposed fields." },
+            "relations": { "type": "integer", "minimum": 0, "description": "Child relations." },
+            "updatedAt": { "type": "string", "description": "When the entity last changed." },
         }),
     );
     let ok = |description: &str, schema: Value| {
@@ -85,12 +87,10 @@ pub(super) fn add(doc: &mut Doc<'_>) {
         ok(
             "The table's columns and keys, and the configuration `POST /admin/api/entities` \
              would store for it.",
-            data(json!({
-                "type": "object",
-                "required": ["table", "suggested"],
-                "properties": { "table": table_info, "suggested": config },
-                "additionalProperties": false,
-            })),
+            data(closed_object(
+                &["table", "suggested"],
+                json!({ "table": table_info, "suggested": config }),
+            )),
         ),
         &[404],
     );
@@ -114,19 +114,17 @@ pub(super) fn add(doc: &mut Doc<'_>) {
         "post",
         "admin-add-entity",
         "Expose a live table with the configuration introspection suggests",
-        Some(json!({
-            "type": "object",
-            "required": ["table"],
-            "properties": {
+        Some(closed_object(
+            &["table"],
+            json!({
                 "table": { "type": "string", "description": "A live table." },
                 "alias": {
                     "type": ["string", "null"],
                     "description": "The entity's alias; derived from the table name when absent.",
                 },
                 "active": { "type": "boolean", "default": true },
-            },
-            "additionalProperties": false,
-        })),
+            }),
+        )),
         created(
             &config,
             links(
@@ -150,10 +148,9 @@ pub(super) fn add(doc: &mut Doc<'_>) {
         None,
         ok(
             "The entity's configuration, whether it is served, and warnings (unindexed columns).",
-            data(json!({
-                "type": "object",
-                "required": ["configuration", "served", "updatedAt", "warnings"],
-                "properties": {
+            data(closed_object(
+                &["configuration", "served", "updatedAt", "warnings"],
+                json!({
                     "configuration": config,
                     "served": {
                         "type": "boolean",
@@ -161,9 +158,8 @@ pub(super) fn add(doc: &mut Doc<'_>) {
                     },
                     "updatedAt": { "type": "string", "description": "When the entity last changed." },
                     "warnings": { "type": "array", "items": { "type": "string" } },
-                },
-                "additionalProperties": false,
-            })),
+                }),
+            )),
         ),
         &[404],
     );
@@ -182,15 +178,12 @@ pub(super) fn add(doc: &mut Doc<'_>) {
         ok("The configuration as stored.", data(config.clone())),
         &[400],
     );
-    add_op(
+    add_action(
         doc,
         "/admin/api/entities/{alias}",
         "delete",
         "admin-remove-entity",
         "Remove an entity (its table is kept)",
-        None,
-        no_content(),
-        &[404],
     );
 
     let mut export = ok(
@@ -228,12 +221,10 @@ pub(super) fn add(doc: &mut Doc<'_>) {
         })),
         ok(
             "The aliases imported.",
-            data(json!({
-                "type": "object",
-                "required": ["imported"],
-                "properties": { "imported": { "type": "array", "items": { "type": "string" } } },
-                "additionalProperties": false,
-            })),
+            data(closed_object(
+                &["imported"],
+                json!({ "imported": { "type": "array", "items": { "type": "string" } } }),
+            )),
         ),
         &[400],
     );

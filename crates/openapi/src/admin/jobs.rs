@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use super::op::{add_description, add_op, admin_op, data, links};
 use crate::errors::Routes;
-use crate::{Doc, auth, errors};
+use crate::{Doc, auth, closed_object, errors};
 
 /// The job routes: CSV imports that run in the background, CSV exports recorded as they are
 /// downloaded, and the history of both.
@@ -269,10 +269,9 @@ pub(super) fn add(doc: &mut Doc<'_>) {
         "Export an entity as CSV, recorded as a job",
         Some((
             "application/json",
-            json!({
-                "type": "object",
-                "required": ["entity"],
-                "properties": {
+            closed_object(
+                &["entity"],
+                json!({
                     "entity": { "type": "string", "description": "The alias of the entity." },
                     "sort": {
                         "type": ["string", "null"],
@@ -300,9 +299,8 @@ pub(super) fn add(doc: &mut Doc<'_>) {
                         "description": "Only rows changed since this time, by the entity's \
                                         `updatedAtField`.",
                     },
-                },
-                "additionalProperties": false,
-            }),
+                }),
+            ),
         )),
         (200, {
             let mut file = csv(

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::errors::Routes;
-use crate::{Doc, auth, errors};
+use crate::{Doc, auth, closed_object, errors};
 
 /// `schema` with a description (OpenAPI 3.1 allows siblings of `$ref`).
 pub(super) fn add_description(mut schema: Value, description: &str) -> Value {
@@ -14,12 +14,7 @@ pub(super) fn add_description(mut schema: Value, description: &str) -> Value {
 
 /// `{"data": schema}`.
 pub(super) fn data(schema: Value) -> Value {
-    json!({
-        "type": "object",
-        "required": ["data"],
-        "properties": { "data": schema },
-        "additionalProperties": false,
-    })
+    closed_object(&["data"], json!({ "data": schema }))
 }
 
 /// The `201` answer with the created `item` in `data`, and `links` to the operations on it.
@@ -70,6 +65,12 @@ pub(super) fn add_op(
     let body = body.map(|schema| ("application/json", schema));
     let op = admin_op(doc, path, id, summary, body, success, failures);
     doc.operation(path, method, op);
+}
+
+/// Adds an operation on the item named in `path` that takes no body and answers nothing, or 404
+/// when there is no such item.
+pub(super) fn add_action(doc: &mut Doc<'_>, path: &str, method: &str, id: &str, summary: &str) {
+    add_op(doc, path, method, id, summary, None, no_content(), &[404]);
 }
 
 /// One admin operation, for [`add_op`] or to complete first: its path parameter (if any), body

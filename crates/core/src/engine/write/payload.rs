@@ -175,18 +175,7 @@ pub(super) fn build<'a>(
             continue;
         };
         crate::engine::access::require(ctx.principal, Action::Write, child.alias())?;
-        let child_from_parent: Vec<usize> = child
-            .fields()
-            .iter()
-            .enumerate()
-            .filter(|(_, f)| {
-                relation
-                    .relation_field_mappings
-                    .iter()
-                    .any(|m| m.child_field_name == f.field_name)
-            })
-            .map(|(i, _)| i)
-            .collect();
+        let child_from_parent = relation.fields_from_parent(child);
         let mut nodes = Vec::with_capacity(items.len());
         for (j, item) in items.iter().enumerate() {
             let Some(object) = item.as_object() else {

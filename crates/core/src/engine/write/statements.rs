@@ -89,15 +89,8 @@ impl<'a> Attempt<'_, '_, 'a> {
                 } else {
                     self.rows(&sql)
                 };
-                let texts = match result {
-                    Ok(t) => t,
-                    Err(e) if self.granular => {
-                        let i = chunk[0];
-                        let error = refusal(entity, &nodes[i].path, classify(dialect, e))?;
-                        self.fail(nodes[i], error);
-                        continue;
-                    }
-                    Err(e) => return Err(abort(dialect, e)),
+                let Some(texts) = self.chunk_answer(entity, nodes, chunk, result)? else {
+                    continue;
                 };
                 if texts.len() != chunk.len() {
                     return Err(Abort::Fatal(CoreError::Corrupt(format!(
@@ -160,24 +153,41 @@ impl<'a> Attempt<'_, '_, 'a> {
         chunk: &[usize],
         sql: &dynex_query::Sql,
     ) -> Result<(), Abort> {
-        let dialect = self.dialect();
-        let result = if self.granular {
+        let result = self.execute_chunk(sql);
+        if self.chunk_answer(entity, nodes, chunk, result)?.is_some() {
+            for &i in chunk {
+                nodes[i].state.saved = Some(Saved::decoded(Map::new(), Vec::new()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs a chunk's statement that returns no rows, in a savepoint when the write is granular.
+    fn execute_chunk(&mut self, sql: &dynex_query::Sql) -> Result<usize, diesel::result::Error> {
+        if self.granular {
             self.tx.savepoint(|c| execute(c, sql))
         } else {
             execute(self.tx.conn(), sql)
-        };
+        }
+    }
+
+    /// What a chunk's statement answered, or `None` once a granular write has recorded the
+    /// refusal of the chunk's first row; any other failure aborts the write.
+    fn chunk_answer<T>(
+        &mut self,
+        entity: &'a Entity,
+        nodes: &mut [&mut Node<'a>],
+        chunk: &[usize],
+        result: Result<T, diesel::result::Error>,
+    ) -> Result<Option<T>, Abort> {
+        let dialect = self.dialect();
         match result {
-            Ok(_) => {
-                for &i in chunk {
-                    nodes[i].state.saved = Some(Saved::decoded(Map::new(), Vec::new()));
-                }
-                Ok(())
-            }
+            Ok(answer) => Ok(Some(answer)),
             Err(e) if self.granular => {
                 let i = chunk[0];
                 let error = refusal(entity, &nodes[i].path, classify(dialect, e))?;
                 self.fail(nodes[i], error);
-                Ok(())
+                Ok(None)
             }
             Err(e) => Err(abort(dialect, e)),
         }
@@ -194,21 +204,10 @@ impl<'a> Attempt<'_, '_, 'a> {
         shape: &[String],
         sql: &dynex_query::Sql,
     ) -> Result<(), Abort> {
-        let dialect = self.dialect();
         let id = &entity.identifier().field_name;
         let sent = shape.iter().position(|c| c == id);
-        let result = if self.granular {
-            self.tx.savepoint(|c| execute(c, sql))
-        } else {
-            execute(self.tx.conn(), sql)
-        };
-        if let Err(e) = result {
-            if !self.granular {
-                return Err(abort(dialect, e));
-            }
-            let i = chunk[0];
-            let error = refusal(entity, &nodes[i].path, classify(dialect, e))?;
-            self.fail(nodes[i], error);
+        let result = self.execute_chunk(sql);
+        if self.chunk_answer(entity, nodes, chunk, result)?.is_none() {
             return Ok(());
         }
         if let Some(p) = sent {
@@ -307,20 +306,10 @@ impl<'a> Attempt<'_, '_, 'a> {
                     let result = match (self.granular, returns) {
                         (true, true) => self.row_in_savepoint(&sql),
                         (false, true) => self.rows(&sql),
-                        (true, false) => {
-                            self.tx.savepoint(|c| execute(c, &sql)).map(|_| Vec::new())
-                        }
-                        (false, false) => execute(self.tx.conn(), &sql).map(|_| Vec::new()),
+                        (_, false) => self.execute_chunk(&sql).map(|_| Vec::new()),
                     };
-                    let texts = match result {
-                        Ok(t) => t,
-                        Err(e) if self.granular => {
-                            let i = chunk[0];
-                            let error = refusal(entity, &nodes[i].path, classify(dialect, e))?;
-                            self.fail(nodes[i], error);
-                            continue;
-                        }
-                        Err(e) => return Err(abort(dialect, e)),
+                    let Some(texts) = self.chunk_answer(entity, nodes, chunk, result)? else {
+                        continue;
                     };
                     if quiet {
                         for &i in chunk {
@@ -328,19 +317,8 @@ impl<'a> Attempt<'_, '_, 'a> {
                         }
                     } else if returns {
                         let mut by_key = HashMap::new();
-                        for text in texts {
-                            let (object, extras) =
-                                decode_row(entity, &text).map_err(CoreError::Corrupt)?;
-                            let k = object
-                                .get(&id.field_visible_name)
-                                .map(json_key_text)
-                                .unwrap_or_default();
-                            by_key.insert(k, Saved::decoded(object, extras));
-                        }
-                        for &i in chunk {
-                            let k = final_key(entity, nodes[i]);
-                            nodes[i].state.saved = by_key.get(&k).cloned();
-                        }
+                        key_rows(entity, texts, &mut by_key)?;
+                        take_saved(entity, nodes, chunk, &by_key);
                     } else {
                         reread.extend_from_slice(chunk);
                     }
@@ -395,20 +373,40 @@ impl<'a> Attempt<'_, '_, 'a> {
                 },
             );
             start += size;
-            for text in self.rows(&sql).map_err(|e| abort(self.dialect(), e))? {
-                let (object, extras) = decode_row(entity, &text).map_err(CoreError::Corrupt)?;
-                let k = object
-                    .get(&id.field_visible_name)
-                    .map(json_key_text)
-                    .unwrap_or_default();
-                by_key.insert(k, Saved::decoded(object, extras));
-            }
+            let texts = self.rows(&sql).map_err(|e| abort(self.dialect(), e))?;
+            key_rows(entity, texts, &mut by_key)?;
         }
-        for &i in members {
-            let k = final_key(entity, nodes[i]);
-            nodes[i].state.saved = by_key.get(&k).cloned();
-        }
+        take_saved(entity, nodes, members, &by_key);
         Ok(())
+    }
+}
+
+/// Decodes rows read back into `by_key`, each under its identifier's key text.
+fn key_rows(
+    entity: &Entity,
+    texts: Vec<String>,
+    by_key: &mut HashMap<String, Saved>,
+) -> Result<(), CoreError> {
+    let id = &entity.identifier().field_visible_name;
+    for text in texts {
+        let (object, extras) = decode_row(entity, &text).map_err(CoreError::Corrupt)?;
+        let k = object.get(id).map(json_key_text).unwrap_or_default();
+        by_key.insert(k, Saved::decoded(object, extras));
+    }
+    Ok(())
+}
+
+/// Marks each row of `members` saved as the row read back under its identifier after the
+/// update, or not saved when none was.
+fn take_saved(
+    entity: &Entity,
+    nodes: &mut [&mut Node<'_>],
+    members: &[usize],
+    by_key: &HashMap<String, Saved>,
+) {
+    for &i in members {
+        let k = final_key(entity, nodes[i]);
+        nodes[i].state.saved = by_key.get(&k).cloned();
     }
 }
 

@@ -7,7 +7,7 @@ use diesel::prelude::*;
 
 use super::{GrantError, millis};
 use crate::clock::now_ms;
-use crate::db::AnyConnection;
+use crate::db::{AnyConnection, on_backend};
 use crate::error::CoreError;
 use crate::schema::dynex_login_failure;
 
@@ -109,13 +109,7 @@ impl Subjects {
         ]);
         // On the backend's own connection: diesel's multi-backend connection has no multi-row
         // `INSERT`.
-        match conn {
-            AnyConnection::Sqlite(c) => insert.execute(c),
-            #[cfg(feature = "postgres")]
-            AnyConnection::Postgres(c) => insert.execute(c),
-            #[cfg(feature = "mysql")]
-            AnyConnection::Mysql(c) => insert.execute(c),
-        }?;
+        on_backend!(conn, c => insert.execute(c))?;
         diesel::delete(
             dynex_login_failure::table
                 .filter(dynex_login_failure::failed_at.le(now - millis(limits.window))),
