@@ -2,7 +2,7 @@
 
 use actix_web::HttpRequest;
 use dynex_auth::{Action, Principal, Scope};
-use dynex_core::Dynex;
+use dynex_core::{CoreError, Dynex};
 
 use crate::error::ApiError;
 
@@ -54,7 +54,9 @@ pub fn authorize_admin(
 ) -> Result<Principal, ApiError> {
     let principal = authenticate(dynex, req, pairs)?;
     if !principal.is_admin() {
-        return Err(ApiError::MissingScope(Scope::Admin.to_string()));
+        return Err(ApiError::Core(CoreError::MissingScope(
+            Scope::Admin.to_string(),
+        )));
     }
     Ok(principal)
 }
@@ -71,9 +73,9 @@ pub fn authorize(
 ) -> Result<Principal, ApiError> {
     let principal = authenticate(dynex, req, pairs)?;
     if !principal.allows(action, alias) {
-        return Err(ApiError::MissingScope(
+        return Err(ApiError::Core(CoreError::MissingScope(
             Principal::missing_scope(action, alias).to_string(),
-        ));
+        )));
     }
     Ok(principal)
 }

@@ -24,9 +24,6 @@ pub enum ApiError {
     /// A bearer token was presented but is not valid (malformed, expired or revoked).
     #[error("{0}")]
     InvalidToken(dynex_auth::TokenError),
-    /// The credentials lack the scope for this request.
-    #[error("missing scope {0}")]
-    MissingScope(String),
     /// The method is not available on this route; the methods that are.
     #[error("method not allowed")]
     MethodNotAllowed(&'static str),
@@ -49,9 +46,7 @@ impl ApiError {
     pub fn code(&self) -> Code {
         match self {
             ApiError::Core(e) => e.code(),
-            ApiError::MissingCredentials | ApiError::InvalidKey(_) | ApiError::MissingScope(_) => {
-                Code::Unauthorized
-            }
+            ApiError::MissingCredentials | ApiError::InvalidKey(_) => Code::Unauthorized,
             ApiError::InvalidToken(_) => Code::InvalidToken,
             ApiError::MethodNotAllowed(_) | ApiError::NotDeletable(..) => Code::MethodNotAllowed,
             ApiError::BodyTooLarge(_) => Code::BodyTooLarge,
@@ -70,8 +65,6 @@ impl ApiError {
                 TokenError::Revoked => "Invalid access token. The access token has been revoked.",
             }
             .to_string(),
-            // The same words as the core's refusal of a nested write's scope.
-            ApiError::MissingScope(scope) => CoreError::MissingScope(scope.clone()).message(),
             ApiError::NotDeletable(..) => self.to_string(),
             ApiError::BodyTooLarge(limit) => body_too_large(*limit),
             ApiError::MissingCredentials
@@ -146,7 +139,7 @@ impl ResponseError for ApiError {
                     ),
                 ));
             }
-            ApiError::MissingScope(scope) | ApiError::Core(CoreError::MissingScope(scope)) => {
+            ApiError::Core(CoreError::MissingScope(scope)) => {
                 response.insert_header((
                     actix_web::http::header::WWW_AUTHENTICATE,
                     format!(

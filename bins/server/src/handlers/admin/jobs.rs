@@ -28,9 +28,9 @@ fn entity_scope(principal: &Principal, action: Action, alias: &str) -> Result<()
     if principal.allows(action, alias) {
         return Ok(());
     }
-    Err(ApiError::MissingScope(
+    Err(ApiError::Core(CoreError::MissingScope(
         Principal::missing_scope(action, alias).to_string(),
-    ))
+    )))
 }
 
 fn invalid(message: impl Into<String>) -> ApiError {
