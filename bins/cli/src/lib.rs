@@ -19,7 +19,7 @@ use std::process::ExitCode;
 use chrono::NaiveDateTime;
 use clap::{Args, Parser, Subcommand};
 use dynex_auth::{Role, Scope};
-use dynex_core::{CoreError, Db, Dynex, Options, redact};
+use dynex_core::{CoreError, Db, DbOptions, Dynex, Options, redact};
 use serde_json::json;
 
 const ABOUT: &str = "dynex command line: migrations, entity configuration, API keys, users, \
@@ -370,6 +370,7 @@ pub fn classify(err: &anyhow::Error) -> (Exit, &'static str) {
             CoreError::AlreadyExists { .. } => (Exit::Usage, "already_exists"),
             CoreError::Invalid(_) => (Exit::Usage, "invalid"),
             CoreError::Database(_) => (Exit::Failure, "database"),
+            CoreError::StatementTimeout(_) => (Exit::Failure, "statement_timeout"),
             CoreError::Corrupt(_) => (Exit::Failure, "corrupt"),
             CoreError::BadCredentials => (Exit::Usage, "bad_credentials"),
             // Refusals of API requests that no command makes; listed so that a new variant
@@ -504,11 +505,14 @@ fn opening(e: CoreError, url: &str) -> anyhow::Error {
 
 fn open(url: &str) -> anyhow::Result<Dynex> {
     let options = Options {
-        pool_size: POOL_SIZE,
+        db: DbOptions {
+            pool_size: POOL_SIZE,
+            // Jobs read tables once, front to back: a memory map would only add the pages read
+            // to the resident set (hundreds of MB for a large table), so memory stays one batch.
+            sqlite_mmap: 0,
+            ..DbOptions::default()
+        },
         watch_interval: None,
-        // Jobs read tables once, front to back: a memory map would only add the pages read
-        // to the resident set (hundreds of MB for a large table), so memory stays one batch.
-        sqlite_mmap: 0,
         ..Options::default()
     };
     Dynex::open_with(url, options).map_err(|e| opening(e, url))

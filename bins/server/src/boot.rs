@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use actix_web::{HttpServer, web};
-use dynex_core::{Dynex, Options, TokenOptions};
+use dynex_core::{DbOptions, Dynex, Options, TokenOptions};
 use dynex_query::PageLimits;
 
 use crate::config::{AppConfig, ServerArgs};
@@ -21,7 +21,13 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         .to_string()
     });
     let options = Options {
-        pool_size: args.pool_size,
+        db: DbOptions {
+            pool_size: args.pool_size,
+            connection_timeout: Duration::from_secs(args.pool_timeout.max(1)),
+            statement_timeout: (args.statement_timeout > 0)
+                .then(|| Duration::from_secs(args.statement_timeout)),
+            ..DbOptions::default()
+        },
         migrate: true,
         page_limits: PageLimits {
             default_limit: args.page_limit_default.max(1),

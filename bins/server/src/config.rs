@@ -39,6 +39,14 @@ pub struct ServerArgs {
     /// Database connections in the pool.
     #[arg(long, env = "DYNEX_POOL_SIZE", default_value_t = 8)]
     pub pool_size: u32,
+    /// Seconds a request waits for a database connection before it is answered 503 (code 1390).
+    #[arg(long, env = "DYNEX_POOL_TIMEOUT", default_value_t = 10)]
+    pub pool_timeout: u64,
+    /// Seconds a statement may run on PostgreSQL or MariaDB before the database cancels it and
+    /// the request is answered 503 (code 1392); 0 sets no limit. Import and export jobs are
+    /// not limited.
+    #[arg(long, env = "DYNEX_STATEMENT_TIMEOUT", default_value_t = 30)]
+    pub statement_timeout: u64,
     /// HTTP worker threads (default: one per CPU).
     #[arg(long, env = "DYNEX_WORKERS")]
     pub workers: Option<usize>,

@@ -1,9 +1,11 @@
 //! The database: backend from the URL, the connection pool, per-connection setup, migrations and
 //! the one bridge from rendered [`Sql`] to diesel.
 
+use std::cell::Cell;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
 use diesel::deserialize::{self, FromSql};
@@ -129,14 +131,80 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// How a pool connects and what each of its connections is set to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DbOptions {
+    /// Connections in the pool (at least 2).
+    pub pool_size: u32,
+    /// How much of a SQLite database file each connection maps into memory (`PRAGMA
+    /// mmap_size`). The map serves reads without copying, but the pages it touches count in the
+    /// process's resident memory; a job that reads a whole table once gains little from it.
+    pub sqlite_mmap: u64,
+    /// How long a SQLite writer waits for another process's write lock (`PRAGMA busy_timeout`)
+    /// before the attempt counts as busy.
+    pub sqlite_busy_timeout: Duration,
+    /// How long a checkout waits for a connection before the request answers `1390`.
+    pub connection_timeout: Duration,
+    /// The longest a statement may run on PostgreSQL (`statement_timeout`) and MariaDB
+    /// (`max_statement_time`) before the database cancels it; `None` sets no limit. SQLite
+    /// runs in the process and has no such setting.
+    pub statement_timeout: Option<Duration>,
+}
+
+impl Default for DbOptions {
+    fn default() -> Self {
+        DbOptions {
+            pool_size: 8,
+            sqlite_mmap: SQLITE_MMAP_BYTES,
+            sqlite_busy_timeout: Duration::from_secs(5),
+            connection_timeout: CONNECTION_TIMEOUT,
+            statement_timeout: None,
+        }
+    }
+}
+
 /// Opens connections of one backend and prepares each one.
 #[derive(Debug)]
 pub struct Manager {
     url: DatabaseUrl,
-    /// `PRAGMA mmap_size` of SQLite connections.
-    sqlite_mmap: u64,
+    options: DbOptions,
     /// The connection attempts in flight (see [`Db::settle`]).
     attempts: Arc<Attempts>,
+    /// When the pool was built: the origin of `suspect_until`.
+    born: Instant,
+    /// Until when (milliseconds after `born`) a checkout pings its connection first, because a
+    /// session was found lost: when a database restarts or fails over, every idle session of the
+    /// pool is gone at once, and each would otherwise fail one request before being replaced.
+    suspect_until: AtomicU64,
+}
+
+/// How long checkouts keep pinging after a lost session was noticed.
+const SUSPECT_FOR: Duration = Duration::from_secs(30);
+
+thread_local! {
+    /// Set when a statement on this thread found its session lost (or a transaction could not be
+    /// ended), so that the connection the thread returns next is discarded, not pooled again.
+    static DISCARD_ON_RETURN: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Marks the connection this thread holds as unusable: the pool closes it when it comes back.
+///
+/// Called where a statement failed because the session is gone (see `dberr::lost_session`), and
+/// where a transaction could not be ended, so a connection never returns to the pool broken or
+/// inside an open transaction. A connection from another thread is never affected; a healthy
+/// one discarded by mistake only costs a reconnect.
+pub(crate) fn discard_on_return() {
+    DISCARD_ON_RETURN.with(|d| d.set(true));
+}
+
+impl Manager {
+    fn millis(&self) -> u64 {
+        u64::try_from(self.born.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn suspect(&self) -> bool {
+        self.millis() < self.suspect_until.load(Ordering::Relaxed)
+    }
 }
 
 /// Counts the connection attempts in flight, so that a process can wait for them to end.
@@ -186,9 +254,13 @@ impl ManageConnection for Manager {
                     .map_err(r2d2::Error::ConnectionError)?;
                 // One PRAGMA per statement, as diesel's documentation advises; WAL lets readers
                 // run beside the writer, the busy timeout makes writers wait instead of failing.
-                let mmap = format!("PRAGMA mmap_size = {}", self.sqlite_mmap);
+                let mmap = format!("PRAGMA mmap_size = {}", self.options.sqlite_mmap);
+                let busy = format!(
+                    "PRAGMA busy_timeout = {}",
+                    self.options.sqlite_busy_timeout.as_millis()
+                );
                 for pragma in [
-                    "PRAGMA busy_timeout = 5000",
+                    &busy,
                     "PRAGMA journal_mode = WAL",
                     "PRAGMA synchronous = NORMAL",
                     "PRAGMA foreign_keys = ON",
@@ -201,29 +273,75 @@ impl ManageConnection for Manager {
                 AnyConnection::Sqlite(c)
             }
             #[cfg(feature = "postgres")]
-            Dialect::Postgres => AnyConnection::Postgres(
-                diesel::PgConnection::establish(target).map_err(r2d2::Error::ConnectionError)?,
-            ),
+            Dialect::Postgres => {
+                let mut c = diesel::PgConnection::establish(target)
+                    .map_err(r2d2::Error::ConnectionError)?;
+                if let Some(limit) = self.options.statement_timeout {
+                    c.batch_execute(&format!("SET statement_timeout = {}", limit.as_millis()))
+                        .map_err(r2d2::Error::QueryError)?;
+                }
+                AnyConnection::Postgres(c)
+            }
             #[cfg(feature = "mysql")]
-            Dialect::Mysql => AnyConnection::Mysql(
-                diesel::MysqlConnection::establish(target).map_err(r2d2::Error::ConnectionError)?,
-            ),
+            Dialect::Mysql => {
+                let mut c = diesel::MysqlConnection::establish(target)
+                    .map_err(r2d2::Error::ConnectionError)?;
+                if let Some(limit) = self.options.statement_timeout {
+                    set_mysql_statement_timeout(&mut c, Some(limit))
+                        .map_err(r2d2::Error::QueryError)?;
+                }
+                AnyConnection::Mysql(c)
+            }
             #[allow(unreachable_patterns)]
             _ => unreachable!("DatabaseUrl::parse refuses backends this build lacks"),
         };
         Ok(conn)
     }
 
+    /// Pings only while sessions are suspect (see `suspect_until`): a ping per checkout would
+    /// add a round trip to every request.
     fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), r2d2::Error> {
-        conn.ping().map_err(r2d2::Error::QueryError)
+        if self.suspect() {
+            conn.ping().map_err(r2d2::Error::QueryError)
+        } else {
+            Ok(())
+        }
     }
 
     fn has_broken(&self, conn: &mut AnyConnection) -> bool {
-        conn.is_broken()
+        let lost = DISCARD_ON_RETURN.with(|d| d.replace(false));
+        if lost {
+            let until = self
+                .millis()
+                .saturating_add(u64::try_from(SUSPECT_FOR.as_millis()).unwrap_or(u64::MAX));
+            self.suspect_until.fetch_max(until, Ordering::Relaxed);
+        }
+        lost || conn.is_broken()
     }
 }
 
-/// How long a checkout waits for a connection.
+/// Sets the statement timeout of a MariaDB (`max_statement_time`, seconds) or MySQL
+/// (`max_execution_time`, milliseconds, reads only) session; `None` lifts it.
+#[cfg(feature = "mysql")]
+fn set_mysql_statement_timeout(
+    c: &mut diesel::MysqlConnection,
+    limit: Option<Duration>,
+) -> QueryResult<()> {
+    let limit = limit.unwrap_or_default();
+    let mariadb = format!(
+        "SET SESSION max_statement_time = {}.{:03}",
+        limit.as_secs(),
+        limit.subsec_millis()
+    );
+    c.batch_execute(&mariadb).or_else(|_| {
+        c.batch_execute(&format!(
+            "SET SESSION max_execution_time = {}",
+            limit.as_millis()
+        ))
+    })
+}
+
+/// How long a checkout waits for a connection by default.
 const CONNECTION_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The default `PRAGMA mmap_size` of SQLite connections: 256 MiB.
@@ -238,6 +356,7 @@ pub struct Db {
     pool: Pool<Manager>,
     dialect: Dialect,
     attempts: Arc<Attempts>,
+    statement_timeout: Option<Duration>,
 }
 
 impl std::fmt::Debug for Db {
@@ -255,31 +374,44 @@ impl Db {
     }
 
     /// [`Db::connect`] with SQLite connections mapping at most `sqlite_mmap` bytes of the
-    /// database file. The map serves reads without copying, but the pages it touches count in
-    /// the process's resident memory; a job that reads a whole table once gains little from it.
+    /// database file (see [`DbOptions::sqlite_mmap`]).
     pub fn connect_with(url: &str, size: u32, sqlite_mmap: u64) -> Result<Db, CoreError> {
+        Db::connect_options(
+            url,
+            &DbOptions {
+                pool_size: size,
+                sqlite_mmap,
+                ..DbOptions::default()
+            },
+        )
+    }
+
+    /// Connects a pool to the database at `url` as `options` say.
+    pub fn connect_options(url: &str, options: &DbOptions) -> Result<Db, CoreError> {
         let url = DatabaseUrl::parse(url)?;
         let dialect = url.dialect;
         let attempts = Arc::new(Attempts::default());
         let pool = Pool::builder()
-            .max_size(size.max(2))
+            .max_size(options.pool_size.max(2))
             // No background replenishing: a connection opened on r2d2's thread while the process
             // exits can crash inside libpq's exit handlers.
             .min_idle(Some(0))
-            // A broken connection is noticed by `has_broken`; a ping per checkout would add a
-            // round trip to every request.
-            .test_on_check_out(false)
-            .connection_timeout(CONNECTION_TIMEOUT)
+            // `Manager::is_valid` pings only after a lost session was noticed.
+            .test_on_check_out(true)
+            .connection_timeout(options.connection_timeout)
             .build(Manager {
                 url,
-                sqlite_mmap,
+                options: options.clone(),
                 attempts: attempts.clone(),
+                born: Instant::now(),
+                suspect_until: AtomicU64::new(0),
             })
             .map_err(|e| CoreError::Unavailable(e.to_string()))?;
         Ok(Db {
             pool,
             dialect,
             attempts,
+            statement_timeout: options.statement_timeout,
         })
     }
 
@@ -308,9 +440,30 @@ impl Db {
 
     /// Takes a connection from the pool.
     pub fn conn(&self) -> Result<Conn, CoreError> {
+        // A mark left by a failure whose connection went back first must not condemn this one.
+        DISCARD_ON_RETURN.with(|d| d.set(false));
         self.pool
             .get()
             .map_err(|e| CoreError::Unavailable(e.to_string()))
+    }
+
+    /// Takes a connection without the statement timeout, for a job whose statements may run
+    /// long (a `COPY` export, an index build); the timeout is set again when it comes back.
+    pub(crate) fn unbounded_conn(&self) -> Result<Unbounded, CoreError> {
+        let mut conn = self.conn()?;
+        let bounded = self.statement_timeout.is_some();
+        if bounded {
+            set_statement_timeout(&mut conn, None)?;
+        }
+        Ok(Unbounded {
+            conn,
+            restore: self.statement_timeout.filter(|_| bounded),
+        })
+    }
+
+    /// The statistics of the pool: connections open and idle.
+    pub fn pool_state(&self) -> r2d2::State {
+        self.pool.state()
     }
 
     /// Applies pending migrations of dynex's own tables; returns how many ran.
@@ -327,6 +480,50 @@ impl Db {
             #[cfg(feature = "mysql")]
             AnyConnection::Mysql(c) => run(c.run_pending_migrations(MYSQL_MIGRATIONS)),
         }
+    }
+}
+
+/// A connection whose statement timeout is lifted while it is held (see [`Db::unbounded_conn`]).
+pub(crate) struct Unbounded {
+    conn: Conn,
+    restore: Option<Duration>,
+}
+
+impl std::ops::Deref for Unbounded {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for Unbounded {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.conn
+    }
+}
+
+impl Drop for Unbounded {
+    fn drop(&mut self) {
+        if let Some(limit) = self.restore
+            && set_statement_timeout(&mut self.conn, Some(limit)).is_err()
+        {
+            // Without its limit the session must not serve requests again.
+            discard_on_return();
+        }
+    }
+}
+
+/// Sets (or with `None` lifts) the statement timeout of a PostgreSQL or MariaDB session.
+fn set_statement_timeout(conn: &mut AnyConnection, limit: Option<Duration>) -> QueryResult<()> {
+    match conn {
+        AnyConnection::Sqlite(_) => Ok(()),
+        #[cfg(feature = "postgres")]
+        AnyConnection::Postgres(c) => c.batch_execute(&format!(
+            "SET statement_timeout = {}",
+            limit.unwrap_or_default().as_millis()
+        )),
+        #[cfg(feature = "mysql")]
+        AnyConnection::Mysql(c) => set_mysql_statement_timeout(c, limit),
     }
 }
 

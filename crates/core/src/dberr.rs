@@ -112,6 +112,67 @@ pub(crate) fn classify(dialect: Dialect, err: Error) -> DbFault {
     }
 }
 
+/// What a failed statement says about the session and the database, whatever the statement was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Session {
+    /// The session is gone: the database restarted, failed over or ended it (`pg_terminate_backend`,
+    /// `KILL`, an idle-session killer). The connection must not be pooled again.
+    Lost,
+    /// The database cancelled the statement at the statement timeout.
+    TimedOut,
+    /// SQLite's file stayed locked by another writer past the busy timeout.
+    Busy,
+    /// The session is fine; the statement failed for its own reasons.
+    Fine,
+}
+
+/// Messages of a lost session. libpq and libmysqlclient report most of these as plain errors,
+/// not as a distinct kind.
+const LOST: &[&str] = &[
+    // PostgreSQL: pg_terminate_backend, a shutdown, a restart, a dropped socket.
+    "terminating connection",
+    "server closed the connection",
+    "no connection to the server",
+    "could not receive data from server",
+    "could not send data to server",
+    "the database system is shutting down",
+    "the database system is starting up",
+    "the database system is in recovery mode",
+    "connection to server",
+    "ssl connection has been closed",
+    // MariaDB and MySQL: KILL, wait_timeout, a restart.
+    "server has gone away",
+    "lost connection to",
+    "connection was killed",
+    "server shutdown in progress",
+    "can't connect to",
+    "connection refused",
+    "broken pipe",
+    "connection reset",
+];
+
+/// What a failed statement says about its session.
+pub(crate) fn session(err: &Error) -> Session {
+    let info = match err {
+        Error::DatabaseError(
+            DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+            _,
+        ) => return Session::Lost,
+        Error::DatabaseError(_, info) => info,
+        _ => return Session::Fine,
+    };
+    let lower = info.message().to_ascii_lowercase();
+    if lower.contains("statement timeout") || lower.contains("max_statement_time") {
+        Session::TimedOut
+    } else if LOST.iter().any(|m| lower.contains(m)) {
+        Session::Lost
+    } else if lower.contains("database is locked") || lower.contains("database table is locked") {
+        Session::Busy
+    } else {
+        Session::Fine
+    }
+}
+
 /// `Key (a, b)=(1, 2) already exists.` → `["a", "b"]` (PostgreSQL details).
 fn key_columns(details: &str) -> Vec<String> {
     between(details, "Key (", ")=")
@@ -145,6 +206,46 @@ fn between<'a>(s: &'a str, start: &str, end: &str) -> Option<&'a str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lost_sessions_timeouts_and_locks_are_told_apart() {
+        use diesel::result::DatabaseErrorInformation;
+        fn err(kind: DatabaseErrorKind, message: &str) -> Error {
+            let info: Box<dyn DatabaseErrorInformation + Send + Sync> =
+                Box::new(message.to_string());
+            Error::DatabaseError(kind, info)
+        }
+        let unknown = DatabaseErrorKind::Unknown;
+        for (message, expected) in [
+            (
+                "terminating connection due to administrator command",
+                Session::Lost,
+            ),
+            ("MySQL server has gone away", Session::Lost),
+            ("Lost connection to server during query", Session::Lost),
+            ("Connection was killed", Session::Lost),
+            (
+                "canceling statement due to statement timeout",
+                Session::TimedOut,
+            ),
+            (
+                "Query execution was interrupted (max_statement_time exceeded)",
+                Session::TimedOut,
+            ),
+            ("database is locked", Session::Busy),
+            (
+                "duplicate key value violates unique constraint",
+                Session::Fine,
+            ),
+        ] {
+            assert_eq!(session(&err(unknown, message)), expected, "{message}");
+        }
+        assert_eq!(
+            session(&err(DatabaseErrorKind::ClosedConnection, "")),
+            Session::Lost
+        );
+        assert_eq!(session(&Error::NotFound), Session::Fine);
+    }
 
     #[test]
     fn backend_messages_name_their_columns() {

@@ -52,7 +52,10 @@ pub enum CoreError {
     Invalid(String),
     /// A database statement failed.
     #[error("database error: {0}")]
-    Database(#[from] diesel::result::Error),
+    Database(diesel::result::Error),
+    /// The database cancelled a statement at the statement timeout.
+    #[error("statement timeout: {0}")]
+    StatementTimeout(String),
     /// A write refused rows: Spryker's error objects, in payload order.
     #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join(" "))]
     Rows(Vec<dynex_validate::RowError>),
@@ -79,6 +82,24 @@ pub enum CoreError {
     Corrupt(String),
 }
 
+/// Every database error becomes a core error here, once: a lost session marks its connection
+/// for replacement and answers `1390` (the request may be retried), a statement timeout `1392`,
+/// a SQLite file locked past the busy timeout counts as busy.
+impl From<diesel::result::Error> for CoreError {
+    fn from(e: diesel::result::Error) -> Self {
+        use crate::dberr::Session;
+        match crate::dberr::session(&e) {
+            Session::Lost => {
+                crate::db::discard_on_return();
+                CoreError::Unavailable(format!("the database session was lost: {e}"))
+            }
+            Session::TimedOut => CoreError::StatementTimeout(e.to_string()),
+            Session::Busy => CoreError::Busy,
+            Session::Fine => CoreError::Database(e),
+        }
+    }
+}
+
 impl CoreError {
     /// The wire code of this error; a refusal of rows takes its first row's code.
     pub fn code(&self) -> Code {
@@ -91,6 +112,7 @@ impl CoreError {
             CoreError::MethodNotAllowed(_) => Code::MethodNotAllowed,
             CoreError::FilterRequired(_) => Code::FilterRequired,
             CoreError::Busy | CoreError::Unavailable(_) => Code::Unavailable,
+            CoreError::StatementTimeout(_) => Code::StatementTimeout,
             CoreError::Invalid(_) | CoreError::Config(_) | CoreError::ConfigFormat(_) => {
                 Code::InvalidInput
             }

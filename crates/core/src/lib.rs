@@ -36,7 +36,7 @@ use dynex_auth::TokenSigner;
 use dynex_query::{Dialect, PageLimits};
 
 pub use config::snapshot::Snapshot;
-pub use db::{Db, redact};
+pub use db::{Db, DbOptions, redact};
 pub use engine::hooks::{Batch, HookError, Operation, PendingRow, WriteHooks};
 pub use engine::read::ReadPage;
 pub use engine::write::{Method, WriteOutcome, WriteRequest};
@@ -63,8 +63,8 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 /// How to open a database.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// Connections in the pool.
-    pub pool_size: u32,
+    /// The connection pool: its size and timeouts, and what each connection is set to.
+    pub db: DbOptions,
     /// Apply pending migrations when opening.
     pub migrate: bool,
     /// Default and maximum page size of collection reads.
@@ -73,20 +73,16 @@ pub struct Options {
     pub watch_interval: Option<Duration>,
     /// Token lifetimes, signing secret and failed-login limits.
     pub tokens: TokenOptions,
-    /// How much of a SQLite database file each connection maps into memory (`PRAGMA
-    /// mmap_size`; see [`Db::connect_with`]).
-    pub sqlite_mmap: u64,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
-            pool_size: 8,
+            db: DbOptions::default(),
             migrate: true,
             page_limits: PageLimits::default(),
             watch_interval: Some(Duration::from_millis(250)),
             tokens: TokenOptions::default(),
-            sqlite_mmap: db::SQLITE_MMAP_BYTES,
         }
     }
 }
@@ -128,7 +124,7 @@ impl Dynex {
     /// Opens the database at `url`: connects, migrates (if asked), loads the configuration and
     /// starts watching for changes.
     pub fn open_with(url: &str, options: Options) -> Result<Dynex, CoreError> {
-        let db = Db::connect_with(url, options.pool_size, options.sqlite_mmap)?;
+        let db = Db::connect_options(url, &options.db)?;
         if options.migrate {
             db.migrate()?;
         }

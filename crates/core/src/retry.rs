@@ -14,15 +14,18 @@ fn back_off(attempt: u32) {
     }
 }
 
-/// Runs `attempt` until it answers `Some`, backing off between tries; `None` asks for another
-/// try, and [`CoreError::Busy`] answers when every try asked for one.
+/// Runs `attempt` until it answers `Some`, backing off between tries; `None` or
+/// [`CoreError::Busy`] (a SQLite file still locked after the busy timeout, even at `BEGIN`) asks
+/// for another try, and [`CoreError::Busy`] answers when every try asked for one.
 pub(crate) fn on_busy<T>(
     mut attempt: impl FnMut() -> Result<Option<T>, CoreError>,
 ) -> Result<T, CoreError> {
     for n in 0..RETRIES {
         back_off(n);
-        if let Some(done) = attempt()? {
-            return Ok(done);
+        match attempt() {
+            Ok(Some(done)) => return Ok(done),
+            Ok(None) | Err(CoreError::Busy) => {}
+            Err(e) => return Err(e),
         }
     }
     Err(CoreError::Busy)

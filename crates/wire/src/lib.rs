@@ -179,6 +179,9 @@ codes! {
     /// `1390`: the database is unavailable or stayed busy; retry.
     Unavailable = "1390", 503, "The database is unavailable. Please try again later.",
         "The database is unavailable, or busy on every attempt of a write. Retry.";
+    /// `1392`: the database cancelled a statement that ran past the statement timeout.
+    StatementTimeout = "1392", 503, "The request took longer than the server allows. Narrow it or try again later.",
+        "A statement ran past the server's statement timeout and was cancelled.";
     /// `1391`: any other server-side failure.
     Internal = "1391", 500, "Internal server error.",
         "Any other server-side failure; details are only logged.";

@@ -14,6 +14,7 @@ mod config;
 mod csv;
 mod docs;
 mod errors;
+mod faults;
 mod nested;
 mod oauth;
 mod openapi;

@@ -342,7 +342,10 @@ fn prepare(db: &TestDb) -> Fixture {
     let dynex = open_demo_with(
         db,
         Options {
-            pool_size: 2,
+            db: dynex_core::DbOptions {
+                pool_size: 2,
+                ..Default::default()
+            },
             ..Options::default()
         },
     );

@@ -251,7 +251,7 @@ fn diagnose(
                 }
             }
             DbFault::Retry => return Err(Abort::Retry),
-            DbFault::Other(e) => return Err(Abort::Fatal(CoreError::Database(e))),
+            DbFault::Other(e) => return Err(Abort::Fatal(CoreError::from(e))),
             DbFault::Data(reason) => RowError::Persistence {
                 path: path(entity, &key),
                 reason: Some(reason),

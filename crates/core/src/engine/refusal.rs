@@ -21,7 +21,7 @@ pub(crate) enum Abort {
 
 impl From<diesel::result::Error> for Abort {
     fn from(e: diesel::result::Error) -> Abort {
-        Abort::Fatal(CoreError::Database(e))
+        Abort::Fatal(CoreError::from(e))
     }
 }
 
@@ -62,7 +62,7 @@ pub(crate) fn refusal(entity: &Entity, path: &str, fault: DbFault) -> Result<Row
             reason: Some(reason),
         },
         DbFault::Retry => return Err(Abort::Retry),
-        DbFault::Other(e) => return Err(Abort::Fatal(CoreError::Database(e))),
+        DbFault::Other(e) => return Err(Abort::Fatal(CoreError::from(e))),
     })
 }
 
@@ -70,7 +70,7 @@ pub(crate) fn refusal(entity: &Entity, path: &str, fault: DbFault) -> Result<Row
 pub(crate) fn abort(dialect: Dialect, e: diesel::result::Error) -> Abort {
     match classify(dialect, e) {
         DbFault::Retry => Abort::Retry,
-        DbFault::Other(e) => Abort::Fatal(CoreError::Database(e)),
+        DbFault::Other(e) => Abort::Fatal(CoreError::from(e)),
         _ => Abort::Refused,
     }
 }

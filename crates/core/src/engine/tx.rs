@@ -63,7 +63,12 @@ impl<'c> Tx<'c> {
             ],
         };
         for sql in statements {
-            self.conn.batch_execute(sql)?;
+            if let Err(e) = self.conn.batch_execute(sql) {
+                // The transaction's state is unknown: the connection must not serve another
+                // request, which could find it still open.
+                crate::db::discard_on_return();
+                return Err(e);
+            }
         }
         Ok(())
     }

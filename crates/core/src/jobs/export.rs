@@ -422,7 +422,7 @@ impl Dynex {
                 crate::jobs::pgcopy::binary(&column.sql_type)
             })
             .collect();
-        let mut conn = self.inner.db.conn()?;
+        let mut conn = self.inner.db.unbounded_conn()?;
         let mut out = RowWriter {
             cells: Vec::with_capacity(columns.len()),
             fields,

@@ -10,7 +10,10 @@ fn exports_bind_every_value_and_leave_the_pool_usable(db: TestDb) {
     let dx = Dynex::open_with(
         &db.url,
         Options {
-            pool_size: 2,
+            db: dynex_core::DbOptions {
+                pool_size: 2,
+                ..Default::default()
+            },
             watch_interval: None,
             ..Options::default()
         },

@@ -328,7 +328,7 @@ impl Dynex {
         let outer = options.atomic || options.dry_run;
         // One transaction around everything holds SQLite's writer lock throughout.
         let _writer = if outer { self.sqlite_writer() } else { None };
-        let mut conn = self.inner.db.conn()?;
+        let mut conn = self.inner.db.unbounded_conn()?;
         if outer {
             conn.batch_execute(crate::engine::tx::begin_statement(self.dialect()))?;
         }
