@@ -33,14 +33,13 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
             default_limit: args.page_limit_default.max(1),
             max_limit: args.page_limit_max.max(args.page_limit_default).max(1),
         },
-        watch_interval: Some(Duration::from_millis(250)),
+        watch_interval: Some(dynex_core::DEFAULT_WATCH_INTERVAL),
         tokens: TokenOptions {
             secret: args.token_secret.clone(),
             access_ttl: Duration::from_secs(args.access_token_ttl.max(1)),
             refresh_ttl: Duration::from_secs(args.refresh_token_ttl.max(1)),
             ..TokenOptions::default()
         },
-        ..Options::default()
     };
     if let Some(secret) = &args.token_secret
         && let Err(why) = dynex_auth::check_signing_secret(secret)

@@ -12,7 +12,9 @@ use std::marker::PhantomData;
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
-use dynex_auth::{Action, Principal};
+use dynex_auth::{Action, Principal, TokenError};
+use dynex_core::KeyRefusal;
+use futures_util::future::{Either, LocalBoxFuture};
 use serde::Deserialize;
 
 use crate::auth;
@@ -70,14 +72,53 @@ fn state(req: &HttpRequest) -> Result<&web::Data<AppState>, ApiError> {
 /// before the credentials are looked at, as when the check ran inside the handler.
 pub(crate) struct Admin(pub Principal);
 
+impl Admin {
+    fn check(req: &HttpRequest) -> Result<Self, ApiError> {
+        let state = state(req)?;
+        auth::authorize_admin(&state.dynex, req, &query_pairs(req)).map(Admin)
+    }
+}
+
 impl FromRequest for Admin {
     type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
+    type Future = Checked<Self>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(state(req).and_then(|state| {
-            auth::authorize_admin(&state.dynex, req, &query_pairs(req)).map(Admin)
-        }))
+        checked(req, Admin::check)
+    }
+}
+
+/// The answer of a credential extractor: at once, or after a look at the database.
+pub(crate) type Checked<T> =
+    Either<Ready<Result<T, ApiError>>, LocalBoxFuture<'static, Result<T, ApiError>>>;
+
+/// Runs `check`, and when it refuses credentials that may be newer than this server's snapshot
+/// (a key, user or client created by the CLI or another server since the last look), refreshes
+/// the snapshot and runs it once more.
+///
+/// The snapshot follows changes within milliseconds, but an integration script that creates a
+/// key and uses it at once must not depend on that. Only refused requests pay the version check
+/// (one primary-key read, in the blocking pool); accepted ones never do.
+fn checked<T: 'static>(
+    req: &HttpRequest,
+    check: fn(&HttpRequest) -> Result<T, ApiError>,
+) -> Checked<T> {
+    match check(req) {
+        Err(
+            ApiError::InvalidKey(KeyRefusal::Unknown) | ApiError::InvalidToken(TokenError::Revoked),
+        ) => {
+            let req = req.clone();
+            Either::Right(Box::pin(async move {
+                if let Ok(state) = state(&req) {
+                    let dynex = state.dynex.clone();
+                    if let Err(e) = crate::handlers::blocking(move || dynex.refresh()).await {
+                        log::debug!("refresh for unknown credentials failed: {e}");
+                    }
+                }
+                check(&req)
+            }))
+        }
+        answer => Either::Left(ready(answer)),
     }
 }
 
@@ -154,11 +195,11 @@ impl<A: Permission> Authorized<A> {
     }
 }
 
-impl<A: Permission> FromRequest for Authorized<A> {
+impl<A: Permission + 'static> FromRequest for Authorized<A> {
     type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
+    type Future = Checked<Self>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(Self::check(req))
+        checked(req, Self::check)
     }
 }

@@ -1,7 +1,6 @@
 //! The database: backend from the URL, the connection pool, per-connection setup, migrations and
 //! the one bridge from rendered [`Sql`] to diesel.
 
-use std::cell::Cell;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
@@ -181,22 +180,6 @@ pub struct Manager {
 /// How long checkouts keep pinging after a lost session was noticed.
 const SUSPECT_FOR: Duration = Duration::from_secs(30);
 
-thread_local! {
-    /// Set when a statement on this thread found its session lost (or a transaction could not be
-    /// ended), so that the connection the thread returns next is discarded, not pooled again.
-    static DISCARD_ON_RETURN: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Marks the connection this thread holds as unusable: the pool closes it when it comes back.
-///
-/// Called where a statement failed because the session is gone (see `dberr::lost_session`), and
-/// where a transaction could not be ended, so a connection never returns to the pool broken or
-/// inside an open transaction. A connection from another thread is never affected; a healthy
-/// one discarded by mistake only costs a reconnect.
-pub(crate) fn discard_on_return() {
-    DISCARD_ON_RETURN.with(|d| d.set(true));
-}
-
 impl Manager {
     fn millis(&self) -> u64 {
         u64::try_from(self.born.elapsed().as_millis()).unwrap_or(u64::MAX)
@@ -309,7 +292,7 @@ impl ManageConnection for Manager {
     }
 
     fn has_broken(&self, conn: &mut AnyConnection) -> bool {
-        let lost = DISCARD_ON_RETURN.with(|d| d.replace(false));
+        let lost = crate::session::take_discard_mark();
         if lost {
             let until = self
                 .millis()
@@ -354,6 +337,7 @@ pub type Conn = PooledConnection<Manager>;
 #[derive(Clone)]
 pub struct Db {
     pool: Pool<Manager>,
+    url: DatabaseUrl,
     dialect: Dialect,
     attempts: Arc<Attempts>,
     statement_timeout: Option<Duration>,
@@ -400,7 +384,7 @@ impl Db {
             .test_on_check_out(true)
             .connection_timeout(options.connection_timeout)
             .build(Manager {
-                url,
+                url: url.clone(),
                 options: options.clone(),
                 attempts: attempts.clone(),
                 born: Instant::now(),
@@ -409,6 +393,7 @@ impl Db {
             .map_err(|e| CoreError::Unavailable(e.to_string()))?;
         Ok(Db {
             pool,
+            url,
             dialect,
             attempts,
             statement_timeout: options.statement_timeout,
@@ -441,7 +426,7 @@ impl Db {
     /// Takes a connection from the pool.
     pub fn conn(&self) -> Result<Conn, CoreError> {
         // A mark left by a failure whose connection went back first must not condemn this one.
-        DISCARD_ON_RETURN.with(|d| d.set(false));
+        crate::session::take_discard_mark();
         self.pool
             .get()
             .map_err(|e| CoreError::Unavailable(e.to_string()))
@@ -459,6 +444,20 @@ impl Db {
             conn,
             restore: self.statement_timeout.filter(|_| bounded),
         })
+    }
+
+    /// A PostgreSQL session of its own (outside the pool) listening on `channel`; `None` on
+    /// the other backends.
+    pub(crate) fn listener(&self, channel: &str) -> Result<Option<Listener>, CoreError> {
+        #[cfg(feature = "postgres")]
+        if self.dialect == Dialect::Postgres {
+            let mut c = diesel::PgConnection::establish(&self.url.target)
+                .map_err(|e| CoreError::Unavailable(e.to_string()))?;
+            c.batch_execute(&format!("LISTEN {channel}"))?;
+            return Ok(Some(Listener(c)));
+        }
+        let _ = channel;
+        Ok(None)
     }
 
     /// The statistics of the pool: connections open and idle.
@@ -480,6 +479,27 @@ impl Db {
             #[cfg(feature = "mysql")]
             AnyConnection::Mysql(c) => run(c.run_pending_migrations(MYSQL_MIGRATIONS)),
         }
+    }
+}
+
+/// A PostgreSQL session that receives notifications (see [`Db::listener`]).
+pub(crate) struct Listener(#[cfg(feature = "postgres")] diesel::PgConnection);
+
+impl Listener {
+    /// How many notifications arrived since the last call. It reads what the server already
+    /// sent to the socket: no round trip.
+    pub(crate) fn received(&mut self) -> Result<usize, CoreError> {
+        #[cfg(feature = "postgres")]
+        {
+            let mut n = 0;
+            for notification in self.0.notifications_iter() {
+                notification?;
+                n += 1;
+            }
+            Ok(n)
+        }
+        #[cfg(not(feature = "postgres"))]
+        Ok(0)
     }
 }
 
@@ -508,7 +528,7 @@ impl Drop for Unbounded {
             && set_statement_timeout(&mut self.conn, Some(limit)).is_err()
         {
             // Without its limit the session must not serve requests again.
-            discard_on_return();
+            crate::session::discard_on_return();
         }
     }
 }

@@ -90,7 +90,7 @@ impl From<diesel::result::Error> for CoreError {
         use crate::dberr::Session;
         match crate::dberr::session(&e) {
             Session::Lost => {
-                crate::db::discard_on_return();
+                crate::session::discard_on_return();
                 CoreError::Unavailable(format!("the database session was lost: {e}"))
             }
             Session::TimedOut => CoreError::StatementTimeout(e.to_string()),

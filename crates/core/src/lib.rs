@@ -24,6 +24,7 @@ mod identity;
 mod jobs;
 mod retry;
 mod schema;
+mod session;
 
 pub use config::{introspect, store};
 pub use engine::hooks;
@@ -60,6 +61,10 @@ pub use store::StoredEntity;
 /// typical rows per request (`dynex openapi` describes the same limit).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
+/// How often a server looks for configuration changes made elsewhere by default: a key created
+/// or revoked by the CLI or another server counts from this long after it committed.
+pub const DEFAULT_WATCH_INTERVAL: Duration = Duration::from_millis(5);
+
 /// How to open a database.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -81,7 +86,7 @@ impl Default for Options {
             db: DbOptions::default(),
             migrate: true,
             page_limits: PageLimits::default(),
-            watch_interval: Some(Duration::from_millis(250)),
+            watch_interval: Some(DEFAULT_WATCH_INTERVAL),
             tokens: TokenOptions::default(),
         }
     }

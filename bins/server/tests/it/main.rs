@@ -19,6 +19,7 @@ mod nested;
 mod oauth;
 mod openapi;
 mod paging;
+mod propagation;
 mod query;
 mod read;
 mod support;

@@ -3,8 +3,9 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use dynex_query::Dialect;
 use dynex_schema::{Catalog, Entity};
 
 use crate::config::{introspect, store};
@@ -86,12 +87,21 @@ impl Dynex {
         }
         let keys = keys::load_active(&mut conn)?.into_iter().collect();
         let tokens = tokens::load_state(&mut conn)?;
-        self.inner.snapshot.store(Arc::new(Snapshot {
+        let fresh = Arc::new(Snapshot {
             version,
             catalog: Catalog::new(entities),
             keys,
             tokens,
-        }));
+        });
+        // Two reloads can race (the watcher, a request that met an unknown key); the one that
+        // read an older version must not replace what the other stored.
+        self.inner.snapshot.rcu(|current| {
+            if current.version > fresh.version {
+                Arc::clone(current)
+            } else {
+                Arc::clone(&fresh)
+            }
+        });
         Ok(())
     }
 
@@ -119,23 +129,81 @@ impl Dynex {
     }
 }
 
-/// Starts the thread that refreshes the snapshot of `inner` every `every` until the last handle
-/// on it is dropped.
+/// How often the watcher asks PostgreSQL for the version although no notification came: a
+/// listening session that was lost misses the notifications sent meanwhile.
+const LISTENER_FALLBACK: Duration = Duration::from_secs(1);
+
+/// How often a refresh that keeps failing is logged.
+const WARN_EVERY: Duration = Duration::from_secs(10);
+
+/// Starts the thread that looks for configuration changes of other processes every `every`
+/// until the last handle on `inner` is dropped.
+///
+/// On PostgreSQL it looks at the notifications a session of its own received (no round trip;
+/// see [`store::bump_version`]) and asks for the version only when one came, or once a second;
+/// on SQLite and MariaDB it asks for the version, one primary-key read, every time.
 pub(crate) fn spawn_watcher(inner: Weak<Inner>, every: Duration) {
     let spawned = std::thread::Builder::new()
         .name("dynex-config-watch".into())
         .spawn(move || {
+            let mut listener = None;
+            let mut asked = Instant::now();
+            let mut warned: Option<Instant> = None;
             loop {
                 std::thread::sleep(every);
                 let Some(inner) = inner.upgrade() else {
                     return;
                 };
-                if let Err(e) = (Dynex { inner }).refresh() {
-                    log::warn!("configuration refresh failed: {e}");
+                let dynex = Dynex { inner };
+                let due = match dynex.dialect() {
+                    Dialect::Postgres => {
+                        changed_or_lost(&dynex, &mut listener)
+                            || asked.elapsed() >= LISTENER_FALLBACK
+                    }
+                    Dialect::Sqlite | Dialect::Mysql => true,
+                };
+                if !due {
+                    continue;
+                }
+                asked = Instant::now();
+                match dynex.refresh() {
+                    Ok(_) => warned = None,
+                    Err(e) => {
+                        if warned.is_none_or(|w| w.elapsed() >= WARN_EVERY) {
+                            log::warn!("configuration refresh failed: {e}");
+                            warned = Some(Instant::now());
+                        }
+                    }
                 }
             }
         });
     if let Err(e) = spawned {
         log::error!("cannot start the configuration watcher: {e}");
+    }
+}
+
+/// Whether the listening session received a change notification, or had to be (re)opened and
+/// so may have missed one.
+fn changed_or_lost(dynex: &Dynex, listener: &mut Option<db::Listener>) -> bool {
+    match listener {
+        Some(l) => match l.received() {
+            Ok(n) => n > 0,
+            Err(e) => {
+                log::debug!("the configuration listener was lost: {e}");
+                *listener = None;
+                true
+            }
+        },
+        None => {
+            *listener = dynex
+                .inner
+                .db
+                .listener(store::CHANGE_CHANNEL)
+                .unwrap_or_else(|e| {
+                    log::debug!("cannot listen for configuration changes: {e}");
+                    None
+                });
+            true
+        }
     }
 }

@@ -61,11 +61,22 @@ pub fn version(conn: &mut AnyConnection) -> QueryResult<i64> {
     Ok(rows.first().copied().unwrap_or(0))
 }
 
+/// The PostgreSQL channel on which a configuration change is announced.
+pub(crate) const CHANGE_CHANNEL: &str = "dynex_config";
+
 /// Increments the configuration version so that every server reloads.
+///
+/// On PostgreSQL it also notifies [`CHANGE_CHANNEL`]: the notification is delivered when the
+/// change commits (never for one rolled back), so servers listening reload at once instead of at
+/// their next version check.
 pub fn bump_version(conn: &mut AnyConnection) -> QueryResult<()> {
     diesel::update(dynex_state::table.filter(dynex_state::name.eq("config")))
         .set(dynex_state::version.eq(dynex_state::version + 1))
         .execute(conn)?;
+    #[cfg(feature = "postgres")]
+    if let AnyConnection::Postgres(c) = conn {
+        diesel::sql_query(format!("NOTIFY {CHANGE_CHANNEL}")).execute(c)?;
+    }
     Ok(())
 }
 

@@ -66,7 +66,7 @@ impl<'c> Tx<'c> {
             if let Err(e) = self.conn.batch_execute(sql) {
                 // The transaction's state is unknown: the connection must not serve another
                 // request, which could find it still open.
-                crate::db::discard_on_return();
+                crate::session::discard_on_return();
                 return Err(e);
             }
         }
