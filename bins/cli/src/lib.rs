@@ -3,6 +3,7 @@
 //! `src/main.rs` only parses arguments and turns the result of [`run`] into an exit code with
 //! [`report`], so tests and other tools drive exactly the commands users run.
 
+mod audit;
 mod client;
 mod entity;
 mod export;
@@ -19,7 +20,7 @@ use std::process::ExitCode;
 use chrono::NaiveDateTime;
 use clap::{Args, Parser, Subcommand};
 use dynex_auth::{Role, Scope};
-use dynex_core::{CoreError, Db, DbOptions, Dynex, Options, redact};
+use dynex_core::{Actor, CoreError, Db, DbOptions, Dynex, Options, redact};
 use serde_json::json;
 
 const ABOUT: &str = "dynex command line: migrations, entity configuration, API keys, users, \
@@ -87,6 +88,28 @@ pub enum Command {
     Export(ExportArgs),
     /// Print the OpenAPI 3.1 description of the API over this database (what dynex-server serves at /openapi.json).
     Openapi(openapi::OpenapiArgs),
+    /// Show the audit log, newest first: who changed the configuration, keys, users, clients, tokens, jobs (and data, when recorded), when and from where.
+    Audit(AuditArgs),
+}
+
+/// `dynex audit …`
+#[derive(Debug, clap::Args)]
+pub struct AuditArgs {
+    /// How many entries to show (1 to 1000).
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub limit: u32,
+    /// Only entries older than this id (the last ID of the previous page).
+    #[arg(long, value_name = "ID")]
+    pub before: Option<i64>,
+    /// Only this action (key.revoke), or every action of an area (key.).
+    #[arg(long, value_name = "ACTION")]
+    pub action: Option<String>,
+    /// Only entries by this actor (a key's, user's or client's name, or an OS user).
+    #[arg(long, value_name = "NAME")]
+    pub actor: Option<String>,
+    /// Only entries about this target (an alias, a key's, user's or client's name).
+    #[arg(long, value_name = "NAME")]
+    pub target: Option<String>,
 }
 
 /// `dynex entity …`
@@ -487,6 +510,7 @@ fn execute(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Import(args) => import::run(&dynex, args, json, out),
         Command::Export(args) => export::run(&dynex, args, json, out),
         Command::Openapi(args) => openapi::run(&dynex, args, json, out),
+        Command::Audit(args) => audit::run(&dynex, args, json, out),
     };
     dynex.db().settle();
     result
@@ -515,7 +539,9 @@ fn open(url: &str) -> anyhow::Result<Dynex> {
         watch_interval: None,
         ..Options::default()
     };
-    Dynex::open_with(url, options).map_err(|e| opening(e, url))
+    Dynex::open_with(url, options)
+        .map(|d| d.acting(Actor::cli()))
+        .map_err(|e| opening(e, url))
 }
 
 fn migrate(url: &str, json: bool, out: &mut dyn Write) -> anyhow::Result<()> {

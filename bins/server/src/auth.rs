@@ -79,3 +79,21 @@ pub fn authorize(
     }
     Ok(principal)
 }
+
+/// The caller's address, for login rate limits and the audit log: the peer, or the first `X-Forwarded-For` hop when
+/// the server runs behind a trusted proxy.
+pub(crate) fn client_address(req: &HttpRequest, trust_forwarded_for: bool) -> String {
+    if trust_forwarded_for
+        && let Some(first) = req
+            .headers()
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    {
+        return first.to_string();
+    }
+    req.peer_addr()
+        .map_or_else(|| "unknown".to_string(), |a| a.ip().to_string())
+}

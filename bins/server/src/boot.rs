@@ -34,6 +34,9 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
             max_limit: args.page_limit_max.max(args.page_limit_default).max(1),
         },
         watch_interval: Some(dynex_core::DEFAULT_WATCH_INTERVAL),
+        audit_data_writes: args.audit_data_writes,
+        audit_retention: (args.audit_retention_days > 0)
+            .then(|| Duration::from_secs(args.audit_retention_days.saturating_mul(86_400))),
         tokens: TokenOptions {
             secret: args.token_secret.clone(),
             access_ttl: Duration::from_secs(args.access_token_ttl.max(1)),

@@ -47,6 +47,13 @@ pub struct ServerArgs {
     /// not limited.
     #[arg(long, env = "DYNEX_STATEMENT_TIMEOUT", default_value_t = 30)]
     pub statement_timeout: u64,
+    /// Record every data write (API and import jobs) in the audit log with its rows'
+    /// identifiers, besides changes of configuration, keys, users, clients, tokens and jobs.
+    #[arg(long, env = "DYNEX_AUDIT_DATA_WRITES")]
+    pub audit_data_writes: bool,
+    /// Days audit entries are kept; older ones are deleted once an hour. 0 keeps them forever.
+    #[arg(long, env = "DYNEX_AUDIT_RETENTION_DAYS", default_value_t = 90)]
+    pub audit_retention_days: u64,
     /// HTTP worker threads (default: one per CPU).
     #[arg(long, env = "DYNEX_WORKERS")]
     pub workers: Option<usize>,

@@ -13,7 +13,7 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 use dynex_auth::{Action, Principal, TokenError};
-use dynex_core::KeyRefusal;
+use dynex_core::{Actor, Dynex, KeyRefusal};
 use futures_util::future::{Either, LocalBoxFuture};
 use serde::Deserialize;
 
@@ -70,12 +70,22 @@ fn state(req: &HttpRequest) -> Result<&web::Data<AppState>, ApiError> {
 /// Admin handlers that take their body as `web::Bytes` list `Admin` after it: actix polls
 /// extractors in argument order, so a body declared or found too large is still refused (413)
 /// before the credentials are looked at, as when the check ran inside the handler.
-pub(crate) struct Admin(pub Principal);
+pub(crate) struct Admin {
+    /// Who is calling.
+    pub principal: Principal,
+    /// The database, recording the caller and their address in the audit log.
+    pub dynex: Dynex,
+}
 
 impl Admin {
     fn check(req: &HttpRequest) -> Result<Self, ApiError> {
         let state = state(req)?;
-        auth::authorize_admin(&state.dynex, req, &query_pairs(req)).map(Admin)
+        let principal = auth::authorize_admin(&state.dynex, req, &query_pairs(req))?;
+        let dynex = state.dynex.acting(Actor {
+            name: principal.name.clone(),
+            source: auth::client_address(req, state.trust_forwarded_for),
+        });
+        Ok(Admin { principal, dynex })
     }
 }
 

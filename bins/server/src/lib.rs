@@ -22,7 +22,7 @@ use actix_web::middleware::{ErrorHandlers, Logger};
 use actix_web::{App, web};
 use dynex_core::Dynex;
 
-use handlers::admin::{access, entities, jobs};
+use handlers::admin::{access, audit, entities, jobs};
 use handlers::{docs, entity, health, not_allowed, not_found, token, ui};
 
 pub use boot::run;
@@ -143,7 +143,8 @@ pub fn create_app(
                 .route("/jobs/import", web::post().to(jobs::import))
                 .route("/jobs/export", web::post().to(jobs::export))
                 .route("/jobs/{id}", web::get().to(jobs::show))
-                .route("/jobs/{id}/rejects", web::get().to(jobs::rejects)),
+                .route("/jobs/{id}/rejects", web::get().to(jobs::rejects))
+                .route("/audit", web::get().to(audit::list)),
         )
         // The API description and Swagger UI.
         .service(

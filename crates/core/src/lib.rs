@@ -14,6 +14,7 @@
 //! # Ok::<(), dynex_core::CoreError>(())
 //! ```
 
+mod audit;
 mod clock;
 mod config;
 pub mod db;
@@ -36,6 +37,7 @@ use arc_swap::ArcSwap;
 use dynex_auth::TokenSigner;
 use dynex_query::{Dialect, PageLimits};
 
+pub use audit::{Actor, AuditEntry, AuditFilter};
 pub use config::snapshot::Snapshot;
 pub use db::{Db, DbOptions, redact};
 pub use engine::hooks::{Batch, HookError, Operation, PendingRow, WriteHooks};
@@ -78,6 +80,12 @@ pub struct Options {
     pub watch_interval: Option<Duration>,
     /// Token lifetimes, signing secret and failed-login limits.
     pub tokens: TokenOptions,
+    /// Record every data write (API, import) in the audit log with its rows' identifiers, not
+    /// only changes of configuration, keys, users, clients, tokens and jobs.
+    pub audit_data_writes: bool,
+    /// How long audit entries are kept; the watcher deletes older ones once an hour. `None`
+    /// keeps them forever.
+    pub audit_retention: Option<Duration>,
 }
 
 impl Default for Options {
@@ -88,6 +96,8 @@ impl Default for Options {
             page_limits: PageLimits::default(),
             watch_interval: Some(DEFAULT_WATCH_INTERVAL),
             tokens: TokenOptions::default(),
+            audit_data_writes: false,
+            audit_retention: None,
         }
     }
 }
@@ -112,6 +122,8 @@ struct Inner {
 #[derive(Clone)]
 pub struct Dynex {
     inner: Arc<Inner>,
+    /// Who this handle's changes are recorded for in the audit log ([`Dynex::acting`]).
+    actor: Option<Arc<audit::Actor>>,
 }
 
 impl std::fmt::Debug for Dynex {
@@ -152,6 +164,7 @@ impl Dynex {
                 sqlite_writer: std::sync::Mutex::new(()),
                 jobs: jobs::table::LiveJobs::default(),
             }),
+            actor: None,
         };
         dynex.reload()?;
         if let Some(every) = interval {

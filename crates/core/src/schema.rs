@@ -254,6 +254,26 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// The audit log; times are Unix milliseconds.
+    dynex_audit (id) {
+        /// Ascending with time.
+        id -> BigInt,
+        /// When.
+        at_ms -> BigInt,
+        /// Who: the API key's, user's or client's name, or the CLI's operating-system user.
+        actor -> Text,
+        /// From where: the client's address, or `cli`.
+        source -> Text,
+        /// What, as `area.verb` (`key.create`).
+        action -> Text,
+        /// What it was done to (an alias, a key's or user's name).
+        target -> Text,
+        /// More, as a JSON object.
+        detail -> Text,
+    }
+}
+
 diesel::joinable!(dynex_entity_relation_field -> dynex_entity_relation (fk_relation));
 
 diesel::allow_tables_to_appear_in_same_query!(

@@ -9,6 +9,7 @@ use dynex_core::Dynex;
 use dynex_test_support::{TestDb, backend_tests, open_demo, run_sql};
 use serde_json::Value;
 
+mod audit;
 mod client;
 mod export;
 mod import;

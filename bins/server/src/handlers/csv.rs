@@ -4,7 +4,7 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use dynex_core::{CoreError, ImportMode, ImportObserver, ImportOptions, Reject};
+use dynex_core::{CoreError, Dynex, ImportMode, ImportObserver, ImportOptions, Reject};
 use dynex_csv::EntityWriter;
 use dynex_query::QueryError;
 use serde::Serialize;
@@ -217,7 +217,7 @@ impl ImportObserver for Collect {
 /// answer lists every rejected line with the first one's status. With `X-Is-Transactional:
 /// false` the good lines are kept, and the answer is `{"data", "errors"}`.
 pub(crate) async fn import(
-    state: web::Data<AppState>,
+    dynex: Dynex,
     alias: String,
     pairs: Vec<(String, String)>,
     body: web::Bytes,
@@ -234,7 +234,7 @@ pub(crate) async fn import(
         atomic: transactional,
         ..ImportOptions::default()
     };
-    let dynex = state.dynex.clone();
+
     let (summary, collected) = blocking(move || {
         let mut collect = Collect::default();
         let summary = dynex.import(&alias, &body[..], &options, &mut collect)?;

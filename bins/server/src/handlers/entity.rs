@@ -2,7 +2,8 @@
 //! and deletes of an entity's rows, in JSON or (through [`super::csv`]) CSV.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use dynex_core::{Method, WriteRequest};
+use dynex_auth::Principal;
+use dynex_core::{Actor, Dynex, Method, WriteRequest};
 
 use super::{blocking, csv};
 use crate::config::AppState;
@@ -65,6 +66,19 @@ fn write_method(method: &actix_web::http::Method) -> Method {
     }
 }
 
+/// The database as the caller, when the write is recorded in the audit log (an import always,
+/// other writes with `--audit-data-writes`); otherwise the shared handle, which costs nothing.
+fn acting(state: &AppState, principal: &Principal, req: &HttpRequest, import: bool) -> Dynex {
+    if import || state.dynex.audits_data_writes() {
+        state.dynex.acting(Actor {
+            name: principal.name.clone(),
+            source: crate::auth::client_address(req, state.trust_forwarded_for),
+        })
+    } else {
+        state.dynex.clone()
+    }
+}
+
 /// `POST`, `PATCH` or `PUT` on `/{alias}` or `/{alias}/{id}`: creates, updates or upserts the
 /// rows of the body (JSON, or CSV with `Content-Type: text/csv` on the collection), answered
 /// by [`respond::written`].
@@ -90,9 +104,10 @@ pub(crate) async fn write(
             Method::Update => dynex_core::ImportMode::Update,
             Method::Upsert => dynex_core::ImportMode::Upsert,
         };
-        return csv::import(state, alias, pairs, body, mode, transactional).await;
+        let dynex = acting(&state, &principal, &req, true);
+        return csv::import(dynex, alias, pairs, body, mode, transactional).await;
     }
-    let dynex = state.dynex.clone();
+    let dynex = acting(&state, &principal, &req, false);
     let by_id = id.is_some();
     let outcome = blocking(move || {
         dynex.write(&WriteRequest {
@@ -113,8 +128,9 @@ pub(crate) async fn write(
 pub(crate) async fn delete(
     state: web::Data<AppState>,
     caller: Authorized<Delete>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let dynex = state.dynex.clone();
+    let dynex = acting(&state, &caller.principal, &req, false);
     let allow = if caller.id.is_some() {
         "GET, PATCH, PUT"
     } else {

@@ -169,24 +169,6 @@ fn basic_credentials(req: &HttpRequest) -> Result<Option<(String, String)>, OAut
     Ok(Some((unescape(id), unescape(secret))))
 }
 
-/// The caller's address for rate limiting: the peer, or the first `X-Forwarded-For` hop when
-/// the server runs behind a trusted proxy.
-fn address(req: &HttpRequest, trust_forwarded_for: bool) -> String {
-    if trust_forwarded_for
-        && let Some(first) = req
-            .headers()
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-    {
-        return first.to_string();
-    }
-    req.peer_addr()
-        .map_or_else(|| "unknown".to_string(), |a| a.ip().to_string())
-}
-
 async fn read_form(
     req: &HttpRequest,
     payload: web::Payload,
@@ -229,7 +211,7 @@ async fn issue(
         client_secret: get("client_secret"),
         refresh_token: get("refresh_token"),
         scope: get("scope"),
-        address: address(&req, state.trust_forwarded_for),
+        address: crate::auth::client_address(&req, state.trust_forwarded_for),
     };
     if let Some((id, secret)) = basic_credentials(&req)? {
         if request.client_secret.is_some() {
@@ -249,7 +231,11 @@ async fn issue(
         request.client_id = Some(id);
         request.client_secret = Some(secret);
     }
-    let dynex = state.dynex.clone();
+    // A reused refresh token revokes its family: the audit log names the endpoint and address.
+    let dynex = state.dynex.acting(dynex_core::Actor {
+        name: "token endpoint".into(),
+        source: request.address.clone(),
+    });
     let grant = web::block(move || dynex.token(&request))
         .await
         .map_err(|e| core_error(&CoreError::Invalid(e.to_string())))??;
@@ -276,7 +262,10 @@ pub(crate) async fn revoke(
     else {
         return OAuthError::invalid_request("The parameter `token` is missing.").response();
     };
-    let dynex = state.dynex.clone();
+    let dynex = state.dynex.acting(dynex_core::Actor {
+        name: "token endpoint".into(),
+        source: crate::auth::client_address(&req, state.trust_forwarded_for),
+    });
     match web::block(move || dynex.revoke_token(&token)).await {
         Ok(Ok(())) => {
             let mut response = HttpResponse::Ok();

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 
 use dynex_schema::{EntityConfig, TableInfo};
 
+use crate::audit::Audit;
 use crate::error::CoreError;
 use crate::{Dynex, StoredEntity};
 
@@ -76,6 +77,14 @@ impl Dynex {
             return Err(CoreError::Config(errors));
         }
         store::save(&mut conn, configs)?;
+        for c in configs {
+            let audit = Audit::new("entity.save", &c.table_alias).with(serde_json::json!({
+                "table": c.table_name,
+                "active": c.is_active,
+                "fields": c.definition.fields.len(),
+            }));
+            self.audit(&mut conn, &audit);
+        }
         drop(conn);
         self.refresh()?;
         Ok(())
@@ -132,22 +141,31 @@ impl Dynex {
 
     /// Turns an entity on or off.
     pub fn set_entity_active(&self, alias: &str, active: bool) -> Result<(), CoreError> {
-        self.change(|conn| store::set_active(conn, alias, active))?
-            .then_some(())
-            .ok_or_else(|| CoreError::NotFound {
-                kind: "entity",
-                name: alias.to_string(),
-            })
+        let action = if active {
+            "entity.enable"
+        } else {
+            "entity.disable"
+        };
+        self.change(Audit::new(action, alias), |conn| {
+            store::set_active(conn, alias, active)
+        })?
+        .then_some(())
+        .ok_or_else(|| CoreError::NotFound {
+            kind: "entity",
+            name: alias.to_string(),
+        })
     }
 
     /// Removes an entity and its relations (the table itself is untouched).
     pub fn remove_entity(&self, alias: &str) -> Result<(), CoreError> {
-        self.change(|conn| store::remove(conn, alias))?
-            .then_some(())
-            .ok_or_else(|| CoreError::NotFound {
-                kind: "entity",
-                name: alias.to_string(),
-            })
+        self.change(Audit::new("entity.remove", alias), |conn| {
+            store::remove(conn, alias)
+        })?
+        .then_some(())
+        .ok_or_else(|| CoreError::NotFound {
+            kind: "entity",
+            name: alias.to_string(),
+        })
     }
 
     /// Creates and fills the demo catalog's tables and configuration unless they exist; returns

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use dynex_query::Dialect;
 use dynex_schema::{Catalog, Entity};
 
+use crate::audit::{Audit, Changed};
 use crate::config::{introspect, store};
 use crate::db;
 use crate::error::CoreError;
@@ -105,13 +106,20 @@ impl Dynex {
         Ok(())
     }
 
-    /// Runs a configuration or key change, then reloads this handle's snapshot so the change
-    /// applies to its next request (other processes notice it by the version).
-    pub(crate) fn change<R>(
+    /// Runs a configuration or key change, records it in the audit log when it changed
+    /// something, then reloads this handle's snapshot so the change applies to its next request
+    /// (other processes notice it by the version).
+    pub(crate) fn change<R: Changed>(
         &self,
+        audit: Audit,
         f: impl FnOnce(&mut db::AnyConnection) -> Result<R, CoreError>,
     ) -> Result<R, CoreError> {
-        let result = f(&mut *self.inner.db.conn()?)?;
+        let mut conn = self.inner.db.conn()?;
+        let result = f(&mut conn)?;
+        if result.changed() {
+            self.audit(&mut conn, &audit);
+        }
+        drop(conn);
         self.refresh()?;
         Ok(result)
     }
@@ -133,6 +141,9 @@ impl Dynex {
 /// listening session that was lost misses the notifications sent meanwhile.
 const LISTENER_FALLBACK: Duration = Duration::from_secs(1);
 
+/// How often audit entries past their retention are deleted.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
 /// How often a refresh that keeps failing is logged.
 const WARN_EVERY: Duration = Duration::from_secs(10);
 
@@ -149,12 +160,23 @@ pub(crate) fn spawn_watcher(inner: Weak<Inner>, every: Duration) {
             let mut listener = None;
             let mut asked = Instant::now();
             let mut warned: Option<Instant> = None;
+            let mut pruned: Option<Instant> = None;
             loop {
                 std::thread::sleep(every);
                 let Some(inner) = inner.upgrade() else {
                     return;
                 };
-                let dynex = Dynex { inner };
+                let dynex = Dynex { inner, actor: None };
+                if let Some(keep) = dynex.inner.options.audit_retention
+                    && pruned.is_none_or(|p| p.elapsed() >= PRUNE_EVERY)
+                {
+                    pruned = Some(Instant::now());
+                    match dynex.prune_audit(keep) {
+                        Ok(0) => {}
+                        Ok(n) => log::info!("deleted {n} audit entries past their retention"),
+                        Err(e) => log::warn!("pruning the audit log failed: {e}"),
+                    }
+                }
                 let due = match dynex.dialect() {
                     Dialect::Postgres => {
                         changed_or_lost(&dynex, &mut listener)

@@ -17,8 +17,9 @@ use dynex_auth::{Action, Principal};
 use dynex_query::{Condition, Dialect, ReadQuery};
 use dynex_schema::Entity;
 
+use crate::audit::Audit;
 use crate::error::CoreError;
-use crate::{Dynex, ReadPage, WriteHooks, WriteOutcome, WriteRequest};
+use crate::{Dynex, Method, ReadPage, WriteHooks, WriteOutcome, WriteRequest};
 
 /// Reading, writing and deleting rows of entities, and the hooks and writer lock around them.
 impl Dynex {
@@ -120,7 +121,21 @@ impl Dynex {
             respond: true,
         };
         let mut conn = self.inner.db.conn()?;
-        write::write(&mut conn, &ctx, &entity, request)
+        let outcome = write::write(&mut conn, &ctx, &entity, request)?;
+        if self.inner.options.audit_data_writes && !outcome.data.is_empty() {
+            let key = &entity.identifier().field_visible_name;
+            let identifiers: Vec<&serde_json::Value> =
+                outcome.data.iter().filter_map(|row| row.get(key)).collect();
+            let action = match request.method {
+                Method::Create => "data.create",
+                Method::Update => "data.update",
+                Method::Upsert => "data.upsert",
+            };
+            let audit = Audit::new(action, request.alias)
+                .with(serde_json::json!({ "identifiers": identifiers }));
+            self.audit(&mut conn, &audit);
+        }
+        Ok(outcome)
     }
 
     /// Deletes one row by identifier, or the rows matching the filters of `pairs`; atomic.
@@ -171,14 +186,29 @@ impl Dynex {
         let hooks = self.hooks();
         let _writer = self.sqlite_writer();
         let mut conn = self.inner.db.conn()?;
-        delete::delete(
+        let deleted = delete::delete(
             &mut conn,
             self.dialect(),
             &snapshot.catalog,
             &entity,
             &conditions,
             hooks.as_deref(),
-        )
+        )?;
+        if self.inner.options.audit_data_writes {
+            let detail = match id {
+                Some(id) => serde_json::json!({ "identifiers": [id], "rows": deleted }),
+                None => {
+                    let filters: serde_json::Map<String, serde_json::Value> = pairs
+                        .iter()
+                        .filter(|(k, _)| k.starts_with("filter["))
+                        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+                        .collect();
+                    serde_json::json!({ "filters": filters, "rows": deleted })
+                }
+            };
+            self.audit(&mut conn, &Audit::new("data.delete", alias).with(detail));
+        }
+        Ok(deleted)
     }
 
     /// Registers the hooks run around every write of this handle (and its clones), replacing

@@ -8,6 +8,9 @@ pub(crate) mod users;
 use chrono::NaiveDateTime;
 use dynex_auth::{Principal, PrincipalKind, Role, Scope, TokenError};
 
+use serde_json::json;
+
+use crate::audit::Audit;
 use crate::clock;
 use crate::config::store;
 use crate::error::CoreError;
@@ -29,7 +32,13 @@ impl Dynex {
             scopes.to_vec()
         };
         let dialect = self.dialect();
-        self.change(|conn| keys::create(conn, dialect, name, &scopes, valid_to))
+        let audit = Audit::new("key.create", name).with(json!({
+            "scopes": scopes.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "validTo": valid_to.map(|t| t.to_string()),
+        }));
+        self.change(audit, |conn| {
+            keys::create(conn, dialect, name, &scopes, valid_to)
+        })
     }
 
     /// Lists API keys (never their values).
@@ -40,12 +49,14 @@ impl Dynex {
 
     /// Revokes an API key by name.
     pub fn revoke_api_key(&self, name: &str) -> Result<(), CoreError> {
-        self.change(|conn| keys::revoke(conn, name))?
-            .then_some(())
-            .ok_or_else(|| CoreError::NotFound {
-                kind: "active API key",
-                name: name.to_string(),
-            })
+        self.change(Audit::new("key.revoke", name), |conn| {
+            keys::revoke(conn, name)
+        })?
+        .then_some(())
+        .ok_or_else(|| CoreError::NotFound {
+            kind: "active API key",
+            name: name.to_string(),
+        })
     }
 
     /// Checks a presented API key against the snapshot; no database round trip.
@@ -70,7 +81,8 @@ impl Dynex {
     /// Adds a dynex user with an Argon2id hash of `password`, which must pass
     /// [`dynex_auth::check_password_strength`] ([`CoreError::Invalid`] says why not).
     pub fn add_user(&self, name: &str, password: &str, role: Role) -> Result<UserInfo, CoreError> {
-        self.change(|conn| {
+        let audit = Audit::new("user.add", name).with(json!({"role": role.as_str()}));
+        self.change(audit, |conn| {
             let user = users::add(conn, name, password, role)?;
             store::bump_version(conn)?;
             Ok(user)
@@ -85,7 +97,7 @@ impl Dynex {
 
     /// Removes a user by name; the user's tokens are refused at once.
     pub fn remove_user(&self, name: &str) -> Result<(), CoreError> {
-        self.change(|conn| {
+        self.change(Audit::new("user.remove", name), |conn| {
             let removed = users::remove(conn, name)?;
             if removed {
                 tokens::forget_refresh_tokens(conn, name)?;
@@ -103,7 +115,7 @@ impl Dynex {
     /// Sets a user's password (checked for strength like [`Dynex::add_user`]) and revokes the
     /// tokens issued with the old one.
     pub fn set_user_password(&self, name: &str, password: &str) -> Result<(), CoreError> {
-        self.change(|conn| {
+        self.change(Audit::new("user.password", name), |conn| {
             let found = users::set_password(conn, name, password)?;
             if found {
                 tokens::revoke_user(conn, name)?;
@@ -126,12 +138,14 @@ impl Dynex {
 
     /// Revokes every token issued to a user until now (access and refresh tokens).
     pub fn revoke_user_tokens(&self, name: &str) -> Result<(), CoreError> {
-        self.change(|conn| tokens::revoke_user(conn, name))?
-            .then_some(())
-            .ok_or_else(|| CoreError::NotFound {
-                kind: "user",
-                name: name.to_string(),
-            })
+        self.change(Audit::new("user.revoke-tokens", name), |conn| {
+            tokens::revoke_user(conn, name)
+        })?
+        .then_some(())
+        .ok_or_else(|| CoreError::NotFound {
+            kind: "user",
+            name: name.to_string(),
+        })
     }
 }
 
@@ -140,7 +154,10 @@ impl Dynex {
     /// Adds an integration client allowed `scopes`; its secret is returned once and only its
     /// hash is stored.
     pub fn add_client(&self, id: &str, scopes: &[Scope]) -> Result<NewClient, CoreError> {
-        self.change(|conn| clients::add(conn, id, scopes))
+        let audit = Audit::new("client.add", id).with(json!({
+            "scopes": scopes.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        }));
+        self.change(audit, |conn| clients::add(conn, id, scopes))
     }
 
     /// Lists integration clients (never their secrets).
@@ -151,22 +168,26 @@ impl Dynex {
 
     /// Removes an integration client; its tokens are refused at once.
     pub fn remove_client(&self, id: &str) -> Result<(), CoreError> {
-        self.change(|conn| clients::remove(conn, id))?
-            .then_some(())
-            .ok_or_else(|| CoreError::NotFound {
-                kind: "client",
-                name: id.to_string(),
-            })
+        self.change(Audit::new("client.remove", id), |conn| {
+            clients::remove(conn, id)
+        })?
+        .then_some(())
+        .ok_or_else(|| CoreError::NotFound {
+            kind: "client",
+            name: id.to_string(),
+        })
     }
 
     /// Revokes every token issued to an integration client until now.
     pub fn revoke_client_tokens(&self, id: &str) -> Result<(), CoreError> {
-        self.change(|conn| clients::revoke_tokens(conn, id))?
-            .then_some(())
-            .ok_or_else(|| CoreError::NotFound {
-                kind: "client",
-                name: id.to_string(),
-            })
+        self.change(Audit::new("client.revoke-tokens", id), |conn| {
+            clients::revoke_tokens(conn, id)
+        })?
+        .then_some(())
+        .ok_or_else(|| CoreError::NotFound {
+            kind: "client",
+            name: id.to_string(),
+        })
     }
 }
 
@@ -196,7 +217,9 @@ impl Dynex {
                 Err(reused_family) => {
                     log::warn!("a used refresh token was presented again; its family is revoked");
                     drop(conn);
-                    self.change(|conn| tokens::revoke_family(conn, &reused_family, 0))?;
+                    let audit = Audit::new("token.revoke", "refresh token family")
+                        .with(json!({"reason": "a used refresh token was presented again"}));
+                    self.change(audit, |conn| tokens::revoke_family(conn, &reused_family, 0))?;
                     return Err(GrantError::InvalidGrant(
                         "The refresh token is invalid, expired or revoked.".into(),
                     ));
@@ -259,7 +282,7 @@ impl Dynex {
     pub fn revoke_token(&self, token: &str) -> Result<(), CoreError> {
         let target = if token.starts_with(dynex_auth::REFRESH_TOKEN_PREFIX) {
             let mut conn = self.inner.db.conn()?;
-            tokens::refresh_family(&mut conn, token)?.map(|f| (f, 0))
+            tokens::refresh_family(&mut conn, token)?.map(|f| (f, 0, "refresh token family".into()))
         } else {
             self.inner
                 .signer
@@ -269,11 +292,13 @@ impl Dynex {
                     (
                         c.fam,
                         i64::try_from(c.exp).unwrap_or(0).saturating_mul(1000),
+                        c.sub,
                     )
                 })
         };
-        if let Some((family, expires)) = target {
-            self.change(|conn| tokens::revoke_family(conn, &family, expires))?;
+        if let Some((family, expires, subject)) = target {
+            let audit = Audit::new("token.revoke", subject);
+            self.change(audit, |conn| tokens::revoke_family(conn, &family, expires))?;
         }
         Ok(())
     }

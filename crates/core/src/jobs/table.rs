@@ -19,6 +19,7 @@ use serde::Serialize;
 use serde_json::{Value as Json, json};
 
 use crate::Dynex;
+use crate::audit::Audit;
 use crate::clock::now_ms;
 use crate::db::{AnyConnection, on_backend};
 use crate::error::CoreError;
@@ -213,7 +214,15 @@ impl Dynex {
         ));
         {
             let _writer = self.sqlite_writer();
-            insert.execute(&mut *self.inner.db.conn()?)?;
+            let mut conn = self.inner.db.conn()?;
+            insert.execute(&mut conn)?;
+            let action = match job.kind {
+                JobKind::Import => "job.import",
+                JobKind::Export => "job.export",
+            };
+            let audit = Audit::new(action, &job.entity)
+                .with(serde_json::json!({"job": id, "fileName": job.file_name}));
+            self.audit(&mut conn, &audit);
         }
         self.job(&id)
     }

@@ -9,6 +9,7 @@
 use crate::Doc;
 
 mod access;
+mod audit;
 mod entities;
 mod jobs;
 mod op;
@@ -20,11 +21,12 @@ pub(crate) fn add(doc: &mut Doc<'_>) {
         "admin",
         "Entities (the Data Exchange API's configuration, in Spryker's installer shape), the \
          live tables they can expose, import and export of `configuration.json`, users, \
-         integration clients, API keys, and jobs (CSV imports run in the background, CSV \
-         exports, their history). Needs the `admin` scope. Secrets are shown once, when \
+         integration clients, API keys, jobs (CSV imports run in the background, CSV \
+         exports, their history) and the audit log. Needs the `admin` scope. Secrets are shown once, when \
          created.",
     );
     entities::add(doc);
     access::add(doc);
     jobs::add(doc);
+    audit::add(doc);
 }

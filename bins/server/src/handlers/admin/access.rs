@@ -7,7 +7,6 @@ use dynex_core::{CoreError, Dynex};
 use serde::Deserialize;
 
 use super::{body, on_name, run};
-use crate::config::AppState;
 use crate::error::ApiError;
 use crate::extract::Admin;
 use crate::respond::{created, ok};
@@ -20,11 +19,8 @@ fn scopes(list: &[String]) -> Result<Vec<Scope>, ApiError> {
 }
 
 /// `GET /admin/api/users`.
-pub(crate) async fn list_users(
-    state: web::Data<AppState>,
-    _: Admin,
-) -> Result<HttpResponse, ApiError> {
-    Ok(ok(run(&state, |d| d.list_users()).await?))
+pub(crate) async fn list_users(admin: Admin) -> Result<HttpResponse, ApiError> {
+    Ok(ok(run(&admin, |d| d.list_users()).await?))
 }
 
 #[derive(Deserialize)]
@@ -38,11 +34,7 @@ struct NewUser {
 
 /// `POST /admin/api/users` with `{name, password, role?}`; the role is `integrator` unless
 /// given.
-pub(crate) async fn add_user(
-    state: web::Data<AppState>,
-    bytes: web::Bytes,
-    _: Admin,
-) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn add_user(bytes: web::Bytes, admin: Admin) -> Result<HttpResponse, ApiError> {
     let user: NewUser = body(&bytes)?;
     let role: Role = user
         .role
@@ -50,7 +42,7 @@ pub(crate) async fn add_user(
         .unwrap_or("integrator")
         .parse()
         .map_err(|e| ApiError::Core(CoreError::Invalid(e)))?;
-    let info = run(&state, move |d| {
+    let info = run(&admin, move |d| {
         d.add_user(&user.name, &user.password, role)
     })
     .await?;
@@ -59,11 +51,10 @@ pub(crate) async fn add_user(
 
 /// `DELETE /admin/api/users/{name}`.
 pub(crate) async fn remove_user(
-    state: web::Data<AppState>,
-    _: Admin,
+    admin: Admin,
     name: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    on_name(state, name.into_inner(), Dynex::remove_user).await
+    on_name(admin, name.into_inner(), Dynex::remove_user).await
 }
 
 #[derive(Deserialize)]
@@ -74,32 +65,27 @@ struct NewPassword {
 
 /// `PUT /admin/api/users/{name}/password` with `{password}`.
 pub(crate) async fn set_password(
-    state: web::Data<AppState>,
     name: web::Path<String>,
     bytes: web::Bytes,
-    _: Admin,
+    admin: Admin,
 ) -> Result<HttpResponse, ApiError> {
     let name = name.into_inner();
     let new: NewPassword = body(&bytes)?;
-    run(&state, move |d| d.set_user_password(&name, &new.password)).await?;
+    run(&admin, move |d| d.set_user_password(&name, &new.password)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 /// `POST /admin/api/users/{name}/revoke-tokens`.
 pub(crate) async fn revoke_user(
-    state: web::Data<AppState>,
-    _: Admin,
+    admin: Admin,
     name: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    on_name(state, name.into_inner(), Dynex::revoke_user_tokens).await
+    on_name(admin, name.into_inner(), Dynex::revoke_user_tokens).await
 }
 
 /// `GET /admin/api/clients`.
-pub(crate) async fn list_clients(
-    state: web::Data<AppState>,
-    _: Admin,
-) -> Result<HttpResponse, ApiError> {
-    Ok(ok(run(&state, |d| d.list_clients()).await?))
+pub(crate) async fn list_clients(admin: Admin) -> Result<HttpResponse, ApiError> {
+    Ok(ok(run(&admin, |d| d.list_clients()).await?))
 }
 
 #[derive(Deserialize)]
@@ -110,41 +96,32 @@ struct NewClient {
 }
 
 /// `POST /admin/api/clients` with `{client_id, scopes}`: answers the client's secret once.
-pub(crate) async fn add_client(
-    state: web::Data<AppState>,
-    bytes: web::Bytes,
-    _: Admin,
-) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn add_client(bytes: web::Bytes, admin: Admin) -> Result<HttpResponse, ApiError> {
     let client: NewClient = body(&bytes)?;
     let scopes = scopes(&client.scopes)?;
-    let new = run(&state, move |d| d.add_client(&client.client_id, &scopes)).await?;
+    let new = run(&admin, move |d| d.add_client(&client.client_id, &scopes)).await?;
     Ok(created(new))
 }
 
 /// `DELETE /admin/api/clients/{id}`.
 pub(crate) async fn remove_client(
-    state: web::Data<AppState>,
-    _: Admin,
+    admin: Admin,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    on_name(state, id.into_inner(), Dynex::remove_client).await
+    on_name(admin, id.into_inner(), Dynex::remove_client).await
 }
 
 /// `POST /admin/api/clients/{id}/revoke-tokens`.
 pub(crate) async fn revoke_client(
-    state: web::Data<AppState>,
-    _: Admin,
+    admin: Admin,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    on_name(state, id.into_inner(), Dynex::revoke_client_tokens).await
+    on_name(admin, id.into_inner(), Dynex::revoke_client_tokens).await
 }
 
 /// `GET /admin/api/keys`.
-pub(crate) async fn list_keys(
-    state: web::Data<AppState>,
-    _: Admin,
-) -> Result<HttpResponse, ApiError> {
-    Ok(ok(run(&state, |d| d.list_api_keys()).await?))
+pub(crate) async fn list_keys(admin: Admin) -> Result<HttpResponse, ApiError> {
+    Ok(ok(run(&admin, |d| d.list_api_keys()).await?))
 }
 
 #[derive(Deserialize)]
@@ -158,11 +135,7 @@ struct NewKey {
 }
 
 /// `POST /admin/api/keys` with `{name, scopes?, valid_to?}`: answers the key once.
-pub(crate) async fn create_key(
-    state: web::Data<AppState>,
-    bytes: web::Bytes,
-    _: Admin,
-) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn create_key(bytes: web::Bytes, admin: Admin) -> Result<HttpResponse, ApiError> {
     let key: NewKey = body(&bytes)?;
     let scopes = scopes(&key.scopes)?;
     let valid_to = key
@@ -170,7 +143,7 @@ pub(crate) async fn create_key(
         .as_deref()
         .map(|t| dynex_core::parse_valid_to(t).map_err(|e| ApiError::Core(e.into())))
         .transpose()?;
-    let new = run(&state, move |d| {
+    let new = run(&admin, move |d| {
         d.create_api_key(&key.name, &scopes, valid_to)
     })
     .await?;
@@ -179,9 +152,8 @@ pub(crate) async fn create_key(
 
 /// `DELETE /admin/api/keys/{name}`.
 pub(crate) async fn revoke_key(
-    state: web::Data<AppState>,
-    _: Admin,
+    admin: Admin,
     name: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    on_name(state, name.into_inner(), Dynex::revoke_api_key).await
+    on_name(admin, name.into_inner(), Dynex::revoke_api_key).await
 }

@@ -9,7 +9,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{body, on_name, run};
-use crate::config::AppState;
 use crate::error::ApiError;
 use crate::extract::Admin;
 use crate::respond::{created, ok};
@@ -22,11 +21,8 @@ struct TableSummary {
 }
 
 /// `GET /admin/api/tables`: the live tables but dynex's own, each with the entity exposing it.
-pub(crate) async fn list_tables(
-    state: web::Data<AppState>,
-    _: Admin,
-) -> Result<HttpResponse, ApiError> {
-    let tables = run(&state, |d| {
+pub(crate) async fn list_tables(admin: Admin) -> Result<HttpResponse, ApiError> {
+    let tables = run(&admin, |d| {
         let entities = d.entities()?;
         Ok(d.tables()?
             .into_iter()
@@ -47,12 +43,11 @@ pub(crate) async fn list_tables(
 
 /// A live table's columns and keys, with the configuration `POST /entities` would store for it.
 pub(crate) async fn show_table(
-    state: web::Data<AppState>,
-    _: Admin,
+    admin: Admin,
     name: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let name = name.into_inner();
-    let (table, suggested) = run(&state, move |d| {
+    let (table, suggested) = run(&admin, move |d| {
         if dynex_schema::is_reserved_table(&name) {
             return Err(CoreError::NotFound {
                 kind: "table",
@@ -83,11 +78,8 @@ struct EntitySummary {
 }
 
 /// `GET /admin/api/entities`: every stored entity, served or not.
-pub(crate) async fn list_entities(
-    state: web::Data<AppState>,
-    _: Admin,
-) -> Result<HttpResponse, ApiError> {
-    let list = run(&state, |d| {
+pub(crate) async fn list_entities(admin: Admin) -> Result<HttpResponse, ApiError> {
+    let list = run(&admin, |d| {
         let snapshot = d.snapshot();
         Ok(d.entities()?
             .into_iter()
@@ -109,12 +101,11 @@ pub(crate) async fn list_entities(
 
 /// One entity: its configuration, whether it is served, and index warnings.
 pub(crate) async fn show_entity(
-    state: web::Data<AppState>,
-    _: Admin,
+    admin: Admin,
     alias: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let alias = alias.into_inner();
-    let shown = run(&state, move |d| {
+    let shown = run(&admin, move |d| {
         let stored = d.stored_entity(&alias)?;
         let warnings: Vec<String> = d
             .index_warnings(&stored.config)?
@@ -147,13 +138,9 @@ fn yes() -> bool {
 }
 
 /// Exposes a live table with the configuration introspection suggests (as `dynex entity add`).
-pub(crate) async fn add_entity(
-    state: web::Data<AppState>,
-    bytes: web::Bytes,
-    _: Admin,
-) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn add_entity(bytes: web::Bytes, admin: Admin) -> Result<HttpResponse, ApiError> {
     let new: NewEntity = body(&bytes)?;
-    let config = run(&state, move |d| {
+    let config = run(&admin, move |d| {
         d.add_entity(&new.table, new.alias.as_deref(), new.active)
     })
     .await?;
@@ -164,10 +151,9 @@ pub(crate) async fn add_entity(
 /// installer shape), checked against the live schema: all problems are answered, one error
 /// each, and nothing is stored.
 pub(crate) async fn save_entity(
-    state: web::Data<AppState>,
     alias: web::Path<String>,
     bytes: web::Bytes,
-    _: Admin,
+    admin: Admin,
 ) -> Result<HttpResponse, ApiError> {
     let alias = alias.into_inner();
     let config: EntityConfig = serde_json::from_slice(&bytes).map_err(|e| {
@@ -182,7 +168,7 @@ pub(crate) async fn save_entity(
             config.table_alias
         ))));
     }
-    let saved = run(&state, move |d| {
+    let saved = run(&admin, move |d| {
         d.save_entities(std::slice::from_ref(&config))?;
         Ok(d.stored_entity(&alias)?.config)
     })
@@ -192,19 +178,15 @@ pub(crate) async fn save_entity(
 
 /// `DELETE /admin/api/entities/{alias}`.
 pub(crate) async fn remove_entity(
-    state: web::Data<AppState>,
-    _: Admin,
+    admin: Admin,
     alias: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    on_name(state, alias.into_inner(), Dynex::remove_entity).await
+    on_name(admin, alias.into_inner(), Dynex::remove_entity).await
 }
 
 /// Every entity in Spryker's installer `configuration.json` shape, as `dynex entity export`.
-pub(crate) async fn export_configuration(
-    state: web::Data<AppState>,
-    _: Admin,
-) -> Result<HttpResponse, ApiError> {
-    let all = run(&state, |d| d.export_configuration(&[])).await?;
+pub(crate) async fn export_configuration(admin: Admin) -> Result<HttpResponse, ApiError> {
+    let all = run(&admin, |d| d.export_configuration(&[])).await?;
     Ok(HttpResponse::Ok()
         .insert_header((
             actix_web::http::header::CONTENT_DISPOSITION,
@@ -215,12 +197,11 @@ pub(crate) async fn export_configuration(
 
 /// Imports a Spryker installer `configuration.json` (or one entry): all or nothing.
 pub(crate) async fn import_configuration(
-    state: web::Data<AppState>,
     bytes: web::Bytes,
-    _: Admin,
+    admin: Admin,
 ) -> Result<HttpResponse, ApiError> {
     let text = String::from_utf8(bytes.to_vec())
         .map_err(|_| ApiError::Core(CoreError::ConfigFormat("the body is not UTF-8".into())))?;
-    let aliases = run(&state, move |d| d.import_configuration(&text)).await?;
+    let aliases = run(&admin, move |d| d.import_configuration(&text)).await?;
     Ok(ok(json!({ "imported": aliases })))
 }

@@ -121,7 +121,7 @@ fn attachment(name: &str) -> (header::HeaderName, String) {
 /// job; `GET /admin/api/jobs/{id}` follows it.
 pub(crate) async fn import(
     state: web::Data<AppState>,
-    Admin(principal): Admin,
+    admin: Admin,
     req: HttpRequest,
     mut payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
@@ -154,7 +154,7 @@ pub(crate) async fn import(
     if state.dynex.snapshot().catalog.entity(&entity).is_none() {
         return Err(ApiError::Core(CoreError::UnknownEntity(entity)));
     }
-    entity_scope(&principal, Action::Write, &entity)?;
+    entity_scope(&admin.principal, Action::Write, &entity)?;
     let mode = get("mode")
         .map_or(Ok(ImportMode::Insert), |m| m.parse())
         .map_err(invalid)?;
@@ -202,19 +202,19 @@ pub(crate) async fn import(
         file.write_all(&chunk)
             .map_err(|e| ApiError::Internal(format!("cannot store the upload: {e}")))?;
     }
-    let dynex = state.dynex.clone();
+    let dynex = admin.dynex.clone();
     let job = blocking(move || {
         dynex.create_job(NewJob {
             kind: JobKind::Import,
             entity,
             file_name,
             options: shown,
-            created_by: principal.name,
+            created_by: admin.principal.name.clone(),
             bytes_total: Some(size),
         })
     })
     .await?;
-    let dynex = state.dynex.clone();
+    let dynex = admin.dynex.clone();
     let id = job.id.clone();
     // A thread of its own: an import may take minutes, longer than the blocking pool should
     // be held.
@@ -262,7 +262,7 @@ struct ExportJob {
 pub(crate) async fn export(
     state: web::Data<AppState>,
     bytes: web::Bytes,
-    Admin(principal): Admin,
+    admin: Admin,
 ) -> Result<HttpResponse, ApiError> {
     let asked: ExportJob = serde_json::from_slice(&bytes)
         .map_err(|e| invalid(format!("invalid request body: {e}")))?;
@@ -291,8 +291,8 @@ pub(crate) async fn export(
     {
         return Err(ApiError::Core(CoreError::UnknownEntity(asked.entity)));
     }
-    entity_scope(&principal, Action::Read, &asked.entity)?;
-    let dynex = state.dynex.clone();
+    entity_scope(&admin.principal, Action::Read, &asked.entity)?;
+    let dynex = admin.dynex.clone();
     let alias = asked.entity.clone();
     let (plan, job) = blocking(move || {
         let plan = dynex.plan_export(&alias, &request)?;
@@ -306,7 +306,7 @@ pub(crate) async fn export(
                 "filters": request.filters.iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>(),
                 "changedSince": request.changed_since,
             }),
-            created_by: principal.name,
+            created_by: admin.principal.name.clone(),
             bytes_total: None,
         })?;
         Ok((plan, job))

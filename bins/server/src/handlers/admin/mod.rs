@@ -7,32 +7,33 @@
 //! bodies.
 
 pub(crate) mod access;
+pub(crate) mod audit;
 pub(crate) mod entities;
 pub(crate) mod jobs;
 
-use actix_web::{HttpResponse, web};
+use actix_web::HttpResponse;
 use dynex_core::{CoreError, Dynex};
 
 use super::blocking;
-use crate::config::AppState;
 use crate::error::ApiError;
+use crate::extract::Admin;
 
-/// Runs `f` off the async workers.
+/// Runs `f` off the async workers, on the database as the caller (see the audit log).
 async fn run<R: Send + 'static>(
-    state: &web::Data<AppState>,
+    admin: &Admin,
     f: impl FnOnce(Dynex) -> Result<R, CoreError> + Send + 'static,
 ) -> Result<R, ApiError> {
-    let dynex = state.dynex.clone();
+    let dynex = admin.dynex.clone();
     blocking(move || f(dynex)).await
 }
 
 /// Runs `op` on the named user, client, key or entity and answers 204.
 async fn on_name(
-    state: web::Data<AppState>,
+    admin: Admin,
     name: String,
     op: fn(&Dynex, &str) -> Result<(), CoreError>,
 ) -> Result<HttpResponse, ApiError> {
-    run(&state, move |d| op(&d, &name)).await?;
+    run(&admin, move |d| op(&d, &name)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -411,6 +411,15 @@ impl Dynex {
         let elapsed = started.elapsed().as_secs_f64();
         summary.seconds = elapsed;
         summary.rows_per_second = rate(summary.read, elapsed);
+        if summary.committed {
+            let audit = crate::audit::Audit::new("data.import", alias).with(serde_json::json!({
+                "mode": summary.mode,
+                "inserted": summary.inserted,
+                "updated": summary.updated,
+                "rejected": summary.rejected,
+            }));
+            self.audit(&mut conn, &audit);
+        }
         Ok(summary)
     }
 }

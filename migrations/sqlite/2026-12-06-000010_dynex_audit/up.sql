@@ -1,0 +1,12 @@
+-- The audit log: who changed the configuration, keys, users, clients, tokens and jobs (and,
+-- when asked, data), when and from where. Times are Unix milliseconds.
+CREATE TABLE dynex_audit (
+    id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+    at_ms BIGINT NOT NULL,
+    actor VARCHAR(255) NOT NULL,
+    source VARCHAR(255) NOT NULL,
+    action VARCHAR(64) NOT NULL,
+    target VARCHAR(255) NOT NULL,
+    detail TEXT NOT NULL
+);
+CREATE INDEX dynex_audit_at ON dynex_audit (at_ms);
