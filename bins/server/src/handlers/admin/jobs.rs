@@ -295,7 +295,7 @@ pub(crate) async fn export(
     let dynex = state.dynex.clone();
     let alias = asked.entity.clone();
     let (plan, job) = blocking(move || {
-        let plan = dynex.plan_export(&alias, &request)?;
+        let plan = dynex.plan_export(&alias, &request, Some(&principal))?;
         let job = dynex.create_job(NewJob {
             kind: JobKind::Export,
             entity: alias.clone(),
