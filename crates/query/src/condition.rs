@@ -4,8 +4,11 @@
 
 use dynex_schema::{Entity, Value};
 
-use crate::ast::{Condition, PatternPart, Related};
-use crate::cast::{array_literal, array_type, compare_value, field_lhs, field_rhs, sort_expr};
+use crate::ast::{Comparison, Condition, PatternPart, Related};
+use crate::cast::{
+    array_literal, array_type, compare_value, exact_column, exact_text, exact_value, field_lhs,
+    field_rhs, sort_expr,
+};
 use crate::sort::{Keyset, Sort, nullable};
 use crate::sql::{Dialect, Sql};
 
@@ -47,9 +50,16 @@ fn condition_at(sql: &mut Sql, dialect: Dialect, entity: &Entity, c: &Condition,
         Condition::Compare(i, op, v) => {
             let field = &entity.fields()[*i];
             sql.push("(");
-            field_lhs(sql, dialect, field.ty, &field.field_name);
-            sql.push(" ").push(op.sql()).push(" ");
-            field_rhs(sql, dialect, v);
+            if *op == Comparison::Ne && exact_text(dialect, entity, *i) {
+                // No index serves `<>`: the exact comparison alone.
+                exact_column(sql, &field.field_name);
+                sql.push(" <> ");
+                exact_value(sql, v);
+            } else {
+                field_lhs(sql, dialect, field.ty, &field.field_name);
+                sql.push(" ").push(op.sql()).push(" ");
+                field_rhs(sql, dialect, v);
+            }
             sql.push(")");
             return;
         }
@@ -104,6 +114,10 @@ fn condition_at(sql: &mut Sql, dialect: Dialect, entity: &Entity, c: &Condition,
         sql.push("1 = 0");
     }
     if !non_null.is_empty() {
+        let exact = exact_text(dialect, entity, index);
+        if exact {
+            sql.push("(");
+        }
         field_lhs(sql, dialect, field.ty, &field.field_name);
         if single {
             sql.push(" = ");
@@ -126,6 +140,20 @@ fn condition_at(sql: &mut Sql, dialect: Dialect, entity: &Entity, c: &Condition,
                 field_rhs(sql, dialect, v);
             }
             sql.push(end);
+        }
+        if exact {
+            // The collation's comparison finds the candidates (in an index, if there is one);
+            // this one keeps those equal byte for byte.
+            sql.push(" AND ");
+            exact_column(sql, &field.field_name);
+            sql.push(if single { " = " } else { " IN (" });
+            for (i, v) in non_null.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                exact_value(sql, v);
+            }
+            sql.push(if single { ")" } else { "))" });
         }
     }
     if has_null {
@@ -196,6 +224,16 @@ fn not_in(sql: &mut Sql, dialect: Dialect, entity: &Entity, index: usize, values
             .push(" AS ")
             .push(array_type(non_null[0]))
             .push("[]))");
+    } else if exact_text(dialect, entity, index) {
+        exact_column(sql, &field.field_name);
+        sql.push(" NOT IN (");
+        for (i, v) in non_null.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            exact_value(sql, v);
+        }
+        sql.push(")");
     } else {
         field_lhs(sql, dialect, field.ty, &field.field_name);
         sql.push(" NOT IN (");
@@ -486,6 +524,58 @@ fn key_after(sql: &mut Sql, dialect: Dialect, entity: &Entity, key: Sort, value:
 mod tests {
     use super::*;
     use crate::testing::{after, products};
+
+    /// Renders `c` on the products for `dialect`.
+    fn render(dialect: Dialect, e: &Entity, c: &Condition) -> String {
+        let mut sql = Sql::default();
+        condition(&mut sql, dialect, e, c);
+        sql.debug_text()
+    }
+
+    #[test]
+    fn mariadb_compares_text_exactly_behind_the_collation() {
+        let e = products(Some(&[
+            ("id", "int(11)", false),
+            ("sku", "varchar(64)", true),
+            ("price", "decimal(10,2)", true),
+        ]));
+        let text = |s: &str| Value::Text(s.into());
+        let eq = Condition::Eq(1, text("a"));
+        let within = Condition::In(1, vec![text("a"), text("b"), Value::Null]);
+        let ne = Condition::Compare(1, Comparison::Ne, text("a"));
+        let out = Condition::NotIn(1, vec![text("a"), text("b")]);
+        let bytes = "CAST(CONVERT(\"sku\" USING utf8mb4) AS BINARY)";
+        assert_eq!(
+            render(Dialect::Mysql, &e, &eq),
+            format!("((\"sku\" = ? AND {bytes} = CAST(? AS BINARY)))")
+        );
+        assert_eq!(
+            render(Dialect::Mysql, &e, &within),
+            format!(
+                "((\"sku\" IN (?, ?) AND {bytes} IN (CAST(? AS BINARY), CAST(? AS BINARY))) \
+                 OR \"sku\" IS NULL)"
+            )
+        );
+        assert_eq!(
+            render(Dialect::Mysql, &e, &ne),
+            format!("({bytes} <> CAST(? AS BINARY))")
+        );
+        assert_eq!(
+            render(Dialect::Mysql, &e, &out),
+            format!("({bytes} NOT IN (CAST(? AS BINARY), CAST(? AS BINARY)))")
+        );
+        // Ranges follow the column's collation, as its order does; numbers need no check.
+        let gt = Condition::Compare(1, Comparison::Gt, text("a"));
+        assert_eq!(render(Dialect::Mysql, &e, &gt), "(\"sku\" > ?)");
+        let price = Condition::Eq(2, Value::Decimal("1.50".into()));
+        assert_eq!(
+            render(Dialect::Mysql, &e, &price),
+            "(\"price\" = CAST(? AS DECIMAL(65,30)))"
+        );
+        // The other backends compare text exactly already.
+        assert_eq!(render(Dialect::Sqlite, &e, &eq), "(\"sku\" = ?)");
+        assert_eq!(render(Dialect::Sqlite, &e, &ne), "(\"sku\" <> ?)");
+    }
 
     #[test]
     fn identifier_order_pages_after_the_last_identifier() {

@@ -20,6 +20,7 @@ mod openapi;
 mod paging;
 mod query;
 mod read;
+mod same_answers;
 mod support;
 mod token;
 mod transactions;
