@@ -7,7 +7,10 @@ use serde_json::{Value, json};
 
 use crate::support::{TestApp, demo, enc};
 
-async_backend_tests!(text_comparisons_are_exact_for_reads_and_deletes,);
+async_backend_tests!(
+    text_comparisons_are_exact_for_reads_and_deletes,
+    in_and_nin_lists_are_capped,
+);
 
 /// The identifiers of the rows of a successful answer.
 fn ids(r: &crate::support::Reply) -> Vec<i64> {
@@ -132,4 +135,93 @@ async fn text_comparisons_are_exact_for_reads_and_deletes(db: TestDb) {
         .await;
     r.assert_error(404, "1303");
     assert_eq!(left(app.api("codes", &key).await), [json!("keep-me ")]);
+}
+
+/// A request's `in` and `nin` lists hold at most 1000 values together (each is a bound value
+/// and a lookup); one more is 400 `1320` for reads, counts and deletes alike, and deletes
+/// nothing. 1000 values work on every backend.
+async fn in_and_nin_lists_are_capped(db: TestDb) {
+    let (dx, app, key) = demo(&db).await;
+    reconfigure(&dx, "countries", |c| {
+        c["definition"]["isDeletable"] = json!(true);
+    });
+    dx.refresh().unwrap();
+    let list = |op: &str, n: i64| {
+        let values: Vec<i64> = (1..=n).collect();
+        enc(&json!({ op: values }).to_string())
+    };
+    let r = app
+        .api(
+            &format!(
+                "countries?filter[id_country]={}&meta=count",
+                list("in", 1000)
+            ),
+            &key,
+        )
+        .await;
+    assert_eq!(r.body["meta"]["count"], json!(12), "{r:?}");
+    let r = app
+        .api(
+            &format!(
+                "countries?filter[id_country]={}&meta=count",
+                list("nin", 1000)
+            ),
+            &key,
+        )
+        .await;
+    assert_eq!(r.body["meta"]["count"], json!(0), "{r:?}");
+    let message = "Invalid query parameter `filter[countries.id_country]`: the `in` and `nin` \
+                   lists of a request may hold at most 1000 values in all.";
+    for op in ["in", "nin"] {
+        let r = app
+            .api(
+                &format!("countries?filter[countries.id_country]={}", list(op, 1001)),
+                &key,
+            )
+            .await;
+        assert_eq!(r.assert_error(400, "1320"), message, "{op}");
+    }
+    // Several lists count together; `or` groups name their parameter.
+    let half = || {
+        let values: Vec<i64> = (1..=500).collect();
+        json!({ "nin": values })
+    };
+    let or = enc(&json!([{ "id_country": half() }, { "iso2_code": "AT" }]).to_string());
+    let r = app
+        .api(
+            &format!(
+                "countries?filter[id_country]={}&filter[or]={or}",
+                enc(&half().to_string())
+            ),
+            &key,
+        )
+        .await;
+    assert_eq!(r.status.as_u16(), 200, "{r:?}");
+    let r = app
+        .api(
+            &format!(
+                "countries?filter[id_country]={}&filter[iso2_code]={}&filter[or]={or}",
+                enc(&half().to_string()),
+                enc(r#"{"in": ["AT"]}"#)
+            ),
+            &key,
+        )
+        .await;
+    assert_eq!(
+        r.assert_error(400, "1320"),
+        "Invalid query parameter `filter[or]`: the `in` and `nin` lists of a request may hold \
+         at most 1000 values in all."
+    );
+    let before = app.all("countries", &key).await;
+    let r = app
+        .delete(
+            &format!(
+                "countries?filter[countries.id_country]={}",
+                list("in", 1001)
+            ),
+            &key,
+        )
+        .await;
+    assert_eq!(r.assert_error(400, "1320"), message);
+    assert_eq!(app.all("countries", &key).await, before);
 }
