@@ -114,6 +114,38 @@ pub(crate) fn field_lhs(sql: &mut Sql, dialect: Dialect, ty: FieldType, col: &st
     }
 }
 
+/// Whether an equality on field `index` needs a byte-wise check besides the column's own
+/// comparison: on MariaDB and MySQL, whose default collations (`utf8mb4_general_ci`…) ignore
+/// case and trailing spaces, for text compared as text. SQLite and PostgreSQL compare text
+/// exactly already.
+///
+/// The collation-aware comparison stays in front of the exact one, so that an index on the
+/// column still finds the candidates.
+pub(crate) fn exact_text(dialect: Dialect, entity: &Entity, index: usize) -> bool {
+    let field = &entity.fields()[index];
+    dialect == Dialect::Mysql
+        && matches!(field.ty, FieldType::String | FieldType::Json)
+        && entity.column(&field.field_name).is_none_or(|c| {
+            matches!(
+                c.kind,
+                ColumnKind::String | ColumnKind::Json | ColumnKind::Other
+            )
+        })
+}
+
+/// A column as the bytes of its UTF-8 text (MariaDB, MySQL), for [`exact_text`] checks: binary
+/// strings compare byte by byte, with case and trailing spaces.
+pub(crate) fn exact_column(sql: &mut Sql, col: &str) {
+    sql.push("CAST(CONVERT(")
+        .ident(col)
+        .push(" USING utf8mb4) AS BINARY)");
+}
+
+/// A bound text as the bytes of its UTF-8 text, compared with [`exact_column`].
+pub(crate) fn exact_value(sql: &mut Sql, value: &Value) {
+    sql.push("CAST(").bind(value.clone()).push(" AS BINARY)");
+}
+
 /// The PostgreSQL element type of an array of values like `value`, compared with a column as
 /// [`field_rhs`] compares one value.
 pub(crate) fn array_type(value: &Value) -> &'static str {

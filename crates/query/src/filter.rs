@@ -11,6 +11,9 @@ use crate::error::QueryError;
 /// The most conditions (operators, `or` groups and relation filters together) one request may
 /// hold, so that no request can make a statement of unbounded size.
 pub const MAX_CONDITIONS: usize = 100;
+/// The most values the `in` and `nin` lists of one request may hold together: each is a bound
+/// value (MariaDB takes at most 65,535 per statement) and costs the database a lookup.
+pub const MAX_LIST_VALUES: usize = 1000;
 /// How deep `or` groups and relation filters may nest.
 const MAX_DEPTH: usize = 4;
 
@@ -19,17 +22,35 @@ pub const OPERATORS: [&str; 11] = [
     "eq", "neq", "gt", "gte", "lt", "lte", "in", "nin", "like", "ilike", "isNull",
 ];
 
-/// Counts conditions against [`MAX_CONDITIONS`].
+/// Counts conditions against [`MAX_CONDITIONS`] and list values against [`MAX_LIST_VALUES`].
 #[derive(Default)]
-pub(crate) struct Budget(usize);
+pub(crate) struct Budget {
+    conditions: usize,
+    values: usize,
+}
 
 impl Budget {
     fn take(&mut self, name: &str) -> Result<(), QueryError> {
-        self.0 += 1;
-        if self.0 > MAX_CONDITIONS {
+        self.conditions += 1;
+        if self.conditions > MAX_CONDITIONS {
             return Err(QueryError::InvalidParameter {
                 name: name.to_string(),
                 reason: format!("a request may hold at most {MAX_CONDITIONS} filter conditions"),
+            });
+        }
+        Ok(())
+    }
+
+    /// Counts the `n` values of an `in` or `nin` list of the parameter `name`.
+    fn take_values(&mut self, n: usize, name: &str) -> Result<(), QueryError> {
+        self.values += n;
+        if self.values > MAX_LIST_VALUES {
+            return Err(QueryError::InvalidParameter {
+                name: name.to_string(),
+                reason: format!(
+                    "the `in` and `nin` lists of a request may hold at most {MAX_LIST_VALUES} \
+                     values in all"
+                ),
             });
         }
         Ok(())
@@ -122,7 +143,13 @@ pub(crate) fn parse_filter(
         && let Ok(serde_json::Value::Object(map)) = serde_json::from_str(trimmed)
         && (field.ty != FieldType::Json || is_ops(&map))
     {
-        operators(&target.entity, target.index, &map, budget)?
+        operators(
+            &target.entity,
+            target.index,
+            &map,
+            &format!("filter[{key}]"),
+            budget,
+        )?
     } else {
         budget.take("filter")?;
         let v = filter_value(field, field.ty.parse_text(value))?;
@@ -131,11 +158,13 @@ pub(crate) fn parse_filter(
     Ok(wrap(target.path, conditions))
 }
 
-/// The conditions of an operator object such as `{"gte": 10, "lt": 20}`, ANDed.
+/// The conditions of an operator object such as `{"gte": 10, "lt": 20}` of the query
+/// parameter `param`, ANDed.
 fn operators(
     entity: &Entity,
     index: usize,
     map: &serde_json::Map<String, serde_json::Value>,
+    param: &str,
     budget: &mut Budget,
 ) -> Result<Vec<Condition>, QueryError> {
     let field = &entity.fields()[index];
@@ -204,8 +233,16 @@ fn operators(
                     v => Condition::Compare(index, c, v),
                 }
             }
-            "in" => Condition::In(index, list(v)?),
-            "nin" => Condition::NotIn(index, list(v)?),
+            "in" => {
+                let values = list(v)?;
+                budget.take_values(values.len(), param)?;
+                Condition::In(index, values)
+            }
+            "nin" => {
+                let values = list(v)?;
+                budget.take_values(values.len(), param)?;
+                Condition::NotIn(index, values)
+            }
             like @ ("like" | "ilike") => {
                 if field.ty != FieldType::String || json_field {
                     return Err(refuse("`like` and `ilike` apply to string fields"));
@@ -321,7 +358,7 @@ fn or_groups(
             let field = &target.entity.fields()[target.index];
             let member = match v {
                 serde_json::Value::Object(map) if field.ty != FieldType::Json || is_ops(map) => {
-                    operators(&target.entity, target.index, map, budget)?
+                    operators(&target.entity, target.index, map, "filter[or]", budget)?
                 }
                 serde_json::Value::Array(_) => {
                     return Err(QueryError::InvalidFilterValue {
@@ -458,6 +495,41 @@ mod tests {
         assert!(run(&[(&format!("filter[{deep}]") as &str, "1")]).is_err());
         let ok = "countryTaxRates.self.self.self.id_tax_rate";
         assert!(run(&[(&format!("filter[{ok}]") as &str, "1")]).is_ok());
+    }
+
+    #[test]
+    fn list_values_are_bounded_per_request() {
+        let list = |n: usize| {
+            let values: Vec<String> = (0..n).map(|i| i.to_string()).collect();
+            format!("{{\"in\": [{}]}}", values.join(","))
+        };
+        let all = list(MAX_LIST_VALUES);
+        assert!(run(&[("filter[countries.id_country]", &all as &str)]).is_ok());
+        // The lists of a request count together, `or` groups included.
+        let half = list(MAX_LIST_VALUES / 2);
+        let or = format!("[{{\"id_country\": {half}}}]");
+        assert!(run(&[("filter[id_country]", &half as &str), ("filter[or]", &or)]).is_ok());
+        let one = r#"{"nin": [1]}"#;
+        assert_eq!(
+            run(&[
+                ("filter[id_country]", &half as &str),
+                ("filter[or]", &or),
+                ("filter[iso2_code]", one)
+            ]),
+            Err(QueryError::InvalidParameter {
+                name: "filter[iso2_code]".into(),
+                reason: format!(
+                    "the `in` and `nin` lists of a request may hold at most {MAX_LIST_VALUES} \
+                     values in all"
+                ),
+            })
+        );
+        let over = list(MAX_LIST_VALUES + 1);
+        let or = format!("[{{\"id_country\": {over}}}]");
+        assert!(matches!(
+            run(&[("filter[or]", &or as &str)]),
+            Err(QueryError::InvalidParameter { name, .. }) if name == "filter[or]"
+        ));
     }
 
     #[test]

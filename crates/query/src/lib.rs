@@ -47,7 +47,7 @@ pub use decode::{
     cell_text, decode_cell, decode_fields, decode_row, decode_values, value_from_json,
 };
 pub use error::QueryError;
-pub use filter::{MAX_CONDITIONS, OPERATORS};
+pub use filter::{MAX_CONDITIONS, MAX_LIST_VALUES, OPERATORS};
 pub use parse::parse;
 pub use select::{Select, count, select, select_cells, select_columns, select_ordered};
 pub use sort::{Keyset, KeysetError, Sort, order_keys, parse_sort};

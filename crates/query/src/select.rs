@@ -348,7 +348,7 @@ mod tests {
         assert_eq!(
             sql.debug_text(),
             "SELECT (json_build_array(\"id\", CAST(\"rate\" AS TEXT), \"active\"))::text AS row_json \
-             FROM (SELECT * FROM \"t\" WHERE (\"rate\" = CAST(? AS NUMERIC)) AND (\"id\" = ANY(CAST(? AS BIGINT[])) OR \"id\" IS NULL) \
+             FROM (SELECT * FROM \"t\" WHERE (\"rate\" = CAST(? AS NUMERIC)) AND (\"id\" IN (SELECT unnest(CAST(? AS BIGINT[]))) OR \"id\" IS NULL) \
              ORDER BY \"id\" LIMIT 10 OFFSET ?) AS dynex_page ORDER BY \"id\""
         );
         assert_eq!(sql.binds().nth(1), Some(&Value::Text("{\"1\"}".into())));

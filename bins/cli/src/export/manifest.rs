@@ -167,7 +167,7 @@ pub(crate) fn run(
             page_rows,
         };
         let plan = dynex
-            .plan_export(&step.entity, &request)
+            .plan_export(&step.entity, &request, None)
             .map_err(|e| anyhow::Error::new(e).context(context()))?;
         let name = expand(&step.file, &step.entity, &timestamp)
             .map_err(|e| anyhow::Error::new(CoreError::Invalid(e)).context(context()))?;

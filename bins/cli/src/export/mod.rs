@@ -38,7 +38,7 @@ pub(crate) fn run(
         changed_since: args.changed_since.clone(),
         page_rows: args.page_rows,
     };
-    let plan = dynex.plan_export(alias, &request)?;
+    let plan = dynex.plan_export(alias, &request, None)?;
     let started = Instant::now();
     let summary = match &args.output {
         None => write_csv(dynex, &plan, out)?,

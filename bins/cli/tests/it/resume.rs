@@ -22,7 +22,7 @@ fn keys(dx: &Dynex) -> Vec<String> {
         fields: vec!["category_key".into()],
         ..ExportRequest::default()
     };
-    let plan = dx.plan_export("categories", &request).expect("plan");
+    let plan = dx.plan_export("categories", &request, None).expect("plan");
     let mut out = Vec::new();
     dx.export_cells(&plan, |cells| {
         out.push(cells[0].to_string());

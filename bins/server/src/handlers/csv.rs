@@ -4,6 +4,7 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
+use dynex_auth::Principal;
 use dynex_core::{CoreError, Dynex, ImportMode, ImportObserver, ImportOptions, Reject};
 use dynex_csv::EntityWriter;
 use dynex_query::QueryError;
@@ -73,11 +74,13 @@ impl std::io::Write for ChunkWriter {
     }
 }
 
-/// `GET /{alias}` as CSV: every row matching the filters, streamed in keyset pages.
+/// `GET /{alias}` as CSV: every row matching the filters, streamed in keyset pages; the
+/// caller needs the read scope of every entity a relation filter looks into, as for JSON.
 pub(crate) async fn export(
     state: web::Data<AppState>,
     alias: String,
     pairs: Vec<(String, String)>,
+    principal: Principal,
 ) -> Result<HttpResponse, ApiError> {
     if let Some((name, _)) = pairs
         .iter()
@@ -109,7 +112,7 @@ pub(crate) async fn export(
     }
     let plan = state
         .dynex
-        .plan_export(&alias, &request)
+        .plan_export(&alias, &request, Some(&principal))
         .map_err(|e| match e {
             // The only invalid input left here is the list of fields.
             CoreError::Invalid(reason) => {

@@ -24,7 +24,7 @@ pub(crate) async fn get_collection(
         ..
     } = caller;
     if csv::wants_csv(&req) {
-        return csv::export(state, alias, pairs).await;
+        return csv::export(state, alias, pairs, principal).await;
     }
     let dynex = state.dynex.clone();
     let read_pairs = pairs.clone();

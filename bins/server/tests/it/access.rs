@@ -25,6 +25,7 @@ use crate::support::{
 async_backend_tests!(
     refused_requests_answer_the_documented_error_and_change_nothing,
     exactly_the_needed_scope_is_enough,
+    relation_filters_need_the_read_scope_of_the_entities_they_reach,
 );
 
 const UNAUTHORIZED: &str = "Unauthorized request.";
@@ -999,4 +1000,178 @@ async fn exactly_the_needed_scope_is_enough(db: TestDb) {
     assert_eq!(state.countries.len(), 12 + ROUNDS - 2 * ROUNDS);
     assert_eq!(state.price_products.len(), 36 - 2 * ROUNDS);
     assert!(state.tokens.iter().all(|(_, valid)| !*valid), "{state:?}");
+}
+
+// Relation filters.
+
+/// A request that filters on a relation, by which route and how it answers when allowed.
+struct Probe {
+    what: &'static str,
+    method: Method,
+    uri: String,
+    accept_csv: bool,
+    body: Option<Value>,
+    /// The status with the read scope of `tax-rates` too.
+    allowed: u16,
+}
+
+/// A filter on a relation reads the related rows: `filter[countryTaxRates.rate]={"gt":19}`
+/// told a key that may read only countries which tax rates exceed 19, one request per bit.
+/// Every way of filtering on a relation (plain, inside `or` groups, with `meta=count`, on one
+/// row, as CSV, in an export job, in a filtered DELETE) needs the read scope of the related
+/// entity: 403 naming it, and nothing deleted. With that scope the same requests work.
+async fn relation_filters_need_the_read_scope_of_the_entities_they_reach(db: TestDb) {
+    let dx = open_demo_with_secret(&db);
+    reconfigure(&dx, "countries", |c| {
+        c["definition"]["isDeletable"] = json!(true);
+    });
+    let app = TestApp::new(dx.clone()).await;
+    let narrow = parse(&[
+        "admin",
+        "dynamic-entity:countries:read",
+        "dynamic-entity:countries:delete",
+    ]);
+    let mut wide = narrow.clone();
+    wide.extend(parse(&["dynamic-entity:tax-rates:read"]));
+    let narrow = dx.create_api_key("narrow", &narrow, None).unwrap().key;
+    let wide = dx.create_api_key("wide", &wide, None).unwrap().key;
+    let rate = enc(r#"{"gt": 19}"#);
+    let or = enc(r#"[{"iso2_code": "XX"}, {"countryTaxRates.rate": {"gt": 19}}]"#);
+    let deep_or =
+        enc(r#"[{"iso2_code": "XX"}, {"or": [{"countryTaxRates.name": {"like": "A%"}}]}]"#);
+    // Matches country 6, which no tax rate references, so that the allowed delete succeeds.
+    let delete_or = enc(r#"[{"id_country": 6}, {"countryTaxRates.rate": {"gt": 1000}}]"#);
+    let get = |what, uri: String, allowed| Probe {
+        what,
+        method: Method::GET,
+        uri,
+        accept_csv: false,
+        body: None,
+        allowed,
+    };
+    let probes = vec![
+        get(
+            "plain",
+            entity(&format!("countries?filter[countryTaxRates.rate]={rate}")),
+            200,
+        ),
+        get(
+            "with the alias",
+            entity(&format!(
+                "countries?filter[countries.countryTaxRates.rate]={rate}"
+            )),
+            200,
+        ),
+        get(
+            "inside filter[or]",
+            entity(&format!("countries?filter[or]={or}")),
+            200,
+        ),
+        get(
+            "inside a nested filter[or]",
+            entity(&format!("countries?filter[or]={deep_or}")),
+            200,
+        ),
+        get(
+            "with meta=count",
+            entity(&format!(
+                "countries?meta=count&page[limit]=1&filter[countryTaxRates.rate]={rate}"
+            )),
+            200,
+        ),
+        get(
+            "on one row",
+            entity(&format!("countries/2?filter[countryTaxRates.rate]={rate}")),
+            200,
+        ),
+        Probe {
+            accept_csv: true,
+            ..get(
+                "as CSV",
+                entity(&format!("countries?filter[countryTaxRates.rate]={rate}")),
+                200,
+            )
+        },
+        Probe {
+            what: "in an export job",
+            method: Method::POST,
+            uri: "/admin/api/jobs/export".into(),
+            accept_csv: false,
+            body: Some(json!({"entity": "countries",
+                              "filters": {"filter[countryTaxRates.rate]": {"gt": 19}}})),
+            allowed: 200,
+        },
+        Probe {
+            what: "in a DELETE",
+            method: Method::DELETE,
+            uri: entity(&format!(
+                "countries?filter[countryTaxRates.rate]={}",
+                enc(r#"{"gt": 1000}"#)
+            )),
+            accept_csv: false,
+            body: None,
+            // Nothing matches: the filter was evaluated.
+            allowed: 404,
+        },
+        Probe {
+            what: "inside filter[or] of a DELETE",
+            method: Method::DELETE,
+            uri: entity(&format!("countries?filter[or]={delete_or}")),
+            accept_csv: false,
+            body: None,
+            allowed: 204,
+        },
+    ];
+    let send = |probe: &Probe, key: &str| {
+        let mut req = TestRequest::default()
+            .method(probe.method.clone())
+            .uri(&probe.uri)
+            .insert_header(("X-Api-Key", key.to_string()));
+        if probe.accept_csv {
+            req = req.insert_header(("Accept", "text/csv"));
+        }
+        if let Some(body) = &probe.body {
+            req = req
+                .insert_header((CONTENT_TYPE, "application/json"))
+                .set_payload(body.to_string());
+        }
+        app.send(req)
+    };
+    let rows = |alias: &str| {
+        let all = [("page[limit]".to_string(), "1000".to_string())];
+        dx.read_collection(alias, &all, None).unwrap().rows
+    };
+    let (countries, rates) = (rows("countries"), rows("tax-rates"));
+    for probe in &probes {
+        let r = send(probe, &narrow).await;
+        assert_eq!(
+            r.assert_error(403, "002"),
+            "Unauthorized request. The credentials lack the scope \
+             `dynamic-entity:tax-rates:read`.",
+            "{}: {r:?}",
+            probe.what
+        );
+        assert_eq!(
+            rows("countries"),
+            countries,
+            "{} deleted something",
+            probe.what
+        );
+        assert_eq!(rows("tax-rates"), rates, "{}", probe.what);
+    }
+    let jobs = dx.jobs(100).unwrap();
+    assert!(jobs.is_empty(), "a refused export is no job: {jobs:?}");
+    for probe in &probes {
+        let r = send(probe, &wide).await;
+        assert_eq!(r.status.as_u16(), probe.allowed, "{}: {r:?}", probe.what);
+    }
+    // What the allowed requests found: the countries whose tax rates exceed 19.
+    let r = app.get(&probes[0].uri, &wide).await;
+    assert_eq!(
+        r.column("iso2_code"),
+        [json!("AT"), json!("FR"), json!("NL")]
+    );
+    let r = app.get(&probes[4].uri, &wide).await;
+    assert_eq!(r.body["meta"], json!({"count": 3}), "{r:?}");
+    assert_eq!(rows("countries").len(), countries.len() - 1);
 }

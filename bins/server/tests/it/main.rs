@@ -23,6 +23,7 @@ mod paging;
 mod propagation;
 mod query;
 mod read;
+mod same_answers;
 mod support;
 mod token;
 mod transactions;

@@ -29,7 +29,7 @@ impl Dynex {
     /// With keyset paging (`page[size]`, `page[after]`) the answer carries the cursor of the
     /// next page; with `meta=count` the number of matching rows. A `principal` needs the read
     /// scope of the entity (checked before its alias is looked up) and of every entity the
-    /// include tree reaches; `None` is a trusted caller.
+    /// include tree or a relation filter reaches; `None` is a trusted caller.
     pub fn read_collection(
         &self,
         alias: &str,
@@ -58,7 +58,8 @@ impl Dynex {
     }
 
     /// The entity and the parsed query of a read, once the caller may read everything it
-    /// reaches: the entity before its alias is looked up, the include tree once parsed.
+    /// reaches: the entity before its alias is looked up, the filters and the include tree
+    /// once parsed.
     fn parse_read(
         &self,
         alias: &str,
@@ -70,7 +71,7 @@ impl Dynex {
         let entity = self.entity(&snapshot, alias)?;
         let resolve = |a: &str| snapshot.catalog.entity(a).cloned();
         let query = dynex_query::parse(&entity, &resolve, pairs, &self.page_limits())?;
-        access::require_included(principal, &query.include)?;
+        access::require_query(principal, &query)?;
         Ok((entity, query))
     }
 
@@ -142,7 +143,8 @@ impl Dynex {
     ///
     /// The entity must be deletable (1318); a collection delete needs a filter (1323); nothing
     /// matching is 1303; rows still referenced are refused with 1317 and nothing is deleted.
-    /// Returns how many rows were deleted. A `principal` needs the entity's delete scope.
+    /// Returns how many rows were deleted. A `principal` needs the entity's delete scope, and
+    /// the read scope of every entity a relation filter looks into.
     pub fn delete(
         &self,
         alias: &str,
@@ -180,6 +182,7 @@ impl Dynex {
                 if query.conditions.is_empty() {
                     return Err(CoreError::FilterRequired(alias.to_string()));
                 }
+                access::require_filtered(principal, &query.conditions)?;
                 query.conditions
             }
         };

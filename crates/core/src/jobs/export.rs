@@ -5,12 +5,14 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
+use dynex_auth::{Action, Principal};
 use dynex_query::{Condition, Keyset, Page, Select, Sort, order_keys, parse_sort, select_columns};
 use dynex_schema::{ColumnKind, Entity, FieldType, Value, normalize_datetime};
 use serde_json::Value as Json;
 
 use crate::Dynex;
 use crate::db::AnyConnection;
+use crate::engine::access;
 use crate::error::CoreError;
 
 /// Rows per page unless an export says otherwise: each page is one query that starts after the
@@ -309,15 +311,22 @@ impl RowWriter<'_> {
 impl Dynex {
     /// Checks an export of `alias` against its entity: filters, fields, sort and the
     /// `changed_since` time, every problem a coded error before anything is read.
+    ///
+    /// A `principal` (an export over the API, an export job) needs the read scope of the
+    /// entity and of every entity a relation filter looks into, as a read does; `None` is a
+    /// trusted caller (the CLI).
     pub fn plan_export(
         &self,
         alias: &str,
         request: &ExportRequest,
+        principal: Option<&Principal>,
     ) -> Result<ExportPlan, CoreError> {
+        access::require(principal, Action::Read, alias)?;
         let snapshot = self.snapshot();
         let entity = self.entity(&snapshot, alias)?;
         let resolve = |a: &str| snapshot.catalog.entity(a).cloned();
         let query = dynex_query::parse(&entity, &resolve, &request.filters, &self.page_limits())?;
+        access::require_filtered(principal, &query.conditions)?;
         if request.filters.iter().any(|(k, _)| k.starts_with("page")) || !query.include.is_empty() {
             return Err(CoreError::Invalid(
                 "an export reads every matching row: no page[…] or include".into(),

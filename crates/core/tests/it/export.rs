@@ -33,7 +33,7 @@ fn exports_bind_every_value_and_leave_the_pool_usable(db: TestDb) {
         ..ExportRequest::default()
     };
     for _ in 0..4 {
-        let plan = dx.plan_export("product-abstracts", &request).unwrap();
+        let plan = dx.plan_export("product-abstracts", &request, None).unwrap();
         let mut rows = Vec::new();
         let summary = dx
             .export_cells(&plan, |cells| {
@@ -79,7 +79,7 @@ fn a_copy_cut_short_is_an_error_not_a_short_export() {
          SELECT 'T' || g, 1, repeat('x', 200) FROM generate_series(1, 40000) AS g",
     );
     let plan = dx
-        .plan_export("product-abstracts", &ExportRequest::default())
+        .plan_export("product-abstracts", &ExportRequest::default(), None)
         .unwrap();
     let mut rows = 0;
     let result = dx.export_cells(&plan, |_| {
@@ -140,7 +140,9 @@ fn binary_copy_values_read_as_the_servers_own_text() {
         (field.validation.precision, field.validation.scale) = (None, None);
     }
     dx.save_entities(&[config]).unwrap();
-    let plan = dx.plan_export("typeds", &ExportRequest::default()).unwrap();
+    let plan = dx
+        .plan_export("typeds", &ExportRequest::default(), None)
+        .unwrap();
     let mut exported: Vec<Vec<String>> = Vec::new();
     dx.export_cells(&plan, |cells| {
         exported.push(cells.iter().map(|c| c.to_string()).collect());

@@ -293,9 +293,10 @@ pub(crate) async fn export(
     }
     entity_scope(&admin.principal, Action::Read, &asked.entity)?;
     let dynex = admin.dynex.clone();
+    let principal = admin.principal.clone();
     let alias = asked.entity.clone();
     let (plan, job) = blocking(move || {
-        let plan = dynex.plan_export(&alias, &request)?;
+        let plan = dynex.plan_export(&alias, &request, Some(&principal))?;
         let job = dynex.create_job(NewJob {
             kind: JobKind::Export,
             entity: alias.clone(),
