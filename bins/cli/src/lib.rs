@@ -378,6 +378,7 @@ pub fn classify(err: &anyhow::Error) -> (Exit, &'static str) {
             | CoreError::MissingScope(_)
             | CoreError::MethodNotAllowed(_)
             | CoreError::FilterRequired(_)
+            | CoreError::PreconditionFailed { .. }
             | CoreError::Busy => (Exit::Failure, "failed"),
         },
         None => (Exit::Failure, "failed"),

@@ -38,6 +38,7 @@ use dynex_query::{Dialect, PageLimits};
 pub use config::snapshot::Snapshot;
 pub use db::{Db, redact};
 pub use engine::hooks::{Batch, HookError, Operation, PendingRow, WriteHooks};
+pub use engine::precondition::{EntityTags, Precondition, row_etag};
 pub use engine::read::ReadPage;
 pub use engine::write::{Method, WriteOutcome, WriteRequest};
 pub use error::CoreError;
