@@ -195,7 +195,7 @@ impl Dynex {
                 if query.conditions.is_empty() {
                     return Err(CoreError::FilterRequired(alias.to_string()));
                 }
-                if let Some(header) = precondition.and_then(write::collection_failing) {
+                if let Some(header) = precondition.and_then(Precondition::failing_on_collection) {
                     return Err(CoreError::PreconditionFailed {
                         path: alias.to_string(),
                         header,

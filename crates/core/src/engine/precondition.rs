@@ -78,6 +78,19 @@ impl Precondition {
         }
         None
     }
+
+    /// The header that does not hold on a collection route: a collection exists but has no
+    /// entity tag, so `If-Match: *` holds and any list of tags does not (RFC 9110, 13.1.1), and
+    /// `If-None-Match: *` does not hold.
+    pub fn failing_on_collection(&self) -> Option<&'static str> {
+        if matches!(self.if_match, Some(EntityTags::List(_))) {
+            Some("If-Match")
+        } else if self.if_none_match == Some(EntityTags::Any) {
+            Some("If-None-Match")
+        } else {
+            None
+        }
+    }
 }
 
 /// Locks and reads the row of `entity` whose identifier is `id` inside `tx` and checks

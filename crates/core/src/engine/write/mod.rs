@@ -28,7 +28,7 @@ use serde_json::{Map, Value as Json};
 
 use crate::db::AnyConnection;
 use crate::engine::hooks::WriteHooks;
-use crate::engine::precondition::{self, EntityTags, Precondition};
+use crate::engine::precondition::{self, Precondition};
 use crate::engine::refusal::Abort;
 use crate::engine::tx::Tx;
 use crate::error::CoreError;
@@ -98,7 +98,7 @@ pub(crate) fn write<'a>(
     req: &WriteRequest<'_>,
 ) -> Result<WriteOutcome, CoreError> {
     if req.id.is_none()
-        && let Some(header) = ctx.precondition.and_then(collection_failing)
+        && let Some(header) = ctx.precondition.and_then(Precondition::failing_on_collection)
     {
         return Err(CoreError::PreconditionFailed {
             path: entity.alias().to_string(),
@@ -339,19 +339,6 @@ fn write_nodes<'a>(
         saved: active,
         errors,
     })
-}
-
-/// The header of `precondition` that fails on a collection route: a collection exists but has
-/// no entity tag, so `If-Match: *` holds and any list of tags does not (RFC 9110, 13.1.1), and
-/// `If-None-Match: *` does not hold.
-pub(crate) fn collection_failing(precondition: &Precondition) -> Option<&'static str> {
-    if matches!(precondition.if_match, Some(EntityTags::List(_))) {
-        Some("If-Match")
-    } else if precondition.if_none_match == Some(EntityTags::Any) {
-        Some("If-None-Match")
-    } else {
-        None
-    }
 }
 
 /// Row-by-row attempts always name the rows they refuse; an empty list would loop forever.
