@@ -144,7 +144,8 @@ impl Default for Metrics {
         let import_rows = Family::<RowResult, Counter>::default();
         registry.register(
             "import_rows",
-            "Rows of CSV imports, by result: inserted, updated, unchanged, rejected",
+            "Rows of CSV imports, by result: inserted, updated, unchanged (as written: not \
+             those of dry runs or of refused atomic files), rejected",
             import_rows.clone(),
         );
         let exports = Family::<Outcome, Counter>::default();
@@ -294,10 +295,12 @@ impl Metrics {
     pub(crate) fn import(&self, result: Result<&ImportSummary, &CoreError>) {
         let outcome = match result {
             Ok(summary) => {
+                // Rows of a dry run, or of an atomic file that was refused, were not written.
+                let kept = |n: u64| if summary.committed { n } else { 0 };
                 for (result, rows) in [
-                    ("inserted", summary.inserted),
-                    ("updated", summary.updated),
-                    ("unchanged", summary.unchanged),
+                    ("inserted", kept(summary.inserted)),
+                    ("updated", kept(summary.updated)),
+                    ("unchanged", kept(summary.unchanged)),
                     ("rejected", summary.rejected),
                 ] {
                     self.inner

@@ -51,10 +51,22 @@ pub(crate) async fn observe(
         path: req.path().to_string(),
     });
     let method = req.method().clone();
-    let request = req.request().clone();
+    // (The request cannot be cloned to answer an error here: routing needs it unshared.)
     let mut res = match next.call(req).await {
         Ok(res) => res.map_into_boxed_body(),
-        Err(e) => ServiceResponse::from_err(e, request),
+        Err(e) => {
+            let status = e.as_response_error().status_code().as_u16();
+            let finish = Finish {
+                metrics: metrics.map(|m| (m, UNMATCHED.to_string())),
+                log,
+                id,
+                method,
+                status,
+                started,
+            };
+            finish.done(0);
+            return Err(e);
+        }
     };
     if let (Some(expired), Some(timeout)) = (&expired, timeout)
         && expired.is_set()
