@@ -34,7 +34,7 @@ pub enum ApiError {
     #[error("body too large")]
     BodyTooLarge(usize),
     /// The request body did not arrive within the body timeout (in seconds).
-    #[error("The request body did not arrive within {0} seconds.")]
+    #[error("The request body did not arrive within the body timeout ({0} s).")]
     BodyTimeout(u64),
     /// No route matches.
     #[error("not found")]

@@ -174,7 +174,7 @@ codes! {
         "PATCH, PUT or DELETE with `If-Match` naming no current ETag of the row (it changed, or \
          does not exist), or `If-None-Match` naming its current one; nothing was written.";
     /// `1328`: the request body did not arrive in time.
-    BodyTimeout = "1328", 408, "The request body did not arrive within <n> seconds.",
+    BodyTimeout = "1328", 408, "The request body did not arrive within the body timeout (<n> s).",
         "The client sent the request's head but not its whole body within the body timeout; \
          the connection is closed.";
     /// `1401`: invalid input to the admin API or a CSV header that cannot be read.

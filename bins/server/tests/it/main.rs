@@ -19,6 +19,7 @@ mod nested;
 mod oauth;
 mod openapi;
 mod ops;
+mod ops_process;
 mod paging;
 mod query;
 mod read;
