@@ -96,8 +96,7 @@ impl Stream for Timed {
                 let granted = this.received / BYTES_PER_SECOND;
                 if granted != this.granted {
                     this.granted = granted;
-                    let deadline =
-                        this.start + this.timeout + Duration::from_secs(this.granted);
+                    let deadline = this.start + this.timeout + Duration::from_secs(this.granted);
                     this.sleep.as_mut().reset(deadline);
                 }
                 return Poll::Ready(Some(Ok(chunk)));

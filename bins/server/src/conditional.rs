@@ -100,9 +100,6 @@ mod tests {
             list(&["a", "b"])
         );
         // Only weak tags: If-Match can never hold.
-        assert_eq!(
-            precondition(&[("If-Match", "W/\"a\"")]).if_match,
-            list(&[])
-        );
+        assert_eq!(precondition(&[("If-Match", "W/\"a\"")]).if_match, list(&[]));
     }
 }

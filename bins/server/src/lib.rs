@@ -178,6 +178,6 @@ pub fn create_app(
         .route("/ui/app.css", web::get().to(ui::styles))
         .route("/health/live", web::get().to(health::live))
         .route("/health/ready", web::get().to(health::ready))
-        .route("/metrics", web::get().to(metrics::serve))
+        .route("/metrics", web::get().to(health::metrics))
         .default_service(web::to(not_found))
 }

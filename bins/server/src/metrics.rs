@@ -1,4 +1,5 @@
-//! `GET /metrics`: the server's metrics in the Prometheus text format (version 0.0.4).
+//! The server's metrics, which `GET /metrics` ([`crate::handlers::health`]) answers in the
+//! Prometheus text format (version 0.0.4).
 //!
 //! Requests are counted by route template (the route's pattern, such as
 //! `/dynamic-entity/{alias}/{id}`, never the path asked for, so the number of series stays
@@ -10,19 +11,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::http::Method;
-use actix_web::{HttpRequest, HttpResponse, web};
-use dynex_core::{CoreError, ImportSummary};
+use dynex_core::{CoreError, Dynex, ImportSummary};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
-
-use crate::auth;
-use crate::config::{AppState, MetricsAccess};
-use crate::error::ApiError;
-use crate::extract::query_pairs;
 
 /// Upper bounds of the latency buckets, in seconds: 0.5 ms to 10 s.
 const LATENCY_BUCKETS: [f64; 14] = [
@@ -265,7 +260,13 @@ impl Metrics {
 
     /// Counts a request answered: `route` is its route template, `elapsed` the time to the
     /// end of its body.
-    pub(crate) fn finished(&self, route: String, method: &'static str, status: u16, elapsed: Duration) {
+    pub(crate) fn finished(
+        &self,
+        route: String,
+        method: &'static str,
+        status: u16,
+        elapsed: Duration,
+    ) {
         self.inner.in_flight.dec();
         self.inner
             .latency
@@ -287,7 +288,10 @@ impl Metrics {
     /// Counts a failure of the database, if `error` is one.
     pub(crate) fn database_error(&self, error: &CoreError) {
         if let Some(kind) = database_error_kind(error) {
-            self.inner.database_errors.get_or_create(&Kind { kind }).inc();
+            self.inner
+                .database_errors
+                .get_or_create(&Kind { kind })
+                .inc();
         }
     }
 
@@ -308,7 +312,11 @@ impl Metrics {
                         .get_or_create(&RowResult { result })
                         .inc_by(rows);
                 }
-                if summary.rejected > 0 { "rejected" } else { "ok" }
+                if summary.rejected > 0 {
+                    "rejected"
+                } else {
+                    "ok"
+                }
             }
             Err(error) => {
                 self.database_error(error);
@@ -330,9 +338,9 @@ impl Metrics {
         self.inner.exports.get_or_create(&Outcome { outcome }).inc();
     }
 
-    /// The text of a scrape, with the pool and the configuration version read now.
-    fn render(&self, state: &AppState) -> Result<String, std::fmt::Error> {
-        let pool = state.dynex.db().status();
+    /// The text of a scrape, with `dynex`'s pool and configuration version read now.
+    pub(crate) fn render(&self, dynex: &Dynex) -> Result<String, std::fmt::Error> {
+        let pool = dynex.db().status();
         let inner = &self.inner;
         let in_use = pool.connections.saturating_sub(pool.idle);
         inner
@@ -349,31 +357,9 @@ impl Metrics {
         inner.connections_max.set(i64::from(pool.max));
         inner
             .config_version
-            .set(i64::try_from(state.dynex.snapshot().version).unwrap_or(i64::MAX));
+            .set(i64::try_from(dynex.snapshot().version).unwrap_or(i64::MAX));
         let mut text = String::with_capacity(8192);
         prometheus_client::encoding::prometheus_text::encode(&mut text, &inner.registry)?;
         Ok(text)
     }
-}
-
-/// `GET /metrics`: the Prometheus text format, to whoever `--metrics` lets in.
-pub(crate) async fn serve(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-) -> Result<HttpResponse, ApiError> {
-    match state.metrics_access {
-        MetricsAccess::Public => {}
-        MetricsAccess::Admin => {
-            auth::authorize_admin(&state.dynex, &req, &query_pairs(&req))?;
-        }
-        MetricsAccess::Off => return Err(ApiError::RouteNotFound),
-    }
-    let text = state
-        .metrics
-        .render(&state)
-        .map_err(|e| ApiError::Internal(format!("cannot encode the metrics: {e}")))?;
-    Ok(HttpResponse::Ok()
-        .content_type(prometheus_client::encoding::prometheus_text::CONTENT_TYPE)
-        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
-        .body(text))
 }

@@ -74,8 +74,10 @@ pub(crate) async fn observe(
         res = timed_out(res, timeout);
     }
     if let Some(m) = &metrics
-        && let Some(ApiError::Core(error)) =
-            res.response().error().and_then(|e| e.as_error::<ApiError>())
+        && let Some(ApiError::Core(error)) = res
+            .response()
+            .error()
+            .and_then(|e| e.as_error::<ApiError>())
     {
         m.database_error(error);
     }

@@ -65,7 +65,15 @@ mod tests {
         for good in ["a", "7f3c-11e9:req/1+x=", &"x".repeat(MAX_LEN)] {
             assert!(is_valid(good), "{good}");
         }
-        for bad in ["", "a b", "a\"b", "a\\b", "é", "tab\there", &"x".repeat(MAX_LEN + 1)] {
+        for bad in [
+            "",
+            "a b",
+            "a\"b",
+            "a\\b",
+            "é",
+            "tab\there",
+            &"x".repeat(MAX_LEN + 1),
+        ] {
             assert!(!is_valid(bad), "{bad}");
         }
     }

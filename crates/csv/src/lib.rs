@@ -353,7 +353,10 @@ impl<W: Write> EntityWriter<W> {
         let mut writer = EntityWriter {
             out,
             buffer: Vec::with_capacity(WRITE_BYTES + 4096),
-            columns: chosen.iter().map(|f| f.field_visible_name.clone()).collect(),
+            columns: chosen
+                .iter()
+                .map(|f| f.field_visible_name.clone())
+                .collect(),
             text: chosen.iter().map(|f| f.ty == FieldType::String).collect(),
             escape: false,
         };
@@ -573,6 +576,9 @@ mod tests {
              3,'@SUM(A1),0\n4,'-minus,0\n5,'\tTAB,0\n6,\"'\rCR\",0\n7,plain = text,-0.50\n"
         );
         let plain = write(false);
-        assert!(plain.contains("\n2,+49 30,1.00\n") && !plain.contains('\''), "{plain}");
+        assert!(
+            plain.contains("\n2,+49 30,1.00\n") && !plain.contains('\''),
+            "{plain}"
+        );
     }
 }

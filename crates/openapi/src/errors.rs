@@ -57,6 +57,12 @@ pub(crate) fn errors_ref(doc: &mut Doc<'_>) -> Value {
                         "type": "string",
                         "description": "CSV imports: the field at fault, when one is.",
                     },
+                    "requestId": {
+                        "type": "string",
+                        "description": "5xx answers: the request's id, as in the \
+                                        `X-Request-Id` header, under which the server logged \
+                                        the cause.",
+                    },
                 },
                 "additionalProperties": false,
             }),

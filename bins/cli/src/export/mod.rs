@@ -8,8 +8,8 @@ use dynex_core::{CoreError, Dynex, ExportPlan, ExportRequest, ExportSummary};
 use dynex_csv::EntityWriter;
 use serde_json::json;
 
-use crate::{ExportArgs, Formulas};
 use crate::output::{plural, print_json, write_file};
+use crate::{ExportArgs, Formulas};
 
 mod manifest;
 

@@ -116,7 +116,11 @@ async fn stale_if_match_is_412_and_changes_nothing(db: TestDb) {
             )
             .await;
             let field = path.split('/').next().unwrap();
-            let id = if field == "tax-sets" { "id_tax_set" } else { "id_tax_rate" };
+            let id = if field == "tax-sets" {
+                "id_tax_set"
+            } else {
+                "id_tax_rate"
+            };
             assert_eq!(
                 r.body,
                 json!([{
@@ -200,7 +204,10 @@ async fn matching_if_match_writes_and_changes_the_etag(db: TestDb) {
     )
     .await;
     assert_eq!(r.status.as_u16(), 200, "{r:?}");
-    assert_eq!(get(&app, "tax-sets/1", &key, &[]).await.data()["name"], "Put");
+    assert_eq!(
+        get(&app, "tax-sets/1", &key, &[]).await.data()["name"],
+        "Put"
+    );
 }
 
 /// DELETE with a stale tag is 412 and deletes nothing; with the current one it deletes. A row
@@ -273,7 +280,15 @@ async fn collection_writes_accept_only_if_match_any(db: TestDb) {
     let (_dx, app, key) = demo(&db).await;
     let tag = etag(&app, "tax-sets/1", &key).await;
     let body = json!({"data": [{"id_tax_set": 1, "name": "Collection"}]});
-    let r = write(&app, Method::PATCH, "tax-sets", &key, &body, &[("If-Match", &tag)]).await;
+    let r = write(
+        &app,
+        Method::PATCH,
+        "tax-sets",
+        &key,
+        &body,
+        &[("If-Match", &tag)],
+    )
+    .await;
     let message = r.assert_error(412, "1327");
     assert!(message.contains("`tax-sets`"), "{message}");
     let r = app
@@ -303,7 +318,15 @@ async fn collection_writes_accept_only_if_match_any(db: TestDb) {
         .map(|r| r["name"].clone())
         .collect();
     assert!(!names.contains(&json!("Collection")) && !names.contains(&json!("From CSV")));
-    let r = write(&app, Method::PATCH, "tax-sets", &key, &body, &[("If-Match", "*")]).await;
+    let r = write(
+        &app,
+        Method::PATCH,
+        "tax-sets",
+        &key,
+        &body,
+        &[("If-Match", "*")],
+    )
+    .await;
     assert_eq!(r.status.as_u16(), 200, "{r:?}");
 }
 
@@ -316,13 +339,25 @@ async fn concurrent_writers_with_one_etag_cannot_both_win(db: TestDb) {
         let body = json!({"data": {"name": format!("Writer {n}")}});
         let (app, key, tag) = (&app, key.clone(), tag.clone());
         async move {
-            write(app, Method::PATCH, "tax-sets/1", &key, &body, &[("If-Match", &tag)]).await
+            write(
+                app,
+                Method::PATCH,
+                "tax-sets/1",
+                &key,
+                &body,
+                &[("If-Match", &tag)],
+            )
+            .await
         }
     });
     let replies = futures_util::future::join_all(tries).await;
     let mut statuses: Vec<u16> = replies.iter().map(|r| r.status.as_u16()).collect();
     statuses.sort_unstable();
-    assert_eq!(statuses, [200, 412, 412, 412, 412, 412, 412, 412], "{replies:?}");
+    assert_eq!(
+        statuses,
+        [200, 412, 412, 412, 412, 412, 412, 412],
+        "{replies:?}"
+    );
     let winner = replies.iter().find(|r| r.status.as_u16() == 200).unwrap();
     let stored = get(&app, "tax-sets/1", &key, &[]).await;
     assert_eq!(stored.data()["name"], winner.written(200)["name"]);

@@ -100,17 +100,28 @@ async fn metrics_count_requests_by_route_template(db: TestDb) {
     app.api("countries/99999", &key)
         .await
         .assert_error(404, "1303");
-    app.get("/no/such/route", &key).await.assert_error(404, "007");
-    app.send(TestRequest::default().method(Method::from_bytes(b"BREW").unwrap()).uri("/health/live"))
-        .await;
+    app.get("/no/such/route", &key)
+        .await
+        .assert_error(404, "007");
+    app.send(
+        TestRequest::default()
+            .method(Method::from_bytes(b"BREW").unwrap())
+            .uri("/health/live"),
+    )
+    .await;
     let after = scrape(&app).await;
-    let moved = |labels: &[(&str, &str)]| after.get(requests, labels) - before.get(requests, labels);
+    let moved =
+        |labels: &[(&str, &str)]| after.get(requests, labels) - before.get(requests, labels);
     assert_eq!(moved(&get(COLLECTION, "200")), 2.0);
     assert_eq!(moved(&get(ONE, "200")), 1.0);
     assert_eq!(moved(&get(ONE, "404")), 1.0);
     assert_eq!(moved(&get("(unmatched)", "404")), 1.0);
     assert_eq!(
-        moved(&[("route", "/health/live"), ("method", "OTHER"), ("status", "404")]),
+        moved(&[
+            ("route", "/health/live"),
+            ("method", "OTHER"),
+            ("status", "404")
+        ]),
         1.0,
         "{:?}",
         after.series(requests)
@@ -174,16 +185,28 @@ async fn metrics_count_imports_exports_and_database_errors(db: TestDb) {
     let exported = r.raw.lines().count() - 1;
     let m = scrape(&app).await;
     assert_eq!(m.get("dynex_imports_total", &[("outcome", "ok")]), 1.0);
-    assert_eq!(m.get("dynex_imports_total", &[("outcome", "rejected")]), 1.0);
-    assert_eq!(m.get("dynex_import_rows_total", &[("result", "inserted")]), 2.0);
-    assert_eq!(m.get("dynex_import_rows_total", &[("result", "rejected")]), 1.0);
+    assert_eq!(
+        m.get("dynex_imports_total", &[("outcome", "rejected")]),
+        1.0
+    );
+    assert_eq!(
+        m.get("dynex_import_rows_total", &[("result", "inserted")]),
+        2.0
+    );
+    assert_eq!(
+        m.get("dynex_import_rows_total", &[("result", "rejected")]),
+        1.0
+    );
     assert_eq!(m.get("dynex_exports_total", &[("outcome", "ok")]), 1.0);
     assert_eq!(m.get("dynex_export_rows_total", &[]), exported as f64);
     assert!(m.series("dynex_database_errors_total").is_empty());
 
     break_countries(&dx);
     let r = app.api("countries", &key).await;
-    assert_eq!((r.status.as_u16(), &r.body[0]["code"]), (500, &json!("1391")));
+    assert_eq!(
+        (r.status.as_u16(), &r.body[0]["code"]),
+        (500, &json!("1391"))
+    );
     let m = scrape(&app).await;
     assert_eq!(
         m.get("dynex_database_errors_total", &[("kind", "statement")]),
@@ -208,7 +231,10 @@ fn break_countries(dx: &Dynex) {
 async fn metrics_access_follows_the_flag(db: TestDb) {
     let (dx, app, key) = demo(&db).await;
     assert_eq!(
-        app.send(TestRequest::get().uri("/metrics")).await.status.as_u16(),
+        app.send(TestRequest::get().uri("/metrics"))
+            .await
+            .status
+            .as_u16(),
         200
     );
     let with = |access| {
@@ -236,7 +262,11 @@ async fn metrics_access_follows_the_flag(db: TestDb) {
     let r = admin_only
         .send(TestRequest::get().uri(&format!("/metrics?api_key={}", enc(&admin))))
         .await;
-    assert_eq!(r.status.as_u16(), 200, "Prometheus can pass the key as a parameter");
+    assert_eq!(
+        r.status.as_u16(),
+        200,
+        "Prometheus can pass the key as a parameter"
+    );
     with(MetricsAccess::Off)
         .await
         .get("/metrics", &admin)
@@ -301,7 +331,10 @@ async fn server_errors_carry_the_request_id(db: TestDb) {
     );
     assert_eq!(r.header("x-request-id").as_deref(), Some("trace-500"));
     let r = app.api("countries/1", &key).await;
-    assert_eq!((r.status.as_u16(), &r.body[0]["code"]), (500, &json!("1391")));
+    assert_eq!(
+        (r.status.as_u16(), &r.body[0]["code"]),
+        (500, &json!("1391"))
+    );
     assert_eq!(
         r.body[0]["requestId"].as_str(),
         r.header("x-request-id").as_deref()
@@ -353,7 +386,9 @@ async fn back_office_exports_neutralise_formulas_and_api_exports_keep_them(db: T
     let export = |query: &str| {
         app.send(
             TestRequest::get()
-                .uri(&format!("/dynamic-entity/tax-rates?fields[tax-rates]=name,rate{query}"))
+                .uri(&format!(
+                    "/dynamic-entity/tax-rates?fields[tax-rates]=name,rate{query}"
+                ))
                 .insert_header(("X-Api-Key", key.as_str()))
                 .insert_header((ACCEPT, "text/csv")),
         )

@@ -117,7 +117,10 @@ fn json_logs_are_one_object_per_line_with_request_ids(db: TestDb) {
         .timeout(Duration::from_secs(10))
         .build();
     let ok = agent
-        .get(&format!("{}/dynamic-entity/countries?api_key={key}", server.base))
+        .get(&format!(
+            "{}/dynamic-entity/countries?api_key={key}",
+            server.base
+        ))
         .set("X-Request-Id", "json-log-1")
         .call()
         .expect("a read");

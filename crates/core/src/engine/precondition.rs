@@ -120,7 +120,9 @@ pub(crate) fn check(
     );
     let rows = load_json(tx.conn(), &sql).map_err(|e| abort(dialect, e))?;
     let current = match rows.first() {
-        Some(text) => Some(row_etag(&decode_row(entity, text).map_err(CoreError::Corrupt)?.0)),
+        Some(text) => Some(row_etag(
+            &decode_row(entity, text).map_err(CoreError::Corrupt)?.0,
+        )),
         None => None,
     };
     match precondition.failing(current.as_deref()) {
@@ -165,7 +167,10 @@ mod tests {
             if_match: Some(EntityTags::Any),
             if_none_match: None,
         };
-        assert_eq!((any.failing(Some("x")), any.failing(None)), (None, Some("If-Match")));
+        assert_eq!(
+            (any.failing(Some("x")), any.failing(None)),
+            (None, Some("If-Match"))
+        );
         let absent = Precondition {
             if_match: None,
             if_none_match: Some(EntityTags::Any),

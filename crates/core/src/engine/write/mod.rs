@@ -98,7 +98,9 @@ pub(crate) fn write<'a>(
     req: &WriteRequest<'_>,
 ) -> Result<WriteOutcome, CoreError> {
     if req.id.is_none()
-        && let Some(header) = ctx.precondition.and_then(Precondition::failing_on_collection)
+        && let Some(header) = ctx
+            .precondition
+            .and_then(Precondition::failing_on_collection)
     {
         return Err(CoreError::PreconditionFailed {
             path: entity.alias().to_string(),
