@@ -21,7 +21,7 @@ use actix_web::web::Bytes;
 use actix_web::{ResponseError, web};
 
 use crate::body_timeout;
-use crate::config::AppState;
+use crate::config::{AppState, MetricsAccess};
 use crate::error::ApiError;
 use crate::metrics::{Metrics, method_label};
 use crate::request_id;
@@ -42,7 +42,11 @@ pub(crate) async fn observe(
     let id = request_id::of(req.headers());
     let timeout = state.as_ref().and_then(|s| s.body_timeout);
     let expired = timeout.and_then(|t| body_timeout::limit(&mut req, t));
-    let metrics = state.as_ref().map(|s| s.metrics.clone());
+    // Nobody can read them with `--metrics off`: then they are not recorded either.
+    let metrics = state
+        .as_ref()
+        .filter(|s| s.metrics_access != MetricsAccess::Off)
+        .map(|s| s.metrics.clone());
     if let Some(m) = &metrics {
         m.started();
     }
@@ -87,6 +91,9 @@ pub(crate) async fn observe(
             log::error!(requestId = id.as_str(); "{error} (request {id})");
         }
         res = with_request_id(res, &id).await;
+    } else if let Some(error) = res.response().error() {
+        // What a client did wrong, for debugging (as actix-web's logger has it).
+        log::debug!(requestId = id.as_str(); "error in response: {error:?}");
     }
     if let Ok(value) = HeaderValue::from_str(&id) {
         res.headers_mut()
