@@ -355,9 +355,7 @@ impl Metrics {
             .connections_waiting
             .set(i64::try_from(pool.waiting).unwrap_or(i64::MAX));
         inner.connections_max.set(i64::from(pool.max));
-        inner
-            .config_version
-            .set(i64::try_from(dynex.snapshot().version).unwrap_or(i64::MAX));
+        inner.config_version.set(dynex.snapshot().version);
         let mut text = String::with_capacity(8192);
         prometheus_client::encoding::prometheus_text::encode(&mut text, &inner.registry)?;
         Ok(text)
