@@ -347,9 +347,22 @@ pub struct ExportArgs {
         conflicts_with_all = ["alias", "filters", "fields", "sort", "changed_since", "output"]
     )]
     pub manifest: Option<PathBuf>,
+    /// Text cells that start with =, +, -, @, a tab or a carriage return: `keep` them as stored, or `escape` them with a leading ' so that a spreadsheet shows them instead of running them as formulas (numbers are never changed; an escaped file no longer imports back unchanged).
+    #[arg(long, value_enum, default_value_t = Formulas::Keep)]
+    pub formulas: Formulas,
     /// Rows per query (keyset page); for tests and tuning.
     #[arg(long, value_name = "N", default_value_t = dynex_core::EXPORT_PAGE_ROWS, hide = true)]
     pub page_rows: u64,
+}
+
+/// What an export does with text cells that a spreadsheet would run as formulas.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Formulas {
+    /// Write them as stored.
+    #[default]
+    Keep,
+    /// Prefix them with `'`.
+    Escape,
 }
 
 fn parse_scope(s: &str) -> Result<Scope, String> {
@@ -402,6 +415,7 @@ pub fn classify(err: &anyhow::Error) -> (Exit, &'static str) {
             | CoreError::MissingScope(_)
             | CoreError::MethodNotAllowed(_)
             | CoreError::FilterRequired(_)
+            | CoreError::PreconditionFailed { .. }
             | CoreError::Busy => (Exit::Failure, "failed"),
         },
         None => (Exit::Failure, "failed"),

@@ -68,6 +68,10 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         max_body_bytes: args.max_body_bytes,
         max_upload_bytes: args.max_upload_bytes,
         trust_forwarded_for: args.trust_forwarded_for,
+        metrics_access: args.metrics,
+        body_timeout: (args.body_timeout > 0).then(|| Duration::from_secs(args.body_timeout)),
+        // One set of metrics for every worker's application.
+        metrics: crate::Metrics::default(),
     };
     let mut server = HttpServer::new(move || crate::create_app(dynex.clone(), config.clone()));
     if let Some(w) = args.workers {

@@ -2,8 +2,11 @@
 //! application built by [`crate::create_app`], and the state every handler shares.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use dynex_core::Dynex;
+
+use crate::metrics::Metrics;
 
 /// Command-line and environment settings of `dynex-server`.
 #[derive(Debug, Clone, clap::Parser)]
@@ -78,6 +81,39 @@ pub struct ServerArgs {
     /// only behind a proxy that sets that header itself.
     #[arg(long, env = "DYNEX_TRUST_FORWARDED_FOR")]
     pub trust_forwarded_for: bool,
+    /// Log lines as `text` or as `json`, one object per line.
+    #[arg(long, env = "DYNEX_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Who may read `/metrics`: anyone (`public`, like `/health`), credentials with the
+    /// `admin` scope (`admin`), or nobody (`off`: no route).
+    #[arg(long, env = "DYNEX_METRICS", value_enum, default_value_t = MetricsAccess::Public)]
+    pub metrics: MetricsAccess,
+    /// Seconds a client has to send a request's body after its head, one more per MiB
+    /// received; a later body is answered 408 (code 1328) and the connection closed. 0: no limit.
+    #[arg(long, env = "DYNEX_BODY_TIMEOUT", default_value_t = AppConfig::DEFAULT_BODY_TIMEOUT.as_secs())]
+    pub body_timeout: u64,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum LogFormat {
+    /// `env_logger`'s lines: time, level, target, message.
+    #[default]
+    Text,
+    /// One JSON object per line: `time`, `level`, `target`, `message` and the line's fields.
+    Json,
+}
+
+/// Who may read `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum MetricsAccess {
+    /// Anyone who reaches the server, as for `/health`.
+    #[default]
+    Public,
+    /// Callers with the `admin` scope (an API key, or a bearer token).
+    Admin,
+    /// Nobody: the route does not exist.
+    Off,
 }
 
 /// How the application is served, besides the database.
@@ -91,9 +127,19 @@ pub struct AppConfig {
     pub max_upload_bytes: usize,
     /// Take the client address for login rate limits from `X-Forwarded-For`.
     pub trust_forwarded_for: bool,
+    /// Who may read `/metrics`.
+    pub metrics_access: MetricsAccess,
+    /// The time a request body may take after the head (plus a second per MiB); `None` waits
+    /// as long as the client keeps the connection open.
+    pub body_timeout: Option<Duration>,
+    /// The request metrics; every application built with clones of one config shares them
+    /// (`dynex-server` builds one per worker thread).
+    pub metrics: Metrics,
 }
 
 impl AppConfig {
+    /// The default body timeout: 30 seconds.
+    pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
     /// The default body limit: 16 MiB, room for about 20,000 typical rows per request.
     pub const DEFAULT_MAX_BODY_BYTES: usize = dynex_core::DEFAULT_MAX_BODY_BYTES;
     /// The default upload limit of import jobs: 4 GiB.
@@ -107,6 +153,9 @@ impl Default for AppConfig {
             max_body_bytes: AppConfig::DEFAULT_MAX_BODY_BYTES,
             max_upload_bytes: AppConfig::DEFAULT_MAX_UPLOAD_BYTES,
             trust_forwarded_for: false,
+            metrics_access: MetricsAccess::default(),
+            body_timeout: Some(AppConfig::DEFAULT_BODY_TIMEOUT),
+            metrics: Metrics::default(),
         }
     }
 }
@@ -122,4 +171,10 @@ pub struct AppState {
     pub max_upload_bytes: usize,
     /// Take the client address from `X-Forwarded-For`.
     pub trust_forwarded_for: bool,
+    /// The request, import and export metrics.
+    pub metrics: Metrics,
+    /// Who may read `/metrics`.
+    pub metrics_access: MetricsAccess,
+    /// The body timeout (see [`AppConfig::body_timeout`]).
+    pub body_timeout: Option<Duration>,
 }

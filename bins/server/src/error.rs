@@ -33,6 +33,9 @@ pub enum ApiError {
     /// The request body is larger than the configured limit (in bytes).
     #[error("body too large")]
     BodyTooLarge(usize),
+    /// The request body did not arrive within the body timeout (in seconds).
+    #[error("The request body did not arrive within the body timeout ({0} s).")]
+    BodyTimeout(u64),
     /// No route matches.
     #[error("not found")]
     RouteNotFound,
@@ -50,6 +53,7 @@ impl ApiError {
             ApiError::InvalidToken(_) => Code::InvalidToken,
             ApiError::MethodNotAllowed(_) | ApiError::NotDeletable(..) => Code::MethodNotAllowed,
             ApiError::BodyTooLarge(_) => Code::BodyTooLarge,
+            ApiError::BodyTimeout(_) => Code::BodyTimeout,
             ApiError::RouteNotFound => Code::UnknownEntity,
             ApiError::Internal(_) => Code::Internal,
         }
@@ -65,7 +69,7 @@ impl ApiError {
                 TokenError::Revoked => "Invalid access token. The access token has been revoked.",
             }
             .to_string(),
-            ApiError::NotDeletable(..) => self.to_string(),
+            ApiError::NotDeletable(..) | ApiError::BodyTimeout(_) => self.to_string(),
             ApiError::BodyTooLarge(limit) => body_too_large(*limit),
             ApiError::MissingCredentials
             | ApiError::InvalidKey(_)
@@ -112,11 +116,9 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
+        // A server-side failure is logged by `observe`, with the request's id; its details
+        // never reach the client.
         let status = self.status();
-        if status.is_server_error() {
-            // Logged once, here, where it is answered; details never reach the client.
-            log::error!("{self}");
-        }
         let mut response = HttpResponse::build(status);
         match self {
             ApiError::MethodNotAllowed(allow) => {

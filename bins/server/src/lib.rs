@@ -9,16 +9,22 @@
 //! `handlers` (what each route does, by area).
 
 mod auth;
+mod body_timeout;
 mod boot;
+mod conditional;
 mod config;
 mod error;
 mod extract;
 mod handlers;
+mod logging;
+mod metrics;
+mod observe;
+mod request_id;
 mod respond;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::middleware::{ErrorHandlers, Logger};
+use actix_web::middleware::{ErrorHandlers, from_fn};
 use actix_web::{App, web};
 use dynex_core::Dynex;
 
@@ -26,17 +32,20 @@ use handlers::admin::{access, audit, entities, jobs};
 use handlers::{docs, entity, health, not_allowed, not_found, token, ui};
 
 pub use boot::run;
-pub use config::{AppConfig, AppState, ServerArgs};
+pub use config::{AppConfig, AppState, LogFormat, MetricsAccess, ServerArgs};
 pub use dynex_wire::{Code, ErrorObject};
 pub use error::ApiError;
 pub use handlers::docs::openapi_document;
+pub use logging::{init as init_logging, json_line};
+pub use metrics::Metrics;
 
 /// Methods of `/{alias}`, for `Allow` headers.
 const COLLECTION_METHODS: &str = "GET, POST, PATCH, PUT, DELETE";
 /// Methods of `/{alias}/{id}`, for `Allow` headers.
 const ONE_METHODS: &str = "GET, PATCH, PUT, DELETE";
 
-/// Builds the application: routes, JSON errors everywhere, and request logging without secrets.
+/// Builds the application: routes, JSON errors everywhere, request ids, metrics, body
+/// timeouts, and request logging without secrets.
 pub fn create_app(
     dynex: Dynex,
     config: AppConfig,
@@ -56,15 +65,14 @@ pub fn create_app(
             max_body_bytes: config.max_body_bytes,
             max_upload_bytes: config.max_upload_bytes,
             trust_forwarded_for: config.trust_forwarded_for,
+            metrics: config.metrics.clone(),
+            metrics_access: config.metrics_access,
+            body_timeout: config.body_timeout,
         }))
         .app_data(web::PayloadConfig::new(config.max_body_bytes))
         .wrap(ErrorHandlers::new().default_handler(respond::json_errors))
-        // The query string may carry `api_key`, so only the path is logged.
-        .wrap(
-            Logger::new("%a \"%{method}xi %{path}xi\" %s %b %T")
-                .custom_request_replace("method", |r| r.method().to_string())
-                .custom_request_replace("path", |r| r.path().to_string()),
-        )
+        // Outermost: it sees the final answer, the framework's own errors rewritten.
+        .wrap(from_fn(observe::observe))
         // The Data Exchange API.
         .service(
             web::scope(&prefix)
@@ -171,5 +179,6 @@ pub fn create_app(
         .route("/ui/app.css", web::get().to(ui::styles))
         .route("/health/live", web::get().to(health::live))
         .route("/health/ready", web::get().to(health::ready))
+        .route("/metrics", web::get().to(health::metrics))
         .default_service(web::to(not_found))
 }

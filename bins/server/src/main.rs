@@ -9,8 +9,9 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    dynex_server::run(dynex_server::ServerArgs::parse()).await
+    let args = dynex_server::ServerArgs::parse();
+    dynex_server::init_logging(args.log_format);
+    dynex_server::run(args).await
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! the one bridge from rendered [`Sql`] to diesel.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -341,6 +341,30 @@ pub struct Db {
     dialect: Dialect,
     attempts: Arc<Attempts>,
     statement_timeout: Option<Duration>,
+    /// Checkouts in progress: callers of [`Db::conn`] not yet handed a connection.
+    waiting: Arc<AtomicUsize>,
+}
+
+/// The pool's connections at one moment, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// Connections open, in use or idle.
+    pub connections: u32,
+    /// Open connections not in use.
+    pub idle: u32,
+    /// Callers waiting for a connection.
+    pub waiting: usize,
+    /// The most connections the pool opens.
+    pub max: u32,
+}
+
+/// Counts one caller of [`Db::conn`] as waiting until it is dropped.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl std::fmt::Debug for Db {
@@ -397,6 +421,7 @@ impl Db {
             dialect,
             attempts,
             statement_timeout: options.statement_timeout,
+            waiting: Arc::default(),
         })
     }
 
@@ -423,10 +448,23 @@ impl Db {
         self.dialect
     }
 
+    /// The pool's connections now: open, idle, the most it opens, and the callers waiting.
+    pub fn status(&self) -> PoolStatus {
+        let state = self.pool.state();
+        PoolStatus {
+            connections: state.connections,
+            idle: state.idle_connections,
+            waiting: self.waiting.load(Ordering::Relaxed),
+            max: self.pool.max_size(),
+        }
+    }
+
     /// Takes a connection from the pool.
     pub fn conn(&self) -> Result<Conn, CoreError> {
         // A mark left by a failure whose connection went back first must not condemn this one.
         crate::session::take_discard_mark();
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        let _waiting = Waiting(&self.waiting);
         self.pool
             .get()
             .map_err(|e| CoreError::Unavailable(e.to_string()))
@@ -746,6 +784,32 @@ mod tests {
             1,
             "settling opened a connection"
         );
+    }
+
+    /// The status counts connections in use, idle, and the callers waiting for one.
+    #[test]
+    fn status_counts_callers_waiting_for_a_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("status.db").display());
+        let db = Db::connect(&url, 2).unwrap();
+        let (a, b) = (db.conn().unwrap(), db.conn().unwrap());
+        let status = db.status();
+        assert_eq!((status.connections, status.idle, status.waiting), (2, 0, 0));
+        assert_eq!(status.max, 2);
+        std::thread::scope(|s| {
+            let waiter = s.spawn(|| db.conn().map(drop));
+            let deadline = std::time::Instant::now() + Duration::from_secs(5);
+            while db.status().waiting == 0 && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            assert_eq!(db.status().waiting, 1);
+            drop(a);
+            waiter.join().unwrap().unwrap();
+        });
+        drop(b);
+        db.settle();
+        let status = db.status();
+        assert_eq!((status.idle, status.waiting), (status.connections, 0));
     }
 
     /// `.cargo/config.toml` builds the bundled SQLite without the locks every call took.

@@ -80,6 +80,17 @@ pub enum CoreError {
     /// Stored data could not be decoded.
     #[error("corrupt data: {0}")]
     Corrupt(String),
+    /// A conditional request's `If-Match` or `If-None-Match` does not hold for the row it
+    /// names; nothing was written.
+    #[error(
+        "The entity `{path}` does not match the request's precondition (`{header}`); nothing was written."
+    )]
+    PreconditionFailed {
+        /// The row, as `<alias>.<identifier> = <value>` (the alias alone on a collection).
+        path: String,
+        /// The header that does not hold.
+        header: &'static str,
+    },
 }
 
 /// Every database error becomes a core error here, once: a lost session marks its connection
@@ -117,6 +128,7 @@ impl CoreError {
                 Code::InvalidInput
             }
             CoreError::NotFound { .. } => Code::NotFound,
+            CoreError::PreconditionFailed { .. } => Code::PreconditionFailed,
             CoreError::AlreadyExists { .. } => Code::AlreadyExists,
             CoreError::InvalidUrl(_)
             | CoreError::Migration(_)

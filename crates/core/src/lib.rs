@@ -41,6 +41,7 @@ pub use audit::{Actor, AuditEntry, AuditFilter};
 pub use config::snapshot::Snapshot;
 pub use db::{Db, DbOptions, redact};
 pub use engine::hooks::{Batch, HookError, Operation, PendingRow, WriteHooks};
+pub use engine::precondition::{EntityTags, Precondition, row_etag};
 pub use engine::read::ReadPage;
 pub use engine::write::{Method, WriteOutcome, WriteRequest};
 pub use error::CoreError;

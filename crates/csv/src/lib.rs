@@ -310,6 +310,30 @@ pub struct EntityWriter<W: Write> {
     out: W,
     buffer: Vec<u8>,
     columns: Vec<String>,
+    /// Per column, whether it holds text (a `string` field), whose formula-like cells
+    /// [`EntityWriter::escape_formulas`] neutralises.
+    text: Vec<bool>,
+    /// Neutralise formula-like text cells.
+    escape: bool,
+}
+
+/// Whether a spreadsheet would take a cell that starts so as a formula (or, after a tab or a
+/// carriage return, may skip to one): the characters OWASP's "CSV Injection" lists.
+fn looks_like_formula(cell: &str) -> bool {
+    matches!(
+        cell.as_bytes().first(),
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r')
+    )
+}
+
+/// `cell` as a spreadsheet shows it but never evaluates: a leading `'` when it looks like a
+/// formula.
+pub fn escape_formula(cell: &str) -> std::borrow::Cow<'_, str> {
+    if looks_like_formula(cell) {
+        format!("'{cell}").into()
+    } else {
+        cell.into()
+    }
 }
 
 impl<W: Write> EntityWriter<W> {
@@ -322,21 +346,34 @@ impl<W: Write> EntityWriter<W> {
     /// Starts a CSV document of some of the entity's fields (indexes into its fields), in the
     /// order given, with their visible names as header.
     pub fn with_fields(entity: &Entity, fields: &[usize], out: W) -> Result<Self, CsvError> {
-        let columns: Vec<String> = fields
+        let chosen: Vec<&Field> = fields
             .iter()
             .filter_map(|&i| entity.fields().get(i))
-            .map(|f| f.field_visible_name.clone())
             .collect();
         let mut writer = EntityWriter {
             out,
             buffer: Vec::with_capacity(WRITE_BYTES + 4096),
-            columns,
+            columns: chosen
+                .iter()
+                .map(|f| f.field_visible_name.clone())
+                .collect(),
+            text: chosen.iter().map(|f| f.ty == FieldType::String).collect(),
+            escape: false,
         };
         encode::encode_line(
             &mut writer.buffer,
             writer.columns.iter().map(|c| c.as_bytes()),
         );
         Ok(writer)
+    }
+
+    /// Neutralises text cells that a spreadsheet would evaluate as formulas (`=`, `+`, `-`,
+    /// `@`, tab or carriage return first) with a leading `'`, as OWASP advises for files meant
+    /// for spreadsheets. Only `string` fields: numbers such as `-5` stay as they are. The file
+    /// then no longer imports back unchanged.
+    pub fn escape_formulas(mut self, on: bool) -> Self {
+        self.escape = on;
+        self
     }
 
     /// Writes one row; nulls are empty cells, strings as they are, other values as JSON text.
@@ -350,13 +387,32 @@ impl<W: Write> EntityWriter<W> {
                 Some(other) => other.to_string().into(),
             })
             .collect();
-        encode::encode_line(&mut self.buffer, cells.iter().map(|c| c.as_bytes()));
-        self.spill()
+        self.write_cells(&cells)
     }
 
     /// Writes one row of cells already in the writer's column order.
     pub fn write_cells<T: AsRef<str>>(&mut self, cells: &[T]) -> Result<(), CsvError> {
         debug_assert_eq!(cells.len(), self.columns.len(), "one cell per column");
+        if self.escape
+            && cells
+                .iter()
+                .zip(&self.text)
+                .any(|(c, text)| *text && looks_like_formula(c.as_ref()))
+        {
+            let escaped: Vec<std::borrow::Cow<'_, str>> = cells
+                .iter()
+                .zip(&self.text)
+                .map(|(c, text)| {
+                    if *text {
+                        escape_formula(c.as_ref())
+                    } else {
+                        c.as_ref().into()
+                    }
+                })
+                .collect();
+            encode::encode_line(&mut self.buffer, escaped.iter().map(|c| c.as_bytes()));
+            return self.spill();
+        }
         encode::encode_line(
             &mut self.buffer,
             cells.iter().map(|c| c.as_ref().as_bytes()),
@@ -480,6 +536,49 @@ mod tests {
         assert_eq!(
             text, "name\n\"a, \"\"b\"\"\"\n",
             "some fields, in the order given"
+        );
+    }
+
+    /// Text cells that a spreadsheet would evaluate get a leading `'` when asked, numbers and
+    /// ordinary text never; without the option every cell is written as stored.
+    #[test]
+    fn formula_like_text_cells_are_neutralised_only_when_asked() {
+        let c = EntityConfig::parse_many(
+            r#"{"tableName":"t","tableAlias":"ts","definition":{"identifier":"id","fields":[
+              {"fieldName":"id","fieldVisibleName":"id","type":"integer"},
+              {"fieldName":"n","fieldVisibleName":"name","type":"string"},
+              {"fieldName":"p","fieldVisibleName":"price","type":"decimal"}]}}"#,
+        )
+        .unwrap()
+        .remove(0);
+        let e = Entity::new(c).unwrap();
+        let rows = [
+            ["-1", "=HYPERLINK(\"http://x\")", "-5.00"],
+            ["2", "+49 30", "1.00"],
+            ["3", "@SUM(A1)", "0"],
+            ["4", "-minus", "0"],
+            ["5", "\tTAB", "0"],
+            ["6", "\rCR", "0"],
+            ["7", "plain = text", "-0.50"],
+        ];
+        let write = |escape: bool| {
+            let mut w = EntityWriter::new(&e, Vec::new())
+                .unwrap()
+                .escape_formulas(escape);
+            for row in &rows {
+                w.write_cells(row).unwrap();
+            }
+            String::from_utf8(w.finish().unwrap()).unwrap()
+        };
+        assert_eq!(
+            write(true),
+            "id,name,price\n-1,\"'=HYPERLINK(\"\"http://x\"\")\",-5.00\n2,'+49 30,1.00\n\
+             3,'@SUM(A1),0\n4,'-minus,0\n5,'\tTAB,0\n6,\"'\rCR\",0\n7,plain = text,-0.50\n"
+        );
+        let plain = write(false);
+        assert!(
+            plain.contains("\n2,+49 30,1.00\n") && !plain.contains('\''),
+            "{plain}"
         );
     }
 }

@@ -57,6 +57,12 @@ pub(crate) fn errors_ref(doc: &mut Doc<'_>) -> Value {
                         "type": "string",
                         "description": "CSV imports: the field at fault, when one is.",
                     },
+                    "requestId": {
+                        "type": "string",
+                        "description": "5xx answers: the request's id, as in the \
+                                        `X-Request-Id` header, under which the server logged \
+                                        the cause.",
+                    },
                 },
                 "additionalProperties": false,
             }),
@@ -79,7 +85,7 @@ pub(crate) fn errors_ref(doc: &mut Doc<'_>) -> Value {
 /// A markdown table of the codes, for the code schema's description.
 fn code_table(codes: &[Code]) -> String {
     let mut out = String::from(
-        "The error code, a string as in Spryker. `1301`–`1324` are Spryker's codes and \
+        "The error code, a string as in Spryker. `1301`–`1328` are Spryker's codes and \
          dynex's additions; `14xx` belong to the admin API; `1390` and `1391` are server-side \
          failures.",
     );
@@ -104,6 +110,7 @@ fn reason(status: u16) -> &'static str {
         404 => "Not found",
         405 => "Method not allowed",
         409 => "Conflict",
+        412 => "Precondition failed: the row changed since it was read",
         413 => "Request body too large",
         422 => "Unprocessable relation",
         503 => "Database unavailable or busy",
@@ -167,6 +174,7 @@ pub(crate) fn response(doc: &mut Doc<'_>, status: u16, routes: Routes) -> Value 
         403 => "Forbidden",
         404 => "NotFound",
         409 => "Conflict",
+        412 => "PreconditionFailed",
         413 => "PayloadTooLarge",
         422 => "UnprocessableEntity",
         503 => "ServiceUnavailable",

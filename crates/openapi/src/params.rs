@@ -565,3 +565,32 @@ pub(crate) fn csv_key(doc: &mut Doc<'_>) -> Value {
         })
     })
 }
+
+/// `If-Match`, the precondition of a write of one row.
+pub(crate) fn if_match(doc: &mut Doc<'_>) -> Value {
+    doc.parameter("If-Match", |_| {
+        json!({
+            "name": "If-Match",
+            "in": "header",
+            "description": "The `ETag` of the row as read (or a list of them): the write \
+                            happens only if the row still has it, checked on the locked row in \
+                            the write's transaction; otherwise 412 (code 1327) and nothing is \
+                            written. `*`: the row must exist. Weak tags never match.",
+            "schema": { "type": "string" },
+        })
+    })
+}
+
+/// `If-None-Match`, on a read of one row (304) and on a write of one (`*`: create only).
+pub(crate) fn if_none_match(doc: &mut Doc<'_>) -> Value {
+    doc.parameter("If-None-Match", |_| {
+        json!({
+            "name": "If-None-Match",
+            "in": "header",
+            "description": "Reads: the `ETag`s already held; 304 when the row still has one. \
+                            Writes: `*` writes only if the row does not exist (otherwise 412, \
+                            code 1327).",
+            "schema": { "type": "string" },
+        })
+    })
+}

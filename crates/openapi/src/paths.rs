@@ -284,14 +284,45 @@ fn get_one(doc: &mut Doc<'_>, entity: &Arc<Entity>, tag: &str) -> Value {
     let mut op = operation(tag, alias, "read", text);
     let mut parameters = vec![params::id(entity)];
     parameters.extend(params::one_read(doc, entity));
+    parameters.push(params::if_none_match(doc));
     op.insert("parameters".into(), json!(parameters));
     let row_response = json!({
         "description": "The row.",
+        "headers": {
+            "ETag": {
+                "description": "The row's entity tag, for `If-Match` on a write and \
+                                `If-None-Match` on a read; not sent with `include` or \
+                                `fields`.",
+                "schema": { "type": "string", "pattern": "^\"[0-9a-f]{32}\"$" },
+            },
+        },
         "content": { "application/json": { "schema": row } },
     });
-    let responses = plain_responses(doc, (200, row_response));
+    let mut responses = plain_responses(doc, (200, row_response));
+    add_response(
+        &mut responses,
+        304,
+        json!({ "description": "Not modified: `If-None-Match` names the row's `ETag`." }),
+    );
     op.insert("responses".into(), responses);
     Value::Object(op)
+}
+
+/// Adds a response to `responses`, keeping them in status order.
+fn add_response(responses: &mut Value, status: u16, response: Value) {
+    if let Some(map) = responses.as_object_mut() {
+        map.insert(status.to_string(), response);
+        let mut sorted: Vec<(String, Value)> = std::mem::take(map).into_iter().collect();
+        // Statuses are three digits: their text sorts as their number.
+        sorted.sort_by(|a, b| a.0.cmp(&b.0));
+        map.extend(sorted);
+    }
+}
+
+/// Adds the 412 of a conditional write to `responses`.
+fn precondition_failed(doc: &mut Doc<'_>, responses: &mut Value) {
+    let failed = errors::response(doc, 412, Routes::Data);
+    add_response(responses, 412, failed);
 }
 
 /// The schemas of a CSV import's answers: the summary, and the summary with refused lines.
@@ -451,7 +482,12 @@ fn write_one(doc: &mut Doc<'_>, entity: &Arc<Entity>, tag: &str, write: Write) -
     let mut op = operation(tag, alias, "write", (id, summary, description));
     op.insert(
         "parameters".into(),
-        json!([params::id(entity), params::transactional(doc)]),
+        json!([
+            params::id(entity),
+            params::transactional(doc),
+            params::if_match(doc),
+            params::if_none_match(doc),
+        ]),
     );
     let item = write_row(doc, entity, write, true);
     op.insert("requestBody".into(), data_body(item));
@@ -465,7 +501,8 @@ fn write_one(doc: &mut Doc<'_>, entity: &Arc<Entity>, tag: &str, write: Write) -
         "description": "The saved row, as a GET returns it.",
         "content": { "application/json": { "schema": saved } },
     });
-    let responses = write_responses(doc, (200, saved_response), &refused);
+    let mut responses = write_responses(doc, (200, saved_response), &refused);
+    precondition_failed(doc, &mut responses);
     op.insert("responses".into(), responses);
     Value::Object(op)
 }
@@ -490,12 +527,15 @@ fn delete(doc: &mut Doc<'_>, entity: &Arc<Entity>, tag: &str, by_id: bool) -> Va
     };
     let mut op = operation(tag, alias, "delete", (id, summary, description));
     let parameters = if by_id {
-        vec![params::id(entity)]
+        vec![params::id(entity), params::if_match(doc)]
     } else {
         params::delete_collection(doc, entity)
     };
     op.insert("parameters".into(), json!(parameters));
-    let responses = plain_responses(doc, (204, json!({ "description": "Deleted." })));
+    let mut responses = plain_responses(doc, (204, json!({ "description": "Deleted." })));
+    if by_id {
+        precondition_failed(doc, &mut responses);
+    }
     op.insert("responses".into(), responses);
     Value::Object(op)
 }

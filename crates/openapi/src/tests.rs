@@ -1372,3 +1372,53 @@ fn job_routes_describe_imports_and_exports() {
         &json!({"entity": "countries", "filters": {"page[limit]": 1}})
     ));
 }
+
+/// Reads of one row describe their `ETag` and `304`; writes and deletes of one row take
+/// `If-Match` and may answer 412 (code 1327); collection routes have neither.
+#[test]
+fn one_row_operations_are_conditional() {
+    let d = doc();
+    let one = "/dynamic-entity/tax-rates/{id}";
+    let names = |op: &Value| -> Vec<String> {
+        op["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                let p = if let Some(r) = p["$ref"].as_str() {
+                    &d["components"]["parameters"][r.rsplit('/').next().unwrap()]
+                } else {
+                    p
+                };
+                p["name"].as_str().unwrap().to_string()
+            })
+            .collect()
+    };
+    let get = &d["paths"][one]["get"];
+    let ok = &get["responses"]["200"];
+    assert_eq!(ok["headers"]["ETag"]["schema"]["type"], "string");
+    assert!(get["responses"]["304"].is_object());
+    assert!(names(get).contains(&"If-None-Match".to_string()));
+    for method in ["patch", "put", "delete"] {
+        let op = &d["paths"][one][method];
+        assert!(
+            names(op).contains(&"If-Match".to_string()),
+            "{method}: {:?}",
+            names(op)
+        );
+        let statuses: Vec<&String> = op["responses"].as_object().unwrap().keys().collect();
+        assert!(
+            statuses.contains(&&"412".to_string()),
+            "{method}: {statuses:?}"
+        );
+        let mut sorted = statuses.clone();
+        sorted.sort();
+        assert_eq!(statuses, sorted, "in status order");
+    }
+    assert_eq!(
+        d["components"]["responses"]["PreconditionFailed"]["description"],
+        "Precondition failed: the row changed since it was read. Codes: `1327`."
+    );
+    let collection = &d["paths"]["/dynamic-entity/tax-rates"]["get"]["responses"];
+    assert!(collection["200"]["headers"].is_null() && collection["304"].is_null());
+}

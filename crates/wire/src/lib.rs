@@ -1,7 +1,7 @@
 //! Every error code dynex answers with, once: its HTTP status, message, when it is sent, and where
 //! `docs/errors.md` explains it.
 //!
-//! The codes are Spryker's (`1301`–`1326`, `001`, `002`, `007`) plus dynex's own (`1390`, `1391`,
+//! The codes are Spryker's (`1301`–`1328`, `001`, `002`, `007`) plus dynex's own (`1390`, `1391`,
 //! `14xx`). Each error type of the workspace implements [`WireError`] with an exhaustive `match`
 //! onto [`Code`], so a new variant without a code does not compile, and everything that lists codes
 //! (the server's answers, the OpenAPI document, the documentation's test) reads [`Code::ALL`].
@@ -167,6 +167,16 @@ codes! {
     /// `1326`: a keyset cursor that is not this server's for this query.
     InvalidCursor = "1326", 400, "Invalid cursor in `page[after]`: <reason>.",
         "A `page[after]` cursor that was altered, or was issued for another entity or sort.";
+    /// `1327`: a conditional request whose `If-Match` or `If-None-Match` does not hold.
+    PreconditionFailed = "1327", 412,
+        "The entity `<path>` does not match the request's precondition (`<header>`); nothing \
+         was written.",
+        "PATCH, PUT or DELETE with `If-Match` naming no current ETag of the row (it changed, or \
+         does not exist), or `If-None-Match` naming its current one; nothing was written.";
+    /// `1328`: the request body did not arrive in time.
+    BodyTimeout = "1328", 408, "The request body did not arrive within the body timeout (<n> s).",
+        "The client sent the request's head but not its whole body within the body timeout; \
+         the connection is closed.";
     /// `1401`: invalid input to the admin API or a CSV header that cannot be read.
     InvalidInput = "1401", 400, "<reason>",
         "Invalid input: an admin API request, or a CSV body whose header cannot be read.";

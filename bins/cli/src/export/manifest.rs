@@ -132,10 +132,12 @@ struct Ready {
 pub(crate) fn run(
     dynex: &Dynex,
     manifest_path: &Path,
-    page_rows: u64,
+    args: &crate::ExportArgs,
     json: bool,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
+    let page_rows = args.page_rows;
+    let escape = args.formulas == crate::Formulas::Escape;
     let started = Instant::now();
     let where_ = manifest_path.display().to_string();
     let text = std::fs::read_to_string(manifest_path)
@@ -198,7 +200,7 @@ pub(crate) fn run(
         let step_started = Instant::now();
         let mut summary = dynex_core::ExportSummary::default();
         let outcome = write_file(&r.path, |w| {
-            summary = write_csv(dynex, &r.plan, w)?;
+            summary = write_csv(dynex, &r.plan, escape, w)?;
             Ok(())
         });
         let file = r.path.display().to_string();

@@ -8,8 +8,8 @@ use dynex_core::{CoreError, Dynex, ExportPlan, ExportRequest, ExportSummary};
 use dynex_csv::EntityWriter;
 use serde_json::json;
 
-use crate::ExportArgs;
 use crate::output::{plural, print_json, write_file};
+use crate::{ExportArgs, Formulas};
 
 mod manifest;
 
@@ -20,7 +20,7 @@ pub(crate) fn run(
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     if let Some(manifest) = &args.manifest {
-        return manifest::run(dynex, manifest, args.page_rows, json, out);
+        return manifest::run(dynex, manifest, args, json, out);
     }
     let Some(alias) = args.alias.as_deref() else {
         return Err(
@@ -40,12 +40,13 @@ pub(crate) fn run(
     };
     let plan = dynex.plan_export(alias, &request, None)?;
     let started = Instant::now();
+    let escape = args.formulas == Formulas::Escape;
     let summary = match &args.output {
-        None => write_csv(dynex, &plan, out)?,
+        None => write_csv(dynex, &plan, escape, out)?,
         Some(path) => {
             let mut summary = ExportSummary::default();
             write_file(path, |w| {
-                summary = write_csv(dynex, &plan, w)?;
+                summary = write_csv(dynex, &plan, escape, w)?;
                 Ok(())
             })?;
             summary
@@ -93,13 +94,16 @@ pub(crate) fn run(
     Ok(())
 }
 
-/// Writes the rows of a planned export as CSV: a header of the plan's fields, one line per row.
+/// Writes the rows of a planned export as CSV: a header of the plan's fields, one line per row;
+/// `escape` neutralises formula-like text cells.
 pub(crate) fn write_csv(
     dynex: &Dynex,
     plan: &ExportPlan,
+    escape: bool,
     w: &mut dyn Write,
 ) -> anyhow::Result<ExportSummary> {
-    let mut writer = EntityWriter::with_fields(plan.entity(), plan.fields(), w)?;
+    let mut writer =
+        EntityWriter::with_fields(plan.entity(), plan.fields(), w)?.escape_formulas(escape);
     let mut failed = None;
     let summary = dynex.export_cells(plan, |cells| {
         writer.write_cells(cells).map_err(|e| {

@@ -25,6 +25,7 @@ backend_tests!(
     a_refused_manifest_writes_nothing,
     a_failed_manifest_export_keeps_what_was_done,
     sorted_and_partial_exports_import_back_unchanged,
+    formulas_are_kept_unless_escape_is_asked,
 );
 
 /// `dynex export args…`.
@@ -792,4 +793,44 @@ fn output_through_a_link_keeps_the_link() {
     assert!(csv.starts_with("iso2_code\nAD\n"), "{csv}");
     export(&db, &["countries", "-o", "/dev/null"]).ok();
     assert!(!Path::new("/dev/null").symlink_metadata().unwrap().is_file());
+}
+
+/// Text cells a spreadsheet would run (`=`, `+`, `-`, `@` first) are written as stored by
+/// default, and with `--formulas escape` prefixed with `'`; numbers such as `-5.00` never are.
+fn formulas_are_kept_unless_escape_is_asked(db: TestDb) {
+    let dx = open_demo(&db);
+    dx.write(&dynex_core::WriteRequest {
+        alias: "tax-rates",
+        method: dynex_core::Method::Create,
+        id: None,
+        body: br#"{"data": [{"fk_country": 2, "name": "=1+2", "rate": -5},
+                            {"fk_country": 2, "name": "@cmd", "rate": 1}]}"#,
+        transactional: true,
+        principal: None,
+    })
+    .expect("two tax rates");
+    let args = [
+        "tax-rates",
+        "--fields",
+        "name,rate",
+        "--filter",
+        "fk_country=2",
+    ];
+    let kept = export(&db, &args).ok();
+    let lines: Vec<&str> = kept.stdout.lines().collect();
+    assert!(
+        lines.contains(&"=1+2,-5.00") && lines.contains(&"@cmd,1.00"),
+        "{lines:?}"
+    );
+    let mut escape = args.to_vec();
+    escape.extend(["--formulas", "escape"]);
+    let escaped = export(&db, &escape).ok();
+    let lines: Vec<&str> = escaped.stdout.lines().collect();
+    assert!(
+        lines.contains(&"'=1+2,-5.00") && lines.contains(&"'@cmd,1.00"),
+        "{lines:?}"
+    );
+    assert!(lines.contains(&"Austria Standard,20.00"), "{lines:?}");
+    escape.extend(["--formulas", "sometimes"]);
+    export(&db, &escape).failed(2);
 }

@@ -94,8 +94,11 @@ pub(crate) async fn export(
         )));
     }
     let mut request = dynex_core::ExportRequest::default();
+    let mut escape = false;
     for (k, v) in pairs {
-        if k.starts_with("filter") {
+        if k == "formulas" {
+            escape = escape_formulas(&v, "formulas")?;
+        } else if k.starts_with("filter") {
             request.filters.push((k, v));
         } else if k == "sort" {
             request.sort = Some(v);
@@ -125,18 +128,36 @@ pub(crate) async fn export(
         })?;
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
-        .streaming(stream_export(&state, plan, None)))
+        .streaming(stream_export(&state, plan, None, escape)))
+}
+
+/// Reads a `formulas` option: `escape` neutralises text cells a spreadsheet would evaluate
+/// ([`EntityWriter::escape_formulas`]), `keep` writes them as stored.
+pub(crate) fn escape_formulas(value: &str, name: &str) -> Result<bool, ApiError> {
+    match value {
+        "escape" => Ok(true),
+        "keep" => Ok(false),
+        other => Err(ApiError::Core(CoreError::Query(
+            QueryError::InvalidParameter {
+                name: name.to_string(),
+                reason: format!("`{other}` is neither `escape` nor `keep`"),
+            },
+        ))),
+    }
 }
 
 /// Streams a planned export as CSV, header first, from the runtime's bounded blocking pool;
 /// with `job`, ends that job with the row count (or the failure) when the export is done.
+/// `escape` neutralises formula-like text cells.
 pub(crate) fn stream_export(
     state: &web::Data<AppState>,
     plan: dynex_core::ExportPlan,
     job: Option<String>,
+    escape: bool,
 ) -> impl futures_util::Stream<Item = Chunk> + use<> {
     let (sender, mut receiver) = tokio::sync::mpsc::channel::<Chunk>(8);
     let dynex = state.dynex.clone();
+    let metrics = state.metrics.clone();
     // The export runs on the runtime's bounded blocking pool (not a thread per request) and
     // hands chunks over as they fill.
     actix_web::rt::task::spawn_blocking(move || {
@@ -149,7 +170,8 @@ pub(crate) fn stream_export(
         };
         let result = (|| -> Result<u64, String> {
             let mut writer = EntityWriter::with_fields(&entity, plan.fields(), &mut out)
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| e.to_string())?
+                .escape_formulas(escape);
             let summary = dynex
                 .export_cells(&plan, |cells| {
                     writer
@@ -161,6 +183,7 @@ pub(crate) fn stream_export(
             out.send().map_err(|e| e.to_string())?;
             Ok(summary.rows)
         })();
+        metrics.export(result.as_ref().ok().copied());
         if let Some(id) = job {
             let outcome = match &result {
                 Ok(rows) => Ok(json!({
@@ -220,6 +243,7 @@ impl ImportObserver for Collect {
 /// answer lists every rejected line with the first one's status. With `X-Is-Transactional:
 /// false` the good lines are kept, and the answer is `{"data", "errors"}`.
 pub(crate) async fn import(
+    state: &AppState,
     dynex: Dynex,
     alias: String,
     pairs: Vec<(String, String)>,
@@ -237,11 +261,12 @@ pub(crate) async fn import(
         atomic: transactional,
         ..ImportOptions::default()
     };
-
+    let metrics = state.metrics.clone();
     let (summary, collected) = blocking(move || {
         let mut collect = Collect::default();
-        let summary = dynex.import(&alias, &body[..], &options, &mut collect)?;
-        Ok((summary, collect))
+        let summary = dynex.import(&alias, &body[..], &options, &mut collect);
+        metrics.import(summary.as_ref());
+        Ok((summary?, collect))
     })
     .await?;
     let success = if mode == ImportMode::Insert {

@@ -1,11 +1,13 @@
 //! The Data Exchange API on `/{prefix}/{alias}` and `/{prefix}/{alias}/{id}`: reads, writes
 //! and deletes of an entity's rows, in JSON or (through [`super::csv`]) CSV.
 
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use dynex_auth::Principal;
-use dynex_core::{Actor, Dynex, Method, WriteRequest};
+use dynex_core::{Actor, CoreError, Dynex, Method, WriteRequest};
 
 use super::{blocking, csv};
+use crate::conditional;
 use crate::config::AppState;
 use crate::error::ApiError;
 use crate::extract::{Authorized, Delete, Read, Write, read_body};
@@ -33,19 +35,36 @@ pub(crate) async fn get_collection(
     Ok(respond::page(page, req.path(), &pairs))
 }
 
-/// `GET /{alias}/{id}`: one row.
+/// `GET /{alias}/{id}`: one row, with its `ETag` when the answer is the whole row; `304` when
+/// `If-None-Match` names that tag.
 pub(crate) async fn get_one(
     state: web::Data<AppState>,
     caller: Authorized<Read>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let dynex = state.dynex.clone();
+    let whole = conditional::whole_row(&caller.pairs);
     let row = blocking(move || {
         // The route's path always has the `{id}`.
         let id = caller.id.as_deref().unwrap_or_default();
         dynex.read_one(&caller.alias, id, &caller.pairs, Some(&caller.principal))
     })
     .await?;
-    Ok(respond::ok(row))
+    let Some(object) = row.as_object().filter(|_| whole) else {
+        return Ok(respond::ok(row));
+    };
+    let etag = dynex_core::row_etag(object);
+    let value = conditional::header_value(&etag);
+    if conditional::not_modified(&req, &etag) {
+        return Ok(HttpResponse::NotModified()
+            .insert_header((header::ETAG, value))
+            .finish());
+    }
+    let mut response = respond::ok(row);
+    if let Ok(value) = header::HeaderValue::from_str(&value) {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+    Ok(response)
 }
 
 /// `X-Is-Transactional: false` (or `0`) commits each root row on its own; anything else, or no
@@ -98,26 +117,34 @@ pub(crate) async fn write(
     let method = write_method(req.method());
     let body = read_body(&req, payload, state.max_body_bytes).await?;
     let transactional = transactional(&req);
+    let precondition = conditional::of_write(&req);
     if id.is_none() && csv::sends_csv(&req) {
+        if let Some(header) = precondition.failing_on_collection() {
+            return Err(ApiError::Core(CoreError::PreconditionFailed {
+                path: alias,
+                header,
+            }));
+        }
         let mode = match method {
             Method::Create => dynex_core::ImportMode::Insert,
             Method::Update => dynex_core::ImportMode::Update,
             Method::Upsert => dynex_core::ImportMode::Upsert,
         };
         let dynex = acting(&state, &principal, &req, true);
-        return csv::import(dynex, alias, pairs, body, mode, transactional).await;
+        return csv::import(&state, dynex, alias, pairs, body, mode, transactional).await;
     }
     let dynex = acting(&state, &principal, &req, false);
     let by_id = id.is_some();
     let outcome = blocking(move || {
-        dynex.write(&WriteRequest {
+        let request = WriteRequest {
             alias: &alias,
             method,
             id: id.as_deref(),
             body: &body,
             transactional,
             principal: Some(&principal),
-        })
+        };
+        dynex.write_if(&request, Some(&precondition))
     })
     .await?;
     Ok(respond::written(outcome, method, by_id))
@@ -130,6 +157,7 @@ pub(crate) async fn delete(
     caller: Authorized<Delete>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
+    let precondition = conditional::of_write(&req);
     let dynex = acting(&state, &caller.principal, &req, false);
     let allow = if caller.id.is_some() {
         "GET, PATCH, PUT"
@@ -138,7 +166,13 @@ pub(crate) async fn delete(
     };
     let deleted = blocking(move || {
         let id = caller.id.as_deref();
-        dynex.delete(&caller.alias, id, &caller.pairs, Some(&caller.principal))
+        dynex.delete_if(
+            &caller.alias,
+            id,
+            &caller.pairs,
+            Some(&caller.principal),
+            Some(&precondition),
+        )
     });
     match deleted.await {
         Ok(_) => Ok(HttpResponse::NoContent().finish()),

@@ -1,13 +1,15 @@
 //! Health checks for load balancers and orchestrators: `/health/live` answers while the process
-//! serves, `/health/ready` once the database answers too.
+//! serves, `/health/ready` once the database answers too; and `/metrics` for scrapers.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use dynex_core::CoreError;
 use serde_json::json;
 
 use super::blocking;
-use crate::config::AppState;
+use crate::auth;
+use crate::config::{AppState, MetricsAccess};
 use crate::error::ApiError;
+use crate::extract::query_pairs;
 
 /// `GET /health/live`: always `{"status": "ok"}`.
 pub(crate) async fn live() -> HttpResponse {
@@ -35,4 +37,26 @@ pub(crate) async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, Ap
         }
     })?;
     Ok(HttpResponse::Ok().json(json!({"status": "ok", "configVersion": version})))
+}
+
+/// `GET /metrics`: the Prometheus text format, to whoever `--metrics` lets in.
+pub(crate) async fn metrics(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    match state.metrics_access {
+        MetricsAccess::Public => {}
+        MetricsAccess::Admin => {
+            auth::authorize_admin(&state.dynex, &req, &query_pairs(&req))?;
+        }
+        MetricsAccess::Off => return Err(ApiError::RouteNotFound),
+    }
+    let text = state
+        .metrics
+        .render(&state.dynex)
+        .map_err(|e| ApiError::Internal(format!("cannot encode the metrics: {e}")))?;
+    Ok(HttpResponse::Ok()
+        .content_type(prometheus_client::encoding::prometheus_text::CONTENT_TYPE)
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .body(text))
 }

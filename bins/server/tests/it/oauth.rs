@@ -40,10 +40,10 @@ const ACCESS_TTL: u64 = 900;
 // ---------------------------------------------------------------------------------------------
 
 /// A running `dynex-server`, killed when dropped; stdout and stderr go to one file.
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    port: u16,
-    base: String,
+    pub(crate) port: u16,
+    pub(crate) base: String,
     log: tempfile::NamedTempFile,
 }
 
@@ -57,7 +57,7 @@ impl Drop for Server {
 impl Server {
     /// Starts the server on `url` with extra arguments and environment, on a free port, and
     /// waits until `/health/ready` answers.
-    fn start(url: &str, args: &[&str], env: &[(&str, &str)]) -> Server {
+    pub(crate) fn start(url: &str, args: &[&str], env: &[(&str, &str)]) -> Server {
         // A port picked by binding to port 0 can be taken before the server binds it; retry.
         for _ in 0..3 {
             let mut server = Server::spawn(url, args, env);
@@ -138,7 +138,7 @@ impl Server {
     }
 
     /// Everything the process wrote to stdout and stderr so far.
-    fn output(&self) -> String {
+    pub(crate) fn output(&self) -> String {
         std::fs::read_to_string(self.log.path()).unwrap_or_default()
     }
 

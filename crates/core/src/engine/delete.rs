@@ -10,13 +10,14 @@ use serde_json::{Map, Value as Json};
 use crate::db::{AnyConnection, execute, load_json};
 use crate::dberr::{DbFault, classify};
 use crate::engine::hooks::{Batch, Operation, PendingRow, WriteHooks};
+use crate::engine::precondition::{self, Precondition};
 use crate::engine::refusal::{Abort, abort};
 use crate::engine::tx::Tx;
 use crate::engine::values::json_to_value;
 use crate::error::CoreError;
 
-/// Deletes the rows of `entity` matching `conditions` in one transaction; see
-/// [`crate::Dynex::delete`].
+/// Deletes the rows of `entity` matching `conditions` in one transaction, once the row named
+/// by a `precondition` passed its check; see [`crate::Dynex::delete_if`].
 pub(crate) fn delete(
     conn: &mut AnyConnection,
     dialect: Dialect,
@@ -24,10 +25,15 @@ pub(crate) fn delete(
     entity: &Entity,
     conditions: &[Condition],
     hooks: Option<&dyn WriteHooks>,
+    precondition: Option<(&Precondition, &Value)>,
 ) -> Result<usize, CoreError> {
     crate::retry::on_busy(|| {
         let mut tx = Tx::begin(conn, dialect)?;
-        match once(&mut tx, dialect, entity, conditions, hooks) {
+        let checked = match precondition {
+            Some((pre, id)) => precondition::check(&mut tx, dialect, entity, id, pre),
+            None => Ok(()),
+        };
+        match checked.and_then(|()| once(&mut tx, dialect, entity, conditions, hooks)) {
             Ok(0) => {
                 tx.rollback()?;
                 Err(CoreError::RowNotFound(entity.alias().to_string()))

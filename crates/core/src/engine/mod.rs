@@ -5,6 +5,7 @@ pub(crate) mod access;
 pub(crate) mod cursor;
 pub(crate) mod delete;
 pub mod hooks;
+pub(crate) mod precondition;
 pub(crate) mod read;
 pub(crate) mod refusal;
 pub(crate) mod tx;
@@ -19,7 +20,7 @@ use dynex_schema::Entity;
 
 use crate::audit::Audit;
 use crate::error::CoreError;
-use crate::{Dynex, Method, ReadPage, WriteHooks, WriteOutcome, WriteRequest};
+use crate::{Dynex, Method, Precondition, ReadPage, WriteHooks, WriteOutcome, WriteRequest};
 
 /// Reading, writing and deleting rows of entities, and the hooks and writer lock around them.
 impl Dynex {
@@ -107,6 +108,18 @@ impl Dynex {
     /// refused row; nothing is written. Non-transactional requests save what they can and list
     /// the refused rows in [`WriteOutcome::errors`].
     pub fn write(&self, request: &WriteRequest<'_>) -> Result<WriteOutcome, CoreError> {
+        self.write_if(request, None)
+    }
+
+    /// [`Dynex::write`] under a `precondition` (`If-Match`, `If-None-Match`): on a write of one
+    /// row, checked against the row's [`row_etag`](crate::row_etag) inside the write's
+    /// transaction, on the locked row; when it does not hold, nothing is written
+    /// ([`CoreError::PreconditionFailed`]). On a collection only `If-Match: *` holds.
+    pub fn write_if(
+        &self,
+        request: &WriteRequest<'_>,
+        precondition: Option<&Precondition>,
+    ) -> Result<WriteOutcome, CoreError> {
         let snapshot = self.snapshot();
         let entity = self.entity(&snapshot, request.alias)?;
         access::require(request.principal, Action::Write, request.alias)?;
@@ -120,6 +133,7 @@ impl Dynex {
             writer: self.writer_lock(),
             nested: false,
             respond: true,
+            precondition: precondition.filter(|p| !p.is_empty()),
         };
         let mut conn = self.inner.db.conn()?;
         let outcome = write::write(&mut conn, &ctx, &entity, request)?;
@@ -152,17 +166,33 @@ impl Dynex {
         pairs: &[(String, String)],
         principal: Option<&Principal>,
     ) -> Result<usize, CoreError> {
+        self.delete_if(alias, id, pairs, principal, None)
+    }
+
+    /// [`Dynex::delete`] under a `precondition`, checked as [`Dynex::write_if`] checks it: on
+    /// the locked row inside the delete's transaction.
+    pub fn delete_if(
+        &self,
+        alias: &str,
+        id: Option<&str>,
+        pairs: &[(String, String)],
+        principal: Option<&Principal>,
+        precondition: Option<&Precondition>,
+    ) -> Result<usize, CoreError> {
+        let precondition = precondition.filter(|p| !p.is_empty());
         access::require(principal, Action::Delete, alias)?;
         let snapshot = self.snapshot();
         let entity = self.entity(&snapshot, alias)?;
         if !entity.config.definition.is_deletable {
             return Err(CoreError::MethodNotAllowed(alias.to_string()));
         }
+        let mut condition = None;
         let conditions = match id {
             Some(id) => {
                 let Ok(id) = dynex_validate::parse_text(entity.identifier(), id) else {
                     return Err(CoreError::RowNotFound(alias.to_string()));
                 };
+                condition = precondition.map(|p| (p, id.clone()));
                 vec![Condition::Eq(entity.identifier_index(), id)]
             }
             None => {
@@ -183,6 +213,12 @@ impl Dynex {
                     return Err(CoreError::FilterRequired(alias.to_string()));
                 }
                 access::require_filtered(principal, &query.conditions)?;
+                if let Some(header) = precondition.and_then(Precondition::failing_on_collection) {
+                    return Err(CoreError::PreconditionFailed {
+                        path: alias.to_string(),
+                        header,
+                    });
+                }
                 query.conditions
             }
         };
@@ -196,6 +232,7 @@ impl Dynex {
             &entity,
             &conditions,
             hooks.as_deref(),
+            condition.as_ref().map(|(p, id)| (*p, id)),
         )?;
         if self.inner.options.audit_data_writes {
             let detail = match id {

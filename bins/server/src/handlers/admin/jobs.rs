@@ -215,6 +215,7 @@ pub(crate) async fn import(
     })
     .await?;
     let dynex = admin.dynex.clone();
+    let metrics = state.metrics.clone();
     let id = job.id.clone();
     // A thread of its own: an import may take minutes, longer than the blocking pool should
     // be held.
@@ -226,6 +227,7 @@ pub(crate) async fn import(
                 .rewind()
                 .map_err(|e| CoreError::Invalid(format!("cannot read the upload: {e}")))
                 .and_then(|()| dynex.run_import_job(&id, std::io::BufReader::new(file), &options));
+            metrics.import(result.as_ref());
             if let Err(e) = result {
                 let error = ApiError::Core(e).object();
                 let error = json!({ "code": error.code, "message": error.message });
@@ -254,6 +256,9 @@ struct ExportJob {
     filters: serde_json::Map<String, serde_json::Value>,
     #[serde(default)]
     changed_since: Option<String>,
+    /// `escape` (the default: the file is for a spreadsheet) or `keep`.
+    #[serde(default)]
+    formulas: Option<String>,
 }
 
 /// `POST /admin/api/jobs/export` with `{entity, sort?, fields?, filters?, changedSince?}`:
@@ -266,6 +271,15 @@ pub(crate) async fn export(
 ) -> Result<HttpResponse, ApiError> {
     let asked: ExportJob = serde_json::from_slice(&bytes)
         .map_err(|e| invalid(format!("invalid request body: {e}")))?;
+    let escape = match asked.formulas.as_deref() {
+        None | Some("escape") => true,
+        Some("keep") => false,
+        Some(other) => {
+            return Err(invalid(format!(
+                "`formulas` is `escape` or `keep`, not `{other}`"
+            )));
+        }
+    };
     let mut request = dynex_core::ExportRequest {
         sort: asked.sort.clone().filter(|s| !s.is_empty()),
         fields: asked.fields.clone(),
@@ -306,6 +320,7 @@ pub(crate) async fn export(
                 "fields": request.fields,
                 "filters": request.filters.iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>(),
                 "changedSince": request.changed_since,
+                "formulas": if escape { "escape" } else { "keep" },
             }),
             created_by: admin.principal.name.clone(),
             bytes_total: None,
@@ -317,5 +332,5 @@ pub(crate) async fn export(
         .content_type("text/csv; charset=utf-8")
         .insert_header(attachment(&job.file_name))
         .insert_header(("X-Dynex-Job", job.id.clone()))
-        .streaming(csv::stream_export(&state, plan, Some(job.id))))
+        .streaming(csv::stream_export(&state, plan, Some(job.id), escape)))
 }

@@ -28,6 +28,7 @@ use serde_json::{Map, Value as Json};
 
 use crate::db::AnyConnection;
 use crate::engine::hooks::WriteHooks;
+use crate::engine::precondition::{self, Precondition};
 use crate::engine::refusal::Abort;
 use crate::engine::tx::Tx;
 use crate::error::CoreError;
@@ -84,6 +85,9 @@ pub(crate) struct Ctx<'a> {
     pub nested: bool,
     /// The caller wants the saved rows back (the API answers them; an import does not).
     pub respond: bool,
+    /// `If-Match` / `If-None-Match` of a write of one row, checked on the locked row in each
+    /// attempt's transaction.
+    pub precondition: Option<&'a Precondition>,
 }
 
 /// Runs a write; see the module documentation.
@@ -93,6 +97,16 @@ pub(crate) fn write<'a>(
     entity: &'a Entity,
     req: &WriteRequest<'_>,
 ) -> Result<WriteOutcome, CoreError> {
+    if req.id.is_none()
+        && let Some(header) = ctx
+            .precondition
+            .and_then(Precondition::failing_on_collection)
+    {
+        return Err(CoreError::PreconditionFailed {
+            path: entity.alias().to_string(),
+            header,
+        });
+    }
     let objects = roots(req.body, req.id.is_some())?;
     let url_id = match req.id {
         None => None,
@@ -364,6 +378,17 @@ fn run<'a>(
         } else {
             Tx::begin(conn, ctx.dialect)?
         };
+        // The row a conditional write names, checked (and locked) before anything is written.
+        let condition = ctx.precondition.zip(
+            nodes
+                .iter()
+                .find(|n| n.by_id)
+                .and_then(|n| n.lookup.clone()),
+        );
+        let checked = match &condition {
+            Some((pre, id)) => precondition::check(&mut tx, ctx.dialect, entity, id, pre),
+            None => Ok(()),
+        };
         let mut a = Attempt {
             tx: &mut tx,
             ctx,
@@ -378,7 +403,9 @@ fn run<'a>(
             .filter(|(_, a)| **a)
             .map(|(n, _)| n)
             .collect();
-        let result = a.level(entity, roots).and_then(|()| a.after_hooks());
+        let result = checked
+            .and_then(|()| a.level(entity, roots))
+            .and_then(|()| a.after_hooks());
         let errors = std::mem::take(&mut a.errors);
         match result {
             Ok(()) if errors.is_empty() => {

@@ -71,6 +71,7 @@ impl Run<'_> {
             },
             nested: self.outer,
             respond: false,
+            precondition: None,
         };
         let alias = self.entity.alias();
         let path = |i: usize| row_path(alias, sources[i].0);
