@@ -9,7 +9,7 @@ use dynex_schema::{Entity, Field, FieldType, normalize_datetime};
 use dynex_validate::RowError;
 use serde_json::{Value as Json, json};
 
-use super::{ImportMode, Row, Run, Spent, key_text};
+use super::{ImportMode, Lost, Row, Run, Spent, key_text};
 use crate::db::AnyConnection;
 use crate::engine::write::Method;
 use crate::error::CoreError;
@@ -90,6 +90,13 @@ fn lost_to_deadlock(dialect: dynex_query::Dialect, e: diesel::result::Error) -> 
         crate::dberr::DbFault::Other(e) => CoreError::Database(e),
         fault => CoreError::Corrupt(format!("a read of stored rows failed: {fault:?}")),
     }
+}
+
+/// The rows of a batch by what they need: created, created by identifier (a `PUT`), updated.
+struct Sorted {
+    creates: Vec<Row>,
+    puts: Vec<Row>,
+    updates: Vec<Row>,
 }
 
 /// How many times the rows of a batch whose creates lost to another writer are matched again.
@@ -333,13 +340,16 @@ impl Run<'_> {
             return Ok(());
         }
         let rematch = self.options.mode == ImportMode::Upsert && is_unique(self.entity, self.key);
-        let mut rows: Vec<(Row, Vec<RowError>)> =
-            rows.into_iter().map(|r| (r, Vec::new())).collect();
+        let mut rows: Vec<Lost> = rows.into_iter().map(|r| (r, Vec::new())).collect();
         for round in 0..=REMATCHES {
             // Only MariaDB's repeatable reads need a lock to see the other writer's row inside
             // a transaction.
             let lock = round > 0 && self.outer && self.dynex.dialect() == Dialect::Mysql;
-            let (creates, puts, updates) = self.sort(rows, lock)?;
+            let Sorted {
+                creates,
+                puts,
+                updates,
+            } = self.sort(rows, lock)?;
             self.summary.updated += self.write(updates, Method::Update)?;
             self.summary.inserted += self.write(puts, Method::Upsert)?;
             let (saved, lost) = self.write_keeping_duplicates(
@@ -360,11 +370,7 @@ impl Run<'_> {
     /// unchanged, the others become creates, creates by identifier (`puts`) and updates; rows
     /// that cannot be matched are refused. A row that carries the errors of a refused create
     /// (matched again, with `lock`) and is still not found is refused with them.
-    fn sort(
-        &mut self,
-        rows: Vec<(Row, Vec<RowError>)>,
-        lock: bool,
-    ) -> Result<(Vec<Row>, Vec<Row>, Vec<Row>), CoreError> {
+    fn sort(&mut self, rows: Vec<Lost>, lock: bool) -> Result<Sorted, CoreError> {
         let stored = self.stored(rows.iter().map(|(r, _)| r), lock)?;
         let key = self.key.field_visible_name.clone();
         let identifier = self.entity.identifier().field_visible_name.clone();
@@ -432,6 +438,10 @@ impl Run<'_> {
             }
         }
         self.free(Spent::Matched(unchanged, stored));
-        Ok((creates, puts, updates))
+        Ok(Sorted {
+            creates,
+            puts,
+            updates,
+        })
     }
 }

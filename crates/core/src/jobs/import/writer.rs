@@ -13,7 +13,7 @@ use serde_json::{Map, Value as Json};
 use super::checkpoint;
 use super::reader::{CHUNKS_IN_FLIGHT, MAX_INSERT_BATCH, produce, row_path};
 use super::rejects::reject_of;
-use super::{Chunk, ImportMode, Row, Run, Spent, rate};
+use super::{Chunk, ImportMode, Lost, Row, Run, Spent, rate};
 use crate::engine::write::{self, Method, Mode};
 use crate::error::CoreError;
 
@@ -50,7 +50,7 @@ impl Run<'_> {
         rows: Vec<Row>,
         method: Method,
         keep: bool,
-    ) -> Result<(u64, Vec<(Row, Vec<RowError>)>), CoreError> {
+    ) -> Result<(u64, Vec<Lost>), CoreError> {
         if rows.is_empty() {
             return Ok((0, Vec::new()));
         }
