@@ -76,9 +76,34 @@ impl FromRequest for Admin {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(state(req).and_then(|state| {
-            auth::authorize_admin(&state.dynex, req, &query_pairs(req)).map(Admin)
+            let pairs = query_pairs(req);
+            let principal = auth::authorize_admin(&state.dynex, req, &pairs)?;
+            refuse_nul(req, &pairs)?;
+            Ok(Admin(principal))
         }))
     }
+}
+
+/// Refuses a NUL character (U+0000) in the path or query of an admin request: no name, alias
+/// or option holds one, and PostgreSQL would refuse it with a server error.
+fn refuse_nul(req: &HttpRequest, pairs: &[(String, String)]) -> Result<(), ApiError> {
+    let raw = req.uri().path();
+    let in_path = raw.contains('\0')
+        || raw
+            .as_bytes()
+            .windows(3)
+            .any(|w| w.eq_ignore_ascii_case(b"%00"));
+    let in_query = pairs
+        .iter()
+        .find(|(k, v)| k.contains('\0') || v.contains('\0'));
+    let place = match (in_path, in_query) {
+        (true, _) => "the path".to_string(),
+        (false, Some((k, _))) => format!("the parameter `{}`", k.replace('\0', "\\u0000")),
+        (false, None) => return Ok(()),
+    };
+    Err(ApiError::Core(dynex_core::CoreError::Invalid(format!(
+        "{place} holds a NUL character (U+0000), which no name or option may hold"
+    ))))
 }
 
 /// An action on the Data Exchange API as a type, so that a handler's signature names the scope

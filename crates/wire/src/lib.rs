@@ -167,6 +167,10 @@ codes! {
     /// `1326`: a keyset cursor that is not this server's for this query.
     InvalidCursor = "1326", 400, "Invalid cursor in `page[after]`: <reason>.",
         "A `page[after]` cursor that was altered, or was issued for another entity or sort.";
+    /// `1327`: an object of the body names a member twice.
+    DuplicateMember = "1327", 400,
+        "The member `<name>` appears twice in one object of the request body.",
+        "Write: an object of the JSON body names a member twice.";
     /// `1401`: invalid input to the admin API or a CSV header that cannot be read.
     InvalidInput = "1401", 400, "<reason>",
         "Invalid input: an admin API request, or a CSV body whose header cannot be read.";

@@ -175,6 +175,23 @@ impl Dynex {
     /// Answers a token request (RFC 6749): the password, client credentials and refresh token
     /// grants.
     pub fn token(&self, request: &TokenRequest) -> Result<TokenGrant, GrantError> {
+        let texts = [
+            &request.username,
+            &request.password,
+            &request.client_id,
+            &request.client_secret,
+            &request.refresh_token,
+            &request.scope,
+        ];
+        // No name, secret or token holds one, and PostgreSQL would refuse the lookup.
+        if texts
+            .iter()
+            .any(|t| t.as_deref().is_some_and(|t| t.contains('\0')))
+        {
+            return Err(GrantError::InvalidRequest(
+                "A parameter holds a NUL character.".into(),
+            ));
+        }
         let snapshot = self.snapshot();
         let issuer = tokens::Issuer {
             signer: &self.inner.signer,

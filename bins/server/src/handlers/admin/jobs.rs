@@ -264,8 +264,7 @@ pub(crate) async fn export(
     bytes: web::Bytes,
     Admin(principal): Admin,
 ) -> Result<HttpResponse, ApiError> {
-    let asked: ExportJob = serde_json::from_slice(&bytes)
-        .map_err(|e| invalid(format!("invalid request body: {e}")))?;
+    let asked: ExportJob = super::body(&bytes)?;
     let mut request = dynex_core::ExportRequest {
         sort: asked.sort.clone().filter(|s| !s.is_empty()),
         fields: asked.fields.clone(),
