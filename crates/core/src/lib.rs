@@ -14,7 +14,7 @@
 //! # Ok::<(), dynex_core::CoreError>(())
 //! ```
 
-mod clock;
+pub mod clock;
 mod config;
 pub mod db;
 mod dberr;

@@ -246,7 +246,7 @@ impl Dynex {
     /// Checks a bearer access token against its signature, expiry and the snapshot's
     /// revocations; no database round trip.
     pub fn authenticate_token(&self, token: &str) -> Result<Principal, TokenError> {
-        let claims = self.inner.signer.verify(token)?;
+        let claims = self.inner.signer.verify_at(token, clock::now_ms())?;
         let snapshot = self.inner.snapshot.load();
         let state = &snapshot.tokens;
         let valid_after = match claims.knd {
