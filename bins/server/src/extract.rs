@@ -80,7 +80,9 @@ pub(crate) struct Admin {
 impl Admin {
     fn check(req: &HttpRequest) -> Result<Self, ApiError> {
         let state = state(req)?;
-        let principal = auth::authorize_admin(&state.dynex, req, &query_pairs(req))?;
+        let pairs = query_pairs(req);
+        let principal = auth::authorize_admin(&state.dynex, req, &pairs)?;
+        refuse_nul(req, &pairs)?;
         let dynex = state.dynex.acting(Actor {
             name: principal.name.clone(),
             source: auth::client_address(req, state.trust_forwarded_for),
@@ -130,6 +132,28 @@ fn checked<T: 'static>(
         }
         answer => Either::Left(ready(answer)),
     }
+}
+
+/// Refuses a NUL character (U+0000) in the path or query of an admin request: no name, alias
+/// or option holds one, and PostgreSQL would refuse it with a server error.
+fn refuse_nul(req: &HttpRequest, pairs: &[(String, String)]) -> Result<(), ApiError> {
+    let raw = req.uri().path();
+    let in_path = raw.contains('\0')
+        || raw
+            .as_bytes()
+            .windows(3)
+            .any(|w| w.eq_ignore_ascii_case(b"%00"));
+    let in_query = pairs
+        .iter()
+        .find(|(k, v)| k.contains('\0') || v.contains('\0'));
+    let place = match (in_path, in_query) {
+        (true, _) => "the path".to_string(),
+        (false, Some((k, _))) => format!("the parameter `{}`", k.replace('\0', "\\u0000")),
+        (false, None) => return Ok(()),
+    };
+    Err(ApiError::Core(dynex_core::CoreError::Invalid(format!(
+        "{place} holds a NUL character (U+0000), which no name or option may hold"
+    ))))
 }
 
 /// An action on the Data Exchange API as a type, so that a handler's signature names the scope

@@ -111,6 +111,9 @@ impl TokenSigner {
     pub fn new(secret: &[u8]) -> TokenSigner {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 0;
+        // jsonwebtoken accepts a token during its `exp` second (`exp < now` is expired); the
+        // expiry is checked in `verify_at`, refused from that second on.
+        validation.validate_exp = false;
         validation.set_issuer(&[ISSUER]);
         validation.set_required_spec_claims(&["exp", "iss", "sub"]);
         TokenSigner {
@@ -127,25 +130,38 @@ impl TokenSigner {
             .unwrap_or_default()
     }
 
-    /// Verifies the signature, issuer and expiry of `token` and returns its claims.
+    /// Verifies the signature, issuer and expiry of `token` now and returns its claims.
     pub fn verify(&self, token: &str) -> Result<AccessClaims, TokenError> {
-        jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation)
-            .map(|data| data.claims)
-            .map_err(|e| match e.kind() {
-                jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
-                _ => TokenError::Invalid,
-            })
+        self.verify_at(token, system_now_ms())
+    }
+
+    /// Verifies the signature, issuer and expiry of `token` at `now_ms` (milliseconds since
+    /// the epoch): a token is refused from its `exp` second on, without leeway.
+    pub fn verify_at(&self, token: &str, now_ms: i64) -> Result<AccessClaims, TokenError> {
+        let claims = self.verify_ignoring_expiry(token)?;
+        let exp_ms = i64::try_from(claims.exp)
+            .unwrap_or(i64::MAX / 1000)
+            .saturating_mul(1000);
+        if now_ms >= exp_ms {
+            return Err(TokenError::Expired);
+        }
+        Ok(claims)
     }
 
     /// Verifies the signature and issuer of `token` but not its expiry, for revocation: an
     /// expired token may still name a family whose refresh token must go.
     pub fn verify_ignoring_expiry(&self, token: &str) -> Result<AccessClaims, TokenError> {
-        let mut validation = self.validation.clone();
-        validation.validate_exp = false;
-        jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &validation)
+        jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation)
             .map(|data| data.claims)
             .map_err(|_| TokenError::Invalid)
     }
+}
+
+/// Milliseconds since the epoch by the system clock.
+fn system_now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// Well-known placeholder secrets from examples and tutorials, refused whatever their length.
@@ -249,6 +265,27 @@ mod tests {
         let token = signer.sign(&claims(1, now_ms() - 2_000));
         assert_eq!(signer.verify(&token), Err(TokenError::Expired));
         assert_eq!(signer.verify_ignoring_expiry(&token).unwrap().sub, "alice");
+    }
+
+    /// Refused from the `exp` second on: its first millisecond is too late, the one before is
+    /// not (jsonwebtoken accepted the whole `exp` second).
+    #[test]
+    fn a_token_is_refused_from_its_exp_second() {
+        let signer = TokenSigner::new(b"0123456789abcdefghijklmnopqrstuvwxyz");
+        let issued = 1_800_000_000_250;
+        let c = claims(60, issued);
+        let exp_ms = i64::try_from(c.exp).unwrap() * 1000;
+        assert_eq!(exp_ms, 1_800_000_060_000);
+        let token = signer.sign(&c);
+        assert_eq!(signer.verify_at(&token, issued), Ok(c.clone()));
+        assert_eq!(signer.verify_at(&token, exp_ms - 1), Ok(c));
+        for late in [exp_ms, exp_ms + 999, exp_ms + 1000] {
+            assert_eq!(
+                signer.verify_at(&token, late),
+                Err(TokenError::Expired),
+                "{late}"
+            );
+        }
     }
 
     #[test]

@@ -15,7 +15,7 @@
 //! ```
 
 mod audit;
-mod clock;
+pub mod clock;
 mod config;
 pub mod db;
 mod dberr;
@@ -57,7 +57,9 @@ pub use jobs::import::{
     IMPORT_BATCH_ROWS, ImportMode, ImportObserver, ImportOptions, ImportSummary, Reject,
 };
 pub use jobs::indexes::IndexWarning;
-pub use jobs::table::{JobInfo, JobKind, NewJob, STALE_AFTER_MS};
+pub use jobs::table::{
+    FILE_NAME_MAX_CHARS, JobInfo, JobKind, NewJob, STALE_AFTER_MS, check_file_name,
+};
 pub use store::StoredEntity;
 
 /// The largest request body `dynex-server` accepts by default: 16 MiB, room for about 20,000

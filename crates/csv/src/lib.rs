@@ -56,7 +56,7 @@ pub struct RecordReader<R: Read> {
 }
 
 /// Where the newlines are that the CSV parser has read but no record has been placed after
-/// yet.
+/// yet, and whether the bytes read so far end inside a quoted cell.
 #[derive(Debug, Default)]
 struct Lines {
     /// Bytes read from the input.
@@ -65,7 +65,31 @@ struct Lines {
     counted: u64,
     /// Offsets of the newlines read but not yet counted.
     pending: VecDeque<u64>,
+    /// Where the bytes read so far leave a cell.
+    quoting: Quoting,
+    /// The offset of the quote that opened the latest quoted cell.
+    opened_at: u64,
 }
+
+/// Where a byte falls with respect to quoting, by the `csv` parser's own rules (RFC 4180 with
+/// `""` inside quoted cells; a quote inside an unquoted cell is text, and text after a closing
+/// quote joins the cell). The parser ends a file inside a quoted cell without a word, so the
+/// reader keeps track itself.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Quoting {
+    /// At the start of a cell.
+    #[default]
+    CellStart,
+    /// In a cell that did not start with a quote.
+    Unquoted,
+    /// In a quoted cell.
+    Quoted,
+    /// Just after a quote inside a quoted cell: the cell's end, or the first of `""`.
+    QuoteInQuoted,
+}
+
+/// A UTF-8 byte-order mark, which the parser skips at the start of the input.
+const BOM: &[u8] = b"\xef\xbb\xbf";
 
 impl Lines {
     /// The line (from 1) of the last byte before `offset` that is not the newline ending it;
@@ -98,13 +122,70 @@ impl<R: Read> Read for LineCounter<R> {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let start = lines.read;
-        for (i, b) in buf[..n].iter().enumerate() {
-            if *b == b'\n' {
-                lines.pending.push_back(start + i as u64);
-            }
+        let bytes = &buf[..n];
+        for i in memchr::memchr_iter(b'\n', bytes) {
+            lines.pending.push_back(start + i as u64);
         }
+        lines.scan(start, bytes);
         lines.read += n as u64;
         Ok(n)
+    }
+}
+
+impl Lines {
+    /// Follows the quoting through `bytes`, read at offset `start`; only the bytes that can
+    /// change it are looked at one by one.
+    fn scan(&mut self, start: u64, bytes: &[u8]) {
+        let mut i = if start == 0 && bytes.starts_with(BOM) {
+            BOM.len()
+        } else {
+            0
+        };
+        while i < bytes.len() {
+            match self.quoting {
+                Quoting::CellStart | Quoting::QuoteInQuoted => {
+                    self.quoting = match (self.quoting, bytes[i]) {
+                        (Quoting::CellStart, b'"') => {
+                            self.opened_at = start + i as u64;
+                            Quoting::Quoted
+                        }
+                        (Quoting::QuoteInQuoted, b'"') => Quoting::Quoted,
+                        (_, b',' | b'\r' | b'\n') => Quoting::CellStart,
+                        _ => Quoting::Unquoted,
+                    };
+                    i += 1;
+                }
+                Quoting::Unquoted => match memchr::memchr3(b',', b'\r', b'\n', &bytes[i..]) {
+                    Some(j) => {
+                        i += j + 1;
+                        self.quoting = Quoting::CellStart;
+                    }
+                    None => i = bytes.len(),
+                },
+                Quoting::Quoted => match memchr::memchr(b'"', &bytes[i..]) {
+                    Some(j) => {
+                        i += j + 1;
+                        self.quoting = Quoting::QuoteInQuoted;
+                    }
+                    None => i = bytes.len(),
+                },
+            }
+        }
+    }
+
+    /// The line (from 1) of the byte at `offset`, which must not be before the offsets asked
+    /// for with [`Lines::last_line_before`].
+    fn line_of(&self, offset: u64) -> u64 {
+        let before = self.pending.iter().take_while(|&&n| n < offset).count() as u64;
+        self.counted + before + 1
+    }
+
+    /// Whether the parser's last record, ending at `end`, ended with the file inside a quoted
+    /// cell; then the line where that cell's quote opened.
+    fn open_quote(&self, end: u64) -> Option<u64> {
+        // Only the end of the file ends a record inside a quoted cell, so every byte read is in
+        // it.
+        (self.quoting == Quoting::Quoted && self.read == end).then(|| self.line_of(self.opened_at))
     }
 }
 
@@ -124,6 +205,16 @@ impl<R: Read> RecordReader<R> {
             return Err(CsvError::Header(
                 "the file is empty: it needs a header line".into(),
             ));
+        }
+        let open_quote = lines
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .open_quote(inner.position().byte());
+        if let Some(opened) = open_quote {
+            return Err(CsvError::Header(format!(
+                "the quote opened on line {opened} of the header is never closed (the file \
+                 ends inside the quoted cell)"
+            )));
         }
         let mut header = Vec::with_capacity(record.len());
         for cell in &record {
@@ -163,12 +254,20 @@ impl<R: Read> RecordReader<R> {
             .iter()
             .map(|cell| cell.iter().filter(|b| **b == b'\n').count() as u64)
             .sum();
-        let line = self
-            .lines
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .last_line_before(end)
-            .saturating_sub(inner_newlines);
+        let (line, open_quote) = {
+            let mut lines = self
+                .lines
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let open_quote = lines.open_quote(end);
+            let last = lines.last_line_before(end);
+            let line = match open_quote {
+                // The file's last newline is inside the open cell, not the record's end.
+                Some(_) => (lines.counted + 1).saturating_sub(inner_newlines),
+                None => last.saturating_sub(inner_newlines),
+            };
+            (line, open_quote)
+        };
         let mut cells = Vec::with_capacity(self.record.len());
         let mut bad_utf8 = None;
         for (i, cell) in self.record.iter().enumerate() {
@@ -179,6 +278,22 @@ impl<R: Read> RecordReader<R> {
                     cells.push(String::from_utf8_lossy(cell).into_owned());
                 }
             }
+        }
+        if let Some(opened) = open_quote {
+            // The rest of the file is one cell: the report keeps its first line.
+            if let Some(last) = cells.last_mut()
+                && let Some(cut) = last.find('\n')
+            {
+                last.truncate(cut);
+            }
+            return Ok(Some(Err(Malformed {
+                line,
+                cells,
+                reason: format!(
+                    "the quote opened on line {opened} is never closed (the file ends inside \
+                     the quoted cell)"
+                ),
+            })));
         }
         // A blank line is no record at all.
         if cells.len() == 1 && cells[0].is_empty() && self.header.len() > 1 {
@@ -479,6 +594,90 @@ mod tests {
         );
         assert_eq!(out.len(), 6);
         assert!(RecordReader::new(&b""[..]).is_err());
+    }
+
+    /// Reads every record of `text`.
+    fn all(text: &[u8]) -> Vec<Result<Record, Malformed>> {
+        let mut r = RecordReader::new(text).unwrap();
+        let mut out = Vec::new();
+        while let Some(rec) = r.next_record().unwrap() {
+            out.push(rec);
+        }
+        out
+    }
+
+    #[test]
+    fn a_quote_never_closed_is_a_malformed_line_naming_where_it_opened() {
+        // On the first data line: the rest of the file was one cell, read as line 1.
+        let out = all(b"a,b\n\"x,y\nz,w\n");
+        assert_eq!(out.len(), 1);
+        let bad = out[0].clone().unwrap_err();
+        assert_eq!(bad.line, 2);
+        assert!(
+            bad.reason
+                .contains("quote opened on line 2 is never closed"),
+            "{}",
+            bad.reason
+        );
+        assert_eq!(bad.cells, ["x,y"], "the open cell up to its line's end");
+
+        // Later, with the right number of cells and no newline at the end: the lines before
+        // are rows.
+        let out = all(b"a,b\n1,2\n3,\"4\n5,6\n7,8");
+        assert_eq!(out.len(), 2);
+        assert_eq!(
+            out[0],
+            Ok(Record {
+                line: 2,
+                cells: vec!["1".into(), "2".into()]
+            })
+        );
+        let bad = out[1].clone().unwrap_err();
+        assert_eq!(
+            (bad.line, &bad.cells[..]),
+            (3, &["3".to_string(), "4".into()][..])
+        );
+        assert!(
+            bad.reason.contains("line 3 is never closed"),
+            "{}",
+            bad.reason
+        );
+
+        // A record that starts on line 2 with a closed multi-line cell, its open quote on 3.
+        let out = all(b"a,b,c\n\"p\nq\",\"r\ns,t\n\n");
+        let bad = out[0].clone().unwrap_err();
+        assert_eq!(bad.line, 2);
+        assert!(
+            bad.reason.contains("line 3 is never closed"),
+            "{}",
+            bad.reason
+        );
+
+        // Closed quotes, doubled quotes, a quote inside an unquoted cell, a quote closing at the
+        // very end, a byte-order mark and CRLF: all rows.
+        let out = all(b"\xef\xbb\xbf\"a\",b\r\n\"x\"\"y\",z\"w\r\n\"\",\"q\"\"\"");
+        assert_eq!(
+            out,
+            [
+                Ok(Record {
+                    line: 2,
+                    cells: vec!["x\"y".into(), "z\"w".into()]
+                }),
+                Ok(Record {
+                    line: 3,
+                    cells: vec!["".into(), "q\"".into()]
+                })
+            ]
+        );
+        // A lone quote as the last byte opens a cell that never closes.
+        let bad = all(b"a,b\n1,\"").remove(0).unwrap_err();
+        assert_eq!(bad.line, 2);
+        assert!(bad.reason.contains("line 2"), "{}", bad.reason);
+        // In the header.
+        let Err(CsvError::Header(e)) = RecordReader::new(&b"a,\"b\n1,2\n"[..]) else {
+            panic!("an open quote in the header is an error");
+        };
+        assert!(e.contains("line 1 of the header"), "{e}");
     }
 
     #[test]

@@ -257,6 +257,28 @@ pub fn check(
     errors
 }
 
+/// The text of configurations that holds a NUL character (U+0000), one error per entity.
+///
+/// No table, column or name has one, and the databases disagree about it (PostgreSQL refuses
+/// it, SQLite cuts a name at it, so an entity of table `a\0b` would read table `a`). Checked
+/// before anything is looked up in the database.
+pub fn nul_errors(configs: &[EntityConfig]) -> Vec<ConfigError> {
+    configs
+        .iter()
+        .filter_map(|c| {
+            let value = serde_json::to_value(c).ok()?;
+            let path = crate::json::nul_path(&value)?;
+            Some(ConfigError {
+                entity: c.table_alias.replace('\0', "\\u0000"),
+                path,
+                message: "holds a NUL character (U+0000), which no name or text of a \
+                          configuration may hold"
+                    .into(),
+            })
+        })
+        .collect()
+}
+
 fn err(c: &EntityConfig, path: &str, message: String) -> ConfigError {
     ConfigError {
         entity: c.table_alias.clone(),

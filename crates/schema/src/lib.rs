@@ -6,11 +6,12 @@
 //! introspection found in the live database ([`TableInfo`]).
 
 mod check;
+pub mod json;
 mod model;
 mod table;
 mod value;
 
-pub use check::{ConfigError, check, derive_alias, is_reserved_table, suggest_config};
+pub use check::{ConfigError, check, derive_alias, is_reserved_table, nul_errors, suggest_config};
 pub use model::{
     Catalog, Constraint, Definition, Entity, EntityConfig, Field, FieldMapping, FieldType,
     Relation, RelationTarget, Rules, UnknownIdentifier,

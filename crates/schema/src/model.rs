@@ -253,8 +253,13 @@ pub struct EntityConfig {
 
 impl EntityConfig {
     /// Parses an installer `configuration.json` (an array of entries) or a single entry.
+    ///
+    /// An object that names a member twice is refused rather than read as its last value.
     pub fn parse_many(json: &str) -> Result<Vec<EntityConfig>, serde_json::Error> {
-        let value: serde_json::Value = serde_json::from_str(json)?;
+        let value = crate::json::from_slice(json.as_bytes()).map_err(|e| match e {
+            crate::json::StrictJsonError::Syntax(e) => e,
+            duplicate => serde::de::Error::custom(duplicate),
+        })?;
         if value.is_array() {
             serde_json::from_value(value)
         } else {

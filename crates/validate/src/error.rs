@@ -154,6 +154,12 @@ pub enum RowError {
         /// The database's own explanation, when it is safe to show.
         reason: Option<String>,
     },
+    /// An object of the body names a member twice (JSON keeps only one of them).
+    #[error("The member `{member}` appears twice in one object of the request body.")]
+    DuplicateMember {
+        /// The member's name.
+        member: String,
+    },
     /// A before-write or after-write hook refused the row.
     #[error("The entity `{path}` was rejected: {message}")]
     Rejected {
@@ -169,6 +175,7 @@ impl RowError {
     pub fn code(&self) -> Code {
         match self {
             RowError::InvalidFormat => Code::InvalidFormat,
+            RowError::DuplicateMember { .. } => Code::DuplicateMember,
             RowError::Persistence { .. } => Code::Persistence,
             RowError::NotFound { .. } => Code::RowNotFound,
             RowError::Immutable { .. } => Code::Immutable,

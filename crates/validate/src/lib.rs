@@ -28,8 +28,15 @@ pub enum ValueError {
 }
 
 /// Parses text (a path identifier, a CSV cell) as a value of `field`'s type.
+///
+/// Text with a NUL character is no value of any field: no row can hold it.
 pub fn parse_text(field: &Field, text: &str) -> Result<Value, ValueError> {
-    field.ty.parse_text(text).map_err(|_| ValueError::Type {
+    let typed = if text.contains('\0') {
+        Err(())
+    } else {
+        field.ty.parse_text(text).map_err(|_| ())
+    };
+    typed.map_err(|()| ValueError::Type {
         field: field.field_visible_name.clone(),
         expected: field.ty,
     })
@@ -44,7 +51,12 @@ pub enum Fault {
     Rule,
     /// Breaks the `url` constraint (1316).
     Url,
+    /// Text holding a NUL character (U+0000), which no backend stores alike (1306).
+    Nul,
 }
+
+/// The rules text of a 1306 for a value with a NUL character.
+pub const NUL_RULE: &str = "text without NUL characters (U+0000)";
 
 /// What a field of this type accepts, in words for error messages.
 pub fn expected(ty: FieldType) -> &'static str {
@@ -94,6 +106,9 @@ pub fn check_value(field: &Field, v: &Json) -> Result<Value, Fault> {
         FieldType::Boolean => Value::Bool(v.as_bool().ok_or(Fault::Type)?),
         FieldType::String => {
             let s = v.as_str().ok_or(Fault::Type)?;
+            if s.contains('\0') {
+                return Err(Fault::Nul);
+            }
             // A text has at most as many characters as bytes: one no longer in bytes than the
             // maximum needs no count.
             let chars = || s.chars().count() as u64;
@@ -133,6 +148,8 @@ pub fn check_value(field: &Field, v: &Json) -> Result<Value, Fault> {
                 .map_err(|_| Fault::Type)?;
             Value::DateTime(normal)
         }
+        // PostgreSQL's `jsonb` refuses `\u0000`; MariaDB and SQLite would store it.
+        FieldType::Json if dynex_schema::json::has_nul(v) => return Err(Fault::Nul),
         FieldType::Json => Value::Json(v.to_string()),
     };
     if let Some(allowed) = &field.enum_values
@@ -383,6 +400,11 @@ pub fn fault_error(field: &Field, fault: Fault, path: &str) -> RowError {
             path: path.to_string(),
             field: name,
         },
+        Fault::Nul => RowError::InvalidValue {
+            path: path.to_string(),
+            field: name,
+            rules: NUL_RULE.to_string(),
+        },
     }
 }
 
@@ -401,6 +423,23 @@ mod tests {
         let f = field(json!({"fieldName":"id","fieldVisibleName":"id","type":"integer"}));
         assert_eq!(parse_text(&f, "7"), Ok(Value::Int(7)));
         assert!(parse_text(&f, "seven").is_err());
+    }
+
+    #[test]
+    fn text_with_a_nul_character_is_no_value() {
+        let s = field(json!({"fieldName":"s","fieldVisibleName":"s","type":"string"}));
+        assert_eq!(check_value(&s, &json!("a\u{0}b")), Err(Fault::Nul));
+        assert_eq!(
+            check_value(&s, &json!("a\\u0000b")),
+            Ok(Value::Text("a\\u0000b".into()))
+        );
+        let j = field(json!({"fieldName":"j","fieldVisibleName":"j","type":"json"}));
+        assert_eq!(check_value(&j, &json!({"k": ["\u{0}"]})), Err(Fault::Nul));
+        assert_eq!(check_value(&j, &json!({"k\u{0}": 1})), Err(Fault::Nul));
+        assert!(check_value(&j, &json!({"k": [1]})).is_ok());
+        assert!(parse_text(&s, "a\u{0}").is_err());
+        let d = field(json!({"fieldName":"d","fieldVisibleName":"d","type":"date"}));
+        assert_eq!(check_value(&d, &json!("2024-01-01\u{0}")), Err(Fault::Type));
     }
 
     #[test]

@@ -177,6 +177,10 @@ codes! {
     BodyTimeout = "1328", 408, "The request body did not arrive within the body timeout (<n> s).",
         "The client sent the request's head but not its whole body within the body timeout; \
          the connection is closed.";
+    /// `1329`: an object of the body names a member twice.
+    DuplicateMember = "1329", 400,
+        "The member `<name>` appears twice in one object of the request body.",
+        "Write: an object of the JSON body names a member twice.";
     /// `1401`: invalid input to the admin API or a CSV header that cannot be read.
     InvalidInput = "1401", 400, "<reason>",
         "Invalid input: an admin API request, or a CSV body whose header cannot be read.";

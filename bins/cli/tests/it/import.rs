@@ -1179,6 +1179,78 @@ fn bad_headers_are_refused_before_writing(db: TestDb) {
     assert_eq!(all_rows(&dx, "countries"), before);
 }
 
+/// A quote that is never closed made the rest of the file one cell and exited 0 (on the first
+/// data line the record was counted as line 1, the header, and skipped: nothing imported). It is
+/// a 1301 line naming the line where the quote opened; the lines before it are imported as any
+/// good rows are (kept across batches, none with `--atomic`), and the exit code is 5.
+fn an_unterminated_quote_is_a_rejected_line(db: TestDb) {
+    let dx = open_demo(&db);
+    let before = all_rows(&dx, "countries");
+    let dir = tempfile::tempdir().unwrap();
+    let rejects = dir.path().join("rejects.csv");
+    let rejects = rejects.to_str().unwrap();
+    let header = ["iso2_code", "name"];
+
+    let first = write_file(
+        dir.path(),
+        "first.csv",
+        "iso2_code,name\n\"XA,Alpha\nXB,Beta\n",
+    );
+    let run = import(&db, &["countries", &first, "--rejects", rejects, "--json"]).failed(5);
+    assert_eq!(counts(&run), [1, 0, 0, 0, 1], "{}", run.stdout);
+    let message = "Line 2 is not a row: the quote opened on line 2 is never closed (the file \
+                   ends inside the quoted cell).";
+    assert_eq!(
+        read(rejects),
+        report(&header, &[vec!["2", "1301", "", message, "XA,Alpha"]])
+    );
+    assert_eq!(all_rows(&dx, "countries"), before);
+
+    // Three batches of good lines, then a quote on line 6 that is never closed.
+    let later = write_file(
+        dir.path(),
+        "later.csv",
+        "iso2_code,name\nXA,Alpha\nXB,Beta\nXC,Gamma\nXD,Delta\nXE,\"Epsilon\nXF,Phi\n",
+    );
+    let args = [
+        "countries",
+        &later,
+        "--batch-size",
+        "2",
+        "--rejects",
+        rejects,
+    ];
+    let run = import(&db, &[&args[..], &["--atomic", "--json"]].concat()).failed(5);
+    assert_eq!(counts(&run), [5, 4, 0, 0, 1], "{}", run.stdout);
+    assert_eq!(run.json()["committed"], json!(false));
+    assert_eq!(all_rows(&dx, "countries"), before, "all or nothing");
+
+    let run = import(&db, &[&args[..], &["--json"]].concat()).failed(5);
+    assert_eq!(counts(&run), [5, 4, 0, 0, 1], "{}", run.stdout);
+    let message = "Line 6 is not a row: the quote opened on line 6 is never closed (the file \
+                   ends inside the quoted cell).";
+    assert_eq!(
+        read(rejects),
+        report(&header, &[vec!["6", "1301", "", message, "XE", "Epsilon"]])
+    );
+    let now = all_rows(&dx, "countries");
+    assert_eq!(now.len(), before.len() + 4);
+    for code in ["XA", "XB", "XC", "XD"] {
+        row_where(&dx, "countries", "iso2_code", code);
+    }
+
+    // In the header: the header cannot be read (exit 2), nothing is written.
+    let open_header = write_file(dir.path(), "header.csv", "iso2_code,\"name\nXG,G\n");
+    let run = import(&db, &["countries", &open_header]).failed(2);
+    assert!(
+        run.stderr
+            .contains("the quote opened on line 1 of the header is never closed"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(all_rows(&dx, "countries"), now);
+}
+
 /// A file that cannot be opened is invalid input (exit 2), as for `dynex entity import`, not a
 /// database failure (exit 1).
 fn a_missing_file_is_invalid_input(db: TestDb) {
@@ -1613,4 +1685,5 @@ backend_tests!(
     not_null_columns_refuse_nulls,
     large_files_are_batched,
     export_then_import_round_trips,
+    an_unterminated_quote_is_a_rejected_line,
 );

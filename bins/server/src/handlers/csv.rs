@@ -206,6 +206,9 @@ pub(crate) fn stream_export(
     futures_util::stream::poll_fn(move |cx| receiver.poll_recv(cx))
 }
 
+/// How many times an all-or-nothing CSV import that the database gave up on is repeated.
+const ATOMIC_RETRIES: u32 = 3;
+
 /// A rejected line as the API lists it: Spryker's error object plus the line and field.
 #[derive(Debug, Serialize)]
 struct LineError {
@@ -263,10 +266,22 @@ pub(crate) async fn import(
     };
     let metrics = state.metrics.clone();
     let (summary, collected) = blocking(move || {
-        let mut collect = Collect::default();
-        let summary = dynex.import(&alias, &body[..], &options, &mut collect);
-        metrics.import(summary.as_ref());
-        Ok((summary?, collect))
+        let mut tries = 0;
+        loop {
+            let mut collect = Collect::default();
+            match dynex.import(&alias, &body[..], &options, &mut collect) {
+                // A deadlock ends the victim's whole transaction on MariaDB (two imports that
+                // upsert the same new key, say): all or nothing, the body is imported again.
+                Err(CoreError::Busy) if options.atomic && tries < ATOMIC_RETRIES => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(10 << tries));
+                }
+                result => {
+                    metrics.import(result.as_ref());
+                    return result.map(|summary| (summary, collect));
+                }
+            }
+        }
     })
     .await?;
     let success = if mode == ImportMode::Insert {

@@ -119,6 +119,13 @@ fn form(req: &HttpRequest, body: &[u8]) -> Result<Vec<(String, String)>, OAuthEr
     }
     let mut pairs: Vec<(String, String)> = Vec::new();
     for (k, v) in form_urlencoded::parse(body) {
+        // PostgreSQL refuses text with a NUL character; no name, secret or token has one.
+        if k.contains('\0') || v.contains('\0') {
+            return Err(OAuthError::invalid_request(format!(
+                "The parameter `{}` holds a NUL character.",
+                k.replace('\0', "\\u0000")
+            )));
+        }
         if pairs.iter().any(|(seen, _)| *seen == k) {
             return Err(OAuthError::invalid_request(format!(
                 "The parameter `{k}` is repeated."
@@ -166,7 +173,13 @@ fn basic_credentials(req: &HttpRequest) -> Result<Option<(String, String)>, OAut
             .map(|(_, v)| v.into_owned())
             .unwrap_or_default()
     };
-    Ok(Some((unescape(id), unescape(secret))))
+    let (id, secret) = (unescape(id), unescape(secret));
+    if id.contains('\0') || secret.contains('\0') {
+        return Err(OAuthError::invalid_request(
+            "The client credentials hold a NUL character.",
+        ));
+    }
+    Ok(Some((id, secret)))
 }
 
 async fn read_form(

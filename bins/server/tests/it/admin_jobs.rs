@@ -260,6 +260,38 @@ async fn bad_job_requests_are_refused_and_failed_jobs_say_why(db: TestDb) {
             .await
             .assert_error(400, "1401");
     }
+    // A file name longer than its column was a server error on PostgreSQL and MariaDB (and
+    // kept whole on SQLite): refused before the upload is stored, on every backend.
+    let long = "n".repeat(dynex_core::FILE_NAME_MAX_CHARS + 1);
+    let message = start_import(
+        &app,
+        cred,
+        &format!("entity=tax-sets&fileName={long}"),
+        "name\nx\n",
+    )
+    .await
+    .assert_error(400, "1401");
+    assert!(
+        message.contains("`fileName` has 256 characters"),
+        "{message}"
+    );
+    start_import(&app, cred, "entity=tax-sets&fileName=", "name\nx\n")
+        .await
+        .assert_error(400, "1401");
+    // As long as the column holds, in characters: done.
+    let longest = "ü".repeat(dynex_core::FILE_NAME_MAX_CHARS);
+    let job = import_job(
+        &app,
+        cred,
+        &format!("entity=tax-sets&fileName={}", crate::support::enc(&longest)),
+        "name\nLongest\n",
+    )
+    .await;
+    assert_eq!(
+        (job["state"].as_str(), job["file_name"].as_str()),
+        (Some("done"), Some(longest.as_str())),
+        "{job}"
+    );
     // The admin scope alone does not read or write rows.
     let admin_only = Cred::Key(scoped_key(&dx, "admin-only", "admin"));
     start_import(&app, &admin_only, "entity=tax-sets", "name\nx\n")
@@ -278,7 +310,11 @@ async fn bad_job_requests_are_refused_and_failed_jobs_say_why(db: TestDb) {
         .await
         .assert_error(403, "002");
     let r = call(&app, Method::GET, "jobs", cred, None).await;
-    assert_eq!(r.data(), &json!([]));
+    assert_eq!(
+        r.data().as_array().map(Vec::len),
+        Some(1),
+        "only the longest name's job"
+    );
 
     // A header the entity cannot take fails the job, with the code the API would answer.
     let job = import_job(&app, cred, "entity=tax-sets", "name,colour\nx,red\n").await;

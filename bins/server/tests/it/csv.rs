@@ -29,6 +29,7 @@ async_backend_tests!(
     countries_round_trip_with_quoting,
     round_trip_with_a_non_editable_field,
     a_key_that_is_not_unique_is_not_guessed,
+    an_unterminated_quote_is_a_refused_line,
 );
 
 /// The header of the `countries` CSV: the visible field names in configured order.
@@ -1286,4 +1287,69 @@ async fn a_key_that_is_not_unique_is_not_guessed(db: TestDb) {
         assert!(r.status.is_client_error(), "{method}: {r:?}");
         assert_eq!(app.all("tax-rates", &key).await, before, "{method}");
     }
+}
+
+/// A quote that is never closed made the rest of the body one cell, accepted with 200. It is a
+/// 1301 line naming where the quote opened: all or nothing refuses the body; without a
+/// transaction the lines before it are kept and the answer lists it.
+async fn an_unterminated_quote_is_a_refused_line(db: TestDb) {
+    let (_dx, app, key) = demo(&db).await;
+    let before = countries(&app, &key).await;
+    // The cells line up (five of them), so only the quote tells.
+    let body = "iso2_code,iso3_code,name,postal_code_mandatory,postal_code_regex\n\
+                XA,XAA,Xa,true,\n\
+                XB,XBB,\"Xb,true,\n\
+                XC,XCC,Xc,true,\n";
+    let r = send_csv(&app, Method::POST, "countries", &key, body, &[]).await;
+    assert_eq!(rejected(&r, 400), [le(3, "1301", 400, None)]);
+    let message = r.body[0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("the quote opened on line 3 is never closed"),
+        "{message}"
+    );
+    assert_eq!(countries(&app, &key).await, before);
+
+    let r = send_csv(
+        &app,
+        Method::POST,
+        "countries",
+        &key,
+        body,
+        &[NON_TRANSACTIONAL],
+    )
+    .await;
+    let (summary, errors) = partial(&r, 201);
+    assert_eq!(
+        summary,
+        expected("countries", "insert", false, [2, 1, 0, 0, 1])
+    );
+    assert_eq!(errors, [le(3, "1301", 400, None)]);
+    let now = countries(&app, &key).await;
+    assert_eq!(now.len(), before.len() + 1);
+    assert_eq!(now.last().unwrap()["iso2_code"], "XA");
+
+    // On the first data line: nothing was imported and the answer was a success.
+    let r = send_csv(
+        &app,
+        Method::POST,
+        "countries",
+        &key,
+        "iso2_code,name\n\"XD,Xd\nXE,Xe\n",
+        &[NON_TRANSACTIONAL],
+    )
+    .await;
+    let (_, errors) = partial(&r, 400);
+    assert_eq!(errors, [le(2, "1301", 400, None)]);
+    // In the header: the header cannot be read.
+    let r = send_csv(
+        &app,
+        Method::POST,
+        "countries",
+        &key,
+        "iso2_code,\"name\nXD,Xd\n",
+        &[],
+    )
+    .await;
+    r.assert_error(400, "1401");
+    assert_eq!(countries(&app, &key).await, now);
 }

@@ -37,6 +37,7 @@ async_backend_tests!(
     token_routes_only_take_post,
     too_many_failed_logins_per_user,
     too_many_failed_logins_per_address,
+    parallel_failed_logins_are_limited_too,
     forwarded_addresses_behind_a_trusted_proxy,
     too_many_failed_client_authentications,
     revoking_an_access_token,
@@ -1288,6 +1289,63 @@ async fn too_many_failed_logins_per_address(db: TestDb) {
         )
         .await;
     r.too_many();
+}
+
+/// Thirty wrong passwords at once: at most five are checked, the others are refused as too
+/// many (counting first and recording after the slow password check let eleven through). The
+/// same for thirty names from one address against its limit of twenty. A refused attempt is
+/// no failure of its own: once the burst is over, the address limit still counts only the
+/// checked ones.
+async fn parallel_failed_logins_are_limited_too(db: TestDb) {
+    let (_dx, server) = setup(&db).await;
+    let burst = (0..30u8).map(|n| server.password_from(addr(n + 1), ADMIN, OTHER_PASSWORD));
+    let answers = futures_util::future::join_all(burst).await;
+    let mut checked = 0;
+    for a in &answers {
+        if a.status == StatusCode::TOO_MANY_REQUESTS {
+            a.too_many();
+        } else {
+            a.oauth_error(400, "invalid_grant");
+            checked += 1;
+        }
+    }
+    assert!(
+        checked <= 5,
+        "{checked} of 30 parallel wrong passwords were checked"
+    );
+    // Locked now, whatever number of the burst were checked, unless fewer than five were.
+    let r = server.password_from(addr(99), ADMIN, TEST_PASSWORD).await;
+    if checked == 5 {
+        r.too_many();
+    }
+
+    let x = addr(200);
+    let names: Vec<String> = (0..30).map(|i| format!("ghost-{i}")).collect();
+    let burst = names
+        .iter()
+        .map(|name| server.password_from(x, name, OTHER_PASSWORD));
+    let answers = futures_util::future::join_all(burst).await;
+    let checked = answers
+        .iter()
+        .filter(|a| a.status != StatusCode::TOO_MANY_REQUESTS)
+        .inspect(|a| {
+            a.oauth_error(400, "invalid_grant");
+        })
+        .count();
+    assert!(
+        checked <= 20,
+        "{checked} of 30 parallel logins from one address were checked"
+    );
+    for n in 0..(20 - checked) {
+        let r = server
+            .password_from(x, &format!("late-{n}"), OTHER_PASSWORD)
+            .await;
+        r.oauth_error(400, "invalid_grant");
+    }
+    server
+        .password_from(x, INTEGRATOR, TEST_PASSWORD)
+        .await
+        .too_many();
 }
 
 /// Behind a trusted proxy (`trust_forwarded_for`), the first `X-Forwarded-For` hop is the

@@ -24,6 +24,13 @@ impl Dynex {
 
     /// What introspection finds about a table.
     pub fn table(&self, name: &str) -> Result<TableInfo, CoreError> {
+        if name.contains('\0') {
+            // No table has one; PostgreSQL would refuse the lookup, SQLite cut the name.
+            return Err(CoreError::NotFound {
+                kind: "table",
+                name: name.replace('\0', "\\u0000"),
+            });
+        }
         let mut conn = self.inner.db.conn()?;
         introspect::table(&mut conn, self.dialect(), name)?.ok_or_else(|| CoreError::NotFound {
             kind: "table",
@@ -51,6 +58,10 @@ impl Dynex {
     /// Validates configurations against the live schema and stores them (creating or replacing
     /// by alias); all or nothing. Takes effect on every server at its next refresh.
     pub fn save_entities(&self, configs: &[EntityConfig]) -> Result<(), CoreError> {
+        let errors = dynex_schema::nul_errors(configs);
+        if !errors.is_empty() {
+            return Err(CoreError::Config(errors));
+        }
         let mut conn = self.inner.db.conn()?;
         let dialect = self.dialect();
         let stored = store::load_all(&mut conn)?;

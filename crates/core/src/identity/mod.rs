@@ -196,6 +196,23 @@ impl Dynex {
     /// Answers a token request (RFC 6749): the password, client credentials and refresh token
     /// grants.
     pub fn token(&self, request: &TokenRequest) -> Result<TokenGrant, GrantError> {
+        let texts = [
+            &request.username,
+            &request.password,
+            &request.client_id,
+            &request.client_secret,
+            &request.refresh_token,
+            &request.scope,
+        ];
+        // No name, secret or token holds one, and PostgreSQL would refuse the lookup.
+        if texts
+            .iter()
+            .any(|t| t.as_deref().is_some_and(|t| t.contains('\0')))
+        {
+            return Err(GrantError::InvalidRequest(
+                "A parameter holds a NUL character.".into(),
+            ));
+        }
         let snapshot = self.snapshot();
         let issuer = tokens::Issuer {
             signer: &self.inner.signer,
@@ -252,7 +269,7 @@ impl Dynex {
     /// Checks a bearer access token against its signature, expiry and the snapshot's
     /// revocations; no database round trip.
     pub fn authenticate_token(&self, token: &str) -> Result<Principal, TokenError> {
-        let claims = self.inner.signer.verify(token)?;
+        let claims = self.inner.signer.verify_at(token, clock::now_ms())?;
         let snapshot = self.inner.snapshot.load();
         let state = &snapshot.tokens;
         let valid_after = match claims.knd {

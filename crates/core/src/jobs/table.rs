@@ -34,6 +34,22 @@ pub const STALE_AFTER_MS: i64 = 60_000;
 /// running the job is exact).
 const PROGRESS_EVERY_MS: i64 = 250;
 
+/// The longest file name a job keeps, in characters (its column is `VARCHAR(255)`).
+pub const FILE_NAME_MAX_CHARS: usize = 255;
+
+/// Refuses a job's file name that its column cannot hold: longer than
+/// [`FILE_NAME_MAX_CHARS`], or empty.
+pub fn check_file_name(name: &str) -> Result<(), CoreError> {
+    let chars = name.chars().count();
+    if chars == 0 || chars > FILE_NAME_MAX_CHARS {
+        return Err(CoreError::Invalid(format!(
+            "`fileName` has {chars} characters; a job's file name has 1 to \
+             {FILE_NAME_MAX_CHARS}"
+        )));
+    }
+    Ok(())
+}
+
 /// Rejected lines per insert statement (6 binds each: under every backend's bind limit).
 const REJECTS_PER_STATEMENT: usize = 500;
 
@@ -196,6 +212,8 @@ fn info(row: JobRow, now: i64) -> JobInfo {
 impl Dynex {
     /// Records a new job, `running` from now, and returns it.
     pub fn create_job(&self, job: NewJob) -> Result<JobInfo, CoreError> {
+        // Checked here too, so that no caller meets the column's limit as a database error.
+        check_file_name(&job.file_name)?;
         // 20 characters of 62: ids cannot be guessed or enumerated.
         let id: String = dynex_auth::generate_secret("").chars().take(20).collect();
         let now = now_ms();

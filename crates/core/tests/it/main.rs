@@ -5,6 +5,7 @@ mod export;
 mod import;
 mod keys;
 mod read;
+mod tokens;
 mod users;
 
 use dynex_core::{Dynex, Options};

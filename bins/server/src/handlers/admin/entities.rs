@@ -156,11 +156,25 @@ pub(crate) async fn save_entity(
     admin: Admin,
 ) -> Result<HttpResponse, ApiError> {
     let alias = alias.into_inner();
-    let config: EntityConfig = serde_json::from_slice(&bytes).map_err(|e| {
-        ApiError::Core(CoreError::ConfigFormat(format!(
-            "invalid request body: {e}"
-        )))
-    })?;
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|_| ApiError::Core(CoreError::ConfigFormat("the body is not UTF-8".into())))?;
+    // One entry, read as `dynex entity import` reads a file (strictly); its text is checked
+    // for NUL characters with the configuration.
+    let config: EntityConfig = match EntityConfig::parse_many(text) {
+        Ok(mut configs) if configs.len() == 1 && !text.trim_start().starts_with('[') => {
+            configs.remove(0)
+        }
+        Ok(_) => {
+            return Err(ApiError::Core(CoreError::ConfigFormat(
+                "invalid request body: one entity configuration object is expected".into(),
+            )));
+        }
+        Err(e) => {
+            return Err(ApiError::Core(CoreError::ConfigFormat(format!(
+                "invalid request body: {e}"
+            ))));
+        }
+    };
     if config.table_alias != alias {
         return Err(ApiError::Core(CoreError::Invalid(format!(
             "the body's tableAlias `{}` is not the alias of the path, `{alias}` (to rename, \

@@ -180,6 +180,8 @@ pub(crate) async fn import(
     let file_name = get("fileName")
         .cloned()
         .unwrap_or_else(|| format!("{entity}.csv"));
+    // Before the upload is stored, not as a failure to record the job after it.
+    dynex_core::check_file_name(&file_name).map_err(ApiError::Core)?;
     let shown = json!({
         "mode": mode.as_str(),
         "key": options.key,
@@ -269,8 +271,7 @@ pub(crate) async fn export(
     bytes: web::Bytes,
     admin: Admin,
 ) -> Result<HttpResponse, ApiError> {
-    let asked: ExportJob = serde_json::from_slice(&bytes)
-        .map_err(|e| invalid(format!("invalid request body: {e}")))?;
+    let asked: ExportJob = super::body(&bytes)?;
     let escape = match asked.formulas.as_deref() {
         None | Some("escape") => true,
         Some("keep") => false,

@@ -37,8 +37,19 @@ async fn on_name(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Parses a JSON request body; a malformed one is 400 with serde's reason.
-fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes)
-        .map_err(|e| ApiError::Core(CoreError::Invalid(format!("invalid request body: {e}"))))
+/// Parses a JSON request body; a malformed one is 400 with serde's reason, as is one whose
+/// object names a member twice or whose text holds a NUL character (`1401`).
+pub(crate) fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let invalid = |reason: String| {
+        ApiError::Core(CoreError::Invalid(format!(
+            "invalid request body: {reason}"
+        )))
+    };
+    let value = dynex_schema::json::from_slice(bytes).map_err(|e| invalid(e.to_string()))?;
+    if let Some(path) = dynex_schema::json::nul_path(&value) {
+        return Err(invalid(format!(
+            "`{path}` holds a NUL character (U+0000), which no text here may hold"
+        )));
+    }
+    serde_json::from_value(value).map_err(|e| invalid(e.to_string()))
 }

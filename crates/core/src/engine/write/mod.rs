@@ -424,6 +424,14 @@ fn run<'a>(
                 tx.rollback()?;
                 Ok(Some(Err(Vec::new())))
             }
+            // InnoDB ends a deadlock by rolling back the victim's whole transaction, the
+            // caller's too: only the caller can repeat it.
+            Err(Abort::Retry) if ctx.nested && ctx.dialect == Dialect::Mysql => {
+                if let Err(e) = tx.rollback() {
+                    log::debug!("the savepoint went with its transaction: {e}");
+                }
+                Err(CoreError::Busy)
+            }
             Err(Abort::Retry) => {
                 tx.rollback()?;
                 Ok(None)

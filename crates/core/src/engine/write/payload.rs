@@ -212,7 +212,13 @@ pub(super) fn build<'a>(
 /// Parses the body into root objects: `{"data": [objects]}`, or `{"data": {object}}` by id.
 pub(super) fn roots(body: &[u8], by_id: bool) -> Result<Vec<Map<String, Json>>, CoreError> {
     let invalid = || CoreError::Rows(vec![RowError::InvalidFormat]);
-    let mut body: Json = serde_json::from_slice(body).map_err(|_| invalid())?;
+    // One object naming a member twice would silently be its last value.
+    let mut body = dynex_schema::json::from_slice(body).map_err(|e| match e {
+        dynex_schema::json::StrictJsonError::DuplicateMember(member) => {
+            CoreError::Rows(vec![RowError::DuplicateMember { member }])
+        }
+        dynex_schema::json::StrictJsonError::Syntax(_) => invalid(),
+    })?;
     let data = body
         .as_object_mut()
         .and_then(|o| o.remove("data"))

@@ -140,18 +140,23 @@ impl Issuer<'_> {
         let password = required(&request.password, "password")?;
         let limits = &self.options.login_limits;
         let subjects = Subjects::new("user", username, &request.address);
-        subjects.check(conn, limits)?;
+        let claim = subjects.claim(conn, limits)?;
         let user = match crate::identity::users::authenticate(conn, username, password) {
             Ok(user) => user,
             Err(CoreError::BadCredentials) => {
-                subjects.fail(conn, limits)?;
+                claim.fail(conn, limits)?;
                 return Err(GrantError::InvalidGrant(
                     "The user name or password is incorrect.".into(),
                 ));
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => {
+                if let Err(r) = claim.release(conn) {
+                    log::warn!("cannot take back a login attempt: {r}");
+                }
+                return Err(e.into());
+            }
         };
-        subjects.succeed(conn)?;
+        claim.succeed(conn)?;
         let scopes = narrow(request.scope.as_deref(), &user.role.default_scopes())?;
         let valid_after = user_auth(conn, &user.name)?.map_or(0, |u| u.valid_after);
         let (token, claims) =
@@ -175,7 +180,7 @@ impl Issuer<'_> {
         };
         let limits = &self.options.login_limits;
         let subjects = Subjects::new("client", id, &request.address);
-        subjects.check(conn, limits)?;
+        let claim = subjects.claim(conn, limits)?;
         let client = dynex_client::table
             .filter(dynex_client::client_id.eq(id))
             .select(ClientRow::as_select())
@@ -189,10 +194,10 @@ impl Issuer<'_> {
             .map_or_else(|| hash_secret(""), |c| c.secret_hash.clone());
         let matches = constant_time_eq(&presented, &stored);
         let Some(client) = client.filter(|_| matches) else {
-            subjects.fail(conn, limits)?;
+            claim.fail(conn, limits)?;
             return Err(GrantError::InvalidClient);
         };
-        subjects.succeed(conn)?;
+        claim.succeed(conn)?;
         let allowed = parse_scopes(&client.scopes)
             .map_err(|e| CoreError::Corrupt(format!("scopes of client `{id}`: {e}")))?;
         let scopes = narrow(request.scope.as_deref(), &allowed)?;

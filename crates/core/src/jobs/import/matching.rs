@@ -4,11 +4,12 @@
 // Keys come from the payload; foldhash is seeded per map and far cheaper than SipHash.
 use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
+use dynex_query::Dialect;
 use dynex_schema::{Entity, Field, FieldType, normalize_datetime};
 use dynex_validate::RowError;
 use serde_json::{Value as Json, json};
 
-use super::{ImportMode, Row, Run, Spent, key_text};
+use super::{ImportMode, Lost, Row, Run, Spent, key_text};
 use crate::db::AnyConnection;
 use crate::engine::write::Method;
 use crate::error::CoreError;
@@ -78,6 +79,28 @@ fn count_found(entity: &Entity, by: &Field, rows: Vec<Json>, found: &mut Found) 
             .or_insert((id.clone(), 1));
     }
 }
+
+/// A failed read of the stored rows: [`CoreError::Busy`] when a deadlock (or a lock wait) ended
+/// it. On MariaDB rows matched again after a lost create are read with a lock, and two imports
+/// that lost the same key inside their transactions hold shared locks on it (InnoDB's, from the
+/// refused insert): one of them is chosen as deadlock victim, its whole transaction rolled back.
+fn lost_to_deadlock(dialect: dynex_query::Dialect, e: diesel::result::Error) -> CoreError {
+    match crate::dberr::classify(dialect, e) {
+        crate::dberr::DbFault::Retry => CoreError::Busy,
+        crate::dberr::DbFault::Other(e) => CoreError::Database(e),
+        fault => CoreError::Corrupt(format!("a read of stored rows failed: {fault:?}")),
+    }
+}
+
+/// The rows of a batch by what they need: created, created by identifier (a `PUT`), updated.
+struct Sorted {
+    creates: Vec<Row>,
+    puts: Vec<Row>,
+    updates: Vec<Row>,
+}
+
+/// How many times the rows of a batch whose creates lost to another writer are matched again.
+const REMATCHES: usize = 2;
 
 /// Whether the database holds at most one row per value of `field` (its column alone is the
 /// primary key or a unique key).
@@ -223,10 +246,15 @@ impl Run<'_> {
     }
 
     /// Reads the stored rows of the batch's keys, by key text, with how many rows share each
-    /// key (more than one when the key field is not unique).
-    fn stored(&mut self, rows: &[Row]) -> Result<HashMap<String, Stored>, CoreError> {
+    /// key (more than one when the key field is not unique). With `lock` (a unique key only),
+    /// the read locks the rows and sees what other transactions committed since this one's
+    /// snapshot (MariaDB's repeatable reads would not).
+    fn stored<'r>(
+        &mut self,
+        rows: impl Iterator<Item = &'r Row>,
+        lock: bool,
+    ) -> Result<HashMap<String, Stored>, CoreError> {
         let keys: Vec<&Json> = rows
-            .iter()
             .filter_map(|r| r.object.get(&self.key.field_visible_name))
             .filter(|v| !v.is_null())
             .collect();
@@ -252,9 +280,13 @@ impl Run<'_> {
             // Text columns, as an export reads them: a JSON document per row cost the database
             // more to build than the client to parse.
             let all: Vec<usize> = (0..fields.len()).collect();
-            let select = unpaged(self.entity, &query);
+            let select = dynex_query::Select {
+                lock,
+                ..unpaged(self.entity, &query)
+            };
             let sql = dynex_query::select_cells(self.dynex.dialect(), &select, &all, &[]);
-            crate::db::load_cells(self.conn, &sql)?
+            crate::db::load_cells(self.conn, &sql)
+                .map_err(|e| lost_to_deadlock(self.dynex.dialect(), e))?
                 .into_iter()
                 .map(|row| {
                     fields
@@ -295,24 +327,65 @@ impl Run<'_> {
     }
 
     /// Writes one batch.
+    ///
+    /// In `upsert` mode a key matched as new may be created by another writer before this
+    /// batch creates it: the create is then refused as a duplicate. Such rows are matched
+    /// again (a locking read, which sees the other writer's row) and updated, as if they had
+    /// been found the first time; a row whose key is still not found keeps its refusal (the
+    /// duplicate is another unique field's).
     pub(super) fn batch(&mut self, rows: Vec<Row>) -> Result<(), CoreError> {
         let rows = self.resolve(rows)?;
         if self.options.mode == ImportMode::Insert {
             self.summary.inserted += self.write(rows, Method::Create)?;
             return Ok(());
         }
-        let stored = self.stored(&rows)?;
+        let rematch = self.options.mode == ImportMode::Upsert && is_unique(self.entity, self.key);
+        let mut rows: Vec<Lost> = rows.into_iter().map(|r| (r, Vec::new())).collect();
+        for round in 0..=REMATCHES {
+            // Only MariaDB's repeatable reads need a lock to see the other writer's row inside
+            // a transaction.
+            let lock = round > 0 && self.outer && self.dynex.dialect() == Dialect::Mysql;
+            let Sorted {
+                creates,
+                puts,
+                updates,
+            } = self.sort(rows, lock)?;
+            self.summary.updated += self.write(updates, Method::Update)?;
+            self.summary.inserted += self.write(puts, Method::Upsert)?;
+            let (saved, lost) = self.write_keeping_duplicates(
+                creates,
+                Method::Create,
+                rematch && round < REMATCHES,
+            )?;
+            self.summary.inserted += saved;
+            if lost.is_empty() {
+                break;
+            }
+            rows = lost;
+        }
+        Ok(())
+    }
+
+    /// Matches rows with the stored ones: rows identical to what is stored are counted
+    /// unchanged, the others become creates, creates by identifier (`puts`) and updates; rows
+    /// that cannot be matched are refused. A row that carries the errors of a refused create
+    /// (matched again, with `lock`) and is still not found is refused with them.
+    fn sort(&mut self, rows: Vec<Lost>, lock: bool) -> Result<Sorted, CoreError> {
+        let stored = self.stored(rows.iter().map(|(r, _)| r), lock)?;
         let key = self.key.field_visible_name.clone();
         let identifier = self.entity.identifier().field_visible_name.clone();
         let (mut creates, mut puts, mut updates) = (Vec::new(), Vec::new(), Vec::new());
         let mut unchanged = Vec::new();
-        for mut row in rows {
+        for (mut row, refused) in rows {
             let found = row
                 .object
                 .get(&key)
                 .filter(|v| !v.is_null())
                 .and_then(|k| stored.get(&key_text(k)));
             match found {
+                None if !refused.is_empty() => {
+                    self.reject(row.line, row.cells, &refused)?;
+                }
                 Some((_, n)) if *n > 1 => {
                     let path = format!("{}[{}]", self.entity.alias(), row.line);
                     let k = row.object.get(&key).map(key_text).unwrap_or_default();
@@ -365,9 +438,10 @@ impl Run<'_> {
             }
         }
         self.free(Spent::Matched(unchanged, stored));
-        self.summary.updated += self.write(updates, Method::Update)?;
-        self.summary.inserted += self.write(puts, Method::Upsert)?;
-        self.summary.inserted += self.write(creates, Method::Create)?;
-        Ok(())
+        Ok(Sorted {
+            creates,
+            puts,
+            updates,
+        })
     }
 }

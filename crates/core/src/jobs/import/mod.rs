@@ -188,6 +188,10 @@ struct Row {
     refs: Vec<Option<Json>>,
 }
 
+/// A row whose create was refused only as a duplicate, with its errors: it is matched again
+/// (see [`Run::batch`]).
+type Lost = (Row, Vec<dynex_validate::RowError>);
+
 /// The running import.
 struct Run<'a> {
     dynex: &'a Dynex,

@@ -13,7 +13,7 @@ use serde_json::{Map, Value as Json};
 use super::checkpoint;
 use super::reader::{CHUNKS_IN_FLIGHT, MAX_INSERT_BATCH, produce, row_path};
 use super::rejects::reject_of;
-use super::{Chunk, ImportMode, Row, Run, Spent, rate};
+use super::{Chunk, ImportMode, Lost, Row, Run, Spent, rate};
 use crate::engine::write::{self, Method, Mode};
 use crate::error::CoreError;
 
@@ -40,8 +40,19 @@ impl Run<'_> {
 
     /// Writes rows with `method`; returns how many were saved and reports the others.
     pub(super) fn write(&mut self, rows: Vec<Row>, method: Method) -> Result<u64, CoreError> {
+        Ok(self.write_keeping_duplicates(rows, method, false)?.0)
+    }
+
+    /// [`Run::write`], but with `keep` the rows refused only as duplicates are handed back with
+    /// their errors instead of reported, to be matched again.
+    pub(super) fn write_keeping_duplicates(
+        &mut self,
+        rows: Vec<Row>,
+        method: Method,
+        keep: bool,
+    ) -> Result<(u64, Vec<Lost>), CoreError> {
         if rows.is_empty() {
-            return Ok(0);
+            return Ok((0, Vec::new()));
         }
         let mut sources: Vec<(u64, Vec<String>)> = Vec::with_capacity(rows.len());
         let mut objects: Vec<Map<String, Json>> = Vec::with_capacity(rows.len());
@@ -91,14 +102,28 @@ impl Run<'_> {
         for (i, e) in errors {
             by_row[i].push(e);
         }
+        let mut kept = Vec::new();
         for (i, errors) in by_row.into_iter().enumerate() {
-            if !errors.is_empty() {
-                let (line, cells) = std::mem::take(&mut sources[i]);
-                self.reject(line, cells, &errors)?;
+            if errors.is_empty() {
+                continue;
             }
+            let (line, cells) = std::mem::take(&mut sources[i]);
+            let duplicate = |e: &RowError| matches!(e, RowError::Duplicate { .. });
+            if keep && !checked && errors.iter().all(duplicate) {
+                let row = Row {
+                    line,
+                    cells,
+                    object: std::mem::take(&mut objects[i]),
+                    checked: None,
+                    refs: Vec::new(),
+                };
+                kept.push((row, errors));
+                continue;
+            }
+            self.reject(line, cells, &errors)?;
         }
         self.free(Spent::Written(sources, objects));
-        Ok(saved)
+        Ok((saved, kept))
     }
 
     /// Hands what the writer is done with to the reading thread, to be freed there.
