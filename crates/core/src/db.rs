@@ -769,7 +769,13 @@ mod tests {
             // No idle connection: the checkout starts an attempt, then takes `first`, which
             // comes back while the attempt may still run.
             let waiting = s.spawn(|| db.conn().map(drop));
-            std::thread::sleep(Duration::from_millis(5));
+            // Wait for the attempt itself, not a fixed time: on a loaded machine the checkout
+            // may not have begun after a few milliseconds.
+            let started = std::time::Instant::now();
+            while *db.attempts.running.lock().unwrap() == 0 && db.pool.state().connections < 2 {
+                assert!(started.elapsed() < Duration::from_secs(10), "no attempt began");
+                std::thread::sleep(Duration::from_millis(1));
+            }
             drop(first);
             waiting.join().unwrap().unwrap();
         });
