@@ -81,8 +81,10 @@ fn filter(entity: &Entity, f: &Field) -> Value {
              case. An operator that does not exist or does not apply to the field is a 400 with \
              code 1325, a value of the wrong type one with code 1319. The part before the dot is \
              not checked (as in Spryker) and `filter[{field}]` works too; \
-             `filter[relation.field]` keeps the rows having a related row that matches. Several \
-             filters are combined with AND.",
+             `filter[relation.field]` keeps the rows having a related row that matches (and \
+             needs the read scope of the related entity). Several filters are combined with \
+             AND; the `in` and `nin` lists of a request hold at most 1000 values in all (code \
+             1320 beyond).",
             list = ops.iter().map(|o| format!("`{o}`")).collect::<Vec<_>>().join(", "),
         ),
         "schema": filter_value(entity, f),
@@ -209,8 +211,9 @@ fn filter_or(doc: &mut Doc<'_>, entity: &Entity) -> Value {
                  `relation.field` for a related row) to a value (equality) or an operator \
                  object; the members of a group are ANDed. A member named `or` nests another \
                  array of groups. Several `filter[or]` are ANDed with each other and with the \
-                 other filters. A request holds at most 100 conditions, and groups and relation \
-                 filters nest at most 4 deep (code 1320 beyond). Example: `{example}`."
+                 other filters. A request holds at most 100 conditions and 1000 values in its \
+                 `in` and `nin` lists, and groups and relation filters nest at most 4 deep (code \
+                 1320 beyond). Example: `{example}`."
             ),
             "schema": {
                 "type": "string",

@@ -17,4 +17,6 @@ pub use model::{
     Relation, RelationTarget, Rules, UnknownIdentifier,
 };
 pub use table::{ColumnInfo, ColumnKind, ForeignKey, TableInfo};
-pub use value::{Value, ValueError, canonical_decimal, format_decimal, normalize_datetime};
+pub use value::{
+    Value, ValueError, canonical_decimal, format_decimal, normalize_datetime, plain_decimal,
+};

@@ -127,36 +127,137 @@ pub fn canonical_decimal(s: &str) -> Option<String> {
     Some(s.to_string())
 }
 
-/// Formats a decimal's text with exactly `scale` fractional digits (`20` → `20.00`).
-pub fn format_decimal(text: &str, scale: u32) -> String {
-    let Some(_) = canonical_decimal(text) else {
-        // Exponent forms come from SQLite's REAL storage of very small or large values.
-        return match text.parse::<f64>() {
-            Ok(f) => format!("{f:.*}", scale as usize),
-            Err(_) => text.to_string(),
-        };
+/// The plain decimal text of a number, with every digit kept (`1.5e3` → `1500`).
+///
+/// More examples: `-2E-2` → `-0.02`, `12.50` → `12.50`. It is what a JSON number or a
+/// database's exponent form (SQLite reads `1.0e+20`) says, without passing through a binary
+/// double. `None` for text that is no such number, or whose exponent would move the point more
+/// than 1000 places (no column holds such a value).
+pub fn plain_decimal(number: &str) -> Option<String> {
+    let (negative, body) = match number.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, number),
     };
-    let (int, frac) = text.split_once('.').unwrap_or((text, ""));
-    let scale = scale as usize;
-    if frac.len() <= scale {
-        if scale == 0 {
-            int.to_string()
-        } else {
-            format!("{int}.{frac:0<scale$}")
+    let (mantissa, exponent) = match body.find(['e', 'E']) {
+        Some(at) => {
+            let exp = &body[at + 1..];
+            let digits = exp.strip_prefix(['+', '-']).unwrap_or(exp);
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || digits.len() > 6
+            {
+                return None;
+            }
+            (&body[..at], exp.parse::<i64>().ok()?)
         }
-    } else if frac[scale..].bytes().all(|b| b == b'0') {
-        if scale == 0 {
-            int.to_string()
-        } else {
-            format!("{int}.{}", &frac[..scale])
-        }
+        None => (body, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let all_digits = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
+    if int.is_empty() || !all_digits(int) || (mantissa.contains('.') && frac.is_empty()) {
+        return None;
+    }
+    if !all_digits(frac) || exponent.abs() > 1000 {
+        return None;
+    }
+    let digits = format!("{int}{frac}");
+    // Where the point falls within `digits`, which may be before or after them.
+    let point = int.len() as i64 + exponent;
+    let (mut whole, fraction) = if point <= 0 {
+        (
+            "0".to_string(),
+            format!("{}{digits}", "0".repeat(point.unsigned_abs() as usize)),
+        )
+    } else if point as usize >= digits.len() {
+        (
+            format!("{digits}{}", "0".repeat(point as usize - digits.len())),
+            String::new(),
+        )
     } else {
-        // More digits than the scale (SQLite float noise such as 20.000000000000004): round.
-        match text.parse::<f64>() {
-            Ok(f) => format!("{f:.scale$}"),
-            Err(_) => text.to_string(),
+        let (w, f) = digits.split_at(point as usize);
+        (w.to_string(), f.to_string())
+    };
+    let trimmed = whole.trim_start_matches('0');
+    whole = if trimmed.is_empty() {
+        "0".to_string()
+    } else {
+        trimmed.to_string()
+    };
+    // An exponent form's fraction is what the exponent left of the digits; without an
+    // exponent the fraction is kept as written (`12.50`).
+    let fraction = if exponent == 0 {
+        fraction
+    } else {
+        fraction.trim_end_matches('0').to_string()
+    };
+    let mut out = String::with_capacity(whole.len() + fraction.len() + 2);
+    if negative {
+        out.push('-');
+    }
+    out.push_str(&whole);
+    if !fraction.is_empty() {
+        out.push('.');
+        out.push_str(&fraction);
+    }
+    Some(out)
+}
+
+/// Formats a decimal's text with exactly `scale` fractional digits (`20` → `20.00`).
+///
+/// It works in decimal arithmetic: an exponent form (`1.0e+20`, as SQLite writes large and
+/// small values) is expanded digit for digit, and more fractional digits than the scale are
+/// rounded half away from zero, as PostgreSQL and MariaDB round their `NUMERIC` and `DECIMAL`
+/// values.
+pub fn format_decimal(text: &str, scale: u32) -> String {
+    let plain = match canonical_decimal(text) {
+        Some(plain) => plain,
+        None => match plain_decimal(text) {
+            Some(plain) => plain,
+            None => return text.to_string(),
+        },
+    };
+    let (negative, body) = match plain.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, plain.as_str()),
+    };
+    let (int, frac) = body.split_once('.').unwrap_or((body, ""));
+    let scale = scale as usize;
+    let mut digits: Vec<u8> = int.bytes().chain(frac.bytes().take(scale)).collect();
+    digits.extend(std::iter::repeat_n(b'0', scale.saturating_sub(frac.len())));
+    if frac.as_bytes().get(scale).is_some_and(|d| *d >= b'5') {
+        // Round up: carry through the nines.
+        let mut at = digits.len();
+        loop {
+            if at == 0 {
+                digits.insert(0, b'1');
+                break;
+            }
+            at -= 1;
+            if digits[at] == b'9' {
+                digits[at] = b'0';
+            } else {
+                digits[at] += 1;
+                break;
+            }
         }
     }
+    let split = digits.len() - scale;
+    let whole = std::str::from_utf8(&digits[..split]).unwrap_or("0");
+    let whole = match whole.trim_start_matches('0') {
+        "" => "0",
+        w => w,
+    };
+    let fraction = std::str::from_utf8(&digits[split..]).unwrap_or_default();
+    // Zero has no sign (`-0.001` at scale 2 is `0.00`, as the databases write it).
+    let zero = whole == "0" && fraction.bytes().all(|b| b == b'0');
+    let mut out = String::with_capacity(digits.len() + 2);
+    if negative && !zero {
+        out.push('-');
+    }
+    out.push_str(whole);
+    if scale > 0 {
+        out.push('.');
+        out.push_str(fraction);
+    }
+    out
 }
 
 fn is_date(s: &str) -> bool {
@@ -233,6 +334,55 @@ mod tests {
         assert_eq!(format_decimal("2.25", 10), "2.2500000000");
         assert_eq!(format_decimal("20.000000000000004", 2), "20.00");
         assert_eq!(format_decimal("-7", 0), "-7");
+        // Rounding is decimal, half away from zero, with carries; no binary double between.
+        assert_eq!(format_decimal("1.005", 2), "1.01");
+        assert_eq!(format_decimal("-1.005", 2), "-1.01");
+        assert_eq!(format_decimal("2.5", 0), "3");
+        assert_eq!(format_decimal("99.995", 2), "100.00");
+        assert_eq!(format_decimal("-0.001", 2), "0.00");
+        assert_eq!(
+            format_decimal("123456789012345678.125", 2),
+            "123456789012345678.13"
+        );
+        // SQLite's exponent forms, expanded digit for digit.
+        assert_eq!(format_decimal("1.0e+20", 2), "100000000000000000000.00");
+        assert_eq!(
+            format_decimal("1.234567890123e-15", 30),
+            "0.000000000000001234567890123000"
+        );
+        assert_eq!(
+            format_decimal("1.0e-21", 40),
+            "0.0000000000000000000010000000000000000000"
+        );
+        assert_eq!(format_decimal("not a number", 2), "not a number");
+    }
+
+    #[test]
+    fn numbers_become_plain_decimals_digit_for_digit() {
+        let cases = [
+            ("12345678901234.56", "12345678901234.56"),
+            ("12.50", "12.50"),
+            ("-0.5", "-0.5"),
+            ("1.5e3", "1500"),
+            ("1.5E+3", "1500"),
+            ("-2E-2", "-0.02"),
+            (
+                "123456789012345678901234567890.5e-10",
+                "12345678901234567890.12345678905",
+            ),
+            ("9007199254740993", "9007199254740993"),
+            ("0e5", "0"),
+            ("1.0e+20", "100000000000000000000"),
+            ("5e-1", "0.5"),
+        ];
+        for (number, plain) in cases {
+            assert_eq!(plain_decimal(number).as_deref(), Some(plain), "{number}");
+        }
+        for bad in [
+            "", "-", "1.", ".5", "1e", "1e+", "1x", "1e100000", "--1", "1.2.3",
+        ] {
+            assert_eq!(plain_decimal(bad), None, "{bad}");
+        }
     }
 
     #[test]

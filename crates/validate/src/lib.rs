@@ -5,13 +5,17 @@
 //! nested relations; [`check_row`] applies the required, type, rule and immutability checks and
 //! returns typed [`Value`]s ready to bind. Every problem is collected, none stops the others.
 
+mod decimal;
 mod error;
 
 use std::sync::LazyLock;
 
-use dynex_schema::{Entity, Field, FieldType, Relation, Rules, Value, canonical_decimal};
+use dynex_schema::{
+    Entity, Field, FieldType, Relation, Rules, Value, canonical_decimal, plain_decimal,
+};
 use serde_json::{Map, Value as Json};
 
+pub use decimal::SQLITE_DECIMAL_DIGITS;
 pub use error::RowError;
 
 /// Why a text value does not fit a field.
@@ -126,11 +130,13 @@ pub fn check_value(field: &Field, v: &Json) -> Result<Value, Fault> {
         }
         FieldType::Decimal => {
             let text = match v {
-                Json::String(s) => s.clone(),
-                Json::Number(n) => n.to_string(),
+                Json::String(s) => canonical_decimal(s).ok_or(Fault::Type)?,
+                // A number's digits, also where it is written with an exponent (`1e-10`, as
+                // serde_json writes small and large doubles). The API's writes hand over the
+                // digits as sent wherever the double lost some (see dynex-core).
+                Json::Number(n) => plain_decimal(&n.to_string()).ok_or(Fault::Type)?,
                 _ => return Err(Fault::Type),
             };
-            let text = canonical_decimal(&text).ok_or(Fault::Type)?;
             if !fits_precision(&text, rules) {
                 return Err(Fault::Rule);
             }
@@ -312,6 +318,9 @@ pub struct RowCheck<'a> {
     /// Field indexes given outside the body (the identifier of `/{alias}/{id}`): they count as
     /// present for the required check.
     pub given: &'a [usize],
+    /// The database stores a decimal written to a numeric column as a binary double (SQLite):
+    /// a decimal it would not give back exactly is refused (1306) instead of rounded.
+    pub decimals_as_doubles: bool,
 }
 
 /// Checks a split row and returns its typed values (only those that passed), in field order.
@@ -344,6 +353,22 @@ pub fn check_row(
     for &(i, v) in &row.fields {
         let f = &fields[i];
         match check_value(f, v) {
+            Ok(Value::Decimal(text)) => {
+                match decimal::stored(entity, f, text, check.decimals_as_doubles) {
+                    Ok(value) => values.push((i, value)),
+                    Err(limit) => {
+                        let rules = match rules_text(f) {
+                            own if own == "none" => limit,
+                            own => format!("{own}; {limit}"),
+                        };
+                        errors.push(RowError::InvalidValue {
+                            path: path.to_string(),
+                            field: f.field_visible_name.clone(),
+                            rules,
+                        });
+                    }
+                }
+            }
             Ok(value) => values.push((i, value)),
             Err(fault) => errors.push(fault_error(f, fault, path)),
         }
@@ -563,6 +588,7 @@ mod tests {
             identifier_is_key: false,
             from_parent: &[],
             given: &[],
+            decimals_as_doubles: false,
         };
         let values = check_row(&e, &split, "countries[0]", &check, &mut errors);
         assert_eq!(values, vec![(0, Value::Int(3))]);
@@ -586,6 +612,7 @@ mod tests {
             identifier_is_key: true,
             from_parent: &[],
             given: &[],
+            decimals_as_doubles: false,
         };
         check_row(&e, &split, "countries[0]", &check, &mut errors);
         assert_eq!(errors.len(), 1, "{errors:?}");

@@ -68,6 +68,7 @@ fn post(entity: &Entity, row: &Value) -> Value {
         identifier_is_key: false,
         from_parent: &[],
         given: &[],
+        decimals_as_doubles: false,
     };
     check_row(entity, &split, &path, &check, &mut errors);
     errors.iter().map(wire).collect()

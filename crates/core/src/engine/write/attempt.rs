@@ -292,6 +292,7 @@ impl<'a> Attempt<'_, '_, 'a> {
                     identifier_is_key: !n.by_id,
                     from_parent: &n.from_parent,
                     given: &[],
+                    decimals_as_doubles: self.ctx.dialect == Dialect::Sqlite,
                 };
                 check_immutable(entity, &n.split, &n.path, intent, &check, &mut errors);
                 if !errors.is_empty() {

@@ -17,6 +17,7 @@
 //! [`attempt`] and [`statements`] pass two; [`crate::engine::refusal`] maps database failures.
 
 mod attempt;
+mod numbers;
 mod payload;
 mod statements;
 
@@ -107,7 +108,14 @@ pub(crate) fn write<'a>(
             header,
         });
     }
-    let objects = roots(req.body, req.id.is_some())?;
+    let mut objects = roots(req.body, req.id.is_some())?;
+    numbers::keep_digits(
+        ctx.catalog,
+        entity,
+        req.body,
+        req.id.is_some(),
+        &mut objects,
+    );
     let url_id = match req.id {
         None => None,
         Some(text) => match dynex_validate::parse_text(entity.identifier(), text) {
@@ -223,6 +231,7 @@ pub(crate) struct Checked {
 /// next batch while the current one is written. `None` for a row with nested rows, which only
 /// [`write_objects`] writes.
 pub(crate) fn check_create(
+    dialect: Dialect,
     entity: &Entity,
     row: &Map<String, Json>,
     path: String,
@@ -232,7 +241,7 @@ pub(crate) fn check_create(
     if !split.relations.is_empty() {
         return None;
     }
-    let check = row_check(Method::Create, false, &[], &[]);
+    let check = row_check(dialect, Method::Create, false, &[], &[]);
     let values = check_row(entity, &split, &path, &check, &mut errors);
     Some(Checked {
         path,

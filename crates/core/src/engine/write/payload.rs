@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 
 use dynex_auth::Action;
-use dynex_query::{Value, decode_row};
+use dynex_query::{Dialect, Value, decode_row};
 use dynex_schema::{Entity, Relation};
 use dynex_validate::{Intent, RowCheck, RowError, SplitRow, check_row, check_value, split_row};
 use serde_json::{Map, Value as Json};
@@ -111,9 +111,11 @@ pub(super) struct Place {
     pub(super) from_parent: Vec<usize>,
 }
 
-/// What pass one checks in a row written with `method`: `by_id` when the URL names it
-/// (`given` then counts as sent), `from_parent` the fields its parent row fills in.
+/// What pass one checks in a row written with `method` to a database of `dialect`: `by_id`
+/// when the URL names it (`given` then counts as sent), `from_parent` the fields its parent row
+/// fills in.
 pub(super) fn row_check<'c>(
+    dialect: Dialect,
     method: Method,
     by_id: bool,
     from_parent: &'c [usize],
@@ -129,6 +131,7 @@ pub(super) fn row_check<'c>(
         identifier_is_key: !by_id,
         from_parent,
         given: if by_id { given } else { &[] },
+        decimals_as_doubles: dialect == Dialect::Sqlite,
     }
 }
 
@@ -164,7 +167,7 @@ pub(super) fn build<'a>(
             }
         },
     };
-    let check = row_check(ctx.method, by_id, &from_parent, &given_id);
+    let check = row_check(ctx.dialect, ctx.method, by_id, &from_parent, &given_id);
     let values = check_row(entity, &split, &path, &check, errors);
     let mut branches = Vec::new();
     for &(relation, items) in &split.relations {

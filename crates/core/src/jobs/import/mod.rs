@@ -361,6 +361,7 @@ impl Dynex {
             mapping,
             lookups,
             precheck,
+            dialect: self.dialect(),
         };
         let mut run = Run {
             dynex: self,

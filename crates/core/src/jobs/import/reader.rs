@@ -52,6 +52,8 @@ pub(super) struct Parser<'a> {
     /// Rows are only created and need no lookup, so the reading thread checks them too and the
     /// writing thread only writes.
     pub(super) precheck: bool,
+    /// The database's dialect, which decides what a decimal must fit (see `check_create`).
+    pub(super) dialect: dynex_query::Dialect,
 }
 
 impl Parser<'_> {
@@ -130,6 +132,7 @@ impl Parser<'_> {
         }
         let checked = if self.precheck {
             write::check_create(
+                self.dialect,
                 self.entity,
                 &object,
                 row_path(self.entity.alias(), record.line),
