@@ -171,6 +171,12 @@ codes! {
     DuplicateMember = "1327", 400,
         "The member `<name>` appears twice in one object of the request body.",
         "Write: an object of the JSON body names a member twice.";
+    /// `1328`: a row sends `identifier` and the identifier's field with different values.
+    IdentifierConflict = "1328", 400,
+        "The row `<path>` names its identifier twice, as `identifier` and as `<field>`, with \
+         different values.",
+        "Write: a row sends both `identifier` and the identifier's visible name, with different \
+         values.";
     /// `1401`: invalid input to the admin API or a CSV header that cannot be read.
     InvalidInput = "1401", 400, "<reason>",
         "Invalid input: an admin API request, or a CSV body whose header cannot be read.";
