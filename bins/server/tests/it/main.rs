@@ -12,6 +12,7 @@ mod auth;
 mod concurrency;
 mod config;
 mod csv;
+mod csv_abort;
 mod docs;
 mod duplicates;
 mod errors;
