@@ -773,7 +773,10 @@ mod tests {
             // may not have begun after a few milliseconds.
             let started = std::time::Instant::now();
             while *db.attempts.running.lock().unwrap() == 0 && db.pool.state().connections < 2 {
-                assert!(started.elapsed() < Duration::from_secs(10), "no attempt began");
+                assert!(
+                    started.elapsed() < Duration::from_secs(10),
+                    "no attempt began"
+                );
                 std::thread::sleep(Duration::from_millis(1));
             }
             drop(first);

@@ -85,8 +85,8 @@ pub(crate) fn errors_ref(doc: &mut Doc<'_>) -> Value {
 /// A markdown table of the codes, for the code schema's description.
 fn code_table(codes: &[Code]) -> String {
     let mut out = String::from(
-        "The error code, a string as in Spryker. `1301`–`1328` are Spryker's codes and \
-         dynex's additions; `14xx` belong to the admin API; `1390` and `1391` are server-side \
+        "The error code, a string as in Spryker. `1301`–`1330` are Spryker's codes and \
+         dynex's additions; `14xx` belong to the admin API; `1390` to `1392` are server-side \
          failures.",
     );
     out.push_str("\n\n| Code | HTTP | When |\n| --- | --- | --- |\n");

@@ -160,6 +160,17 @@ pub enum RowError {
         /// The member's name.
         member: String,
     },
+    /// A row sends `identifier` and the identifier's visible name, with different values.
+    #[error(
+        "The row `{path}` names its identifier twice, as `identifier` and as `{field}`, with \
+         different values."
+    )]
+    IdentifierConflict {
+        /// Error path of the row.
+        path: String,
+        /// The identifier's visible name.
+        field: String,
+    },
     /// A before-write or after-write hook refused the row.
     #[error("The entity `{path}` was rejected: {message}")]
     Rejected {
@@ -176,6 +187,7 @@ impl RowError {
         match self {
             RowError::InvalidFormat => Code::InvalidFormat,
             RowError::DuplicateMember { .. } => Code::DuplicateMember,
+            RowError::IdentifierConflict { .. } => Code::IdentifierConflict,
             RowError::Persistence { .. } => Code::Persistence,
             RowError::NotFound { .. } => Code::RowNotFound,
             RowError::Immutable { .. } => Code::Immutable,

@@ -249,10 +249,14 @@ pub fn split_row<'a>(
     };
     for (key, value) in row {
         if let Some(index) = entity.field_index(key) {
-            // The visible name wins over the `identifier` alias when both are sent.
-            if let Some(slot) = split.fields.iter_mut().find(|(i, _)| *i == index) {
-                if key != "identifier" {
-                    slot.1 = value;
+            // `identifier` and the identifier's visible name both sent: the same value, or a
+            // row that does not say which one it means.
+            if let Some((_, sent)) = split.fields.iter().find(|(i, _)| *i == index) {
+                if *sent != value {
+                    errors.push(RowError::IdentifierConflict {
+                        path: path.to_string(),
+                        field: entity.fields()[index].field_visible_name.clone(),
+                    });
                 }
             } else {
                 split.fields.push((index, value));
@@ -597,6 +601,31 @@ mod tests {
         assert_eq!(
             errors[4].to_string(),
             "Modification of immutable field `countries[0].id_country` is prohibited."
+        );
+    }
+
+    #[test]
+    fn identifier_and_its_visible_name_must_agree() {
+        let e = countries();
+        let split = |row: Json| {
+            let mut errors = Vec::new();
+            let s = split_row(&e, row.as_object().unwrap(), "countries[0]", &mut errors);
+            (
+                s.fields.len(),
+                errors.iter().map(|e| e.code().as_str()).collect::<Vec<_>>(),
+            )
+        };
+        assert_eq!(
+            split(json!({"identifier": 3, "id_country": 3})),
+            (1, vec![])
+        );
+        assert_eq!(
+            split(json!({"identifier": 3, "id_country": 4})),
+            (1, vec!["1330"])
+        );
+        assert_eq!(
+            split(json!({"id_country": 4, "identifier": null})),
+            (1, vec!["1330"])
         );
     }
 

@@ -1,7 +1,7 @@
 //! Every error code dynex answers with, once: its HTTP status, message, when it is sent, and where
 //! `docs/errors.md` explains it.
 //!
-//! The codes are Spryker's (`1301`–`1328`, `001`, `002`, `007`) plus dynex's own (`1390`, `1391`,
+//! The codes are Spryker's (`1301`–`1330`, `001`, `002`, `007`) plus dynex's own (`1390`–`1392`,
 //! `14xx`). Each error type of the workspace implements [`WireError`] with an exhaustive `match`
 //! onto [`Code`], so a new variant without a code does not compile, and everything that lists codes
 //! (the server's answers, the OpenAPI document, the documentation's test) reads [`Code::ALL`].
@@ -181,6 +181,12 @@ codes! {
     DuplicateMember = "1329", 400,
         "The member `<name>` appears twice in one object of the request body.",
         "Write: an object of the JSON body names a member twice.";
+    /// `1330`: a row sends `identifier` and the identifier's field with different values.
+    IdentifierConflict = "1330", 400,
+        "The row `<path>` names its identifier twice, as `identifier` and as `<field>`, with \
+         different values.",
+        "Write: a row sends both `identifier` and the identifier's visible name, with different \
+         values.";
     /// `1401`: invalid input to the admin API or a CSV header that cannot be read.
     InvalidInput = "1401", 400, "<reason>",
         "Invalid input: an admin API request, or a CSV body whose header cannot be read.";

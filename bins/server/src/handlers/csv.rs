@@ -149,6 +149,12 @@ pub(crate) fn escape_formulas(value: &str, name: &str) -> Result<bool, ApiError>
 /// Streams a planned export as CSV, header first, from the runtime's bounded blocking pool;
 /// with `job`, ends that job with the row count (or the failure) when the export is done.
 /// `escape` neutralises formula-like text cells.
+///
+/// The status line is sent before the first row is read, so a failure can only be told by the
+/// body: the stream then ends with an error, and the server closes the connection without the
+/// terminating chunk, which every HTTP/1.1 client reports as an incomplete body. Only an export
+/// that wrote its last row ends the body cleanly: one that stops any other way (a panic, a
+/// task dropped at shutdown) is reported as failed too, never as a shorter file.
 pub(crate) fn stream_export(
     state: &web::Data<AppState>,
     plan: dynex_core::ExportPlan,
@@ -156,6 +162,8 @@ pub(crate) fn stream_export(
     escape: bool,
 ) -> impl futures_util::Stream<Item = Chunk> + use<> {
     let (sender, mut receiver) = tokio::sync::mpsc::channel::<Chunk>(8);
+    let finished = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let done = finished.clone();
     let dynex = state.dynex.clone();
     let metrics = state.metrics.clone();
     // The export runs on the runtime's bounded blocking pool (not a thread per request) and
@@ -196,14 +204,49 @@ pub(crate) fn stream_export(
                 log::error!("cannot record the end of export job {id}: {e}");
             }
         }
-        if let Err(e) = result {
-            // The status line is gone already: end the body with an error so the client sees a
-            // broken transfer instead of a short file.
-            log::error!("CSV export of `{alias}` failed: {e}");
-            let _ = sender.blocking_send(Err(std::io::Error::other("export failed")));
+        match result {
+            // Before the senders go: the stream sees the mark once the channel closes.
+            Ok(_) => done.store(true, std::sync::atomic::Ordering::Release),
+            Err(e) => {
+                // The status line is gone already: end the body with an error so the client
+                // sees a broken transfer instead of a short file.
+                log::error!("CSV export of `{alias}` failed: {e}");
+                let _ = sender.blocking_send(Err(std::io::Error::other("export failed")));
+            }
         }
     });
-    futures_util::stream::poll_fn(move |cx| receiver.poll_recv(cx))
+    finish_or_fail(
+        futures_util::stream::poll_fn(move |cx| receiver.poll_recv(cx)),
+        finished,
+    )
+}
+
+/// `chunks` as a body that ends cleanly only when `finished` is set by then; otherwise its end
+/// is an error, so that the connection is closed without the terminating chunk.
+fn finish_or_fail(
+    chunks: impl futures_util::Stream<Item = Chunk> + Unpin,
+    finished: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> impl futures_util::Stream<Item = Chunk> {
+    use futures_util::StreamExt;
+    let mut failed = false;
+    chunks
+        .map(Some)
+        .chain(futures_util::stream::once(async { None }))
+        .filter_map(move |item| {
+            let item = match item {
+                Some(Err(e)) => {
+                    failed = true;
+                    Some(Err(e))
+                }
+                Some(chunk) => Some(chunk),
+                None if failed || finished.load(std::sync::atomic::Ordering::Acquire) => None,
+                None => {
+                    log::error!("a CSV export ended before its last row");
+                    Some(Err(std::io::Error::other("export ended early")))
+                }
+            };
+            std::future::ready(item)
+        })
 }
 
 /// How many times an all-or-nothing CSV import that the database gave up on is repeated.
@@ -301,4 +344,55 @@ pub(crate) async fn import(
         HttpResponse::build(if saved { success } else { first_status })
             .json(json!({ "data": summary, "errors": collected.errors })),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+
+    use futures_util::StreamExt;
+
+    use super::*;
+
+    /// What the body yields for `chunks`: the bytes, then `Err` for an error.
+    async fn body(chunks: Vec<Chunk>, finished: bool) -> Vec<Result<String, String>> {
+        finish_or_fail(
+            futures_util::stream::iter(chunks),
+            Arc::new(AtomicBool::new(finished)),
+        )
+        .map(|c| {
+            c.map(|b| String::from_utf8_lossy(&b).into_owned())
+                .map_err(|e| e.to_string())
+        })
+        .collect()
+        .await
+    }
+
+    /// An export that stops without writing its last row (a panic, a task dropped at
+    /// shutdown) ends the body with an error, as a failed one does; only a finished one ends
+    /// cleanly.
+    #[actix_rt::test]
+    async fn only_a_finished_export_ends_its_body_cleanly() {
+        let rows = || vec![Ok(web::Bytes::from("a\n")), Ok(web::Bytes::from("1\n"))];
+        assert_eq!(
+            body(rows(), true).await,
+            [Ok("a\n".to_string()), Ok("1\n".to_string())]
+        );
+        assert_eq!(
+            body(rows(), false).await,
+            [
+                Ok("a\n".to_string()),
+                Ok("1\n".to_string()),
+                Err("export ended early".to_string())
+            ]
+        );
+        let mut failed = rows();
+        failed.push(Err(std::io::Error::other("export failed")));
+        assert_eq!(
+            body(failed, false).await.last(),
+            Some(&Err("export failed".to_string())),
+            "one error, not two"
+        );
+    }
 }

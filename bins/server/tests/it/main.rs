@@ -14,6 +14,7 @@ mod concurrency;
 mod conditional;
 mod config;
 mod csv;
+mod csv_abort;
 mod docs;
 mod duplicates;
 mod errors;

@@ -661,23 +661,50 @@ async fn missing_identifiers_are_1310(db: TestDb) {
     let mut two = country(2);
     two["name"] = json!("Österreich");
     assert_eq!(r.written(200), &json!([two]));
-    // The visible name wins over `identifier` when both are sent.
-    let r = app
-        .patch(
-            "countries",
-            &key,
-            &json!({"data": [{"identifier": 3, "id_country": 4, "name": "Schweiz"}]}),
-        )
-        .await;
-    assert_eq!(r.written_rows(200)[0]["id_country"], json!(4));
+    // `identifier` and the visible name with different values: which row is meant is not
+    // guessed (the visible name silently won and changed row 4). With and without a
+    // transaction, in either order.
+    for (row, headers) in [
+        (
+            json!({"identifier": 3, "id_country": 4, "name": "Schweiz"}),
+            &[][..],
+        ),
+        (
+            json!({"id_country": 4, "identifier": 3, "name": "Schweiz"}),
+            &[("X-Is-Transactional", "false")][..],
+        ),
+    ] {
+        let body = json!({"data": [row]}).to_string();
+        let r = app
+            .request(Method::PATCH, "countries", &key, body, headers)
+            .await;
+        assert_eq!(r.status.as_u16(), 400, "{r:?}");
+        // Without a transaction: `{"data": [], "errors": [...]}`.
+        let errors = r.body.get("errors").unwrap_or(&r.body);
+        assert_eq!(
+            errors,
+            &json!([{"code": "1330", "status": 400, "message":
+                "The row `countries[0]` names its identifier twice, as `identifier` and as \
+                 `id_country`, with different values."}])
+        );
+    }
     assert_eq!(
         app.find("countries", &json!(3), &key).await,
         Some(country(3))
     );
     assert_eq!(
-        app.find("countries", &json!(4), &key).await.unwrap()["name"],
-        json!("Schweiz")
+        app.find("countries", &json!(4), &key).await,
+        Some(country(4))
     );
+    // The same value twice names one row.
+    let r = app
+        .patch(
+            "countries",
+            &key,
+            &json!({"data": [{"identifier": 4, "id_country": 4, "name": "Schweiz"}]}),
+        )
+        .await;
+    assert_eq!(r.written_rows(200)[0]["name"], json!("Schweiz"));
 }
 
 /// Scalar members that are no configured field → 1311 (names are exact visible names: the

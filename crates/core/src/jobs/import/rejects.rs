@@ -29,7 +29,8 @@ fn error_field(e: &RowError) -> Option<String> {
         | RowError::InvalidValue { field, .. }
         | RowError::Required { field, .. }
         | RowError::UnknownField { field, .. }
-        | RowError::InvalidUrl { field, .. } => Some(field.clone()),
+        | RowError::InvalidUrl { field, .. }
+        | RowError::IdentifierConflict { field, .. } => Some(field.clone()),
         RowError::Duplicate { path }
         | RowError::MissingReference { path }
         | RowError::NotNull { path } => {
