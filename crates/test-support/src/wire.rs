@@ -60,10 +60,15 @@ fn error_object(e: &Value, body: &Value) -> (String, String) {
         .unwrap_or_else(|| panic!("error is not an object: {body}"));
     let mut keys: Vec<&str> = o.keys().map(String::as_str).collect();
     keys.sort_unstable();
-    assert_eq!(keys, ["code", "message", "status"], "{body}");
     let sent = o["code"]
         .as_str()
         .unwrap_or_else(|| panic!("code is not a string: {body}"));
+    // A server-side failure also names the request, so that its log line can be found.
+    if code(sent).is_server_error() {
+        assert_eq!(keys, ["code", "message", "requestId", "status"], "{body}");
+    } else {
+        assert_eq!(keys, ["code", "message", "status"], "{body}");
+    }
     let status = o["status"]
         .as_u64()
         .unwrap_or_else(|| panic!("status is not a number: {body}"));

@@ -66,7 +66,7 @@ pub(crate) const CHANGE_CHANNEL: &str = "dynex_config";
 
 /// Increments the configuration version so that every server reloads.
 ///
-/// On PostgreSQL it also notifies [`CHANGE_CHANNEL`]: the notification is delivered when the
+/// On PostgreSQL it also notifies `dynex_config`: the notification is delivered when the
 /// change commits (never for one rolled back), so servers listening reload at once instead of at
 /// their next version check.
 pub fn bump_version(conn: &mut AnyConnection) -> QueryResult<()> {
