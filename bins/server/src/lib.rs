@@ -143,7 +143,8 @@ pub fn create_app(
                 .route("/jobs/import", web::post().to(jobs::import))
                 .route("/jobs/export", web::post().to(jobs::export))
                 .route("/jobs/{id}", web::get().to(jobs::show))
-                .route("/jobs/{id}/rejects", web::get().to(jobs::rejects)),
+                .route("/jobs/{id}/rejects", web::get().to(jobs::rejects))
+                .route("/jobs/{id}/resume", web::post().to(jobs::resume)),
         )
         // The API description and Swagger UI.
         .service(
