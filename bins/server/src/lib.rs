@@ -152,6 +152,7 @@ pub fn create_app(
                 .route("/jobs/export", web::post().to(jobs::export))
                 .route("/jobs/{id}", web::get().to(jobs::show))
                 .route("/jobs/{id}/rejects", web::get().to(jobs::rejects))
+                .route("/jobs/{id}/resume", web::post().to(jobs::resume))
                 .route("/audit", web::get().to(audit::list)),
         )
         // The API description and Swagger UI.

@@ -58,7 +58,7 @@ pub use jobs::import::{
 };
 pub use jobs::indexes::IndexWarning;
 pub use jobs::table::{
-    FILE_NAME_MAX_CHARS, JobInfo, JobKind, NewJob, STALE_AFTER_MS, check_file_name,
+    FILE_NAME_MAX_CHARS, JobInfo, JobKind, JobResume, NewJob, STALE_AFTER_MS, check_file_name,
 };
 pub use store::StoredEntity;
 

@@ -215,7 +215,7 @@ diesel::table! {
         options -> Text,
         /// The file's header as JSON (imports).
         header -> Nullable<Text>,
-        /// `running`, `done` or `failed`.
+        /// `running`, `done`, `failed` or `interrupted`.
         state -> Text,
         /// Who started it.
         created_by -> Text,
@@ -233,6 +233,8 @@ diesel::table! {
         updated_ms -> BigInt,
         /// End time.
         finished_ms -> Nullable<BigInt>,
+        /// What resuming it needs (options, mapping, upload) as JSON; NULL when it cannot be.
+        resume -> Nullable<Text>,
     }
 }
 

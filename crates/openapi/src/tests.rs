@@ -1175,6 +1175,7 @@ fn job_routes_describe_imports_and_exports() {
     assert_eq!(methods(&d, "/admin/api/jobs"), set(&["get"]));
     assert_eq!(methods(&d, "/admin/api/jobs/{id}"), set(&["get"]));
     assert_eq!(methods(&d, "/admin/api/jobs/{id}/rejects"), set(&["get"]));
+    assert_eq!(methods(&d, "/admin/api/jobs/{id}/resume"), set(&["post"]));
     assert_eq!(methods(&d, "/admin/api/jobs/import"), set(&["post"]));
     assert_eq!(methods(&d, "/admin/api/jobs/export"), set(&["post"]));
     let op = |path: &str, method: &str| d["paths"][path][method].clone();
@@ -1317,7 +1318,7 @@ fn job_routes_describe_imports_and_exports() {
                     "maxErrors": null, "mapping": false},
         "state": "running", "created_by": "root", "bytes_total": 1234, "bytes_read": 0,
         "summary": null, "error": null, "started_at": "2024-01-02T03:04:05.678Z",
-        "updated_at": "2024-01-02T03:04:05.678Z", "finished_at": null,
+        "updated_at": "2024-01-02T03:04:05.678Z", "finished_at": null, "resumable": false,
     });
     let mut done = running.clone();
     done["state"] = json!("done");
@@ -1338,7 +1339,7 @@ fn job_routes_describe_imports_and_exports() {
         "state": "interrupted", "created_by": "ops", "bytes_total": null, "bytes_read": 0,
         "summary": {"rows": 2, "seconds": 0.01}, "error": null,
         "started_at": "2024-01-02T03:04:05.678Z", "updated_at": "2024-01-02T03:04:05.678Z",
-        "finished_at": null,
+        "finished_at": null, "resumable": false,
     });
     let job = crate::schema_ref("dynex.Job");
     for j in [&running, &done, &failed, &export_job] {
@@ -1346,6 +1347,10 @@ fn job_routes_describe_imports_and_exports() {
         let one = json!({ "data": j });
         assert!(fits(&answer("/admin/api/jobs/{id}", "get", "200"), &one));
         assert!(fits(&answer("/admin/api/jobs/import", "post", "202"), &one));
+        assert!(fits(
+            &answer("/admin/api/jobs/{id}/resume", "post", "202"),
+            &one
+        ));
     }
     let all = json!({"data": [export_job, failed, done, running]});
     assert!(fits(&answer("/admin/api/jobs", "get", "200"), &all));

@@ -414,6 +414,18 @@ function rejectsButton(j, label) {
   } }, label);
 }
 
+/** A button that resumes an interrupted import after its last committed batch; `then` runs once
+ * the server has taken it up. */
+function resumeButton(j, then) {
+  return h("button", { type: "button", onclick: async () => {
+    try {
+      await api("POST", `admin/api/jobs/${encodeURIComponent(j.id)}/resume`);
+      toast(`Resumed the import of ${j.file_name}`);
+      then();
+    } catch (e) { toast(e.message); }
+  } }, `Resume ${j.file_name}`);
+}
+
 /** A job's state as a badge: done green, failed or interrupted red. */
 function stateBadge(j) {
   return h("span", { class: `badge ${j.state === "done" ? "on" : j.state === "running" ? "" : "off"}` }, j.state);
@@ -504,8 +516,9 @@ async function jobs() {
       h("td", {}, j.started_at.replace("T", " ").slice(0, 19)), h("td", {}, j.kind), h("td", {}, j.entity), h("td", {}, j.file_name),
       h("td", {}, j.created_by), h("td", {}, stateBadge(j)),
       h("td", {}, jobSummary(j)),
-      h("td", {}, j.kind === "import" && j.summary && j.summary.rejected && j.state !== "running"
-        ? rejectsButton(j, `Rejects of ${j.file_name}`) : ""))));
+      h("td", {}, j.resumable ? resumeButton(j, renderHistory) : "",
+        j.kind === "import" && j.summary && j.summary.rejected && j.state !== "running"
+          ? rejectsButton(j, `Rejects of ${j.file_name}`) : ""))));
   };
   await renderHistory();
   page("Jobs", importForm, exportForm,

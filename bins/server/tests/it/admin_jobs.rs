@@ -21,6 +21,7 @@ async_backend_tests!(
     export_jobs_answer_the_file_and_are_listed,
     uploads_over_the_limit_are_1322_and_start_nothing,
     a_job_whose_server_stopped_is_shown_interrupted,
+    an_interrupted_import_job_resumes_after_its_last_batch,
 );
 
 /// The admin setup of the admin API tests, with the second credential an API key that may also
@@ -410,6 +411,7 @@ async fn a_job_whose_server_stopped_is_shown_interrupted(db: TestDb) {
             options: json!({}),
             created_by: "root".into(),
             bytes_total: Some(100),
+            resume: None,
         })
         .unwrap();
     let path = format!("jobs/{}", job.id);
@@ -425,4 +427,164 @@ async fn a_job_whose_server_stopped_is_shown_interrupted(db: TestDb) {
     let r = call(&app, Method::GET, &path, &creds[0], None).await;
     assert_eq!(r.data()["state"], "interrupted");
     assert_eq!(r.data()["finished_at"], Value::Null);
+    // Recorded so, not only shown: it stays interrupted whatever reads it.
+    assert_eq!(stored_state(&dx, &job.id), "interrupted");
+    // It kept nothing to resume from.
+    assert_eq!(r.data()["resumable"], false);
+    let r = call(
+        &app,
+        Method::POST,
+        &format!("{path}/resume"),
+        &creds[0],
+        None,
+    )
+    .await;
+    let message = r.assert_error(400, "1401");
+    assert!(message.contains("all or nothing or a dry run"), "{message}");
+}
+
+/// The state column of job `id` as stored.
+fn stored_state(dx: &dynex_core::Dynex, id: &str) -> String {
+    let mut sql = dynex_query::Sql::default();
+    sql.push("SELECT state FROM dynex_job WHERE id = ")
+        .bind(dynex_query::Value::Text(id.to_string()));
+    dynex_core::db::load_cells(&mut dx.db().conn().unwrap(), &sql).unwrap()[0][0]
+        .clone()
+        .unwrap()
+}
+
+/// `SELECT {what} FROM spy_tax_set` (a count).
+fn count(dx: &dynex_core::Dynex, what: &str) -> usize {
+    let mut sql = dynex_query::Sql::default();
+    sql.push(&format!("SELECT {what} AS n FROM spy_tax_set"));
+    let n = dynex_core::db::load_count(&mut dx.db().conn().unwrap(), &sql).unwrap();
+    usize::try_from(n).unwrap()
+}
+
+/// Reads `text` until `fail_at` bytes, then fails as a server that stops would leave it.
+struct Cut {
+    text: std::io::Cursor<Vec<u8>>,
+    fail_at: u64,
+}
+
+impl std::io::Read for Cut {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.text.position() >= self.fail_at {
+            return Err(std::io::Error::other("the server stopped"));
+        }
+        let room = usize::try_from(self.fail_at - self.text.position()).unwrap();
+        let n = buf.len().min(room);
+        self.text.read(&mut buf[..n])
+    }
+}
+
+/// An import job whose server stopped midway (emulated: on another instance, its import fails
+/// after two batches of 2,500 lines and nothing ends the job) stayed `running` with the summary of its last progress
+/// and could not be continued. It is now recorded `interrupted`, says it can be resumed, and
+/// `POST /jobs/{id}/resume` continues after its last committed batch: every row exactly once,
+/// the committed lines counted `skipped`, the kept upload removed at the end.
+async fn an_interrupted_import_job_resumes_after_its_last_batch(db: TestDb) {
+    let (dx, app, creds) = setup(&db).await;
+    const LINES: usize = 6_000;
+    let mut csv = String::from("name\n");
+    for i in 0..LINES {
+        csv.push_str(&format!("Resumed set {i:05}\n"));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let upload = dir.path().join("sets.csv");
+    std::fs::write(&upload, &csv).unwrap();
+    let resume = dynex_core::JobResume {
+        mode: "insert".into(),
+        key: None,
+        max_errors: None,
+        mapping: None,
+        upload: upload.to_string_lossy().into_owned(),
+    };
+    let job = dx
+        .create_job(dynex_core::NewJob {
+            kind: dynex_core::JobKind::Import,
+            entity: "tax-sets".into(),
+            file_name: "sets.csv".into(),
+            options: json!({"mode": "insert"}),
+            created_by: "root".into(),
+            bytes_total: Some(csv.len() as u64),
+            resume: Some(resume.clone()),
+        })
+        .unwrap();
+    let id = job.id.clone();
+    // Two batches of 2,500 lines commit; the third is cut off.
+    let cut = Cut {
+        text: std::io::Cursor::new(csv.clone().into_bytes()),
+        fail_at: (csv.len() * 11) as u64 / 12,
+    };
+    let options = resume.options(&id, false).unwrap();
+    // On another instance, which then goes away (as its process would).
+    let other = dynex_core::Dynex::open_with(
+        &db.url,
+        dynex_core::Options {
+            watch_interval: None,
+            ..dynex_core::Options::default()
+        },
+    )
+    .unwrap();
+    assert!(other.run_import_job(&id, cut, &options).is_err());
+    drop(other);
+    assert_eq!(count(&dx, "COUNT(*)"), DEMO_TAX_SETS + 5_000);
+    let mut sql = dynex_query::Sql::default();
+    sql.push("UPDATE dynex_job SET updated_ms = updated_ms - ")
+        .bind(dynex_query::Value::Int(dynex_core::STALE_AFTER_MS + 1000))
+        .push(" WHERE id = ")
+        .bind(dynex_query::Value::Text(id.clone()));
+    dynex_core::db::execute(&mut dx.db().conn().unwrap(), &sql).unwrap();
+
+    let cred = &creds[1];
+    let path = format!("jobs/{id}");
+    let r = call(&app, Method::GET, &path, cred, None).await;
+    assert_eq!(r.data()["state"], "interrupted", "{r:?}");
+    assert_eq!(r.data()["resumable"], true, "{r:?}");
+    assert_eq!(stored_state(&dx, &id), "interrupted");
+
+    // The admin scope alone does not write rows.
+    let admin_only = Cred::Key(scoped_key(&dx, "admin-only", "admin"));
+    call(
+        &app,
+        Method::POST,
+        &format!("{path}/resume"),
+        &admin_only,
+        None,
+    )
+    .await
+    .assert_error(403, "002");
+    let r = call(&app, Method::POST, &format!("{path}/resume"), cred, None).await;
+    assert_eq!(r.status.as_u16(), 202, "{r:?}");
+    assert_eq!(r.body["data"]["state"], "running", "{r:?}");
+    assert_eq!(r.header("location"), Some(format!("/admin/api/jobs/{id}")));
+    let done = wait(&app, cred, &id).await;
+    assert_eq!(done["state"], "done", "{done}");
+    assert_eq!(done["resumable"], false, "{done}");
+    let summary = summary(&done);
+    assert_eq!(
+        (
+            summary["skipped"].clone(),
+            summary["read"].clone(),
+            summary["inserted"].clone(),
+            summary["rejected"].clone()
+        ),
+        (json!(5_000), json!(1_000), json!(1_000), json!(0)),
+        "{summary}"
+    );
+    assert_eq!(count(&dx, "COUNT(*)"), DEMO_TAX_SETS + LINES, "every line");
+    assert_eq!(
+        count(&dx, "COUNT(DISTINCT name)"),
+        DEMO_TAX_SETS + LINES,
+        "no line twice"
+    );
+    assert!(
+        !upload.exists(),
+        "the kept upload is removed when the job ends"
+    );
+    // Once done, there is nothing to resume.
+    let r = call(&app, Method::POST, &format!("{path}/resume"), cred, None).await;
+    let message = r.assert_error(400, "1401");
+    assert!(message.contains("it is done, not interrupted"), "{message}");
 }

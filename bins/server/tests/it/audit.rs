@@ -262,7 +262,9 @@ async fn old_entries_are_pruned(db: TestDb) {
     // Margins wide enough for a loaded machine: the new entry must stay younger than the age.
     std::thread::sleep(Duration::from_millis(1500));
     dynex.create_api_key("new", &[], None).expect("key");
-    let pruned = dynex.prune_audit(Duration::from_millis(750)).expect("prune");
+    let pruned = dynex
+        .prune_audit(Duration::from_millis(750))
+        .expect("prune");
     assert!(pruned >= 1, "{pruned}");
     let left = dynex.audit_log(&AuditFilter::default()).expect("log");
     assert_eq!(actions_of(&left), [("key.create", "new")]);

@@ -6,7 +6,9 @@
 //! [`Dynex::run_import_job`] (on a thread of the caller's choosing), which records progress
 //! after every batch and the rejected lines as they come. An export job is recorded when it
 //! starts and finished with [`Dynex::finish_job`]. A job whose server died stays `running` in
-//! the table; it is shown `interrupted` once it has not moved for [`STALE_AFTER_MS`].
+//! the table; once it has not moved for [`STALE_AFTER_MS`] it is marked `interrupted` (a
+//! running import beats a heartbeat meanwhile, whatever its batches take). An interrupted import
+//! that recorded its progress can be resumed ([`Dynex::resume_job`]).
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -15,7 +17,7 @@ use std::sync::Mutex;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use dynex_query::Dialect;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
 use crate::Dynex;
@@ -29,6 +31,10 @@ use crate::schema::{dynex_job, dynex_job_reject};
 /// A running job that has not recorded progress for this long is shown `interrupted`: its
 /// server stopped (progress is recorded after every batch, many times a second).
 pub const STALE_AFTER_MS: i64 = 60_000;
+
+/// How often a running import job records that it is alive, whatever its batches take: well
+/// within [`STALE_AFTER_MS`].
+const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Progress is written to the database at most this often (the live view on the instance
 /// running the job is exact).
@@ -87,6 +93,51 @@ pub struct NewJob {
     pub created_by: String,
     /// The input's size in bytes, when known (imports).
     pub bytes_total: Option<u64>,
+    /// What resuming the import needs, when it can be resumed (not all or nothing, not a dry
+    /// run, and its upload kept).
+    pub resume: Option<JobResume>,
+}
+
+/// What resuming an interrupted import job needs, kept with the job: its options and the file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobResume {
+    /// `insert`, `upsert` or `update`.
+    pub mode: String,
+    /// The field rows are matched by.
+    pub key: Option<String>,
+    /// Stop after this many rejected rows.
+    pub max_errors: Option<u64>,
+    /// The mapping profile as YAML text.
+    pub mapping: Option<String>,
+    /// Where the upload is kept until the job ends.
+    pub upload: String,
+}
+
+impl JobResume {
+    /// The import options of job `id` from these, recording (or, with `resume`, continuing)
+    /// its progress under the job's own source.
+    pub fn options(&self, id: &str, resume: bool) -> Result<ImportOptions, CoreError> {
+        Ok(ImportOptions {
+            mode: self.mode.parse().map_err(CoreError::Invalid)?,
+            key: self.key.clone(),
+            max_errors: self.max_errors,
+            mapping: self
+                .mapping
+                .as_deref()
+                .map(dynex_csv::Mapping::from_yaml)
+                .transpose()
+                .map_err(|e| CoreError::Invalid(format!("mapping: {e}")))?,
+            source: Some(job_source(id)),
+            resume,
+            ..ImportOptions::default()
+        })
+    }
+}
+
+/// The source an import job records its progress under (the CLI's is the file's fingerprint).
+pub(crate) fn job_source(id: &str) -> String {
+    format!("job:{id}")
 }
 
 /// A job as the admin API shows it.
@@ -121,6 +172,9 @@ pub struct JobInfo {
     pub updated_at: String,
     /// When it ended.
     pub finished_at: Option<String>,
+    /// Whether `POST /admin/api/jobs/{id}/resume` can continue it: an interrupted import that
+    /// was neither all or nothing nor a dry run, whose upload this instance still keeps.
+    pub resumable: bool,
 }
 
 /// Progress of the jobs running in this process, fresher than what the table holds.
@@ -141,6 +195,13 @@ impl LiveJobs {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(id)
             .cloned()
+    }
+
+    fn contains(&self, id: &str) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains_key(id)
     }
 
     fn remove(&self, id: &str) {
@@ -179,6 +240,7 @@ struct JobRow {
     started_ms: i64,
     updated_ms: i64,
     finished_ms: Option<i64>,
+    resume: Option<String>,
 }
 
 fn parse_json(cell: Option<&str>) -> Option<Json> {
@@ -191,6 +253,12 @@ fn info(row: JobRow, now: i64) -> JobInfo {
     if state == "running" && now - row.updated_ms > STALE_AFTER_MS {
         state = "interrupted".into();
     }
+    let resumable = state == "interrupted"
+        && row
+            .resume
+            .as_deref()
+            .and_then(|r| serde_json::from_str::<JobResume>(r).ok())
+            .is_some_and(|r| std::path::Path::new(&r.upload).is_file());
     JobInfo {
         id: row.id,
         kind: row.kind,
@@ -206,6 +274,7 @@ fn info(row: JobRow, now: i64) -> JobInfo {
         started_at: rfc3339(row.started_ms),
         updated_at: rfc3339(row.updated_ms),
         finished_at: row.finished_ms.map(rfc3339),
+        resumable,
     }
 }
 
@@ -229,6 +298,7 @@ impl Dynex {
             dynex_job::bytes_read.eq(0),
             dynex_job::started_ms.eq(now),
             dynex_job::updated_ms.eq(now),
+            dynex_job::resume.eq(job.resume.map(|r| json!(r).to_string())),
         ));
         {
             let _writer = self.sqlite_writer();
@@ -253,16 +323,74 @@ impl Dynex {
             .limit(int(limit))
             .load(&mut *self.inner.db.conn()?)?;
         let now = now_ms();
-        Ok(rows
+        let jobs: Vec<JobInfo> = rows
             .into_iter()
             .map(|r| self.with_live(info(r, now)))
-            .collect())
+            .collect();
+        self.mark_interrupted(&jobs, now)?;
+        Ok(jobs)
+    }
+
+    /// Records as `interrupted` the jobs of `shown` that are running in the table but have not
+    /// moved for [`STALE_AFTER_MS`] (their server stopped), so that they stay so and can be
+    /// resumed; a job running in this process is never one of them.
+    fn mark_interrupted(&self, shown: &[JobInfo], now: i64) -> Result<(), CoreError> {
+        let stale: Vec<&str> = shown
+            .iter()
+            .filter(|j| j.state == "interrupted" && j.finished_at.is_none())
+            .filter(|j| !self.inner.jobs.contains(&j.id))
+            .map(|j| j.id.as_str())
+            .collect();
+        if stale.is_empty() {
+            return Ok(());
+        }
+        let update = diesel::update(
+            dynex_job::table
+                .filter(dynex_job::id.eq_any(stale))
+                .filter(dynex_job::state.eq("running"))
+                .filter(dynex_job::updated_ms.lt(now - STALE_AFTER_MS)),
+        )
+        .set(dynex_job::state.eq("interrupted"));
+        let _writer = self.sqlite_writer();
+        update.execute(&mut *self.inner.db.conn()?)?;
+        Ok(())
+    }
+
+    /// Records that job `id` is alive (see [`HEARTBEAT`]).
+    fn beat(&self, id: &str) -> Result<(), CoreError> {
+        let update = diesel::update(
+            dynex_job::table
+                .filter(dynex_job::id.eq(id))
+                .filter(dynex_job::state.eq("running")),
+        )
+        .set(dynex_job::updated_ms.eq(now_ms()));
+        let _writer = self.sqlite_writer();
+        update.execute(&mut *self.inner.db.conn()?)?;
+        Ok(())
+    }
+
+    /// What resuming job `id` needs, when it can be resumed.
+    pub(crate) fn job_resume(&self, id: &str) -> Result<Option<JobResume>, CoreError> {
+        let text: Option<String> = dynex_job::table
+            .filter(dynex_job::id.eq(id))
+            .select(dynex_job::resume)
+            .first::<Option<String>>(&mut *self.inner.db.conn()?)
+            .optional()?
+            .flatten();
+        text.map(|t| {
+            serde_json::from_str(&t)
+                .map_err(|e| CoreError::Corrupt(format!("the resume of job {id}: {e}")))
+        })
+        .transpose()
     }
 
     /// One job; [`CoreError::NotFound`] when there is none with this id.
     pub fn job(&self, id: &str) -> Result<JobInfo, CoreError> {
         let (row, _) = self.job_row(&mut *self.inner.db.conn()?, id, false)?;
-        Ok(self.with_live(info(row, now_ms())))
+        let now = now_ms();
+        let job = self.with_live(info(row, now));
+        self.mark_interrupted(std::slice::from_ref(&job), now)?;
+        Ok(job)
     }
 
     /// The stored row of job `id`, and its file's `header` when `with_header`.
@@ -298,6 +426,7 @@ impl Dynex {
             job.summary = Some(summary);
             job.updated_at = rfc3339(at);
             job.state = "running".into();
+            job.resumable = false;
         }
         job
     }
@@ -330,6 +459,10 @@ impl Dynex {
     /// [`Dynex::import`] with its progress and rejected lines recorded for the job, then the job
     /// ended as `done` with the summary. An error is returned for the caller to record with
     /// [`Dynex::finish_job`], so that it carries the caller's error code.
+    ///
+    /// A job that can be resumed records its progress per batch under its own source (pass the
+    /// options of [`JobResume::options`]), and while it runs it beats a heartbeat, so that a job
+    /// whose server stopped is told from a slow one.
     pub fn run_import_job<R: Read + Send>(
         &self,
         id: &str,
@@ -349,7 +482,24 @@ impl Dynex {
             last_write: 0,
             progress: None,
         };
-        let result = self.import(&alias, input, options, &mut observer);
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let result = std::thread::scope(|scope| {
+            // SQLite's writer is held for the whole of a deferred job: no beat could be written.
+            if !defer {
+                scope.spawn(move || {
+                    while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                        stopped.recv_timeout(HEARTBEAT)
+                    {
+                        if let Err(e) = self.beat(id) {
+                            log::warn!("job {id}: cannot record that it is alive: {e}");
+                        }
+                    }
+                });
+            }
+            let result = self.import(&alias, input, options, &mut observer);
+            drop(stop);
+            result
+        });
         observer.defer = false;
         observer.flush(true)?;
         let summary = result?;

@@ -16,11 +16,11 @@ pub(super) fn add(doc: &mut Doc<'_>) {
         json!({
             "type": "object",
             "description": "A CSV import or export started over the admin API. A running job \
-                            whose server stopped is shown `interrupted`.",
+                            whose server stopped is marked `interrupted`.",
             "required": [
                 "id", "kind", "entity", "file_name", "options", "state", "created_by",
                 "bytes_total", "bytes_read", "summary", "error", "started_at", "updated_at",
-                "finished_at",
+                "finished_at", "resumable",
             ],
             "properties": {
                 "id": { "type": "string", "description": "Used in `/admin/api/jobs/{id}`." },
@@ -40,8 +40,8 @@ pub(super) fn add(doc: &mut Doc<'_>) {
                 "state": {
                     "type": "string",
                     "enum": ["running", "done", "failed", "interrupted"],
-                    "description": "`interrupted`: running, but without progress for a minute \
-                                    (its server stopped).",
+                    "description": "`interrupted`: it was running, but has not been heard of \
+                                    for a minute (its server stopped).",
                 },
                 "created_by": {
                     "type": "string",
@@ -80,6 +80,12 @@ pub(super) fn add(doc: &mut Doc<'_>) {
                     "type": ["string", "null"],
                     "format": "date-time",
                     "description": "When it ended (RFC 3339, UTC).",
+                },
+                "resumable": {
+                    "type": "boolean",
+                    "description": "Whether `POST /admin/api/jobs/{id}/resume` can continue it: \
+                                    an interrupted import that was neither all or nothing nor \
+                                    a dry run, whose upload this instance still keeps.",
                 },
             },
             "additionalProperties": false,
@@ -166,6 +172,37 @@ pub(super) fn add(doc: &mut Doc<'_>) {
         ),
         &[404],
     );
+
+    let mut resume = admin_op(
+        doc,
+        "/admin/api/jobs/{id}/resume",
+        "admin-resume-job",
+        "Resume an interrupted import job after its last committed batch",
+        None,
+        (
+            202,
+            json!({
+                "description": "The import runs again, `running`, from the line after its last \
+                                committed batch; the lines before are counted `skipped`.",
+                "headers": {
+                    "Location": {
+                        "description": "`/admin/api/jobs/{id}`: the job.",
+                        "schema": { "type": "string" },
+                    },
+                },
+                "content": { "application/json": { "schema": data(job.clone()) } },
+            }),
+        ),
+        &[400, 404],
+    );
+    resume["description"] = json!(
+        "Only a job whose `resumable` is true: an interrupted import (its server stopped) that \
+         was neither all or nothing nor a dry run, on the instance that keeps its upload. Any \
+         other job is refused with `1401`; of two requests at once, one resumes it. Besides \
+         `admin`, the credentials need the entity's write scope."
+    );
+    resume["security"] = security("write");
+    doc.operation("/admin/api/jobs/{id}/resume", "post", resume);
 
     let mut import = admin_op(
         doc,

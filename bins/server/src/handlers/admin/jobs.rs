@@ -1,13 +1,14 @@
 //! Jobs in the admin API (`/admin/api/jobs`): CSV imports that run in the background with their
-//! progress, summary and rejected lines kept, CSV exports recorded as they are downloaded, and
-//! the history of both. The back office's Jobs page is built on these routes.
+//! progress, summary and rejected lines kept (and resume after their server stopped), CSV
+//! exports recorded as they are downloaded, and the history of both. The back office's Jobs
+//! page is built on these routes.
 
 use std::io::Write;
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use dynex_auth::{Action, Principal};
-use dynex_core::{CoreError, ImportMode, ImportOptions, JobKind, NewJob};
+use dynex_core::{CoreError, Dynex, ImportMode, ImportOptions, JobKind, JobResume, NewJob};
 use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::json;
@@ -164,8 +165,9 @@ pub(crate) async fn import(
                 .map_err(|_| invalid("`maxErrors` is a whole number"))
         })
         .transpose()?;
-    let mapping = get("mapping")
-        .filter(|m| !m.trim().is_empty())
+    let mapping_text = get("mapping").filter(|m| !m.trim().is_empty()).cloned();
+    let mapping = mapping_text
+        .as_deref()
         .map(|m| dynex_csv::Mapping::from_yaml(m).map_err(|e| invalid(format!("mapping: {e}"))))
         .transpose()?;
     let options = ImportOptions {
@@ -191,8 +193,30 @@ pub(crate) async fn import(
         "mapping": options.mapping.is_some(),
     });
 
-    // The file goes to disk as it arrives: the import then streams it in constant memory.
-    let mut file = tempfile::tempfile().map_err(|e| ApiError::Internal(e.to_string()))?;
+    // The file goes to disk as it arrives: the import then streams it in constant memory. An
+    // import that can be resumed keeps it under a name until the job ends, so that it outlives
+    // a server that stops; the others in a file the system removes with the process.
+    let resumable = !options.atomic && !options.dry_run;
+    let upload = if resumable {
+        let dir = upload_dir();
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| ApiError::Internal(format!("cannot keep the upload: {e}")))?;
+        Some(
+            tempfile::Builder::new()
+                .prefix("job-")
+                .suffix(".csv")
+                .tempfile_in(&dir)
+                .map_err(|e| ApiError::Internal(format!("cannot keep the upload: {e}")))?,
+        )
+    } else {
+        None
+    };
+    let mut file = match &upload {
+        Some(named) => named
+            .reopen()
+            .map_err(|e| ApiError::Internal(e.to_string()))?,
+        None => tempfile::tempfile().map_err(|e| ApiError::Internal(e.to_string()))?,
+    };
     let mut size: u64 = 0;
     let limit = state.max_upload_bytes;
     while let Some(chunk) = payload.next().await {
@@ -204,23 +228,76 @@ pub(crate) async fn import(
         file.write_all(&chunk)
             .map_err(|e| ApiError::Internal(format!("cannot store the upload: {e}")))?;
     }
+    // Kept until the job ends, by the job's thread.
+    let kept = upload
+        .map(|named| named.into_temp_path().keep())
+        .transpose()
+        .map_err(|e| ApiError::Internal(format!("cannot keep the upload: {e}")))?;
+    let resume = kept.as_ref().map(|path| JobResume {
+        mode: mode.as_str().to_string(),
+        key: options.key.clone(),
+        max_errors: options.max_errors,
+        mapping: mapping_text,
+        upload: path.to_string_lossy().into_owned(),
+    });
     let dynex = admin.dynex.clone();
-    let job = blocking(move || {
-        dynex.create_job(NewJob {
+    let created = blocking(move || {
+        let job = dynex.create_job(NewJob {
             kind: JobKind::Import,
             entity,
             file_name,
             options: shown,
             created_by: admin.principal.name.clone(),
             bytes_total: Some(size),
-        })
+            resume: resume.clone(),
+        })?;
+        // A resumable job records its progress under its own source from the first batch on.
+        let options = match &resume {
+            Some(r) => r.options(&job.id, false)?,
+            None => options,
+        };
+        Ok((job, options))
     })
-    .await?;
-    let dynex = admin.dynex.clone();
+    .await;
+    let (job, options) = match created {
+        Ok(created) => created,
+        Err(e) => {
+            if let Some(path) = &kept {
+                let _ = std::fs::remove_file(path);
+            }
+            return Err(e);
+        }
+    };
     let metrics = state.metrics.clone();
-    let id = job.id.clone();
-    // A thread of its own: an import may take minutes, longer than the blocking pool should
-    // be held.
+    spawn_import(
+        admin.dynex.clone(),
+        metrics,
+        job.id.clone(),
+        file,
+        kept,
+        options,
+    )?;
+    Ok(HttpResponse::Accepted()
+        .insert_header((header::LOCATION, format!("jobs/{}", job.id)))
+        .json(json!({ "data": job })))
+}
+
+/// Where uploads of imports that can be resumed are kept until their jobs end.
+fn upload_dir() -> std::path::PathBuf {
+    std::env::temp_dir().join("dynex-jobs")
+}
+
+/// Runs import job `id` over `file` on a thread of its own (an import may take minutes, longer
+/// than the blocking pool should be held); records its failure, and removes the kept upload
+/// once the job has ended either way.
+fn spawn_import(
+    dynex: Dynex,
+    metrics: crate::metrics::Metrics,
+    id: String,
+    mut file: std::fs::File,
+    kept: Option<std::path::PathBuf>,
+    options: ImportOptions,
+) -> Result<(), ApiError> {
     std::thread::Builder::new()
         .name(format!("dynex-job-{id}"))
         .spawn(move || {
@@ -237,10 +314,54 @@ pub(crate) async fn import(
                     log::error!("cannot record the failure of job {id}: {e}");
                 }
             }
+            if let Some(path) = kept
+                && let Err(e) = std::fs::remove_file(&path)
+            {
+                log::warn!("cannot remove the upload of job {id}: {e}");
+            }
         })
-        .map_err(|e| ApiError::Internal(format!("cannot start the job: {e}")))?;
+        .map(|_| ())
+        .map_err(|e| ApiError::Internal(format!("cannot start the job: {e}")))
+}
+
+/// `POST /admin/api/jobs/{id}/resume`: runs an interrupted import job again from its last
+/// committed batch (its server stopped while it ran); `202 Accepted` with the job, as when it
+/// was started.
+pub(crate) async fn resume(
+    state: web::Data<AppState>,
+    admin: Admin,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let dynex = admin.dynex.clone();
+    let shown = id.clone();
+    let job = blocking(move || dynex.job(&shown)).await?;
+    entity_scope(&admin.principal, Action::Write, &job.entity)?;
+    let dynex = admin.dynex.clone();
+    let (job, options, upload) = blocking(move || dynex.resume_job(&id)).await?;
+    let file = match std::fs::File::open(&upload) {
+        Ok(file) => file,
+        Err(e) => {
+            let error = json!({ "code": dynex_wire::Code::Internal.as_str(),
+                                "message": format!("cannot read the kept upload: {e}") });
+            let dynex = state.dynex.clone();
+            let failed = job.id.clone();
+            blocking(move || dynex.finish_job(&failed, Err(error))).await?;
+            return Err(ApiError::Internal(format!(
+                "cannot read the kept upload: {e}"
+            )));
+        }
+    };
+    spawn_import(
+        admin.dynex.clone(),
+        state.metrics.clone(),
+        job.id.clone(),
+        file,
+        Some(upload),
+        options,
+    )?;
     Ok(HttpResponse::Accepted()
-        .insert_header((header::LOCATION, format!("jobs/{}", job.id)))
+        .insert_header((header::LOCATION, format!("/admin/api/jobs/{}", job.id)))
         .json(json!({ "data": job })))
 }
 
@@ -314,6 +435,7 @@ pub(crate) async fn export(
         let plan = dynex.plan_export(&alias, &request, Some(&principal))?;
         let job = dynex.create_job(NewJob {
             kind: JobKind::Export,
+            resume: None,
             entity: alias.clone(),
             file_name: format!("{alias}.csv"),
             options: json!({

@@ -66,6 +66,16 @@ pub(super) fn open(
     Ok((job.id, 1))
 }
 
+/// The last committed line of the latest unfinished import of `source` into `entity`.
+pub(super) fn committed(
+    conn: &mut AnyConnection,
+    entity: &str,
+    source: &str,
+) -> Result<Option<u64>, CoreError> {
+    Ok(latest(conn, entity, source, true)?
+        .map(|job| u64::try_from(job.committed_line).unwrap_or(1)))
+}
+
 /// Whether an import of this file into `entity` was ever started.
 pub(super) fn exists(
     conn: &mut AnyConnection,

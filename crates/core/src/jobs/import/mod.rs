@@ -260,6 +260,16 @@ fn key_text(v: &Json) -> String {
     }
 }
 
+/// The last line that the latest unfinished import of `source` into `alias` committed (the
+/// header's, 1, when it committed no batch); `None` when there is none.
+pub(crate) fn committed_line(
+    conn: &mut AnyConnection,
+    alias: &str,
+    source: &str,
+) -> Result<Option<u64>, CoreError> {
+    checkpoint::committed(conn, alias, source)
+}
+
 impl Dynex {
     /// Whether an import of the file with this fingerprint ([`ImportOptions::source`]) into
     /// `alias` was ever started, so that [`ImportOptions::resume`] has something to continue.

@@ -1,0 +1,1 @@
+ALTER TABLE dynex_job DROP COLUMN resume;
