@@ -494,7 +494,7 @@ impl Db {
             c.batch_execute(&format!("LISTEN {channel}"))?;
             return Ok(Some(Listener(c)));
         }
-        let _ = channel;
+        let _ = (channel, &self.url);
         Ok(None)
     }
 

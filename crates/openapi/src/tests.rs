@@ -1065,7 +1065,7 @@ fn configuration_routes_describe_tables_and_entities() {
     );
     assert_eq!(
         statuses("/admin/api/entities/{alias}", "delete"),
-        ["204", "401", "403", "404", "503"]
+        ["204", "400", "401", "403", "404", "503"]
     );
     let show = &d["paths"]["/admin/api/entities/{alias}"]["get"];
     assert_eq!(parameter_names(&d, show), ["alias"]);
@@ -1193,11 +1193,11 @@ fn job_routes_describe_imports_and_exports() {
     );
     assert_eq!(
         statuses("/admin/api/jobs/{id}", "get"),
-        ["200", "401", "403", "404", "503"]
+        ["200", "400", "401", "403", "404", "503"]
     );
     assert_eq!(
         statuses("/admin/api/jobs/{id}/rejects", "get"),
-        ["200", "401", "403", "404", "503"]
+        ["200", "400", "401", "403", "404", "503"]
     );
     assert_eq!(
         statuses("/admin/api/jobs/import", "post"),

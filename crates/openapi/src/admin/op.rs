@@ -86,7 +86,12 @@ pub(super) fn admin_op(
 ) -> Value {
     let mut responses = serde_json::Map::new();
     let mut list = vec![success];
-    for &status in failures {
+    // Every admin route refuses a NUL character in its path or query parameters (1401).
+    let mut failures = failures.to_vec();
+    if !failures.contains(&400) {
+        failures.push(400);
+    }
+    for status in failures {
         list.push((status, errors::response(doc, status, Routes::Admin)));
     }
     if body.is_some() {
