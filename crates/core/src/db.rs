@@ -574,7 +574,11 @@ impl Drop for Unbounded {
 /// Sets (or with `None` lifts) the statement timeout of a PostgreSQL or MariaDB session.
 fn set_statement_timeout(conn: &mut AnyConnection, limit: Option<Duration>) -> QueryResult<()> {
     match conn {
-        AnyConnection::Sqlite(_) => Ok(()),
+        // SQLite runs in the process and has no statement timeout.
+        AnyConnection::Sqlite(_) => {
+            let _ = limit;
+            Ok(())
+        }
         #[cfg(feature = "postgres")]
         AnyConnection::Postgres(c) => c.batch_execute(&format!(
             "SET statement_timeout = {}",
