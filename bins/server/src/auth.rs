@@ -97,3 +97,16 @@ pub(crate) fn client_address(req: &HttpRequest, trust_forwarded_for: bool) -> St
     req.peer_addr()
         .map_or_else(|| "unknown".to_string(), |a| a.ip().to_string())
 }
+
+/// The database as `principal` calling from its address: the author of the changes it records
+/// in the audit log.
+pub(crate) fn acting_as(
+    state: &crate::config::AppState,
+    principal: &Principal,
+    req: &HttpRequest,
+) -> Dynex {
+    state.dynex.acting(dynex_core::Actor {
+        name: principal.name.clone(),
+        source: client_address(req, state.trust_forwarded_for),
+    })
+}

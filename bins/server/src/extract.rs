@@ -13,7 +13,7 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 use dynex_auth::{Action, Principal, TokenError};
-use dynex_core::{Actor, Dynex, KeyRefusal};
+use dynex_core::{Dynex, KeyRefusal};
 use futures_util::future::{Either, LocalBoxFuture};
 use serde::Deserialize;
 
@@ -83,10 +83,7 @@ impl Admin {
         let pairs = query_pairs(req);
         let principal = auth::authorize_admin(&state.dynex, req, &pairs)?;
         refuse_nul(req, &pairs)?;
-        let dynex = state.dynex.acting(Actor {
-            name: principal.name.clone(),
-            source: auth::client_address(req, state.trust_forwarded_for),
-        });
+        let dynex = auth::acting_as(state, &principal, req);
         Ok(Admin { principal, dynex })
     }
 }

@@ -4,7 +4,7 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use dynex_auth::Principal;
-use dynex_core::{Actor, CoreError, Dynex, Method, WriteRequest};
+use dynex_core::{CoreError, Dynex, Method, WriteRequest};
 
 use super::{blocking, csv};
 use crate::conditional;
@@ -89,10 +89,7 @@ fn write_method(method: &actix_web::http::Method) -> Method {
 /// other writes with `--audit-data-writes`); otherwise the shared handle, which costs nothing.
 fn acting(state: &AppState, principal: &Principal, req: &HttpRequest, import: bool) -> Dynex {
     if import || state.dynex.audits_data_writes() {
-        state.dynex.acting(Actor {
-            name: principal.name.clone(),
-            source: crate::auth::client_address(req, state.trust_forwarded_for),
-        })
+        crate::auth::acting_as(state, principal, req)
     } else {
         state.dynex.clone()
     }
