@@ -73,7 +73,8 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         // One set of metrics for every worker's application.
         metrics: crate::Metrics::default(),
     };
-    let mut server = HttpServer::new(move || crate::create_app(dynex.clone(), config.clone()));
+    let mut server = HttpServer::new(move || crate::create_app(dynex.clone(), config.clone()))
+        .on_connect(crate::on_connect);
     if let Some(w) = args.workers {
         server = server.workers(w.max(1));
     }

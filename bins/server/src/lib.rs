@@ -13,6 +13,7 @@ mod body_timeout;
 mod boot;
 mod conditional;
 mod config;
+mod disconnect;
 mod error;
 mod extract;
 mod handlers;
@@ -33,6 +34,7 @@ use handlers::{docs, entity, health, not_allowed, not_found, token, ui};
 
 pub use boot::run;
 pub use config::{AppConfig, AppState, LogFormat, MetricsAccess, ServerArgs};
+pub use disconnect::on_connect;
 pub use dynex_wire::{Code, ErrorObject};
 pub use error::ApiError;
 pub use handlers::docs::openapi_document;
@@ -46,6 +48,9 @@ const ONE_METHODS: &str = "GET, PATCH, PUT, DELETE";
 
 /// Builds the application: routes, JSON errors everywhere, request ids, metrics, body
 /// timeouts, and request logging without secrets.
+///
+/// Serve it with [`on_connect`] given to `HttpServer::on_connect`, so that requests whose
+/// client went away are dropped and their statements cancelled.
 pub fn create_app(
     dynex: Dynex,
     config: AppConfig,
@@ -70,6 +75,8 @@ pub fn create_app(
             body_timeout: config.body_timeout,
         }))
         .app_data(web::PayloadConfig::new(config.max_body_bytes))
+        // Innermost: a request whose client left is dropped before anything else sees it.
+        .wrap(from_fn(disconnect::watch))
         .wrap(ErrorHandlers::new().default_handler(respond::json_errors))
         // Outermost: it sees the final answer, the framework's own errors rewritten.
         .wrap(from_fn(observe::observe))

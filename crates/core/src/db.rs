@@ -16,6 +16,7 @@ use diesel::{Connection, QueryResult, QueryableByName, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use dynex_query::{Dialect, Piece, Sql, Value};
 
+use crate::cancel::{BackendId, Canceller};
 use crate::error::CoreError;
 
 pub use any::{AnyConnection, MultiBackend};
@@ -113,6 +114,11 @@ impl DatabaseUrl {
     /// The SQL dialect of the backend.
     pub fn dialect(&self) -> Dialect {
         self.dialect
+    }
+
+    /// What the backend's driver connects to: a file path or a server URL.
+    pub(crate) fn target(&self) -> &str {
+        &self.target
     }
 }
 
@@ -292,6 +298,8 @@ impl ManageConnection for Manager {
     }
 
     fn has_broken(&self, conn: &mut AnyConnection) -> bool {
+        // The connection is going back to the pool: no cancel may reach it from here on.
+        crate::cancel::returned();
         let lost = crate::session::take_discard_mark();
         if lost {
             let until = self
@@ -343,6 +351,8 @@ pub struct Db {
     statement_timeout: Option<Duration>,
     /// Checkouts in progress: callers of [`Db::conn`] not yet handed a connection.
     waiting: Arc<AtomicUsize>,
+    /// Cancels the statements of callers that went away (see [`crate::cancel`]).
+    canceller: Arc<Canceller>,
 }
 
 /// The pool's connections at one moment, for metrics.
@@ -417,6 +427,7 @@ impl Db {
             .map_err(|e| CoreError::Unavailable(e.to_string()))?;
         Ok(Db {
             pool,
+            canceller: Arc::new(Canceller::new(url.clone())),
             url,
             dialect,
             attempts,
@@ -464,10 +475,33 @@ impl Db {
         // A mark left by a failure whose connection went back first must not condemn this one.
         crate::session::take_discard_mark();
         self.waiting.fetch_add(1, Ordering::Relaxed);
-        let _waiting = Waiting(&self.waiting);
-        self.pool
+        let waiting = Waiting(&self.waiting);
+        let mut conn = self
+            .pool
             .get()
-            .map_err(|e| CoreError::Unavailable(e.to_string()))
+            .map_err(|e| CoreError::Unavailable(e.to_string()))?;
+        drop(waiting);
+        if crate::cancel::active() {
+            self.register(&mut conn)?;
+        }
+        Ok(conn)
+    }
+
+    /// Registers a connection just taken with the cancel scope of this thread; its session's
+    /// id is asked once per connection and kept beside it.
+    fn register(&self, conn: &mut Conn) -> Result<(), CoreError> {
+        let id = match PooledConnection::extensions(conn).get::<Option<BackendId>>() {
+            Some(id) => *id,
+            None => {
+                let id = crate::cancel::backend_id(conn)?;
+                PooledConnection::extensions_mut(conn).insert(id);
+                id
+            }
+        };
+        crate::cancel::checked_out(id.map(|id| crate::cancel::Session {
+            id,
+            canceller: self.canceller.clone(),
+        }))
     }
 
     /// Takes a connection without the statement timeout, for a job whose statements may run

@@ -120,6 +120,9 @@ pub(crate) enum Session {
     Lost,
     /// The database cancelled the statement at the statement timeout.
     TimedOut,
+    /// The statement was cancelled on request: its caller went away (see `crate::cancel`), or
+    /// an operator cancelled it (`pg_cancel_backend`, `KILL QUERY`).
+    Cancelled,
     /// SQLite's file stayed locked by another writer past the busy timeout.
     Busy,
     /// The session is fine; the statement failed for its own reasons.
@@ -164,6 +167,10 @@ pub(crate) fn session(err: &Error) -> Session {
     let lower = info.message().to_ascii_lowercase();
     if lower.contains("statement timeout") || lower.contains("max_statement_time") {
         Session::TimedOut
+    } else if lower.contains("due to user request")
+        || lower.contains("query execution was interrupted")
+    {
+        Session::Cancelled
     } else if LOST.iter().any(|m| lower.contains(m)) {
         Session::Lost
     } else if lower.contains("database is locked") || lower.contains("database table is locked") {
@@ -233,6 +240,11 @@ mod tests {
                 Session::TimedOut,
             ),
             ("database is locked", Session::Busy),
+            (
+                "canceling statement due to user request",
+                Session::Cancelled,
+            ),
+            ("Query execution was interrupted", Session::Cancelled),
             (
                 "duplicate key value violates unique constraint",
                 Session::Fine,

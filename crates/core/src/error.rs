@@ -94,7 +94,8 @@ pub enum CoreError {
 }
 
 /// Every database error becomes a core error here, once: a lost session marks its connection
-/// for replacement and answers `1390` (the request may be retried), a statement timeout `1392`,
+/// for replacement and answers `1390` (the request may be retried), as does a statement cancelled
+/// on request; a statement timeout `1392`,
 /// a SQLite file locked past the busy timeout counts as busy.
 impl From<diesel::result::Error> for CoreError {
     fn from(e: diesel::result::Error) -> Self {
@@ -105,6 +106,9 @@ impl From<diesel::result::Error> for CoreError {
                 CoreError::Unavailable(format!("the database session was lost: {e}"))
             }
             Session::TimedOut => CoreError::StatementTimeout(e.to_string()),
+            Session::Cancelled => {
+                CoreError::Unavailable(format!("the statement was cancelled: {e}"))
+            }
             Session::Busy => CoreError::Busy,
             Session::Fine => CoreError::Database(e),
         }

@@ -15,6 +15,7 @@
 //! ```
 
 mod audit;
+pub mod cancel;
 pub mod clock;
 mod config;
 pub mod db;
@@ -38,6 +39,7 @@ use dynex_auth::TokenSigner;
 use dynex_query::{Dialect, PageLimits};
 
 pub use audit::{Actor, AuditEntry, AuditFilter};
+pub use cancel::Cancel;
 pub use config::snapshot::Snapshot;
 pub use db::{Db, DbOptions, redact};
 pub use engine::hooks::{Batch, HookError, Operation, PendingRow, WriteHooks};

@@ -166,6 +166,9 @@ pub(crate) fn stream_export(
     let done = finished.clone();
     let dynex = state.dynex.clone();
     let metrics = state.metrics.clone();
+    // A body dropped before its end (the client went away) cancels the export's statement.
+    let cancel = dynex_core::Cancel::new();
+    let unfinished = super::CancelOnDrop(Some(cancel.clone()));
     // The export runs on the runtime's bounded blocking pool (not a thread per request) and
     // hands chunks over as they fill.
     actix_web::rt::task::spawn_blocking(move || {
@@ -176,7 +179,7 @@ pub(crate) fn stream_export(
             buffer: Vec::with_capacity(64 * 1024),
             sender: sender.clone(),
         };
-        let result = (|| -> Result<u64, String> {
+        let mut export = || -> Result<u64, String> {
             let mut writer = EntityWriter::with_fields(&entity, plan.fields(), &mut out)
                 .map_err(|e| e.to_string())?
                 .escape_formulas(escape);
@@ -190,7 +193,10 @@ pub(crate) fn stream_export(
             writer.finish().map_err(|e| e.to_string())?;
             out.send().map_err(|e| e.to_string())?;
             Ok(summary.rows)
-        })();
+        };
+        let result = cancel
+            .within(|| Ok(export()))
+            .unwrap_or_else(|e| Err(e.to_string()));
         metrics.export(result.as_ref().ok().copied());
         if let Some(id) = job {
             let outcome = match &result {
@@ -218,14 +224,17 @@ pub(crate) fn stream_export(
     finish_or_fail(
         futures_util::stream::poll_fn(move |cx| receiver.poll_recv(cx)),
         finished,
+        unfinished,
     )
 }
 
 /// `chunks` as a body that ends cleanly only when `finished` is set by then; otherwise its end
-/// is an error, so that the connection is closed without the terminating chunk.
+/// is an error, so that the connection is closed without the terminating chunk. Dropped before
+/// its end, it cancels the export through `unfinished`.
 fn finish_or_fail(
     chunks: impl futures_util::Stream<Item = Chunk> + Unpin,
     finished: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    mut unfinished: super::CancelOnDrop,
 ) -> impl futures_util::Stream<Item = Chunk> {
     use futures_util::StreamExt;
     let mut failed = false;
@@ -233,6 +242,9 @@ fn finish_or_fail(
         .map(Some)
         .chain(futures_util::stream::once(async { None }))
         .filter_map(move |item| {
+            if item.is_none() {
+                unfinished.disarm();
+            }
             let item = match item {
                 Some(Err(e)) => {
                     failed = true;
@@ -360,6 +372,7 @@ mod tests {
         finish_or_fail(
             futures_util::stream::iter(chunks),
             Arc::new(AtomicBool::new(finished)),
+            crate::handlers::CancelOnDrop(None),
         )
         .map(|c| {
             c.map(|b| String::from_utf8_lossy(&b).into_owned())

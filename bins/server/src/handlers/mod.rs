@@ -12,17 +12,44 @@ pub(crate) mod token;
 pub(crate) mod ui;
 
 use actix_web::{HttpResponse, Route, web};
+use dynex_core::Cancel;
 
 use crate::error::ApiError;
 
 /// Runs blocking database work off the async workers.
+///
+/// The work runs in a [`Cancel`] scope: when the request is dropped before it ends (its client
+/// went away, see [`crate::disconnect`]), the statement it runs is cancelled and it takes no
+/// further connection.
 pub(crate) async fn blocking<R: Send + 'static>(
     f: impl FnOnce() -> Result<R, dynex_core::CoreError> + Send + 'static,
 ) -> Result<R, ApiError> {
-    web::block(f)
-        .await
+    let cancel = Cancel::new();
+    let mut unfinished = CancelOnDrop(Some(cancel.clone()));
+    let result = web::block(move || cancel.within(f)).await;
+    unfinished.disarm();
+    result
         .map_err(|e| ApiError::Internal(e.to_string()))?
         .map_err(ApiError::from)
+}
+
+/// Cancels its scope when dropped before the work ended.
+pub(crate) struct CancelOnDrop(pub(crate) Option<Cancel>);
+
+impl CancelOnDrop {
+    /// The work ended: nothing to cancel any more.
+    pub(crate) fn disarm(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if let Some(cancel) = self.0.take() {
+            // Cancelling may connect: not on an async worker.
+            std::thread::spawn(move || cancel.cancel());
+        }
+    }
 }
 
 /// Any path no route matches.

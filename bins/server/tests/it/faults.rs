@@ -271,6 +271,95 @@ async fn statements_past_the_timeout_are_cancelled(db: TestDb) {
     }
 }
 
+/// Statements of the app's sessions waiting on a lock now.
+fn waiting_on_a_lock(s: &Served) -> u64 {
+    let mut sql = dynex_query::Sql::default();
+    match s.backend {
+        Backend::Postgres => sql.push(&format!(
+            "SELECT COUNT(*) AS n FROM pg_stat_activity WHERE datname = '{}' \
+             AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()",
+            s.name
+        )),
+        _ => sql.push(&format!(
+            "SELECT COUNT(*) AS n FROM information_schema.processlist \
+             WHERE user = '{}' AND state LIKE 'Waiting for table%'",
+            s.user()
+        )),
+    };
+    dynex_core::db::load_count(&mut s.admin.conn().expect("admin"), &sql).expect("count")
+}
+
+/// A request whose client goes away while its read waits on a lock: the statement is cancelled
+/// on the database within a second, long before the statement timeout, and the pool serves on.
+async fn statements_of_a_client_that_left_are_cancelled(db: TestDb) {
+    use std::io::Write;
+    let s = Served::new(&db, Some(Duration::from_secs(30))).await;
+    let other = Db::connect(&db.url, 2).expect("a second connection");
+    let mut holder = other.conn().expect("a connection");
+    let lock = match s.backend {
+        Backend::Postgres => "BEGIN;\nLOCK TABLE spy_country IN ACCESS EXCLUSIVE MODE",
+        _ => "LOCK TABLES spy_country WRITE",
+    };
+    run_script(&mut holder, lock).expect("lock the table");
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let port = listener.local_addr().expect("its address").port();
+    let served = s.dynex.clone();
+    let server = actix_web::HttpServer::new(move || {
+        dynex_server::create_app(served.clone(), dynex_server::AppConfig::default())
+    })
+    .on_connect(dynex_server::on_connect)
+    .workers(1)
+    .listen(listener)
+    .expect("listen")
+    .run();
+    let handle = server.handle();
+    let running = actix_rt::spawn(server);
+
+    let key = s.key.clone();
+    let client = std::thread::spawn(move || {
+        let mut tcp = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        write!(
+            tcp,
+            "GET /dynamic-entity/countries?page[limit]=1 HTTP/1.1\r\n\
+             Host: localhost\r\nX-Api-Key: {key}\r\n\r\n"
+        )
+        .expect("send the request");
+        tcp
+    })
+    .join()
+    .expect("the client");
+    let started = Instant::now();
+    while waiting_on_a_lock(&s) == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the request never waited on the lock"
+        );
+        actix_rt::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(client);
+    let left = Instant::now();
+    while waiting_on_a_lock(&s) > 0 {
+        assert!(
+            left.elapsed() < Duration::from_secs(3),
+            "the statement still runs {:?} after its client left",
+            left.elapsed()
+        );
+        actix_rt::time::sleep(Duration::from_millis(20)).await;
+    }
+    eprintln!("cancelled {:?} after the client left", left.elapsed());
+    let release = match s.backend {
+        Backend::Postgres => "ROLLBACK",
+        _ => "UNLOCK TABLES",
+    };
+    run_script(&mut holder, release).expect("release");
+    for reply in s.load().await {
+        assert!(reply.status.is_success(), "{reply:?}");
+    }
+    handle.stop(false).await;
+    running.await.expect("the server task").expect("the server");
+}
+
 macro_rules! server_tests {
     ($($name:ident),* $(,)?) => {$(
         mod $name {
@@ -296,6 +385,7 @@ server_tests!(
     lost_sessions_are_replaced,
     an_unreachable_database_is_503_until_it_returns,
     statements_past_the_timeout_are_cancelled,
+    statements_of_a_client_that_left_are_cancelled,
 );
 
 /// A SQLite file another process holds the write lock of: a write waits the busy timeout, is
