@@ -1,0 +1,65 @@
+//! Where records come from: the [`Source`] trait and the sources dynex brings.
+//!
+//! A source hands out records a page at a time; the run maps and writes each page before it asks
+//! for the next one, so memory holds one page whatever the volume. A program that embeds dynex
+//! implements [`Source`] for a system nobody else supports.
+
+use crate::Record;
+
+/// What a run tells its source before the first page.
+#[derive(Debug, Clone, Default)]
+pub struct Start {
+    /// What the last successful run left to continue from: the highest value of the cursor
+    /// field it delivered, or the source's own token ([`Page::token`]). `None` on a first run
+    /// and on a `--full` one.
+    pub cursor: Option<serde_json::Value>,
+}
+
+/// One page of records.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Page {
+    /// The records, in the source's order.
+    pub records: Vec<Record>,
+    /// The source's own position after this page (a cursor token of its API), kept as the
+    /// pipeline's cursor once the page's records are committed; `None` when the source has no
+    /// such token and the cursor is a field of the records.
+    pub token: Option<String>,
+}
+
+/// Why a source could not deliver its next page. The run ends as failed with this cause;
+/// what earlier pages committed stays.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SourceError {
+    /// The request failed: a network error, or an answer refused after the retries (`status`
+    /// is the last HTTP status, if any).
+    #[error("request to {url} failed{}: {message}", status.map(|s| format!(" with status {s}")).unwrap_or_default())]
+    Request {
+        /// The URL requested (without credentials).
+        url: String,
+        /// The last HTTP status, when an answer came.
+        status: Option<u16>,
+        /// What went wrong.
+        message: String,
+    },
+    /// The answer came but is not what the definition expects (not JSON, no records where the
+    /// path points).
+    #[error("unexpected answer from {url}: {message}")]
+    Malformed {
+        /// The URL requested (without credentials).
+        url: String,
+        /// What is wrong with the answer.
+        message: String,
+    },
+    /// Logging in failed (a token request was refused).
+    #[error("authentication failed: {0}")]
+    Auth(String),
+    /// Any other failure of the source (a file that cannot be read, a connector's own error).
+    #[error("{0}")]
+    Other(String),
+}
+
+/// A source of records, read a page at a time.
+pub trait Source: Send {
+    /// Reads the next page; `Ok(None)` once the source has no more records.
+    fn next_page(&mut self) -> Result<Option<Page>, SourceError>;
+}
