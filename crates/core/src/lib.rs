@@ -24,6 +24,7 @@ mod engine;
 mod error;
 mod identity;
 mod jobs;
+mod pipelines;
 mod retry;
 mod schema;
 mod session;
@@ -56,12 +57,14 @@ pub use jobs::export::{
     parse_changed_since,
 };
 pub use jobs::import::{
-    IMPORT_BATCH_ROWS, ImportMode, ImportObserver, ImportOptions, ImportSummary, Reject,
+    IMPORT_BATCH_ROWS, ImportMode, ImportObserver, ImportOptions, ImportSummary, RecordRow, Reject,
+    RowLookup, RowsSpec,
 };
 pub use jobs::indexes::IndexWarning;
 pub use jobs::table::{
     FILE_NAME_MAX_CHARS, JobInfo, JobKind, JobResume, NewJob, STALE_AFTER_MS, check_file_name,
 };
+pub use pipelines::{PIPELINE_NAME_MAX, Saved, StoredPipeline, check_pipeline_name};
 pub use store::StoredEntity;
 
 /// The largest request body `dynex-server` accepts by default: 16 MiB, room for about 20,000

@@ -276,6 +276,20 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Pipeline definitions; times are Unix milliseconds.
+    dynex_pipeline (name) {
+        /// The pipeline's name.
+        name -> Text,
+        /// The definition as its author wrote it (YAML).
+        definition -> Text,
+        /// When it was first saved.
+        created_at_ms -> BigInt,
+        /// When it was last saved.
+        updated_at_ms -> BigInt,
+    }
+}
+
 diesel::joinable!(dynex_entity_relation_field -> dynex_entity_relation (fk_relation));
 
 diesel::allow_tables_to_appear_in_same_query!(

@@ -5,6 +5,7 @@ mod export;
 mod import;
 mod keys;
 mod read;
+mod rows;
 mod tokens;
 mod users;
 

@@ -20,6 +20,7 @@ mod checkpoint;
 mod matching;
 mod reader;
 mod rejects;
+mod rows;
 mod writer;
 
 // Keys come from the payload; foldhash is seeded per map and far cheaper than SipHash.
@@ -41,6 +42,7 @@ use crate::{Dynex, Snapshot};
 use matching::Stored;
 use reader::{LookupColumn, Parser};
 pub use rejects::Reject;
+pub use rows::{RecordRow, RowLookup, RowsSpec};
 
 /// How imported rows meet the stored ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -30,7 +30,7 @@ impl Run<'_> {
     }
 
     /// Hands the batch's rejects to the observer, in line order.
-    fn flush_rejects(&mut self) -> Result<(), CoreError> {
+    pub(super) fn flush_rejects(&mut self) -> Result<(), CoreError> {
         self.rejects.sort_by_key(|r| r.line);
         for reject in std::mem::take(&mut self.rejects) {
             self.observer.reject(&reject)?;

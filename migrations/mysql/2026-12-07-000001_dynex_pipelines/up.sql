@@ -1,0 +1,8 @@
+-- Pipeline definitions, as their authors wrote them (YAML); checked by dynex-pipeline before
+-- they are saved. Times are Unix milliseconds.
+CREATE TABLE dynex_pipeline (
+    name VARCHAR(128) NOT NULL PRIMARY KEY,
+    definition MEDIUMTEXT NOT NULL,
+    created_at_ms BIGINT NOT NULL,
+    updated_at_ms BIGINT NOT NULL
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
