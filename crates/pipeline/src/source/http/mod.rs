@@ -94,13 +94,15 @@ pub struct HttpSpec {
     #[serde(default = "default_records")]
     pub records: String,
     /// How to reach the next page; no paging by default.
-    #[serde(default)]
+    // A one-key map (`next_link: {path: …}`) in YAML too, as in JSON, rather than a YAML tag.
+    #[serde(default, with = "serde_norway::with::singleton_map")]
     pub paginate: Paginate,
     /// At most this many pages per run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_pages: Option<u32>,
     /// How to log in; nothing by default.
-    #[serde(default)]
+    // A one-key map (`next_link: {path: …}`) in YAML too, as in JSON, rather than a YAML tag.
+    #[serde(default, with = "serde_norway::with::singleton_map")]
     pub auth: HttpAuth,
     /// How often and how patiently a failed request is tried again.
     #[serde(default)]

@@ -223,7 +223,11 @@ impl HttpSource {
                     wait,
                 } => {
                     if attempt >= attempts {
-                        let message = format!("{message} (tried {attempts} times)");
+                        let message = if attempts > 1 {
+                            format!("{message} (tried {attempts} times)")
+                        } else {
+                            message
+                        };
                         return Err(self.request_error(&shown, status, &message));
                     }
                     let backoff = Duration::from_millis(self.spec.retry.backoff)
@@ -265,12 +269,7 @@ impl HttpSource {
         match &self.spec.auth {
             HttpAuth::None => {}
             HttpAuth::Basic { username, password } => {
-                use base64::Engine as _;
-                let pair = format!("{username}:{}", password.expose());
-                authorization = Some(format!(
-                    "Basic {}",
-                    base64::engine::general_purpose::STANDARD.encode(pair)
-                ));
+                authorization = Some(format!("Basic {}", basic_pair(username, password.expose())));
             }
             HttpAuth::Bearer { token } => {
                 authorization = Some(format!("Bearer {}", token.expose()))
@@ -624,21 +623,56 @@ impl OAuthState {
     }
 }
 
-/// The secrets of a spec, and the query parameter that carries an API key.
+/// The secrets of a spec, also as `Authorization: Basic` carries them, and the query parameter
+/// that carries an API key.
 fn secrets(spec: &HttpSpec) -> (Vec<String>, Option<String>) {
+    let mut secrets = Vec::new();
+    let mut key_param = None;
+    if let Ok(url) = Url::parse(&spec.url)
+        && let Some(password) = url.password()
+    {
+        let decoded = |text: &str| {
+            url::form_urlencoded::parse(format!("x={text}").as_bytes())
+                .next()
+                .map(|(_, value)| value.into_owned())
+                .unwrap_or_default()
+        };
+        secrets.push(password.to_owned());
+        secrets.push(decoded(password));
+        secrets.push(basic_pair(&decoded(url.username()), &decoded(password)));
+        secrets.push(basic_pair(url.username(), password));
+    }
     match &spec.auth {
-        HttpAuth::None => (Vec::new(), None),
-        HttpAuth::Basic { password, .. } => (vec![password.expose().to_owned()], None),
-        HttpAuth::Bearer { token } => (vec![token.expose().to_owned()], None),
-        HttpAuth::ApiKey { query, value, .. } => (vec![value.expose().to_owned()], query.clone()),
+        HttpAuth::None => {}
+        HttpAuth::Basic { username, password } => {
+            secrets.push(password.expose().to_owned());
+            secrets.push(basic_pair(username, password.expose()));
+        }
+        HttpAuth::Bearer { token } => secrets.push(token.expose().to_owned()),
+        HttpAuth::ApiKey { query, value, .. } => {
+            secrets.push(value.expose().to_owned());
+            key_param.clone_from(query);
+        }
         HttpAuth::Oauth2(oauth) => {
-            let mut secrets = vec![oauth.client_secret.expose().to_owned()];
+            let secret = oauth.client_secret.expose();
+            secrets.push(secret.to_owned());
+            // oauth2 form-encodes both halves before it joins them (RFC 6749 §2.3.1).
+            let encode = |text: &str| {
+                url::form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>()
+            };
+            secrets.push(basic_pair(&encode(&oauth.client_id), &encode(secret)));
             if let Some(password) = &oauth.password {
                 secrets.push(password.expose().to_owned());
             }
-            (secrets, None)
         }
     }
+    (secrets, key_param)
+}
+
+/// The base64 of `user:password`, as HTTP Basic sends it.
+fn basic_pair(user: &str, password: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
 }
 
 /// A query value as text: strings as they are, numbers and booleans as JSON writes them.
