@@ -819,3 +819,63 @@ fn unknown_fields_are_refused_everywhere() {
         );
     }
 }
+
+#[test]
+fn an_expired_token_is_renewed_before_the_next_request() {
+    let issued = AtomicUsize::new(0);
+    let server = TestServer::start(move |request| {
+        if request.path() == "/token" {
+            let n = issued.fetch_add(1, Ordering::SeqCst) + 1;
+            // A lifetime of 0 s: expired as soon as it came.
+            return Reply::json(
+                json!({"access_token": format!("tok{n}"), "token_type": "bearer",
+                                      "expires_in": 0}),
+            );
+        }
+        let page: i64 = request.query("page").unwrap().parse().unwrap();
+        Reply::json(items(if page < 3 { page..page + 1 } else { 0..0 }))
+    });
+    let spec = oauth_spec(
+        &server,
+        json!({"grant": "client_credentials", "client_id": "c", "client_secret": "s"}),
+    );
+    assert_eq!(
+        ids(&read_all(&spec, &Start::default()).unwrap()),
+        vec![1, 2]
+    );
+    let seen: Vec<_> = server
+        .requests()
+        .iter()
+        .map(|r| format!("{} {}", r.path(), r.header("authorization").unwrap_or("")))
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            "/token Basic Yzpz",
+            "/api Bearer tok1",
+            "/token Basic Yzpz",
+            "/api Bearer tok2",
+            "/token Basic Yzpz",
+            "/api Bearer tok3",
+        ]
+    );
+}
+
+#[test]
+fn the_rate_limit_spaces_requests() {
+    let server = TestServer::start(|request| match request.query("page").as_deref() {
+        Some("1") | Some("2") => Reply::json(items(1..2)),
+        _ => Reply::json(json!([])),
+    });
+    let spec = spec(json!({
+        "url": server.url("/r"),
+        "paginate": {"page": {"param": "page"}},
+        "rate_limit": 10.0,
+    }));
+    read_all(&spec, &Start::default()).unwrap();
+    let requests = server.requests();
+    assert_eq!(requests.len(), 3);
+    for pair in requests.windows(2) {
+        assert!(pair[1].at.duration_since(pair[0].at) >= Duration::from_millis(95));
+    }
+}
