@@ -304,13 +304,14 @@ fn a_post_sends_its_json_body_and_headers() {
         "url": server.url("/search"),
         "method": "POST",
         "body": {"filter": {"updated": ">2024"}},
-        "headers": {"X-Tenant": "acme"},
+        "headers": {"X-Tenant": "acme", "Accept": "application/hal+json"},
         "records": "$.hits[*]",
     }));
     assert_eq!(ids(&read_all(&spec, &Start::default()).unwrap()), vec![1]);
     let request = &server.requests()[0];
     assert_eq!(request.method, "POST");
     assert_eq!(request.header("x-tenant"), Some("acme"));
+    assert_eq!(request.header("accept"), Some("application/hal+json"));
     let body: Value = serde_json::from_slice(&request.body).unwrap();
     assert_eq!(body, json!({"filter": {"updated": ">2024"}}));
 }

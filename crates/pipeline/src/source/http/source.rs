@@ -284,7 +284,11 @@ impl HttpSource {
                 authorization = Some(format!("Bearer {token}"));
             }
         }
-        let mut request = self.agent.request_url(self.spec.method.as_str(), &target);
+        // First, so a header of the spec can ask for a more specific type.
+        let mut request = self
+            .agent
+            .request_url(self.spec.method.as_str(), &target)
+            .set("Accept", "application/json");
         for (name, value) in &self.spec.headers {
             request = request.set(name, value);
         }
@@ -299,7 +303,6 @@ impl HttpSource {
         if let Some(authorization) = &authorization {
             request = request.set("Authorization", authorization);
         }
-        request = request.set("Accept", "application/json");
         let result = match (self.spec.method, &self.spec.body) {
             (Method::Post, Some(body)) => request.send_json(body),
             _ => request.call(),
