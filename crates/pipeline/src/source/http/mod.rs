@@ -1,0 +1,521 @@
+//! The `http` source: records read from any JSON API, a page at a time.
+//!
+//! One [`HttpSpec`] describes the request (URL, method, query, headers, body), where the records
+//! are in each answer (a JSONPath, RFC 9535), how to reach the next page, how to log in, and how
+//! hard to try. [`HttpSpec::open`] gives an [`HttpSource`] that makes one request per page (plus
+//! retries and token calls) and holds one page in memory.
+//!
+//! Choices worth knowing:
+//!
+//! - **Records.** Every node `records` selects must be an element of an array (`$.items[*]`, not
+//!   `$.items`); anything else is [`SourceError::Malformed`]. A path that selects nothing on a
+//!   page gives an empty page, which ends `page` pagination and lets the others decide by their
+//!   own signal (a next link, a cursor).
+//! - **Next links** (`next_link`, `link_header`) are resolved against the URL of the page they
+//!   came with and must stay on the same origin (scheme, host, port) as `url`: the credentials of
+//!   the source are never sent to another server. A next link to a page already fetched fails
+//!   the run instead of looping; so does a cursor that repeats.
+//! - **Redirects are not followed** (the answer's status is reported): a redirect could carry an
+//!   API key header to another host, and token calls must not follow redirects (SSRF).
+//! - **`max_pages`** ends the run quietly after that many pages (a warning is logged when the
+//!   API had more), so a run can take a bounded bite of a large backlog.
+//! - **Incremental runs.** With `incremental: {cursor_param}`, the cursor the last run left
+//!   (`Start::cursor`) is sent as that query parameter on every request the source builds
+//!   (`url` + `query` + paging parameters); next links from the API are taken as they are, the
+//!   API carries its filters in them. To resume a `cursor`-paginated API where the last run
+//!   stopped, give `incremental.cursor_param` the name of `paginate.cursor.param`: the stored
+//!   token ([`Page::token`](super::Page::token)) is then the first page's cursor.
+//! - **Retries** cover network errors (also an answer cut off mid-body), 429 and 5xx; a
+//!   `Retry-After` (seconds or an HTTP date) is honoured up to five minutes. Token calls are
+//!   not retried; an OAuth2 token is fetched again once when the API answers 401.
+//! - **Secrets** (passwords, tokens, client secrets, API keys) never appear in errors or logs:
+//!   URLs in errors lose their userinfo and the API key's query value, and every message is
+//!   scrubbed of the secrets the spec holds. [`Secret`] also hides them from `Debug`.
+
+mod link;
+mod source;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use serde_json_path::JsonPath;
+use url::Url;
+
+use crate::problem::Checker;
+use crate::source::{SourceError, Start};
+
+pub use source::HttpSource;
+
+/// A secret string of a definition (a password, token, key): itself in (de)serialization,
+/// `***` in `Debug`.
+#[derive(Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl Secret {
+    /// The secret value, for the one place that sends it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"***\"")
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(value: &str) -> Secret {
+        Secret(value.to_owned())
+    }
+}
+
+/// The definition of an `http` source: one JSON API read page by page.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSpec {
+    /// The URL of the first page (`http` or `https`).
+    pub url: String,
+    /// The HTTP method, `GET` unless `POST` is given.
+    #[serde(default)]
+    pub method: Method,
+    /// Query parameters added to `url` (strings, numbers or booleans).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub query: BTreeMap<String, serde_json::Value>,
+    /// Headers sent with every request.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    /// The JSON body of a `POST`, sent with every request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<serde_json::Value>,
+    /// A JSONPath (RFC 9535) selecting the records in each answer; `$[*]` by default.
+    #[serde(default = "default_records")]
+    pub records: String,
+    /// How to reach the next page; no paging by default.
+    // A one-key map (`next_link: {path: …}`) in YAML too, as in JSON, rather than a YAML tag.
+    #[serde(default, with = "serde_norway::with::singleton_map")]
+    pub paginate: Paginate,
+    /// At most this many pages per run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_pages: Option<u32>,
+    /// How to log in; nothing by default.
+    // A one-key map (`next_link: {path: …}`) in YAML too, as in JSON, rather than a YAML tag.
+    #[serde(default, with = "serde_norway::with::singleton_map")]
+    pub auth: HttpAuth,
+    /// How often and how patiently a failed request is tried again.
+    #[serde(default)]
+    pub retry: Retry,
+    /// At most this many requests per second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<f64>,
+    /// Seconds a request may take, 30 by default.
+    #[serde(default = "default_timeout")]
+    pub timeout: u64,
+    /// How the cursor of the last run reaches the request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incremental: Option<Incremental>,
+}
+
+fn default_records() -> String {
+    "$[*]".to_owned()
+}
+
+fn default_timeout() -> u64 {
+    30
+}
+
+/// The HTTP method of an `http` source.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub enum Method {
+    /// `GET`, without a body.
+    #[default]
+    #[serde(rename = "GET", alias = "get")]
+    Get,
+    /// `POST`, with the JSON `body`.
+    #[serde(rename = "POST", alias = "post")]
+    Post,
+}
+
+impl Method {
+    /// The method's name on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+        }
+    }
+}
+
+/// How an `http` source reaches the next page.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Paginate {
+    /// One request, one page.
+    #[default]
+    None,
+    /// The next page's URL is in the body; relative URLs are resolved against the page's URL.
+    NextLink {
+        /// A JSONPath to the URL (`$._links.next.href`); absent, null or empty ends the run.
+        path: String,
+    },
+    /// The next page's URL is the `Link` header's `rel="next"` (RFC 8288).
+    LinkHeader {},
+    /// Pages are numbered: a query parameter counts up from `start`.
+    Page {
+        /// The query parameter of the page number.
+        param: String,
+        /// The first page's number, 1 by default.
+        #[serde(default = "default_page_start")]
+        start: u64,
+        /// The query parameter of the page size, sent with `size`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        size_param: Option<String>,
+        /// The page size: a page with fewer records is the last one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        size: Option<u64>,
+    },
+    /// Records are counted: a query parameter skips the records already read.
+    Offset {
+        /// The query parameter of the offset (0 first).
+        param: String,
+        /// The query parameter of the page size.
+        limit_param: String,
+        /// The page size: an answer with fewer records is the last one.
+        limit: u64,
+    },
+    /// The API hands out a token for the next page, sent back as a query parameter.
+    Cursor {
+        /// The query parameter the token goes back in.
+        param: String,
+        /// A JSONPath to the token in the body; absent or null ends the run.
+        path: String,
+    },
+}
+
+fn default_page_start() -> u64 {
+    1
+}
+
+/// How an `http` source logs in.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum HttpAuth {
+    /// No credentials.
+    #[default]
+    None,
+    /// HTTP Basic.
+    Basic {
+        /// The user name.
+        username: String,
+        /// The password.
+        password: Secret,
+    },
+    /// A fixed bearer token.
+    Bearer {
+        /// The token.
+        token: Secret,
+    },
+    /// An API key in a header or a query parameter (exactly one of them).
+    ApiKey {
+        /// The header carrying the key.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        header: Option<String>,
+        /// The query parameter carrying the key.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        query: Option<String>,
+        /// The key.
+        value: Secret,
+    },
+    /// An OAuth2 access token, fetched, cached and renewed by the source.
+    Oauth2(OAuth2),
+}
+
+/// OAuth2 login of an `http` source (RFC 6749).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuth2 {
+    /// The grant: `client_credentials` or `password`.
+    pub grant: Grant,
+    /// The token endpoint.
+    pub token_url: String,
+    /// The client id.
+    pub client_id: String,
+    /// The client secret.
+    pub client_secret: Secret,
+    /// The resource owner's name (`password` grant).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// The resource owner's password (`password` grant).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<Secret>,
+    /// The scopes asked for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<String>,
+    /// How the client authenticates at the token endpoint, HTTP Basic by default.
+    #[serde(default)]
+    pub client_auth: ClientAuth,
+}
+
+/// An OAuth2 grant type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Grant {
+    /// The client's own credentials (RFC 6749 §4.4).
+    ClientCredentials,
+    /// A resource owner's name and password (RFC 6749 §4.3), as Akeneo uses it.
+    Password,
+}
+
+/// Where the OAuth2 client id and secret go in a token request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuth {
+    /// HTTP Basic (RFC 6749 §2.3.1).
+    #[default]
+    Basic,
+    /// Form fields `client_id` and `client_secret` of the body.
+    Body,
+}
+
+/// Retries of an `http` source's requests.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retry {
+    /// How many times a request is tried in all, 5 by default.
+    #[serde(default = "default_attempts")]
+    pub attempts: u32,
+    /// The first wait in milliseconds (500 by default), doubled each time up to 30 s.
+    #[serde(default = "default_backoff")]
+    pub backoff: u64,
+}
+
+impl Default for Retry {
+    fn default() -> Retry {
+        Retry {
+            attempts: default_attempts(),
+            backoff: default_backoff(),
+        }
+    }
+}
+
+fn default_attempts() -> u32 {
+    5
+}
+
+fn default_backoff() -> u64 {
+    500
+}
+
+/// How the cursor of the last run reaches an `http` source's requests.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Incremental {
+    /// The query parameter given the stored cursor, when there is one.
+    pub cursor_param: String,
+}
+
+impl HttpSpec {
+    /// Records every problem of this spec in `checker`, under the dotted `path` of the spec.
+    pub fn check(&self, path: &str, checker: &mut Checker) {
+        let at = |field: &str| {
+            if path.is_empty() {
+                field.to_owned()
+            } else {
+                format!("{path}.{field}")
+            }
+        };
+        check_url(&self.url, &at("url"), checker);
+        if self.method == Method::Get && self.body.is_some() {
+            checker.add(at("body"), "a body needs `method: POST`");
+        }
+        for (name, value) in &self.query {
+            if name.is_empty() {
+                checker.add(at("query"), "a query parameter needs a name");
+            }
+            if value.is_array() || value.is_object() || value.is_null() {
+                checker.add(
+                    at(&format!("query.{name}")),
+                    "a query parameter is a string, a number or a boolean",
+                );
+            }
+        }
+        for (name, value) in &self.headers {
+            check_header(name, value, &at(&format!("headers.{name}")), checker);
+        }
+        check_path(&self.records, &at("records"), checker);
+        match &self.paginate {
+            Paginate::None | Paginate::LinkHeader {} => {}
+            Paginate::NextLink { path } => {
+                check_path(path, &at("paginate.next_link.path"), checker);
+            }
+            Paginate::Page {
+                param,
+                size_param,
+                size,
+                ..
+            } => {
+                check_param(param, &at("paginate.page.param"), checker);
+                if let Some(size_param) = size_param {
+                    check_param(size_param, &at("paginate.page.size_param"), checker);
+                    if size.is_none() {
+                        checker.add(at("paginate.page.size"), "`size_param` needs a `size`");
+                    }
+                }
+                if *size == Some(0) {
+                    checker.add(at("paginate.page.size"), "the page size must be at least 1");
+                }
+            }
+            Paginate::Offset {
+                param,
+                limit_param,
+                limit,
+            } => {
+                check_param(param, &at("paginate.offset.param"), checker);
+                check_param(limit_param, &at("paginate.offset.limit_param"), checker);
+                if *limit == 0 {
+                    checker.add(at("paginate.offset.limit"), "the limit must be at least 1");
+                }
+            }
+            Paginate::Cursor { param, path } => {
+                check_param(param, &at("paginate.cursor.param"), checker);
+                check_path(path, &at("paginate.cursor.path"), checker);
+            }
+        }
+        if self.max_pages == Some(0) {
+            checker.add(at("max_pages"), "at least one page must be allowed");
+        }
+        self.check_auth(&at("auth"), checker);
+        if self.retry.attempts == 0 {
+            checker.add(at("retry.attempts"), "a request is tried at least once");
+        }
+        if let Some(rate) = self.rate_limit
+            && !(rate.is_finite() && rate > 0.0)
+        {
+            checker.add(at("rate_limit"), "requests per second must be above 0");
+        }
+        if self.timeout == 0 {
+            checker.add(at("timeout"), "a request needs at least one second");
+        }
+        if let Some(incremental) = &self.incremental {
+            check_param(
+                &incremental.cursor_param,
+                &at("incremental.cursor_param"),
+                checker,
+            );
+        }
+    }
+
+    fn check_auth(&self, path: &str, checker: &mut Checker) {
+        match &self.auth {
+            HttpAuth::None | HttpAuth::Bearer { .. } => {}
+            HttpAuth::Basic { username, .. } => {
+                if username.contains(':') {
+                    checker.add(
+                        format!("{path}.basic.username"),
+                        "a Basic user name cannot contain `:`",
+                    );
+                }
+            }
+            HttpAuth::ApiKey { header, query, .. } => match (header, query) {
+                (Some(header), None) => {
+                    check_header(header, "", &format!("{path}.api_key.header"), checker);
+                }
+                (None, Some(query)) => {
+                    check_param(query, &format!("{path}.api_key.query"), checker);
+                }
+                _ => checker.add(
+                    format!("{path}.api_key"),
+                    "give exactly one of `header` and `query`",
+                ),
+            },
+            HttpAuth::Oauth2(oauth) => {
+                let at = |field: &str| format!("{path}.oauth2.{field}");
+                check_url(&oauth.token_url, &at("token_url"), checker);
+                if oauth.client_id.is_empty() {
+                    checker.add(at("client_id"), "the client id is empty");
+                }
+                match oauth.grant {
+                    Grant::Password => {
+                        if oauth.username.is_none() {
+                            checker.add(at("username"), "the password grant needs a username");
+                        }
+                        if oauth.password.is_none() {
+                            checker.add(at("password"), "the password grant needs a password");
+                        }
+                    }
+                    Grant::ClientCredentials => {
+                        for (field, given) in [
+                            ("username", oauth.username.is_some()),
+                            ("password", oauth.password.is_some()),
+                        ] {
+                            if given {
+                                checker.add(
+                                    at(field),
+                                    format!("`{field}` is only for the password grant"),
+                                );
+                            }
+                        }
+                    }
+                }
+                for (index, scope) in oauth.scopes.iter().enumerate() {
+                    if scope.is_empty() || scope.contains(' ') {
+                        checker.add(
+                            at(&format!("scopes.{index}")),
+                            "a scope is one word without spaces",
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// Opens the source for a run that continues from `start`.
+    pub fn open(&self, start: &Start) -> Result<HttpSource, SourceError> {
+        let mut checker = Checker::default();
+        self.check("", &mut checker);
+        if let Err(problems) = checker.finish() {
+            return Err(SourceError::Other(format!(
+                "the http source is not valid: {problems}"
+            )));
+        }
+        HttpSource::new(self.clone(), start)
+    }
+}
+
+fn check_url(url: &str, path: &str, checker: &mut Checker) {
+    match Url::parse(url) {
+        Ok(parsed) => {
+            if !matches!(parsed.scheme(), "http" | "https") {
+                checker.add(path, "the URL must be http or https");
+            } else if parsed.host_str().is_none_or(str::is_empty) {
+                checker.add(path, "the URL has no host");
+            }
+        }
+        // The parser's message names the kind of mistake; the URL itself may hold credentials.
+        Err(error) => checker.add(path, format!("not a URL: {error}")),
+    }
+}
+
+fn check_path(path_text: &str, path: &str, checker: &mut Checker) {
+    if let Err(error) = JsonPath::parse(path_text) {
+        checker.add(path, format!("not a JSONPath: {error}"));
+    }
+}
+
+fn check_param(name: &str, path: &str, checker: &mut Checker) {
+    if name.is_empty() {
+        checker.add(path, "the parameter name is empty");
+    }
+}
+
+fn check_header(name: &str, value: &str, path: &str, checker: &mut Checker) {
+    let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    if name.is_empty() || !name.chars().all(token) {
+        checker.add(path, "not a valid header name");
+    }
+    if value.contains(['\r', '\n']) {
+        checker.add(path, "a header value cannot contain a line break");
+    }
+}
