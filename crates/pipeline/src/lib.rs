@@ -5,6 +5,7 @@
 //! the volume. Sources are public traits, so a program that embeds dynex can add its own
 //! connector.
 
+pub mod map;
 pub mod problem;
 pub mod source;
 
