@@ -110,6 +110,8 @@
 //! `@` **instead of `$`** (`@.data`, `@['data']`) is evaluated against the current `item` of the
 //! split (see [Split](#split)); `@` paths need a `split`.
 //! Quote paths that start with `@` in YAML (`"@.data"`): a bare `@` cannot start a YAML value.
+//! Inside `{ … }` also quote paths with `[`, `]` or `,` (`{ path: "$.list[0]", cast: integer }`):
+//! there they would end the YAML value.
 //!
 //! A path that finds nothing gives null; one value gives that value, as it is (an object or
 //! array included); several values give an array of them, unless `first` or `join` says how to
@@ -381,6 +383,8 @@ pub struct Mapping {
     record_need: Need,
     item_need: Need,
     vars_need: Need,
+    /// Whether a field template or a per-item condition needs a context for each row.
+    templated: bool,
 }
 
 impl fmt::Debug for Mapping {
@@ -482,6 +486,8 @@ impl MapSpec {
         if !c.ok {
             return None;
         }
+        let templated = fields.iter().any(|f| matches!(f.from, From::Template(_)))
+            || conditions.iter().any(|c| c.per_item);
         Some(Mapping {
             fields,
             lookups,
@@ -491,6 +497,7 @@ impl MapSpec {
             record_need: c.record_need,
             item_need: c.item_need,
             vars_need: c.vars_need,
+            templated,
         })
     }
 }
@@ -790,15 +797,12 @@ impl Mapping {
     pub fn apply(&self, record: &Record, vars: &Map<String, Value>) -> Result<Mapped, MapError> {
         let scope = Scope {
             record: self.record_need.convert(record),
-            vars: if self.vars_need.is_used() {
-                // `vars` is a map: the need tree of its members applies to it as to a record.
-                self.vars_need.convert_map(vars)
-            } else {
-                Jinja::UNDEFINED
-            },
+            vars: self.vars_need.convert_map(vars),
         };
+        let mut record_ctx = None;
         for cond in self.conditions.iter().filter(|c| !c.per_item) {
-            if self.when(cond, &scope, Jinja::UNDEFINED)? {
+            let ctx = record_ctx.get_or_insert_with(|| Self::context(&scope, Jinja::UNDEFINED));
+            if self.when(cond, ctx)? {
                 return Ok(Mapped::Skipped(Skip::When {
                     index: cond.index,
                     condition: cond.text.clone(),
@@ -816,12 +820,18 @@ impl Mapping {
         let mut rows = Vec::with_capacity(items.len());
         let mut dropped: Option<&Condition> = None;
         'items: for item in items {
-            let item_jinja = match item {
-                Some(v) if self.item_need.is_used() => self.item_need.convert(v),
-                _ => Jinja::UNDEFINED,
+            // One context per row, shared by its templates and conditions.
+            let ctx = if self.templated {
+                let item = match item {
+                    Some(v) if self.item_need.is_used() => self.item_need.convert(v),
+                    _ => Jinja::UNDEFINED,
+                };
+                Self::context(&scope, item)
+            } else {
+                Jinja::UNDEFINED
             };
             for cond in self.conditions.iter().filter(|c| c.per_item) {
-                if self.when(cond, &scope, item_jinja.clone())? {
+                if self.when(cond, &ctx)? {
                     dropped.get_or_insert(cond);
                     continue 'items;
                 }
@@ -831,7 +841,7 @@ impl Mapping {
                 lookups: Vec::with_capacity(self.lookups.len()),
             };
             for field in &self.fields {
-                let v = self.value(field, record, item, &scope, &item_jinja)?;
+                let v = self.value(field, record, item, &ctx)?;
                 row.fields.insert(field.name.clone(), v);
             }
             for l in &self.lookups {
@@ -858,7 +868,7 @@ impl Mapping {
         }
     }
 
-    fn when(&self, cond: &Condition, scope: &Scope, item: Jinja) -> Result<bool, MapError> {
+    fn when(&self, cond: &Condition, ctx: &Jinja) -> Result<bool, MapError> {
         let failed = |e: minijinja::Error| {
             MapError::new(
                 &cond.template,
@@ -867,9 +877,7 @@ impl Mapping {
             )
         };
         let template = self.env.get_template(&cond.template).map_err(failed)?;
-        let captured = template
-            .render_captured(Self::context(scope, item))
-            .map_err(failed)?;
+        let captured = template.render_captured(ctx).map_err(failed)?;
         Ok(captured.state().lookup(WHEN).is_some_and(|v| v.is_true()))
     }
 
@@ -878,8 +886,7 @@ impl Mapping {
         field: &Field,
         record: &Value,
         item: Option<&Value>,
-        scope: &Scope,
-        item_jinja: &Jinja,
+        ctx: &Jinja,
     ) -> Result<Value, MapError> {
         let name = field.name.as_str();
         let v = match &field.from {
@@ -896,7 +903,7 @@ impl Mapping {
                 let text = self
                     .env
                     .get_template(t)
-                    .and_then(|t| t.render(Self::context(scope, item_jinja.clone())))
+                    .and_then(|t| t.render(ctx))
                     .map_err(failed)?;
                 if text.is_empty() {
                     Value::Null

@@ -784,3 +784,63 @@ fn templates_convert_only_what_they_use() {
     );
     assert_eq!(need, Need::All);
 }
+
+#[test]
+fn the_documented_example_gives_the_documented_row() {
+    let doc: serde_norway::Value = serde_norway::from_str(
+        r#"
+map:
+  skip_when:
+    - record.enabled == false
+  split: $.values.name[*]
+  fields:
+    sku: { path: $.identifier, trim: true, case: upper, required: true }
+    locale: "@.locale"                        # `@`: the split item
+    name: "@.data"
+    price: { path: "$.values.price[0].amount", cast: number }
+    in_stock:
+      path: $.values.in_stock[0].data
+      map: { "Y": true, "N": false }
+      default: false
+    categories: { path: "$.categories[*]", join: "," }
+    created_at: { path: $.created, cast: datetime }
+    label: { template: "{{ record.family }}: {{ item.data }} ({{ vars.channel }})" }
+    source: { value: pim }
+  lookups:
+    fk_family: { entity: families, by: code, path: $.family }
+"#,
+    )
+    .unwrap();
+    let spec: MapSpec = serde_norway::from_value(doc["map"].clone()).unwrap();
+    let mut checker = Checker::default();
+    let m = spec.compile("map", &mut checker).unwrap();
+    let record = json!({
+      "identifier": " shirt-1 ",
+      "enabled": true,
+      "family": "clothing",
+      "created": "2024-03-01T09:30:00+01:00",
+      "values": {
+        "name": [
+          { "locale": "en_US", "data": "Shirt" },
+          { "locale": "de_DE", "data": "Hemd" }
+        ],
+        "price": [{ "amount": "19.90", "currency": "EUR" }],
+        "in_stock": [{ "data": "Y" }]
+      },
+      "categories": ["summer", "men"]
+    });
+    let mut vars = Map::new();
+    vars.insert("channel".into(), json!("web"));
+    let Mapped::Rows(rows) = m.apply(&record, &vars).unwrap() else {
+        panic!()
+    };
+    assert_eq!(rows.len(), 2);
+    assert_eq!(
+        Value::Object(rows[0].fields.clone()),
+        json!({ "sku": "SHIRT-1", "locale": "en_US", "name": "Shirt", "price": "19.90",
+          "in_stock": true, "categories": "summer,men", "created_at": "2024-03-01T08:30:00Z",
+          "label": "clothing: Shirt (web)", "source": "pim" })
+    );
+    assert_eq!(rows[1].fields["name"], json!("Hemd"));
+    assert_eq!(rows[0].lookups[0].value, json!("clothing"));
+}
