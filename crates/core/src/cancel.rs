@@ -17,13 +17,6 @@
 use std::cell::RefCell;
 use std::sync::{Arc, Mutex, PoisonError};
 
-#[cfg(feature = "mysql")]
-use diesel::connection::SimpleConnection;
-use diesel::{Connection, RunQueryDsl};
-#[cfg(any(feature = "postgres", feature = "mysql"))]
-use dynex_query::Dialect;
-
-use crate::db::{AnyConnection, DatabaseUrl};
 use crate::error::CoreError;
 
 thread_local! {
@@ -51,7 +44,7 @@ struct State {
 #[derive(Debug, Clone)]
 pub(crate) struct Session {
     pub(crate) id: BackendId,
-    pub(crate) canceller: Arc<Canceller>,
+    pub(crate) canceller: Arc<dyn Cancels>,
 }
 
 /// The database's own id of a session: PostgreSQL's backend pid, MariaDB's connection id.
@@ -151,106 +144,10 @@ pub(crate) fn returned() {
     });
 }
 
-/// Sends the cancels of one database, over a connection of its own outside the pool (a
-/// full pool is what cancelling relieves).
-pub(crate) struct Canceller {
-    url: DatabaseUrl,
-    conn: Mutex<Option<AnyConnection>>,
-}
-
-impl std::fmt::Debug for Canceller {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Canceller")
-            .field("dialect", &self.url.dialect())
-            .finish()
-    }
-}
-
-impl Canceller {
-    pub(crate) fn new(url: DatabaseUrl) -> Canceller {
-        Canceller {
-            url,
-            conn: Mutex::new(None),
-        }
-    }
-
-    /// Cancels the statement the session `id` runs now; a session running none is left alone
-    /// (both databases ignore a cancel that finds the session idle).
-    fn cancel(&self, id: BackendId) -> Result<(), CoreError> {
-        let mut slot = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
-        let conn = match &mut *slot {
-            Some(conn) => conn,
-            empty => empty.insert(connect(&self.url)?),
-        };
-        let sent = send_cancel(conn, id);
-        if sent.is_err() {
-            // Perhaps the canceller's own session was lost: a fresh one next time.
-            *slot = None;
-        }
-        sent
-    }
-}
-
-/// A plain connection to the database of `url`, without the pool's session settings.
-fn connect(url: &DatabaseUrl) -> Result<AnyConnection, CoreError> {
-    let unavailable = |e: diesel::ConnectionError| CoreError::Unavailable(e.to_string());
-    Ok(match url.dialect() {
-        #[cfg(feature = "postgres")]
-        Dialect::Postgres => AnyConnection::Postgres(
-            diesel::PgConnection::establish(url.target()).map_err(unavailable)?,
-        ),
-        #[cfg(feature = "mysql")]
-        Dialect::Mysql => AnyConnection::Mysql(
-            diesel::MysqlConnection::establish(url.target()).map_err(unavailable)?,
-        ),
-        _ => AnyConnection::Sqlite(
-            diesel::SqliteConnection::establish(url.target()).map_err(unavailable)?,
-        ),
-    })
-}
-
-fn send_cancel(conn: &mut AnyConnection, id: BackendId) -> Result<(), CoreError> {
-    match conn {
-        #[cfg(feature = "postgres")]
-        AnyConnection::Postgres(_) => {
-            // Backend pids are `int4`; an id that is not one names no session to cancel.
-            let Ok(pid) = i32::try_from(id.0) else {
-                return Ok(());
-            };
-            diesel::sql_query("SELECT pg_cancel_backend($1)")
-                .bind::<diesel::sql_types::Integer, _>(pid)
-                .execute(conn)?;
-        }
-        // `KILL` takes no placeholder; the id is a number the database gave, not input.
-        #[cfg(feature = "mysql")]
-        AnyConnection::Mysql(_) => conn.batch_execute(&format!("KILL QUERY {}", id.0))?,
-        // Never registered: SQLite sessions have no id to cancel.
-        AnyConnection::Sqlite(_) => {
-            let _ = id;
-        }
-    }
-    Ok(())
-}
-
-/// The id of a connection's session, read once per connection; `None` on SQLite.
-pub(crate) fn backend_id(conn: &mut AnyConnection) -> Result<Option<BackendId>, CoreError> {
-    #[derive(diesel::QueryableByName)]
-    struct Id {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        id: i64,
-    }
-    let sql: Option<&str> = match conn {
-        #[cfg(feature = "postgres")]
-        AnyConnection::Postgres(_) => Some("SELECT CAST(pg_backend_pid() AS BIGINT) AS id"),
-        #[cfg(feature = "mysql")]
-        AnyConnection::Mysql(_) => Some("SELECT CAST(CONNECTION_ID() AS SIGNED) AS id"),
-        AnyConnection::Sqlite(_) => None,
-    };
-    let Some(sql) = sql else {
-        return Ok(None);
-    };
-    let id: Id = diesel::sql_query(sql).get_result(conn)?;
-    Ok(u64::try_from(id.id).ok().map(BackendId))
+/// Cancels the statement a session runs, from outside it (the database's own cancel).
+pub(crate) trait Cancels: Send + Sync + std::fmt::Debug {
+    /// Cancels the statement the session `id` runs now; a session running none is left alone.
+    fn cancel(&self, id: BackendId) -> Result<(), CoreError>;
 }
 
 #[cfg(test)]

@@ -28,6 +28,7 @@ mod pipelines;
 mod retry;
 mod schema;
 mod session;
+mod variables;
 
 pub use config::{introspect, store};
 pub use engine::hooks;
@@ -64,8 +65,12 @@ pub use jobs::indexes::IndexWarning;
 pub use jobs::table::{
     FILE_NAME_MAX_CHARS, JobInfo, JobKind, JobResume, NewJob, STALE_AFTER_MS, check_file_name,
 };
-pub use pipelines::{PIPELINE_NAME_MAX, Saved, StoredPipeline, check_pipeline_name};
+pub use pipelines::{
+    DeadLetter, NewDeadLetter, PIPELINE_NAME_MAX, PipelineRun, RunState, Saved, StoredPipeline,
+    check_pipeline_name,
+};
 pub use store::StoredEntity;
+pub use variables::{SecretKey, Variable, VariableInfo, check_variable_name};
 
 /// The largest request body `dynex-server` accepts by default: 16 MiB, room for about 20,000
 /// typical rows per request (`dynex openapi` describes the same limit).

@@ -290,6 +290,86 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Pipeline runs; times are Unix milliseconds.
+    dynex_pipeline_run (id) {
+        /// Ascending with time.
+        id -> BigInt,
+        /// The pipeline's name.
+        pipeline -> Text,
+        /// `running`, `succeeded` or `failed`.
+        state -> Text,
+        /// The run's options (JSON).
+        options -> Text,
+        /// The counts so far (JSON).
+        summary -> Text,
+        /// The cursor the run started from.
+        cursor_before -> Nullable<Text>,
+        /// The cursor the run committed last.
+        cursor_after -> Nullable<Text>,
+        /// What ended a failed run.
+        error -> Nullable<Text>,
+        /// When it started.
+        started_ms -> BigInt,
+        /// When its last batch was committed.
+        updated_ms -> BigInt,
+        /// When it ended.
+        finished_ms -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    /// Where each pipeline's next run starts.
+    dynex_pipeline_state (pipeline) {
+        /// The pipeline's name.
+        pipeline -> Text,
+        /// The cursor committed last (JSON).
+        cursor_value -> Text,
+        /// The run that committed it.
+        run_id -> BigInt,
+        /// When.
+        updated_ms -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// Records pipelines could not deliver.
+    dynex_pipeline_dead_letter (id) {
+        /// Ascending with time.
+        id -> BigInt,
+        /// The pipeline's name.
+        pipeline -> Text,
+        /// The run that met it.
+        run_id -> BigInt,
+        /// `map` or `write`.
+        stage -> Text,
+        /// The first error's code.
+        code -> Text,
+        /// The field the first error is about.
+        field -> Nullable<Text>,
+        /// Every error, `; `-separated.
+        message -> Text,
+        /// The source record as received (JSON).
+        record -> Text,
+        /// When.
+        created_ms -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// Variables of pipeline definitions.
+    dynex_variable (name) {
+        /// The variable's name (`AKENEO_URL`).
+        name -> Text,
+        /// The value; a secret's is `v1:` and the base64 of nonce and ciphertext.
+        value -> Text,
+        /// 1 for a secret.
+        secret -> SmallInt,
+        /// When it was last set (Unix milliseconds).
+        updated_ms -> BigInt,
+    }
+}
+
 diesel::joinable!(dynex_entity_relation_field -> dynex_entity_relation (fk_relation));
 
 diesel::allow_tables_to_appear_in_same_query!(
