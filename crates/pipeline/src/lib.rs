@@ -5,9 +5,12 @@
 //! the volume. Sources are public traits, so a program that embeds dynex can add its own
 //! connector.
 
+pub mod definition;
 pub mod map;
 pub mod problem;
+pub mod run;
 pub mod source;
+pub mod variables;
 
 pub use problem::{Problem, Problems};
 

@@ -32,17 +32,30 @@ impl fmt::Display for Problem {
     }
 }
 
-/// Every problem of a definition, refused as a whole.
+/// Every problem of a definition, refused as a whole; shown as a headline and one problem per
+/// line.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{}", list(.0))]
+#[error("{}", self.lines())]
 pub struct Problems(pub Vec<Problem>);
 
-fn list(problems: &[Problem]) -> String {
-    problems
-        .iter()
-        .map(Problem::to_string)
-        .collect::<Vec<_>>()
-        .join("; ")
+impl Problems {
+    /// `invalid pipeline definition: 2 problems`.
+    pub fn headline(&self) -> String {
+        let n = self.0.len();
+        format!(
+            "invalid pipeline definition: {n} problem{}",
+            if n == 1 { "" } else { "s" }
+        )
+    }
+
+    fn lines(&self) -> String {
+        let mut text = self.headline();
+        for problem in &self.0 {
+            text.push_str("\n  ");
+            text.push_str(&problem.to_string());
+        }
+        text
+    }
 }
 
 /// Collects problems while a definition is checked, under a path prefix.

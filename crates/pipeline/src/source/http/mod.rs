@@ -230,6 +230,42 @@ pub enum HttpAuth {
     },
     /// An OAuth2 access token, fetched, cached and renewed by the source.
     Oauth2(OAuth2),
+    /// A token from an API's own login request (PocketBase, Directus, many shop APIs): a JSON
+    /// body posted to `url`, the token read from the answer, sent with every request and
+    /// fetched again once when the API answers 401.
+    Login(Login),
+}
+
+/// A login request that gives a token.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Login {
+    /// Where the login is posted.
+    pub url: String,
+    /// The JSON body posted; every string in it is treated as a secret in errors and logs.
+    pub body: serde_json::Value,
+    /// A JSONPath to the token in the answer, `$.token` by default.
+    #[serde(default = "default_login_token")]
+    pub token: String,
+    /// The header that carries the token, `Authorization` by default.
+    #[serde(default = "default_login_header")]
+    pub header: String,
+    /// What comes before the token in that header, `Bearer ` by default (empty: the token
+    /// alone).
+    #[serde(default = "default_login_prefix")]
+    pub prefix: String,
+}
+
+fn default_login_token() -> String {
+    "$.token".to_owned()
+}
+
+fn default_login_header() -> String {
+    "Authorization".to_owned()
+}
+
+fn default_login_prefix() -> String {
+    "Bearer ".to_owned()
 }
 
 /// OAuth2 login of an `http` source (RFC 6749).
@@ -314,6 +350,10 @@ fn default_backoff() -> u64 {
 pub struct Incremental {
     /// The query parameter given the stored cursor, when there is one.
     pub cursor_param: String,
+    /// The parameter's value, `{cursor}` standing for the cursor (`updated >= '{cursor}'`
+    /// for an API that takes a filter expression); the cursor alone by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
 }
 
 impl HttpSpec {
@@ -404,6 +444,14 @@ impl HttpSpec {
                 &at("incremental.cursor_param"),
                 checker,
             );
+            if let Some(format) = &incremental.format
+                && !format.contains("{cursor}")
+            {
+                checker.add(
+                    at("incremental.format"),
+                    "the format does not contain `{cursor}`, where the cursor goes",
+                );
+            }
         }
     }
 
@@ -467,6 +515,12 @@ impl HttpSpec {
                         );
                     }
                 }
+            }
+            HttpAuth::Login(login) => {
+                let at = |field: &str| format!("{path}.login.{field}");
+                check_url(&login.url, &at("url"), checker);
+                check_path(&login.token, &at("token"), checker);
+                check_header(&login.header, "", &at("header"), checker);
             }
         }
     }

@@ -49,6 +49,8 @@ pub struct HttpSource {
     /// The cursor token the next request carries (`cursor` paging).
     token: Option<String>,
     oauth: Option<OAuthState>,
+    /// The token of a `login`, once logged in.
+    login_token: Option<String>,
     redactor: Redactor,
     last_request: Option<Instant>,
 }
@@ -106,7 +108,11 @@ impl HttpSource {
                     ));
                 }
             };
-            link::set_param(&mut first, &incremental.cursor_param, &value);
+            let sent = match &incremental.format {
+                Some(format) => format.replace("{cursor}", &value),
+                None => value.clone(),
+            };
+            link::set_param(&mut first, &incremental.cursor_param, &sent);
             if let Paginate::Cursor { param, .. } = &spec.paginate
                 && *param == incremental.cursor_param
             {
@@ -150,6 +156,7 @@ impl HttpSource {
             position,
             token,
             oauth,
+            login_token: None,
             redactor,
             last_request: None,
             spec,
@@ -215,6 +222,7 @@ impl HttpSource {
                     if let Some(oauth) = &mut self.oauth {
                         oauth.token = None;
                     }
+                    self.login_token = None;
                     log::info!("http source: {shown} refused the access token; logging in again");
                 }
                 Failure::Retry {
@@ -283,6 +291,10 @@ impl HttpSource {
                 let token = self.access_token().map_err(Failure::Fatal)?;
                 authorization = Some(format!("Bearer {token}"));
             }
+            HttpAuth::Login(_) => {
+                // Sent below, in the header the login names.
+                self.login().map_err(Failure::Fatal)?;
+            }
         }
         // First, so a header of the spec can ask for a more specific type.
         let mut request = self
@@ -303,6 +315,9 @@ impl HttpSource {
         if let Some(authorization) = &authorization {
             request = request.set("Authorization", authorization);
         }
+        if let (HttpAuth::Login(login), Some(token)) = (&self.spec.auth, &self.login_token) {
+            request = request.set(&login.header, &format!("{}{token}", login.prefix));
+        }
         let result = match (self.spec.method, &self.spec.body) {
             (Method::Post, Some(body)) => request.send_json(body),
             _ => request.call(),
@@ -313,7 +328,8 @@ impl HttpSource {
                 let wait = retry_wait(&response);
                 let quoted = quote_body(response.into_string().unwrap_or_default());
                 let message = format!("the server answered {status}{quoted}");
-                return Err(if status == 401 && self.oauth.is_some() {
+                let relogs = self.oauth.is_some() || matches!(self.spec.auth, HttpAuth::Login(_));
+                return Err(if status == 401 && relogs {
                     Failure::Unauthorized { message }
                 } else if status == 429 || (500..600).contains(&status) {
                     Failure::Retry {
@@ -393,6 +409,57 @@ impl HttpSource {
         self.redactor.add(&token);
         oauth.token = Some((token.clone(), expires));
         Ok(token)
+    }
+
+    /// Logs in with the spec's `login` when no token is held yet.
+    fn login(&mut self) -> Result<(), SourceError> {
+        let HttpAuth::Login(login) = &self.spec.auth else {
+            return Ok(());
+        };
+        if self.login_token.is_some() {
+            return Ok(());
+        }
+        let login = login.clone();
+        let refused = |message: String| SourceError::Auth(message);
+        let url = Url::parse(&login.url).map_err(|_| refused("the login URL is invalid".into()))?;
+        let shown = self.redactor.url(&url);
+        self.pace();
+        let answer = self
+            .agent
+            .request_url("POST", &url)
+            .set("Accept", "application/json")
+            .send_json(&login.body);
+        let body: Value = match answer {
+            Ok(response) => response
+                .into_json()
+                .map_err(|_| refused(format!("the login at {shown} answered no JSON")))?,
+            Err(ureq::Error::Status(status, _)) => {
+                return Err(refused(format!("the login at {shown} answered {status}")));
+            }
+            Err(ureq::Error::Transport(t)) => {
+                return Err(refused(format!(
+                    "the login at {shown} failed: {}",
+                    self.redactor.text(&t.kind().to_string())
+                )));
+            }
+        };
+        let path = JsonPath::parse(&login.token)
+            .map_err(|_| refused("the login token path is invalid".into()))?;
+        let token = path
+            .query(&body)
+            .first()
+            .and_then(Value::as_str)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                refused(format!(
+                    "the login at {shown} gave no token at `{}`",
+                    login.token
+                ))
+            })?
+            .to_owned();
+        self.redactor.add(&token);
+        self.login_token = Some(token);
+        Ok(())
     }
 
     /// Reads the records of one answer.
@@ -655,6 +722,17 @@ fn secrets(spec: &HttpSpec) -> (Vec<String>, Option<String>) {
         HttpAuth::ApiKey { query, value, .. } => {
             secrets.push(value.expose().to_owned());
             key_param.clone_from(query);
+        }
+        HttpAuth::Login(login) => {
+            fn strings(value: &Value, out: &mut Vec<String>) {
+                match value {
+                    Value::String(s) if !s.is_empty() => out.push(s.clone()),
+                    Value::Array(items) => items.iter().for_each(|v| strings(v, out)),
+                    Value::Object(map) => map.values().for_each(|v| strings(v, out)),
+                    _ => {}
+                }
+            }
+            strings(&login.body, &mut secrets);
         }
         HttpAuth::Oauth2(oauth) => {
             let secret = oauth.client_secret.expose();

@@ -1,0 +1,251 @@
+//! Pipeline definitions: the YAML an author writes, read into typed structs and checked as a
+//! whole.
+//!
+//! ```yaml
+//! name: pocketbase-countries
+//! description: Countries kept in PocketBase, into the demo catalog.
+//! source:
+//!   http:
+//!     url: http://127.0.0.1:8090/api/collections/countries/records
+//!     records: $.items[*]
+//!     paginate:
+//!       page: { param: page, size_param: perPage, size: 200 }
+//! map:
+//!   fields:
+//!     iso2_code: $.code
+//!     name: { path: $.name, trim: true }
+//! target:
+//!   entity: countries
+//!   mode: upsert
+//!   key: iso2_code
+//! ```
+//!
+//! A definition is refused with every problem it has, each named by its place
+//! (`map.fields.name.path: …`): an unknown key, a malformed path expression or template, an
+//! unknown entity or field. [`Definition::parse`] reads the text; [`Definition::check`] checks
+//! it against the entities of a dynex.
+
+use dynex_schema::Catalog;
+use serde::{Deserialize, Serialize};
+
+use crate::map::MapSpec;
+use crate::problem::{Checker, Problem, Problems};
+use crate::source::http::HttpSpec;
+
+/// A pipeline definition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Definition {
+    /// The pipeline's name: 1 to 128 lowercase letters, digits, `-` and `_`.
+    pub name: String,
+    /// What the pipeline is for, for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Where records come from.
+    #[serde(with = "serde_norway::with::singleton_map")]
+    pub source: SourceSpec,
+    /// How a record becomes rows of the target.
+    pub map: MapSpec,
+    /// Where rows go.
+    #[serde(with = "serde_norway::with::singleton_map")]
+    pub target: TargetSpec,
+    /// What a run continues from: without it, every run reads the whole source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incremental: Option<Incremental>,
+}
+
+/// Incremental sync: what the next run continues from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Incremental {
+    /// A JSONPath to the cursor field of a source record (`$.updated`): the highest value
+    /// delivered is kept, and the next run's source is given it.
+    pub cursor: String,
+    /// The source delivers records in ascending cursor order, so the cursor is kept after every
+    /// page; otherwise it is kept once a run has read every page.
+    #[serde(default)]
+    pub ordered: bool,
+}
+
+/// Parses the cursor path of `incremental`, recording a problem when it does not parse.
+pub(crate) fn cursor_path(text: &str, checker: &mut Checker) -> Option<serde_json_path::JsonPath> {
+    match serde_json_path::JsonPath::parse(text) {
+        Ok(path) => Some(path),
+        Err(e) => {
+            checker.add("incremental.cursor", format!("not a JSONPath: {e}"));
+            None
+        }
+    }
+}
+
+/// Where a pipeline's records come from: exactly one kind.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum SourceSpec {
+    /// Any JSON API over HTTP.
+    Http(Box<HttpSpec>),
+    /// A connector of a program that embeds dynex ([`crate::run::run_with`]): the program opens
+    /// the source; `dynex pipeline run` cannot.
+    Connector(ConnectorSpec),
+}
+
+/// A source that a program embedding dynex brings (see `examples/pipeline`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectorSpec {
+    /// The connector's name, for people and for the program to check.
+    pub name: String,
+    /// Whatever the connector reads from the definition.
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub options: serde_json::Value,
+}
+
+/// Where a pipeline's rows go: exactly one kind.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum TargetSpec {
+    /// An entity of this dynex, through the same write engine as the API and imports.
+    Entity(EntityTarget),
+}
+
+/// An entity of this dynex as a target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntityTarget {
+    /// The entity's alias (`countries`).
+    pub entity: String,
+    /// How rows meet the stored ones.
+    #[serde(default)]
+    pub mode: WriteMode,
+    /// The field rows are matched by in `upsert` and `update` modes (a unique field such as a
+    /// SKU); the entity's identifier when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+
+/// How a target's rows meet the stored ones, as `dynex import --mode` says.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WriteMode {
+    /// Create every row; a row whose key exists is refused.
+    Insert,
+    /// Update rows whose key exists, create the others.
+    #[default]
+    Upsert,
+    /// Update rows whose key exists; a row whose key does not exist is refused.
+    Update,
+}
+
+impl Definition {
+    /// Reads a definition from YAML (JSON is YAML too); the problems of its structure (an
+    /// unknown key, a missing one, a value of the wrong kind) are refused with their line.
+    pub fn parse(text: &str) -> Result<Definition, Problems> {
+        serde_norway::from_str(text).map_err(|e| Problems(vec![yaml_problem(&e)]))
+    }
+
+    /// Checks everything a definition says against the entities of `catalog`, and reports every
+    /// problem at once.
+    pub fn check(&self, catalog: &Catalog) -> Result<(), Problems> {
+        let mut checker = Checker::default();
+        if let Err(e) = dynex_core::check_pipeline_name(&self.name) {
+            checker.add("name", e.to_string());
+        }
+        match &self.source {
+            SourceSpec::Http(http) => http.check("source.http", &mut checker),
+            SourceSpec::Connector(c) if c.name.trim().is_empty() => {
+                checker.add("source.connector.name", "a connector needs a name");
+            }
+            SourceSpec::Connector(_) => {}
+        }
+        let _ = self.map.compile("map", &mut checker);
+        if let Some(incremental) = &self.incremental {
+            let _ = cursor_path(&incremental.cursor, &mut checker);
+        }
+        match &self.target {
+            TargetSpec::Entity(target) => self.check_entity_target(target, catalog, &mut checker),
+        }
+        checker.finish()
+    }
+
+    fn check_entity_target(&self, target: &EntityTarget, catalog: &Catalog, checker: &mut Checker) {
+        let Some(entity) = catalog.entity(&target.entity) else {
+            let known: Vec<&str> = catalog.entities().iter().map(|e| e.alias()).collect();
+            checker.add(
+                "target.entity.entity",
+                format!(
+                    "`{}` is not an entity of this dynex (known: {})",
+                    target.entity,
+                    if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                ),
+            );
+            return;
+        };
+        for field in self.map.target_fields() {
+            if entity.field_index(field).is_none() {
+                checker.add(
+                    format!("map.fields.{field}"),
+                    format!("`{field}` is not a field of `{}`", target.entity),
+                );
+            }
+        }
+        if let Some(key) = &target.key {
+            if entity.field_index(key).is_none() {
+                checker.add(
+                    "target.entity.key",
+                    format!("`{key}` is not a field of `{}`", target.entity),
+                );
+            } else if target.mode != WriteMode::Insert
+                && !self.map.target_fields().contains(&key.as_str())
+            {
+                checker.add(
+                    "target.entity.key",
+                    format!(
+                        "the mapping gives no value for the key `{key}`, so rows cannot be \
+                         matched"
+                    ),
+                );
+            }
+        } else if target.mode != WriteMode::Insert {
+            let id = &entity.identifier().field_visible_name;
+            if !self.map.target_fields().contains(&id.as_str()) {
+                checker.add(
+                    "target.entity.key",
+                    format!(
+                        "{} needs a key: name a unique field (`key:`) or map the identifier \
+                         `{id}`",
+                        match target.mode {
+                            WriteMode::Update => "update",
+                            _ => "upsert",
+                        }
+                    ),
+                );
+            }
+        }
+    }
+
+    /// The definition as YAML.
+    pub fn to_yaml(&self) -> String {
+        serde_norway::to_string(self).unwrap_or_default()
+    }
+}
+
+/// A YAML error as a problem: where it is (line and column) and what is wrong.
+fn yaml_problem(e: &serde_norway::Error) -> Problem {
+    let message = e.to_string();
+    match e.location() {
+        Some(at) => Problem::new(
+            format!("line {}, column {}", at.line(), at.column()),
+            // The message repeats the location at its end.
+            message
+                .split(" at line ")
+                .next()
+                .unwrap_or(&message)
+                .to_string(),
+        ),
+        None => Problem::new("", message),
+    }
+}

@@ -1,0 +1,510 @@
+//! Running a pipeline: pages read from the source, records mapped, rows written to the target,
+//! and the run recorded with its counts, cursor and dead letters.
+//!
+//! A page is mapped and written before the next one is read, so memory holds one page. Each
+//! page's rows are written as one batch of `dynex import` (good rows committed together, every
+//! refused row reported alone); a record the mapping cannot convert or the target refuses
+//! becomes a dead letter with its source record, and its neighbours are written.
+//!
+//! **The cursor** is what the next run starts from: the highest value of the `incremental`
+//! cursor field among the records delivered, or the source's own token. It is stored only
+//! after the records it covers are committed: after each page when the source delivers records
+//! in cursor order (`ordered: true`), otherwise once the run has read every page, so that a run
+//! that stops halfway starts again from where the last complete run ended. Records read again
+//! are matched with the stored rows and counted `unchanged`, not written twice.
+
+use std::cell::RefCell;
+use std::cmp::Ordering;
+use std::rc::Rc;
+use std::time::Instant;
+
+use dynex_core::{
+    CoreError, Dynex, ImportMode, ImportObserver, ImportOptions, ImportSummary, NewDeadLetter,
+    RecordRow, Reject, RowLookup, RowsSpec, RunState,
+};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use crate::Record;
+use crate::definition::{Definition, SourceSpec, TargetSpec, WriteMode};
+use crate::map::{MapError, Mapped, Mapping};
+use crate::problem::{Checker, Problem, Problems};
+use crate::source::{Page, Source, SourceError, Start};
+
+/// How a run goes.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Map and check everything, write nothing and keep no cursor or dead letter.
+    pub dry_run: bool,
+    /// Ignore the stored cursor: read the source from its beginning.
+    pub full: bool,
+    /// Variables the mapping's templates see as `vars`.
+    pub vars: Map<String, Value>,
+    /// Keeps the values of secret variables out of the run's records and errors.
+    pub redactor: crate::variables::Redactor,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunSummary {
+    /// The run's id in the run history.
+    pub run: i64,
+    /// The pipeline's name.
+    pub pipeline: String,
+    /// `succeeded` or `failed`.
+    pub state: String,
+    /// Whether nothing was written on purpose.
+    pub dry_run: bool,
+    /// Pages read from the source.
+    pub pages: u64,
+    /// Records read from the source.
+    pub read: u64,
+    /// Records the mapping skipped on purpose (`skip_when`, an empty split).
+    pub skipped: u64,
+    /// Rows created.
+    pub inserted: u64,
+    /// Rows changed.
+    pub updated: u64,
+    /// Rows identical to the stored ones, not written.
+    pub unchanged: u64,
+    /// Records kept as dead letters (the mapping could not convert them or the target refused
+    /// their rows).
+    pub dead_letters: u64,
+    /// The cursor the run started from.
+    pub cursor_before: Option<Value>,
+    /// The cursor the run left for the next one.
+    pub cursor_after: Option<Value>,
+    /// What ended a failed run.
+    pub error: Option<String>,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+}
+
+/// Why a run could not start, or why it failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The definition has problems; no run was recorded.
+    #[error(transparent)]
+    Invalid(#[from] Problems),
+    /// The database failed before the run was recorded.
+    #[error(transparent)]
+    Core(#[from] CoreError),
+    /// The run failed (the source, or the database while it went): what earlier pages
+    /// committed stays. The summary says how far it got and why it stopped.
+    #[error("run {} of `{}` failed: {}", .0.run, .0.pipeline, .0.error.as_deref().unwrap_or("unknown"))]
+    Failed(Box<RunSummary>),
+}
+
+/// Why a recorded run stopped.
+#[derive(Debug, thiserror::Error)]
+enum Stop {
+    #[error("the source failed: {0}")]
+    Source(#[from] SourceError),
+    #[error(transparent)]
+    Core(#[from] CoreError),
+}
+
+/// Receives a run's progress.
+pub trait RunObserver {
+    /// A page was mapped and written.
+    fn page(&mut self, summary: &RunSummary) {
+        let _ = summary;
+    }
+}
+
+/// An observer that wants nothing.
+impl RunObserver for () {}
+
+/// Runs a stored-definition pipeline with the source its definition names.
+pub fn run(
+    dynex: &Dynex,
+    definition: &Definition,
+    options: &RunOptions,
+    observer: &mut dyn RunObserver,
+) -> Result<RunSummary, RunError> {
+    definition.check(&dynex.snapshot().catalog)?;
+    if let SourceSpec::Connector(c) = &definition.source {
+        return Err(RunError::Invalid(Problems(vec![Problem::new(
+            "source.connector",
+            format!(
+                "the connector `{}` belongs to the program that embeds dynex: it runs this \
+                 pipeline with `dynex_pipeline::run::run_with`",
+                c.name
+            ),
+        )])));
+    }
+    run_with(dynex, definition, options, observer, |start| {
+        Ok(match &definition.source {
+            SourceSpec::Http(http) => Box::new(http.open(start)?) as Box<dyn Source>,
+            SourceSpec::Connector(_) => unreachable!("refused above"),
+        })
+    })
+}
+
+/// Runs a pipeline whose records come from `open` (given where to start): how a program that
+/// embeds dynex brings its own connector. The definition's `source` is not used.
+pub fn run_with(
+    dynex: &Dynex,
+    definition: &Definition,
+    options: &RunOptions,
+    observer: &mut dyn RunObserver,
+    open: impl FnOnce(&Start) -> Result<Box<dyn Source>, SourceError>,
+) -> Result<RunSummary, RunError> {
+    let started = Instant::now();
+    let mut checker = Checker::default();
+    let mapping = definition.map.compile("map", &mut checker);
+    let cursor_path = definition
+        .incremental
+        .as_ref()
+        .and_then(|i| crate::definition::cursor_path(&i.cursor, &mut checker));
+    checker.finish()?;
+    let Some(mapping) = mapping else {
+        return Err(RunError::Invalid(Problems(vec![Problem::new(
+            "map",
+            "the mapping cannot be compiled",
+        )])));
+    };
+    let TargetSpec::Entity(target) = &definition.target;
+    let name = definition.name.as_str();
+    let (run_id, cursor_before) = dynex.start_pipeline_run(
+        name,
+        &json!({ "dryRun": options.dry_run, "full": options.full }),
+        options.full,
+    )?;
+    let state = Rc::new(RefCell::new(State {
+        summary: RunSummary {
+            run: run_id,
+            pipeline: name.to_string(),
+            state: "running".into(),
+            dry_run: options.dry_run,
+            cursor_before: cursor_before.clone(),
+            ..RunSummary::default()
+        },
+        ordered: definition.incremental.as_ref().is_some_and(|i| i.ordered),
+        ..State::default()
+    }));
+    let outcome = (|| -> Result<(), Stop> {
+        let source = open(&Start {
+            cursor: cursor_before.clone(),
+        })?;
+        let fields: Vec<String> = definition
+            .map
+            .target_fields()
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        let lookups: Vec<RowLookup> = definition
+            .map
+            .lookups
+            .iter()
+            .map(|(field, l)| RowLookup {
+                field: field.to_string(),
+                entity: l.entity.clone(),
+                by: l.by.clone(),
+            })
+            .collect();
+        let import = ImportOptions {
+            mode: match target.mode {
+                WriteMode::Insert => ImportMode::Insert,
+                WriteMode::Upsert => ImportMode::Upsert,
+                WriteMode::Update => ImportMode::Update,
+            },
+            key: target.key.clone(),
+            dry_run: options.dry_run,
+            ..ImportOptions::default()
+        };
+        let spec = RowsSpec {
+            alias: &target.entity,
+            fields: &fields,
+            lookups: &lookups,
+            options: &import,
+        };
+        let mut feed = Feed {
+            source,
+            mapping: &mapping,
+            vars: &options.vars,
+            cursor_path: cursor_path.as_ref(),
+            state: Rc::clone(&state),
+        };
+        let mut watcher = Watcher {
+            dynex,
+            state: Rc::clone(&state),
+            observer,
+            dry_run: options.dry_run,
+            redactor: &options.redactor,
+        };
+        let written = dynex.write_rows(&spec, &mut feed, &mut watcher);
+        let failure = state.borrow_mut().source_failure.take();
+        if let Some(e) = failure {
+            return Err(Stop::Source(e));
+        }
+        written?;
+        Ok(())
+    })();
+    let mut state = state.borrow_mut();
+    let summary = &mut state.summary;
+    summary.seconds = started.elapsed().as_secs_f64();
+    match &outcome {
+        Ok(()) => {
+            summary.state = "succeeded".into();
+            // An unordered source's cursor is kept once every page was read.
+            if !options.dry_run && state.pending_cursor.is_some() {
+                let cursor = state.pending_cursor.take();
+                state.summary.cursor_after = cursor.clone();
+                dynex.pipeline_run_progress(
+                    name,
+                    run_id,
+                    &counts(&state.summary),
+                    cursor.as_ref(),
+                    &[],
+                )?;
+            }
+            dynex.finish_pipeline_run(
+                run_id,
+                RunState::Succeeded,
+                &counts(&state.summary),
+                None,
+            )?;
+        }
+        Err(e) => {
+            let message = options.redactor.apply(&e.to_string());
+            summary.state = "failed".into();
+            summary.error = Some(message.clone());
+            if let Err(record) = dynex.finish_pipeline_run(
+                run_id,
+                RunState::Failed,
+                &counts(&state.summary),
+                Some(&message),
+            ) {
+                log::error!("cannot record the end of run {run_id} of `{name}`: {record}");
+            }
+        }
+    }
+    let summary = state.summary.clone();
+    drop(state);
+    match outcome {
+        Ok(()) => Ok(summary),
+        Err(_) => Err(RunError::Failed(Box::new(summary))),
+    }
+}
+
+/// The counts of a run as its record keeps them.
+fn counts(s: &RunSummary) -> Value {
+    json!({
+        "pages": s.pages,
+        "read": s.read,
+        "skipped": s.skipped,
+        "inserted": s.inserted,
+        "updated": s.updated,
+        "unchanged": s.unchanged,
+        "deadLetters": s.dead_letters,
+    })
+}
+
+/// What the feed and the watcher share while a run goes.
+#[derive(Default)]
+struct State {
+    summary: RunSummary,
+    /// The records of the batch being written, by row number, to keep a refused one as a dead
+    /// letter (several rows of a split share their record).
+    records: Vec<(u64, Record)>,
+    /// Dead letters of the batch, written with its progress.
+    dead: Vec<NewDeadLetter>,
+    /// The cursor the batch being written reaches, and whether it is a token of the source
+    /// (which replaces the one before, where a field's value must be higher).
+    batch_cursor: Option<(Value, bool)>,
+    /// The highest cursor committed so far, not stored yet (unordered sources).
+    pending_cursor: Option<Value>,
+    /// Whether the source delivers records in cursor order.
+    ordered: bool,
+    /// Why the source stopped, when it failed.
+    source_failure: Option<SourceError>,
+    /// The next row number.
+    next_row: u64,
+}
+
+/// The rows of a run, page by page: records read, mapped, numbered.
+struct Feed<'a> {
+    source: Box<dyn Source>,
+    mapping: &'a Mapping,
+    vars: &'a Map<String, Value>,
+    cursor_path: Option<&'a serde_json_path::JsonPath>,
+    state: Rc<RefCell<State>>,
+}
+
+impl Iterator for Feed<'_> {
+    type Item = Result<Vec<RecordRow>, CoreError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let page = match self.source.next_page() {
+            Ok(Some(page)) => page,
+            Ok(None) => return None,
+            Err(e) => {
+                let message = e.to_string();
+                self.state.borrow_mut().source_failure = Some(e);
+                return Some(Err(CoreError::Invalid(message)));
+            }
+        };
+        Some(Ok(self.rows(page)))
+    }
+}
+
+impl Feed<'_> {
+    fn rows(&mut self, page: Page) -> Vec<RecordRow> {
+        let mut state = self.state.borrow_mut();
+        let state = &mut *state;
+        state.summary.pages += 1;
+        state.records.clear();
+        let mut rows = Vec::with_capacity(page.records.len());
+        // Without a cursor field, the source's own token (the last page's) is the cursor.
+        let mut cursor: Option<Value> = match self.cursor_path {
+            None => page.token.map(Value::String),
+            Some(_) => None,
+        };
+        for record in page.records {
+            state.summary.read += 1;
+            if let Some(value) = self.cursor_path.and_then(|p| cursor_value(p, &record))
+                && cursor.as_ref().is_none_or(|c| later(&value, c))
+            {
+                cursor = Some(value);
+            }
+            match self.mapping.apply(&record, self.vars) {
+                Ok(Mapped::Skipped(_)) => state.summary.skipped += 1,
+                Ok(Mapped::Rows(mapped)) => {
+                    for row in mapped {
+                        let number = state.next_row;
+                        state.next_row += 1;
+                        rows.push(RecordRow {
+                            number,
+                            fields: row.fields,
+                            // A null natural key is no reference: the field is left out.
+                            lookups: row
+                                .lookups
+                                .into_iter()
+                                .map(|l| (!l.value.is_null()).then_some(l.value))
+                                .collect(),
+                        });
+                        state.records.push((number, record.clone()));
+                    }
+                }
+                Err(e) => {
+                    state.summary.dead_letters += 1;
+                    state.dead.push(map_dead_letter(&e, record));
+                }
+            }
+        }
+        state.batch_cursor = cursor.map(|c| (c, self.cursor_path.is_none()));
+        rows
+    }
+}
+
+/// The cursor field's value in a record: the first value the path finds, if it is a string or
+/// a number.
+fn cursor_value(path: &serde_json_path::JsonPath, record: &Record) -> Option<Value> {
+    path.query(record)
+        .first()
+        .filter(|v| v.is_string() || v.is_number())
+        .cloned()
+}
+
+/// Whether cursor value `a` comes after `b`: numbers by value, strings by their text (ISO 8601
+/// times in one format sort by text), a number before any string.
+fn later(a: &Value, b: &Value) -> bool {
+    let order = match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x
+            .as_f64()
+            .partial_cmp(&y.as_f64())
+            .unwrap_or(Ordering::Equal),
+        (Value::String(x), Value::String(y)) => x.cmp(y),
+        (Value::String(_), _) => Ordering::Greater,
+        _ => Ordering::Less,
+    };
+    order == Ordering::Greater
+}
+
+fn map_dead_letter(e: &MapError, record: Record) -> NewDeadLetter {
+    NewDeadLetter {
+        stage: "map",
+        code: serde_json::to_value(e.code)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default(),
+        field: Some(e.field.clone()),
+        message: e.message.clone(),
+        record,
+    }
+}
+
+/// Keeps refused rows as dead letters and records each committed batch.
+struct Watcher<'a> {
+    dynex: &'a Dynex,
+    state: Rc<RefCell<State>>,
+    observer: &'a mut dyn RunObserver,
+    dry_run: bool,
+    redactor: &'a crate::variables::Redactor,
+}
+
+impl ImportObserver for Watcher<'_> {
+    fn reject(&mut self, reject: &Reject) -> Result<(), CoreError> {
+        let mut state = self.state.borrow_mut();
+        let record = state
+            .records
+            .iter()
+            .find(|(n, _)| *n == reject.line)
+            .map(|(_, r)| r.clone())
+            .unwrap_or(Value::Null);
+        state.summary.dead_letters += 1;
+        state.dead.push(NewDeadLetter {
+            stage: "write",
+            code: reject.code.clone(),
+            field: reject.field.clone(),
+            message: reject.message.clone(),
+            record,
+        });
+        Ok(())
+    }
+
+    fn progress(&mut self, summary: &ImportSummary, _bytes_read: u64) {
+        let mut state = self.state.borrow_mut();
+        let state = &mut *state;
+        state.summary.inserted = summary.inserted;
+        state.summary.updated = summary.updated;
+        state.summary.unchanged = summary.unchanged;
+        if let Some((c, token)) = state.batch_cursor.take()
+            && (token || state.pending_cursor.as_ref().is_none_or(|p| later(&c, p)))
+        {
+            state.pending_cursor = Some(c);
+        }
+        let mut dead = std::mem::take(&mut state.dead);
+        for letter in &mut dead {
+            letter.message = self.redactor.apply(&letter.message);
+        }
+        if !self.dry_run {
+            let cursor = if state.ordered {
+                state.pending_cursor.take()
+            } else {
+                None
+            };
+            if cursor.is_some() {
+                state.summary.cursor_after = cursor.clone();
+            }
+            // The batch is committed: its bookkeeping follows in one transaction. A failure
+            // here is logged; the next run reads the records again and finds them unchanged.
+            if let Err(e) = self.dynex.pipeline_run_progress(
+                &state.summary.pipeline,
+                state.summary.run,
+                &counts(&state.summary),
+                cursor.as_ref(),
+                &dead,
+            ) {
+                log::error!(
+                    "cannot record the progress of run {} of `{}`: {e}",
+                    state.summary.run,
+                    state.summary.pipeline
+                );
+            }
+        }
+        self.observer.page(&state.summary);
+    }
+}
