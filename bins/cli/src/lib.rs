@@ -11,7 +11,9 @@ mod import;
 mod key;
 mod openapi;
 mod output;
+mod pipeline;
 mod user;
+mod variable;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -24,11 +26,11 @@ use dynex_core::{Actor, CoreError, Db, DbOptions, Dynex, Options, redact};
 use serde_json::json;
 
 const ABOUT: &str = "dynex command line: migrations, entity configuration, API keys, users, \
-     integration clients and CSV export";
+     integration clients, CSV import and export, pipelines";
 
 const LONG_ABOUT: &str = "\
-dynex command line: migrations, entity configuration, API keys, users, integration clients
-and CSV export.
+dynex command line: migrations, entity configuration, API keys, users, integration clients,
+CSV import and export, pipelines.
 
 Every command opens the database named by --database-url (or DYNEX_DATABASE_URL) and applies
 pending migrations first. With --json, results are printed as one JSON document on stdout and
@@ -39,7 +41,7 @@ Exit codes:
   1  runtime failure (database unreachable, migration or statement failed, I/O error)
   2  usage error or invalid input (bad arguments, malformed file, name already taken,
      weak password)
-  3  configuration validation failed (each problem is printed on its own line)
+  3  configuration or pipeline definition invalid (each problem is printed on its own line)
   4  not found (entity, table, API key, user, client or row)
   5  an import rejected rows (see its summary and --rejects file)";
 
@@ -90,6 +92,95 @@ pub enum Command {
     Openapi(openapi::OpenapiArgs),
     /// Show the audit log, newest first: who changed the configuration, keys, users, clients, tokens, jobs (and data, when recorded), when and from where.
     Audit(AuditArgs),
+    /// Manage pipelines: definitions that move records from a third-party system into an entity (see docs/pipelines.md).
+    #[command(subcommand)]
+    Pipeline(PipelineCommand),
+    /// Manage the variables pipeline definitions read as ${NAME}; secrets are encrypted with DYNEX_SECRET_KEY and never shown.
+    #[command(subcommand)]
+    Variable(VariableCommand),
+}
+
+/// `dynex variable …`
+#[derive(Debug, Subcommand)]
+pub enum VariableCommand {
+    /// Set a variable; its value is read from stdin (prompted for on a terminal, hidden for a secret).
+    Set {
+        /// The name: uppercase letters, digits and `_` (AKENEO_URL).
+        name: String,
+        /// Encrypt the value with the key in DYNEX_SECRET_KEY; it is never shown again.
+        #[arg(long)]
+        secret: bool,
+    },
+    /// List variables: plain values shown, secrets never.
+    List,
+    /// Remove a variable.
+    Remove {
+        /// The variable's name.
+        name: String,
+    },
+    /// Print a new random key for DYNEX_SECRET_KEY (64 hexadecimal digits).
+    NewKey,
+}
+
+/// `dynex pipeline …`
+#[derive(Debug, Subcommand)]
+pub enum PipelineCommand {
+    /// Check a definition (YAML) against this database's entities and save it, creating the pipeline or replacing its definition.
+    Add {
+        /// The definition file, or `-` for stdin.
+        #[arg(value_name = "FILE.yml")]
+        file: PathBuf,
+    },
+    /// Check a definition (YAML) as `add` does, without saving it.
+    Check {
+        /// The definition file, or `-` for stdin.
+        #[arg(value_name = "FILE.yml")]
+        file: PathBuf,
+    },
+    /// List pipelines: name, source, target and when each was last saved.
+    List,
+    /// Show a pipeline: its source, target, fields and when it was saved.
+    Show {
+        /// The pipeline's name.
+        name: String,
+    },
+    /// Print a pipeline's definition as it was saved (comments included), to edit and add again.
+    Export {
+        /// The pipeline's name.
+        name: String,
+    },
+    /// Remove a pipeline with its cursor and dead letters (its run history stays).
+    Remove {
+        /// The pipeline's name.
+        name: String,
+    },
+    /// Run a pipeline now: read its source page by page, map each record, write the rows; exit code 5 when records went to its dead letters.
+    Run {
+        /// The pipeline's name.
+        name: String,
+        /// Map and check everything, write nothing, keep no cursor or dead letter.
+        #[arg(long)]
+        dry_run: bool,
+        /// Ignore the stored cursor: read the source from its beginning.
+        #[arg(long)]
+        full: bool,
+    },
+    /// List a pipeline's runs, newest first: state, counts, cursor and error.
+    Runs {
+        /// The pipeline's name.
+        name: String,
+        /// How many runs to show (1 to 1000).
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        limit: u32,
+    },
+    /// List the records a pipeline could not deliver, oldest first, with the code, field and message of each.
+    DeadLetters {
+        /// The pipeline's name.
+        name: String,
+        /// How many to show (1 to 10000).
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10000))]
+        limit: u32,
+    },
 }
 
 /// `dynex audit …`
@@ -391,6 +482,15 @@ pub fn classify(err: &anyhow::Error) -> (Exit, &'static str) {
     if err.downcast_ref::<import::RowsRejected>().is_some() {
         return (Exit::Rejected, "rows_rejected");
     }
+    if err.downcast_ref::<pipeline::DeadLettered>().is_some() {
+        return (Exit::Rejected, "records_dead_lettered");
+    }
+    if err
+        .chain()
+        .any(|c| c.downcast_ref::<dynex_pipeline::Problems>().is_some())
+    {
+        return (Exit::Config, "invalid_pipeline");
+    }
     let core = err.chain().find_map(|c| c.downcast_ref::<CoreError>());
     match core {
         Some(e) => match e {
@@ -445,8 +545,15 @@ pub fn report(err: &anyhow::Error, json: bool) -> ExitCode {
             Some(CoreError::Config(problems)) => Some(problems),
             _ => None,
         });
+    let pipeline = err
+        .chain()
+        .find_map(|c| c.downcast_ref::<dynex_pipeline::Problems>());
     if json {
         let mut body = json!({ "code": code, "message": format!("{err:#}") });
+        if let Some(problems) = pipeline {
+            body["message"] = json!(problems.headline());
+            body["details"] = json!(problems.0);
+        }
         if let Some(problems) = config {
             body["message"] = json!(format!(
                 "invalid configuration: {} problem{}",
@@ -525,6 +632,8 @@ fn execute(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Export(args) => export::run(&dynex, args, json, out),
         Command::Openapi(args) => openapi::run(&dynex, args, json, out),
         Command::Audit(args) => audit::run(&dynex, args, json, out),
+        Command::Pipeline(command) => pipeline::run(&dynex, command, json, out),
+        Command::Variable(command) => variable::run(&dynex, command, json, out),
     };
     dynex.db().settle();
     result

@@ -34,8 +34,9 @@ const LOOK_EVERY: Duration = Duration::from_millis(100);
 #[derive(Clone)]
 struct Peer(Arc<std::net::TcpStream>);
 
-/// Keeps a handle of each new TCP connection's socket for [`watch`]; give it to
-/// `HttpServer::on_connect`. Costs one `dup` per connection, none per request.
+/// Keeps a handle of each new TCP connection's socket, to tell when its client went away.
+///
+/// Give it to `HttpServer::on_connect`. Costs one `dup` per connection, none per request.
 pub fn on_connect(conn: &dyn Any, data: &mut Extensions) {
     if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>()
         && let Ok(fd) = tcp.as_fd().try_clone_to_owned()

@@ -11,6 +11,7 @@
 
 mod csv;
 mod demo;
+mod pocketbase;
 mod rows;
 mod wire;
 
@@ -20,6 +21,9 @@ use rand::Rng;
 pub use csv::csv_line;
 pub use demo::{
     all_rows, config_field, open_demo, open_demo_with, reconfigure, run_sql, write_file,
+};
+pub use pocketbase::{
+    POCKETBASE_ADMIN, POCKETBASE_PASSWORD, POCKETBASE_VERSION, PocketBase, pocketbase_bin,
 };
 pub use rows::{COUNTRY_FIELDS, countries, country, country_with_rates, ids, tax_rate, tax_rates};
 pub use wire::{assert_error, assert_persist_message, code, error_list};

@@ -18,6 +18,7 @@ mod lookup;
 mod manifest;
 mod mapping;
 mod openapi;
+mod pipeline;
 mod resume;
 
 /// What a run of the binary produced.
@@ -75,6 +76,7 @@ fn command(args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_dynex"));
     cmd.args(args)
         .env_remove("DYNEX_DATABASE_URL")
+        .env_remove("DYNEX_SECRET_KEY")
         .stdin(Stdio::null());
     cmd
 }
@@ -88,6 +90,31 @@ fn dynex(db: &TestDb, args: &[&str]) -> Run {
             .output()
             .expect("run dynex"),
     )
+}
+
+/// Runs `dynex --database-url <db> args…` with environment variables set and, when given,
+/// `input` on stdin.
+fn dynex_env(db: &TestDb, args: &[&str], env: &[(&str, &str)], input: Option<&str>) -> Run {
+    use std::io::Write;
+    let mut cmd = command(args);
+    cmd.arg("--database-url").arg(&db.url);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run dynex");
+    if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
+        let _ = stdin.write_all(input.as_bytes());
+    }
+    finish(child.wait_with_output().expect("wait for dynex"))
 }
 
 /// Runs `dynex --database-url <db> args…` with `input` on stdin.

@@ -1,0 +1,421 @@
+//! `dynex pipeline …`: pipeline definitions checked and kept in the database.
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::Path;
+
+use anyhow::Context;
+use dynex_core::{Dynex, StoredPipeline};
+use dynex_pipeline::definition::{Definition, SourceSpec, TargetSpec};
+use dynex_pipeline::run::{RunError, RunObserver, RunOptions, RunSummary};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+
+use crate::PipelineCommand;
+use crate::output::{print_json, print_table};
+
+pub(crate) fn run(
+    dynex: &Dynex,
+    command: &PipelineCommand,
+    json: bool,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    match command {
+        PipelineCommand::Add { file } => add(dynex, file, false, json, out),
+        PipelineCommand::Check { file } => add(dynex, file, true, json, out),
+        PipelineCommand::List => list(dynex, json, out),
+        PipelineCommand::Show { name } => show(dynex, name, json, out),
+        PipelineCommand::Export { name } => {
+            let stored = dynex.pipeline(name)?;
+            if json {
+                print_json(
+                    out,
+                    &json!({ "name": stored.name, "definition": stored.definition }),
+                )?;
+            } else {
+                out.write_all(stored.definition.as_bytes())?;
+                if !stored.definition.ends_with('\n') {
+                    writeln!(out)?;
+                }
+            }
+            Ok(())
+        }
+        PipelineCommand::Run {
+            name,
+            dry_run,
+            full,
+        } => run_now(dynex, name, *dry_run, *full, json, out),
+        PipelineCommand::Runs { name, limit } => runs(dynex, name, *limit, json, out),
+        PipelineCommand::DeadLetters { name, limit } => {
+            dead_letters(dynex, name, *limit, json, out)
+        }
+        PipelineCommand::Remove { name } => {
+            dynex.remove_pipeline(name)?;
+            if json {
+                print_json(out, &json!({ "removed": name }))?;
+            } else {
+                writeln!(out, "removed pipeline `{name}`")?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The error itself, not its wrapper, so that the exit code sees what it is.
+fn load_error(e: dynex_pipeline::variables::LoadError) -> anyhow::Error {
+    match e {
+        dynex_pipeline::variables::LoadError::Invalid(p) => p.into(),
+        dynex_pipeline::variables::LoadError::Core(c) => c.into(),
+    }
+}
+
+/// Reads a definition file (`-`: standard input).
+fn read(file: &Path) -> anyhow::Result<String> {
+    let mut text = String::new();
+    if file == Path::new("-") {
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("cannot read the definition from standard input")?;
+    } else {
+        text = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read {}", file.display()))?;
+    }
+    Ok(text)
+}
+
+/// Checks a definition as a whole against this database's entities, then saves it unless
+/// `check_only`.
+fn add(
+    dynex: &Dynex,
+    file: &Path,
+    check_only: bool,
+    json: bool,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let text = read(file)?;
+    let definition = dynex_pipeline::variables::for_check(dynex, &text).map_err(load_error)?;
+    definition.check(&dynex.snapshot().catalog)?;
+    let name = &definition.name;
+    if check_only {
+        if json {
+            print_json(out, &json!({ "name": name, "valid": true }))?;
+        } else {
+            writeln!(out, "pipeline `{name}` is valid")?;
+        }
+        return Ok(());
+    }
+    let saved = dynex.save_pipeline(name, &text)?;
+    if json {
+        print_json(out, &json!({ "name": name, "saved": saved }))?;
+    } else {
+        let what = match saved {
+            dynex_core::Saved::Created => "added",
+            dynex_core::Saved::Updated => "updated",
+            dynex_core::Saved::Unchanged => "unchanged",
+        };
+        writeln!(out, "pipeline `{name}` {what}")?;
+    }
+    Ok(())
+}
+
+/// The source and target of a stored definition in a few words; a definition that no longer
+/// reads (saved by another version) says so instead of failing the whole list.
+fn summary(stored: &StoredPipeline) -> (String, String) {
+    match Definition::parse(&stored.definition) {
+        Ok(d) => (source_text(&d), target_text(&d)),
+        Err(e) => (format!("(unreadable: {e})"), String::new()),
+    }
+}
+
+fn source_text(d: &Definition) -> String {
+    match &d.source {
+        SourceSpec::Http(http) => format!("http {}", http.url),
+        SourceSpec::Connector(c) => format!("connector {}", c.name),
+    }
+}
+
+fn target_text(d: &Definition) -> String {
+    match &d.target {
+        TargetSpec::Entity(t) => {
+            let mode = serde_json::to_value(t.mode)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            format!("entity {} ({mode})", t.entity)
+        }
+    }
+}
+
+fn time_text(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_default()
+}
+
+fn list(dynex: &Dynex, json: bool, out: &mut dyn Write) -> anyhow::Result<()> {
+    let pipelines = dynex.pipelines()?;
+    if json {
+        let items: Vec<_> = pipelines
+            .iter()
+            .map(|p| {
+                let (source, target) = summary(p);
+                json!({
+                    "name": p.name,
+                    "source": source,
+                    "target": target,
+                    "updatedAt": time_text(p.updated_at_ms),
+                })
+            })
+            .collect();
+        print_json(out, &json!(items))?;
+        return Ok(());
+    }
+    if pipelines.is_empty() {
+        writeln!(
+            out,
+            "no pipelines (add one with `dynex pipeline add FILE.yml`)"
+        )?;
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = pipelines
+        .iter()
+        .map(|p| {
+            let (source, target) = summary(p);
+            vec![p.name.clone(), source, target, time_text(p.updated_at_ms)]
+        })
+        .collect();
+    print_table(out, &["NAME", "SOURCE", "TARGET", "UPDATED (UTC)"], &rows)?;
+    Ok(())
+}
+
+fn show(dynex: &Dynex, name: &str, json: bool, out: &mut dyn Write) -> anyhow::Result<()> {
+    let stored = dynex.pipeline(name)?;
+    let definition = Definition::parse(&stored.definition)?;
+    if json {
+        print_json(
+            out,
+            &json!({
+                "name": stored.name,
+                "definition": definition,
+                "createdAt": time_text(stored.created_at_ms),
+                "updatedAt": time_text(stored.updated_at_ms),
+            }),
+        )?;
+        return Ok(());
+    }
+    writeln!(out, "pipeline `{}`", stored.name)?;
+    if let Some(description) = &definition.description {
+        writeln!(out, "  {description}")?;
+    }
+    writeln!(out, "  source:  {}", source_text(&definition))?;
+    writeln!(out, "  target:  {}", target_text(&definition))?;
+    writeln!(
+        out,
+        "  fields:  {}",
+        definition.map.target_fields().join(", ")
+    )?;
+    writeln!(out, "  created: {} UTC", time_text(stored.created_at_ms))?;
+    writeln!(out, "  updated: {} UTC", time_text(stored.updated_at_ms))?;
+    Ok(())
+}
+
+/// The run ended but records went to the dead letters (exit code 5); the summary says how many.
+#[derive(Debug, thiserror::Error)]
+#[error("{0} record(s) kept as dead letters")]
+pub struct DeadLettered(pub u64);
+
+/// A spinner with the run's counts, on a terminal only.
+struct Progress(Option<ProgressBar>);
+
+impl RunObserver for Progress {
+    fn page(&mut self, s: &RunSummary) {
+        if let Some(bar) = &self.0 {
+            bar.set_message(format!(
+                "{} pages, {} records read, {} written, {} unchanged, {} dead letters",
+                s.pages,
+                s.read,
+                s.inserted + s.updated,
+                s.unchanged,
+                s.dead_letters
+            ));
+            bar.tick();
+        }
+    }
+}
+
+fn run_now(
+    dynex: &Dynex,
+    name: &str,
+    dry_run: bool,
+    full: bool,
+    json: bool,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let stored = dynex.pipeline(name)?;
+    let key = crate::variable::secret_key()?;
+    let (definition, redactor) =
+        dynex_pipeline::variables::load(dynex, &stored.definition, key.as_ref())
+            .map_err(load_error)?;
+    let mut progress = Progress((!json && std::io::stderr().is_terminal()).then(|| {
+        let bar = ProgressBar::new_spinner();
+        if let Ok(style) = ProgressStyle::with_template("{spinner} {msg}") {
+            bar.set_style(style);
+        }
+        bar.set_message("reading the first page");
+        bar
+    }));
+    let options = RunOptions {
+        dry_run,
+        full,
+        redactor,
+        ..RunOptions::default()
+    };
+    let result = dynex_pipeline::run::run(dynex, &definition, &options, &mut progress);
+    if let Some(bar) = progress.0.take() {
+        bar.finish_and_clear();
+    }
+    let summary = match result {
+        Ok(summary) => summary,
+        Err(RunError::Failed(summary)) => {
+            print_run(out, &summary, json)?;
+            return Err(RunError::Failed(summary).into());
+        }
+        Err(RunError::Invalid(p)) => return Err(p.into()),
+        Err(RunError::Core(e)) => return Err(e.into()),
+    };
+    print_run(out, &summary, json)?;
+    if summary.dead_letters > 0 {
+        return Err(DeadLettered(summary.dead_letters).into());
+    }
+    Ok(())
+}
+
+fn print_run(out: &mut dyn Write, s: &RunSummary, json: bool) -> anyhow::Result<()> {
+    if json {
+        print_json(out, &serde_json::to_value(s)?)?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "run {} of `{}` {}{} in {:.1} s",
+        s.run,
+        s.pipeline,
+        s.state,
+        if s.dry_run {
+            " (dry run: nothing written)"
+        } else {
+            ""
+        },
+        s.seconds
+    )?;
+    writeln!(out, "  pages read:    {}", s.pages)?;
+    writeln!(out, "  records read:  {}", s.read)?;
+    writeln!(out, "  skipped:       {}", s.skipped)?;
+    writeln!(out, "  inserted:      {}", s.inserted)?;
+    writeln!(out, "  updated:       {}", s.updated)?;
+    writeln!(out, "  unchanged:     {}", s.unchanged)?;
+    writeln!(out, "  dead letters:  {}", s.dead_letters)?;
+    if let Some(cursor) = &s.cursor_after {
+        writeln!(out, "  cursor:        {cursor}")?;
+    }
+    if s.dead_letters > 0 {
+        writeln!(
+            out,
+            "See them with `dynex pipeline dead-letters {}`.",
+            s.pipeline
+        )?;
+    }
+    Ok(())
+}
+
+fn runs(
+    dynex: &Dynex,
+    name: &str,
+    limit: u32,
+    json: bool,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    // An unknown pipeline is an error, not an empty history.
+    let _ = dynex.pipeline(name)?;
+    let runs = dynex.pipeline_runs(name, i64::from(limit))?;
+    if json {
+        print_json(out, &serde_json::to_value(&runs)?)?;
+        return Ok(());
+    }
+    if runs.is_empty() {
+        writeln!(out, "pipeline `{name}` has not run yet")?;
+        return Ok(());
+    }
+    let count =
+        |r: &dynex_core::PipelineRun, k: &str| r.summary[k].as_u64().unwrap_or(0).to_string();
+    let rows: Vec<Vec<String>> = runs
+        .iter()
+        .map(|r| {
+            vec![
+                r.id.to_string(),
+                r.started_at.clone(),
+                r.state.clone(),
+                count(r, "read"),
+                (r.summary["inserted"].as_u64().unwrap_or(0)
+                    + r.summary["updated"].as_u64().unwrap_or(0))
+                .to_string(),
+                count(r, "unchanged"),
+                count(r, "deadLetters"),
+                r.error.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    print_table(
+        out,
+        &[
+            "RUN",
+            "STARTED (UTC)",
+            "STATE",
+            "READ",
+            "WRITTEN",
+            "UNCHANGED",
+            "DEAD",
+            "ERROR",
+        ],
+        &rows,
+    )?;
+    Ok(())
+}
+
+fn dead_letters(
+    dynex: &Dynex,
+    name: &str,
+    limit: u32,
+    json: bool,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let _ = dynex.pipeline(name)?;
+    let letters = dynex.dead_letters(name, i64::from(limit))?;
+    if json {
+        print_json(out, &serde_json::to_value(&letters)?)?;
+        return Ok(());
+    }
+    if letters.is_empty() {
+        writeln!(out, "pipeline `{name}` has no dead letters")?;
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = letters
+        .iter()
+        .map(|d| {
+            vec![
+                d.id.to_string(),
+                d.run_id.to_string(),
+                d.stage.clone(),
+                d.code.clone(),
+                d.field.clone().unwrap_or_default(),
+                d.message.clone(),
+                d.record.to_string(),
+            ]
+        })
+        .collect();
+    print_table(
+        out,
+        &["ID", "RUN", "STAGE", "CODE", "FIELD", "MESSAGE", "RECORD"],
+        &rows,
+    )?;
+    Ok(())
+}

@@ -1,0 +1,308 @@
+//! `dynex pipeline add|check|list|show|export|remove`: definitions checked as a whole, kept as
+//! written.
+
+use dynex_test_support::{
+    POCKETBASE_ADMIN, POCKETBASE_PASSWORD, PocketBase, TestDb, backend_tests, open_demo,
+};
+use serde_json::{Value, json};
+
+use crate::{dynex, dynex_with_stdin};
+
+/// A definition of the demo catalog, with a comment that `export` must give back.
+const COUNTRIES: &str = "\
+# Countries kept in PocketBase, into the demo catalog.
+name: pb-countries
+description: Countries from PocketBase
+source:
+  http:
+    url: http://127.0.0.1:8090/api/collections/countries/records
+    records: $.items[*]
+    paginate:
+      page: { param: page, size_param: perPage, size: 200 }
+map:
+  fields:
+    iso2_code: $.code
+    iso3_code: $.code3
+    name: { path: $.name, trim: true }
+target:
+  entity:
+    entity: countries
+    mode: upsert
+    key: iso2_code
+";
+
+fn definitions_are_checked_saved_listed_exported_and_removed(db: TestDb) {
+    let _demo = open_demo(&db);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("countries.yml");
+    std::fs::write(&file, COUNTRIES).unwrap();
+    let file = file.to_str().unwrap();
+
+    let checked = dynex(&db, &["pipeline", "check", file]).ok();
+    assert_eq!(checked.stdout, "pipeline `pb-countries` is valid\n");
+    let none = dynex(&db, &["pipeline", "list", "--json"]).ok().json();
+    assert_eq!(none, json!([]), "check saves nothing");
+
+    let added = dynex(&db, &["pipeline", "add", file]).ok();
+    assert_eq!(added.stdout, "pipeline `pb-countries` added\n");
+    let again = dynex(&db, &["pipeline", "add", file, "--json"]).ok().json();
+    assert_eq!(again, json!({"name": "pb-countries", "saved": "unchanged"}));
+
+    let list = dynex(&db, &["pipeline", "list", "--json"]).ok().json();
+    assert_eq!(list[0]["name"], "pb-countries");
+    assert_eq!(
+        list[0]["source"],
+        "http http://127.0.0.1:8090/api/collections/countries/records"
+    );
+    assert_eq!(list[0]["target"], "entity countries (upsert)");
+    let table = dynex(&db, &["pipeline", "list"]).ok().stdout;
+    assert!(table.starts_with("NAME"), "{table}");
+    assert!(
+        table.lines().any(|l| l.starts_with("pb-countries ")),
+        "{table}"
+    );
+
+    let shown = dynex(&db, &["pipeline", "show", "pb-countries", "--json"])
+        .ok()
+        .json();
+    assert_eq!(shown["definition"]["target"]["entity"]["key"], "iso2_code");
+    let text = dynex(&db, &["pipeline", "show", "pb-countries"])
+        .ok()
+        .stdout;
+    assert!(
+        text.contains("fields:  iso2_code, iso3_code, name"),
+        "{text}"
+    );
+
+    let exported = dynex(&db, &["pipeline", "export", "pb-countries"]).ok();
+    assert_eq!(
+        exported.stdout, COUNTRIES,
+        "exported as written, comment included"
+    );
+
+    // A changed definition replaces the stored one; stdin works as a file.
+    let renamed = COUNTRIES.replace("Countries from PocketBase", "Countries");
+    let updated = dynex_with_stdin(&db, &["pipeline", "add", "-", "--json"], &renamed)
+        .ok()
+        .json();
+    assert_eq!(updated, json!({"name": "pb-countries", "saved": "updated"}));
+    assert_eq!(
+        dynex(&db, &["pipeline", "export", "pb-countries"])
+            .ok()
+            .stdout,
+        renamed
+    );
+
+    dynex(&db, &["pipeline", "remove", "pb-countries"]).ok();
+    dynex(&db, &["pipeline", "show", "pb-countries"]).failed(4);
+    dynex(&db, &["pipeline", "remove", "pb-countries"]).failed(4);
+
+    // Saves that changed something and the removal are in the audit log; the unchanged save
+    // is not.
+    let audit = dynex(&db, &["audit", "--action", "pipeline.", "--json"])
+        .ok()
+        .json();
+    let actions: Vec<&str> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["pipeline.remove", "pipeline.save", "pipeline.save"],
+        "{audit}"
+    );
+}
+
+/// Every problem of a definition is named at once, with its place, and nothing is saved.
+fn a_definition_is_refused_with_every_problem(db: TestDb) {
+    let _demo = open_demo(&db);
+    let broken = COUNTRIES
+        .replace("name: pb-countries", "name: Bad Name")
+        .replace("records: $.items[*]", "records: $.items[*")
+        .replace("iso3_code: $.code3", "iso9_code: $.code3")
+        .replace("entity: countries", "entity: planets");
+    let refused = dynex_with_stdin(&db, &["pipeline", "add", "-"], &broken).failed(3);
+    let stderr = refused.stderr;
+    for expected in [
+        "invalid pipeline definition: ",
+        "name: `Bad Name` is not a pipeline name",
+        "source.http.records",
+        "target.entity.entity: `planets` is not an entity of this dynex",
+    ] {
+        assert!(
+            stderr.contains(expected),
+            "missing {expected:?} in:\n{stderr}"
+        );
+    }
+    let json = dynex_with_stdin(&db, &["pipeline", "add", "-", "--json"], &broken)
+        .failed(3)
+        .json();
+    assert_eq!(json["error"]["code"], "invalid_pipeline");
+    let paths: Vec<&str> = json["error"]["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["path"].as_str().unwrap())
+        .collect();
+    assert!(paths.contains(&"name"), "{json}");
+    assert!(paths.contains(&"source.http.records"), "{json}");
+    assert!(paths.contains(&"target.entity.entity"), "{json}");
+
+    // With the entity right, a field it lacks is named.
+    let unknown_field = COUNTRIES.replace("iso3_code: $.code3", "iso9_code: $.code3");
+    let refused = dynex_with_stdin(&db, &["pipeline", "check", "-"], &unknown_field).failed(3);
+    assert!(
+        refused
+            .stderr
+            .contains("map.fields.iso9_code: `iso9_code` is not a field of `countries`"),
+        "{}",
+        refused.stderr
+    );
+
+    // An unknown key is a structure problem, named with its line.
+    let typo = COUNTRIES.replace("    records:", "    recrods:");
+    let refused = dynex_with_stdin(&db, &["pipeline", "add", "-"], &typo).failed(3);
+    assert!(
+        refused.stderr.contains("unknown field `recrods`"),
+        "{}",
+        refused.stderr
+    );
+    assert!(refused.stderr.contains("line 7"), "{}", refused.stderr);
+
+    let none: Value = dynex(&db, &["pipeline", "list", "--json"]).ok().json();
+    assert_eq!(none, json!([]), "nothing saved");
+}
+
+backend_tests!(
+    definitions_are_checked_saved_listed_exported_and_removed,
+    a_definition_is_refused_with_every_problem,
+    records_of_a_real_pocketbase_arrive_incrementally,
+);
+
+/// The first pipeline of docs/pipelines.md, as printed there, pointed at `pb`: it logs in as
+/// PocketBase's superuser (password kept as a secret variable), pages through the collection in
+/// `updated` order, and keeps the highest `updated` as its cursor.
+fn pocketbase_definition(pb: &PocketBase) -> String {
+    let docs = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/pipelines.md"
+    ))
+    .expect("docs/pipelines.md");
+    let (_, after) = docs
+        .split_once("<!-- pipelines:first -->")
+        .expect("the marked example");
+    let block = after
+        .split_once("```yaml\n")
+        .and_then(|(_, rest)| rest.split_once("```"))
+        .map(|(block, _)| block)
+        .expect("a yaml block");
+    // The block is indented under a list item.
+    let indent = block.len() - block.trim_start_matches(' ').len();
+    let yaml: String = block
+        .lines()
+        .map(|l| l.get(indent..).unwrap_or("").trim_end())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(yaml.contains(POCKETBASE_ADMIN), "{yaml}");
+    yaml.replace("http://127.0.0.1:8090", &pb.url) + "\n"
+}
+
+/// A pipeline reads a real PocketBase: the first run creates the rows, a change made in
+/// PocketBase afterwards arrives with the next run, and nothing else is written again.
+fn records_of_a_real_pocketbase_arrive_incrementally(db: TestDb) {
+    let dx = open_demo(&db);
+    let pb = PocketBase::start();
+    pb.create_collection("countries", &["code", "code3", "name"]);
+    let mut ids = Vec::new();
+    for (code, code3, name) in [
+        ("P1", "PB1", "First"),
+        ("P2", "PB2", " Second "),
+        ("P3", "PB3", "Third"),
+        ("P4", "PB4", "Fourth"),
+        ("P5", "PB5", "Fifth"),
+    ] {
+        let record = pb.create(
+            "countries",
+            json!({"code": code, "code3": code3, "name": name}),
+        );
+        ids.push(record["id"].as_str().unwrap().to_string());
+        // PocketBase's times have milliseconds: distinct ones keep the order plain.
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let key = dynex(&db, &["variable", "new-key"])
+        .ok()
+        .stdout
+        .trim()
+        .to_string();
+    let with_key = |args: &[&str], input: Option<&str>| {
+        crate::dynex_env(&db, args, &[("DYNEX_SECRET_KEY", &key)], input)
+    };
+    with_key(
+        &["variable", "set", "PB_PASSWORD", "--secret"],
+        Some(POCKETBASE_PASSWORD),
+    )
+    .ok();
+    let listed = dynex(&db, &["variable", "list"]).ok().stdout;
+    assert!(!listed.contains(POCKETBASE_PASSWORD), "{listed}");
+    assert!(listed.contains("(secret, not shown)"), "{listed}");
+
+    dynex_with_stdin(&db, &["pipeline", "add", "-"], &pocketbase_definition(&pb)).ok();
+    let first = with_key(&["pipeline", "run", "pb-countries", "--json"], None)
+        .ok()
+        .json();
+    assert_eq!(first["state"], "succeeded", "{first}");
+    assert_eq!(
+        (&first["read"], &first["inserted"], &first["pages"]),
+        (&json!(5), &json!(5), &json!(3)),
+        "{first}"
+    );
+    let second_name = dx
+        .read_collection(
+            "countries",
+            &[("filter[countries.iso2_code]".into(), "P2".into())],
+            None,
+        )
+        .unwrap();
+    assert_eq!(second_name.rows[0]["name"], "Second", "trimmed");
+
+    // A change in PocketBase: only the records from the stored cursor on are read again; the
+    // one at the cursor is unchanged, the changed one is updated.
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    pb.update("countries", &ids[1], json!({"name": "Second, renamed"}));
+    let second = with_key(&["pipeline", "run", "pb-countries", "--json"], None)
+        .ok()
+        .json();
+    assert_eq!(
+        (
+            &second["read"],
+            &second["updated"],
+            &second["unchanged"],
+            &second["inserted"]
+        ),
+        (&json!(2), &json!(1), &json!(1), &json!(0)),
+        "{second}"
+    );
+    let renamed = dx
+        .read_collection(
+            "countries",
+            &[("filter[countries.iso2_code]".into(), "P2".into())],
+            None,
+        )
+        .unwrap();
+    assert_eq!(renamed.rows[0]["name"], "Second, renamed");
+
+    // The history lists both runs; nothing recorded holds the password.
+    let runs = dynex(&db, &["pipeline", "runs", "pb-countries", "--json"]).ok();
+    assert_eq!(runs.json().as_array().unwrap().len(), 2);
+    assert!(!runs.stdout.contains(POCKETBASE_PASSWORD));
+    // Without the key, the secret cannot be read and the run does not start.
+    let refused = dynex(&db, &["pipeline", "run", "pb-countries"]).failed(2);
+    assert!(
+        refused.stderr.contains("DYNEX_SECRET_KEY"),
+        "{}",
+        refused.stderr
+    );
+    assert!(!refused.stderr.contains(POCKETBASE_PASSWORD));
+}
