@@ -10,6 +10,7 @@ pub mod map;
 pub mod problem;
 pub mod run;
 pub mod source;
+pub mod target;
 pub mod variables;
 
 pub use problem::{Problem, Problems};

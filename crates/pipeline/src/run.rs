@@ -30,6 +30,7 @@ use crate::definition::{Definition, SourceSpec, TargetSpec, WriteMode};
 use crate::map::{MapError, Mapped, Mapping};
 use crate::problem::{Checker, Problem, Problems};
 use crate::source::{Page, Source, SourceError, Start};
+use crate::target::Target;
 
 /// How a run goes.
 #[derive(Debug, Clone, Default)]
@@ -103,6 +104,8 @@ enum Stop {
     Source(#[from] SourceError),
     #[error(transparent)]
     Core(#[from] CoreError),
+    #[error("the target failed: {0}")]
+    Target(#[from] crate::target::TargetError),
 }
 
 /// Receives a run's progress.
@@ -150,6 +153,39 @@ pub fn run_with(
     options: &RunOptions,
     observer: &mut dyn RunObserver,
     open: impl FnOnce(&Start) -> Result<Box<dyn Source>, SourceError>,
+) -> Result<RunSummary, RunError> {
+    execute(dynex, definition, options, observer, open, None)
+}
+
+/// Runs a pipeline whose rows go to `target` and whose records come from `open`.
+///
+/// This is how a program that embeds dynex delivers to a system of its own. The definition's
+/// `target` is not used; its mapping may not look rows up, as only an entity target resolves
+/// lookups.
+pub fn run_into(
+    dynex: &Dynex,
+    definition: &Definition,
+    options: &RunOptions,
+    observer: &mut dyn RunObserver,
+    open: impl FnOnce(&Start) -> Result<Box<dyn Source>, SourceError>,
+    target: &mut dyn Target,
+) -> Result<RunSummary, RunError> {
+    if !definition.map.lookups.is_empty() {
+        return Err(RunError::Invalid(Problems(vec![Problem::new(
+            "map.lookups",
+            "lookups are resolved by an entity target only",
+        )])));
+    }
+    execute(dynex, definition, options, observer, open, Some(target))
+}
+
+fn execute(
+    dynex: &Dynex,
+    definition: &Definition,
+    options: &RunOptions,
+    observer: &mut dyn RunObserver,
+    open: impl FnOnce(&Start) -> Result<Box<dyn Source>, SourceError>,
+    other: Option<&mut dyn Target>,
 ) -> Result<RunSummary, RunError> {
     let started = Instant::now();
     let mut checker = Checker::default();
@@ -234,7 +270,13 @@ pub fn run_with(
             dry_run: options.dry_run,
             redactor: &options.redactor,
         };
-        let written = dynex.write_rows(&spec, &mut feed, &mut watcher);
+        let written = match other {
+            None => dynex
+                .write_rows(&spec, &mut feed, &mut watcher)
+                .map(|_| ())
+                .map_err(Stop::from),
+            Some(target) => deliver(target, &mut feed, &mut watcher, options.dry_run),
+        };
         let failure = state.borrow_mut().source_failure.take();
         if let Some(e) = failure {
             return Err(Stop::Source(e));
@@ -287,6 +329,34 @@ pub fn run_with(
         Ok(()) => Ok(summary),
         Err(_) => Err(RunError::Failed(Box::new(summary))),
     }
+}
+
+/// Hands the feed's pages to `target` (nothing in a dry run), keeping what it refuses.
+fn deliver(
+    target: &mut dyn Target,
+    feed: &mut Feed<'_>,
+    watcher: &mut Watcher<'_>,
+    dry_run: bool,
+) -> Result<(), Stop> {
+    let (mut inserted, mut updated, mut unchanged) = (0, 0, 0);
+    for batch in feed {
+        // A failed source is reported by the caller, from the feed's state.
+        let rows = batch?;
+        if !dry_run && !rows.is_empty() {
+            let done = target.deliver(rows)?;
+            inserted += done.inserted;
+            updated += done.updated;
+            unchanged += done.unchanged;
+            for r in &done.refused {
+                watcher.refused(r.number, &r.code, r.field.as_deref(), &r.message);
+            }
+        }
+        watcher.committed(inserted, updated, unchanged);
+    }
+    if !dry_run {
+        target.finish()?;
+    }
+    Ok(())
 }
 
 /// The counts of a run as its record keeps them.
@@ -445,32 +515,33 @@ struct Watcher<'a> {
     redactor: &'a crate::variables::Redactor,
 }
 
-impl ImportObserver for Watcher<'_> {
-    fn reject(&mut self, reject: &Reject) -> Result<(), CoreError> {
+impl Watcher<'_> {
+    /// Keeps the record of row `number` as a dead letter of the `write` stage.
+    fn refused(&mut self, number: u64, code: &str, field: Option<&str>, message: &str) {
         let mut state = self.state.borrow_mut();
         let record = state
             .records
             .iter()
-            .find(|(n, _)| *n == reject.line)
+            .find(|(n, _)| *n == number)
             .map(|(_, r)| r.clone())
             .unwrap_or(Value::Null);
         state.summary.dead_letters += 1;
         state.dead.push(NewDeadLetter {
             stage: "write",
-            code: reject.code.clone(),
-            field: reject.field.clone(),
-            message: reject.message.clone(),
+            code: code.to_string(),
+            field: field.map(str::to_string),
+            message: message.to_string(),
             record,
         });
-        Ok(())
     }
 
-    fn progress(&mut self, summary: &ImportSummary, _bytes_read: u64) {
+    /// A batch is committed; the run's totals are now these.
+    fn committed(&mut self, inserted: u64, updated: u64, unchanged: u64) {
         let mut state = self.state.borrow_mut();
         let state = &mut *state;
-        state.summary.inserted = summary.inserted;
-        state.summary.updated = summary.updated;
-        state.summary.unchanged = summary.unchanged;
+        state.summary.inserted = inserted;
+        state.summary.updated = updated;
+        state.summary.unchanged = unchanged;
         if let Some((c, token)) = state.batch_cursor.take()
             && (token || state.pending_cursor.as_ref().is_none_or(|p| later(&c, p)))
         {
@@ -506,5 +577,21 @@ impl ImportObserver for Watcher<'_> {
             }
         }
         self.observer.page(&state.summary);
+    }
+}
+
+impl ImportObserver for Watcher<'_> {
+    fn reject(&mut self, reject: &Reject) -> Result<(), CoreError> {
+        self.refused(
+            reject.line,
+            &reject.code,
+            reject.field.as_deref(),
+            &reject.message,
+        );
+        Ok(())
+    }
+
+    fn progress(&mut self, summary: &ImportSummary, _bytes_read: u64) {
+        self.committed(summary.inserted, summary.updated, summary.unchanged);
     }
 }

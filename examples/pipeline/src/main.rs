@@ -5,15 +5,47 @@
 //! `connector`, and runs it twice into the demo catalog's `countries`: the first run creates
 //! and updates rows, the second finds every row unchanged and writes nothing. A record the
 //! entity refuses (a code too long) becomes a dead letter while its neighbours are written.
+//! A third run delivers the same records to a target of the program's own ([`Target`]).
 //! Run it with `cargo run -p dynex-example-pipeline`.
 
 use std::collections::VecDeque;
 
 use dynex_core::{Dynex, Options};
 use dynex_pipeline::definition::{Definition, SourceSpec};
-use dynex_pipeline::run::{RunError, RunOptions, run_with};
+use dynex_pipeline::run::{RunError, RunOptions, run_into, run_with};
 use dynex_pipeline::source::{Page, Source, SourceError};
+use dynex_pipeline::target::{Delivered, RecordRow, Refusal, Target, TargetError};
 use serde_json::json;
+
+/// A target of the program's own: a ledger that keeps rows with a three-letter code and
+/// refuses the others, as a remote system would.
+#[derive(Default)]
+struct Ledger {
+    rows: Vec<RecordRow>,
+}
+
+impl Target for Ledger {
+    fn deliver(&mut self, rows: Vec<RecordRow>) -> Result<Delivered, TargetError> {
+        let mut done = Delivered::default();
+        for row in rows {
+            if row.fields["iso3_code"]
+                .as_str()
+                .is_some_and(|c| c.len() == 3)
+            {
+                done.inserted += 1;
+                self.rows.push(row);
+            } else {
+                done.refused.push(Refusal {
+                    number: row.number,
+                    code: "422".into(),
+                    field: Some("iso3_code".into()),
+                    message: "the ledger takes three-letter codes".into(),
+                });
+            }
+        }
+        Ok(done)
+    }
+}
 
 /// The warehouse system: pages of records, as its own API would give them.
 struct Warehouse {
@@ -125,6 +157,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         dead[0].message,
         dead[0].record
     );
+
+    // The same records into a target of the program's own.
+    let mut ledger = Ledger::default();
+    let into = run_into(
+        &dynex,
+        &definition,
+        &RunOptions::default(),
+        &mut (),
+        |_start| Ok(Box::new(Warehouse::new(page_size)) as Box<dyn Source>),
+        &mut ledger,
+    )
+    .map_err(failed)?;
+    assert_eq!((into.inserted, into.dead_letters), (4, 1));
+    assert_eq!(ledger.rows.len(), 4);
+    println!("ledger: {} rows kept, 1 refused", ledger.rows.len());
     Ok(())
 }
 
