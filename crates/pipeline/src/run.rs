@@ -262,6 +262,8 @@ fn execute(
             vars: &options.vars,
             cursor_path: cursor_path.as_ref(),
             state: Rc::clone(&state),
+            handed_out: false,
+            dry_run: options.dry_run,
         };
         let mut watcher = Watcher {
             dynex,
@@ -401,12 +403,24 @@ struct Feed<'a> {
     vars: &'a Map<String, Value>,
     cursor_path: Option<&'a serde_json_path::JsonPath>,
     state: Rc<RefCell<State>>,
+    /// A page was handed out and not yet acknowledged to the source.
+    handed_out: bool,
+    dry_run: bool,
 }
 
 impl Iterator for Feed<'_> {
     type Item = Result<Vec<RecordRow>, CoreError>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        // Asked for the next page, the run has committed the one before (outside a dry run).
+        if std::mem::take(&mut self.handed_out)
+            && !self.dry_run
+            && let Err(e) = self.source.committed()
+        {
+            let message = e.to_string();
+            self.state.borrow_mut().source_failure = Some(e);
+            return Some(Err(CoreError::Invalid(message)));
+        }
         let page = match self.source.next_page() {
             Ok(Some(page)) => page,
             Ok(None) => return None,
@@ -416,6 +430,7 @@ impl Iterator for Feed<'_> {
                 return Some(Err(CoreError::Invalid(message)));
             }
         };
+        self.handed_out = true;
         Some(Ok(self.rows(page)))
     }
 }

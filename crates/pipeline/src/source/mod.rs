@@ -64,4 +64,11 @@ pub enum SourceError {
 pub trait Source: Send {
     /// Reads the next page; `Ok(None)` once the source has no more records.
     fn next_page(&mut self) -> Result<Option<Page>, SourceError>;
+
+    /// The records of the last page handed out are committed by the target: a source that
+    /// acknowledges what it delivered (a file moved to `done/`, a message acknowledged) does it
+    /// here. Not called in a dry run, nor after a page whose delivery failed.
+    fn committed(&mut self) -> Result<(), SourceError> {
+        Ok(())
+    }
 }
