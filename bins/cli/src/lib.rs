@@ -165,6 +165,25 @@ pub enum PipelineCommand {
         #[arg(long)]
         full: bool,
     },
+    /// Show what the mapping makes of the first records the next run would read, beside each record; writes nothing.
+    Test {
+        /// The pipeline's name.
+        name: String,
+        /// How many records to read (1 to 1000).
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        sample: u32,
+        /// Read from the source's beginning, not from the stored cursor.
+        #[arg(long)]
+        full: bool,
+    },
+    /// Replay a pipeline's dead letters through its current mapping and target; delivered ones are removed, refused ones stay.
+    Retry {
+        /// The pipeline's name.
+        name: String,
+        /// At most this many dead letters, oldest first (1 to 1000000).
+        #[arg(long, default_value_t = 10000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+        limit: u32,
+    },
     /// List a pipeline's runs, newest first: state, counts, cursor and error.
     Runs {
         /// The pipeline's name.

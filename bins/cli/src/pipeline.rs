@@ -7,6 +7,7 @@ use anyhow::Context;
 use dynex_core::{Dynex, StoredPipeline};
 use dynex_pipeline::definition::{Definition, SourceSpec, TargetSpec};
 use dynex_pipeline::run::{RunError, RunObserver, RunOptions, RunSummary};
+use dynex_pipeline::variables::Redactor;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
@@ -45,6 +46,10 @@ pub(crate) fn run(
             full,
         } => run_now(dynex, name, *dry_run, *full, json, out),
         PipelineCommand::Runs { name, limit } => runs(dynex, name, *limit, json, out),
+        PipelineCommand::Test { name, sample, full } => {
+            test(dynex, name, *sample, *full, json, out)
+        }
+        PipelineCommand::Retry { name, limit } => retry(dynex, name, *limit, json, out),
         PipelineCommand::DeadLetters { name, limit } => {
             dead_letters(dynex, name, *limit, json, out)
         }
@@ -242,6 +247,25 @@ impl RunObserver for Progress {
     }
 }
 
+/// A stored definition with its variables resolved for a run, and the redactor of its secrets.
+fn loaded(dynex: &Dynex, name: &str) -> anyhow::Result<(Definition, Redactor)> {
+    let stored = dynex.pipeline(name)?;
+    let key = crate::variable::secret_key()?;
+    dynex_pipeline::variables::load(dynex, &stored.definition, key.as_ref()).map_err(load_error)
+}
+
+/// A spinner on a terminal, unless the output is JSON.
+fn progress(json: bool) -> Progress {
+    Progress((!json && std::io::stderr().is_terminal()).then(|| {
+        let bar = ProgressBar::new_spinner();
+        if let Ok(style) = ProgressStyle::with_template("{spinner} {msg}") {
+            bar.set_style(style);
+        }
+        bar.set_message("reading the first page");
+        bar
+    }))
+}
+
 fn run_now(
     dynex: &Dynex,
     name: &str,
@@ -250,26 +274,48 @@ fn run_now(
     json: bool,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    let stored = dynex.pipeline(name)?;
-    let key = crate::variable::secret_key()?;
-    let (definition, redactor) =
-        dynex_pipeline::variables::load(dynex, &stored.definition, key.as_ref())
-            .map_err(load_error)?;
-    let mut progress = Progress((!json && std::io::stderr().is_terminal()).then(|| {
-        let bar = ProgressBar::new_spinner();
-        if let Ok(style) = ProgressStyle::with_template("{spinner} {msg}") {
-            bar.set_style(style);
-        }
-        bar.set_message("reading the first page");
-        bar
-    }));
+    let (definition, redactor) = loaded(dynex, name)?;
     let options = RunOptions {
         dry_run,
         full,
         redactor,
         ..RunOptions::default()
     };
+    let mut progress = progress(json);
     let result = dynex_pipeline::run::run(dynex, &definition, &options, &mut progress);
+    finish_run(result, progress, json, out)
+}
+
+fn retry(
+    dynex: &Dynex,
+    name: &str,
+    limit: u32,
+    json: bool,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let (definition, redactor) = loaded(dynex, name)?;
+    let options = RunOptions {
+        redactor,
+        ..RunOptions::default()
+    };
+    let mut progress = progress(json);
+    let result = dynex_pipeline::run::retry(
+        dynex,
+        &definition,
+        &options,
+        usize::try_from(limit).unwrap_or(usize::MAX),
+        &mut progress,
+    );
+    finish_run(result, progress, json, out)
+}
+
+/// Prints a run's summary; dead letters make the exit code 5, a failed run 1.
+fn finish_run(
+    result: Result<RunSummary, RunError>,
+    mut progress: Progress,
+    json: bool,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
     if let Some(bar) = progress.0.take() {
         bar.finish_and_clear();
     }
@@ -417,5 +463,74 @@ fn dead_letters(
         &["ID", "RUN", "STAGE", "CODE", "FIELD", "MESSAGE", "RECORD"],
         &rows,
     )?;
+    Ok(())
+}
+
+fn test(
+    dynex: &Dynex,
+    name: &str,
+    sample: u32,
+    full: bool,
+    json: bool,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let (definition, redactor) = loaded(dynex, name)?;
+    let options = RunOptions {
+        full,
+        redactor,
+        ..RunOptions::default()
+    };
+    let samples = match dynex_pipeline::run::sample(
+        dynex,
+        &definition,
+        &options,
+        usize::try_from(sample).unwrap_or(usize::MAX),
+    ) {
+        Ok(samples) => samples,
+        Err(RunError::Invalid(p)) => return Err(p.into()),
+        Err(RunError::Core(e)) => return Err(e.into()),
+        Err(e) => return Err(e.into()),
+    };
+    if json {
+        print_json(out, &serde_json::to_value(&samples)?)?;
+        return Ok(());
+    }
+    if samples.is_empty() {
+        writeln!(out, "the source gave no record")?;
+        return Ok(());
+    }
+    let pretty = |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap_or_default();
+    let indent = |text: String| {
+        text.lines()
+            .map(|l| format!("    {l}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    for (i, s) in samples.iter().enumerate() {
+        writeln!(out, "record {}:", i + 1)?;
+        writeln!(out, "{}", indent(pretty(&s.record)))?;
+        if let Some(rows) = &s.rows {
+            writeln!(
+                out,
+                "  → {} row{}:",
+                rows.len(),
+                if rows.len() == 1 { "" } else { "s" }
+            )?;
+            for row in rows {
+                writeln!(out, "{}", indent(pretty(row)))?;
+            }
+        }
+        if let Some(why) = &s.skipped {
+            writeln!(out, "  → skipped: {why}")?;
+        }
+        if let Some(error) = &s.error {
+            writeln!(
+                out,
+                "  → refused: field `{}`: {}",
+                error["field"].as_str().unwrap_or_default(),
+                error["message"].as_str().unwrap_or_default()
+            )?;
+        }
+    }
     Ok(())
 }

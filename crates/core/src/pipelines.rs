@@ -338,6 +338,18 @@ impl Dynex {
         Ok((id, cursor.as_deref().map(json_text)))
     }
 
+    /// The cursor the next run of `pipeline` starts from, if a run committed one.
+    pub fn pipeline_cursor(&self, pipeline: &str) -> Result<Option<serde_json::Value>, CoreError> {
+        use crate::schema::dynex_pipeline_state as state;
+        let mut conn = self.inner.db.conn()?;
+        let cursor: Option<String> = state::table
+            .filter(state::pipeline.eq(pipeline))
+            .select(state::cursor_value)
+            .first(&mut conn)
+            .optional()?;
+        Ok(cursor.as_deref().map(json_text))
+    }
+
     /// Records a run's progress after a batch was committed, in one transaction: its counts,
     /// the cursor its committed records reached (kept for the next run unless `cursor` is
     /// `None`), and the records it could not deliver.

@@ -43,6 +43,8 @@ pub struct RunOptions {
     pub vars: Map<String, Value>,
     /// Keeps the values of secret variables out of the run's records and errors.
     pub redactor: crate::variables::Redactor,
+    /// The run replays dead letters ([`retry`]): the cursor is neither read nor stored.
+    pub replay: bool,
 }
 
 /// What a run did.
@@ -127,22 +129,198 @@ pub fn run(
     observer: &mut dyn RunObserver,
 ) -> Result<RunSummary, RunError> {
     definition.check(&dynex.snapshot().catalog)?;
-    if let SourceSpec::Connector(c) = &definition.source {
-        return Err(RunError::Invalid(Problems(vec![Problem::new(
+    refuse_connector(definition)?;
+    run_with(dynex, definition, options, observer, |start| {
+        open_source(definition, start)
+    })
+}
+
+/// A connector's pipeline runs only in the program that brings the connector.
+fn refuse_connector(definition: &Definition) -> Result<(), RunError> {
+    match &definition.source {
+        SourceSpec::Connector(c) => Err(RunError::Invalid(Problems(vec![Problem::new(
             "source.connector",
             format!(
                 "the connector `{}` belongs to the program that embeds dynex: it runs this \
                  pipeline with `dynex_pipeline::run::run_with`",
                 c.name
             ),
-        )])));
+        )]))),
+        _ => Ok(()),
     }
-    run_with(dynex, definition, options, observer, |start| {
-        Ok(match &definition.source {
-            SourceSpec::Http(http) => Box::new(http.open(start)?) as Box<dyn Source>,
-            SourceSpec::Connector(_) => unreachable!("refused above"),
-        })
+}
+
+/// Opens the source a definition names (not a connector's).
+fn open_source(definition: &Definition, start: &Start) -> Result<Box<dyn Source>, SourceError> {
+    match &definition.source {
+        SourceSpec::Http(http) => Ok(Box::new(http.open(start)?)),
+        SourceSpec::Connector(c) => Err(SourceError::Other(format!(
+            "the connector `{}` is opened by the program that brings it",
+            c.name
+        ))),
+    }
+}
+
+/// How many dead letters a replay reads per page.
+const REPLAY_PAGE: usize = 500;
+
+/// Replays the dead letters of a pipeline through its current mapping and target: how a
+/// mapping fixed after records were refused delivers them.
+///
+/// Each page of dead letters is removed once its records are committed; a record refused again
+/// becomes a new dead letter. The cursor is neither read nor stored. At most `limit` dead
+/// letters are replayed, oldest first.
+pub fn retry(
+    dynex: &Dynex,
+    definition: &Definition,
+    options: &RunOptions,
+    limit: usize,
+    observer: &mut dyn RunObserver,
+) -> Result<RunSummary, RunError> {
+    definition.check(&dynex.snapshot().catalog)?;
+    let letters = dynex.dead_letters(&definition.name, i64::try_from(limit).unwrap_or(i64::MAX))?;
+    let options = RunOptions {
+        replay: true,
+        ..options.clone()
+    };
+    let replay = Replay {
+        dynex: dynex.clone(),
+        pipeline: definition.name.clone(),
+        pages: letters
+            .chunks(REPLAY_PAGE)
+            .map(|page| page.iter().map(|d| (d.id, d.record.clone())).collect())
+            .collect(),
+        last: Vec::new(),
+    };
+    run_with(dynex, definition, &options, observer, |_| {
+        Ok(Box::new(replay) as Box<dyn Source>)
     })
+}
+
+/// Dead letters as a source: their records, a page at a time; a committed page's letters are
+/// removed.
+struct Replay {
+    dynex: Dynex,
+    pipeline: String,
+    pages: std::collections::VecDeque<Vec<(i64, Record)>>,
+    /// The ids of the page handed out last.
+    last: Vec<i64>,
+}
+
+impl Source for Replay {
+    fn next_page(&mut self) -> Result<Option<Page>, SourceError> {
+        Ok(self.pages.pop_front().map(|page| {
+            let (ids, records): (Vec<i64>, Vec<Record>) = page.into_iter().unzip();
+            self.last = ids;
+            Page {
+                records,
+                token: None,
+            }
+        }))
+    }
+
+    fn committed(&mut self) -> Result<(), SourceError> {
+        let ids = std::mem::take(&mut self.last);
+        self.dynex
+            .remove_dead_letters(&self.pipeline, &ids)
+            .map(|_| ())
+            .map_err(|e| SourceError::Other(format!("cannot remove replayed dead letters: {e}")))
+    }
+}
+
+/// One source record beside what the mapping makes of it ([`sample`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Sample {
+    /// The record as the source delivered it.
+    pub record: Record,
+    /// The rows it gives, each with its lookups, when the mapping gives rows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rows: Option<Vec<Value>>,
+    /// Why it gives no row, when the mapping skips it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
+    /// Why the mapping refuses it: `{field, code, message}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<Value>,
+}
+
+/// Reads up to `limit` records where the next run would start and maps them, writing nothing
+/// and recording no run: the transformer tester of `dynex pipeline test`.
+pub fn sample(
+    dynex: &Dynex,
+    definition: &Definition,
+    options: &RunOptions,
+    limit: usize,
+) -> Result<Vec<Sample>, RunError> {
+    definition.check(&dynex.snapshot().catalog)?;
+    refuse_connector(definition)?;
+    let mut checker = Checker::default();
+    let mapping = definition.map.compile("map", &mut checker);
+    checker.finish()?;
+    let Some(mapping) = mapping else {
+        return Ok(Vec::new());
+    };
+    let cursor = if options.full {
+        None
+    } else {
+        dynex.pipeline_cursor(&definition.name)?
+    };
+    let failed = |e: SourceError| {
+        RunError::Failed(Box::new(RunSummary {
+            pipeline: definition.name.clone(),
+            state: "failed".into(),
+            error: Some(options.redactor.apply(&e.to_string())),
+            ..RunSummary::default()
+        }))
+    };
+    let mut source = open_source(definition, &Start { cursor }).map_err(failed)?;
+    let mut samples = Vec::new();
+    while samples.len() < limit {
+        let Some(page) = source.next_page().map_err(failed)? else {
+            break;
+        };
+        for record in page.records.into_iter().take(limit - samples.len()) {
+            let mut sample = Sample {
+                rows: None,
+                skipped: None,
+                error: None,
+                record: Value::Null,
+            };
+            match mapping.apply(&record, &options.vars) {
+                Ok(Mapped::Rows(rows)) => {
+                    sample.rows = Some(
+                        rows.into_iter()
+                            .map(|r| {
+                                let lookups: Vec<Value> = r
+                                    .lookups
+                                    .into_iter()
+                                    .map(|l| {
+                                        json!({"field": l.field, "entity": l.entity, "by": l.by, "value": l.value})
+                                    })
+                                    .collect();
+                                if lookups.is_empty() {
+                                    Value::Object(r.fields)
+                                } else {
+                                    json!({"fields": r.fields, "lookups": lookups})
+                                }
+                            })
+                            .collect(),
+                    );
+                }
+                Ok(Mapped::Skipped(why)) => sample.skipped = Some(why.to_string()),
+                Err(e) => {
+                    sample.error = Some(json!({
+                        "field": e.field,
+                        "code": e.code,
+                        "message": options.redactor.apply(&e.message),
+                    }));
+                }
+            }
+            sample.record = record;
+            samples.push(sample);
+        }
+    }
+    Ok(samples)
 }
 
 /// Runs a pipeline whose records come from `open` (given where to start): how a program that
@@ -193,6 +371,7 @@ fn execute(
     let cursor_path = definition
         .incremental
         .as_ref()
+        .filter(|_| !options.replay)
         .and_then(|i| crate::definition::cursor_path(&i.cursor, &mut checker));
     checker.finish()?;
     let Some(mapping) = mapping else {
@@ -205,8 +384,8 @@ fn execute(
     let name = definition.name.as_str();
     let (run_id, cursor_before) = dynex.start_pipeline_run(
         name,
-        &json!({ "dryRun": options.dry_run, "full": options.full }),
-        options.full,
+        &json!({ "dryRun": options.dry_run, "full": options.full, "replay": options.replay }),
+        options.full || options.replay,
     )?;
     let state = Rc::new(RefCell::new(State {
         summary: RunSummary {

@@ -179,6 +179,7 @@ backend_tests!(
     definitions_are_checked_saved_listed_exported_and_removed,
     a_definition_is_refused_with_every_problem,
     records_of_a_real_pocketbase_arrive_incrementally,
+    dead_letters_are_replayed_through_a_fixed_mapping,
 );
 
 /// The first pipeline of docs/pipelines.md, as printed there, pointed at `pb`: it logs in as
@@ -305,4 +306,132 @@ fn records_of_a_real_pocketbase_arrive_incrementally(db: TestDb) {
         refused.stderr
     );
     assert!(!refused.stderr.contains(POCKETBASE_PASSWORD));
+}
+
+/// `pipeline test` shows what the mapping makes of records without writing; a record the
+/// entity refuses is a dead letter; after the mapping is fixed, `pipeline retry` delivers it
+/// and removes the dead letter.
+fn dead_letters_are_replayed_through_a_fixed_mapping(db: TestDb) {
+    let dx = open_demo(&db);
+    let pb = PocketBase::start();
+    pb.create_collection("countries", &["code", "code3", "name"]);
+    for (code, code3, name) in [
+        ("R1", "RR1", "One"),
+        ("R2", "RR2", "Two"),
+        ("R3", "LONGER", "Three"),
+    ] {
+        pb.create(
+            "countries",
+            json!({"code": code, "code3": code3, "name": name}),
+        );
+    }
+    dynex_with_stdin(&db, &["variable", "set", "PB_TOKEN"], &pb.token).ok();
+    let definition = |iso3: &str| {
+        format!(
+            "\
+name: pb-retry
+source:
+  http:
+    url: {url}/api/collections/countries/records
+    query: {{ sort: code }}
+    records: $.items[*]
+    auth:
+      bearer: {{ token: '${{PB_TOKEN}}' }}
+map:
+  fields:
+    iso2_code: $.code
+    iso3_code: {iso3}
+    name: $.name
+target:
+  entity: {{ entity: countries, key: iso2_code }}
+",
+            url = pb.url
+        )
+    };
+    let rows = |code: &str| {
+        dx.read_collection(
+            "countries",
+            &[("filter[countries.iso2_code]".into(), code.into())],
+            None,
+        )
+        .unwrap()
+        .rows
+    };
+    dynex_with_stdin(&db, &["pipeline", "add", "-"], &definition("$.code3")).ok();
+
+    let samples = dynex(
+        &db,
+        &["pipeline", "test", "pb-retry", "--sample", "2", "--json"],
+    )
+    .ok()
+    .json();
+    assert_eq!(samples.as_array().unwrap().len(), 2, "{samples}");
+    assert_eq!(samples[0]["record"]["code"], "R1");
+    assert_eq!(
+        samples[0]["rows"],
+        json!([{"iso2_code": "R1", "iso3_code": "RR1", "name": "One"}])
+    );
+    let text = dynex(&db, &["pipeline", "test", "pb-retry", "--sample", "1"])
+        .ok()
+        .stdout;
+    assert!(text.starts_with("record 1:\n"), "{text}");
+    assert!(text.contains("  → 1 row:"), "{text}");
+
+    // A dry run checks everything and keeps nothing.
+    let dry = dynex(&db, &["pipeline", "run", "pb-retry", "--dry-run", "--json"])
+        .failed(5)
+        .json();
+    assert_eq!(
+        (&dry["inserted"], &dry["deadLetters"]),
+        (&json!(2), &json!(1)),
+        "{dry}"
+    );
+    assert!(rows("R1").is_empty(), "a dry run writes nothing");
+    let none = dynex(&db, &["pipeline", "dead-letters", "pb-retry", "--json"])
+        .ok()
+        .json();
+    assert_eq!(none, json!([]), "a dry run keeps no dead letter");
+
+    let first = dynex(&db, &["pipeline", "run", "pb-retry", "--json"])
+        .failed(5)
+        .json();
+    assert_eq!(
+        (&first["inserted"], &first["deadLetters"]),
+        (&json!(2), &json!(1)),
+        "{first}"
+    );
+    let letters = dynex(&db, &["pipeline", "dead-letters", "pb-retry", "--json"])
+        .ok()
+        .json();
+    assert_eq!(letters.as_array().unwrap().len(), 1, "{letters}");
+    assert_eq!(letters[0]["stage"], "write");
+    assert_eq!(letters[0]["code"], "1306");
+    assert_eq!(letters[0]["field"], "iso3_code");
+    assert_eq!(letters[0]["record"]["code"], "R3");
+    assert!(rows("R3").is_empty());
+
+    // The mapping fixed: the dead letter is delivered by a retry and removed.
+    let fixed = definition("{ template: \"{{ record.code3[:3] }}\" }");
+    dynex_with_stdin(&db, &["pipeline", "add", "-"], &fixed).ok();
+    let retried = dynex(&db, &["pipeline", "retry", "pb-retry", "--json"])
+        .ok()
+        .json();
+    assert_eq!(
+        (
+            &retried["read"],
+            &retried["inserted"],
+            &retried["deadLetters"]
+        ),
+        (&json!(1), &json!(1), &json!(0)),
+        "{retried}"
+    );
+    assert_eq!(rows("R3")[0]["iso3_code"], "LON");
+    let none = dynex(&db, &["pipeline", "dead-letters", "pb-retry", "--json"])
+        .ok()
+        .json();
+    assert_eq!(none, json!([]));
+    let runs = dynex(&db, &["pipeline", "runs", "pb-retry", "--json"])
+        .ok()
+        .json();
+    assert_eq!(runs[0]["options"]["replay"], true, "{runs}");
 }

@@ -549,6 +549,13 @@ impl Compiler<'_> {
     /// Adds a template to the environment under the name `name`; records what it uses.
     /// Returns whether it uses `item`.
     fn template(&mut self, name: &str, source: String, shown: &str) -> Option<bool> {
+        // minijinja does not report a variable it meets only inside a slice
+        // (`record.code3[:3]`): a variable named in the text but not reported is converted
+        // whole rather than left undefined.
+        let named: Vec<&'static str> = ["record", "item", "vars"]
+            .into_iter()
+            .filter(|v| source.contains(v))
+            .collect();
         if let Err(e) = self.env.add_template_owned(name.to_string(), source) {
             self.problem(name.to_string(), format!("`{shown}` does not parse: {e}"));
             return None;
@@ -560,6 +567,19 @@ impl Compiler<'_> {
         self.record_need.add_uses("record", &used);
         self.item_need.add_uses("item", &used);
         self.vars_need.add_uses("vars", &used);
+        let reported = |var: &str| {
+            used.iter()
+                .any(|u| u == var || u.starts_with(&format!("{var}.")))
+        };
+        for var in named {
+            if !reported(var) {
+                match var {
+                    "record" => self.record_need = Need::All,
+                    "item" => self.item_need = Need::All,
+                    _ => self.vars_need = Need::All,
+                }
+            }
+        }
         let uses_item = used.iter().any(|u| u == "item" || u.starts_with("item."));
         if uses_item && !self.has_split {
             self.problem(

@@ -844,3 +844,18 @@ map:
     assert_eq!(rows[1].fields["name"], json!("Hemd"));
     assert_eq!(rows[0].lookups[0].value, json!("clothing"));
 }
+
+/// minijinja does not report a variable met only inside a slice; it is converted whole.
+#[test]
+fn a_slice_of_a_record_value_sees_the_value() {
+    for t in ["{{ record.code3[:3] }}", "{{ record.code3[0:3] }}"] {
+        let m = compile(&format!(
+            "fields:\n  a: {{ template: \"{t}\" }}\n  b: $.code\n"
+        ));
+        assert_eq!(
+            one(&m, serde_json::json!({"code": "X", "code3": "LONGER"})),
+            serde_json::json!({"a": "LON", "b": "X"}),
+            "{t}"
+        );
+    }
+}
