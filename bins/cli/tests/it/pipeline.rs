@@ -180,6 +180,7 @@ backend_tests!(
     a_definition_is_refused_with_every_problem,
     records_of_a_real_pocketbase_arrive_incrementally,
     dead_letters_are_replayed_through_a_fixed_mapping,
+    a_run_killed_halfway_loses_and_duplicates_nothing,
 );
 
 /// The first pipeline of docs/pipelines.md, as printed there, pointed at `pb`: it logs in as
@@ -434,4 +435,150 @@ target:
         .ok()
         .json();
     assert_eq!(runs[0]["options"]["replay"], true, "{runs}");
+}
+
+/// Serves `pages` JSON pages of countries (`/p1.json` …, each naming the next) on a local
+/// port; a request for page `hold` waits until `release` is set. Returns the base URL.
+fn page_server(
+    pages: usize,
+    per_page: usize,
+    hold: usize,
+    release: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    use std::sync::atomic::Ordering;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let release = release.clone();
+            std::thread::spawn(move || {
+                let mut line = String::new();
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                if reader.read_line(&mut line).is_err() {
+                    return;
+                }
+                // The rest of the head.
+                let mut header = String::new();
+                while reader.read_line(&mut header).is_ok_and(|n| n > 2) {
+                    header.clear();
+                }
+                let page: usize = line
+                    .split_whitespace()
+                    .nth(1)
+                    .and_then(|p| p.strip_prefix("/p"))
+                    .and_then(|p| p.strip_suffix(".json"))
+                    .and_then(|p| p.parse().ok())
+                    .unwrap_or(1);
+                if page == hold {
+                    while !release.load(Ordering::SeqCst) {
+                        std::thread::sleep(std::time::Duration::from_millis(20));
+                    }
+                }
+                let items: Vec<serde_json::Value> = (0..per_page)
+                    .map(|i| {
+                        let n = (page - 1) * per_page + i;
+                        let code = format!("K{}", (b'A' + u8::try_from(n).unwrap()) as char);
+                        json!({"code": code, "code3": format!("{code}X"), "name": format!("Killed {n}")})
+                    })
+                    .collect();
+                let mut body = json!({ "items": items });
+                if page < pages {
+                    body["next"] = json!(format!("p{}.json", page + 1));
+                }
+                let body = body.to_string();
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            });
+        }
+    });
+    url
+}
+
+/// A run killed with SIGKILL halfway: the pages it committed stay, and the next run delivers
+/// the rest, finds the committed ones unchanged, and duplicates nothing.
+fn a_run_killed_halfway_loses_and_duplicates_nothing(db: TestDb) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let dx = open_demo(&db);
+    let release = std::sync::Arc::new(AtomicBool::new(false));
+    let (pages, per_page) = (5, 4);
+    let url = page_server(pages, per_page, 3, release.clone());
+    let definition = format!(
+        "\
+name: killed
+source:
+  http:
+    url: {url}/p1.json
+    records: $.items[*]
+    paginate:
+      next_link: {{ path: $.next }}
+map:
+  fields:
+    iso2_code: $.code
+    iso3_code: $.code3
+    name: $.name
+target:
+  entity: {{ entity: countries, key: iso2_code }}
+"
+    );
+    dynex_with_stdin(&db, &["pipeline", "add", "-"], &definition).ok();
+    let count = || {
+        dx.read_collection(
+            "countries",
+            &[(
+                "filter[countries.name]".into(),
+                r#"{"like":"Killed %"}"#.into(),
+            )],
+            None,
+        )
+        .unwrap()
+        .rows
+        .len()
+    };
+    let mut child = crate::command(&["pipeline", "run", "killed"])
+        .arg("--database-url")
+        .arg(&db.url)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Pages 1 and 2 are committed; the run waits for page 3.
+    let started = std::time::Instant::now();
+    while count() < 2 * per_page {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "no page committed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    release.store(true, Ordering::SeqCst);
+    assert_eq!(count(), 2 * per_page, "the killed run committed two pages");
+
+    let second = dynex(&db, &["pipeline", "run", "killed", "--json"])
+        .ok()
+        .json();
+    assert_eq!(
+        (&second["read"], &second["unchanged"], &second["inserted"]),
+        (
+            &json!(pages * per_page),
+            &json!(2 * per_page),
+            &json!((pages - 2) * per_page)
+        ),
+        "{second}"
+    );
+    assert_eq!(count(), pages * per_page, "every record once");
+    let runs = dynex(&db, &["pipeline", "runs", "killed", "--json"])
+        .ok()
+        .json();
+    assert_eq!(
+        runs[1]["state"], "running",
+        "the killed run never ended: {runs}"
+    );
+    assert_eq!(runs[0]["state"], "succeeded");
 }
