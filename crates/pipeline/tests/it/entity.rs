@@ -10,29 +10,35 @@ use serde_json::json;
 
 backend_tests!(an_entity_source_pages_through_rows_and_continues_from_its_cursor);
 
-fn definition(file: &Path) -> Definition {
-    Definition::parse(&format!(
-        "
-name: abstracts-out
-source:
-  entity:
-    entity: product-abstracts
-    filter: {{ product-abstracts.fk_tax_set: 1 }}
-    page_size: 4
-    incremental: {{ field: updated_at }}
-incremental:
-  cursor: $.updated_at
-  ordered: true
-map:
-  fields:
-    sku: $.sku
-    updated_at: $.updated_at
-target:
-  csv: {{ file: '{}' }}
-",
-        file.display()
+/// The YAML block of docs/pipelines.md after `<!-- pipelines:NAME -->`.
+fn docs_example(name: &str) -> String {
+    let docs = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/pipelines.md"
     ))
-    .unwrap()
+    .expect("docs/pipelines.md");
+    let (_, after) = docs
+        .split_once(&format!("<!-- pipelines:{name} -->"))
+        .expect("the marked example");
+    after
+        .split_once("```yaml\n")
+        .and_then(|(_, rest)| rest.split_once("```"))
+        .map(|(block, _)| block.to_string())
+        .expect("a yaml block")
+}
+
+/// The `entity` source example of docs/pipelines.md, in pages of 4, into `file`.
+fn definition(file: &Path) -> Definition {
+    let yaml = docs_example("entity");
+    let yaml = yaml.replace("page_size: 500", "page_size: 4").replace(
+        "/var/lib/dynex/outbox/{pipeline}-{timestamp}.csv",
+        &file.display().to_string(),
+    );
+    assert!(
+        yaml.contains(&file.display().to_string()) && yaml.contains("page_size: 4"),
+        "{yaml}"
+    );
+    Definition::parse(&yaml).unwrap()
 }
 
 /// The first run reads every row the filter keeps, in pages of `page_size` ordered by the
