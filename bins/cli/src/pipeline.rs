@@ -134,6 +134,11 @@ fn summary(stored: &StoredPipeline) -> (String, String) {
 fn source_text(d: &Definition) -> String {
     match &d.source {
         SourceSpec::Http(http) => format!("http {}", http.url),
+        SourceSpec::Csv(csv) => format!(
+            "csv {}",
+            Path::new(&csv.folder).join(&csv.pattern).display()
+        ),
+        SourceSpec::Entity(e) => format!("entity {}", e.entity),
         SourceSpec::Connector(c) => format!("connector {}", c.name),
     }
 }
@@ -147,6 +152,7 @@ fn target_text(d: &Definition) -> String {
                 .unwrap_or_default();
             format!("entity {} ({mode})", t.entity)
         }
+        TargetSpec::Csv(t) => format!("csv {}", t.file),
     }
 }
 

@@ -38,10 +38,11 @@ pub(crate) fn needs_quotes(bytes: &[u8]) -> bool {
         .any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r'))
 }
 
-/// Appends one CSV line of `cells` and its `\n` to `out`: fields that hold a delimiter, a
-/// quote or a line break are quoted with their quotes doubled, and a line of one empty cell
-/// is `""` so that it is not read as a blank line.
-pub(crate) fn encode_line<'c>(out: &mut Vec<u8>, cells: impl IntoIterator<Item = &'c [u8]>) {
+/// Appends one CSV line of `cells`, comma-separated, and its `\n` to `out`.
+///
+/// Fields that hold a comma, a quote or a line break are quoted with their quotes doubled, and
+/// a line of one empty cell is `""` so that it is not read as a blank line.
+pub fn encode_line<'c>(out: &mut Vec<u8>, cells: impl IntoIterator<Item = &'c [u8]>) {
     let start = out.len();
     for (i, cell) in cells.into_iter().enumerate() {
         if i > 0 {

@@ -13,6 +13,7 @@ use dynex_schema::{Entity, Field, FieldType, Value as Typed};
 use serde_json::{Map, Value};
 
 mod encode;
+pub use encode::encode_line;
 mod mapping;
 pub use mapping::{CellError, Lookup, Mapping, MappingError, MappingPlan, UnknownField, Unmapped};
 
@@ -45,6 +46,9 @@ pub struct Malformed {
     pub cells: Vec<String>,
     /// Why it is not a row.
     pub reason: String,
+    /// The line where a quote opened that the file never closes, when that is why: the rest
+    /// of the file was read as one cell, so the file as a whole is broken, not this line alone.
+    pub open_quote: Option<u64>,
 }
 
 /// Streams the records of a CSV file after its header, in constant memory.
@@ -69,6 +73,8 @@ struct Lines {
     quoting: Quoting,
     /// The offset of the quote that opened the latest quoted cell.
     opened_at: u64,
+    /// The byte between cells (`,` by default).
+    delimiter: u8,
 }
 
 /// Where a byte falls with respect to quoting, by the `csv` parser's own rules (RFC 4180 with
@@ -150,18 +156,21 @@ impl Lines {
                             Quoting::Quoted
                         }
                         (Quoting::QuoteInQuoted, b'"') => Quoting::Quoted,
-                        (_, b',' | b'\r' | b'\n') => Quoting::CellStart,
+                        (_, b'\r' | b'\n') => Quoting::CellStart,
+                        (_, b) if b == self.delimiter => Quoting::CellStart,
                         _ => Quoting::Unquoted,
                     };
                     i += 1;
                 }
-                Quoting::Unquoted => match memchr::memchr3(b',', b'\r', b'\n', &bytes[i..]) {
-                    Some(j) => {
-                        i += j + 1;
-                        self.quoting = Quoting::CellStart;
+                Quoting::Unquoted => {
+                    match memchr::memchr3(self.delimiter, b'\r', b'\n', &bytes[i..]) {
+                        Some(j) => {
+                            i += j + 1;
+                            self.quoting = Quoting::CellStart;
+                        }
+                        None => i = bytes.len(),
                     }
-                    None => i = bytes.len(),
-                },
+                }
                 Quoting::Quoted => match memchr::memchr(b'"', &bytes[i..]) {
                     Some(j) => {
                         i += j + 1;
@@ -192,9 +201,19 @@ impl Lines {
 impl<R: Read> RecordReader<R> {
     /// Reads the header line (a UTF-8 byte-order mark is dropped).
     pub fn new(input: R) -> Result<Self, CsvError> {
-        let lines = Arc::new(Mutex::new(Lines::default()));
+        Self::with_delimiter(input, b',')
+    }
+
+    /// Reads the header line of a file whose cells are separated by `delimiter` (`;`, a tab)
+    /// instead of a comma; quoting is the same.
+    pub fn with_delimiter(input: R, delimiter: u8) -> Result<Self, CsvError> {
+        let lines = Arc::new(Mutex::new(Lines {
+            delimiter,
+            ..Lines::default()
+        }));
         let mut inner = csv::ReaderBuilder::new()
             .has_headers(false)
+            .delimiter(delimiter)
             .flexible(true)
             .from_reader(LineCounter {
                 inner: input,
@@ -293,6 +312,7 @@ impl<R: Read> RecordReader<R> {
                     "the quote opened on line {opened} is never closed (the file ends inside \
                      the quoted cell)"
                 ),
+                open_quote: Some(opened),
             })));
         }
         // A blank line is no record at all.
@@ -316,6 +336,7 @@ impl<R: Read> RecordReader<R> {
                 line,
                 cells,
                 reason,
+                open_quote: None,
             }),
             None => Ok(Record { line, cells }),
         }))
@@ -678,6 +699,29 @@ mod tests {
             panic!("an open quote in the header is an error");
         };
         assert!(e.contains("line 1 of the header"), "{e}");
+    }
+
+    /// Another delimiter separates cells; a comma is then text, and quoting works as with
+    /// commas (an open quote is still found).
+    #[test]
+    fn another_delimiter_separates_cells() {
+        let text = b"a;b\n1,5;\"x;y\"\n2;3;4\n5;\"open\n";
+        let mut r = RecordReader::with_delimiter(&text[..], b';').unwrap();
+        assert_eq!(r.header(), ["a", "b"]);
+        let mut out = Vec::new();
+        while let Some(rec) = r.next_record().unwrap() {
+            out.push(rec);
+        }
+        assert_eq!(
+            out[0],
+            Ok(Record {
+                line: 2,
+                cells: vec!["1,5".into(), "x;y".into()]
+            })
+        );
+        assert!(out[1].clone().unwrap_err().reason.contains("3 cells"));
+        assert_eq!(out[1].clone().unwrap_err().open_quote, None);
+        assert_eq!(out[2].clone().unwrap_err().open_quote, Some(4));
     }
 
     #[test]

@@ -30,7 +30,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::map::MapSpec;
 use crate::problem::{Checker, Problem, Problems};
+use crate::source::csv::CsvFolderSpec;
+use crate::source::entity::EntitySourceSpec;
 use crate::source::http::HttpSpec;
+use crate::target::csv::CsvTargetSpec;
 
 /// A pipeline definition.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -84,6 +87,10 @@ pub(crate) fn cursor_path(text: &str, checker: &mut Checker) -> Option<serde_jso
 pub enum SourceSpec {
     /// Any JSON API over HTTP.
     Http(Box<HttpSpec>),
+    /// The CSV files of a folder, each moved to `done/` once read.
+    Csv(CsvFolderSpec),
+    /// The rows of an entity of this dynex.
+    Entity(EntitySourceSpec),
     /// A connector of a program that embeds dynex ([`crate::run::run_with`]): the program opens
     /// the source; `dynex pipeline run` cannot.
     Connector(ConnectorSpec),
@@ -106,6 +113,8 @@ pub struct ConnectorSpec {
 pub enum TargetSpec {
     /// An entity of this dynex, through the same write engine as the API and imports.
     Entity(EntityTarget),
+    /// A CSV file per run.
+    Csv(CsvTargetSpec),
 }
 
 /// An entity of this dynex as a target.
@@ -152,6 +161,13 @@ impl Definition {
         }
         match &self.source {
             SourceSpec::Http(http) => http.check("source.http", &mut checker),
+            SourceSpec::Csv(csv) => csv.check("source.csv", &mut checker),
+            SourceSpec::Entity(entity) => entity.check(
+                "source.entity",
+                catalog,
+                self.incremental.is_some(),
+                &mut checker,
+            ),
             SourceSpec::Connector(c) if c.name.trim().is_empty() => {
                 checker.add("source.connector.name", "a connector needs a name");
             }
@@ -163,6 +179,15 @@ impl Definition {
         }
         match &self.target {
             TargetSpec::Entity(target) => self.check_entity_target(target, catalog, &mut checker),
+            TargetSpec::Csv(csv) => {
+                csv.check("target.csv", &mut checker);
+                if !self.map.lookups.is_empty() {
+                    checker.add(
+                        "map.lookups",
+                        "lookups are resolved by an entity target only",
+                    );
+                }
+            }
         }
         checker.finish()
     }

@@ -131,7 +131,7 @@ pub fn run(
     definition.check(&dynex.snapshot().catalog)?;
     refuse_connector(definition)?;
     run_with(dynex, definition, options, observer, |start| {
-        open_source(definition, start)
+        open_source(dynex, definition, start)
     })
 }
 
@@ -151,9 +151,15 @@ fn refuse_connector(definition: &Definition) -> Result<(), RunError> {
 }
 
 /// Opens the source a definition names (not a connector's).
-fn open_source(definition: &Definition, start: &Start) -> Result<Box<dyn Source>, SourceError> {
+fn open_source(
+    dynex: &Dynex,
+    definition: &Definition,
+    start: &Start,
+) -> Result<Box<dyn Source>, SourceError> {
     match &definition.source {
         SourceSpec::Http(http) => Ok(Box::new(http.open(start)?)),
+        SourceSpec::Csv(csv) => Ok(Box::new(csv.open(start)?)),
+        SourceSpec::Entity(entity) => Ok(Box::new(entity.open(dynex, start)?)),
         SourceSpec::Connector(c) => Err(SourceError::Other(format!(
             "the connector `{}` is opened by the program that brings it",
             c.name
@@ -214,7 +220,7 @@ impl Source for Replay {
             self.last = ids;
             Page {
                 records,
-                token: None,
+                ..Page::default()
             }
         }))
     }
@@ -273,7 +279,7 @@ pub fn sample(
             ..RunSummary::default()
         }))
     };
-    let mut source = open_source(definition, &Start { cursor }).map_err(failed)?;
+    let mut source = open_source(dynex, definition, &Start { cursor }).map_err(failed)?;
     let mut samples = Vec::new();
     while samples.len() < limit {
         let Some(page) = source.next_page().map_err(failed)? else {
@@ -380,7 +386,7 @@ fn execute(
             "the mapping cannot be compiled",
         )])));
     };
-    let TargetSpec::Entity(target) = &definition.target;
+    let now = chrono::Utc::now();
     let name = definition.name.as_str();
     let (run_id, cursor_before) = dynex.start_pipeline_run(
         name,
@@ -409,32 +415,6 @@ fn execute(
             .into_iter()
             .map(str::to_string)
             .collect();
-        let lookups: Vec<RowLookup> = definition
-            .map
-            .lookups
-            .iter()
-            .map(|(field, l)| RowLookup {
-                field: field.to_string(),
-                entity: l.entity.clone(),
-                by: l.by.clone(),
-            })
-            .collect();
-        let import = ImportOptions {
-            mode: match target.mode {
-                WriteMode::Insert => ImportMode::Insert,
-                WriteMode::Upsert => ImportMode::Upsert,
-                WriteMode::Update => ImportMode::Update,
-            },
-            key: target.key.clone(),
-            dry_run: options.dry_run,
-            ..ImportOptions::default()
-        };
-        let spec = RowsSpec {
-            alias: &target.entity,
-            fields: &fields,
-            lookups: &lookups,
-            options: &import,
-        };
         let mut feed = Feed {
             source,
             mapping: &mapping,
@@ -451,12 +431,44 @@ fn execute(
             dry_run: options.dry_run,
             redactor: &options.redactor,
         };
-        let written = match other {
-            None => dynex
-                .write_rows(&spec, &mut feed, &mut watcher)
-                .map(|_| ())
-                .map_err(Stop::from),
-            Some(target) => deliver(target, &mut feed, &mut watcher, options.dry_run),
+        let written = match (other, &definition.target) {
+            (Some(target), _) => deliver(target, &mut feed, &mut watcher, options.dry_run),
+            (None, TargetSpec::Csv(csv)) => {
+                let mut target = csv.open(name, fields, now);
+                deliver(&mut target, &mut feed, &mut watcher, options.dry_run)
+            }
+            (None, TargetSpec::Entity(target)) => {
+                let lookups: Vec<RowLookup> = definition
+                    .map
+                    .lookups
+                    .iter()
+                    .map(|(field, l)| RowLookup {
+                        field: field.to_string(),
+                        entity: l.entity.clone(),
+                        by: l.by.clone(),
+                    })
+                    .collect();
+                let import = ImportOptions {
+                    mode: match target.mode {
+                        WriteMode::Insert => ImportMode::Insert,
+                        WriteMode::Upsert => ImportMode::Upsert,
+                        WriteMode::Update => ImportMode::Update,
+                    },
+                    key: target.key.clone(),
+                    dry_run: options.dry_run,
+                    ..ImportOptions::default()
+                };
+                let spec = RowsSpec {
+                    alias: &target.entity,
+                    fields: &fields,
+                    lookups: &lookups,
+                    options: &import,
+                };
+                dynex
+                    .write_rows(&spec, &mut feed, &mut watcher)
+                    .map(|_| ())
+                    .map_err(Stop::from)
+            }
         };
         let failure = state.borrow_mut().source_failure.take();
         if let Some(e) = failure {
@@ -626,6 +638,17 @@ impl Feed<'_> {
             None => page.token.map(Value::String),
             Some(_) => None,
         };
+        for rejected in page.rejected {
+            state.summary.read += 1;
+            state.summary.dead_letters += 1;
+            state.dead.push(NewDeadLetter {
+                stage: "read",
+                code: rejected.code,
+                field: None,
+                message: rejected.message,
+                record: rejected.record,
+            });
+        }
         for record in page.records {
             state.summary.read += 1;
             if let Some(value) = self.cursor_path.and_then(|p| cursor_value(p, &record))

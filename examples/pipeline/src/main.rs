@@ -71,7 +71,7 @@ impl Source for Warehouse {
     fn next_page(&mut self) -> Result<Option<Page>, SourceError> {
         Ok(self.pages.pop_front().map(|records| Page {
             records,
-            token: None,
+            ..Page::default()
         }))
     }
 }

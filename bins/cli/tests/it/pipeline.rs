@@ -181,6 +181,7 @@ backend_tests!(
     records_of_a_real_pocketbase_arrive_incrementally,
     dead_letters_are_replayed_through_a_fixed_mapping,
     a_run_killed_halfway_loses_and_duplicates_nothing,
+    a_folder_of_csv_files_arrives_through_pipeline_run,
 );
 
 /// The first pipeline of docs/pipelines.md, as printed there, pointed at `pb`: it logs in as
@@ -581,4 +582,106 @@ target:
         "the killed run never ended: {runs}"
     );
     assert_eq!(runs[0]["state"], "succeeded");
+}
+
+/// The `csv` source example of docs/pipelines.md, end to end: the files of the folder become
+/// rows and move to `done/`; a second run finds nothing; a malformed line is a dead letter and
+/// the exit code says so.
+fn a_folder_of_csv_files_arrives_through_pipeline_run(db: TestDb) {
+    let dx = open_demo(&db);
+    let inbox = tempfile::tempdir().unwrap();
+    let folder = inbox.path();
+    let docs = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/pipelines.md"
+    ))
+    .expect("docs/pipelines.md");
+    let yaml = docs
+        .split_once("<!-- pipelines:csv -->")
+        .and_then(|(_, after)| after.split_once("```yaml\n"))
+        .and_then(|(_, rest)| rest.split_once("```"))
+        .map(|(block, _)| block)
+        .expect("the marked example");
+    let yaml = yaml.replace("/var/lib/dynex/inbox/countries", folder.to_str().unwrap());
+    std::fs::write(
+        folder.join("countries-1.csv"),
+        "code,code3,name\nc1,CC1, First \nc2,CC2,Second\n",
+    )
+    .unwrap();
+    std::fs::write(
+        folder.join("countries-2.csv"),
+        "name,code,code3\nThird,c3,CC3\n",
+    )
+    .unwrap();
+    std::fs::write(
+        folder.join("other.csv"),
+        "code,code3,name\nX9,XX9,Not matched\n",
+    )
+    .unwrap();
+    dynex_with_stdin(&db, &["pipeline", "add", "-"], &yaml).ok();
+    let listed = dynex(&db, &["pipeline", "list", "--json"]).ok().json();
+    assert_eq!(
+        listed[0]["source"],
+        format!("csv {}", folder.join("countries-*.csv").display())
+    );
+
+    let first = dynex(&db, &["pipeline", "run", "country-files"])
+        .ok()
+        .stdout;
+    assert!(first.contains("succeeded"), "{first}");
+    assert!(first.contains("  records read:  3\n"), "{first}");
+    assert!(first.contains("  inserted:      3\n"), "{first}");
+    let name = |code: &str| {
+        dx.read_collection(
+            "countries",
+            &[("filter[countries.iso2_code]".into(), code.into())],
+            None,
+        )
+        .unwrap()
+        .rows
+        .first()
+        .map(|r| r["name"].clone())
+    };
+    assert_eq!(name("C1"), Some(json!("First")));
+    assert_eq!(name("C3"), Some(json!("Third")));
+    assert_eq!(name("X9"), None);
+    let mut done: Vec<String> = std::fs::read_dir(folder.join("done"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    done.sort();
+    assert_eq!(done, ["countries-1.csv", "countries-2.csv"]);
+    assert!(folder.join("other.csv").exists());
+
+    let again = dynex(&db, &["pipeline", "run", "country-files", "--json"])
+        .ok()
+        .json();
+    assert_eq!(
+        (&again["pages"], &again["read"]),
+        (&json!(0), &json!(0)),
+        "{again}"
+    );
+
+    std::fs::write(
+        folder.join("countries-3.csv"),
+        "code,code3,name\nc4,CC4,Fourth\nc5,CC5\n",
+    )
+    .unwrap();
+    let third = dynex(&db, &["pipeline", "run", "country-files", "--json"])
+        .failed(5)
+        .json();
+    assert_eq!(
+        (&third["inserted"], &third["deadLetters"]),
+        (&json!(1), &json!(1)),
+        "{third}"
+    );
+    let letters = dynex(
+        &db,
+        &["pipeline", "dead-letters", "country-files", "--json"],
+    )
+    .ok()
+    .json();
+    assert_eq!(letters[0]["stage"], "read", "{letters}");
+    assert_eq!(letters[0]["code"], "1301");
+    assert_eq!(letters[0]["record"]["line"], 3);
 }

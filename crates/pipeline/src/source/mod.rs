@@ -4,6 +4,8 @@
 //! for the next one, so memory holds one page whatever the volume. A program that embeds dynex
 //! implements [`Source`] for a system nobody else supports.
 
+pub mod csv;
+pub mod entity;
 pub mod http;
 
 use crate::Record;
@@ -26,6 +28,21 @@ pub struct Page {
     /// pipeline's cursor once the page's records are committed; `None` when the source has no
     /// such token and the cursor is a field of the records.
     pub token: Option<String>,
+    /// What the source read but could not make a record of (a malformed line of a file, a
+    /// file that is not CSV): each becomes a dead letter of the stage `read`, committed with
+    /// the page, while the page's good records go on.
+    pub rejected: Vec<Rejected>,
+}
+
+/// Something a source read but could not make a record of, kept as a dead letter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rejected {
+    /// What was read, as far as it goes (a line's cells, a file's name), for people to find it.
+    pub record: Record,
+    /// A short code for why (`1301` for a malformed line, as `dynex import` reports it).
+    pub code: String,
+    /// Why it is no record.
+    pub message: String,
 }
 
 /// Why a source could not deliver its next page. The run ends as failed with this cause;

@@ -607,7 +607,11 @@ impl Source for HttpSource {
         if records.is_empty() && self.next.is_none() && token.is_none() {
             return Ok(None);
         }
-        Ok(Some(Page { records, token }))
+        Ok(Some(Page {
+            records,
+            token,
+            ..Page::default()
+        }))
     }
 }
 
