@@ -30,7 +30,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::map::MapSpec;
 use crate::problem::{Checker, Problem, Problems};
+use crate::source::dx::DxSpec;
 use crate::source::http::HttpSpec;
+use crate::target::dx::DxTarget;
 
 /// A pipeline definition.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -84,6 +86,8 @@ pub(crate) fn cursor_path(text: &str, checker: &mut Checker) -> Option<serde_jso
 pub enum SourceSpec {
     /// Any JSON API over HTTP.
     Http(Box<HttpSpec>),
+    /// An entity of a Data Exchange API: another dynex, or Spryker's.
+    Dx(Box<DxSpec>),
     /// A connector of a program that embeds dynex ([`crate::run::run_with`]): the program opens
     /// the source; `dynex pipeline run` cannot.
     Connector(ConnectorSpec),
@@ -106,6 +110,8 @@ pub struct ConnectorSpec {
 pub enum TargetSpec {
     /// An entity of this dynex, through the same write engine as the API and imports.
     Entity(EntityTarget),
+    /// An entity of a Data Exchange API (another dynex, or Spryker's), in batched requests.
+    Dx(Box<DxTarget>),
 }
 
 /// An entity of this dynex as a target.
@@ -152,6 +158,7 @@ impl Definition {
         }
         match &self.source {
             SourceSpec::Http(http) => http.check("source.http", &mut checker),
+            SourceSpec::Dx(dx) => dx.check("source.dx", self.incremental.as_ref(), &mut checker),
             SourceSpec::Connector(c) if c.name.trim().is_empty() => {
                 checker.add("source.connector.name", "a connector needs a name");
             }
@@ -163,6 +170,15 @@ impl Definition {
         }
         match &self.target {
             TargetSpec::Entity(target) => self.check_entity_target(target, catalog, &mut checker),
+            TargetSpec::Dx(target) => {
+                target.check("target.dx", &mut checker);
+                if !self.map.lookups.is_empty() {
+                    checker.add(
+                        "map.lookups",
+                        "lookups are resolved by an entity target only",
+                    );
+                }
+            }
         }
         checker.finish()
     }

@@ -154,6 +154,7 @@ fn refuse_connector(definition: &Definition) -> Result<(), RunError> {
 fn open_source(definition: &Definition, start: &Start) -> Result<Box<dyn Source>, SourceError> {
     match &definition.source {
         SourceSpec::Http(http) => Ok(Box::new(http.open(start)?)),
+        SourceSpec::Dx(dx) => Ok(Box::new(dx.open(start, definition.incremental.as_ref())?)),
         SourceSpec::Connector(c) => Err(SourceError::Other(format!(
             "the connector `{}` is opened by the program that brings it",
             c.name
@@ -324,7 +325,8 @@ pub fn sample(
 }
 
 /// Runs a pipeline whose records come from `open` (given where to start): how a program that
-/// embeds dynex brings its own connector. The definition's `source` is not used.
+/// embeds dynex brings its own connector. The definition's `source` is not used; its `target`
+/// is.
 pub fn run_with(
     dynex: &Dynex,
     definition: &Definition,
@@ -380,7 +382,14 @@ fn execute(
             "the mapping cannot be compiled",
         )])));
     };
-    let TargetSpec::Entity(target) = &definition.target;
+    if (other.is_some() || !matches!(definition.target, TargetSpec::Entity(_)))
+        && !definition.map.lookups.is_empty()
+    {
+        return Err(RunError::Invalid(Problems(vec![Problem::new(
+            "map.lookups",
+            "lookups are resolved by an entity target only",
+        )])));
+    }
     let name = definition.name.as_str();
     let (run_id, cursor_before) = dynex.start_pipeline_run(
         name,
@@ -403,38 +412,6 @@ fn execute(
         let source = open(&Start {
             cursor: cursor_before.clone(),
         })?;
-        let fields: Vec<String> = definition
-            .map
-            .target_fields()
-            .into_iter()
-            .map(str::to_string)
-            .collect();
-        let lookups: Vec<RowLookup> = definition
-            .map
-            .lookups
-            .iter()
-            .map(|(field, l)| RowLookup {
-                field: field.to_string(),
-                entity: l.entity.clone(),
-                by: l.by.clone(),
-            })
-            .collect();
-        let import = ImportOptions {
-            mode: match target.mode {
-                WriteMode::Insert => ImportMode::Insert,
-                WriteMode::Upsert => ImportMode::Upsert,
-                WriteMode::Update => ImportMode::Update,
-            },
-            key: target.key.clone(),
-            dry_run: options.dry_run,
-            ..ImportOptions::default()
-        };
-        let spec = RowsSpec {
-            alias: &target.entity,
-            fields: &fields,
-            lookups: &lookups,
-            options: &import,
-        };
         let mut feed = Feed {
             source,
             mapping: &mapping,
@@ -451,12 +428,50 @@ fn execute(
             dry_run: options.dry_run,
             redactor: &options.redactor,
         };
-        let written = match other {
-            None => dynex
-                .write_rows(&spec, &mut feed, &mut watcher)
-                .map(|_| ())
-                .map_err(Stop::from),
-            Some(target) => deliver(target, &mut feed, &mut watcher, options.dry_run),
+        let written = match (other, &definition.target) {
+            (Some(target), _) => deliver(target, &mut feed, &mut watcher, options.dry_run),
+            (None, TargetSpec::Dx(dx)) => {
+                let mut target = dx.open()?;
+                deliver(&mut target, &mut feed, &mut watcher, options.dry_run)
+            }
+            (None, TargetSpec::Entity(target)) => {
+                let fields: Vec<String> = definition
+                    .map
+                    .target_fields()
+                    .into_iter()
+                    .map(str::to_string)
+                    .collect();
+                let lookups: Vec<RowLookup> = definition
+                    .map
+                    .lookups
+                    .iter()
+                    .map(|(field, l)| RowLookup {
+                        field: field.to_string(),
+                        entity: l.entity.clone(),
+                        by: l.by.clone(),
+                    })
+                    .collect();
+                let import = ImportOptions {
+                    mode: match target.mode {
+                        WriteMode::Insert => ImportMode::Insert,
+                        WriteMode::Upsert => ImportMode::Upsert,
+                        WriteMode::Update => ImportMode::Update,
+                    },
+                    key: target.key.clone(),
+                    dry_run: options.dry_run,
+                    ..ImportOptions::default()
+                };
+                let spec = RowsSpec {
+                    alias: &target.entity,
+                    fields: &fields,
+                    lookups: &lookups,
+                    options: &import,
+                };
+                dynex
+                    .write_rows(&spec, &mut feed, &mut watcher)
+                    .map(|_| ())
+                    .map_err(Stop::from)
+            }
         };
         let failure = state.borrow_mut().source_failure.take();
         if let Some(e) = failure {

@@ -4,6 +4,7 @@
 //! for the next one, so memory holds one page whatever the volume. A program that embeds dynex
 //! implements [`Source`] for a system nobody else supports.
 
+pub mod dx;
 pub mod http;
 
 use crate::Record;

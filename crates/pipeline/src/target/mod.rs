@@ -5,6 +5,8 @@
 //! rows of one page at a time and says which it delivered and which the other side refused. A
 //! refused row becomes a dead letter; an error ends the run.
 
+pub mod dx;
+
 pub use dynex_core::RecordRow;
 
 /// What a target did with one page's rows.
