@@ -134,6 +134,12 @@ fn summary(stored: &StoredPipeline) -> (String, String) {
 fn source_text(d: &Definition) -> String {
     match &d.source {
         SourceSpec::Http(http) => format!("http {}", http.url),
+        SourceSpec::Dx(dx) => format!(
+            "dx {}/{}/{}",
+            dx.url.trim_end_matches('/'),
+            dx.prefix.trim_matches('/'),
+            dx.entity
+        ),
         SourceSpec::Connector(c) => format!("connector {}", c.name),
     }
 }
@@ -146,6 +152,18 @@ fn target_text(d: &Definition) -> String {
                 .and_then(|v| v.as_str().map(str::to_string))
                 .unwrap_or_default();
             format!("entity {} ({mode})", t.entity)
+        }
+        TargetSpec::Dx(t) => {
+            let mode = serde_json::to_value(t.mode)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            format!(
+                "dx {}/{}/{} ({mode})",
+                t.url.trim_end_matches('/'),
+                t.prefix.trim_matches('/'),
+                t.entity
+            )
         }
     }
 }
