@@ -139,6 +139,12 @@ fn source_text(d: &Definition) -> String {
             Path::new(&csv.folder).join(&csv.pattern).display()
         ),
         SourceSpec::Entity(e) => format!("entity {}", e.entity),
+        SourceSpec::Dx(dx) => format!(
+            "dx {}/{}/{}",
+            dx.url.trim_end_matches('/'),
+            dx.prefix.trim_matches('/'),
+            dx.entity
+        ),
         SourceSpec::Connector(c) => format!("connector {}", c.name),
     }
 }
@@ -153,6 +159,18 @@ fn target_text(d: &Definition) -> String {
             format!("entity {} ({mode})", t.entity)
         }
         TargetSpec::Csv(t) => format!("csv {}", t.file),
+        TargetSpec::Dx(t) => {
+            let mode = serde_json::to_value(t.mode)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            format!(
+                "dx {}/{}/{} ({mode})",
+                t.url.trim_end_matches('/'),
+                t.prefix.trim_matches('/'),
+                t.entity
+            )
+        }
     }
 }
 

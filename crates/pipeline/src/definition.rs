@@ -31,9 +31,11 @@ use serde::{Deserialize, Serialize};
 use crate::map::MapSpec;
 use crate::problem::{Checker, Problem, Problems};
 use crate::source::csv::CsvFolderSpec;
+use crate::source::dx::DxSpec;
 use crate::source::entity::EntitySourceSpec;
 use crate::source::http::HttpSpec;
 use crate::target::csv::CsvTargetSpec;
+use crate::target::dx::DxTarget;
 
 /// A pipeline definition.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -91,6 +93,8 @@ pub enum SourceSpec {
     Csv(CsvFolderSpec),
     /// The rows of an entity of this dynex.
     Entity(EntitySourceSpec),
+    /// An entity of a Data Exchange API: another dynex, or Spryker's.
+    Dx(Box<DxSpec>),
     /// A connector of a program that embeds dynex ([`crate::run::run_with`]): the program opens
     /// the source; `dynex pipeline run` cannot.
     Connector(ConnectorSpec),
@@ -115,6 +119,8 @@ pub enum TargetSpec {
     Entity(EntityTarget),
     /// A CSV file per run.
     Csv(CsvTargetSpec),
+    /// An entity of a Data Exchange API (another dynex, or Spryker's), in batched requests.
+    Dx(Box<DxTarget>),
 }
 
 /// An entity of this dynex as a target.
@@ -168,6 +174,7 @@ impl Definition {
                 self.incremental.is_some(),
                 &mut checker,
             ),
+            SourceSpec::Dx(dx) => dx.check("source.dx", self.incremental.as_ref(), &mut checker),
             SourceSpec::Connector(c) if c.name.trim().is_empty() => {
                 checker.add("source.connector.name", "a connector needs a name");
             }
@@ -181,15 +188,24 @@ impl Definition {
             TargetSpec::Entity(target) => self.check_entity_target(target, catalog, &mut checker),
             TargetSpec::Csv(csv) => {
                 csv.check("target.csv", &mut checker);
-                if !self.map.lookups.is_empty() {
-                    checker.add(
-                        "map.lookups",
-                        "lookups are resolved by an entity target only",
-                    );
-                }
+                self.no_lookups(&mut checker);
+            }
+            TargetSpec::Dx(target) => {
+                target.check("target.dx", &mut checker);
+                self.no_lookups(&mut checker);
             }
         }
         checker.finish()
+    }
+
+    /// Only an entity target resolves lookups.
+    fn no_lookups(&self, checker: &mut Checker) {
+        if !self.map.lookups.is_empty() {
+            checker.add(
+                "map.lookups",
+                "lookups are resolved by an entity target only",
+            );
+        }
     }
 
     fn check_entity_target(&self, target: &EntityTarget, catalog: &Catalog, checker: &mut Checker) {

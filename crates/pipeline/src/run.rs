@@ -160,6 +160,7 @@ fn open_source(
         SourceSpec::Http(http) => Ok(Box::new(http.open(start)?)),
         SourceSpec::Csv(csv) => Ok(Box::new(csv.open(start)?)),
         SourceSpec::Entity(entity) => Ok(Box::new(entity.open(dynex, start)?)),
+        SourceSpec::Dx(dx) => Ok(Box::new(dx.open(start, definition.incremental.as_ref())?)),
         SourceSpec::Connector(c) => Err(SourceError::Other(format!(
             "the connector `{}` is opened by the program that brings it",
             c.name
@@ -330,7 +331,8 @@ pub fn sample(
 }
 
 /// Runs a pipeline whose records come from `open` (given where to start): how a program that
-/// embeds dynex brings its own connector. The definition's `source` is not used.
+/// embeds dynex brings its own connector. The definition's `source` is not used; its `target`
+/// is.
 pub fn run_with(
     dynex: &Dynex,
     definition: &Definition,
@@ -387,6 +389,14 @@ fn execute(
         )])));
     };
     let now = chrono::Utc::now();
+    if (other.is_some() || !matches!(definition.target, TargetSpec::Entity(_)))
+        && !definition.map.lookups.is_empty()
+    {
+        return Err(RunError::Invalid(Problems(vec![Problem::new(
+            "map.lookups",
+            "lookups are resolved by an entity target only",
+        )])));
+    }
     let name = definition.name.as_str();
     let (run_id, cursor_before) = dynex.start_pipeline_run(
         name,
@@ -435,6 +445,10 @@ fn execute(
             (Some(target), _) => deliver(target, &mut feed, &mut watcher, options.dry_run),
             (None, TargetSpec::Csv(csv)) => {
                 let mut target = csv.open(name, fields, now);
+                deliver(&mut target, &mut feed, &mut watcher, options.dry_run)
+            }
+            (None, TargetSpec::Dx(dx)) => {
+                let mut target = dx.open()?;
                 deliver(&mut target, &mut feed, &mut watcher, options.dry_run)
             }
             (None, TargetSpec::Entity(target)) => {

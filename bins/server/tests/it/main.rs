@@ -26,6 +26,7 @@ mod openapi;
 mod ops;
 mod ops_process;
 mod paging;
+mod pipelines;
 mod propagation;
 mod query;
 mod read;

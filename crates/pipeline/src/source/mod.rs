@@ -6,6 +6,7 @@
 
 pub mod csv;
 pub mod entity;
+pub mod dx;
 pub mod http;
 
 use crate::Record;

@@ -6,6 +6,7 @@
 //! refused row becomes a dead letter; an error ends the run.
 
 pub mod csv;
+pub mod dx;
 
 pub use dynex_core::RecordRow;
 

@@ -45,6 +45,7 @@ use url::Url;
 use crate::problem::Checker;
 use crate::source::{SourceError, Start};
 
+pub(crate) use source::Call;
 pub use source::HttpSource;
 
 /// A secret string of a definition (a password, token, key): itself in (de)serialization,
@@ -455,7 +456,8 @@ impl HttpSpec {
         }
     }
 
-    fn check_auth(&self, path: &str, checker: &mut Checker) {
+    /// Records the problems of the spec's `auth` under `path`.
+    pub(crate) fn check_auth(&self, path: &str, checker: &mut Checker) {
         match &self.auth {
             HttpAuth::None | HttpAuth::Bearer { .. } => {}
             HttpAuth::Basic { username, .. } => {
@@ -538,7 +540,8 @@ impl HttpSpec {
     }
 }
 
-fn check_url(url: &str, path: &str, checker: &mut Checker) {
+/// Records a problem when `url` is not an `http` or `https` URL with a host.
+pub(crate) fn check_url(url: &str, path: &str, checker: &mut Checker) {
     match Url::parse(url) {
         Ok(parsed) => {
             if !matches!(parsed.scheme(), "http" | "https") {

@@ -64,8 +64,19 @@ struct OAuthState {
 
 /// What a successful request brought.
 struct Answer {
+    status: u16,
     body: Value,
     link_next: Option<String>,
+}
+
+/// One request beyond a source's pages (a target's writes): its method, body and headers.
+pub(crate) struct Call<'a> {
+    /// The HTTP method.
+    pub method: &'a str,
+    /// The JSON body, if any.
+    pub body: Option<&'a Value>,
+    /// Headers besides the spec's.
+    pub headers: &'a [(&'a str, &'a str)],
 }
 
 /// Why one try of a request failed, and whether another may help.
@@ -199,16 +210,55 @@ impl HttpSource {
 
     /// Requests `url`, trying again as the spec allows.
     fn fetch(&mut self, url: &Url) -> Result<Answer, SourceError> {
+        let body = self.spec.body.clone();
+        let call = Call {
+            method: self.spec.method.as_str(),
+            body: match self.spec.method {
+                Method::Post => body.as_ref(),
+                Method::Get => None,
+            },
+            headers: &[],
+        };
+        self.request(url, &call, false)
+    }
+
+    /// Sends `call` to `url` with the source's auth, retries and redaction, and answers its
+    /// status and JSON body (`null` when the body is not JSON). With `client_errors`, a `4xx`
+    /// other than `429` (and a `401` a new login does not cure) is an answer, not an error:
+    /// how a target reads what the other side refused.
+    pub(crate) fn send(
+        &mut self,
+        url: &Url,
+        call: &Call<'_>,
+        client_errors: bool,
+    ) -> Result<(u16, Value), SourceError> {
+        self.request(url, call, client_errors)
+            .map(|answer| (answer.status, answer.body))
+    }
+
+    /// `text` without the secrets of the spec and the tokens learnt.
+    pub(crate) fn redact(&self, text: &str) -> String {
+        self.redactor.text(text)
+    }
+
+    /// `url` as errors may show it.
+    pub(crate) fn shown(&self, url: &Url) -> String {
+        self.redactor.url(url)
+    }
+
+    fn request(
+        &mut self,
+        url: &Url,
+        call: &Call<'_>,
+        client_errors: bool,
+    ) -> Result<Answer, SourceError> {
         let shown = self.redactor.url(url);
         let attempts = self.spec.retry.attempts.max(1);
         let mut attempt = 1;
         let mut relogged = false;
         loop {
-            log::debug!(
-                "http source: {} {shown} (try {attempt})",
-                self.spec.method.as_str()
-            );
-            let failure = match self.try_once(url) {
+            log::debug!("http: {} {shown} (try {attempt})", call.method);
+            let failure = match self.try_once(url, call, client_errors, !relogged) {
                 Ok(answer) => return Ok(answer),
                 Err(failure) => failure,
             };
@@ -270,7 +320,13 @@ impl HttpSource {
     }
 
     /// One try of a request.
-    fn try_once(&mut self, url: &Url) -> Result<Answer, Failure> {
+    fn try_once(
+        &mut self,
+        url: &Url,
+        call: &Call<'_>,
+        client_errors: bool,
+        may_relog: bool,
+    ) -> Result<Answer, Failure> {
         self.pace();
         let mut target = url.clone();
         let mut authorization = None;
@@ -299,9 +355,12 @@ impl HttpSource {
         // First, so a header of the spec can ask for a more specific type.
         let mut request = self
             .agent
-            .request_url(self.spec.method.as_str(), &target)
+            .request_url(call.method, &target)
             .set("Accept", "application/json");
         for (name, value) in &self.spec.headers {
+            request = request.set(name, value);
+        }
+        for (name, value) in call.headers {
             request = request.set(name, value);
         }
         if let HttpAuth::ApiKey {
@@ -318,17 +377,26 @@ impl HttpSource {
         if let (HttpAuth::Login(login), Some(token)) = (&self.spec.auth, &self.login_token) {
             request = request.set(&login.header, &format!("{}{token}", login.prefix));
         }
-        let result = match (self.spec.method, &self.spec.body) {
-            (Method::Post, Some(body)) => request.send_json(body),
-            _ => request.call(),
+        let result = match call.body {
+            Some(body) => request.send_json(body),
+            None => request.call(),
         };
         let response = match result {
             Ok(response) => response,
             Err(ureq::Error::Status(status, response)) => {
                 let wait = retry_wait(&response);
-                let quoted = quote_body(response.into_string().unwrap_or_default());
-                let message = format!("the server answered {status}{quoted}");
+                let text = response.into_string().unwrap_or_default();
                 let relogs = self.oauth.is_some() || matches!(self.spec.auth, HttpAuth::Login(_));
+                let relog = status == 401 && relogs && may_relog;
+                if client_errors && (400..500).contains(&status) && status != 429 && !relog {
+                    return Ok(Answer {
+                        status,
+                        body: serde_json::from_str(&text).unwrap_or(Value::Null),
+                        link_next: None,
+                    });
+                }
+                let quoted = quote_body(text);
+                let message = format!("the server answered {status}{quoted}");
                 return Err(if status == 401 && relogs {
                     Failure::Unauthorized { message }
                 } else if status == 429 || (500..600).contains(&status) {
@@ -380,7 +448,11 @@ impl HttpSource {
         }
         let body = serde_json::from_slice(&bytes)
             .map_err(|error| Failure::Fatal(self.malformed(url, &format!("not JSON: {error}"))))?;
-        Ok(Answer { body, link_next })
+        Ok(Answer {
+            status,
+            body,
+            link_next,
+        })
     }
 
     /// Waits until the rate limit allows the next request.
