@@ -241,7 +241,8 @@ pub struct DeadLetter {
     pub id: i64,
     /// The run that met it.
     pub run_id: i64,
-    /// `map` (the mapping could not convert it) or `write` (the target refused it).
+    /// `read` (the source could not read it), `map` (the mapping could not convert it) or
+    /// `write` (the target refused it).
     pub stage: String,
     /// The first error's code.
     pub code: String,
@@ -271,7 +272,7 @@ struct DeadLetterRow {
 /// A record to keep as a dead letter.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewDeadLetter {
-    /// `map` or `write`.
+    /// `read`, `map` or `write`.
     pub stage: &'static str,
     /// The first error's code.
     pub code: String,

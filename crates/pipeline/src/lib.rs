@@ -6,6 +6,7 @@
 //! connector.
 
 pub mod definition;
+pub mod incremental;
 pub mod map;
 pub mod problem;
 pub mod run;

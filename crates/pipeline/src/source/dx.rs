@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use url::Url;
 
-use crate::definition::Incremental;
+use crate::incremental::Incremental;
 use crate::problem::Checker;
 use crate::source::http::{HttpAuth, HttpSource, HttpSpec, Paginate, Retry, check_url};
 use crate::source::{SourceError, Start};

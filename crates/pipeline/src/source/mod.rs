@@ -5,8 +5,8 @@
 //! implements [`Source`] for a system nobody else supports.
 
 pub mod csv;
-pub mod entity;
 pub mod dx;
+pub mod entity;
 pub mod http;
 
 use crate::Record;
