@@ -115,11 +115,6 @@ impl DatabaseUrl {
     pub fn dialect(&self) -> Dialect {
         self.dialect
     }
-
-    /// What the backend's driver connects to: a file path or a server URL.
-    pub(crate) fn target(&self) -> &str {
-        &self.target
-    }
 }
 
 /// The URL with any password replaced, safe for messages and logs.
@@ -358,14 +353,14 @@ fn connect_plain(url: &DatabaseUrl) -> Result<AnyConnection, CoreError> {
     Ok(match url.dialect() {
         #[cfg(feature = "postgres")]
         Dialect::Postgres => AnyConnection::Postgres(
-            diesel::PgConnection::establish(url.target()).map_err(unavailable)?,
+            diesel::PgConnection::establish(&url.target).map_err(unavailable)?,
         ),
         #[cfg(feature = "mysql")]
         Dialect::Mysql => AnyConnection::Mysql(
-            diesel::MysqlConnection::establish(url.target()).map_err(unavailable)?,
+            diesel::MysqlConnection::establish(&url.target).map_err(unavailable)?,
         ),
         _ => AnyConnection::Sqlite(
-            diesel::SqliteConnection::establish(url.target()).map_err(unavailable)?,
+            diesel::SqliteConnection::establish(&url.target).map_err(unavailable)?,
         ),
     })
 }

@@ -750,11 +750,11 @@ impl Watcher<'_> {
     /// Keeps the record of row `number` as a dead letter of the `write` stage.
     fn refused(&mut self, number: u64, code: &str, field: Option<&str>, message: &str) {
         let mut state = self.state.borrow_mut();
+        // Rows are numbered in the order they were pushed.
         let record = state
             .records
-            .iter()
-            .find(|(n, _)| *n == number)
-            .map(|(_, r)| r.clone())
+            .binary_search_by_key(&number, |(n, _)| *n)
+            .map(|i| state.records[i].1.clone())
             .unwrap_or(Value::Null);
         state.summary.dead_letters += 1;
         state.dead.push(NewDeadLetter {

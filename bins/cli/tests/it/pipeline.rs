@@ -296,9 +296,22 @@ fn records_of_a_real_pocketbase_arrive_incrementally(db: TestDb) {
         .unwrap();
     assert_eq!(renamed.rows[0]["name"], "Second, renamed");
 
-    // The history lists both runs; nothing recorded holds the password.
+    // `--full` ignores the cursor: every record is read again and found unchanged.
+    let full = with_key(
+        &["pipeline", "run", "pb-countries", "--full", "--json"],
+        None,
+    )
+    .ok()
+    .json();
+    assert_eq!(
+        (&full["read"], &full["unchanged"], &full["cursorBefore"]),
+        (&json!(5), &json!(5), &Value::Null),
+        "{full}"
+    );
+
+    // The history lists every run; nothing recorded holds the password.
     let runs = dynex(&db, &["pipeline", "runs", "pb-countries", "--json"]).ok();
-    assert_eq!(runs.json().as_array().unwrap().len(), 2);
+    assert_eq!(runs.json().as_array().unwrap().len(), 3);
     assert!(!runs.stdout.contains(POCKETBASE_PASSWORD));
     // Without the key, the secret cannot be read and the run does not start.
     let refused = dynex(&db, &["pipeline", "run", "pb-countries"]).failed(2);

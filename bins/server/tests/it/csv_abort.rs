@@ -8,13 +8,13 @@
 //! session of the test's database is terminated.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::time::Duration;
 
 use dynex_core::Dynex;
 use dynex_test_support::{Backend, TestDb, async_backend_tests, run_sql};
 
-use crate::support::demo;
+use crate::support::{LiveServer, demo};
 
 async_backend_tests!(an_export_that_fails_midway_ends_without_the_last_chunk);
 
@@ -156,24 +156,8 @@ async fn an_export_that_fails_midway_ends_without_the_last_chunk(db: TestDb) {
             "UPDATE spy_tax_set SET name = CAST(x'ff41' AS TEXT) WHERE id_tax_set = 30000",
         );
     }
-    let listener = TcpListener::bind("127.0.0.1:0").expect("a port");
-    let port = listener.local_addr().expect("its address").port();
-    let served = dx.clone();
-    let (handle_to, handle) = std::sync::mpsc::channel();
-    let server = std::thread::spawn(move || {
-        actix_rt::System::new().block_on(async move {
-            let server = actix_web::HttpServer::new(move || {
-                dynex_server::create_app(served.clone(), dynex_server::AppConfig::default())
-            })
-            .workers(1)
-            .listen(listener)
-            .expect("listen")
-            .run();
-            let _ = handle_to.send(server.handle());
-            server.await
-        })
-    });
-    let handle = handle.recv().expect("the server's handle");
+    let server = LiveServer::start(&dx);
+    let port = server.port();
     let (url, backend) = (db.url.clone(), db.backend);
     let transfer = std::thread::spawn(move || {
         get_chunked(
@@ -185,11 +169,7 @@ async fn an_export_that_fails_midway_ends_without_the_last_chunk(db: TestDb) {
     })
     .join()
     .expect("the client");
-    handle.stop(false).await;
-    server
-        .join()
-        .expect("the server thread")
-        .expect("the server");
+    drop(server);
 
     assert!(
         transfer.status.starts_with("HTTP/1.1 200"),

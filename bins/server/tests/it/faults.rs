@@ -302,19 +302,8 @@ async fn statements_of_a_client_that_left_are_cancelled(db: TestDb) {
     };
     run_script(&mut holder, lock).expect("lock the table");
 
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
-    let port = listener.local_addr().expect("its address").port();
-    let served = s.dynex.clone();
-    let server = actix_web::HttpServer::new(move || {
-        dynex_server::create_app(served.clone(), dynex_server::AppConfig::default())
-    })
-    .on_connect(dynex_server::on_connect)
-    .workers(1)
-    .listen(listener)
-    .expect("listen")
-    .run();
-    let handle = server.handle();
-    let running = actix_rt::spawn(server);
+    let server = crate::support::LiveServer::start(&s.dynex);
+    let port = server.port();
 
     let key = s.key.clone();
     let client = std::thread::spawn(move || {
@@ -356,8 +345,7 @@ async fn statements_of_a_client_that_left_are_cancelled(db: TestDb) {
     for reply in s.load().await {
         assert!(reply.status.is_success(), "{reply:?}");
     }
-    handle.stop(false).await;
-    running.await.expect("the server task").expect("the server");
+    drop(server);
 }
 
 macro_rules! server_tests {

@@ -4,9 +4,6 @@
 //! an API key). Both servers run `dynex_server::create_app` on a real port; the pipeline runs
 //! in the test's thread, as `dynex pipeline run` would.
 
-use std::net::TcpListener;
-use std::thread::JoinHandle;
-
 use dynex_core::Dynex;
 use dynex_pipeline::definition::Definition;
 use dynex_pipeline::run::{RunError, RunOptions, RunSummary, run};
@@ -15,57 +12,12 @@ use dynex_test_support::{
 };
 use serde_json::{Value, json};
 
+use crate::support::LiveServer;
+
 backend_tests!(
     a_dx_source_reads_another_dynex_with_oauth2,
     a_dx_target_writes_to_another_dynex_with_an_api_key,
 );
-
-/// A dynex server on a random port of 127.0.0.1, stopped when dropped.
-struct Server {
-    port: u16,
-    handle: actix_web::dev::ServerHandle,
-    thread: Option<JoinHandle<std::io::Result<()>>>,
-}
-
-impl Server {
-    fn start(dynex: &Dynex) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("a port");
-        let port = listener.local_addr().expect("its address").port();
-        let served = dynex.clone();
-        let (handle_to, handle) = std::sync::mpsc::channel();
-        let thread = std::thread::spawn(move || {
-            actix_rt::System::new().block_on(async move {
-                let server = actix_web::HttpServer::new(move || {
-                    dynex_server::create_app(served.clone(), dynex_server::AppConfig::default())
-                })
-                .workers(1)
-                .listen(listener)
-                .expect("listen")
-                .run();
-                let _ = handle_to.send(server.handle());
-                server.await
-            })
-        });
-        Server {
-            port,
-            handle: handle.recv().expect("the server's handle"),
-            thread: Some(thread),
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        actix_rt::System::new().block_on(self.handle.stop(false));
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
 
 /// A second database on the backend of `db`.
 fn other_db(db: &TestDb) -> TestDb {
@@ -138,7 +90,7 @@ fn a_dx_source_reads_another_dynex_with_oauth2(db: TestDb) {
     let db_b = other_db(&db);
     let b = open_demo(&db_b);
     shorten_names(&b);
-    let server = Server::start(&a);
+    let server = LiveServer::start(&a);
     let url = server.url();
     let definition = Definition::parse(&format!(
         r#"
@@ -245,7 +197,7 @@ fn a_dx_target_writes_to_another_dynex_with_an_api_key(db: TestDb) {
         )
         .expect("a key")
         .key;
-    let (server_a, server_b) = (Server::start(&a), Server::start(&b));
+    let (server_a, server_b) = (LiveServer::start(&a), LiveServer::start(&b));
     let definition = |name: &str, key: &str| {
         Definition::parse(&format!(
             r#"

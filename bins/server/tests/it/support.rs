@@ -414,3 +414,62 @@ impl TestApp {
         self.send(req).await
     }
 }
+
+/// A dynex server on a random port of 127.0.0.1, served as `dynex-server` serves it
+/// (`on_connect` included), on a thread of its own; stopped when dropped.
+pub struct LiveServer {
+    port: u16,
+    handle: actix_web::dev::ServerHandle,
+    thread: Option<std::thread::JoinHandle<std::io::Result<()>>>,
+}
+
+impl LiveServer {
+    /// Starts one worker serving `dynex` with the default configuration.
+    pub fn start(dynex: &Dynex) -> LiveServer {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+        let port = listener.local_addr().expect("its address").port();
+        let served = dynex.clone();
+        let (handle_to, handle) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            actix_rt::System::new().block_on(async move {
+                let server = actix_web::HttpServer::new(move || {
+                    dynex_server::create_app(served.clone(), dynex_server::AppConfig::default())
+                })
+                .on_connect(dynex_server::on_connect)
+                .workers(1)
+                .listen(listener)
+                .expect("listen")
+                .run();
+                let _ = handle_to.send(server.handle());
+                server.await
+            })
+        });
+        LiveServer {
+            port,
+            handle: handle.recv().expect("the server's handle"),
+            thread: Some(thread),
+        }
+    }
+
+    /// Its port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Its base URL.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for LiveServer {
+    fn drop(&mut self) {
+        // From a thread of its own: the test may be inside a runtime already.
+        let handle = self.handle.clone();
+        let _ =
+            std::thread::spawn(move || actix_rt::System::new().block_on(handle.stop(false))).join();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

@@ -304,26 +304,7 @@ impl Dynex {
             &entity,
             mapping.as_ref().map_or(reader.header(), |m| m.header()),
         )?;
-        let key = match &options.key {
-            None => entity.identifier(),
-            Some(name) => entity
-                .field_index(name)
-                .map(|i| &entity.fields()[i])
-                .ok_or_else(|| {
-                    CoreError::Invalid(format!("the key `{name}` is not a field of `{alias}`"))
-                })?,
-        };
-        if options.mode != ImportMode::Insert
-            && !columns
-                .iter()
-                .any(|f| f.field_visible_name == key.field_visible_name)
-        {
-            return Err(CoreError::Invalid(format!(
-                "{} needs the column `{}` to match rows",
-                options.mode.as_str(),
-                key.field_visible_name
-            )));
-        }
+        let key = match_key(&entity, options, &columns, "column")?;
         let lookups = match &mapping {
             None => Vec::new(),
             Some(plan) => plan
@@ -447,6 +428,40 @@ fn rate(rows: u64, seconds: f64) -> f64 {
     } else {
         0.0
     }
+}
+
+/// The field rows are matched by (`options.key`, else the identifier); `upsert` and `update`
+/// need it among `columns` (each a `what`: a file's column, a row's field).
+fn match_key<'e>(
+    entity: &'e Entity,
+    options: &ImportOptions,
+    columns: &[&Field],
+    what: &str,
+) -> Result<&'e Field, CoreError> {
+    let key = match &options.key {
+        None => entity.identifier(),
+        Some(name) => entity
+            .field_index(name)
+            .map(|i| &entity.fields()[i])
+            .ok_or_else(|| {
+                CoreError::Invalid(format!(
+                    "the key `{name}` is not a field of `{}`",
+                    entity.alias()
+                ))
+            })?,
+    };
+    if options.mode != ImportMode::Insert
+        && !columns
+            .iter()
+            .any(|f| f.field_visible_name == key.field_visible_name)
+    {
+        return Err(CoreError::Invalid(format!(
+            "{} needs the {what} `{}` to match rows",
+            options.mode.as_str(),
+            key.field_visible_name
+        )));
+    }
+    Ok(key)
 }
 
 /// The field of each column of the header; unknown and repeated columns are refused.

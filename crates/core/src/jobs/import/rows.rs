@@ -9,7 +9,8 @@ use serde_json::{Map, Value as Json};
 
 use super::reader::{LookupColumn, Parser};
 use super::{
-    ImportMode, ImportObserver, ImportOptions, ImportSummary, Row, Run, header_fields, rate,
+    ImportMode, ImportObserver, ImportOptions, ImportSummary, Row, Run, header_fields, match_key,
+    rate,
 };
 use crate::Dynex;
 use crate::error::CoreError;
@@ -73,29 +74,7 @@ impl Dynex {
         let snapshot = self.snapshot();
         let entity = self.entity(&snapshot, spec.alias)?;
         let columns = header_fields(&entity, spec.fields)?;
-        let key = match &options.key {
-            None => entity.identifier(),
-            Some(name) => entity
-                .field_index(name)
-                .map(|i| &entity.fields()[i])
-                .ok_or_else(|| {
-                    CoreError::Invalid(format!(
-                        "the key `{name}` is not a field of `{}`",
-                        spec.alias
-                    ))
-                })?,
-        };
-        if options.mode != ImportMode::Insert
-            && !columns
-                .iter()
-                .any(|f| f.field_visible_name == key.field_visible_name)
-        {
-            return Err(CoreError::Invalid(format!(
-                "{} needs the field `{}` to match rows",
-                options.mode.as_str(),
-                key.field_visible_name
-            )));
-        }
+        let key = match_key(&entity, options, &columns, "field")?;
         let mut lookups = Vec::with_capacity(spec.lookups.len());
         for l in spec.lookups {
             let position = columns
