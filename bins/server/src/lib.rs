@@ -39,7 +39,7 @@ pub use dynex_wire::{Code, ErrorObject};
 pub use error::ApiError;
 pub use handlers::docs::openapi_document;
 pub use logging::{init as init_logging, json_line};
-pub use metrics::Metrics;
+pub use metrics::{Metrics, Minute};
 
 /// Methods of `/{alias}`, for `Allow` headers.
 const COLLECTION_METHODS: &str = "GET, POST, PATCH, PUT, DELETE";

@@ -191,7 +191,7 @@ impl Finish {
         let elapsed = self.started.elapsed();
         let method = method_label(&self.method);
         if let Some((metrics, route)) = self.metrics {
-            metrics.finished(route, method, self.status, elapsed);
+            metrics.finished(&route, method, self.status, elapsed);
         }
         if let Some(line) = self.log {
             let seconds = elapsed.as_secs_f64();
