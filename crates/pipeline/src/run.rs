@@ -1,7 +1,8 @@
 //! Running a pipeline: pages read from the source, records mapped, rows written to the target,
 //! and the run recorded with its counts, cursor and dead letters.
 //!
-//! A page is mapped and written before the next one is read, so memory holds one page. Each
+//! A page is mapped and written before the next one is handed out, so memory holds one page
+//! (and, for a source read ahead, the few pages read ahead of it). Each
 //! page's rows are written as one batch of `dynex import` (good rows committed together, every
 //! refused row reported alone); a record the mapping cannot convert or the target refuses
 //! becomes a dead letter with its source record, and its neighbours are written.
@@ -29,6 +30,7 @@ use crate::Record;
 use crate::definition::{Definition, SourceSpec, TargetSpec, WriteMode};
 use crate::map::{MapError, Mapped, Mapping};
 use crate::problem::{Checker, Problem, Problems};
+use crate::source::ahead::Ahead;
 use crate::source::{Page, Source, SourceError, Start};
 use crate::target::Target;
 
@@ -416,9 +418,15 @@ fn execute(
         ..State::default()
     }));
     let outcome = (|| -> Result<(), Stop> {
-        let source = open(&Start {
+        let mut source = open(&Start {
             cursor: cursor_before.clone(),
         })?;
+        if source.read_ahead() {
+            source = Box::new(
+                Ahead::start(source)
+                    .map_err(|e| SourceError::Other(format!("cannot start reading: {e}")))?,
+            );
+        }
         let fields: Vec<String> = definition
             .map
             .target_fields()

@@ -1,9 +1,11 @@
 //! Where records come from: the [`Source`] trait and the sources dynex brings.
 //!
 //! A source hands out records a page at a time; the run maps and writes each page before it asks
-//! for the next one, so memory holds one page whatever the volume. A program that embeds dynex
+//! for the next one (a source that may be read ahead is read a page ahead, on a thread of its
+//! own), so memory holds a few pages whatever the volume. A program that embeds dynex
 //! implements [`Source`] for a system nobody else supports.
 
+pub mod ahead;
 pub mod csv;
 pub mod dx;
 pub mod entity;
@@ -88,5 +90,13 @@ pub trait Source: Send {
     /// here. Not called in a dry run, nor after a page whose delivery failed.
     fn committed(&mut self) -> Result<(), SourceError> {
         Ok(())
+    }
+
+    /// Whether the run may read this source's next pages before the page handed out is
+    /// committed, on a thread of its own ([`ahead::Ahead`]): true for a source whose
+    /// [`Source::committed`] does nothing, so that reading overlaps writing. A source that
+    /// acknowledges each page keeps the default, `false`.
+    fn read_ahead(&self) -> bool {
+        false
     }
 }

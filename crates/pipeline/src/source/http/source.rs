@@ -685,6 +685,11 @@ impl Source for HttpSource {
             ..Page::default()
         }))
     }
+
+    /// An API's pages need no acknowledgement.
+    fn read_ahead(&self) -> bool {
+        true
+    }
 }
 
 impl OAuthState {
