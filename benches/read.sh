@@ -184,7 +184,7 @@ fi
 
 log "loading the demo catalog ($BACKEND) and creating an API key"
 start_server "$DB_URL" --demo
-API_KEY=$(sed -n 's/^API key (shown once): \(dnx_[A-Za-z0-9]*\)$/\1/p' "$TMP/dynex.out" | head -n1)
+API_KEY=$(sed -n 's/^API key .*(shown once.*): \(dnx_[A-Za-z0-9_-]*\)$/\1/p' "$TMP/dynex.out" | head -n1)
 ADMIN_PASSWORD=$(sed -n 's/^Admin user (password shown once): admin \/ \([A-Za-z0-9]*\)$/\1/p' "$TMP/dynex.out" | head -n1)
 [[ -n $API_KEY ]] || {
     cat "$TMP/dynex.out" "$TMP/dynex.log" >&2

@@ -562,7 +562,7 @@ run_backend() {
         >"$WORK/dynex.out" 2>"$WORK/dynex.log" &
     SERVER_PID=$!
     wait_ready "http://127.0.0.1:$PORT/health/ready" "$SERVER_PID" "$WORK/dynex.log"
-    API_KEY=$(sed -n 's/^API key (shown once): \(dnx_[A-Za-z0-9_-]*\)$/\1/p' "$WORK/dynex.out" | head -n1)
+    API_KEY=$(sed -n 's/^API key .*(shown once.*): \(dnx_[A-Za-z0-9_-]*\)$/\1/p' "$WORK/dynex.out" | head -n1)
     [[ -n $API_KEY ]] || {
         cat "$WORK/dynex.out" "$WORK/dynex.log" >&2
         die "$BACKEND: no API key in the output of dynex-server --demo"

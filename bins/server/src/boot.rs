@@ -55,8 +55,8 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let open_url = url.clone();
     let dynex = web::block(move || Dynex::open_with(&open_url, options)).await??;
     if args.demo {
-        let (key, password) = demo_credentials(dynex.clone()).await?;
-        print_demo_banner(&args, &url, &key, &password);
+        let demo = demo_credentials(dynex.clone()).await?;
+        print_demo_banner(&args, &url, &demo);
     }
     println!(
         "dynex-server listening on http://{} (database {})",
@@ -85,13 +85,45 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
 /// The admin user `--demo` creates.
 const DEMO_ADMIN: &str = "admin";
 
-/// Loads the demo catalog (if absent) and returns a new API key and the admin user's fresh
-/// password.
-async fn demo_credentials(dynex: Dynex) -> anyhow::Result<(String, String)> {
-    let credentials = web::block(move || {
-        dynex.load_demo()?;
-        let name = format!("demo-{}", chrono_like_now());
-        let key = dynex.create_api_key(&name, &[], None)?;
+/// The name of the API key `--demo` creates, replacing the one of an earlier start.
+const DEMO_KEY: &str = "demo";
+
+/// The table the demo leaves unexposed, for a first endpoint in the back office.
+const UNEXPOSED_TABLE: &str = "spy_product_label";
+
+/// What `--demo` did and the credentials it prints.
+struct Demo {
+    /// Whether the catalog was loaded now (not found from an earlier start).
+    loaded: bool,
+    /// A new API key.
+    key: String,
+    /// Whether an earlier start's demo keys were revoked for it.
+    replaced: bool,
+    /// The admin user's fresh password.
+    password: String,
+    /// Whether [`UNEXPOSED_TABLE`] is still unexposed.
+    table_unexposed: bool,
+}
+
+/// Loads the demo catalog (if absent), replaces the demo API key and sets a fresh password
+/// for the admin user.
+async fn demo_credentials(dynex: Dynex) -> anyhow::Result<Demo> {
+    let demo = web::block(move || {
+        let loaded = dynex.load_demo()?;
+        // One demo key, whatever the number of starts: the one printed before is deleted (as
+        // are the `demo-<time>` keys earlier versions created at each start).
+        let mut replaced = false;
+        for key in dynex.list_api_keys()? {
+            let earlier = key.name == DEMO_KEY
+                || key
+                    .name
+                    .strip_prefix("demo-")
+                    .is_some_and(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()));
+            if earlier {
+                replaced |= dynex.delete_api_key(&key.name)?;
+            }
+        }
+        let key = dynex.create_api_key(DEMO_KEY, &[], None)?;
         // A fresh admin password at every demo start, so the printed one always works.
         let password = dynex_auth::generate_secret("");
         match dynex.set_user_password(DEMO_ADMIN, &password) {
@@ -100,39 +132,67 @@ async fn demo_credentials(dynex: Dynex) -> anyhow::Result<(String, String)> {
             }
             other => other?,
         }
-        Ok::<_, dynex_core::CoreError>((key.key, password))
+        let table_unexposed = !dynex
+            .snapshot()
+            .catalog
+            .entities()
+            .iter()
+            .any(|e| e.config.table_name == UNEXPOSED_TABLE);
+        Ok::<_, dynex_core::CoreError>(Demo {
+            loaded,
+            key: key.key,
+            replaced,
+            password,
+            table_unexposed,
+        })
     })
     .await??;
-    Ok(credentials)
+    Ok(demo)
 }
 
-/// Prints the demo's credentials and commands to try them; a test runs these commands, so
-/// their text is part of the contract.
-fn print_demo_banner(args: &ServerArgs, url: &str, key: &str, password: &str) {
+/// Prints what the demo did, its credentials and commands to try them; a test runs these
+/// commands as printed, so their text is part of the contract.
+fn print_demo_banner(args: &ServerArgs, url: &str, demo: &Demo) {
     let base = format!(
         "http://{}/{}",
         args.bind,
         args.route_prefix.trim_matches('/')
     );
-    println!("dynex demo catalog loaded into {}", dynex_core::redact(url));
-    println!("API key (shown once): {key}");
+    let url = dynex_core::redact(url);
+    if demo.loaded {
+        println!("dynex demo catalog loaded into {url}");
+    } else {
+        println!("dynex demo catalog found in {url} (kept as it is, not loaded again)");
+    }
+    let replaced = if demo.replaced {
+        "; it replaces the demo key of an earlier start"
+    } else {
+        ""
+    };
+    println!("API key `{DEMO_KEY}` (shown once{replaced}): {}", demo.key);
+    // `-g`: the brackets of `page[limit]` are no range for curl.
     println!(
-        "Try:\n  curl -H 'X-Api-Key: {key}' '{base}/countries?include=countryTaxRates&page[limit]=2'"
+        "Try:\n  curl -g -H 'X-Api-Key: {}' '{base}/countries?include=countryTaxRates&page[limit]=2'",
+        demo.key
     );
-    println!("Admin user (password shown once): {DEMO_ADMIN} / {password}");
     println!(
-        "Token:\n  curl -d grant_type=password -d username={DEMO_ADMIN} -d password='{password}' http://{}/token",
-        args.bind
+        "Admin user (password shown once): {DEMO_ADMIN} / {}",
+        demo.password
     );
     println!(
-        "Back office: http://{}/ (log in as {DEMO_ADMIN}; the table spy_product_label is not \
+        "Token:\n  curl -d grant_type=password -d username={DEMO_ADMIN} -d password='{}' http://{}/token",
+        demo.password, args.bind
+    );
+    if demo.table_unexposed {
+        println!(
+            "Back office: http://{}/ (log in as {DEMO_ADMIN}; the table {UNEXPOSED_TABLE} is not \
              exposed yet: Endpoints, New endpoint from a table)",
-        args.bind
-    );
-}
-
-fn chrono_like_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+            args.bind
+        );
+    } else {
+        println!(
+            "Back office: http://{}/ (log in as {DEMO_ADMIN})",
+            args.bind
+        );
+    }
 }

@@ -19,6 +19,7 @@ mod docs;
 mod duplicates;
 mod errors;
 mod faults;
+mod first_minutes;
 mod nested;
 mod nul;
 mod oauth;

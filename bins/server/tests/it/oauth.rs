@@ -143,7 +143,7 @@ impl Server {
     }
 
     /// Stops the process and returns everything it wrote.
-    fn stop(&mut self) -> String {
+    pub(crate) fn stop(&mut self) -> String {
         let _ = self.child.kill();
         let _ = self.child.wait();
         self.output()

@@ -230,6 +230,16 @@ pub fn revoke(conn: &mut AnyConnection, name: &str) -> Result<bool, CoreError> {
     })
 }
 
+/// Deletes a key, active or revoked, so that its name is free again; true if it existed.
+pub fn delete(conn: &mut AnyConnection, name: &str) -> Result<bool, CoreError> {
+    conn.transaction::<_, CoreError, _>(|conn| {
+        let n = diesel::delete(dynex_api_key::table.filter(dynex_api_key::name.eq(name)))
+            .execute(conn)?;
+        bump_version(conn)?;
+        Ok(n > 0)
+    })
+}
+
 /// Loads the active keys by hash, for the in-memory snapshot.
 pub(crate) fn load_active(conn: &mut AnyConnection) -> Result<Vec<(String, KeyRecord)>, CoreError> {
     load(conn, true)?

@@ -59,6 +59,14 @@ impl Dynex {
         })
     }
 
+    /// Deletes an API key, active or revoked, freeing its name: how `dynex-server --demo`
+    /// replaces the demo key of an earlier start. True if it existed.
+    pub fn delete_api_key(&self, name: &str) -> Result<bool, CoreError> {
+        self.change(Audit::new("key.delete", name), |conn| {
+            keys::delete(conn, name)
+        })
+    }
+
     /// Checks a presented API key against the snapshot; no database round trip.
     pub fn authenticate_api_key(&self, key: &str) -> Result<Principal, KeyRefusal> {
         let snapshot = self.inner.snapshot.load();
