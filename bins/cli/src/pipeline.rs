@@ -7,6 +7,7 @@ use anyhow::Context;
 use dynex_core::{Dynex, StoredPipeline};
 use dynex_pipeline::definition::{Definition, SourceSpec, TargetSpec};
 use dynex_pipeline::run::{RunError, RunObserver, RunOptions, RunSummary};
+use dynex_pipeline::target::http::Per;
 use dynex_pipeline::variables::Redactor;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
@@ -170,6 +171,13 @@ fn target_text(d: &Definition) -> String {
                 t.prefix.trim_matches('/'),
                 t.entity
             )
+        }
+        TargetSpec::Http(t) => {
+            let per = match t.per {
+                Per::Record => "per record".to_owned(),
+                Per::Batch => format!("per {} rows", t.rows_per_request()),
+            };
+            format!("http {} {} ({per})", t.method.as_str(), t.url)
         }
     }
 }

@@ -38,6 +38,7 @@ use crate::source::entity::EntitySourceSpec;
 use crate::source::http::HttpSpec;
 use crate::target::csv::CsvTargetSpec;
 use crate::target::dx::DxTarget;
+use crate::target::http::HttpTarget;
 
 /// A pipeline definition.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -99,6 +100,8 @@ pub enum TargetSpec {
     Csv(CsvTargetSpec),
     /// An entity of a Data Exchange API (another dynex, or Spryker's), in batched requests.
     Dx(Box<DxTarget>),
+    /// Any JSON API: a templated request per row or per batch of rows.
+    Http(Box<HttpTarget>),
 }
 
 /// An entity of this dynex as a target.
@@ -170,6 +173,10 @@ impl Definition {
             }
             TargetSpec::Dx(target) => {
                 target.check("target.dx", &mut checker);
+                self.no_lookups(&mut checker);
+            }
+            TargetSpec::Http(target) => {
+                target.check("target.http", &self.map.target_fields(), &mut checker);
                 self.no_lookups(&mut checker);
             }
         }

@@ -459,6 +459,11 @@ fn execute(
                 let mut target = dx.open()?;
                 deliver(&mut target, &mut feed, &mut watcher, options.dry_run)
             }
+            (None, TargetSpec::Http(http)) => {
+                let names: Vec<&str> = fields.iter().map(String::as_str).collect();
+                let mut target = http.open(&names, &options.vars, &options.redactor)?;
+                deliver(&mut target, &mut feed, &mut watcher, options.dry_run)
+            }
             (None, TargetSpec::Entity(target)) => {
                 let lookups: Vec<RowLookup> = definition
                     .map

@@ -177,6 +177,11 @@ impl Redactor {
         Redactor { secrets }
     }
 
+    /// The secret values, for a client that must hide them before it shortens a message.
+    pub(crate) fn secrets(&self) -> impl Iterator<Item = &str> {
+        self.secrets.iter().map(String::as_str)
+    }
+
     /// `text` with every secret value replaced by `***`.
     pub fn apply(&self, text: &str) -> String {
         let mut out = text.to_string();

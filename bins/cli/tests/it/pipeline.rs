@@ -182,6 +182,7 @@ backend_tests!(
     dead_letters_are_replayed_through_a_fixed_mapping,
     a_run_killed_halfway_loses_and_duplicates_nothing,
     a_folder_of_csv_files_arrives_through_pipeline_run,
+    rows_reach_an_http_api_through_pipeline_run,
 );
 
 /// The first pipeline of docs/pipelines.md, as printed there, pointed at `pb`: it logs in as
@@ -697,4 +698,168 @@ fn a_folder_of_csv_files_arrives_through_pipeline_run(db: TestDb) {
     assert_eq!(letters[0]["stage"], "read", "{letters}");
     assert_eq!(letters[0]["code"], "1301");
     assert_eq!(letters[0]["record"]["line"], 3);
+}
+
+/// One request an [`api_server`] received: method, path, `Authorization` and JSON body.
+type Received = (String, String, String, Value);
+
+/// A JSON API on a local port that takes every `PUT` but refuses `/api/items/007` with `422`;
+/// returns its base URL and what it received. Connections are kept alive, as clients pool them.
+fn api_server() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Received>>>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = received.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let log = log.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let mut parts = line.split_whitespace();
+                    let method = parts.next().unwrap_or_default().to_string();
+                    let path = parts.next().unwrap_or_default().to_string();
+                    let (mut length, mut authorization) = (0, String::new());
+                    loop {
+                        let mut header = String::new();
+                        if reader.read_line(&mut header).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let Some((name, value)) = header.trim_end().split_once(':') else {
+                            break;
+                        };
+                        match name.to_ascii_lowercase().as_str() {
+                            "content-length" => length = value.trim().parse().unwrap_or(0),
+                            "authorization" => authorization = value.trim().to_string(),
+                            _ => {}
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    if reader.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    let refused = path.ends_with("/007");
+                    log.lock().unwrap().push((
+                        method,
+                        path,
+                        authorization,
+                        serde_json::from_slice(&body).unwrap_or(Value::Null),
+                    ));
+                    let (status, answer) = if refused {
+                        (
+                            "422 Unprocessable Content",
+                            r#"{"error":"taxSet is required"}"#,
+                        )
+                    } else {
+                        ("200 OK", r#"{"saved":true}"#)
+                    };
+                    let _ = write!(
+                        stream,
+                        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{answer}",
+                        answer.len()
+                    );
+                }
+            });
+        }
+    });
+    (url, received)
+}
+
+/// The per-record `http` target example of docs/pipelines.md, as printed, through `dynex
+/// pipeline add`, `list`, `run` and `dead-letters`: a `PUT` per product, the refused one a dead
+/// letter, and the bearer token (a secret variable) in no output.
+fn rows_reach_an_http_api_through_pipeline_run(db: TestDb) {
+    const TOKEN: &str = "erp-t0ken-s3cret";
+    let _demo = open_demo(&db);
+    let (url, received) = api_server();
+    let docs = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/pipelines.md"
+    ))
+    .expect("docs/pipelines.md");
+    let yaml = docs
+        .split_once("<!-- pipelines:http-record -->")
+        .and_then(|(_, after)| after.split_once("```yaml\n"))
+        .and_then(|(_, rest)| rest.split_once("```"))
+        .map(|(block, _)| block)
+        .expect("the marked example");
+    let yaml = yaml.replace("https://erp.example.com", &url);
+    let key = dynex(&db, &["variable", "new-key"])
+        .ok()
+        .stdout
+        .trim()
+        .to_string();
+    let with_key = |args: &[&str], input: Option<&str>| {
+        crate::dynex_env(&db, args, &[("DYNEX_SECRET_KEY", &key)], input)
+    };
+    with_key(&["variable", "set", "ERP_TOKEN", "--secret"], Some(TOKEN)).ok();
+    dynex_with_stdin(&db, &["pipeline", "add", "-"], &yaml).ok();
+    let listed = dynex(&db, &["pipeline", "list", "--json"]).ok().json();
+    assert_eq!(
+        listed[0]["target"],
+        format!("http PUT {url}/api/items/{{{{ row.sku }}}} (per record)")
+    );
+    assert_eq!(listed[0]["source"], "entity product-abstracts");
+
+    let run = with_key(&["pipeline", "run", "items-to-erp"], None).failed(5);
+    for expected in [
+        "succeeded",
+        "  records read:  8\n",
+        "  inserted:      0\n",
+        "  updated:       7\n",
+        "  dead letters:  1\n",
+        "  cursor:        \"2024-02-01 09:35:00\"",
+    ] {
+        assert!(
+            run.stdout.contains(expected),
+            "{expected:?} in {}",
+            run.stdout
+        );
+    }
+    let received = received.lock().unwrap().clone();
+    assert_eq!(received.len(), 8, "{received:?}");
+    assert!(
+        received
+            .iter()
+            .all(|(method, path, auth, _)| method == "PUT"
+                && path.starts_with("/api/items/")
+                && *auth == format!("Bearer {TOKEN}")),
+        "{received:?}"
+    );
+    let first = received.iter().find(|r| r.1 == "/api/items/001").unwrap();
+    assert_eq!(
+        first.3,
+        json!({"number": "001", "color": "#DC2E09", "taxSet": 1, "source": "dynex"})
+    );
+
+    let letters = dynex(&db, &["pipeline", "dead-letters", "items-to-erp", "--json"]).ok();
+    let json = letters.json();
+    assert_eq!(json.as_array().unwrap().len(), 1, "{json}");
+    assert_eq!(
+        (
+            &json[0]["stage"],
+            &json[0]["code"],
+            &json[0]["record"]["sku"]
+        ),
+        (&json!("write"), &json!("422"), &json!("007")),
+        "{json}"
+    );
+    assert_eq!(json[0]["message"], r#"{"error":"taxSet is required"}"#);
+    let runs = dynex(&db, &["pipeline", "runs", "items-to-erp", "--json"]).ok();
+    let shown = dynex(&db, &["pipeline", "show", "items-to-erp", "--json"]).ok();
+    for output in [
+        &run.stdout,
+        &run.stderr,
+        &letters.stdout,
+        &runs.stdout,
+        &shown.stdout,
+    ] {
+        assert!(!output.contains(TOKEN), "{output}");
+    }
 }

@@ -168,6 +168,7 @@ impl DxWriter {
             method: self.spec.mode.method(),
             body: Some(&body),
             headers: &[("X-Is-Transactional", "false")],
+            any_answer: false,
         };
         let shown = self.client.shown(&self.endpoint);
         let (status, answer) = self

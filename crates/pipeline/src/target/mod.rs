@@ -7,6 +7,7 @@
 
 pub mod csv;
 pub mod dx;
+pub mod http;
 
 pub use dynex_core::RecordRow;
 

@@ -8,24 +8,9 @@ use dynex_pipeline::run::{RunOptions, run};
 use dynex_test_support::{TestDb, backend_tests, open_demo, run_sql};
 use serde_json::json;
 
-backend_tests!(an_entity_source_pages_through_rows_and_continues_from_its_cursor);
+use crate::docs_example;
 
-/// The YAML block of docs/pipelines.md after `<!-- pipelines:NAME -->`.
-fn docs_example(name: &str) -> String {
-    let docs = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../docs/pipelines.md"
-    ))
-    .expect("docs/pipelines.md");
-    let (_, after) = docs
-        .split_once(&format!("<!-- pipelines:{name} -->"))
-        .expect("the marked example");
-    after
-        .split_once("```yaml\n")
-        .and_then(|(_, rest)| rest.split_once("```"))
-        .map(|(block, _)| block.to_string())
-        .expect("a yaml block")
-}
+backend_tests!(an_entity_source_pages_through_rows_and_continues_from_its_cursor);
 
 /// The `entity` source example of docs/pipelines.md, in pages of 4, into `file`.
 fn definition(file: &Path) -> Definition {

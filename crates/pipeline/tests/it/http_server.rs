@@ -80,6 +80,13 @@ impl Reply {
         }
     }
 
+    pub fn with_status(mut self, new: u16) -> Reply {
+        if let Reply::Answer { status, .. } = &mut self {
+            *status = new;
+        }
+        self
+    }
+
     pub fn with_header(mut self, name: &str, value: &str) -> Reply {
         if let Reply::Answer { headers, .. } = &mut self {
             headers.push((name.to_owned(), value.to_owned()));
@@ -244,10 +251,14 @@ fn serve(stream: TcpStream, handler: &Mutex<Handler>, requests: &Mutex<Vec<Reque
 fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
+        201 => "Created",
+        202 => "Accepted",
+        204 => "No Content",
         301 => "Moved Permanently",
         401 => "Unauthorized",
         403 => "Forbidden",
         404 => "Not Found",
+        422 => "Unprocessable Content",
         429 => "Too Many Requests",
         500 => "Internal Server Error",
         503 => "Service Unavailable",

@@ -30,7 +30,9 @@
 //!   not retried; an OAuth2 token is fetched again once when the API answers 401.
 //! - **Secrets** (passwords, tokens, client secrets, API keys) never appear in errors or logs:
 //!   URLs in errors lose their userinfo and the API key's query value, and every message is
-//!   scrubbed of the secrets the spec holds. [`Secret`] also hides them from `Debug`.
+//!   scrubbed of the secrets the spec holds, the values of credential headers among them
+//!   (`Authorization`, a name with `key`, `token`, `secret`, `auth`, …). [`Secret`] also hides
+//!   them from `Debug`.
 
 mod link;
 mod source;
@@ -567,7 +569,8 @@ fn check_param(name: &str, path: &str, checker: &mut Checker) {
     }
 }
 
-fn check_header(name: &str, value: &str, path: &str, checker: &mut Checker) {
+/// Records a problem when `name` is not a header name or `value` holds a line break.
+pub(crate) fn check_header(name: &str, value: &str, path: &str, checker: &mut Checker) {
     let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
     if name.is_empty() || !name.chars().all(token) {
         checker.add(path, "not a valid header name");

@@ -77,6 +77,9 @@ pub(crate) struct Call<'a> {
     pub body: Option<&'a Value>,
     /// Headers besides the spec's.
     pub headers: &'a [(&'a str, &'a str)],
+    /// Whether the answer's body may be anything (a target's write): a body that is not JSON is
+    /// answered as a JSON string of its text (empty: `null`) instead of failing the request.
+    pub any_answer: bool,
 }
 
 /// Why one try of a request failed, and whether another may help.
@@ -218,6 +221,7 @@ impl HttpSource {
                 Method::Get => None,
             },
             headers: &[],
+            any_answer: false,
         };
         self.request(url, &call, false)
     }
@@ -239,6 +243,11 @@ impl HttpSource {
     /// `text` without the secrets of the spec and the tokens learnt.
     pub(crate) fn redact(&self, text: &str) -> String {
         self.redactor.text(text)
+    }
+
+    /// Adds a secret to hide that the spec does not hold (a secret variable of the run).
+    pub(crate) fn add_secret(&mut self, secret: &str) {
+        self.redactor.add(secret);
     }
 
     /// `url` as errors may show it.
@@ -389,13 +398,19 @@ impl HttpSource {
                 let relogs = self.oauth.is_some() || matches!(self.spec.auth, HttpAuth::Login(_));
                 let relog = status == 401 && relogs && may_relog;
                 if client_errors && (400..500).contains(&status) && status != 429 && !relog {
+                    let body = match serde_json::from_str(&text) {
+                        Ok(body) => body,
+                        Err(_) if call.any_answer && !text.trim().is_empty() => Value::String(text),
+                        Err(_) => Value::Null,
+                    };
                     return Ok(Answer {
                         status,
-                        body: serde_json::from_str(&text).unwrap_or(Value::Null),
+                        body,
                         link_next: None,
                     });
                 }
-                let quoted = quote_body(text);
+                // Hidden before it is shortened: a secret cut in two would not be found after.
+                let quoted = quote_body(self.redactor.text(&text));
                 let message = format!("the server answered {status}{quoted}");
                 return Err(if status == 401 && relogs {
                     Failure::Unauthorized { message }
@@ -446,8 +461,22 @@ impl HttpSource {
                 wait: None,
             });
         }
-        let body = serde_json::from_slice(&bytes)
-            .map_err(|error| Failure::Fatal(self.malformed(url, &format!("not JSON: {error}"))))?;
+        let body = match serde_json::from_slice(&bytes) {
+            Ok(body) => body,
+            Err(_) if call.any_answer => {
+                let text = String::from_utf8_lossy(&bytes);
+                if text.trim().is_empty() {
+                    Value::Null
+                } else {
+                    Value::String(text.into_owned())
+                }
+            }
+            Err(error) => {
+                return Err(Failure::Fatal(
+                    self.malformed(url, &format!("not JSON: {error}")),
+                ));
+            }
+        };
         Ok(Answer {
             status,
             body,
@@ -753,7 +782,8 @@ impl OAuthState {
                 RequestTokenError::ServerResponse(response) => format!("refused: {response}"),
                 RequestTokenError::Request(HttpClientError::Reqwest(error)) => match *error {
                     ureq::Error::Status(status, response) => {
-                        let quoted = quote_body(response.into_string().unwrap_or_default());
+                        let text = response.into_string().unwrap_or_default();
+                        let quoted = quote_body(redactor.text(&text));
                         format!("answered {status}{quoted}")
                     }
                     ureq::Error::Transport(transport) => transport_message(&transport),
@@ -777,7 +807,13 @@ impl OAuthState {
 /// The secrets of a spec, also as `Authorization: Basic` carries them, and the query parameter
 /// that carries an API key.
 fn secrets(spec: &HttpSpec) -> (Vec<String>, Option<String>) {
-    let mut secrets = Vec::new();
+    let mut secrets: Vec<String> = spec
+        .headers
+        .iter()
+        // A credential is never this short, and hiding `1` would garble every message.
+        .filter(|(name, value)| sensitive_header(name) && value.len() >= 6)
+        .map(|(_, value)| value.clone())
+        .collect();
     let mut key_param = None;
     if let Ok(url) = Url::parse(&spec.url)
         && let Some(password) = url.password()
@@ -829,6 +865,24 @@ fn secrets(spec: &HttpSpec) -> (Vec<String>, Option<String>) {
         }
     }
     (secrets, key_param)
+}
+
+/// Whether a header's value is a credential by its name (`Authorization`, `X-Api-Key`,
+/// `X-Auth-Token`, `Cookie`, …): such values are kept out of errors as the auth's secrets are.
+fn sensitive_header(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    name == "cookie"
+        || [
+            "auth",
+            "key",
+            "token",
+            "secret",
+            "password",
+            "signature",
+            "session",
+        ]
+        .iter()
+        .any(|part| name.contains(part))
 }
 
 /// The base64 of `user:password`, as HTTP Basic sends it.
