@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use actix_web::{HttpServer, web};
+use actix_web::web;
 use dynex_core::{DbOptions, Dynex, Options, TokenOptions};
 use dynex_query::PageLimits;
 
@@ -73,12 +73,14 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         // One set of metrics for every worker's application.
         metrics: crate::Metrics::default(),
     };
-    let mut server = HttpServer::new(move || crate::create_app(dynex.clone(), config.clone()))
-        .on_connect(crate::on_connect);
-    if let Some(w) = args.workers {
-        server = server.workers(w.max(1));
-    }
-    server.bind(args.bind)?.run().await?;
+    let listener = std::net::TcpListener::bind(args.bind)?;
+    crate::serve(
+        listener,
+        args.workers,
+        move || crate::create_app(dynex.clone(), config.clone()),
+        crate::on_connect,
+    )?
+    .await?;
     Ok(())
 }
 

@@ -22,6 +22,7 @@ mod metrics;
 mod observe;
 mod request_id;
 mod respond;
+mod serve;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
@@ -40,6 +41,7 @@ pub use error::ApiError;
 pub use handlers::docs::openapi_document;
 pub use logging::{init as init_logging, json_line};
 pub use metrics::{Metrics, Minute};
+pub use serve::{Conn, serve};
 
 /// Methods of `/{alias}`, for `Allow` headers.
 const COLLECTION_METHODS: &str = "GET, POST, PATCH, PUT, DELETE";

@@ -1,13 +1,16 @@
 //! A new user's first minutes: `dynex-server --demo` started as the README says, the commands
 //! its banner prints pasted into a shell as printed, and a restart that says what it did.
 
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::process::Command;
 
 use dynex_core::Dynex;
-use dynex_test_support::{TestDb, backend_tests};
+use dynex_test_support::{TestDb, backend_tests, open_demo};
 use serde_json::Value;
 
 use crate::oauth::Server;
+use crate::support::LiveServer;
 
 backend_tests!(
     the_demo_banner_commands_work_as_printed,
@@ -135,4 +138,46 @@ fn a_restarted_demo_says_what_it_did(db: TestDb) {
     // As Spryker answers an unknown key: 403.
     assert_eq!(status(&first_key), 403);
     second.stop();
+}
+
+/// Sends `request` as raw bytes and returns the answer's head and body.
+fn raw(port: u16, request: &[u8]) -> (String, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream.write_all(request).expect("send");
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).expect("read");
+    let answer = String::from_utf8(answer).expect("text");
+    let (head, body) = answer.split_once("\r\n\r\n").expect("a head");
+    (head.to_string(), body.to_string())
+}
+
+/// A request the HTTP parser refuses before any handler runs still gets a JSON error, and the
+/// connection is closed after it.
+#[test]
+fn requests_the_parser_refuses_get_json_answers() {
+    let db = TestDb::sqlite();
+    let dynex = open_demo(&db);
+    let server = LiveServer::start(&dynex);
+    let quotes = b"GET /dynamic-entity/countries?filter[countries.iso2_code]={\"in\":[\"AT\"]} HTTP/1.1\r\nHost: x\r\n\r\n";
+    let space = b"GET /dynamic-entity/countries?x=a b HTTP/1.1\r\nHost: x\r\n\r\n";
+    for request in [&quotes[..], &space[..]] {
+        let status = 400;
+        let (head, body) = raw(server.port(), request);
+        assert!(head.starts_with(&format!("HTTP/1.1 {status} ")), "{head}");
+        assert!(head.contains("content-type: application/json"), "{head}");
+        assert!(head.contains("connection: close"), "{head}");
+        let errors: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+        assert_eq!(errors[0]["code"], "1320", "{body}");
+        assert_eq!(errors[0]["status"], status, "{body}");
+        assert!(
+            errors[0]["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{body}"
+        );
+    }
+    // A good request on the same server is answered as before.
+    let (head, _) = raw(
+        server.port(),
+        b"GET /health/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
 }

@@ -432,14 +432,15 @@ impl LiveServer {
         let (handle_to, handle) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {
             actix_rt::System::new().block_on(async move {
-                let server = actix_web::HttpServer::new(move || {
-                    dynex_server::create_app(served.clone(), dynex_server::AppConfig::default())
-                })
-                .on_connect(dynex_server::on_connect)
-                .workers(1)
-                .listen(listener)
-                .expect("listen")
-                .run();
+                let server = dynex_server::serve(
+                    listener,
+                    Some(1),
+                    move || {
+                        dynex_server::create_app(served.clone(), dynex_server::AppConfig::default())
+                    },
+                    dynex_server::on_connect,
+                )
+                .expect("listen");
                 let _ = handle_to.send(server.handle());
                 server.await
             })
