@@ -9,6 +9,7 @@ pub mod definition;
 pub mod incremental;
 pub mod map;
 pub mod problem;
+pub mod redact;
 pub mod run;
 pub mod source;
 pub mod target;

@@ -44,7 +44,7 @@ pub struct RunOptions {
     /// Variables the mapping's templates see as `vars`.
     pub vars: Map<String, Value>,
     /// Keeps the values of secret variables out of the run's records and errors.
-    pub redactor: crate::variables::Redactor,
+    pub redactor: crate::redact::Redactor,
     /// The run replays dead letters ([`retry`]): the cursor is neither read nor stored.
     pub replay: bool,
 }
@@ -756,7 +756,7 @@ struct Watcher<'a> {
     state: Rc<RefCell<State>>,
     observer: &'a mut dyn RunObserver,
     dry_run: bool,
-    redactor: &'a crate::variables::Redactor,
+    redactor: &'a crate::redact::Redactor,
 }
 
 impl Watcher<'_> {

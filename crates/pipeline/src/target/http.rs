@@ -263,7 +263,7 @@ impl HttpTarget {
         &self,
         fields: &[&str],
         vars: &Map<String, Value>,
-        redactor: &crate::variables::Redactor,
+        redactor: &crate::redact::Redactor,
     ) -> Result<HttpWriter, TargetError> {
         let mut checker = Checker::default();
         let compiled = self.compile("target.http", fields, &mut checker);
