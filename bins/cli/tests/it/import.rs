@@ -167,7 +167,7 @@ fn concretes_report(db: &TestDb, long_sku: &str) -> String {
         )
     };
     let type_5 = format!(
-        "Invalid data type `{}` for field `fk_product_abstract`: expected a JSON integer.",
+        "Invalid data type `{}` for field `fk_product_abstract`: expected an integer.",
         p(5)
     );
     let rule_6 = format!(
@@ -185,7 +185,7 @@ fn concretes_report(db: &TestDb, long_sku: &str) -> String {
         p(14)
     );
     let type_15 = format!(
-        "Invalid data type `{}` for field `is_active`: expected true or false.",
+        "Invalid data type `{}` for field `is_active`: expected true or false (or 1 or 0).",
         p(15)
     );
     let (dup_16_field, dup_16) = dup(16);
@@ -996,7 +996,7 @@ fn max_errors_stops_after_the_batch(db: TestDb) {
                     "1305",
                     "postal_code_mandatory",
                     "Invalid data type `countries[5]` for field `postal_code_mandatory`: expected \
-                     true or false.",
+                     true or false (or 1 or 0).",
                     "XC",
                     "Gamma",
                     "maybe",
