@@ -19,6 +19,8 @@ mod manifest;
 mod mapping;
 mod openapi;
 mod pipeline;
+mod preview;
+mod progress;
 mod resume;
 
 /// What a run of the binary produced.
