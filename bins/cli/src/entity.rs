@@ -9,14 +9,16 @@ use serde_json::json;
 use crate::EntityCommand;
 use crate::output::{plural, print_json, print_table, read_input, write_file};
 
+/// Runs an entity command on `dynex`, whose URL (password hidden) is `database`.
 pub(crate) fn run(
     dynex: &Dynex,
     command: &EntityCommand,
+    database: &str,
     json: bool,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     match command {
-        EntityCommand::List => list(dynex, json, out),
+        EntityCommand::List => list(dynex, database, json, out),
         EntityCommand::Show { alias } => show(dynex, alias, json, out),
         EntityCommand::Add {
             table,
@@ -36,17 +38,10 @@ pub(crate) fn run(
                 .into());
             }
             let config = dynex.add_entity(table, alias.as_deref(), !inactive)?;
-            print_json(out, &serde_json::to_value(&config)?)?;
-            if !json {
-                let alias = &config.table_alias;
-                if config.is_active {
-                    writeln!(out, "Exposed at /dynamic-entity/{alias}")?;
-                } else {
-                    writeln!(
-                        out,
-                        "Stored inactive; `dynex entity enable {alias}` exposes it at /dynamic-entity/{alias}"
-                    )?;
-                }
+            if json {
+                print_json(out, &serde_json::to_value(&config)?)?;
+            } else {
+                print_added(out, &config)?;
             }
             Ok(())
         }
@@ -102,7 +97,32 @@ pub(crate) fn run(
     }
 }
 
-fn list(dynex: &Dynex, json: bool, out: &mut dyn Write) -> anyhow::Result<()> {
+/// What `entity add` prints without `--json`: what was made of the table, in a few lines (the
+/// whole configuration is `entity show`'s, or `--json`'s).
+fn print_added(out: &mut dyn Write, c: &EntityConfig) -> std::io::Result<()> {
+    let alias = &c.table_alias;
+    writeln!(
+        out,
+        "added entity `{alias}`: table {}, {}, identifier {}",
+        c.table_name,
+        plural(c.definition.fields.len(), "field", "fields"),
+        c.definition.identifier
+    )?;
+    if c.is_active {
+        writeln!(out, "Exposed at /dynamic-entity/{alias}")?;
+    } else {
+        writeln!(
+            out,
+            "Stored inactive; `dynex entity enable {alias}` exposes it at /dynamic-entity/{alias}"
+        )?;
+    }
+    writeln!(
+        out,
+        "`dynex entity show {alias}` shows its fields and rules"
+    )
+}
+
+fn list(dynex: &Dynex, database: &str, json: bool, out: &mut dyn Write) -> anyhow::Result<()> {
     let entities = dynex.entities()?;
     if json {
         let items: Vec<_> = entities
@@ -124,8 +144,8 @@ fn list(dynex: &Dynex, json: bool, out: &mut dyn Write) -> anyhow::Result<()> {
     }
     if entities.is_empty() {
         eprintln!(
-            "no entities configured; add one with `dynex entity add --table TABLE` or \
-             `dynex entity import FILE.json`"
+            "no entities configured in {database}; add one with `dynex entity add --table \
+             TABLE` or `dynex entity import FILE.json`"
         );
         return Ok(());
     }

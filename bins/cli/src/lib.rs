@@ -7,6 +7,7 @@ mod audit;
 mod client;
 mod entity;
 mod export;
+mod hints;
 mod import;
 mod key;
 mod openapi;
@@ -498,6 +499,12 @@ pub enum Exit {
 
 /// The exit code and the stable JSON error `code` of an error.
 pub fn classify(err: &anyhow::Error) -> (Exit, &'static str) {
+    if let Some(explained) = err.downcast_ref::<hints::Explained>() {
+        return classify(&explained.error);
+    }
+    if err.downcast_ref::<hints::MissingDatabase>().is_some() {
+        return (Exit::Usage, "database_not_found");
+    }
     if err.downcast_ref::<import::RowsRejected>().is_some() {
         return (Exit::Rejected, "rows_rejected");
     }
@@ -637,13 +644,18 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 fn execute(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<()> {
     let url = cli.database_url.as_str();
     let json = cli.json;
-    if let Command::Migrate = cli.command {
-        return migrate(url, json, out);
+    match &cli.command {
+        Command::Migrate => return migrate(url, json, out),
+        Command::Variable(VariableCommand::NewKey) => return new_key(json, out),
+        _ => {}
     }
+    // Opening a SQLite file that is not there would create an empty database, and the
+    // command would go on to report "no entities" about it: only `migrate` creates one.
+    hints::require_database(url)?;
     let dynex = open(url)?;
     let result = match &cli.command {
         Command::Migrate => unreachable!("handled above"),
-        Command::Entity(command) => entity::run(&dynex, command, json, out),
+        Command::Entity(command) => entity::run(&dynex, command, &redact(url), json, out),
         Command::Key(command) => key::run(&dynex, command, json, out),
         Command::User(command) => user::run(&dynex, command, json, out),
         Command::Client(command) => client::run(&dynex, command, json, out),
@@ -654,8 +666,21 @@ fn execute(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Pipeline(command) => pipeline::run(&dynex, command, json, out),
         Command::Variable(command) => variable::run(&dynex, command, json, out),
     };
+    let result = result.map_err(|e| hints::explain(&dynex, url, e));
     dynex.db().settle();
     result
+}
+
+/// `dynex variable new-key`, which needs no database: running it where none exists must
+/// neither fail nor create one.
+fn new_key(json: bool, out: &mut dyn Write) -> anyhow::Result<()> {
+    let key = dynex_core::SecretKey::generate();
+    if json {
+        output::print_json(out, &json!({ "key": key }))?;
+    } else {
+        writeln!(out, "{key}")?;
+    }
+    Ok(())
 }
 
 /// Connections in the CLI's pool.

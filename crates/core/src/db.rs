@@ -1,7 +1,7 @@
 //! The database: backend from the URL, the connection pool, per-connection setup, migrations and
 //! the one bridge from rendered [`Sql`] to diesel.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -49,6 +49,8 @@ const MYSQL_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations
 pub struct DatabaseUrl {
     dialect: Dialect,
     target: String,
+    /// The file of a SQLite database; `None` for an in-memory one and the other backends.
+    file: Option<PathBuf>,
 }
 
 impl DatabaseUrl {
@@ -70,25 +72,32 @@ impl DatabaseUrl {
                 )));
             }
         };
+        let mut file = None;
         let target = match dialect {
             Dialect::Sqlite => {
-                let path = rest.split('?').next().unwrap_or(rest);
+                let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
                 if path.is_empty() || path == ":memory:" {
                     return Err(bad(
                         "a file path is required (in-memory databases cannot be pooled)",
                     ));
                 }
-                let parent = PathBuf::from(path)
-                    .parent()
-                    .map(PathBuf::from)
-                    .unwrap_or_default();
-                if !parent.as_os_str().is_empty() && !parent.is_dir() {
-                    return Err(bad(&format!(
-                        "directory `{}` does not exist",
-                        parent.display()
-                    )));
+                file = sqlite_file(path, query);
+                if let Some(file) = &file {
+                    let parent = file.parent().map(PathBuf::from).unwrap_or_default();
+                    if !parent.as_os_str().is_empty() && !parent.is_dir() {
+                        return Err(bad(&format!(
+                            "directory `{}` does not exist",
+                            parent.display()
+                        )));
+                    }
                 }
-                path.to_string()
+                // SQLite reads a `file:` name as a URI whose query holds its own parameters
+                // (`mode=memory&cache=shared`); a plain path takes none, so its query is dropped.
+                if path.starts_with("file:") {
+                    rest.to_string()
+                } else {
+                    path.to_string()
+                }
             }
             Dialect::Mysql => format!("mysql://{rest}"),
             Dialect::Postgres => format!("postgres://{rest}"),
@@ -108,13 +117,42 @@ impl DatabaseUrl {
                 }
             )));
         }
-        Ok(DatabaseUrl { dialect, target })
+        Ok(DatabaseUrl {
+            dialect,
+            target,
+            file,
+        })
     }
 
     /// The SQL dialect of the backend.
     pub fn dialect(&self) -> Dialect {
         self.dialect
     }
+
+    /// The file of a SQLite database, which SQLite creates when it is missing; `None` for an
+    /// in-memory database (`sqlite://file::memory:`, `sqlite://file:x?mode=memory`) and the
+    /// other backends.
+    pub fn sqlite_file(&self) -> Option<&Path> {
+        self.file.as_deref()
+    }
+}
+
+/// The file that the path of a `sqlite://` URL names: a plain path, or the path of a `file:`
+/// URI (`file:x.db`, `file:///abs/x.db`); `None` when it is an in-memory database.
+fn sqlite_file(path: &str, query: &str) -> Option<PathBuf> {
+    let Some(uri) = path.strip_prefix("file:") else {
+        return Some(PathBuf::from(path));
+    };
+    let memory = uri == ":memory:" || query.split('&').any(|p| p == "mode=memory");
+    if memory {
+        return None;
+    }
+    // `file://host/path`: SQLite accepts only an empty or `localhost` authority.
+    let path = match uri.strip_prefix("//") {
+        Some(rest) => rest.strip_prefix("localhost").unwrap_or(rest),
+        None => uri,
+    };
+    Some(PathBuf::from(path))
 }
 
 /// The URL with any password replaced, safe for messages and logs.
@@ -1002,6 +1040,36 @@ mod tests {
                 "{bad}"
             );
         }
+        let file = |url: &str| {
+            DatabaseUrl::parse(url)
+                .unwrap()
+                .sqlite_file()
+                .map(|p| p.display().to_string())
+        };
+        assert_eq!(file("sqlite://x.db").as_deref(), Some("x.db"));
+        assert_eq!(
+            file("sqlite:///tmp/x.db?foo=1").as_deref(),
+            Some("/tmp/x.db")
+        );
+        assert_eq!(file("sqlite://file:x.db").as_deref(), Some("x.db"));
+        assert_eq!(
+            file("sqlite://file:///tmp/x.db").as_deref(),
+            Some("/tmp/x.db")
+        );
+        assert_eq!(file("sqlite://file::memory:"), None);
+        assert_eq!(file("sqlite://file:m?mode=memory&cache=shared"), None);
+        assert_eq!(file("postgres://u@h/db"), None);
+        // A `file:` URI keeps its parameters, which SQLite reads; a plain path has none.
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://file:m?mode=memory&cache=shared")
+                .unwrap()
+                .target,
+            "file:m?mode=memory&cache=shared"
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://x.db?a=b").unwrap().target,
+            "x.db"
+        );
         assert_eq!(redact("mysql://root:secret@h/db"), "mysql://root:***@h/db");
         if let Err(CoreError::InvalidUrl(m)) = DatabaseUrl::parse("foo://root:secret@h/db") {
             assert!(!m.contains("secret"));

@@ -348,7 +348,7 @@ impl<R: Read> RecordReader<R> {
 #[non_exhaustive]
 pub enum ParseCellError {
     /// The field is a boolean and the cell none of the texts that name one.
-    #[error("`{0}` is not a boolean (true, false, 1 or 0)")]
+    #[error("`{0}` is not a boolean (true or false (or 1 or 0))")]
     Boolean(String),
     /// The cell is not text of the field's type (the schema's own message).
     #[error(transparent)]
@@ -382,6 +382,23 @@ pub fn parse_cell(field: &Field, text: &str) -> Result<Value, ParseCellError> {
         }
         Typed::Json(s) => serde_json::from_str(&s).unwrap_or(Value::String(s)),
     })
+}
+
+/// What a cell of a field of type `ty` must hold, in CSV terms for reject messages.
+///
+/// An import rejects `x` for an integer field with "expected an integer", where the API, which
+/// reads JSON, says "expected a JSON integer" (`dynex_validate::expected`).
+pub fn expected(ty: FieldType) -> &'static str {
+    match ty {
+        FieldType::Integer => "an integer",
+        FieldType::Float => "a number",
+        FieldType::Decimal => "a decimal number such as 12.50",
+        FieldType::Boolean => "true or false (or 1 or 0)",
+        FieldType::Date => "a date YYYY-MM-DD",
+        FieldType::DateTime => "a date and time YYYY-MM-DD HH:MM:SS",
+        FieldType::String => "text",
+        FieldType::Json => "JSON text",
+    }
 }
 
 /// One refused line of an import, as the rejects report lists it.
@@ -577,6 +594,27 @@ impl<W: Write> EntityWriter<W> {
 mod tests {
     use super::*;
     use dynex_schema::EntityConfig;
+
+    #[test]
+    fn expected_types_are_named_in_csv_terms() {
+        for ty in [
+            FieldType::Integer,
+            FieldType::Float,
+            FieldType::Decimal,
+            FieldType::Boolean,
+            FieldType::Date,
+            FieldType::DateTime,
+            FieldType::String,
+            FieldType::Json,
+        ] {
+            assert!(
+                !expected(ty).contains("JSON ") || ty == FieldType::Json,
+                "{ty}"
+            );
+        }
+        assert_eq!(expected(FieldType::Integer), "an integer");
+        assert_eq!(expected(FieldType::Boolean), "true or false (or 1 or 0)");
+    }
 
     #[test]
     fn records_stream_and_malformed_lines_are_values() {

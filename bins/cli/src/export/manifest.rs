@@ -23,7 +23,7 @@ use dynex_core::{CoreError, Dynex, ExportPlan, ExportRequest};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Value, json};
 
-use super::{filter_pair, write_csv};
+use super::{filter_pair, progress, sort_warning, write_csv};
 use crate::import::AlreadyReported;
 use crate::output::{plural, print_json, write_file};
 
@@ -171,6 +171,11 @@ pub(crate) fn run(
         let plan = dynex
             .plan_export(&step.entity, &request, None)
             .map_err(|e| anyhow::Error::new(e).context(context()))?;
+        if let Some(sort) = &step.sort
+            && let Some(warning) = sort_warning(dynex, &plan, sort, page_rows)
+        {
+            eprintln!("warning: {}: {warning}", context());
+        }
         let name = expand(&step.file, &step.entity, &timestamp)
             .map_err(|e| anyhow::Error::new(CoreError::Invalid(e)).context(context()))?;
         let path = base.join(name);
@@ -199,10 +204,14 @@ pub(crate) fn run(
     for (n, r) in ready.iter().enumerate() {
         let step_started = Instant::now();
         let mut summary = dynex_core::ExportSummary::default();
+        let bar = progress::bar(&r.entity, json, false);
         let outcome = write_file(&r.path, |w| {
-            summary = write_csv(dynex, &r.plan, escape, w)?;
+            summary = write_csv(dynex, &r.plan, escape, bar.as_ref(), w)?;
             Ok(())
         });
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
         let file = r.path.display().to_string();
         if let Err(e) = outcome {
             let e = e.context(format!(

@@ -6,12 +6,14 @@ use std::time::Instant;
 
 use dynex_core::{CoreError, Dynex, ExportPlan, ExportRequest, ExportSummary};
 use dynex_csv::EntityWriter;
+use indicatif::ProgressBar;
 use serde_json::json;
 
 use crate::output::{plural, print_json, write_file};
 use crate::{ExportArgs, Formulas};
 
 mod manifest;
+mod progress;
 
 pub(crate) fn run(
     dynex: &Dynex,
@@ -39,19 +41,29 @@ pub(crate) fn run(
         page_rows: args.page_rows,
     };
     let plan = dynex.plan_export(alias, &request, None)?;
+    if let Some(sort) = &args.sort
+        && let Some(warning) = sort_warning(dynex, &plan, sort, args.page_rows)
+    {
+        eprintln!("warning: {warning}");
+    }
     let started = Instant::now();
     let escape = args.formulas == Formulas::Escape;
+    let bar = progress::bar(alias, json, args.output.is_none());
     let summary = match &args.output {
-        None => write_csv(dynex, &plan, escape, out)?,
+        None => write_csv(dynex, &plan, escape, bar.as_ref(), out),
         Some(path) => {
             let mut summary = ExportSummary::default();
             write_file(path, |w| {
-                summary = write_csv(dynex, &plan, escape, w)?;
+                summary = write_csv(dynex, &plan, escape, bar.as_ref(), w)?;
                 Ok(())
-            })?;
-            summary
+            })
+            .map(|()| summary)
         }
     };
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let summary = summary?;
     let seconds = started.elapsed().as_secs_f64();
     if json {
         let summary = json!({
@@ -95,23 +107,34 @@ pub(crate) fn run(
 }
 
 /// Writes the rows of a planned export as CSV: a header of the plan's fields, one line per row;
-/// `escape` neutralises formula-like text cells.
+/// `escape` neutralises formula-like text cells; `bar` counts the rows.
 pub(crate) fn write_csv(
     dynex: &Dynex,
     plan: &ExportPlan,
     escape: bool,
+    bar: Option<&ProgressBar>,
     w: &mut dyn Write,
 ) -> anyhow::Result<ExportSummary> {
     let mut writer =
         EntityWriter::with_fields(plan.entity(), plan.fields(), w)?.escape_formulas(escape);
     let mut failed = None;
+    let mut rows = 0u64;
     let summary = dynex.export_cells(plan, |cells| {
+        rows += 1;
+        if let Some(bar) = bar
+            && rows % progress::ROWS_PER_UPDATE == 1
+        {
+            bar.set_position(rows);
+        }
         writer.write_cells(cells).map_err(|e| {
             let message = e.to_string();
             failed = Some(e);
             CoreError::Invalid(message)
         })
     });
+    if let Some(bar) = bar {
+        bar.set_position(rows);
+    }
     // A write that failed (a full disk, a closed pipe) is reported as itself, not as the
     // export's error it was passed through.
     if let Some(e) = failed {
@@ -120,6 +143,50 @@ pub(crate) fn write_csv(
     let summary = summary?;
     writer.finish()?;
     Ok(summary)
+}
+
+/// Warns when no index of the table leads with the columns of `sort` (up to the identifier,
+/// which only breaks ties): each page of `page_rows` rows then makes the database read and
+/// sort the whole table, which takes minutes on a large one. `None` when an index serves
+/// the sort, or the indexes cannot be read (a warning never fails an export).
+pub(crate) fn sort_warning(
+    dynex: &Dynex,
+    plan: &ExportPlan,
+    sort: &str,
+    page_rows: u64,
+) -> Option<String> {
+    let entity = plan.entity();
+    let keys = dynex_query::parse_sort(entity, sort).ok()?;
+    let identifier = entity.identifier_index();
+    let columns: Vec<&str> = keys
+        .iter()
+        .take_while(|k| k.field != identifier)
+        .map(|k| entity.fields()[k.field].field_name.as_str())
+        .collect();
+    if columns.is_empty() {
+        return None;
+    }
+    let mut conn = dynex.db().conn().ok()?;
+    let indexes =
+        dynex_core::introspect::indexes(&mut conn, dynex.dialect(), entity.table()).ok()?;
+    let served = indexes.iter().any(|index| {
+        index.len() >= columns.len()
+            && index
+                .iter()
+                .zip(&columns)
+                .all(|(i, c)| i.eq_ignore_ascii_case(c))
+    });
+    if served {
+        return None;
+    }
+    let table = entity.table();
+    let list = columns.join(", ");
+    let name = format!("{table}_{}", columns.join("_"));
+    Some(format!(
+        "no index on {table}({list}): an export sorted by {list} reads and sorts the whole \
+         table for each page of {page_rows} rows; create one to make it fast: \
+         CREATE INDEX {name} ON {table} ({list})"
+    ))
 }
 
 /// Turns `field=value`, `alias.field=value` or `filter[alias.field]=value` into a query pair.

@@ -26,7 +26,9 @@ use dynex_csv::Mapping;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Observer, RowsRejected, fingerprint, open, read_mapping};
+use super::{
+    Observer, RejectPreview, RowsRejected, fingerprint, open, print_preview, read_mapping,
+};
 use crate::output::print_json;
 use crate::{ImportArgs, ImportModeArg};
 
@@ -355,8 +357,8 @@ pub(crate) fn run(
     let count = ready.len();
     for (n, step) in ready.into_iter().enumerate() {
         let outcome = import_step(dynex, args, json, &step);
-        let summary = match outcome {
-            Ok(summary) => summary,
+        let (summary, preview) = match outcome {
+            Ok(done) => done,
             Err(e) => {
                 let e = e.context(format!(
                     "step {} of {count}: {} into `{}`",
@@ -394,6 +396,7 @@ pub(crate) fn run(
             if let Some(path) = &step.rejects {
                 value["rejects_file"] = json!(path.display().to_string());
             }
+            value["first_rejects"] = json!(preview);
             done.push(value);
         } else {
             let mut line = format!(
@@ -418,15 +421,20 @@ pub(crate) fn run(
                 line.push_str(&format!(", rejected lines: {}", path.display()));
             }
             writeln!(out, "{line}")?;
+            if step.rejects.is_none() {
+                print_preview(
+                    &mut std::io::stderr().lock(),
+                    summary.rejected,
+                    &preview,
+                    "DIR",
+                )?;
+            }
         }
     }
     if json {
         print_json(out, &json!({"steps": done, "total": counts_json(total)}))?;
     } else {
         writeln!(out, "total: {} in {count} file(s)", counts_text(total))?;
-        if total[4] > 0 && args.rejects.is_none() {
-            writeln!(out, "pass --rejects DIR to get the rejected lines and why")?;
-        }
     }
     if total[4] > 0 {
         return Err(RowsRejected(total[4]).into());
@@ -434,13 +442,14 @@ pub(crate) fn run(
     Ok(())
 }
 
-/// Imports one checked step with the run's global options.
+/// Imports one checked step with the run's global options; returns its summary and its first
+/// rejected lines.
 fn import_step(
     dynex: &Dynex,
     args: &ImportArgs,
     json: bool,
     step: &Ready,
-) -> anyhow::Result<ImportSummary> {
+) -> anyhow::Result<(ImportSummary, Vec<RejectPreview>)> {
     let (file, size) = open(&step.path)?;
     let mut observer = Observer::new(step.rejects.clone(), size, json);
     let source = fingerprint(&step.path)?;
@@ -460,7 +469,7 @@ fn import_step(
     };
     let summary = dynex.import(&step.step.entity, file, &options, &mut observer);
     observer.finish()?;
-    Ok(summary?)
+    Ok((summary?, std::mem::take(&mut observer.preview)))
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use dynex_core::{CoreError, Dynex, ImportObserver, ImportOptions, ImportSummary, Reject};
 use dynex_csv::{Mapping, RejectRow, RejectWriter};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{HumanDuration, ProgressBar, ProgressState, ProgressStyle};
 use serde_json::json;
 
 use crate::ImportArgs;
@@ -23,11 +23,31 @@ pub(crate) use manifest::AlreadyReported;
 #[error("{0} row(s) rejected")]
 pub struct RowsRejected(pub u64);
 
-/// Writes rejects to the report file and moves the progress bar.
+/// How many rejected lines an import shows (on stderr, or as `first_rejects` with `--json`),
+/// so that nobody has to run it again with `--rejects` to learn which lines and why; a rerun
+/// would find the good rows in already.
+pub(crate) const PREVIEW_REJECTS: usize = 10;
+
+/// One rejected line as the preview shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub(crate) struct RejectPreview {
+    /// Its line number in the file (the header is line 1).
+    pub line: u64,
+    /// The first error's code.
+    pub code: String,
+    /// The field the first error is about, if one.
+    pub field: Option<String>,
+    /// Every error of the line.
+    pub message: String,
+}
+
+/// Writes rejects to the report file, keeps the first few, and moves the progress bar.
 pub(crate) struct Observer {
     path: Option<PathBuf>,
     report: Option<RejectWriter<BufWriter<File>>>,
     bar: Option<ProgressBar>,
+    /// The first [`PREVIEW_REJECTS`] rejected lines.
+    pub(crate) preview: Vec<RejectPreview>,
 }
 
 impl ImportObserver for Observer {
@@ -41,10 +61,23 @@ impl ImportObserver for Observer {
                     .map_err(|e| CoreError::Invalid(e.to_string()))?,
             );
         }
+        // The first frame, before any row: it has no rate to tell a time left from.
+        if let Some(bar) = &self.bar {
+            bar.set_message("reading the first rows");
+            bar.tick();
+        }
         Ok(())
     }
 
     fn reject(&mut self, reject: &Reject) -> Result<(), CoreError> {
+        if self.preview.len() < PREVIEW_REJECTS {
+            self.preview.push(RejectPreview {
+                line: reject.line,
+                code: reject.code.clone(),
+                field: reject.field.clone(),
+                message: reject.message.clone(),
+            });
+        }
         if let Some(report) = &mut self.report {
             report
                 .write(&RejectRow {
@@ -119,9 +152,18 @@ pub(crate) fn run(
         if let Some(path) = &args.rejects {
             value["rejects_file"] = json!(path.display().to_string());
         }
+        value["first_rejects"] = json!(observer.preview);
         print_json(out, &value)?;
     } else {
         print_summary(out, &summary, path, args.rejects.as_deref())?;
+        if args.rejects.is_none() {
+            print_preview(
+                &mut io::stderr().lock(),
+                summary.rejected,
+                &observer.preview,
+                "FILE",
+            )?;
+        }
     }
     if summary.rejected > 0 {
         return Err(RowsRejected(summary.rejected).into());
@@ -173,12 +215,12 @@ impl Observer {
         let bar = (!json && io::stderr().is_terminal()).then(|| {
             let bar = ProgressBar::new(size.unwrap_or(0));
             let template = if size.is_some() {
-                "{bar:30} {percent:>3}% {msg} (ETA {eta})"
+                "{bar:20} {percent:>3}% {msg} (ETA {eta})"
             } else {
                 "{spinner} {msg}"
             };
             if let Ok(style) = ProgressStyle::with_template(template) {
-                bar.set_style(style);
+                bar.set_style(style.with_key("eta", eta));
             }
             bar
         });
@@ -186,6 +228,7 @@ impl Observer {
             path,
             report: None,
             bar,
+            preview: Vec::new(),
         }
     }
 
@@ -198,6 +241,50 @@ impl Observer {
             report.flush().context("cannot write the rejects file")?;
         }
         Ok(())
+    }
+}
+
+/// The time left, once some of the file was read: before that there is no rate to tell it
+/// from, and indicatif would show `0s`.
+fn eta(state: &ProgressState, w: &mut dyn std::fmt::Write) {
+    let _ = if state.pos() == 0 {
+        w.write_str("–")
+    } else {
+        write!(w, "{:#}", HumanDuration(state.eta()))
+    };
+}
+
+/// Prints the first rejected lines of an import run without `--rejects` (`option` names what
+/// that option takes: FILE, or DIR for a manifest), and how to get them all.
+pub(crate) fn print_preview(
+    err: &mut dyn Write,
+    rejected: u64,
+    preview: &[RejectPreview],
+    option: &str,
+) -> io::Result<()> {
+    if rejected == 0 {
+        return Ok(());
+    }
+    for r in preview {
+        let field = r
+            .field
+            .as_deref()
+            .map(|f| format!(" {f}"))
+            .unwrap_or_default();
+        writeln!(
+            err,
+            "rejected line {}: {}{field}: {}",
+            r.line, r.code, r.message
+        )?;
+    }
+    let more = rejected.saturating_sub(preview.len() as u64);
+    if more > 0 {
+        writeln!(err, "… and {more} more; use --rejects {option} for all")
+    } else {
+        writeln!(
+            err,
+            "use --rejects {option} for a report with each line's cells, to fix and import again"
+        )
     }
 }
 
@@ -231,11 +318,10 @@ fn print_summary(
     if s.stopped_early {
         writeln!(out, "stopped early: --max-errors reached")?;
     }
-    if s.rejected > 0 {
-        match rejects {
-            Some(path) => writeln!(out, "rejected lines: {}", path.display())?,
-            None => writeln!(out, "pass --rejects FILE to get the rejected lines and why")?,
-        }
+    if s.rejected > 0
+        && let Some(path) = rejects
+    {
+        writeln!(out, "rejected lines: {}", path.display())?;
     }
     Ok(())
 }

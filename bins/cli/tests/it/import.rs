@@ -50,6 +50,23 @@ fn summary(run: &Run) -> Value {
     if object.get("skipped") == Some(&serde_json::json!(0)) {
         object.remove("skipped");
     }
+    // The first rejected lines, in line order (tests/it/preview.rs checks their contents).
+    let first = object
+        .remove("first_rejects")
+        .unwrap_or_else(|| panic!("no first_rejects in {}", run.stdout));
+    let lines: Vec<u64> = first
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        lines.len() as u64,
+        object["rejected"].as_u64().unwrap().min(10),
+        "{}",
+        run.stdout
+    );
+    assert!(lines.windows(2).all(|w| w[0] < w[1]), "{lines:?}");
     // Without --atomic, what a run did is kept unless it is a dry run; the atomic tests check
     // these two members themselves.
     let dry = object["dry_run"] == json!(true);
@@ -167,7 +184,7 @@ fn concretes_report(db: &TestDb, long_sku: &str) -> String {
         )
     };
     let type_5 = format!(
-        "Invalid data type `{}` for field `fk_product_abstract`: expected a JSON integer.",
+        "Invalid data type `{}` for field `fk_product_abstract`: expected an integer.",
         p(5)
     );
     let rule_6 = format!(
@@ -185,7 +202,7 @@ fn concretes_report(db: &TestDb, long_sku: &str) -> String {
         p(14)
     );
     let type_15 = format!(
-        "Invalid data type `{}` for field `is_active`: expected true or false.",
+        "Invalid data type `{}` for field `is_active`: expected true or false (or 1 or 0).",
         p(15)
     );
     let (dup_16_field, dup_16) = dup(16);
@@ -996,7 +1013,7 @@ fn max_errors_stops_after_the_batch(db: TestDb) {
                     "1305",
                     "postal_code_mandatory",
                     "Invalid data type `countries[5]` for field `postal_code_mandatory`: expected \
-                     true or false.",
+                     true or false (or 1 or 0).",
                     "XC",
                     "Gamma",
                     "maybe",
@@ -1025,12 +1042,18 @@ fn max_errors_stops_after_the_batch(db: TestDb) {
     )
     .failed(5);
     assert!(
-        run.stdout.contains("stopped early: --max-errors reached")
-            && run.stdout.contains("pass --rejects FILE"),
+        run.stdout.contains("stopped early: --max-errors reached"),
         "{}",
         run.stdout
     );
-    assert!(run.stderr.is_empty(), "{}", run.stderr);
+    // Without --rejects, the rejected line (one, as the import stopped) is shown on stderr.
+    assert!(
+        run.stderr.starts_with("rejected line 2: 1309 iso2_code: ")
+            && run.stderr.lines().count() == 2
+            && run.stderr.ends_with("to fix and import again\n"),
+        "{}",
+        run.stderr
+    );
 }
 
 /// `--max-errors` reached in the file's last batch stops nothing: `stopped_early` is false, as

@@ -191,7 +191,7 @@ fn ambiguous_and_mistyped_lookups_are_rejected(db: TestDb) {
                     "1305",
                     "fk_product_abstract",
                     "Invalid data type `product-concretes[4]` for field `fk_product_abstract`: \
-                     expected a JSON integer.",
+                     expected an integer.",
                     "eins",
                     "t3",
                     "{}",

@@ -11,6 +11,8 @@ use serde_json::Value;
 
 mod audit;
 mod client;
+mod database;
+mod docs;
 mod export;
 mod import;
 mod indexes;
@@ -19,6 +21,8 @@ mod manifest;
 mod mapping;
 mod openapi;
 mod pipeline;
+mod preview;
+mod progress;
 mod resume;
 
 /// What a run of the binary produced.
@@ -248,12 +252,15 @@ fn entity_add_exposes_a_new_table(db: TestDb) {
     );
     run_sql(&dynex_db, &script);
 
+    // A short summary, not the whole configuration (that is `entity show`'s, or --json's).
     let run = dynex(&db, &["entity", "add", "--table", "gadgets"]).ok();
-    assert!(
-        run.stdout.contains("Exposed at /dynamic-entity/gadgets"),
-        "{}",
-        run.stdout
+    assert_eq!(
+        run.stdout,
+        "added entity `gadgets`: table gadgets, 3 fields, identifier id\n\
+         Exposed at /dynamic-entity/gadgets\n\
+         `dynex entity show gadgets` shows its fields and rules\n"
     );
+    assert!(run.stderr.is_empty(), "{}", run.stderr);
     let config = dynex(&db, &["entity", "show", "gadgets", "--json"])
         .ok()
         .json();
@@ -302,6 +309,13 @@ fn entity_add_exposes_a_new_table(db: TestDb) {
     .json();
     assert_eq!(other["tableAlias"], "gizmos");
     assert_eq!(other["isActive"], false);
+    assert_eq!(
+        other,
+        dynex(&db, &["entity", "show", "gizmos", "--json"])
+            .ok()
+            .json(),
+        "--json prints the whole configuration"
+    );
     dynex(&db, &["export", "gizmos"]).failed(4);
 
     // More rows than one page: every row exactly once.

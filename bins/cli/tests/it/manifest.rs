@@ -62,6 +62,13 @@ fn step(value: &Value) -> Value {
     if object.get("skipped") == Some(&serde_json::json!(0)) {
         object.remove("skipped");
     }
+    // The first rejected lines: as many as were rejected, ten at most.
+    let first = object.remove("first_rejects").expect("first_rejects");
+    assert_eq!(
+        first.as_array().unwrap().len() as u64,
+        object["rejected"].as_u64().unwrap().min(10),
+        "{first}"
+    );
     value
 }
 

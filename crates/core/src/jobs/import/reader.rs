@@ -57,7 +57,8 @@ pub(super) struct Parser<'a> {
 }
 
 impl Parser<'_> {
-    /// Types the cells of a record; a cell that does not parse refuses the row.
+    /// Types the cells of a record; a cell that does not parse refuses the row, with the type
+    /// it should have in CSV terms (`dynex_csv::expected`): the API's words are JSON's.
     fn row(&self, record: Record) -> Result<Row, Reject> {
         let mut object = Map::with_capacity(record.cells.len());
         let mut errors = Vec::new();
@@ -79,7 +80,7 @@ impl Parser<'_> {
                 let error = RowError::InvalidType {
                     path: path(),
                     field: e.field.clone(),
-                    expected: ty.map_or("a value", dynex_validate::expected),
+                    expected: ty.map_or("a value", dynex_csv::expected),
                 };
                 let mut reject = reject_of(record.line, record.cells, &[error]);
                 reject.message = format!(
@@ -109,7 +110,7 @@ impl Parser<'_> {
                     Err(_) => errors.push(RowError::InvalidType {
                         path: path(),
                         field: field.field_visible_name.clone(),
-                        expected: dynex_validate::expected(by.ty),
+                        expected: dynex_csv::expected(by.ty),
                     }),
                 }
                 continue;
@@ -123,7 +124,7 @@ impl Parser<'_> {
                 Err(_) => errors.push(RowError::InvalidType {
                     path: path(),
                     field: field.field_visible_name.clone(),
-                    expected: dynex_validate::expected(field.ty),
+                    expected: dynex_csv::expected(field.ty),
                 }),
             }
         }
