@@ -1220,9 +1220,11 @@ fn job_routes_describe_imports_and_exports() {
         parameter_names(&d, &op("/admin/api/jobs/{id}", "get")),
         ["id"]
     );
+    let rejects = op("/admin/api/jobs/{id}/rejects", "get");
+    assert_eq!(parameter_names(&d, &rejects), ["id", "limit"]);
     assert_eq!(
-        parameter_names(&d, &op("/admin/api/jobs/{id}/rejects", "get")),
-        ["id"]
+        rejects["parameters"][1]["schema"],
+        json!({"type": "integer", "minimum": 1})
     );
 
     let import = op("/admin/api/jobs/import", "post");
