@@ -29,7 +29,7 @@ use actix_web::middleware::{ErrorHandlers, from_fn};
 use actix_web::{App, web};
 use dynex_core::Dynex;
 
-use handlers::admin::{access, audit, entities, jobs};
+use handlers::admin::{access, audit, entities, jobs, overview};
 use handlers::{docs, entity, health, not_allowed, not_found, token, ui};
 
 pub use boot::run;
@@ -160,7 +160,8 @@ pub fn create_app(
                 .route("/jobs/{id}", web::get().to(jobs::show))
                 .route("/jobs/{id}/rejects", web::get().to(jobs::rejects))
                 .route("/jobs/{id}/resume", web::post().to(jobs::resume))
-                .route("/audit", web::get().to(audit::list)),
+                .route("/audit", web::get().to(audit::list))
+                .route("/overview", web::get().to(overview::show)),
         )
         // The API description and Swagger UI.
         .service(

@@ -25,6 +25,7 @@ mod oauth;
 mod openapi;
 mod ops;
 mod ops_process;
+mod overview;
 mod paging;
 mod pipelines;
 mod propagation;
