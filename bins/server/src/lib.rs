@@ -186,6 +186,8 @@ pub fn create_app(
         )
         .route("/ui/app.js", web::get().to(ui::script))
         .route("/ui/app.css", web::get().to(ui::styles))
+        .route("/favicon.ico", web::get().to(ui::favicon_ico))
+        .route("/ui/favicon.svg", web::get().to(ui::favicon_svg))
         .route("/health/live", web::get().to(health::live))
         .route("/health/ready", web::get().to(health::ready))
         .route("/metrics", web::get().to(health::metrics))
