@@ -206,6 +206,9 @@ function parseCsv(text) {
 
 /** Marks `input` invalid with `message` shown below it (cleared by `clearInvalid`). */
 function markInvalid(input, message) {
+  // A second error of the same input joins the first one's note.
+  const earlier = input.getAttribute("aria-invalid") === "true" && document.getElementById(input.getAttribute("aria-describedby"));
+  if (earlier) { earlier.append(h("div", {}, message)); return earlier; }
   const id = newId("error");
   input.setAttribute("aria-invalid", "true");
   input.setAttribute("aria-describedby", id);
