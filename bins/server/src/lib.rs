@@ -30,7 +30,7 @@ use actix_web::middleware::{ErrorHandlers, from_fn};
 use actix_web::{App, web};
 use dynex_core::Dynex;
 
-use handlers::admin::{access, audit, entities, jobs};
+use handlers::admin::{access, audit, entities, jobs, overview};
 use handlers::{docs, entity, health, not_allowed, not_found, token, ui};
 
 pub use boot::run;
@@ -162,7 +162,8 @@ pub fn create_app(
                 .route("/jobs/{id}", web::get().to(jobs::show))
                 .route("/jobs/{id}/rejects", web::get().to(jobs::rejects))
                 .route("/jobs/{id}/resume", web::post().to(jobs::resume))
-                .route("/audit", web::get().to(audit::list)),
+                .route("/audit", web::get().to(audit::list))
+                .route("/overview", web::get().to(overview::show)),
         )
         // The API description and Swagger UI.
         .service(
@@ -187,6 +188,8 @@ pub fn create_app(
         )
         .route("/ui/app.js", web::get().to(ui::script))
         .route("/ui/app.css", web::get().to(ui::styles))
+        .route("/favicon.ico", web::get().to(ui::favicon_ico))
+        .route("/ui/favicon.svg", web::get().to(ui::favicon_svg))
         .route("/health/live", web::get().to(health::live))
         .route("/health/ready", web::get().to(health::ready))
         .route("/metrics", web::get().to(health::metrics))

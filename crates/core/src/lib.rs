@@ -44,6 +44,7 @@ pub use audit::{Actor, AuditEntry, AuditFilter};
 pub use cancel::Cancel;
 pub use config::snapshot::Snapshot;
 pub use db::{Db, DbOptions, redact};
+pub use engine::RowCount;
 pub use engine::hooks::{Batch, HookError, Operation, PendingRow, WriteHooks};
 pub use engine::precondition::{EntityTags, Precondition, row_etag};
 pub use engine::read::ReadPage;

@@ -1220,9 +1220,11 @@ fn job_routes_describe_imports_and_exports() {
         parameter_names(&d, &op("/admin/api/jobs/{id}", "get")),
         ["id"]
     );
+    let rejects = op("/admin/api/jobs/{id}/rejects", "get");
+    assert_eq!(parameter_names(&d, &rejects), ["id", "limit"]);
     assert_eq!(
-        parameter_names(&d, &op("/admin/api/jobs/{id}/rejects", "get")),
-        ["id"]
+        rejects["parameters"][1]["schema"],
+        json!({"type": "integer", "minimum": 1})
     );
 
     let import = op("/admin/api/jobs/import", "post");
@@ -1426,4 +1428,34 @@ fn one_row_operations_are_conditional() {
     );
     let collection = &d["paths"]["/dynamic-entity/tax-rates"]["get"]["responses"];
     assert!(collection["200"]["headers"].is_null() && collection["304"].is_null());
+}
+
+/// The overview route: read only, the admin answers, and a schema that refuses a member it
+/// does not list (the server's answer is checked against it in the server's tests).
+#[test]
+fn the_overview_route_is_described() {
+    let d = doc();
+    assert_eq!(methods(&d, "/admin/api/overview"), set(&["get"]));
+    let op = &d["paths"]["/admin/api/overview"]["get"];
+    assert_eq!(op["operationId"], "admin-overview");
+    let statuses: Vec<&String> = op["responses"].as_object().unwrap().keys().collect();
+    assert_eq!(statuses, ["200", "400", "401", "403", "503"]);
+    let data =
+        &op["responses"]["200"]["content"]["application/json"]["schema"]["properties"]["data"];
+    assert_eq!(data["additionalProperties"], false);
+    assert_eq!(
+        data["required"],
+        json!([
+            "entities",
+            "rowCountCap",
+            "jobs",
+            "requestsCounted",
+            "requests",
+            "health"
+        ])
+    );
+    assert_eq!(
+        data["properties"]["jobs"]["items"]["$ref"],
+        "#/components/schemas/dynex.Job"
+    );
 }

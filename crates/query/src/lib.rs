@@ -49,7 +49,9 @@ pub use decode::{
 pub use error::QueryError;
 pub use filter::{MAX_CONDITIONS, MAX_LIST_VALUES, OPERATORS};
 pub use parse::parse;
-pub use select::{Select, count, select, select_cells, select_columns, select_ordered};
+pub use select::{
+    Select, count, count_capped, select, select_cells, select_columns, select_ordered,
+};
 pub use sort::{Keyset, KeysetError, Sort, order_keys, parse_sort};
 pub use sql::{Dialect, Piece, Sql};
 

@@ -320,10 +320,34 @@ pub fn count(dialect: Dialect, entity: &Entity, conditions: &[Condition]) -> Sql
     sql
 }
 
+/// Renders a `COUNT(*)` of the rows of `entity` that stops counting past `cap`.
+///
+/// It reads at most `cap + 1` rows, so a huge table costs what a table of `cap` rows does. A
+/// result of `cap + 1` means "more than `cap`".
+pub fn count_capped(entity: &Entity, cap: u64) -> Sql {
+    let mut sql = Sql::default();
+    sql.push("SELECT COUNT(*) AS n FROM (SELECT 1 AS one FROM ")
+        .ident(entity.table())
+        .push(&format!(
+            " LIMIT {}) AS dynex_capped",
+            cap.saturating_add(1)
+        ));
+    sql
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::testing::{after, entity, every_row, products};
+
+    #[test]
+    fn capped_counts_read_one_row_past_the_cap() {
+        let e = entity(3);
+        assert_eq!(
+            count_capped(&e, 100).debug_text(),
+            "SELECT COUNT(*) AS n FROM (SELECT 1 AS one FROM \"t\" LIMIT 101) AS dynex_capped"
+        );
+    }
 
     #[test]
     fn values_are_bound_and_identifiers_quoted() {

@@ -11,6 +11,10 @@ use crate::respond::{embedded, html_page};
 const PAGE: &str = include_str!("../../assets/ui/index.html");
 const SCRIPT: &[u8] = include_bytes!("../../assets/ui/app.js");
 const STYLES: &[u8] = include_bytes!("../../assets/ui/app.css");
+/// The icon as a vector, which the page links.
+const ICON_SVG: &[u8] = include_bytes!("../../assets/ui/favicon.svg");
+/// The same icon as a 32×32 ICO (one PNG inside), for what asks `/favicon.ico` by habit.
+const ICON_ICO: &[u8] = include_bytes!("../../assets/ui/favicon.ico");
 
 /// Only this server's own files; no inline script or style, no framing.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
@@ -43,6 +47,17 @@ pub(crate) async fn script() -> HttpResponse {
 /// `GET /ui/app.css`.
 pub(crate) async fn styles() -> HttpResponse {
     asset(STYLES, "text/css; charset=utf-8")
+}
+
+/// `GET /favicon.ico`: browsers ask for it on every page, linked or not.
+pub(crate) async fn favicon_ico() -> HttpResponse {
+    // Not versioned in its URL: cached for a day only.
+    embedded(ICON_ICO, "image/x-icon", "public, max-age=86400")
+}
+
+/// `GET /ui/favicon.svg`, the icon the page links.
+pub(crate) async fn favicon_svg() -> HttpResponse {
+    asset(ICON_SVG, "image/svg+xml")
 }
 
 /// The route prefix as HTML attribute text (it is validated configuration, but a page is no

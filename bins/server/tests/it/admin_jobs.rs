@@ -151,6 +151,29 @@ async fn an_import_job_keeps_the_good_rows_and_reports_the_rejected_ones(db: Tes
         );
         assert!(lines[2].starts_with("7,1301,"), "{report}");
         assert_eq!(lines.len(), 3, "{report}");
+        // `limit` keeps the first lines only (the back office's preview), the header always.
+        let id = job["id"].as_str().unwrap();
+        let r = call(
+            &app,
+            Method::GET,
+            &format!("jobs/{id}/rejects?limit=1"),
+            cred,
+            None,
+        )
+        .await;
+        assert_eq!(r.status.as_u16(), 200, "{r:?}");
+        assert_eq!(r.raw.lines().collect::<Vec<_>>(), lines[..2], "{}", r.raw);
+        for bad in ["0", "-1", "many"] {
+            let r = call(
+                &app,
+                Method::GET,
+                &format!("jobs/{id}/rejects?limit={bad}"),
+                cred,
+                None,
+            )
+            .await;
+            r.assert_error(400, "1401");
+        }
     }
     dx.refresh().unwrap();
     let names = tax_sets(&app, &key).await;

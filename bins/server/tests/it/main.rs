@@ -26,6 +26,7 @@ mod oauth;
 mod openapi;
 mod ops;
 mod ops_process;
+mod overview;
 mod paging;
 mod pipelines;
 mod propagation;

@@ -235,7 +235,7 @@ async fn schemas_carry_the_rules(db: TestDb) {
 }
 
 /// The answer's status is documented for the operation and its JSON body fits the schema.
-fn conforms(doc: &Value, path: &str, method: &str, reply: &Reply) {
+pub(crate) fn conforms(doc: &Value, path: &str, method: &str, reply: &Reply) {
     let op = &doc["paths"][path][method];
     assert!(op.is_object(), "{method} {path} is not described");
     let status = reply.status.as_u16().to_string();

@@ -22,6 +22,15 @@ use crate::audit::Audit;
 use crate::error::CoreError;
 use crate::{Dynex, Method, Precondition, ReadPage, WriteHooks, WriteOutcome, WriteRequest};
 
+/// The number of rows of an entity, counted up to a cap ([`Dynex::count_rows`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct RowCount {
+    /// The rows counted: all of them, or the cap when there are more.
+    pub rows: u64,
+    /// Whether the table holds more rows than `rows`.
+    pub capped: bool,
+}
+
 /// Reading, writing and deleting rows of entities, and the hooks and writer lock around them.
 impl Dynex {
     /// Reads a page of an entity from query-string pairs (`filter[…]`, `sort`, `fields[…]`,
@@ -55,6 +64,20 @@ impl Dynex {
             cursor: query.cursor.is_some(),
             next: next.map(|k| self.inner.cursor_key.encode(&entity, &k)),
             count,
+        })
+    }
+
+    /// Counts the rows of the served entity `alias`, reading at most `cap + 1` of them: a
+    /// table larger than `cap` costs what one of `cap` rows does, and is reported as capped.
+    ///
+    /// No scope is checked: the caller decides who may learn the count.
+    pub fn count_rows(&self, alias: &str, cap: u64) -> Result<RowCount, CoreError> {
+        let entity = self.entity(&self.snapshot(), alias)?;
+        let mut conn = self.inner.db.conn()?;
+        let n = crate::db::load_count(&mut conn, &dynex_query::count_capped(&entity, cap))?;
+        Ok(RowCount {
+            rows: n.min(cap),
+            capped: n > cap,
         })
     }
 

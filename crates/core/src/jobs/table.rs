@@ -508,8 +508,14 @@ impl Dynex {
     }
 
     /// Writes the rejected lines of job `id` as CSV: the columns of `dynex import --rejects`
-    /// (`line,code,field,message`, then the file's own columns); returns the job.
-    pub fn job_rejects(&self, id: &str, out: &mut dyn Write) -> Result<JobInfo, CoreError> {
+    /// (`line,code,field,message`, then the file's own columns), the first `limit` of them in
+    /// line order when given; returns the job.
+    pub fn job_rejects(
+        &self,
+        id: &str,
+        limit: Option<u64>,
+        out: &mut dyn Write,
+    ) -> Result<JobInfo, CoreError> {
         let mut conn = self.inner.db.conn()?;
         let (row, header) = self.job_row(&mut conn, id, true)?;
         let job = self.with_live(info(row, now_ms()));
@@ -518,7 +524,7 @@ impl Dynex {
             .unwrap_or_default();
         let invalid = |e: dynex_csv::CsvError| CoreError::Invalid(e.to_string());
         let mut writer = dynex_csv::RejectWriter::new(&header, out).map_err(invalid)?;
-        let rejects: Vec<(i64, String, Option<String>, String, String)> = dynex_job_reject::table
+        let query = dynex_job_reject::table
             .filter(dynex_job_reject::job_id.eq(&job.id))
             .select((
                 dynex_job_reject::line,
@@ -528,7 +534,8 @@ impl Dynex {
                 dynex_job_reject::cells,
             ))
             .order(dynex_job_reject::line)
-            .load(&mut *conn)?;
+            .limit(int(limit.unwrap_or(u64::MAX)));
+        let rejects: Vec<(i64, String, Option<String>, String, String)> = query.load(&mut *conn)?;
         for (line, code, field, message, cells) in &rejects {
             let cells: Vec<String> = serde_json::from_str(cells).unwrap_or_default();
             writer

@@ -14,6 +14,7 @@ backend_tests!(
     reads_with_filters_includes_and_types,
     unknown_aliases_and_rows,
     reads_need_the_scope_of_every_entity_they_reach,
+    row_counts_stop_at_their_cap,
 );
 
 fn reads_with_filters_includes_and_types(db: TestDb) {
@@ -164,4 +165,25 @@ fn sqlite_statistics_are_gathered_at_open() {
     sql.push("SELECT tbl AS c FROM sqlite_stat1 WHERE tbl = 'spy_product_abstract'");
     let rows = dynex_core::db::load_cells(&mut dx.db().conn().unwrap(), &sql).unwrap();
     assert!(!rows.is_empty(), "no statistics for spy_product_abstract");
+}
+
+/// `count_rows` counts every row up to the cap, and past it says the table holds more.
+fn row_counts_stop_at_their_cap(db: TestDb) {
+    let dx = demo(&db);
+    let all = dx
+        .read_collection("countries", &pairs(&[("meta", "count")]), None)
+        .unwrap()
+        .count
+        .unwrap();
+    assert!(all > 3, "{all}");
+    let exact = dx.count_rows("countries", all).unwrap();
+    assert_eq!((exact.rows, exact.capped), (all, false));
+    let capped = dx.count_rows("countries", 3).unwrap();
+    assert_eq!((capped.rows, capped.capped), (3, true));
+    let just_under = dx.count_rows("countries", all - 1).unwrap();
+    assert_eq!((just_under.rows, just_under.capped), (all - 1, true));
+    assert!(matches!(
+        dx.count_rows("nope", 10),
+        Err(CoreError::UnknownEntity(_))
+    ));
 }

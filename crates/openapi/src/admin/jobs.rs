@@ -155,10 +155,9 @@ pub(super) fn add(doc: &mut Doc<'_>) {
         (200, answer("The job.", job.clone())),
         &[404],
     );
-    add_op(
+    let mut rejects = admin_op(
         doc,
         "/admin/api/jobs/{id}/rejects",
-        "get",
         "admin-show-job-rejects",
         "Download the rejected lines of an import job as CSV",
         None,
@@ -172,6 +171,14 @@ pub(super) fn add(doc: &mut Doc<'_>) {
         ),
         &[404],
     );
+    if let Some(parameters) = rejects["parameters"].as_array_mut() {
+        parameters.push(query(
+            "limit",
+            "Only the first lines, this many (the back office previews them).",
+            json!({ "type": "integer", "minimum": 1 }),
+        ));
+    }
+    doc.operation("/admin/api/jobs/{id}/rejects", "get", rejects);
 
     let mut resume = admin_op(
         doc,

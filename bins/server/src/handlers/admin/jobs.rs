@@ -76,17 +76,28 @@ pub(crate) async fn show(
     Ok(ok(blocking(move || dynex.job(&id)).await?))
 }
 
-/// `GET /admin/api/jobs/{id}/rejects`: an import's rejected lines as a CSV file.
+/// `GET /admin/api/jobs/{id}/rejects[?limit=N]`: an import's rejected lines as a CSV file, the
+/// first `N` of them when asked (the back office shows those on the job's card).
 pub(crate) async fn rejects(
     state: web::Data<AppState>,
     _: Admin,
     id: web::Path<String>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
+    let limit = match query_pairs(&req).iter().find(|(k, _)| k == "limit") {
+        None => None,
+        Some((_, v)) => Some(
+            v.parse::<u64>()
+                .ok()
+                .filter(|n| *n >= 1)
+                .ok_or_else(|| invalid("`limit` is a whole number from 1"))?,
+        ),
+    };
     let dynex = state.dynex.clone();
     let id = id.into_inner();
     let (job, csv) = blocking(move || {
         let mut csv = Vec::new();
-        let job = dynex.job_rejects(&id, &mut csv)?;
+        let job = dynex.job_rejects(&id, limit, &mut csv)?;
         Ok((job, csv))
     })
     .await?;

@@ -1,7 +1,8 @@
 //! The admin API under `/admin/api`: entities (the Data Exchange API's configuration) and the
-//! live tables they can expose, users, integration clients and API keys, and jobs. Every route
-//! needs the `admin` scope (the [`crate::extract::Admin`] extractor); answers are `{"data": …}`
-//! and errors Spryker-style arrays like the rest.
+//! live tables they can expose, users, integration clients and API keys, jobs, and the overview
+//! of the back office's landing page. Every route needs the `admin` scope (the
+//! [`crate::extract::Admin`] extractor); answers are `{"data": …}` and errors Spryker-style
+//! arrays like the rest.
 //!
 //! What the areas share is here: running core calls off the async workers and reading JSON
 //! bodies.
@@ -10,6 +11,7 @@ pub(crate) mod access;
 pub(crate) mod audit;
 pub(crate) mod entities;
 pub(crate) mod jobs;
+pub(crate) mod overview;
 
 use actix_web::HttpResponse;
 use dynex_core::{CoreError, Dynex};
