@@ -646,7 +646,7 @@ fn execute(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<()> {
     let json = cli.json;
     match &cli.command {
         Command::Migrate => return migrate(url, json, out),
-        Command::Variable(VariableCommand::NewKey) => return new_key(json, out),
+        Command::Variable(VariableCommand::NewKey) => return variable::new_key(json, out),
         _ => {}
     }
     // Opening a SQLite file that is not there would create an empty database, and the
@@ -669,18 +669,6 @@ fn execute(cli: &Cli, out: &mut dyn Write) -> anyhow::Result<()> {
     let result = result.map_err(|e| hints::explain(&dynex, url, e));
     dynex.db().settle();
     result
-}
-
-/// `dynex variable new-key`, which needs no database: running it where none exists must
-/// neither fail nor create one.
-fn new_key(json: bool, out: &mut dyn Write) -> anyhow::Result<()> {
-    let key = dynex_core::SecretKey::generate();
-    if json {
-        output::print_json(out, &json!({ "key": key }))?;
-    } else {
-        writeln!(out, "{key}")?;
-    }
-    Ok(())
 }
 
 /// Connections in the CLI's pool.

@@ -38,16 +38,20 @@ pub(crate) fn run(
             }
             Ok(())
         }
-        VariableCommand::NewKey => {
-            let key = SecretKey::generate();
-            if json {
-                print_json(out, &json!({ "key": key }))?;
-            } else {
-                writeln!(out, "{key}")?;
-            }
-            Ok(())
-        }
+        VariableCommand::NewKey => new_key(json, out),
     }
+}
+
+/// `dynex variable new-key`: a new key for secrets. It needs no database, so that running it
+/// where none exists neither fails nor creates one ([`crate::run`] calls it before opening).
+pub(crate) fn new_key(json: bool, out: &mut dyn Write) -> anyhow::Result<()> {
+    let key = SecretKey::generate();
+    if json {
+        print_json(out, &json!({ "key": key }))?;
+    } else {
+        writeln!(out, "{key}")?;
+    }
+    Ok(())
 }
 
 fn set(
