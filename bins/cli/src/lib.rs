@@ -165,6 +165,9 @@ pub enum PipelineCommand {
         /// Ignore the stored cursor: read the source from its beginning.
         #[arg(long)]
         full: bool,
+        /// First run the pipelines it runs `after`, each after its own, in order; the first that fails ends the chain.
+        #[arg(long)]
+        with_dependencies: bool,
     },
     /// Show what the mapping makes of the first records the next run would read, beside each record; writes nothing.
     Test {

@@ -45,7 +45,14 @@ pub(crate) fn run(
             name,
             dry_run,
             full,
+            with_dependencies: false,
         } => run_now(dynex, name, *dry_run, *full, json, out),
+        PipelineCommand::Run {
+            name,
+            dry_run,
+            full,
+            with_dependencies: true,
+        } => run_chain(dynex, name, *dry_run, *full, json, out),
         PipelineCommand::Runs { name, limit } => runs(dynex, name, *limit, json, out),
         PipelineCommand::Test { name, sample, full } => {
             test(dynex, name, *sample, *full, json, out)
@@ -55,6 +62,18 @@ pub(crate) fn run(
             dead_letters(dynex, name, *limit, json, out)
         }
         PipelineCommand::Remove { name } => {
+            let dependents =
+                dynex_pipeline::order::dependents(name, &dynex_pipeline::order::stored(dynex)?);
+            if !dependents.is_empty() {
+                return Err(dynex_pipeline::Problems(vec![dynex_pipeline::Problem::new(
+                    "after",
+                    format!(
+                        "`{name}` cannot be removed: {} run after it (remove it from their `after` first)",
+                        dependents.iter().map(|d| format!("`{d}`")).collect::<Vec<_>>().join(", ")
+                    ),
+                )])
+                .into());
+            }
             dynex.remove_pipeline(name)?;
             if json {
                 print_json(out, &json!({ "removed": name }))?;
@@ -100,6 +119,7 @@ fn add(
     let text = read(file)?;
     let definition = dynex_pipeline::variables::for_check(dynex, &text).map_err(load_error)?;
     definition.check(&dynex.snapshot().catalog)?;
+    dynex_pipeline::order::check(&definition, &dynex_pipeline::order::stored(dynex)?)?;
     let name = &definition.name;
     if check_only {
         if json {
@@ -316,6 +336,81 @@ fn run_now(
     let mut progress = progress(json);
     let result = dynex_pipeline::run::run(dynex, &definition, &options, &mut progress);
     finish_run(result, progress, json, out)
+}
+
+/// Runs `name` after the pipelines it depends on, each after its own, in order; the first that
+/// fails ends the chain, and the pipelines after it are not run.
+fn run_chain(
+    dynex: &Dynex,
+    name: &str,
+    dry_run: bool,
+    full: bool,
+    json: bool,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    dynex.pipeline(name)?;
+    let chain = dynex_pipeline::order::chain(name, &dynex_pipeline::order::stored(dynex)?)?;
+    let mut summaries = Vec::new();
+    for (i, step) in chain.iter().enumerate() {
+        let (definition, redactor) = loaded(dynex, step)?;
+        let options = RunOptions {
+            dry_run,
+            full,
+            redactor,
+            ..RunOptions::default()
+        };
+        let mut progress = progress(json);
+        let result = dynex_pipeline::run::run(dynex, &definition, &options, &mut progress);
+        if let Some(bar) = progress.0.take() {
+            bar.finish_and_clear();
+        }
+        let failure = match result {
+            Ok(summary) => {
+                if !json {
+                    print_run(out, &summary, false)?;
+                }
+                summaries.push(serde_json::to_value(&summary)?);
+                None
+            }
+            Err(RunError::Failed(summary)) => {
+                if !json {
+                    print_run(out, &summary, false)?;
+                }
+                summaries.push(serde_json::to_value(&summary)?);
+                Some(anyhow::Error::from(RunError::Failed(summary)))
+            }
+            Err(RunError::Invalid(p)) => Some(p.into()),
+            Err(RunError::Core(e)) => Some(e.into()),
+        };
+        if let Some(error) = failure {
+            let skipped = &chain[i + 1..];
+            if json {
+                print_json(out, &json!({ "runs": summaries, "notRun": skipped }))?;
+            } else if !skipped.is_empty() {
+                writeln!(
+                    out,
+                    "not run, as `{step}` failed: {}",
+                    skipped
+                        .iter()
+                        .map(|s| format!("`{s}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )?;
+            }
+            return Err(error);
+        }
+    }
+    if json {
+        print_json(out, &json!({ "runs": summaries, "notRun": [] }))?;
+    }
+    let dead_letters: u64 = summaries
+        .iter()
+        .filter_map(|s| s["deadLetters"].as_u64())
+        .sum();
+    if dead_letters > 0 {
+        return Err(DeadLettered(dead_letters).into());
+    }
+    Ok(())
 }
 
 fn retry(

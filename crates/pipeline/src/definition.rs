@@ -60,6 +60,10 @@ pub struct Definition {
     /// What a run continues from: without it, every run reads the whole source.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incremental: Option<Incremental>,
+    /// The pipelines this one runs after, each of which must have succeeded
+    /// ([`crate::order`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub after: Vec<String>,
 }
 
 /// Where a pipeline's records come from: exactly one kind.
@@ -145,6 +149,13 @@ impl Definition {
         let mut checker = Checker::default();
         if let Err(e) = dynex_core::check_pipeline_name(&self.name) {
             checker.add("name", e.to_string());
+        }
+        for (i, name) in self.after.iter().enumerate() {
+            if let Err(e) = dynex_core::check_pipeline_name(name) {
+                checker.add(format!("after[{i}]"), e.to_string());
+            } else if self.after[..i].contains(name) {
+                checker.add(format!("after[{i}]"), format!("`{name}` is named twice"));
+            }
         }
         match &self.source {
             SourceSpec::Http(http) => http.check("source.http", &mut checker),

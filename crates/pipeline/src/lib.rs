@@ -8,6 +8,7 @@
 pub mod definition;
 pub mod incremental;
 pub mod map;
+pub mod order;
 pub mod problem;
 pub mod redact;
 pub mod run;

@@ -183,7 +183,112 @@ backend_tests!(
     a_run_killed_halfway_loses_and_duplicates_nothing,
     a_folder_of_csv_files_arrives_through_pipeline_run,
     rows_reach_an_http_api_through_pipeline_run,
+    dependencies_run_in_order_and_loops_are_refused,
 );
+
+/// A pipeline named `name` that writes the demo's countries to `file`, after `after`.
+fn countries_to_csv(dir: &std::path::Path, name: &str, after: &[&str], file: &str) -> String {
+    let path = dir.join(format!("{name}.yml"));
+    let after = if after.is_empty() {
+        String::new()
+    } else {
+        format!("after: [{}]\n", after.join(", "))
+    };
+    std::fs::write(
+        &path,
+        format!(
+            "name: {name}\n{after}source:\n  entity: {{ entity: countries }}\nmap:\n  fields:\n    iso2_code: $.iso2_code\ntarget:\n  csv: {{ file: \"{}\" }}\n",
+            dir.join(file).display()
+        ),
+    )
+    .unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+/// `after:` is checked on save (unknown names, loops named) and on removal, and
+/// `run --with-dependencies` runs the chain in order, stopping at the first failure.
+fn dependencies_run_in_order_and_loops_are_refused(db: TestDb) {
+    let _demo = open_demo(&db);
+    let dir = tempfile::tempdir().unwrap();
+    let a = countries_to_csv(dir.path(), "a", &[], "a.csv");
+    let b = countries_to_csv(dir.path(), "b", &["a"], "b.csv");
+    let c = countries_to_csv(dir.path(), "c", &["b"], "c.csv");
+
+    let early = dynex(&db, &["pipeline", "add", &b]).failed(3);
+    assert!(
+        early.stderr.contains("after[0]") && early.stderr.contains("there is no pipeline `a`"),
+        "{}",
+        early.stderr
+    );
+    for file in [&a, &b, &c] {
+        dynex(&db, &["pipeline", "add", file]).ok();
+    }
+    let looping = countries_to_csv(dir.path(), "a", &["c"], "a.csv");
+    let refused = dynex(&db, &["pipeline", "add", &looping]).failed(3);
+    assert!(
+        refused
+            .stderr
+            .contains("the dependencies make a loop: a → c → b → a"),
+        "{}",
+        refused.stderr
+    );
+    let kept = dynex(&db, &["pipeline", "remove", "a"]).failed(3);
+    assert!(kept.stderr.contains("`b` run after it"), "{}", kept.stderr);
+
+    let chain = dynex(
+        &db,
+        &["pipeline", "run", "c", "--with-dependencies", "--json"],
+    )
+    .ok()
+    .json();
+    let names: Vec<&str> = chain["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["pipeline"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["a", "b", "c"]);
+    assert!(
+        chain["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["state"] == "succeeded")
+    );
+    for file in ["a.csv", "b.csv", "c.csv"] {
+        let text = std::fs::read_to_string(dir.path().join(file)).unwrap();
+        assert!(text.starts_with("iso2_code\n"), "{file}: {text}");
+    }
+
+    // `d` writes into a folder that is gone by the time it runs: its run fails, and `e`
+    // after it never runs.
+    std::fs::create_dir(dir.path().join("gone")).unwrap();
+    let d = countries_to_csv(dir.path(), "d", &["a"], "gone/d.csv");
+    let e = countries_to_csv(dir.path(), "e", &["d"], "e.csv");
+    dynex(&db, &["pipeline", "add", &d]).ok();
+    dynex(&db, &["pipeline", "add", &e]).ok();
+    std::fs::remove_dir(dir.path().join("gone")).unwrap();
+    // The definition no longer holds, so `d` is refused before it runs (exit 3).
+    let stopped = dynex(&db, &["pipeline", "run", "e", "--with-dependencies"]).failed(3);
+    assert!(
+        stopped.stdout.contains("of `a` succeeded"),
+        "{}",
+        stopped.stdout
+    );
+    assert!(
+        stopped.stderr.contains("the folder") && stopped.stderr.contains("does not exist"),
+        "{}",
+        stopped.stderr
+    );
+    assert!(
+        stopped.stdout.contains("not run, as `d` failed: `e`"),
+        "{}",
+        stopped.stdout
+    );
+    assert!(!dir.path().join("e.csv").exists());
+    let runs = dynex(&db, &["pipeline", "runs", "e", "--json"]).ok().json();
+    assert_eq!(runs, json!([]), "e never ran");
+}
 
 /// The first pipeline of docs/pipelines.md, as printed there, pointed at `pb`: it logs in as
 /// PocketBase's superuser (password kept as a secret variable), pages through the collection in
