@@ -67,8 +67,8 @@ pub use jobs::table::{
     FILE_NAME_MAX_CHARS, JobInfo, JobKind, JobResume, NewJob, STALE_AFTER_MS, check_file_name,
 };
 pub use pipelines::{
-    DeadLetter, NewDeadLetter, PIPELINE_NAME_MAX, PipelineRun, RunState, Saved, StoredPipeline,
-    check_pipeline_name,
+    DeadLetter, NewDeadLetter, PIPELINE_NAME_MAX, PipelineRun, RUN_HEARTBEAT, RUN_LEASE, RunState,
+    Saved, StoredPipeline, check_pipeline_name,
 };
 pub use store::StoredEntity;
 pub use variables::{SecretKey, Variable, VariableInfo, check_variable_name};

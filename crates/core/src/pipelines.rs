@@ -171,12 +171,54 @@ impl Dynex {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RunState {
-    /// Still going (or its process died; see `updated_at`).
+    /// Still going: its process shows it is alive at least every [`RUN_HEARTBEAT`].
     Running,
     /// Every page was read and delivered (some records may be dead letters).
     Succeeded,
     /// The source, the mapping's setup or the database failed; what was committed stays.
     Failed,
+    /// Its process died (or went silent for [`RUN_LEASE`]); the next run found it so. What it
+    /// committed stays, and the next run starts from its last committed cursor.
+    Interrupted,
+}
+
+/// How long a run may go without a sign of life before the next run of its pipeline takes
+/// its process for dead and marks it [`RunState::Interrupted`].
+pub const RUN_LEASE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// How often a running run shows it is alive ([`Dynex::pipeline_run_alive`]).
+pub const RUN_HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The process a run belongs to, kept in its options as `owner`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+struct Owner {
+    host: String,
+    pid: u32,
+}
+
+impl Owner {
+    fn this_process() -> Owner {
+        Owner {
+            host: host_name(),
+            pid: std::process::id(),
+        }
+    }
+
+    /// Whether the owner is a process of this host that no longer exists (Linux's `/proc`
+    /// tells; elsewhere only the lease does).
+    fn is_gone(&self) -> bool {
+        self.host == host_name()
+            && std::path::Path::new("/proc/self").exists()
+            && !std::path::Path::new(&format!("/proc/{}", self.pid)).exists()
+    }
+}
+
+/// This machine's name, as far as it can be read.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default()
 }
 
 impl RunState {
@@ -185,6 +227,7 @@ impl RunState {
             RunState::Running => "running",
             RunState::Succeeded => "succeeded",
             RunState::Failed => "failed",
+            RunState::Interrupted => "interrupted",
         }
     }
 }
@@ -197,7 +240,7 @@ pub struct PipelineRun {
     pub id: i64,
     /// The pipeline's name.
     pub pipeline: String,
-    /// `running`, `succeeded` or `failed`.
+    /// `running`, `succeeded`, `failed` or `interrupted`.
     pub state: String,
     /// The run's options (`dryRun`, `full`).
     pub options: serde_json::Value,
@@ -316,7 +359,48 @@ impl Dynex {
                 .optional()?
         };
         let now = clock::now_ms();
+        let mut options = options.clone();
+        if let Some(map) = options.as_object_mut() {
+            map.insert("owner".into(), json!(Owner::this_process()));
+        }
         let id = conn.transaction(|conn| -> Result<i64, CoreError> {
+            // The pipeline's row is locked first (on SQLite, the database's writer lock), so
+            // that of two runs started at once the second sees the first.
+            diesel::update(dynex_pipeline::table.filter(dynex_pipeline::name.eq(pipeline)))
+                .set(dynex_pipeline::updated_at_ms.eq(dynex_pipeline::updated_at_ms))
+                .execute(conn)?;
+            let running: Vec<(i64, String, i64)> = run::table
+                .filter(run::pipeline.eq(pipeline))
+                .filter(run::state.eq(RunState::Running.as_str()))
+                .select((run::id, run::options, run::updated_ms))
+                .load(conn)?;
+            for (id, options, updated) in running {
+                let owner = serde_json::from_str::<serde_json::Value>(&options)
+                    .ok()
+                    .and_then(|o| serde_json::from_value::<Owner>(o["owner"].clone()).ok());
+                let silent = now.saturating_sub(updated);
+                let why = match &owner {
+                    Some(o) if o.is_gone() => {
+                        format!("its process ({} on {}) is gone", o.pid, o.host)
+                    }
+                    _ if silent > i64::try_from(RUN_LEASE.as_millis()).unwrap_or(i64::MAX) => {
+                        format!("no sign of life for {} s", silent / 1000)
+                    }
+                    _ => {
+                        return Err(CoreError::AlreadyExists {
+                            kind: "a run in progress of the pipeline",
+                            name: pipeline.to_string(),
+                        });
+                    }
+                };
+                diesel::update(run::table.filter(run::id.eq(id)))
+                    .set((
+                        run::state.eq(RunState::Interrupted.as_str()),
+                        run::error.eq(format!("interrupted: {why}")),
+                        run::finished_ms.eq(now),
+                    ))
+                    .execute(conn)?;
+            }
             diesel::insert_into(run::table)
                 .values((
                     run::pipeline.eq(pipeline),
@@ -328,8 +412,7 @@ impl Dynex {
                     run::updated_ms.eq(now),
                 ))
                 .execute(conn)?;
-            // The newest run of this pipeline is the one just inserted: runs of one pipeline
-            // are started one at a time by its runner.
+            // The newest run of this pipeline is the one just inserted: its row is locked.
             Ok(run::table
                 .filter(run::pipeline.eq(pipeline))
                 .select(diesel::dsl::max(run::id))
@@ -414,6 +497,21 @@ impl Dynex {
             }
             Ok(())
         })
+    }
+
+    /// Shows that run `run_id` is alive, so that no other run takes its process for dead
+    /// ([`RUN_LEASE`]).
+    pub fn pipeline_run_alive(&self, run_id: i64) -> Result<(), CoreError> {
+        use crate::schema::dynex_pipeline_run as run;
+        let mut conn = self.inner.db.conn()?;
+        diesel::update(
+            run::table
+                .filter(run::id.eq(run_id))
+                .filter(run::state.eq(RunState::Running.as_str())),
+        )
+        .set(run::updated_ms.eq(clock::now_ms()))
+        .execute(&mut conn)?;
+        Ok(())
     }
 
     /// Records the end of a run.

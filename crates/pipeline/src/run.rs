@@ -405,6 +405,7 @@ fn execute(
         &json!({ "dryRun": options.dry_run, "full": options.full, "replay": options.replay }),
         options.full || options.replay,
     )?;
+    let _alive = Heartbeat::start(dynex, run_id);
     let state = Rc::new(RefCell::new(State {
         summary: RunSummary {
             run: run_id,
@@ -548,6 +549,36 @@ fn execute(
     match outcome {
         Ok(()) => Ok(summary),
         Err(_) => Err(RunError::Failed(Box::new(summary))),
+    }
+}
+
+/// Shows that a run is alive every [`dynex_core::RUN_HEARTBEAT`] while it lasts, from a thread of
+/// its own (a page may take longer than the lease: a slow source, retries), so that no other
+/// run takes it for dead. Stops when dropped.
+struct Heartbeat {
+    _stop: std::sync::mpsc::Sender<()>,
+}
+
+impl Heartbeat {
+    fn start(dynex: &Dynex, run_id: i64) -> Heartbeat {
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let dynex = dynex.clone();
+        let beat = move || {
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                stopped.recv_timeout(dynex_core::RUN_HEARTBEAT)
+            {
+                if let Err(e) = dynex.pipeline_run_alive(run_id) {
+                    log::warn!("cannot show that run {run_id} is alive: {e}");
+                }
+            }
+        };
+        if let Err(e) = std::thread::Builder::new()
+            .name("pipeline-heartbeat".into())
+            .spawn(beat)
+        {
+            log::warn!("no heartbeat for run {run_id}: {e}");
+        }
+        Heartbeat { _stop: stop }
     }
 }
 

@@ -675,6 +675,14 @@ target:
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+    // While it runs, the pipeline cannot be run a second time.
+    let busy = dynex(&db, &["pipeline", "run", "killed"]).failed(2);
+    assert!(
+        busy.stderr
+            .contains("a run in progress of the pipeline `killed` already exists"),
+        "{}",
+        busy.stderr
+    );
     child.kill().unwrap();
     child.wait().unwrap();
     release.store(true, Ordering::SeqCst);
@@ -696,9 +704,13 @@ target:
     let runs = dynex(&db, &["pipeline", "runs", "killed", "--json"])
         .ok()
         .json();
-    assert_eq!(
-        runs[1]["state"], "running",
-        "the killed run never ended: {runs}"
+    // The next run found the killed one's process gone, and said so.
+    assert_eq!(runs[1]["state"], "interrupted", "{runs}");
+    assert!(
+        runs[1]["error"].as_str().is_some_and(
+            |e| e.starts_with("interrupted: its process (") && e.ends_with(") is gone")
+        ),
+        "{runs}"
     );
     assert_eq!(runs[0]["state"], "succeeded");
 }

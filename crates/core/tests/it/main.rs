@@ -6,6 +6,7 @@ mod import;
 mod keys;
 mod read;
 mod rows;
+mod runs;
 mod tokens;
 mod users;
 
