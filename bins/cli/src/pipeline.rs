@@ -283,6 +283,15 @@ pub struct DeadLettered(pub u64);
 /// A spinner with the run's counts, on a terminal only.
 struct Progress(Option<ProgressBar>);
 
+impl Progress {
+    /// Takes the bar off the terminal once the run is over.
+    fn clear(&mut self) {
+        if let Some(bar) = self.0.take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
 impl RunObserver for Progress {
     fn page(&mut self, s: &RunSummary) {
         if let Some(bar) = &self.0 {
@@ -326,6 +335,18 @@ fn run_now(
     json: bool,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
+    let result = run_stored(dynex, name, dry_run, full, json)?;
+    finish_run(result, json, out)
+}
+
+/// Runs the stored pipeline `name`, with a progress bar (cleared when it ends) on a terminal.
+fn run_stored(
+    dynex: &Dynex,
+    name: &str,
+    dry_run: bool,
+    full: bool,
+    json: bool,
+) -> anyhow::Result<Result<RunSummary, RunError>> {
     let (definition, redactor) = loaded(dynex, name)?;
     let options = RunOptions {
         dry_run,
@@ -335,7 +356,8 @@ fn run_now(
     };
     let mut progress = progress(json);
     let result = dynex_pipeline::run::run(dynex, &definition, &options, &mut progress);
-    finish_run(result, progress, json, out)
+    progress.clear();
+    Ok(result)
 }
 
 /// Runs `name` after the pipelines it depends on, each after its own, in order; the first that
@@ -351,38 +373,23 @@ fn run_chain(
     dynex.pipeline(name)?;
     let chain = dynex_pipeline::order::chain(name, &dynex_pipeline::order::stored(dynex)?)?;
     let mut summaries = Vec::new();
+    let mut dead_letters = 0;
     for (i, step) in chain.iter().enumerate() {
-        let (definition, redactor) = loaded(dynex, step)?;
-        let options = RunOptions {
-            dry_run,
-            full,
-            redactor,
-            ..RunOptions::default()
+        let result = run_stored(dynex, step, dry_run, full, json)?;
+        let summary = match &result {
+            Ok(summary) => Some(summary),
+            Err(RunError::Failed(summary)) => Some(&**summary),
+            Err(_) => None,
         };
-        let mut progress = progress(json);
-        let result = dynex_pipeline::run::run(dynex, &definition, &options, &mut progress);
-        if let Some(bar) = progress.0.take() {
-            bar.finish_and_clear();
+        if let Some(summary) = summary {
+            if !json {
+                print_run(out, summary, false)?;
+            }
+            summaries.push(serde_json::to_value(summary)?);
+            dead_letters += summary.dead_letters;
         }
-        let failure = match result {
-            Ok(summary) => {
-                if !json {
-                    print_run(out, &summary, false)?;
-                }
-                summaries.push(serde_json::to_value(&summary)?);
-                None
-            }
-            Err(RunError::Failed(summary)) => {
-                if !json {
-                    print_run(out, &summary, false)?;
-                }
-                summaries.push(serde_json::to_value(&summary)?);
-                Some(anyhow::Error::from(RunError::Failed(summary)))
-            }
-            Err(RunError::Invalid(p)) => Some(p.into()),
-            Err(RunError::Core(e)) => Some(e.into()),
-        };
-        if let Some(error) = failure {
+        if let Err(error) = result {
+            let error = run_error(error);
             let skipped = &chain[i + 1..];
             if json {
                 print_json(out, &json!({ "runs": summaries, "notRun": skipped }))?;
@@ -403,10 +410,6 @@ fn run_chain(
     if json {
         print_json(out, &json!({ "runs": summaries, "notRun": [] }))?;
     }
-    let dead_letters: u64 = summaries
-        .iter()
-        .filter_map(|s| s["deadLetters"].as_u64())
-        .sum();
     if dead_letters > 0 {
         return Err(DeadLettered(dead_letters).into());
     }
@@ -433,33 +436,39 @@ fn retry(
         usize::try_from(limit).unwrap_or(usize::MAX),
         &mut progress,
     );
-    finish_run(result, progress, json, out)
+    progress.clear();
+    finish_run(result, json, out)
 }
 
 /// Prints a run's summary; dead letters make the exit code 5, a failed run 1.
 fn finish_run(
     result: Result<RunSummary, RunError>,
-    mut progress: Progress,
     json: bool,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    if let Some(bar) = progress.0.take() {
-        bar.finish_and_clear();
-    }
     let summary = match result {
         Ok(summary) => summary,
         Err(RunError::Failed(summary)) => {
             print_run(out, &summary, json)?;
             return Err(RunError::Failed(summary).into());
         }
-        Err(RunError::Invalid(p)) => return Err(p.into()),
-        Err(RunError::Core(e)) => return Err(e.into()),
+        Err(e) => return Err(run_error(e)),
     };
     print_run(out, &summary, json)?;
     if summary.dead_letters > 0 {
         return Err(DeadLettered(summary.dead_letters).into());
     }
     Ok(())
+}
+
+/// A run's error as the exit code reads it: the problems or the core error itself, not its
+/// wrapper.
+fn run_error(e: RunError) -> anyhow::Error {
+    match e {
+        RunError::Invalid(p) => p.into(),
+        RunError::Core(e) => e.into(),
+        failed @ RunError::Failed(_) => failed.into(),
+    }
 }
 
 fn print_run(out: &mut dyn Write, s: &RunSummary, json: bool) -> anyhow::Result<()> {

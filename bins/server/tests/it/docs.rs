@@ -134,19 +134,35 @@ fn curl_command(text: &str) -> Example {
     }
 }
 
-/// Where pasted commands run: a `.curlrc` that sends the documented address to `port` and has
-/// curl print the status on a last line of its own.
-fn curl_home(port: u16) -> tempfile::TempDir {
+/// Where pasted commands run: a `.curlrc` that sends the documented address to `port`, with
+/// the curl options in `more` (one per line).
+fn curl_home(port: u16, more: &str) -> tempfile::TempDir {
     let home = tempfile::tempdir().expect("a temporary directory");
     std::fs::write(
         home.path().join(".curlrc"),
         format!(
-            "connect-to = \"{DOCUMENTED_ADDRESS}:127.0.0.1:{port}\"\nsilent\nshow-error\n\
-             write-out = \"\\n%{{http_code}}\"\n"
+            "connect-to = \"{DOCUMENTED_ADDRESS}:127.0.0.1:{port}\"\nsilent\nshow-error\n{more}"
         ),
     )
     .expect("write .curlrc");
     home
+}
+
+/// The `.curlrc` option that has curl print the status on a last line of its own.
+const STATUS_LINE: &str = "write-out = \"\\n%{http_code}\"\n";
+
+/// An access token of `user` (password grant).
+fn password_token(dynex: &dynex_core::Dynex, user: &str, password: &str) -> String {
+    dynex
+        .token(&dynex_core::TokenRequest {
+            grant_type: "password".into(),
+            username: Some(user.into()),
+            password: Some(password.into()),
+            address: "docs".into(),
+            ..dynex_core::TokenRequest::default()
+        })
+        .unwrap()
+        .access_token
 }
 
 /// Pastes `command` into bash with `vars` set, as a reader would; its status and body.
@@ -155,18 +171,10 @@ fn paste(
     home: &std::path::Path,
     vars: &HashMap<&'static str, String>,
 ) -> (u16, Vec<u8>) {
-    let out = std::process::Command::new("bash")
-        .args(["-c", command])
-        .env("CURL_HOME", home)
-        .envs(vars.iter().map(|(k, v)| (*k, v.as_str())))
-        .output()
-        .expect("bash runs");
-    assert!(
-        out.status.success(),
-        "`{command}` failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = out.stdout;
+    let home = home.to_str().expect("a UTF-8 path");
+    let mut env: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    env.push(("CURL_HOME", home));
+    let text = crate::support::paste(command, None, &env);
     let at = text
         .iter()
         .rposition(|&b| b == b'\n')
@@ -238,17 +246,8 @@ async fn run_examples(db: &TestDb, doc: &str, curl: bool, at_least: usize) {
     ))
     .await;
     let live = crate::support::LiveServer::start(&dynex);
-    let home = curl_home(live.port());
-    let admin_token = dynex
-        .token(&dynex_core::TokenRequest {
-            grant_type: "password".into(),
-            username: Some("ops".into()),
-            password: Some(password.into()),
-            address: "docs".into(),
-            ..dynex_core::TokenRequest::default()
-        })
-        .unwrap()
-        .access_token;
+    let home = curl_home(live.port(), STATUS_LINE);
+    let admin_token = password_token(&dynex, "ops", password);
     let mut vars: HashMap<&'static str, String> = HashMap::from([
         ("KEY", key.clone()),
         ("CLIENT_SECRET", client_secret),
@@ -353,26 +352,11 @@ fn every_other_curl_of_the_docs_works_as_printed(db: TestDb) {
     dynex
         .add_entity("spy_product_label", Some("product-labels"), true)
         .unwrap();
-    let admin_token = dynex
-        .token(&dynex_core::TokenRequest {
-            grant_type: "password".into(),
-            username: Some("admin".into()),
-            password: Some(password.into()),
-            address: "docs".into(),
-            ..dynex_core::TokenRequest::default()
-        })
-        .unwrap()
-        .access_token;
+    let admin_token = password_token(&dynex, "admin", password);
     let live = crate::support::LiveServer::start(&dynex);
-    let home = tempfile::tempdir().unwrap();
-    std::fs::write(
-        home.path().join(".curlrc"),
-        format!(
-            "connect-to = \"{DOCUMENTED_ADDRESS}:127.0.0.1:{}\"\nsilent\nshow-error\nfail\n",
-            live.port()
-        ),
-    )
-    .unwrap();
+    // `fail`: an HTTP error answer fails the command.
+    let home = curl_home(live.port(), "fail\n");
+    let curl_home = home.path().to_str().expect("a UTF-8 path");
     let work = tempfile::tempdir().unwrap();
     std::fs::write(
         work.path().join("countries.csv"),
@@ -395,21 +379,16 @@ fn every_other_curl_of_the_docs_works_as_printed(db: TestDb) {
                 .join("\n")
                 .replace("dnx_…", &key)
                 .replace("<printed password>", password);
-            let out = std::process::Command::new("bash")
-                .args(["-c", &command])
-                .current_dir(work.path())
-                .env("CURL_HOME", home.path())
-                .env("KEY", &key)
-                .env("ADMIN_TOKEN", &admin_token)
-                .output()
-                .expect("bash runs");
-            assert!(
-                out.status.success() && !out.stdout.is_empty(),
-                "{doc}: `{}` failed: {}{}",
-                block.text.trim(),
-                String::from_utf8_lossy(&out.stderr),
-                String::from_utf8_lossy(&out.stdout)
+            let printed = crate::support::paste(
+                &command,
+                Some(work.path()),
+                &[
+                    ("CURL_HOME", curl_home),
+                    ("KEY", &key),
+                    ("ADMIN_TOKEN", &admin_token),
+                ],
             );
+            assert!(!printed.is_empty(), "{doc}: `{command}` printed nothing");
             ran += 1;
         }
     }

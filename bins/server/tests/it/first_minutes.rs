@@ -3,7 +3,6 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::Command;
 
 use dynex_core::Dynex;
 use dynex_test_support::{TestDb, backend_tests, open_demo};
@@ -33,19 +32,11 @@ fn command_after(output: &str, heading: &str) -> String {
 
 /// Runs `command` in a shell, as a user who pasted it does, and parses what it printed.
 fn paste(command: &str) -> Value {
-    let out = Command::new("bash")
-        .args(["-c", command])
-        .output()
-        .expect("bash runs");
-    assert!(
-        out.status.success(),
-        "`{command}` failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+    let printed = crate::support::paste(command, None, &[]);
+    serde_json::from_slice(&printed).unwrap_or_else(|e| {
         panic!(
             "`{command}` printed no JSON ({e}):\n{}",
-            String::from_utf8_lossy(&out.stdout)
+            String::from_utf8_lossy(&printed)
         )
     })
 }

@@ -474,3 +474,21 @@ impl Drop for LiveServer {
         }
     }
 }
+
+/// Runs `command` in bash as a reader who pasted it does, in `dir` (the test's own folder when
+/// `None`) with `env` set, and returns what it printed; the test fails when the command does.
+pub fn paste(command: &str, dir: Option<&std::path::Path>, env: &[(&str, &str)]) -> Vec<u8> {
+    let mut bash = std::process::Command::new("bash");
+    bash.args(["-c", command]).envs(env.iter().copied());
+    if let Some(dir) = dir {
+        bash.current_dir(dir);
+    }
+    let out = bash.output().expect("bash runs");
+    assert!(
+        out.status.success(),
+        "`{command}` failed: {}{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    out.stdout
+}

@@ -25,7 +25,9 @@ use url::Url;
 
 use crate::incremental::Incremental;
 use crate::problem::Checker;
-use crate::source::http::{HttpAuth, HttpSource, HttpSpec, Paginate, Retry, check_url};
+use crate::source::http::{
+    HttpAuth, HttpSource, HttpSpec, Paginate, Retry, check_url, default_timeout, is_no_auth,
+};
 use crate::source::{SourceError, Start};
 
 /// The Data Exchange API a `dx` source or target talks to.
@@ -104,14 +106,6 @@ pub(crate) fn default_prefix() -> String {
 
 fn default_page_size() -> u64 {
     100
-}
-
-pub(crate) fn default_timeout() -> u64 {
-    30
-}
-
-pub(crate) fn is_no_auth(auth: &HttpAuth) -> bool {
-    *auth == HttpAuth::None
 }
 
 impl CursorOperator {

@@ -22,10 +22,8 @@ use url::Url;
 
 use crate::problem::Checker;
 use crate::source::Start;
-use crate::source::dx::{
-    Connection, check_connection, default_prefix, default_timeout, endpoint, http_base, is_no_auth,
-};
-use crate::source::http::{Call, HttpAuth, HttpSource, Retry};
+use crate::source::dx::{Connection, check_connection, default_prefix, endpoint, http_base};
+use crate::source::http::{Call, HttpAuth, HttpSource, Retry, default_timeout, is_no_auth};
 use crate::target::{Delivered, RecordRow, Refusal, Target, TargetError};
 
 /// How a `dx` target writes rows.

@@ -50,8 +50,11 @@ use url::Url;
 
 use crate::problem::Checker;
 use crate::source::Start;
-use crate::source::dx::{http_base, is_no_auth};
-use crate::source::http::{Call, HttpAuth, HttpSource, HttpSpec, Retry, check_header, check_url};
+use crate::source::dx::http_base;
+use crate::source::http::{
+    Call, HttpAuth, HttpSource, HttpSpec, Retry, check_header, check_url, default_timeout,
+    is_no_auth,
+};
 use crate::target::{Delivered, RecordRow, Refusal, Target, TargetError};
 
 /// The method of an `http` target's requests.
@@ -129,10 +132,6 @@ pub struct HttpTarget {
     /// Seconds a request may take, 30 by default.
     #[serde(default = "default_timeout")]
     pub timeout: u64,
-}
-
-fn default_timeout() -> u64 {
-    30
 }
 
 /// Rows per request of `per: batch` when `batch` is not given.

@@ -125,8 +125,15 @@ fn default_records() -> String {
     "$[*]".to_owned()
 }
 
-fn default_timeout() -> u64 {
+/// Seconds a request may take when a definition does not say: the `timeout` of every source
+/// and target that speaks HTTP.
+pub(crate) fn default_timeout() -> u64 {
     30
+}
+
+/// Whether a definition logs in at all (its `auth` is left out when written back).
+pub(crate) fn is_no_auth(auth: &HttpAuth) -> bool {
+    *auth == HttpAuth::None
 }
 
 /// The HTTP method of an `http` source.
