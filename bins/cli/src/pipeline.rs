@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::Context;
 use dynex_core::{Dynex, StoredPipeline};
 use dynex_pipeline::definition::{Definition, SourceSpec, TargetSpec};
-use dynex_pipeline::run::{RunError, RunObserver, RunOptions, RunSummary};
+use dynex_pipeline::run::{RunError, RunObserver, RunOptions, RunSummary, StopSignal};
 use dynex_pipeline::target::http::Per;
 use dynex_pipeline::variables::Redactor;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -310,9 +310,7 @@ impl RunObserver for Progress {
 
 /// A stored definition with its variables resolved for a run, and the redactor of its secrets.
 fn loaded(dynex: &Dynex, name: &str) -> anyhow::Result<(Definition, Redactor)> {
-    let stored = dynex.pipeline(name)?;
-    let key = crate::variable::secret_key()?;
-    dynex_pipeline::variables::load(dynex, &stored.definition, key.as_ref()).map_err(load_error)
+    dynex_pipeline::stored::load(dynex, name).map_err(run_error)
 }
 
 /// A spinner on a terminal, unless the output is JSON.
@@ -347,17 +345,21 @@ fn run_stored(
     full: bool,
     json: bool,
 ) -> anyhow::Result<Result<RunSummary, RunError>> {
-    let (definition, redactor) = loaded(dynex, name)?;
     let options = RunOptions {
         dry_run,
         full,
-        redactor,
+        trigger: Some("cli".into()),
         ..RunOptions::default()
     };
     let mut progress = progress(json);
-    let result = dynex_pipeline::run::run(dynex, &definition, &options, &mut progress);
+    let result = dynex_pipeline::stored::run(dynex, name, options, &mut progress);
     progress.clear();
-    Ok(result)
+    // Nothing was recorded when the definition could not be read: the caller reports it.
+    match result {
+        Err(RunError::Invalid(p)) => Err(p.into()),
+        Err(RunError::Core(e)) => Err(e.into()),
+        other => Ok(other),
+    }
 }
 
 /// Runs `name` after the pipelines it depends on, each after its own, in order; the first that
@@ -426,6 +428,8 @@ fn retry(
     let (definition, redactor) = loaded(dynex, name)?;
     let options = RunOptions {
         redactor,
+        trigger: Some("cli".into()),
+        cancel: StopSignal::with_timeout(definition.run_timeout()),
         ..RunOptions::default()
     };
     let mut progress = progress(json);

@@ -10,14 +10,11 @@ use crate::VariableCommand;
 use crate::output::{print_json, print_table};
 
 /// The environment variable that holds the key of secret variables.
-pub(crate) const KEY_VAR: &str = "DYNEX_SECRET_KEY";
+pub(crate) const KEY_VAR: &str = dynex_pipeline::stored::SECRET_KEY_VAR;
 
 /// The key of secret variables from `DYNEX_SECRET_KEY`, if set.
 pub(crate) fn secret_key() -> Result<Option<SecretKey>, CoreError> {
-    match std::env::var(KEY_VAR) {
-        Ok(text) if !text.trim().is_empty() => SecretKey::parse(&text).map(Some),
-        _ => Ok(None),
-    }
+    dynex_pipeline::stored::secret_key()
 }
 
 pub(crate) fn run(

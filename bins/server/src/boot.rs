@@ -74,6 +74,9 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         metrics: crate::Metrics::default(),
     };
     let listener = std::net::TcpListener::bind(args.bind)?;
+    if args.scheduler == crate::config::Switch::On {
+        crate::pipelines::schedule::spawn(dynex.clone(), config.metrics.clone())?;
+    }
     crate::serve(
         listener,
         args.workers,

@@ -88,6 +88,11 @@ pub struct ServerArgs {
     /// `admin` scope (`admin`), or nobody (`off`: no route).
     #[arg(long, env = "DYNEX_METRICS", value_enum, default_value_t = MetricsAccess::Public)]
     pub metrics: MetricsAccess,
+    /// Whether this server runs pipelines on their schedules (`on`), or only serves (`off`:
+    /// API-only instances beside one that schedules). Several servers may schedule: each tick
+    /// runs once.
+    #[arg(long, env = "DYNEX_SCHEDULER", value_enum, default_value_t = Switch::On)]
+    pub scheduler: Switch,
     /// Seconds a client has to send a request's body after its head, one more per MiB
     /// received; a later body is answered 408 (code 1328) and the connection closed. 0: no limit.
     #[arg(long, env = "DYNEX_BODY_TIMEOUT", default_value_t = AppConfig::DEFAULT_BODY_TIMEOUT.as_secs())]
@@ -102,6 +107,16 @@ pub enum LogFormat {
     Text,
     /// One JSON object per line: `time`, `level`, `target`, `message` and the line's fields.
     Json,
+}
+
+/// A feature on or off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Switch {
+    /// On.
+    #[default]
+    On,
+    /// Off.
+    Off,
 }
 
 /// Who may read `/metrics`.

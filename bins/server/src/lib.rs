@@ -20,6 +20,7 @@ mod handlers;
 mod logging;
 mod metrics;
 mod observe;
+pub mod pipelines;
 mod request_id;
 mod respond;
 mod serve;
@@ -30,11 +31,11 @@ use actix_web::middleware::{ErrorHandlers, from_fn};
 use actix_web::{App, web};
 use dynex_core::Dynex;
 
-use handlers::admin::{access, audit, entities, jobs, overview};
+use handlers::admin::{access, audit, entities, jobs, overview, pipelines as pipeline_admin};
 use handlers::{docs, entity, health, not_allowed, not_found, token, ui};
 
 pub use boot::run;
-pub use config::{AppConfig, AppState, LogFormat, MetricsAccess, ServerArgs};
+pub use config::{AppConfig, AppState, LogFormat, MetricsAccess, ServerArgs, Switch};
 pub use disconnect::on_connect;
 pub use dynex_wire::{Code, ErrorObject};
 pub use error::ApiError;
@@ -163,7 +164,21 @@ pub fn create_app(
                 .route("/jobs/{id}/rejects", web::get().to(jobs::rejects))
                 .route("/jobs/{id}/resume", web::post().to(jobs::resume))
                 .route("/audit", web::get().to(audit::list))
-                .route("/overview", web::get().to(overview::show)),
+                .route("/overview", web::get().to(overview::show))
+                .route("/pipelines", web::get().to(pipeline_admin::list))
+                .route("/pipelines/health", web::get().to(pipeline_admin::health))
+                .route(
+                    "/pipelines/{name}/health",
+                    web::get().to(pipeline_admin::health_of_one),
+                )
+                .route(
+                    "/pipelines/{name}/run",
+                    web::post().to(pipeline_admin::start),
+                )
+                .route(
+                    "/pipelines/{name}/stop",
+                    web::post().to(pipeline_admin::stop),
+                ),
         )
         // The API description and Swagger UI.
         .service(

@@ -48,6 +48,26 @@ struct RowResult {
     result: &'static str,
 }
 
+/// The labels of a pipeline's runs counted.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PipelineState {
+    pipeline: String,
+    state: &'static str,
+}
+
+/// The labels of a pipeline's records counted.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PipelineRecords {
+    pipeline: String,
+    result: &'static str,
+}
+
+/// The label of a pipeline.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct PipelineName {
+    pipeline: String,
+}
+
 /// The label of pool connections counted.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ConnectionState {
@@ -79,6 +99,11 @@ struct Inner {
     connections_waiting: Gauge,
     connections_max: Gauge,
     config_version: Gauge,
+    pipeline_runs: Family<PipelineState, Counter>,
+    pipeline_records: Family<PipelineRecords, Counter>,
+    pipeline_healthy: Family<PipelineName, Gauge>,
+    pipeline_failures: Family<PipelineName, Gauge>,
+    pipeline_last_success: Family<PipelineName, Gauge>,
 }
 
 impl Default for Metrics {
@@ -143,6 +168,40 @@ impl Default for Metrics {
             "The configuration version served (as /health/ready reports it)",
             config_version.clone(),
         );
+        let pipeline_runs = Family::<PipelineState, Counter>::default();
+        registry.register(
+            "pipeline_runs",
+            "Pipeline runs this server ran (schedules, webhooks, the back office), by pipeline \
+             and state: succeeded, failed",
+            pipeline_runs.clone(),
+        );
+        let pipeline_records = Family::<PipelineRecords, Counter>::default();
+        registry.register(
+            "pipeline_records",
+            "Records of the pipeline runs this server ran, by pipeline and result: read, \
+             inserted, updated, unchanged, skipped, dead_letter",
+            pipeline_records.clone(),
+        );
+        let pipeline_healthy = Family::<PipelineName, Gauge>::default();
+        registry.register(
+            "pipeline_healthy",
+            "1 when a pipeline is healthy, 0 when it failed 3 times in a row or is overdue \
+             for its schedule (from the run history, whichever server ran it)",
+            pipeline_healthy.clone(),
+        );
+        let pipeline_failures = Family::<PipelineName, Gauge>::default();
+        registry.register(
+            "pipeline_consecutive_failures",
+            "Failed or interrupted runs of a pipeline since its last success",
+            pipeline_failures.clone(),
+        );
+        let pipeline_last_success = Family::<PipelineName, Gauge>::default();
+        registry.register_with_unit(
+            "pipeline_last_success_timestamp",
+            "When the last successful run of a pipeline started (Unix time)",
+            Unit::Seconds,
+            pipeline_last_success.clone(),
+        );
         let build = Family::<Build, Gauge>::default();
         build
             .get_or_create(&Build {
@@ -163,6 +222,11 @@ impl Default for Metrics {
                 connections_waiting,
                 connections_max,
                 config_version,
+                pipeline_runs,
+                pipeline_records,
+                pipeline_healthy,
+                pipeline_failures,
+                pipeline_last_success,
             }),
         }
     }
@@ -310,6 +374,69 @@ impl Metrics {
     }
 
     /// The text of a scrape, with `dynex`'s pool and configuration version read now.
+    /// Counts a pipeline run this server ran, with its records.
+    pub(crate) fn pipeline_run(
+        &self,
+        pipeline: &str,
+        result: &Result<dynex_pipeline::run::RunSummary, dynex_pipeline::run::RunError>,
+    ) {
+        let (summary, state) = match result {
+            Ok(summary) => (summary, "succeeded"),
+            Err(dynex_pipeline::run::RunError::Failed(summary)) => (&**summary, "failed"),
+            // Not run: nothing to count.
+            Err(_) => return,
+        };
+        let inner = &self.inner;
+        inner
+            .pipeline_runs
+            .get_or_create(&PipelineState {
+                pipeline: pipeline.to_string(),
+                state,
+            })
+            .inc();
+        for (result, n) in [
+            ("read", summary.read),
+            ("inserted", summary.inserted),
+            ("updated", summary.updated),
+            ("unchanged", summary.unchanged),
+            ("skipped", summary.skipped),
+            ("dead_letter", summary.dead_letters),
+        ] {
+            inner
+                .pipeline_records
+                .get_or_create(&PipelineRecords {
+                    pipeline: pipeline.to_string(),
+                    result,
+                })
+                .inc_by(n);
+        }
+    }
+
+    /// Sets the health gauges of the pipelines: `(name, healthy, consecutive failures, last
+    /// success in Unix seconds)`; pipelines not named any more are dropped.
+    pub(crate) fn pipeline_health(&self, pipelines: &[(String, bool, u32, Option<i64>)]) {
+        let inner = &self.inner;
+        inner.pipeline_healthy.clear();
+        inner.pipeline_failures.clear();
+        inner.pipeline_last_success.clear();
+        for (name, healthy, failures, last_success) in pipelines {
+            let label = PipelineName {
+                pipeline: name.clone(),
+            };
+            inner
+                .pipeline_healthy
+                .get_or_create(&label)
+                .set(i64::from(*healthy));
+            inner
+                .pipeline_failures
+                .get_or_create(&label)
+                .set(i64::from(*failures));
+            if let Some(at) = last_success {
+                inner.pipeline_last_success.get_or_create(&label).set(*at);
+            }
+        }
+    }
+
     pub(crate) fn render(&self, dynex: &Dynex) -> Result<String, std::fmt::Error> {
         let pool = dynex.db().status();
         let inner = &self.inner;

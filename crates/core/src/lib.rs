@@ -28,6 +28,7 @@ mod pipelines;
 mod retry;
 mod schema;
 mod session;
+mod ticks;
 mod variables;
 
 pub use config::{introspect, store};
@@ -71,6 +72,7 @@ pub use pipelines::{
     Saved, StoredPipeline, check_pipeline_name,
 };
 pub use store::StoredEntity;
+pub use ticks::PipelineStatus;
 pub use variables::{SecretKey, Variable, VariableInfo, check_variable_name};
 
 /// The largest request body `dynex-server` accepts by default: 16 MiB, room for about 20,000

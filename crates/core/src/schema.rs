@@ -297,7 +297,7 @@ diesel::table! {
         id -> BigInt,
         /// The pipeline's name.
         pipeline -> Text,
-        /// `running`, `succeeded` or `failed`.
+        /// `running`, `succeeded`, `failed` or `interrupted`.
         state -> Text,
         /// The run's options (JSON).
         options -> Text,
@@ -315,6 +315,24 @@ diesel::table! {
         updated_ms -> BigInt,
         /// When it ended.
         finished_ms -> Nullable<BigInt>,
+        /// When someone asked it to stop.
+        stop_requested_ms -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    /// Scheduled ticks of pipelines, each claimed by the one server that runs it.
+    dynex_pipeline_tick (pipeline, due_ms) {
+        /// The pipeline's name.
+        pipeline -> Text,
+        /// The tick's time (Unix milliseconds).
+        due_ms -> BigInt,
+        /// The server that claimed it (`host:pid`).
+        claimed_by -> Text,
+        /// When it was claimed.
+        claimed_ms -> BigInt,
+        /// The run it started.
+        run_id -> Nullable<BigInt>,
     }
 }
 

@@ -32,6 +32,7 @@ pub use crate::incremental::Incremental;
 pub(crate) use crate::incremental::cursor_path;
 use crate::map::MapSpec;
 use crate::problem::{Checker, Problem, Problems};
+pub use crate::schedule::Schedule;
 use crate::source::csv::CsvFolderSpec;
 use crate::source::dx::DxSpec;
 use crate::source::entity::EntitySourceSpec;
@@ -64,7 +65,17 @@ pub struct Definition {
     /// ([`crate::order`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub after: Vec<String>,
+    /// When `dynex-server` runs the pipeline by itself ([`crate::schedule`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<Schedule>,
+    /// Seconds a run may take before it is stopped (between two pages) and recorded as failed;
+    /// [`DEFAULT_RUN_TIMEOUT`] when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<u64>,
 }
+
+/// Seconds a run may take when its definition does not say: an hour.
+pub const DEFAULT_RUN_TIMEOUT: u64 = 3600;
 
 /// Where a pipeline's records come from: exactly one kind.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -156,6 +167,12 @@ impl Definition {
             } else if self.after[..i].contains(name) {
                 checker.add(format!("after[{i}]"), format!("`{name}` is named twice"));
             }
+        }
+        if let Some(schedule) = &self.schedule {
+            schedule.check("schedule.cron", &mut checker);
+        }
+        if self.timeout == Some(0) {
+            checker.add("timeout", "a run needs at least one second");
         }
         match &self.source {
             SourceSpec::Http(http) => http.check("source.http", &mut checker),
@@ -262,6 +279,11 @@ impl Definition {
                 );
             }
         }
+    }
+
+    /// How long a run may take.
+    pub fn run_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.timeout.unwrap_or(DEFAULT_RUN_TIMEOUT))
     }
 
     /// The definition as YAML.

@@ -6,13 +6,16 @@
 //! connector.
 
 pub mod definition;
+pub mod health;
 pub mod incremental;
 pub mod map;
 pub mod order;
 pub mod problem;
 pub mod redact;
 pub mod run;
+pub mod schedule;
 pub mod source;
+pub mod stored;
 pub mod target;
 pub mod variables;
 

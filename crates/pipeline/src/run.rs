@@ -47,6 +47,64 @@ pub struct RunOptions {
     pub redactor: crate::redact::Redactor,
     /// The run replays dead letters ([`retry`]): the cursor is neither read nor stored.
     pub replay: bool,
+    /// What started the run (`cli`, `schedule`, `hook`, `changes`, `back-office`), kept in its
+    /// options for the run history.
+    pub trigger: Option<String>,
+    /// Stops the run between two pages: when asked to, or once its time is up.
+    pub cancel: StopSignal,
+}
+
+/// Stops a run between two pages: what was committed stays, and the run is recorded as failed
+/// with the reason. Clones share the signal.
+#[derive(Debug, Clone, Default)]
+pub struct StopSignal {
+    reason: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+    deadline: Option<(Instant, std::time::Duration)>,
+}
+
+impl StopSignal {
+    /// A signal that also fires once `timeout` has passed from now.
+    pub fn with_timeout(timeout: std::time::Duration) -> StopSignal {
+        StopSignal {
+            deadline: Instant::now().checked_add(timeout).map(|at| (at, timeout)),
+            ..StopSignal::default()
+        }
+    }
+
+    /// The same signal, also fired once `timeout` has passed from now (or at its own deadline,
+    /// if that comes first).
+    pub fn with_deadline(&self, timeout: std::time::Duration) -> StopSignal {
+        let mine = StopSignal::with_timeout(timeout).deadline;
+        let deadline = match (self.deadline, mine) {
+            (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
+            (a, b) => a.or(b),
+        };
+        StopSignal {
+            reason: std::sync::Arc::clone(&self.reason),
+            deadline,
+        }
+    }
+
+    /// Asks the run to stop, for `reason` (the first reason given is kept).
+    pub fn cancel(&self, reason: &str) {
+        if let Ok(mut slot) = self.reason.lock() {
+            slot.get_or_insert_with(|| reason.to_string());
+        }
+    }
+
+    /// Why the run must stop, if it must.
+    pub fn reason(&self) -> Option<String> {
+        if let Some(reason) = self.reason.lock().ok().and_then(|r| r.clone()) {
+            return Some(reason);
+        }
+        match self.deadline {
+            Some((at, timeout)) if Instant::now() >= at => Some(format!(
+                "the run took longer than its timeout of {} s",
+                timeout.as_secs()
+            )),
+            _ => None,
+        }
+    }
 }
 
 /// What a run did.
@@ -110,10 +168,17 @@ enum Stop {
     Core(#[from] CoreError),
     #[error("the target failed: {0}")]
     Target(#[from] crate::target::TargetError),
+    #[error("stopped: {0}")]
+    Cancelled(String),
 }
 
 /// Receives a run's progress.
 pub trait RunObserver {
+    /// The run was recorded with id `run` and is about to read its source.
+    fn started(&mut self, run: i64) {
+        let _ = run;
+    }
+
     /// A page was mapped and written.
     fn page(&mut self, summary: &RunSummary) {
         let _ = summary;
@@ -402,10 +467,16 @@ fn execute(
     let name = definition.name.as_str();
     let (run_id, cursor_before) = dynex.start_pipeline_run(
         name,
-        &json!({ "dryRun": options.dry_run, "full": options.full, "replay": options.replay }),
+        &json!({
+            "dryRun": options.dry_run,
+            "full": options.full,
+            "replay": options.replay,
+            "trigger": options.trigger,
+        }),
         options.full || options.replay,
     )?;
-    let _alive = Heartbeat::start(dynex, run_id);
+    let _alive = Heartbeat::start(dynex, run_id, options.cancel.clone());
+    observer.started(run_id);
     let state = Rc::new(RefCell::new(State {
         summary: RunSummary {
             run: run_id,
@@ -442,6 +513,7 @@ fn execute(
             state: Rc::clone(&state),
             handed_out: false,
             dry_run: options.dry_run,
+            cancel: &options.cancel,
         };
         let mut watcher = Watcher {
             dynex,
@@ -502,6 +574,10 @@ fn execute(
         if let Some(e) = failure {
             return Err(Stop::Source(e));
         }
+        let cancelled = state.borrow_mut().cancelled.take();
+        if let Some(reason) = cancelled {
+            return Err(Stop::Cancelled(reason));
+        }
         written?;
         Ok(())
     })();
@@ -554,21 +630,34 @@ fn execute(
 
 /// Shows that a run is alive every [`dynex_core::RUN_HEARTBEAT`] while it lasts, from a thread of
 /// its own (a page may take longer than the lease: a slow source, retries), so that no other
-/// run takes it for dead. Stops when dropped.
+/// run takes it for dead; and looks every [`STOP_POLL`] whether someone asked it to stop (from
+/// any server). Stops when dropped.
 struct Heartbeat {
     _stop: std::sync::mpsc::Sender<()>,
 }
 
+/// How often a run looks whether it was asked to stop.
+const STOP_POLL: std::time::Duration = std::time::Duration::from_secs(1);
+
 impl Heartbeat {
-    fn start(dynex: &Dynex, run_id: i64) -> Heartbeat {
+    fn start(dynex: &Dynex, run_id: i64, cancel: StopSignal) -> Heartbeat {
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
         let dynex = dynex.clone();
         let beat = move || {
+            let mut last_beat = Instant::now();
             while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
-                stopped.recv_timeout(dynex_core::RUN_HEARTBEAT)
+                stopped.recv_timeout(STOP_POLL)
             {
-                if let Err(e) = dynex.pipeline_run_alive(run_id) {
-                    log::warn!("cannot show that run {run_id} is alive: {e}");
+                match dynex.pipeline_run_stop_requested(run_id) {
+                    Ok(true) => cancel.cancel("someone asked the run to stop"),
+                    Ok(false) => {}
+                    Err(e) => log::warn!("cannot see whether run {run_id} must stop: {e}"),
+                }
+                if last_beat.elapsed() >= dynex_core::RUN_HEARTBEAT {
+                    last_beat = Instant::now();
+                    if let Err(e) = dynex.pipeline_run_alive(run_id) {
+                        log::warn!("cannot show that run {run_id} is alive: {e}");
+                    }
                 }
             }
         };
@@ -641,6 +730,8 @@ struct State {
     ordered: bool,
     /// Why the source stopped, when it failed.
     source_failure: Option<SourceError>,
+    /// Why the run was stopped, when it was.
+    cancelled: Option<String>,
     /// The next row number.
     next_row: u64,
 }
@@ -655,6 +746,7 @@ struct Feed<'a> {
     /// A page was handed out and not yet acknowledged to the source.
     handed_out: bool,
     dry_run: bool,
+    cancel: &'a StopSignal,
 }
 
 impl Iterator for Feed<'_> {
@@ -668,6 +760,11 @@ impl Iterator for Feed<'_> {
         {
             let message = e.to_string();
             self.state.borrow_mut().source_failure = Some(e);
+            return Some(Err(CoreError::Invalid(message)));
+        }
+        if let Some(reason) = self.cancel.reason() {
+            let message = format!("stopped: {reason}");
+            self.state.borrow_mut().cancelled = Some(reason);
             return Some(Err(CoreError::Invalid(message)));
         }
         let page = match self.source.next_page() {

@@ -51,6 +51,14 @@ pub(crate) async fn metrics(
         }
         MetricsAccess::Off => return Err(ApiError::RouteNotFound),
     }
+    // The pipelines' health comes from the run history, whichever server ran them.
+    let dynex = state.dynex.clone();
+    match blocking(move || dynex_pipeline::health::all(&dynex, chrono::Utc::now())).await {
+        Ok(pipelines) => state
+            .metrics
+            .pipeline_health(&crate::handlers::admin::pipelines::gauges(&pipelines)),
+        Err(e) => log::warn!("metrics: cannot read the pipelines' health: {e}"),
+    }
     let text = state
         .metrics
         .render(&state.dynex)
