@@ -33,6 +33,7 @@ mod propagation;
 mod query;
 mod read;
 mod same_answers;
+mod schedules;
 mod support;
 mod token;
 mod transactions;
