@@ -61,6 +61,17 @@ pub(crate) fn run(
         PipelineCommand::DeadLetters { name, limit } => {
             dead_letters(dynex, name, *limit, json, out)
         }
+        PipelineCommand::Stop { name } => {
+            let run = dynex.request_pipeline_stop(name)?;
+            if json {
+                print_json(out, &json!({ "pipeline": name, "run": run }))?;
+            } else if let Some(id) = run {
+                writeln!(out, "asked run {id} of `{name}` to stop")?;
+            } else {
+                writeln!(out, "`{name}` has no run in progress")?;
+            }
+            Ok(())
+        }
         PipelineCommand::Remove { name } => {
             let dependents =
                 dynex_pipeline::order::dependents(name, &dynex_pipeline::order::stored(dynex)?);
