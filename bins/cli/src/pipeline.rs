@@ -365,12 +365,7 @@ fn run_stored(
     let mut progress = progress(json);
     let result = dynex_pipeline::stored::run(dynex, name, options, &mut progress);
     progress.clear();
-    // Nothing was recorded when the definition could not be read: the caller reports it.
-    match result {
-        Err(RunError::Invalid(p)) => Err(p.into()),
-        Err(RunError::Core(e)) => Err(e.into()),
-        other => Ok(other),
-    }
+    Ok(result)
 }
 
 /// Runs `name` after the pipelines it depends on, each after its own, in order; the first that

@@ -1,4 +1,4 @@
-//! Pipelines the server runs by itself: on their schedules ([`schedule`]), and when asked to
+//! Pipelines the server runs by itself: on their schedules (`schedule`), and when asked to
 //! (the back office, webhooks).
 //!
 //! A run goes on a thread of its own, as a run of `dynex pipeline run` does; the database keeps
