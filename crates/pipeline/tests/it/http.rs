@@ -316,7 +316,14 @@ fn a_datetime_cursor_is_rewritten_into_a_json_filter() {
 
     // Without `earlier`, the time as it is; a cursor that is no date-time fails the run.
     let mut plain = spec_with_url(&spec, &server.url("/p"));
-    plain.incremental.as_mut().unwrap().datetime.as_mut().unwrap().earlier = 0;
+    plain
+        .incremental
+        .as_mut()
+        .unwrap()
+        .datetime
+        .as_mut()
+        .unwrap()
+        .earlier = 0;
     read_all(&plain, &start).unwrap();
     assert_eq!(
         server.requests()[1].query("search").as_deref(),
@@ -333,7 +340,14 @@ fn a_datetime_cursor_is_rewritten_into_a_json_filter() {
 
     // A format chrono cannot write is refused with its place.
     let mut broken = plain.clone();
-    broken.incremental.as_mut().unwrap().datetime.as_mut().unwrap().format = "%Q".into();
+    broken
+        .incremental
+        .as_mut()
+        .unwrap()
+        .datetime
+        .as_mut()
+        .unwrap()
+        .format = "%Q".into();
     let mut checker = Checker::default();
     broken.check("source.http", &mut checker);
     let problems = checker.finish().unwrap_err().0;

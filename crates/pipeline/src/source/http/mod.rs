@@ -389,7 +389,9 @@ impl CursorDateTime {
     /// `cursor` written in this format, or why it cannot be.
     pub(crate) fn write(&self, cursor: &str) -> Result<String, String> {
         let time = chrono::DateTime::parse_from_rfc3339(cursor).map_err(|_| {
-            format!("the stored cursor `{cursor}` is not an RFC 3339 date-time (incremental.datetime)")
+            format!(
+                "the stored cursor `{cursor}` is not an RFC 3339 date-time (incremental.datetime)"
+            )
         })?;
         let time = time - chrono::TimeDelta::seconds(i64::from(self.earlier));
         Ok(time.format(&self.format).to_string())
