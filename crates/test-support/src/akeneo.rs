@@ -232,7 +232,7 @@ impl AkeneoCatalog {
                         "color": value(json!(color)),
                         "size": value(json!(size)),
                     });
-                    if product_number % 11 != 0 {
+                    if !product_number.is_multiple_of(11) {
                         let amount = format!("{}.{}9", 20 + i, j);
                         values["price"] = value(json!([{"amount": amount, "currency": "EUR"}]));
                     }

@@ -24,7 +24,9 @@
 //!   (`url` + `query` + paging parameters); next links from the API are taken as they are, the
 //!   API carries its filters in them. To resume a `cursor`-paginated API where the last run
 //!   stopped, give `incremental.cursor_param` the name of `paginate.cursor.param`: the stored
-//!   token ([`Page::token`](super::Page::token)) is then the first page's cursor.
+//!   token ([`Page::token`](super::Page::token)) is then the first page's cursor. A date-time
+//!   cursor can be rewritten first ([`CursorDateTime`]): Akeneo's `search` filter wants
+//!   `2026-01-02 03:04:05` where its records say `2026-01-02T03:04:05+01:00`.
 //! - **Retries** cover network errors (also an answer cut off mid-body), 429 and 5xx; a
 //!   `Retry-After` (seconds or an HTTP date) is honoured up to five minutes. Token calls are
 //!   not retried; an OAuth2 token is fetched again once when the API answers 401.
@@ -369,9 +371,10 @@ pub struct Incremental {
     pub datetime: Option<CursorDateTime>,
 }
 
-/// How a date-time cursor is written into a request: for APIs whose filters take another form
-/// than the one their records carry (Akeneo answers `2026-01-02T03:04:05+01:00` and filters on
-/// `2026-01-02 03:04:05`).
+/// How a date-time cursor is written into a request.
+///
+/// For APIs whose filters take another form than the one their records carry: Akeneo answers
+/// `2026-01-02T03:04:05+01:00` and filters on `2026-01-02 03:04:05`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CursorDateTime {
