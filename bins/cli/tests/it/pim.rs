@@ -333,6 +333,31 @@ fn the_pim_catalog_app_imports_and_then_writes_only_what_changed(db: TestDb) {
         .map(|p| &p["gross_price"])
         .collect();
     assert_eq!(repriced, [&json!(9999), &json!(5555)]);
+
+    // The documented full run reads everything again and writes nothing.
+    let full = crate::dynex_env(
+        &db,
+        &[
+            "pipeline",
+            "run",
+            "--with-dependencies",
+            "--full",
+            "pim-prices",
+            "--json",
+        ],
+        &[("DYNEX_SECRET_KEY", &key)],
+        None,
+    )
+    .ok()
+    .json();
+    assert!(DOCS.contains("`dynex pipeline run --with-dependencies --full pim-prices`"));
+    assert_eq!(counts(summary(&full, "pim-abstracts")), [40, 0, 0, 0, 40]);
+    assert_eq!(
+        counts(summary(&full, "pim-concretes")),
+        [270, 30, 0, 0, 240]
+    );
+    assert_eq!(counts(summary(&full, "pim-prices")), [270, 51, 0, 0, 219]);
+    assert_eq!(all_rows(&dx, "product-concretes"), concretes_after);
 }
 
 backend_tests!(the_pim_catalog_app_imports_and_then_writes_only_what_changed);
