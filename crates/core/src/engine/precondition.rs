@@ -24,13 +24,7 @@ pub fn row_etag(row: &Map<String, Json>) -> String {
 /// The entity tag of a row from its JSON text (`serde_json::to_vec` of the row object), for a
 /// caller that has the text already: [`row_etag`] is this of the row's text.
 pub fn etag_of_text(text: &[u8]) -> String {
-    use std::fmt::Write;
-    let digest = Sha256::digest(text);
-    let mut out = String::with_capacity(32);
-    for byte in &digest[..16] {
-        let _ = write!(out, "{byte:02x}");
-    }
-    out
+    dynex_auth::hex(&Sha256::digest(text)[..16])
 }
 
 /// The entity tags a conditional header names.
