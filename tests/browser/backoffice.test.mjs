@@ -599,7 +599,7 @@ test("pipelines: a refused definition shows each problem at its line, then a goo
 
 test("pipelines: the mapping tester maps pasted and fetched records, errors beside them", async () => {
   const tester = page.getByRole("form", { name: "Mapping tester" });
-  await tester.getByLabel("Sample records").fill(JSON.stringify([{ code: "QZ", code3: "QZZ", name: "Zedland" }, { code: "QY", code3: "QYY" }]));
+  await tester.getByLabel("Sample records").fill(JSON.stringify([{ code: "QZ", code3: "QZZ", name: "Zedland" }, { code: "QY", code3: "QYY" }, { code: "QV", code3: "QVVV", name: "Vland" }]));
   await tester.getByRole("button", { name: "Map these records" }).click();
   const out = tester.getByRole("table", { name: "Mapped records" });
   await out.waitFor();
@@ -608,6 +608,11 @@ test("pipelines: the mapping tester maps pasted and fetched records, errors besi
   const second = out.locator('tr[data-sample="2"]');
   assert.match(await second.locator('[data-error-for="name"]').innerText(), /^name: /);
   assert.equal(await second.locator("pre.mapped").count(), 0);
+  // A row the endpoint's rules refuse: the rule beside the row.
+  const third = out.locator('tr[data-sample="3"]');
+  assert.match(await third.locator(".row-error").innerText(), /^1306: .*iso3_code/);
+  await tester.getByText("3 records pasted: 1 mapped, 2 refused, 0 skipped.").waitFor();
+  await shot("pipeline-tester");
   // Not JSON: said at the input.
   await tester.getByLabel("Sample records").fill("{code: QZ");
   await tester.getByRole("button", { name: "Map these records" }).click();
@@ -615,7 +620,6 @@ test("pipelines: the mapping tester maps pasted and fetched records, errors besi
   // Fetched from the folder, which stays as it was.
   await tester.getByRole("button", { name: "Fetch a sample from the source" }).click();
   await tester.getByText("4 records read from the source: 2 mapped, 2 refused, 0 skipped.").waitFor();
-  await shot("pipeline-tester");
   const runs = await adminCall("GET", "pipelines/country-files/runs");
   assert.deepEqual(runs.body.data, []);
 });

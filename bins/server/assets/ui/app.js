@@ -1543,16 +1543,18 @@ async function pipeline(name, params) {
   const testOut = h("div", { "aria-live": "polite" });
   const showSamples = (t) => {
     if (!t.samples.length) { testOut.replaceChildren(h("p", { class: "empty" }, t.from === "source" ? "The source gave no record (a CSV file already read is in done/)." : "No record.")); return; }
-    const ok = t.samples.filter((s) => s.rows).length;
+    const bad = (s) => s.error || (s.rowErrors && s.rowErrors.length);
+    const ok = t.samples.filter((s) => s.rows && !bad(s)).length;
     testOut.replaceChildren(
-      h("p", { class: "summary-line" }, `${t.samples.length} record${t.samples.length === 1 ? "" : "s"} ${t.from === "source" ? "read from the source" : "pasted"}: ${ok} mapped, ${t.samples.filter((s) => s.error).length} refused, ${t.samples.filter((s) => s.skipped).length} skipped.`),
+      h("p", { class: "summary-line" }, `${t.samples.length} record${t.samples.length === 1 ? "" : "s"} ${t.from === "source" ? "read from the source" : "pasted"}: ${ok} mapped, ${t.samples.filter(bad).length} refused, ${t.samples.filter((s) => s.skipped).length} skipped.`),
       h("div", { class: "scroll" }, h("table", { "aria-label": "Mapped records", class: "tester" },
         h("thead", {}, h("tr", {}, ["#", "Record", "Mapped output", "Errors"].map((c) => h("th", { scope: "col" }, c)))),
-        h("tbody", {}, t.samples.map((s, i) => h("tr", { "data-sample": i + 1, class: s.error ? "refused" : "" },
+        h("tbody", {}, t.samples.map((s, i) => h("tr", { "data-sample": i + 1, class: bad(s) ? "refused" : "" },
           h("td", {}, String(i + 1)),
           h("td", {}, h("pre", {}, JSON.stringify(s.record, null, 2))),
           h("td", {}, s.rows ? h("pre", { class: "mapped" }, s.rows.map((r) => JSON.stringify(r, null, 2)).join("\n")) : s.skipped ? h("span", { class: "muted" }, `skipped: ${s.skipped}`) : h("span", { class: "muted" }, "no row")),
-          h("td", { class: "error-text" }, s.error ? h("div", { class: "field-error", "data-error-for": s.error.field }, h("code", {}, s.error.field), `: ${s.error.message}`, h("span", { class: "muted" }, ` (${s.error.code})`)) : "")))))));
+          h("td", { class: "error-text" }, s.error ? h("div", { class: "field-error", "data-error-for": s.error.field }, h("code", {}, s.error.field), `: ${s.error.message}`, h("span", { class: "muted" }, ` (${s.error.code})`)) : "",
+            (s.rowErrors || []).map((e) => h("div", { class: "field-error row-error" }, s.rows.length > 1 ? `row ${e.row + 1}: ` : "", `${e.code}: ${e.message}`)))))))));
   };
   const test = async (body) => {
     testOut.replaceChildren(h("p", { class: "muted" }, "Mapping…"));
@@ -1569,7 +1571,7 @@ async function pipeline(name, params) {
   };
   const tester = h("form", { class: "card", "aria-labelledby": "tester-title" },
     h("h2", { id: "tester-title" }, "Mapping tester"),
-    h("p", { class: "muted" }, "Maps records with the definition above (saved or not), writing nothing: paste records, or fetch a few from the source where the next run would start."),
+    h("p", { class: "muted" }, "Maps records with the definition above (saved or not), writing nothing: paste records, or fetch a few from the source where the next run would start. Rows for an endpoint are checked against its field rules too."),
     samples,
     h("div", { class: "row" },
       h("button", { type: "submit" }, "Map these records"),

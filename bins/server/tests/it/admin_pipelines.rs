@@ -435,6 +435,7 @@ async fn the_mapping_tester_maps_pasted_and_fetched_records_and_writes_nothing(d
         Some(&json!({"records": [
             {"code": "QZ", "code3": "QZZ", "name": "Zedland"},
             {"code": "QY", "code3": "QYY"},
+            {"code": "QV", "code3": "QVVV", "name": "Vland"},
         ]})),
     )
     .await;
@@ -449,6 +450,21 @@ async fn the_mapping_tester_maps_pasted_and_fetched_records_and_writes_nothing(d
     assert_eq!(samples[1]["record"]["code"], "QY");
     assert_eq!(samples[1]["error"]["field"], "name");
     assert_eq!(samples[1].get("rows"), None);
+    // The entity's rules on the mapped row: `iso3_code` holds at most 3 characters.
+    assert_eq!(samples[0]["rowErrors"], json!([]));
+    assert_eq!(samples[2]["rows"][0]["iso3_code"], "QVVV");
+    let errors = samples[2]["rowErrors"].as_array().expect("row errors");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(
+        (&errors[0]["row"], &errors[0]["code"]),
+        (&json!(0), &json!("1306"))
+    );
+    assert!(
+        errors[0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("iso3_code")),
+        "{errors:?}"
+    );
 
     // The editor's text, not saved: trimmed and upper-cased.
     let edited = text.replace(

@@ -14,7 +14,7 @@ use dynex_pipeline::problem::Checker;
 use dynex_pipeline::run::{RunError, RunOptions, Sample};
 use dynex_pipeline::variables::LoadError;
 use dynex_pipeline::{Problem, Problems, Record};
-use dynex_wire::Code;
+use dynex_wire::{Code, WireError};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -399,7 +399,69 @@ struct Test {
 struct Tested {
     /// `pasted` or `source`.
     from: &'static str,
-    samples: Vec<Sample>,
+    samples: Vec<Checked>,
+}
+
+/// A sample with what the target entity's field rules say of its rows.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Checked {
+    #[serde(flatten)]
+    sample: Sample,
+    /// Each rule a mapped row breaks: `{row, code, message}` (`row` counts from 0). Only for an
+    /// `entity` target; required fields are checked for `mode: insert` only, as an upsert's row
+    /// may update one that has them, and keys (unique, references) only by a run.
+    row_errors: Vec<Value>,
+}
+
+/// Checks each sample's rows against the field rules of the definition's target entity, as a
+/// run's write would before it sends them to the database.
+fn check_rows(d: &Dynex, definition: &Definition, samples: Vec<Sample>) -> Vec<Checked> {
+    let snapshot = d.snapshot();
+    let target = match &definition.target {
+        dynex_pipeline::definition::TargetSpec::Entity(t) => snapshot
+            .catalog
+            .entity(&t.entity)
+            .map(|e| (e.clone(), t.mode)),
+        _ => None,
+    };
+    let decimals_as_doubles = d.dialect() == dynex_query::Dialect::Sqlite;
+    samples
+        .into_iter()
+        .map(|sample| {
+            let mut row_errors = Vec::new();
+            if let (Some((entity, mode)), Some(rows)) = (&target, &sample.rows) {
+                for (i, row) in rows.iter().enumerate() {
+                    // A row with lookups carries its fields apart; the looked-up fields are
+                    // filled by the run.
+                    let fields = row.get("lookups").map_or(row, |_| &row["fields"]);
+                    let Some(fields) = fields.as_object() else {
+                        continue;
+                    };
+                    let mut errors = Vec::new();
+                    let split =
+                        dynex_validate::split_row(entity, fields, entity.alias(), &mut errors);
+                    let check = dynex_validate::RowCheck {
+                        intent: None,
+                        require: *mode == dynex_pipeline::definition::WriteMode::Insert,
+                        identifier_is_key: true,
+                        from_parent: &[],
+                        given: &[],
+                        decimals_as_doubles,
+                    };
+                    dynex_validate::check_row(entity, &split, entity.alias(), &check, &mut errors);
+                    row_errors.extend(errors.iter().map(|e| {
+                        json!({
+                            "row": i,
+                            "code": WireError::code(e).as_str(),
+                            "message": WireError::message(e),
+                        })
+                    }));
+                }
+            }
+            Checked { sample, row_errors }
+        })
+        .collect()
 }
 
 /// `POST /admin/api/pipelines/{name}/test`: the mapping tester of the stored pipeline (or of
@@ -472,12 +534,11 @@ async fn test(
                 if let Err(p) = definition.check(&d.snapshot().catalog) {
                     return Ok(p.into());
                 }
-                map_records(&definition, records).map(|samples| {
-                    Outcome::Done(Tested {
-                        from: "pasted",
-                        samples,
-                    })
-                })
+                let samples = map_records(&definition, records)?;
+                Ok(Outcome::Done(Tested {
+                    from: "pasted",
+                    samples: check_rows(&d, &definition, samples),
+                }))
             }
             None => {
                 let key = dynex_pipeline::stored::secret_key()?;
@@ -497,7 +558,7 @@ async fn test(
                 match dynex_pipeline::run::sample(&d, &definition, &options, sample) {
                     Ok(samples) => Ok(Outcome::Done(Tested {
                         from: "source",
-                        samples,
+                        samples: check_rows(&d, &definition, samples),
                     })),
                     Err(RunError::Invalid(p)) => Ok(p.into()),
                     Err(RunError::Core(e)) => Err(e),
