@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { readFile, mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createServer } from "node:http";
 import { chromium } from "playwright-core";
 
 const BASE = process.env.DYNEX_URL;
@@ -660,6 +661,52 @@ test("pipelines: dead letters are skipped, and retried after the mapping is fixe
   assert.equal(qdRow.body.data.length, 0);
 });
 
+test("pipelines: a running run refreshes on its page, and Stop ends it", async () => {
+  // A slow API: each page of one record takes 1.5 s, and there is always a next page.
+  const slow = createServer((req, res) => {
+    setTimeout(() => {
+      res.writeHead(200, { "Content-Type": "application/json" });
+      res.end(JSON.stringify({ items: [{ code: "QS", code3: "QSS", name: "Slowland" }] }));
+    }, 1500);
+  });
+  await new Promise((ok) => slow.listen(0, "127.0.0.1", ok));
+  try {
+    const feed = `name: slow-feed
+source:
+  http:
+    url: http://127.0.0.1:${slow.address().port}/countries
+    records: $.items[*]
+    paginate: { page: { param: page, size_param: perPage, size: 1 } }
+map:
+  fields:
+    iso2_code: $.code
+    iso3_code: $.code3
+    name: $.name
+target:
+  entity:
+    entity: countries
+    key: iso2_code
+`;
+    assert.equal((await adminCall("PUT", "pipelines/slow-feed", { definition: feed })).status, 201);
+    await page.goto(`${BASE}/#/pipelines/slow-feed`);
+    await page.getByRole("heading", { name: "Pipeline slow-feed" }).waitFor();
+    await page.getByRole("button", { name: "Run now" }).click();
+    const running = page.getByRole("table", { name: "Runs" }).locator('tbody tr[data-state="running"]');
+    await running.waitFor();
+    assert.equal(await page.getByRole("button", { name: "Run now" }).isDisabled(), true);
+    // Its counts refresh while it goes, without reloading the page.
+    await page.waitForFunction(() => Number(document.querySelector('table[aria-label="Runs"] tbody tr[data-state="running"]')?.cells[4].textContent) >= 2, null, { timeout: 10000 });
+    await page.getByRole("button", { name: "Stop" }).click();
+    await page.getByRole("status").filter({ hasText: /^Asked run \d+ to stop$/ }).waitFor();
+    const stopped = page.getByRole("table", { name: "Runs" }).locator('tbody tr[data-state="failed"]');
+    await stopped.waitFor({ timeout: 10000 });
+    assert.match(await stopped.locator("td").last().innerText(), /stop/i);
+    assert.equal(await page.getByRole("button", { name: "Stop" }).isDisabled(), true);
+  } finally {
+    slow.close();
+  }
+});
+
 test("pipelines: the list shows a failing pipeline's red heart beside a healthy one", async () => {
   const feed = `name: broken-feed
 description: A PIM feed on a closed port
@@ -687,7 +734,7 @@ target:
   assert.equal(await health("country-files"), "healthy");
   assert.equal(await health("broken-feed"), "unhealthy");
   await list.locator('tr[data-pipeline="broken-feed"]').getByText("the last 3 runs failed").waitFor();
-  await page.getByText("1 of 2 pipelines unhealthy.").waitFor();
+  await page.getByText("1 of 3 pipelines unhealthy.").waitFor();
   assert.equal((await adminCall("GET", "pipelines/health")).status, 503);
   await shot("pipelines");
   await list.getByRole("link", { name: "country-files" }).click();
