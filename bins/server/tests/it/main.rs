@@ -8,6 +8,7 @@ mod access;
 mod admin;
 mod admin_entities;
 mod admin_jobs;
+mod admin_pipelines;
 mod audit;
 mod auth;
 mod concurrency;
