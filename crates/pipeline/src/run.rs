@@ -318,6 +318,55 @@ pub struct Sample {
     pub error: Option<Value>,
 }
 
+impl Sample {
+    /// What `mapping` makes of `record`: its rows (each with its lookups), or why it skips or
+    /// refuses it, with secrets hidden from the message.
+    pub fn of(
+        mapping: &Mapping,
+        record: Record,
+        vars: &Map<String, Value>,
+        redactor: &crate::redact::Redactor,
+    ) -> Sample {
+        let mut sample = Sample {
+            rows: None,
+            skipped: None,
+            error: None,
+            record: Value::Null,
+        };
+        match mapping.apply(&record, vars) {
+            Ok(Mapped::Rows(rows)) => {
+                sample.rows = Some(
+                    rows.into_iter()
+                        .map(|r| {
+                            if r.lookups.is_empty() {
+                                return Value::Object(r.fields);
+                            }
+                            let lookups: Vec<Value> = r
+                                .lookups
+                                .into_iter()
+                                .map(|l| {
+                                    json!({"field": l.field, "entity": l.entity, "by": l.by, "value": l.value})
+                                })
+                                .collect();
+                            json!({"fields": r.fields, "lookups": lookups})
+                        })
+                        .collect(),
+                );
+            }
+            Ok(Mapped::Skipped(why)) => sample.skipped = Some(why.to_string()),
+            Err(e) => {
+                sample.error = Some(json!({
+                    "field": e.field,
+                    "code": e.code,
+                    "message": redactor.apply(&e.message),
+                }));
+            }
+        }
+        sample.record = record;
+        sample
+    }
+}
+
 /// Reads up to `limit` records where the next run would start and maps them, writing nothing
 /// and recording no run: the transformer tester of `dynex pipeline test`.
 pub fn sample(
@@ -354,44 +403,12 @@ pub fn sample(
             break;
         };
         for record in page.records.into_iter().take(limit - samples.len()) {
-            let mut sample = Sample {
-                rows: None,
-                skipped: None,
-                error: None,
-                record: Value::Null,
-            };
-            match mapping.apply(&record, &options.vars) {
-                Ok(Mapped::Rows(rows)) => {
-                    sample.rows = Some(
-                        rows.into_iter()
-                            .map(|r| {
-                                let lookups: Vec<Value> = r
-                                    .lookups
-                                    .into_iter()
-                                    .map(|l| {
-                                        json!({"field": l.field, "entity": l.entity, "by": l.by, "value": l.value})
-                                    })
-                                    .collect();
-                                if lookups.is_empty() {
-                                    Value::Object(r.fields)
-                                } else {
-                                    json!({"fields": r.fields, "lookups": lookups})
-                                }
-                            })
-                            .collect(),
-                    );
-                }
-                Ok(Mapped::Skipped(why)) => sample.skipped = Some(why.to_string()),
-                Err(e) => {
-                    sample.error = Some(json!({
-                        "field": e.field,
-                        "code": e.code,
-                        "message": options.redactor.apply(&e.message),
-                    }));
-                }
-            }
-            sample.record = record;
-            samples.push(sample);
+            samples.push(Sample::of(
+                &mapping,
+                record,
+                &options.vars,
+                &options.redactor,
+            ));
         }
     }
     Ok(samples)

@@ -597,47 +597,10 @@ fn map_records(definition: &Definition, records: Vec<Record>) -> Result<Vec<Samp
         return Ok(Vec::new());
     };
     let vars = serde_json::Map::new();
+    let redactor = dynex_pipeline::redact::Redactor::default();
     Ok(records
         .into_iter()
-        .map(|record| {
-            let mut sample = Sample {
-                record: Value::Null,
-                rows: None,
-                skipped: None,
-                error: None,
-            };
-            match mapping.apply(&record, &vars) {
-                Ok(dynex_pipeline::map::Mapped::Rows(rows)) => {
-                    sample.rows = Some(
-                        rows.into_iter()
-                            .map(|r| {
-                                if r.lookups.is_empty() {
-                                    Value::Object(r.fields)
-                                } else {
-                                    let lookups: Vec<Value> = r
-                                        .lookups
-                                        .into_iter()
-                                        .map(|l| {
-                                            json!({"field": l.field, "entity": l.entity, "by": l.by, "value": l.value})
-                                        })
-                                        .collect();
-                                    json!({"fields": r.fields, "lookups": lookups})
-                                }
-                            })
-                            .collect(),
-                    );
-                }
-                Ok(dynex_pipeline::map::Mapped::Skipped(why)) => {
-                    sample.skipped = Some(why.to_string());
-                }
-                Err(e) => {
-                    sample.error =
-                        Some(json!({"field": e.field, "code": e.code, "message": e.message}));
-                }
-            }
-            sample.record = record;
-            sample
-        })
+        .map(|record| Sample::of(&mapping, record, &vars, &redactor))
         .collect())
 }
 
