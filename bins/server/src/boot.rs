@@ -77,9 +77,11 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     if args.scheduler == crate::config::Switch::On {
         crate::pipelines::schedule::spawn(dynex.clone(), config.metrics.clone())?;
     }
-    crate::serve(
+    crate::serve_with(
         listener,
         args.workers,
+        // A worker's requests use at most the pool's connections at once.
+        usize::try_from(args.pool_size).unwrap_or(usize::MAX),
         move || crate::create_app(dynex.clone(), config.clone()),
         crate::on_connect,
     )?

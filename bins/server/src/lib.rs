@@ -44,7 +44,7 @@ pub use error::ApiError;
 pub use handlers::docs::openapi_document;
 pub use logging::{init as init_logging, json_line};
 pub use metrics::{Metrics, Minute};
-pub use serve::{Conn, serve};
+pub use serve::{Conn, DEFAULT_BLOCKING_THREADS, serve, serve_with};
 
 /// Methods of `/{alias}`, for `Allow` headers.
 const COLLECTION_METHODS: &str = "GET, POST, PATCH, PUT, DELETE";

@@ -42,6 +42,8 @@ const BARE_ANSWERS: [(&[u8], u16, &str); 2] = [
 
 /// Serves `app` (called once per worker) on `listener` with `workers` workers (one per CPU
 /// when `None`), each new connection handed to `on_connect` as `HttpServer::on_connect` does.
+///
+/// Each worker runs database calls on at most [`DEFAULT_BLOCKING_THREADS`] threads.
 pub fn serve<F, S, B>(
     listener: TcpListener,
     workers: Option<usize>,
@@ -59,8 +61,37 @@ where
         > + 'static,
     B: MessageBody + 'static,
 {
+    serve_with(listener, workers, DEFAULT_BLOCKING_THREADS, app, on_connect)
+}
+
+/// The most threads a worker runs blocking calls (database work) on, by default: the default
+/// connection pool's size. More threads could only wait for a connection, and each one costs
+/// memory: actix's default, 512 shared by the workers, let 64 connections grow the server to
+/// 146 threads and 180 MB of anonymous memory on GET by id.
+pub const DEFAULT_BLOCKING_THREADS: usize = 8;
+
+/// [`serve`], with each worker running blocking calls on at most `blocking_threads` threads
+/// (the database pool's size is the useful most).
+pub fn serve_with<F, S, B>(
+    listener: TcpListener,
+    workers: Option<usize>,
+    blocking_threads: usize,
+    app: F,
+    on_connect: fn(&dyn Any, &mut Extensions),
+) -> io::Result<Server>
+where
+    F: Fn() -> actix_web::App<S> + Send + Clone + 'static,
+    S: ServiceFactory<
+            actix_web::dev::ServiceRequest,
+            Config = (),
+            Response = actix_web::dev::ServiceResponse<B>,
+            Error = actix_web::Error,
+            InitError = (),
+        > + 'static,
+    B: MessageBody + 'static,
+{
     let addr = listener.local_addr()?;
-    let mut builder = Server::build();
+    let mut builder = Server::build().worker_max_blocking_threads(blocking_threads.max(2));
     if let Some(workers) = workers {
         builder = builder.workers(workers.max(1));
     }
