@@ -77,6 +77,15 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     if args.scheduler == crate::config::Switch::On {
         crate::pipelines::schedule::spawn(dynex.clone(), config.metrics.clone())?;
     }
+    // Runs `changes` pipelines as long as the process lives.
+    let _changes = if args.scheduler == crate::config::Switch::On {
+        Some(crate::pipelines::changes::spawn(
+            dynex.clone(),
+            config.metrics.clone(),
+        )?)
+    } else {
+        None
+    };
     crate::serve(
         listener,
         args.workers,

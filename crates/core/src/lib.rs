@@ -15,6 +15,7 @@
 //! ```
 
 mod audit;
+pub mod changes;
 pub mod cancel;
 pub mod clock;
 mod config;

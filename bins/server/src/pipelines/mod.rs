@@ -5,6 +5,7 @@
 //! runs apart, so that whatever the number of servers at most one run of a pipeline goes at a
 //! time.
 
+pub mod changes;
 pub(crate) mod schedule;
 
 use std::sync::mpsc;
