@@ -58,9 +58,7 @@ pub(crate) fn run(
             test(dynex, name, *sample, *full, json, out)
         }
         PipelineCommand::Retry { name, limit } => retry(dynex, name, *limit, json, out),
-        PipelineCommand::Deliveries { name, limit } => {
-            deliveries(dynex, name, *limit, json, out)
-        }
+        PipelineCommand::Deliveries { name, limit } => deliveries(dynex, name, *limit, json, out),
         PipelineCommand::DeadLetters { name, limit } => {
             dead_letters(dynex, name, *limit, json, out)
         }
@@ -639,7 +637,9 @@ fn deliveries(
                 d.id.to_string(),
                 d.run.to_string(),
                 d.at.clone(),
-                d.status.map(|s| s.to_string()).unwrap_or_else(|| "-".into()),
+                d.status
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "-".into()),
                 d.attempts.to_string(),
                 if d.ok { "delivered" } else { "failed" }.to_string(),
                 record,
@@ -649,7 +649,9 @@ fn deliveries(
         .collect();
     print_table(
         out,
-        &["ID", "RUN", "TIME", "STATUS", "TRIES", "RESULT", "RECORD", "ERROR"],
+        &[
+            "ID", "RUN", "TIME", "STATUS", "TRIES", "RESULT", "RECORD", "ERROR",
+        ],
         &rows,
     )?;
     Ok(())

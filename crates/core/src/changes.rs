@@ -173,9 +173,7 @@ pub(crate) fn insert(
         let mut sql = Sql::with_capacity(chunk.len() * 16 + 4);
         sql.push_static("INSERT INTO ");
         sql.ident("dynex_change");
-        sql.push_static(
-            " (entity, identifier, operation, fields, principal, created_ms) VALUES ",
-        );
+        sql.push_static(" (entity, identifier, operation, fields, principal, created_ms) VALUES ");
         for (i, c) in chunk.iter().enumerate() {
             sql.push_static(if i == 0 { "(" } else { ", (" });
             sql.bind(Value::Text(c.entity.clone()));
@@ -279,11 +277,7 @@ impl Dynex {
         // A cursor of a `changes` source is the last event id read, as JSON text.
         let read_by_all = cursors
             .iter()
-            .map(|c| {
-                c.trim_matches('"')
-                    .parse::<i64>()
-                    .unwrap_or(0)
-            })
+            .map(|c| c.trim_matches('"').parse::<i64>().unwrap_or(0))
             .min()
             .unwrap_or(i64::MAX);
         let mut removed = diesel::delete(
@@ -306,8 +300,7 @@ impl Dynex {
 }
 
 /// How long deliveries are listed.
-pub const DELIVERY_RETENTION: std::time::Duration =
-    std::time::Duration::from_secs(7 * 24 * 3600);
+pub const DELIVERY_RETENTION: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
 
 /// A request of an `http` target, to record ([`Dynex::record_deliveries`]).
 #[derive(Debug, Clone, PartialEq, Eq)]

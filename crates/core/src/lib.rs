@@ -15,8 +15,8 @@
 //! ```
 
 mod audit;
-pub mod changes;
 pub mod cancel;
+pub mod changes;
 pub mod clock;
 mod config;
 pub mod db;

@@ -585,41 +585,41 @@ fn save(
 ) -> Result<Saved, CoreError> {
     let now = clock::now_ms();
     let stored = dynex_pipeline::table
-                .filter(dynex_pipeline::name.eq(name))
-                .select(dynex_pipeline::definition)
-                .first::<String>(conn)
-                .optional()?;
-            match stored {
-                Some(text) if text == definition => Ok(Saved::Unchanged),
-                Some(_) => {
-                    diesel::update(dynex_pipeline::table.filter(dynex_pipeline::name.eq(name)))
-                        .set((
-                            dynex_pipeline::definition.eq(definition),
-                            dynex_pipeline::updated_at_ms.eq(now),
-                        ))
-                        .execute(conn)?;
-                    Ok(Saved::Updated)
-                }
-                None => {
-                    diesel::insert_into(dynex_pipeline::table)
-                        .values((
-                            dynex_pipeline::name.eq(name),
-                            dynex_pipeline::definition.eq(definition),
-                            dynex_pipeline::created_at_ms.eq(now),
-                            dynex_pipeline::updated_at_ms.eq(now),
-                        ))
-                        .execute(conn)
-                        .map_err(|e| match e {
-                            diesel::result::Error::DatabaseError(
-                                diesel::result::DatabaseErrorKind::UniqueViolation,
-                                _,
-                            ) => CoreError::AlreadyExists {
-                                kind: "pipeline",
-                                name: name.to_string(),
-                            },
-                            e => e.into(),
-                        })?;
-                    Ok(Saved::Created)
-                }
-            }
+        .filter(dynex_pipeline::name.eq(name))
+        .select(dynex_pipeline::definition)
+        .first::<String>(conn)
+        .optional()?;
+    match stored {
+        Some(text) if text == definition => Ok(Saved::Unchanged),
+        Some(_) => {
+            diesel::update(dynex_pipeline::table.filter(dynex_pipeline::name.eq(name)))
+                .set((
+                    dynex_pipeline::definition.eq(definition),
+                    dynex_pipeline::updated_at_ms.eq(now),
+                ))
+                .execute(conn)?;
+            Ok(Saved::Updated)
+        }
+        None => {
+            diesel::insert_into(dynex_pipeline::table)
+                .values((
+                    dynex_pipeline::name.eq(name),
+                    dynex_pipeline::definition.eq(definition),
+                    dynex_pipeline::created_at_ms.eq(now),
+                    dynex_pipeline::updated_at_ms.eq(now),
+                ))
+                .execute(conn)
+                .map_err(|e| match e {
+                    diesel::result::Error::DatabaseError(
+                        diesel::result::DatabaseErrorKind::UniqueViolation,
+                        _,
+                    ) => CoreError::AlreadyExists {
+                        kind: "pipeline",
+                        name: name.to_string(),
+                    },
+                    e => e.into(),
+                })?;
+            Ok(Saved::Created)
+        }
+    }
 }

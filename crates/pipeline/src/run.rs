@@ -938,11 +938,10 @@ impl Watcher<'_> {
                 delivery
             })
             .collect();
-        if let Err(e) = self.dynex.record_deliveries(
-            &state.summary.pipeline,
-            state.summary.run,
-            &list,
-        ) {
+        if let Err(e) =
+            self.dynex
+                .record_deliveries(&state.summary.pipeline, state.summary.run, &list)
+        {
             log::warn!(
                 "cannot list the deliveries of run {} of `{}`: {e}",
                 state.summary.run,

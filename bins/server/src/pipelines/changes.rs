@@ -1,7 +1,7 @@
 //! Pipelines with a `changes` source, run in near real time: within about a second of a
 //! committed change of an entity they follow.
 //!
-//! A thread looks every [`POLL`] at the highest change event id, one indexed query. When it
+//! A thread looks every 250 ms at the highest change event id, one indexed query. When it
 //! moved, each `changes` pipeline whose entities have events after its cursor is started
 //! ([`super::start`], [`Trigger::Changes`]). A pipeline that is running already (here, or on
 //! another server: the run lease in the database refuses a second run) is tried again at the

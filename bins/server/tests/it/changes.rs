@@ -50,7 +50,9 @@ impl Receiver {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
         let port = listener.local_addr().expect("an address").port();
         let got = Arc::new(Mutex::new(Vec::new()));
-        let statuses = Arc::new(Mutex::new(statuses.iter().copied().collect::<VecDeque<_>>()));
+        let statuses = Arc::new(Mutex::new(
+            statuses.iter().copied().collect::<VecDeque<_>>(),
+        ));
         let kept = Arc::clone(&got);
         std::thread::spawn(move || {
             for stream in listener.incoming() {
@@ -122,7 +124,11 @@ fn serve(
             body,
             at: Instant::now(),
         });
-        let status = statuses.lock().expect("the statuses").pop_front().unwrap_or(200);
+        let status = statuses
+            .lock()
+            .expect("the statuses")
+            .pop_front()
+            .unwrap_or(200);
         let answer = format!(
             "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{{}}"
         );
@@ -258,7 +264,9 @@ fn a_change_through_the_api_reaches_a_signed_webhook(db: TestDb) {
     let start = Instant::now();
     while listed.is_empty() && start.elapsed() < Duration::from_secs(5) {
         std::thread::sleep(Duration::from_millis(50));
-        listed = dynex.deliveries("countries-webhook", 10).expect("deliveries");
+        listed = dynex
+            .deliveries("countries-webhook", 10)
+            .expect("deliveries");
     }
     assert_eq!(listed.len(), 1, "{listed:?}");
     assert_eq!(listed[0].attempts, 3);
@@ -269,7 +277,9 @@ fn a_change_through_the_api_reaches_a_signed_webhook(db: TestDb) {
     // Nothing more is sent: the cursor passed the event.
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(receiver.got().len(), 3);
-    let cursor = dynex.pipeline_cursor("countries-webhook").expect("a cursor");
+    let cursor = dynex
+        .pipeline_cursor("countries-webhook")
+        .expect("a cursor");
     assert_eq!(cursor, Some(json!(body["event"].to_string())));
 }
 
@@ -400,7 +410,12 @@ fn updates_deletes_and_imports_record_their_events(db: TestDb) {
         seen,
         [
             // Only the field whose value changed.
-            ("update".into(), "2".into(), vec!["name".into()], "shop".into()),
+            (
+                "update".into(),
+                "2".into(),
+                vec!["name".into()],
+                "shop".into()
+            ),
             (
                 "insert".into(),
                 created.clone(),
@@ -408,7 +423,12 @@ fn updates_deletes_and_imports_record_their_events(db: TestDb) {
                 "shop".into()
             ),
             ("delete".into(), created, vec![], "shop".into()),
-            ("update".into(), "3".into(), vec!["name".into()], "import".into()),
+            (
+                "update".into(),
+                "3".into(),
+                vec!["name".into()],
+                "import".into()
+            ),
             (
                 "insert".into(),
                 id_of("QH"),
@@ -484,8 +504,11 @@ fn the_documented_receiver_checks_the_signature(db: TestDb) {
     assert_eq!(status, 201);
     let got = receiver.wait_for(1, Duration::from_secs(3));
     let request = got.first().expect("a delivery");
-    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/pipelines.md"))
-        .expect("the docs");
+    let doc = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/pipelines.md"
+    ))
+    .expect("the docs");
     let check = docs_block(&doc, "pipelines:receiver");
     let dir = tempfile::tempdir().expect("a folder");
     std::fs::write(dir.path().join("body"), &request.body).expect("the body");

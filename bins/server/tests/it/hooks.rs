@@ -20,8 +20,11 @@ backend_tests!(
 const SECRET: &str = "pim-0123456789abcdef";
 
 fn doc() -> String {
-    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/pipelines.md"))
-        .expect("the docs")
+    std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/pipelines.md"
+    ))
+    .expect("the docs")
 }
 
 /// Saves the documented `pim-countries`, with `hmac` instead of `secret` when asked.
@@ -31,7 +34,10 @@ fn save_hook(dynex: &Dynex, hmac: bool) {
         .expect("the variable");
     let mut text = docs_block(&doc(), "pipelines:hook");
     if hmac {
-        text = text.replace("  secret: '${PIM_HOOK_SECRET}'", "  hmac: '${PIM_HOOK_SECRET}'");
+        text = text.replace(
+            "  secret: '${PIM_HOOK_SECRET}'",
+            "  hmac: '${PIM_HOOK_SECRET}'",
+        );
     }
     let definition = Definition::parse(&text).expect("the documented definition parses");
     definition
@@ -153,7 +159,10 @@ fn refused_callers_change_nothing(db: TestDb) {
             "1401",
         ),
         (
-            vec![("Content-Type", "text/csv"), ("X-Dynex-Hook-Secret", SECRET)],
+            vec![
+                ("Content-Type", "text/csv"),
+                ("X-Dynex-Hook-Secret", SECRET),
+            ],
             b"code,code3,name\nQA,QAT\n".as_slice(),
             400,
             "1401",
@@ -176,7 +185,10 @@ fn refused_callers_change_nothing(db: TestDb) {
         good.as_bytes(),
     );
     assert_eq!((got, code(&reply).as_str()), (404, "1402"), "{reply}");
-    let big = format!("[{}]", vec![good.trim_matches(['[', ']'])].repeat(30_000).join(","));
+    let big = format!(
+        "[{}]",
+        [good.trim_matches(['[', ']'])].repeat(30_000).join(",")
+    );
     assert!(big.len() > 1 << 20);
     let (got, reply) = post(
         &server,
@@ -186,7 +198,12 @@ fn refused_callers_change_nothing(db: TestDb) {
     );
     assert_eq!((got, code(&reply).as_str()), (413, "1322"), "{reply}");
     // Nothing ran, nothing changed.
-    assert!(dynex.pipeline_runs("pim-countries", 10).expect("runs").is_empty());
+    assert!(
+        dynex
+            .pipeline_runs("pim-countries", 10)
+            .expect("runs")
+            .is_empty()
+    );
     assert_eq!(all_rows(&dynex, "countries"), before);
     // The same call with the secret runs: the refusals above could have been accepted.
     let (got, reply) = post(

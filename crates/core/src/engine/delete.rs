@@ -24,10 +24,10 @@ pub(crate) fn delete(
     catalog: &Catalog,
     entity: &Entity,
     conditions: &[Condition],
-    hooks: Option<&dyn WriteHooks>,
-    changes: Option<crate::changes::Changes<'_>>,
+    around: Around<'_>,
     precondition: Option<(&Precondition, &Value)>,
 ) -> Result<usize, CoreError> {
+    let Around { hooks, changes } = around;
     let changes = changes.filter(|c| c.follows(entity.alias()));
     crate::retry::on_busy(|| {
         let mut tx = Tx::begin(conn, dialect)?;
@@ -63,6 +63,12 @@ pub(crate) fn delete(
             Err(Abort::Fatal(e)) => Err(e),
         }
     })
+}
+
+/// What runs around a delete: the hooks, and the recording of change events.
+pub(crate) struct Around<'a> {
+    pub hooks: Option<&'a dyn WriteHooks>,
+    pub changes: Option<crate::changes::Changes<'a>>,
 }
 
 /// Rows found for deletion: identifier and wire object.

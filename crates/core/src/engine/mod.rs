@@ -256,11 +256,13 @@ impl Dynex {
             &snapshot.catalog,
             &entity,
             &conditions,
-            hooks.as_deref(),
-            crate::changes::Changes::of(
-                &snapshot.followed,
-                principal.map_or("dynex", |p| p.name.as_str()),
-            ),
+            delete::Around {
+                hooks: hooks.as_deref(),
+                changes: crate::changes::Changes::of(
+                    &snapshot.followed,
+                    principal.map_or("dynex", |p| p.name.as_str()),
+                ),
+            },
             condition.as_ref().map(|(p, id)| (*p, id)),
         )?;
         if self.inner.options.audit_data_writes {

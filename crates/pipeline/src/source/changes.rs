@@ -82,9 +82,9 @@ impl ChangesSpec {
     pub fn open(&self, dynex: &Dynex, start: &Start) -> Result<ChangesSource, SourceError> {
         let after = match &start.cursor {
             None => 0,
-            Some(Value::String(s)) => s.parse().map_err(|_| {
-                SourceError::Other(format!("the cursor `{s}` is not an event id"))
-            })?,
+            Some(Value::String(s)) => s
+                .parse()
+                .map_err(|_| SourceError::Other(format!("the cursor `{s}` is not an event id")))?,
             Some(Value::Number(n)) => n.as_i64().unwrap_or(0),
             Some(other) => {
                 return Err(SourceError::Other(format!(
@@ -142,7 +142,11 @@ impl Source for ChangesSource {
             .into_iter()
             .filter(|e| {
                 self.spec.operations.is_empty()
-                    || self.spec.operations.iter().any(|o| o.as_str() == e.operation)
+                    || self
+                        .spec
+                        .operations
+                        .iter()
+                        .any(|o| o.as_str() == e.operation)
             })
             .collect();
         let rows = self.rows(&wanted)?;

@@ -471,12 +471,10 @@ fn change_of(
         None => &saved.object,
     };
     let id = &entity.identifier().field_visible_name;
-    let identifier = object.get(id).cloned().unwrap_or_else(|| {
-        match &n.lookup {
-            Some(Value::Int(i)) => Json::from(*i),
-            Some(other) => Json::String(key_text(other)),
-            None => Json::Null,
-        }
+    let identifier = object.get(id).cloned().unwrap_or_else(|| match &n.lookup {
+        Some(Value::Int(i)) => Json::from(*i),
+        Some(other) => Json::String(key_text(other)),
+        None => Json::Null,
     });
     let visible = |column: &str| {
         entity
