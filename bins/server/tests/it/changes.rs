@@ -388,6 +388,24 @@ fn updates_deletes_and_imports_record_their_events(db: TestDb) {
     dynex
         .import("countries", csv.as_bytes(), &options, &mut Quiet)
         .expect("the import");
+    // A pipeline's entity target.
+    let into = Definition::parse(
+        "name: countries-in\nsource: { connector: { name: test } }\nmap: { fields: { iso2_code: $.code, \
+         iso3_code: $.code3, name: $.name } }\ntarget: { entity: { entity: countries, key: iso2_code } }\n",
+    )
+    .expect("the definition");
+    dynex_pipeline::run::run_with(
+        &dynex,
+        &into,
+        &dynex_pipeline::run::RunOptions::default(),
+        &mut (),
+        |_| {
+            Ok(Box::new(dynex_pipeline::hook::Posted::new(vec![
+                json!({"code": "QK", "code3": "QKK", "name": "Qk"}),
+            ])) as Box<dyn dynex_pipeline::source::Source>)
+        },
+    )
+    .expect("the run");
     let seen: Vec<(String, String, Vec<String>, String)> = events(&dynex)
         .into_iter()
         .map(|e| {
@@ -435,6 +453,12 @@ fn updates_deletes_and_imports_record_their_events(db: TestDb) {
                 vec!["iso2_code".into(), "iso3_code".into(), "name".into()],
                 "import".into()
             ),
+            (
+                "insert".into(),
+                id_of("QK"),
+                vec!["iso2_code".into(), "iso3_code".into(), "name".into()],
+                "pipeline:countries-in".into()
+            ),
         ]
     );
     // Removing the pipeline stops the events.
@@ -448,7 +472,7 @@ fn updates_deletes_and_imports_record_their_events(db: TestDb) {
         &json!({"data": {"name": "Autriche"}}),
     );
     assert_eq!(status, 200);
-    assert_eq!(events(&dynex).len(), 5);
+    assert_eq!(events(&dynex).len(), 6);
 }
 
 /// An import observer that wants nothing.
