@@ -8,7 +8,10 @@
 // which no entity exposes at start.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { readFile, mkdir } from "node:fs/promises";
+import { readFile, mkdir, mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createServer } from "node:http";
 import { chromium } from "playwright-core";
 
 const BASE = process.env.DYNEX_URL;
@@ -493,6 +496,254 @@ test("a revoked key stops working", async () => {
   const r = await eventually(() => http("/dynamic-entity/gadgets", key), (a) => a.status !== 200);
   // A revoked key is refused like an unknown one.
   assert.equal(r.status, 403);
+});
+
+// Pipelines: a CSV folder of countries (two lines without a name become dead letters) and a
+// feed on a closed port, which fails and turns the heart red.
+const COUNTRY_FILE = "code,code3,name\nQA,QAA,Qaland\nQB,QBB,\nQC,QCC,Qcland\nQD,QDD,\n";
+let inbox;
+
+/** The country-files definition; `name` is the mapping of the `name` field. */
+function countryFiles(name = "{ path: $.name, required: true }") {
+  return `name: country-files
+description: Country lists the ERP drops into a folder
+source:
+  csv:
+    folder: \${INBOX}
+    pattern: "countries-*.csv"
+map:
+  fields:
+    iso2_code: $.code
+    iso3_code: $.code3
+    name: ${name}
+target:
+  entity:
+    entity: countries
+    key: iso2_code
+`;
+}
+
+/** A request to the admin API from the test itself, with the demo admin's token. */
+async function adminCall(method, path, body) {
+  const resp = await fetch(`${BASE}/admin/api/${path}`, {
+    method,
+    headers: { Authorization: `Bearer ${await adminToken()}`, ...(body ? { "Content-Type": "application/json" } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  return { status: resp.status, body: await resp.json().catch(() => null) };
+}
+
+/** A request to the Data Exchange API with the demo admin's token (the test's key is revoked by
+ * now). */
+async function asAdmin(path) {
+  const resp = await fetch(`${BASE}${path}`, { headers: { Authorization: `Bearer ${await adminToken()}` } });
+  return { status: resp.status, body: await resp.json() };
+}
+
+/** Waits until the pipeline's run has ended (at most 20 s). */
+async function runEnded(name) {
+  for (let i = 0; i < 80; i++) {
+    const r = await adminCall("GET", `pipelines/${name}/health`);
+    if (r.body.data.state === "idle" && r.body.data.lastRun) return r.body.data;
+    await new Promise((ok) => setTimeout(ok, 250));
+  }
+  throw new Error(`the run of ${name} did not end`);
+}
+
+test("pipelines: variables are set, a secret stays masked", async () => {
+  inbox = await mkdtemp(join(tmpdir(), "dynex-inbox-"));
+  await writeFile(join(inbox, "countries-1.csv"), COUNTRY_FILE);
+  await page.getByRole("link", { name: "Pipelines" }).click();
+  await page.getByRole("heading", { name: "Pipelines", exact: true }).waitFor();
+  const form = page.getByRole("form", { name: "Set a variable" });
+  await form.getByLabel("Variable name").fill("INBOX");
+  await form.getByLabel("Value", { exact: true }).fill(inbox);
+  await form.getByRole("button", { name: "Set variable" }).click();
+  await page.getByRole("table", { name: "Variables" }).getByText(inbox).waitFor();
+  await form.getByLabel("Variable name").fill("ERP_PASSWORD");
+  await form.getByLabel("Value", { exact: true }).fill("s3cret-never-shown");
+  await form.getByLabel("secret (encrypted, never shown)").check();
+  await form.getByRole("button", { name: "Set variable" }).click();
+  const masked = page.locator('[data-secret-variable="ERP_PASSWORD"]');
+  await masked.waitFor();
+  assert.match(await masked.innerText(), /^•+ secret$/);
+  // Neither the page nor the API answer holds the value.
+  assert.equal((await page.content()).includes("s3cret-never-shown"), false);
+  const listed = await adminCall("GET", "variables");
+  assert.equal(JSON.stringify(listed.body).includes("s3cret-never-shown"), false);
+  assert.deepEqual(listed.body.data.variables.map((v) => [v.name, v.secret, v.value]),
+    [["ERP_PASSWORD", true, null], ["INBOX", false, inbox]]);
+});
+
+test("pipelines: a refused definition shows each problem at its line, then a good one saves", async () => {
+  const editor = page.getByLabel("New pipeline definition");
+  await editor.fill(countryFiles().replace("iso3_code: $.code3", "colour: $.code3"));
+  await page.getByRole("button", { name: "Add pipeline" }).click();
+  const problems = page.getByRole("list", { name: "Problems of the definition" });
+  await problems.waitFor();
+  const item = problems.locator('li[data-path="map.fields.colour"]');
+  assert.equal(await item.getAttribute("data-line"), "10");
+  assert.match(await item.innerText(), /^Line 10 map\.fields\.colour: /);
+  assert.equal(await editor.getAttribute("aria-invalid"), "true");
+  // The link selects the line in the editor.
+  await item.getByRole("link", { name: "Line 10" }).click();
+  const selected = await editor.evaluate((a) => a.value.slice(a.selectionStart, a.selectionEnd));
+  assert.equal(selected, "    colour: $.code3");
+  assert.equal(await page.locator(".toast.show").count(), 0);
+  await shot("pipeline-errors");
+  await editor.fill(countryFiles());
+  await page.getByRole("button", { name: "Add pipeline" }).click();
+  await page.getByRole("heading", { name: "Pipeline country-files" }).waitFor();
+  const stored = await adminCall("GET", "pipelines/country-files");
+  assert.equal(stored.body.data.definition, countryFiles());
+});
+
+test("pipelines: the mapping tester maps pasted and fetched records, errors beside them", async () => {
+  const tester = page.getByRole("form", { name: "Mapping tester" });
+  await tester.getByLabel("Sample records").fill(JSON.stringify([{ code: "QZ", code3: "QZZ", name: "Zedland" }, { code: "QY", code3: "QYY" }, { code: "QV", code3: "QVVV", name: "Vland" }]));
+  await tester.getByRole("button", { name: "Map these records" }).click();
+  const out = tester.getByRole("table", { name: "Mapped records" });
+  await out.waitFor();
+  const first = out.locator('tr[data-sample="1"]');
+  assert.deepEqual(JSON.parse(await first.locator("pre.mapped").innerText()), { iso2_code: "QZ", iso3_code: "QZZ", name: "Zedland" });
+  const second = out.locator('tr[data-sample="2"]');
+  assert.match(await second.locator('[data-error-for="name"]').innerText(), /^name: /);
+  assert.equal(await second.locator("pre.mapped").count(), 0);
+  // A row the endpoint's rules refuse: the rule beside the row.
+  const third = out.locator('tr[data-sample="3"]');
+  assert.match(await third.locator(".row-error").innerText(), /^1306: .*iso3_code/);
+  await tester.getByText("3 records pasted: 1 mapped, 2 refused, 0 skipped.").waitFor();
+  await shot("pipeline-tester");
+  // Not JSON: said at the input.
+  await tester.getByLabel("Sample records").fill("{code: QZ");
+  await tester.getByRole("button", { name: "Map these records" }).click();
+  assert.equal(await tester.getByLabel("Sample records").getAttribute("aria-invalid"), "true");
+  // Fetched from the folder, which stays as it was.
+  await tester.getByRole("button", { name: "Fetch a sample from the source" }).click();
+  await tester.getByText("4 records read from the source: 2 mapped, 2 refused, 0 skipped.").waitFor();
+  const runs = await adminCall("GET", "pipelines/country-files/runs");
+  assert.deepEqual(runs.body.data, []);
+});
+
+test("pipelines: run now shows the run in the history, with its dead letters", async () => {
+  await page.getByRole("button", { name: "Run now" }).click();
+  await page.getByRole("status").filter({ hasText: /^Run \d+ started$/ }).waitFor();
+  const done = page.getByRole("table", { name: "Runs" }).locator('tr[data-state="succeeded"]');
+  await done.waitFor({ timeout: 20000 });
+  const cells = await done.first().evaluate((tr) => [...tr.cells].map((td) => td.innerText.trim()));
+  assert.deepEqual([cells[2], cells[4], cells[5], cells[7]], ["back-office", "4", "2", "2"]);
+  await page.getByRole("img", { name: /Records of the last 1 runs: 4 read, 2 written, 2 dead letters/ }).waitFor();
+  const letters = page.getByRole("table", { name: "Dead letters" });
+  await letters.waitFor();
+  assert.equal(await letters.locator("tbody tr").count(), 2);
+  await shot("pipeline");
+  assert.equal((await asAdmin("/dynamic-entity/countries?filter[countries.iso2_code]=QA")).body.data.length, 1);
+});
+
+test("pipelines: dead letters are skipped, and retried after the mapping is fixed", async () => {
+  const letters = page.getByRole("table", { name: "Dead letters" });
+  const qd = letters.locator("tbody tr").filter({ hasText: '"QD"' });
+  await qd.getByRole("checkbox").check();
+  await page.getByRole("button", { name: "Skip selected" }).click();
+  await page.getByRole("status").filter({ hasText: "Skipped 1 dead letter" }).waitFor();
+  await page.getByRole("table", { name: "Dead letters" }).locator("tbody tr").filter({ hasText: '"QB"' }).waitFor();
+  assert.equal(await page.getByRole("table", { name: "Dead letters" }).locator("tbody tr").count(), 1);
+  // The mapping gets a default; the letter goes through it.
+  await page.getByRole("textbox", { name: "Definition", exact: true }).fill(countryFiles("{ path: $.name, default: Unknown }"));
+  await page.getByRole("button", { name: "Save definition" }).click();
+  await page.getByRole("status").filter({ hasText: "Saved" }).waitFor();
+  await page.getByRole("button", { name: "Retry all" }).click();
+  await page.getByRole("status").filter({ hasText: "Retried: 1 written, 0 unchanged, 0 dead letters again" }).waitFor();
+  await page.getByText("No dead letter.").waitFor();
+  const qb = await asAdmin("/dynamic-entity/countries?filter[countries.iso2_code]=QB");
+  assert.equal(qb.body.data[0].name, "Unknown");
+  const qdRow = await asAdmin("/dynamic-entity/countries?filter[countries.iso2_code]=QD");
+  assert.equal(qdRow.body.data.length, 0);
+});
+
+test("pipelines: a running run refreshes on its page, and Stop ends it", async () => {
+  // A slow API: each page of one record takes 1.5 s, and there is always a next page.
+  const slow = createServer((req, res) => {
+    setTimeout(() => {
+      res.writeHead(200, { "Content-Type": "application/json" });
+      res.end(JSON.stringify({ items: [{ code: "QS", code3: "QSS", name: "Slowland" }] }));
+    }, 1500);
+  });
+  await new Promise((ok) => slow.listen(0, "127.0.0.1", ok));
+  try {
+    const feed = `name: slow-feed
+source:
+  http:
+    url: http://127.0.0.1:${slow.address().port}/countries
+    records: $.items[*]
+    paginate: { page: { param: page, size_param: perPage, size: 1 } }
+map:
+  fields:
+    iso2_code: $.code
+    iso3_code: $.code3
+    name: $.name
+target:
+  entity:
+    entity: countries
+    key: iso2_code
+`;
+    assert.equal((await adminCall("PUT", "pipelines/slow-feed", { definition: feed })).status, 201);
+    await page.goto(`${BASE}/#/pipelines/slow-feed`);
+    await page.getByRole("heading", { name: "Pipeline slow-feed" }).waitFor();
+    await page.getByRole("button", { name: "Run now" }).click();
+    const running = page.getByRole("table", { name: "Runs" }).locator('tbody tr[data-state="running"]');
+    await running.waitFor();
+    assert.equal(await page.getByRole("button", { name: "Run now" }).isDisabled(), true);
+    // Its counts refresh while it goes, without reloading the page.
+    await page.waitForFunction(() => Number(document.querySelector('table[aria-label="Runs"] tbody tr[data-state="running"]')?.cells[4].textContent) >= 2, null, { timeout: 10000 });
+    await page.getByRole("button", { name: "Stop" }).click();
+    await page.getByRole("status").filter({ hasText: /^Asked run \d+ to stop$/ }).waitFor();
+    const stopped = page.getByRole("table", { name: "Runs" }).locator('tbody tr[data-state="failed"]');
+    await stopped.waitFor({ timeout: 10000 });
+    assert.match(await stopped.locator("td").last().innerText(), /stop/i);
+    assert.equal(await page.getByRole("button", { name: "Stop" }).isDisabled(), true);
+  } finally {
+    slow.close();
+  }
+});
+
+test("pipelines: the list shows a failing pipeline's red heart beside a healthy one", async () => {
+  const feed = `name: broken-feed
+description: A PIM feed on a closed port
+source:
+  http:
+    url: http://127.0.0.1:9/products
+    retry: { attempts: 1 }
+map:
+  fields:
+    iso2_code: $.code
+target:
+  entity:
+    entity: countries
+    key: iso2_code
+`;
+  assert.equal((await adminCall("PUT", "pipelines/broken-feed", { definition: feed })).status, 201);
+  for (let i = 0; i < 3; i++) {
+    assert.equal((await adminCall("POST", "pipelines/broken-feed/run")).status, 202);
+    await runEnded("broken-feed");
+  }
+  await page.getByRole("link", { name: "Pipelines" }).click();
+  const list = page.getByRole("table", { name: "Pipelines" });
+  await list.waitFor();
+  const health = async (name) => list.locator(`tr[data-pipeline="${name}"] [data-health]`).getAttribute("data-health");
+  assert.equal(await health("country-files"), "healthy");
+  assert.equal(await health("broken-feed"), "unhealthy");
+  await list.locator('tr[data-pipeline="broken-feed"]').getByText("the last 3 runs failed").waitFor();
+  await page.getByText("1 of 3 pipelines unhealthy.").waitFor();
+  assert.equal((await adminCall("GET", "pipelines/health")).status, 503);
+  await shot("pipelines");
+  await list.getByRole("link", { name: "country-files" }).click();
+  await page.getByRole("heading", { name: "Pipeline country-files" }).waitFor();
+  assert.equal(await page.getByRole("table", { name: "Runs" }).locator("tbody tr").count(), 2);
+  // The failing one's page says why, run by run.
+  await page.goto(`${BASE}/#/pipelines/broken-feed`);
+  await page.getByRole("heading", { name: "Pipeline broken-feed" }).waitFor();
+  assert.equal(await page.getByRole("table", { name: "Runs" }).locator('tbody tr[data-state="failed"]').count(), 3);
 });
 
 test("the API page links the live docs and sends requests", async () => {

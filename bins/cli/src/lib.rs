@@ -126,16 +126,16 @@ pub enum VariableCommand {
 /// `dynex pipeline …`
 #[derive(Debug, Subcommand)]
 pub enum PipelineCommand {
-    /// Check a definition (YAML) against this database's entities and save it, creating the pipeline or replacing its definition.
+    /// Check a definition (YAML) against this database's entities and save it, creating the pipeline or replacing its definition; a folder adds every definition in it (an app), each after the pipelines it runs `after`, and none unless all hold.
     Add {
-        /// The definition file, or `-` for stdin.
-        #[arg(value_name = "FILE.yml")]
+        /// The definition file, `-` for stdin, or a folder of `*.yml` definitions.
+        #[arg(value_name = "FILE.yml|FOLDER")]
         file: PathBuf,
     },
-    /// Check a definition (YAML) as `add` does, without saving it.
+    /// Check a definition (YAML), or a folder of them, as `add` does, without saving.
     Check {
-        /// The definition file, or `-` for stdin.
-        #[arg(value_name = "FILE.yml")]
+        /// The definition file, `-` for stdin, or a folder of `*.yml` definitions.
+        #[arg(value_name = "FILE.yml|FOLDER")]
         file: PathBuf,
     },
     /// List pipelines: name, source, target and when each was last saved.
@@ -211,6 +211,11 @@ pub enum PipelineCommand {
         /// How many to show (1 to 10000).
         #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=10000))]
         limit: u32,
+    },
+    /// Ask a pipeline's running run to stop between two pages, wherever it runs (it stops within seconds, recorded as failed).
+    Stop {
+        /// The pipeline's name.
+        name: String,
     },
 }
 

@@ -62,6 +62,17 @@ pub(crate) fn run(
         PipelineCommand::DeadLetters { name, limit } => {
             dead_letters(dynex, name, *limit, json, out)
         }
+        PipelineCommand::Stop { name } => {
+            let run = dynex.request_pipeline_stop(name)?;
+            if json {
+                print_json(out, &json!({ "pipeline": name, "run": run }))?;
+            } else if let Some(id) = run {
+                writeln!(out, "asked run {id} of `{name}` to stop")?;
+            } else {
+                writeln!(out, "`{name}` has no run in progress")?;
+            }
+            Ok(())
+        }
         PipelineCommand::Remove { name } => {
             let dependents =
                 dynex_pipeline::order::dependents(name, &dynex_pipeline::order::stored(dynex)?);
@@ -117,6 +128,9 @@ fn add(
     json: bool,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
+    if file.is_dir() {
+        return add_folder(dynex, file, check_only, json, out);
+    }
     let text = read(file)?;
     let definition = dynex_pipeline::variables::for_check(dynex, &text).map_err(load_error)?;
     definition.check(&dynex.snapshot().catalog)?;
@@ -140,6 +154,128 @@ fn add(
             dynex_core::Saved::Unchanged => "unchanged",
         };
         writeln!(out, "pipeline `{name}` {what}")?;
+    }
+    Ok(())
+}
+
+/// Checks every definition of a folder (an app such as `fixtures/apps/pim-catalog`) as a whole,
+/// then saves them all unless `check_only`, each after the pipelines it runs `after`.
+///
+/// Nothing is saved unless every definition holds: a problem is named with its file. `after`
+/// may name a pipeline of the folder or one already stored.
+fn add_folder(
+    dynex: &Dynex,
+    folder: &Path,
+    check_only: bool,
+    json: bool,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    use dynex_pipeline::{Problem, Problems};
+    let mut files: Vec<_> = std::fs::read_dir(folder)
+        .with_context(|| format!("cannot read the folder {}", folder.display()))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| {
+            path.is_file()
+                && path.extension().is_some_and(|e| {
+                    e.eq_ignore_ascii_case("yml") || e.eq_ignore_ascii_case("yaml")
+                })
+        })
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(Problems(vec![Problem::new(
+            folder.display().to_string(),
+            "the folder holds no pipeline definition (`*.yml`, `*.yaml`)",
+        )])
+        .into());
+    }
+    let catalog = dynex.snapshot().catalog.clone();
+    let mut problems = Vec::new();
+    // Name → (text, definition), in file order.
+    let mut found: Vec<(String, String, Definition)> = Vec::new();
+    for path in &files {
+        let shown = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let in_file = |p: Problem| Problem::new(format!("{shown}: {}", p.path), p.message);
+        let text = read(path)?;
+        let definition = match dynex_pipeline::variables::for_check(dynex, &text) {
+            Ok(definition) => definition,
+            Err(dynex_pipeline::variables::LoadError::Invalid(p)) => {
+                problems.extend(p.0.into_iter().map(in_file));
+                continue;
+            }
+            Err(dynex_pipeline::variables::LoadError::Core(e)) => return Err(e.into()),
+        };
+        if let Err(p) = definition.check(&catalog) {
+            problems.extend(p.0.into_iter().map(in_file));
+        }
+        if found.iter().any(|(_, _, d)| d.name == definition.name) {
+            problems.push(in_file(Problem::new(
+                "name",
+                format!("another file of the folder defines `{}`", definition.name),
+            )));
+            continue;
+        }
+        found.push((shown, text, definition));
+    }
+    let mut graph = dynex_pipeline::order::stored(dynex)?;
+    for (_, _, definition) in &found {
+        graph.insert(definition.name.clone(), definition.after.clone());
+    }
+    let mut order: Vec<String> = Vec::new();
+    for (shown, _, definition) in &found {
+        let checked = dynex_pipeline::order::check(definition, &graph)
+            .and_then(|()| dynex_pipeline::order::chain(&definition.name, &graph));
+        match checked {
+            Ok(chain) => {
+                for name in chain {
+                    if !order.contains(&name) && found.iter().any(|(_, _, d)| d.name == name) {
+                        order.push(name);
+                    }
+                }
+            }
+            Err(p) => problems.extend(
+                p.0.into_iter()
+                    .map(|p| Problem::new(format!("{shown}: {}", p.path), p.message)),
+            ),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Problems(problems).into());
+    }
+    let mut results = Vec::new();
+    for name in &order {
+        let Some((_, text, _)) = found.iter().find(|(_, _, d)| d.name == *name) else {
+            continue;
+        };
+        let saved = if check_only {
+            None
+        } else {
+            Some(dynex.save_pipeline(name, text)?)
+        };
+        results.push((name.clone(), saved));
+    }
+    if json {
+        let items: Vec<_> = results
+            .iter()
+            .map(|(name, saved)| match saved {
+                Some(saved) => json!({ "name": name, "saved": saved }),
+                None => json!({ "name": name, "valid": true }),
+            })
+            .collect();
+        print_json(out, &json!(items))?;
+    } else {
+        for (name, saved) in &results {
+            let what = match saved {
+                None => "is valid",
+                Some(dynex_core::Saved::Created) => "added",
+                Some(dynex_core::Saved::Updated) => "updated",
+                Some(dynex_core::Saved::Unchanged) => "unchanged",
+            };
+            writeln!(out, "pipeline `{name}` {what}")?;
+        }
     }
     Ok(())
 }
@@ -356,12 +492,7 @@ fn run_stored(
     let mut progress = progress(json);
     let result = dynex_pipeline::stored::run(dynex, name, options, &mut progress);
     progress.clear();
-    // Nothing was recorded when the definition could not be read: the caller reports it.
-    match result {
-        Err(RunError::Invalid(p)) => Err(p.into()),
-        Err(RunError::Core(e)) => Err(e.into()),
-        other => Ok(other),
-    }
+    Ok(result)
 }
 
 /// Runs `name` after the pipelines it depends on, each after its own, in order; the first that

@@ -31,7 +31,9 @@ use actix_web::middleware::{ErrorHandlers, from_fn};
 use actix_web::{App, web};
 use dynex_core::Dynex;
 
-use handlers::admin::{access, audit, entities, jobs, overview, pipelines as pipeline_admin};
+use handlers::admin::{
+    access, audit, entities, jobs, overview, pipeline_edit, pipelines as pipeline_admin,
+};
 use handlers::{docs, entity, health, hooks, not_allowed, not_found, token, ui};
 
 pub use boot::run;
@@ -178,7 +180,8 @@ pub fn create_app(
                 .route(
                     "/pipelines/{name}/stop",
                     web::post().to(pipeline_admin::stop),
-                ),
+                )
+                .configure(pipeline_edit::routes),
         )
         // Incoming webhooks: a pipeline run with the posted records.
         .service(

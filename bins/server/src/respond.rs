@@ -15,9 +15,28 @@ use serde_json::json;
 use crate::config::AppState;
 use crate::error;
 
+/// The `{"data": …}` envelope, serialized straight from `data` (no copy into a JSON value
+/// first).
+#[derive(serde::Serialize)]
+struct Data<T> {
+    data: T,
+}
+
 /// `200 OK` with `{"data": data}`.
 pub(crate) fn ok(data: impl serde::Serialize) -> HttpResponse {
-    HttpResponse::Ok().json(json!({ "data": data }))
+    HttpResponse::Ok().json(Data { data })
+}
+
+/// `200 OK` with `{"data": …}` around `data`, JSON already serialized (a row whose text its
+/// entity tag was computed from).
+pub(crate) fn ok_serialized(data: &[u8]) -> HttpResponse {
+    let mut body = Vec::with_capacity(data.len() + 10);
+    body.extend_from_slice(b"{\"data\":");
+    body.extend_from_slice(data);
+    body.push(b'}');
+    HttpResponse::Ok()
+        .content_type(actix_web::http::header::ContentType::json())
+        .body(body)
 }
 
 /// `201 Created` with `{"data": data}`, never cached: a created key or client carries its
@@ -25,7 +44,7 @@ pub(crate) fn ok(data: impl serde::Serialize) -> HttpResponse {
 pub(crate) fn created(data: impl serde::Serialize) -> HttpResponse {
     HttpResponse::Created()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(json!({ "data": data }))
+        .json(Data { data })
 }
 
 /// A collection page: `{"data"}`, with `links.next` under keyset paging and `meta.count` when

@@ -48,7 +48,7 @@ pub use config::snapshot::Snapshot;
 pub use db::{Db, DbOptions, redact};
 pub use engine::RowCount;
 pub use engine::hooks::{Batch, HookError, Operation, PendingRow, WriteHooks};
-pub use engine::precondition::{EntityTags, Precondition, row_etag};
+pub use engine::precondition::{EntityTags, Precondition, etag_of_text, row_etag};
 pub use engine::read::ReadPage;
 pub use engine::write::{Method, WriteOutcome, WriteRequest};
 pub use error::CoreError;

@@ -64,7 +64,7 @@ impl SecretKey {
     pub fn generate() -> String {
         let mut bytes = [0u8; 32];
         rand::rng().fill_bytes(&mut bytes);
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
+        dynex_auth::hex(&bytes)
     }
 
     fn cipher(&self) -> ChaCha20Poly1305 {

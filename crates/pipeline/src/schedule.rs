@@ -8,7 +8,7 @@
 
 use std::str::FromStr;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Timelike, Utc};
 use chrono_tz::Tz;
 use croner::Cron;
 use serde::{Deserialize, Serialize};
@@ -64,12 +64,14 @@ impl Schedule {
 }
 
 impl Ticks {
-    /// The first tick strictly after `t`.
+    /// The first tick strictly after `t`, on a whole second: every server computes the same
+    /// ticks, whatever the fraction of a second it asks at.
     pub fn next_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let whole = t.with_nanosecond(0)?;
         self.cron
-            .find_next_occurrence(&t.with_timezone(&self.tz), false)
+            .find_next_occurrence(&whole.with_timezone(&self.tz), false)
             .ok()
-            .map(|n| n.with_timezone(&Utc))
+            .and_then(|n| n.with_timezone(&Utc).with_nanosecond(0))
     }
 
     /// The usual time between two ticks after `t`, to tell when a pipeline is overdue.
@@ -114,6 +116,11 @@ mod tests {
         assert_eq!(
             ticks.next_after(at("2026-01-10T12:15:00Z")),
             Some(at("2026-01-10T12:30:00Z"))
+        );
+        // A fraction of a second does not move the tick.
+        assert_eq!(
+            ticks.next_after(at("2026-01-10T12:14:59.987Z")),
+            Some(at("2026-01-10T12:15:00Z"))
         );
         assert_eq!(
             ticks.interval_after(at("2026-01-10T12:00:00Z")),

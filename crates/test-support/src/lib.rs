@@ -7,8 +7,10 @@
 //!
 //! The fixtures the server's and the CLI's tests share live here too: the demo catalog and the
 //! ways tests change it ([`open_demo`], [`reconfigure`]), the demo's rows as the API returns them
-//! ([`country`], [`tax_rate`]) and assertions on the wire format of errors ([`assert_error`]).
+//! ([`country`], [`tax_rate`]), assertions on the wire format of errors ([`assert_error`]), and
+//! servers of other systems: PocketBase ([`PocketBase`]) and an Akeneo PIM ([`AkeneoServer`]).
 
+mod akeneo;
 mod csv;
 mod demo;
 mod pocketbase;
@@ -18,6 +20,10 @@ mod wire;
 use dynex_core::{Db, db::run_script};
 use rand::Rng;
 
+pub use akeneo::{
+    AKENEO_CLIENT_ID, AKENEO_CLIENT_SECRET, AKENEO_MODELS, AKENEO_PASSWORD, AKENEO_SIMPLE_PRODUCTS,
+    AKENEO_USERNAME, AKENEO_VARIANTS_PER_MODEL, AkeneoCatalog, AkeneoServer, akeneo_time,
+};
 pub use csv::csv_line;
 pub use demo::{
     all_rows, config_field, open_demo, open_demo_with, reconfigure, run_sql, write_file,

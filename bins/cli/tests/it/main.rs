@@ -20,6 +20,7 @@ mod lookup;
 mod manifest;
 mod mapping;
 mod openapi;
+mod pim;
 mod pipeline;
 mod preview;
 mod progress;

@@ -184,6 +184,7 @@ backend_tests!(
     a_folder_of_csv_files_arrives_through_pipeline_run,
     rows_reach_an_http_api_through_pipeline_run,
     dependencies_run_in_order_and_loops_are_refused,
+    schedules_are_checked_and_stop_needs_a_run,
 );
 
 /// A pipeline named `name` that writes the demo's countries to `file`, after `after`.
@@ -203,6 +204,45 @@ fn countries_to_csv(dir: &std::path::Path, name: &str, after: &[&str], file: &st
     )
     .unwrap();
     path.to_str().unwrap().to_string()
+}
+
+/// A schedule is checked on save (five fields, a known time zone, a timeout of a second at
+/// least); `stop` says when nothing runs, and names an unknown pipeline.
+fn schedules_are_checked_and_stop_needs_a_run(db: TestDb) {
+    let _demo = open_demo(&db);
+    let dir = tempfile::tempdir().unwrap();
+    let file = countries_to_csv(dir.path(), "nightly", &[], "n.csv");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let scheduled = |schedule: &str| {
+        std::fs::write(&file, format!("{schedule}\n{text}")).unwrap();
+        dynex(&db, &["pipeline", "add", &file])
+    };
+    let refused =
+        scheduled("schedule: { cron: \"0 */5 * * * *\", timezone: Mars/Olympus }\ntimeout: 0")
+            .failed(3);
+    for expected in [
+        "schedule.cron",
+        "has 6 fields",
+        "timeout",
+        "a run needs at least one second",
+    ] {
+        assert!(refused.stderr.contains(expected), "{}", refused.stderr);
+    }
+    let zone = scheduled("schedule: { cron: \"0 3 * * *\", timezone: Mars/Olympus }").failed(3);
+    assert!(
+        zone.stderr.contains("`Mars/Olympus` is not a time zone"),
+        "{}",
+        zone.stderr
+    );
+    scheduled("schedule: { cron: \"0 3 * * MON-FRI\", timezone: Europe/Berlin }\ntimeout: 600")
+        .ok();
+    let stop = dynex(&db, &["pipeline", "stop", "nightly"]).ok();
+    assert_eq!(stop.stdout, "`nightly` has no run in progress\n");
+    let stop = dynex(&db, &["pipeline", "stop", "nightly", "--json"])
+        .ok()
+        .json();
+    assert_eq!(stop, json!({ "pipeline": "nightly", "run": null }));
+    dynex(&db, &["pipeline", "stop", "nope"]).failed(4);
 }
 
 /// `after:` is checked on save (unknown names, loops named) and on removal, and

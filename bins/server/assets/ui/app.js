@@ -1213,6 +1213,410 @@ async function jobs() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Pipelines: health, definitions, runs, dead letters, the mapping tester, variables
+
+/** A pipeline's health as a heart: green when healthy, red with the reasons when not. */
+function heart(p) {
+  const why = p.healthy ? "healthy" : `unhealthy: ${p.problems.join("; ")}`;
+  return h("span", { class: `heart ${p.healthy ? "good" : "bad"}`, title: why, "data-health": p.healthy ? "healthy" : "unhealthy" },
+    h("span", { "aria-hidden": "true" }, "♥"), " ", p.healthy ? "healthy" : "unhealthy");
+}
+
+/** A run's state as a badge: succeeded green, failed or interrupted red. */
+function runBadge(state) {
+  return h("span", { class: `badge ${state === "succeeded" ? "on" : state === "running" ? "" : "off"}` }, state);
+}
+
+/** A schedule in words: its cron expression and time zone, or "by hand". */
+function scheduleText(s) {
+  return s ? `${s.cron}${s.timezone && s.timezone !== "UTC" ? ` (${s.timezone})` : ""}` : "by hand";
+}
+
+/** Rows a run wrote: inserted and updated. */
+const written = (r) => (r.summary?.inserted || 0) + (r.summary?.updated || 0);
+
+/** The name in a definition's text (`name: …` at the top), to save a new one under it. */
+function definitionName(text) {
+  const m = /^name:\s*["']?([^"'\s#]+)/m.exec(text);
+  return m ? m[1] : "";
+}
+
+/** Shows a refused definition's problems: each at its line (a link that selects the line in the
+ * editor), with its path; the editor is marked invalid. */
+function showDefinitionProblems(err, editor, box) {
+  const items = err.objects.map((o) => {
+    const message = o.path && o.message.startsWith(`${o.path}: `) ? o.message.slice(o.path.length + 2) : o.message;
+    return h("li", { "data-path": o.path || "", "data-line": o.line || "" },
+      o.line ? h("a", { href: "#", onclick: (e) => { e.preventDefault(); selectLine(editor, o.line); } }, `Line ${o.line}`) : null,
+      o.line ? " " : null, o.path && !o.path.startsWith("line ") ? h("code", {}, o.path) : null, o.path ? ": " : null, message);
+  });
+  if (!items.length) { box.replaceChildren(errorBox(err)); return; }
+  toast.clear();
+  const id = newId("problems");
+  editor.setAttribute("aria-invalid", "true");
+  editor.setAttribute("aria-describedby", id);
+  box.replaceChildren(h("div", { class: "errors", role: "alert", id },
+    h("strong", {}, items.length === 1 ? "Not saved: one problem." : `Not saved: ${items.length} problems.`), h("ul", { "aria-label": "Problems of the definition" }, items)));
+  const first = err.objects.find((o) => o.line);
+  if (first) selectLine(editor, first.line);
+}
+
+/** Selects line `n` (1-based) of a text area and scrolls it into view. */
+function selectLine(area, n) {
+  const lines = area.value.split("\n");
+  const start = lines.slice(0, n - 1).reduce((k, l) => k + l.length + 1, 0);
+  area.focus();
+  area.setSelectionRange(start, start + (lines[n - 1] || "").length);
+  const lineHeight = parseFloat(getComputedStyle(area).lineHeight) || 18;
+  area.scrollTop = Math.max(0, (n - 3) * lineHeight);
+}
+
+/** A text area for a definition with line numbers beside it. */
+function definitionEditor(text, label) {
+  const area = h("textarea", { class: "code", "aria-label": label, spellcheck: "false", rows: Math.min(Math.max(text.split("\n").length + 1, 12), 30), value: text });
+  const gutter = h("pre", { class: "gutter", "aria-hidden": "true" });
+  const numbers = () => { gutter.textContent = area.value.split("\n").map((_, i) => i + 1).join("\n"); gutter.scrollTop = area.scrollTop; };
+  area.addEventListener("input", numbers);
+  area.addEventListener("scroll", () => { gutter.scrollTop = area.scrollTop; });
+  numbers();
+  return { area, element: h("div", { class: "editor" }, gutter, area) };
+}
+
+/** A bar chart of the records of the last runs, oldest left: read in grey, written in blue,
+ * dead letters in red; a failed run's bar is outlined red. */
+function runsChart(runs) {
+  const width = 420, height = 64;
+  const shown = runs.slice(0, 30).reverse();
+  const top = Math.max(1, ...shown.map((r) => r.summary?.read || 0));
+  const slot = width / Math.max(shown.length, 1);
+  const bar = Math.max(Math.min(slot / 3 - 1, 12), 1);
+  const y = (v) => height - (v ? Math.max(1, (v / top) * (height - 4)) : 0);
+  const total = (k) => shown.reduce((n, r) => n + (k === "written" ? written(r) : r.summary?.[k] || 0), 0);
+  const label = `Records of the last ${shown.length} runs: ${num(total("read"))} read, ${num(total("written"))} written, ${num(total("deadLetters"))} dead letters`;
+  return svg("svg", { viewBox: `0 0 ${width} ${height + 14}`, width, height: height + 14, role: "img", "aria-label": label, class: "chart runs-chart" },
+    svg("title", {}, label),
+    svg("line", { x1: 0, y1: height + 0.5, x2: width, y2: height + 0.5, class: "axis" }),
+    shown.map((r, i) => {
+      const s = r.summary || {};
+      const x = i * slot;
+      const tip = `run ${r.id}, ${when(r.startedAt)} UTC, ${r.state}: ${num(s.read || 0)} read, ${num(written(r))} written, ${num(s.deadLetters || 0)} dead letters`;
+      return svg("g", { class: `run ${r.state}` }, svg("title", {}, tip),
+        [["read", s.read || 0], ["written", written(r)], ["dead", s.deadLetters || 0]].map(([k, v], j) =>
+          svg("rect", { class: k, x: (x + j * (bar + 1)).toFixed(2), y: y(v).toFixed(2), width: bar.toFixed(2), height: (height - y(v)).toFixed(2) })),
+        r.state === "failed" || r.state === "interrupted" ? svg("rect", { class: "failed-mark", x: x.toFixed(2), y: height + 2, width: (3 * (bar + 1)).toFixed(2), height: 3 }) : null);
+    }),
+    svg("text", { x: 0, y: height + 12, class: "tick" }, shown.length ? when(shown[0].startedAt).slice(0, 16) : ""),
+    svg("text", { x: width, y: height + 12, class: "tick", "text-anchor": "end" }, shown.length ? when(shown.at(-1).startedAt).slice(0, 16) : ""));
+}
+
+async function pipelines() {
+  const [list, vars] = await Promise.all([admin("GET", "pipelines"), admin("GET", "variables")]);
+  const all = list.data.pipelines;
+  const table = all.length
+    ? h("div", { class: "scroll card flush" }, h("table", { "aria-label": "Pipelines" },
+      h("thead", {}, h("tr", {}, ["Health", "Pipeline", "Schedule", "Next run (UTC)", "Last run", "Last success (UTC)", "Failures in a row", "State"].map((c) => h("th", { scope: "col" }, c)))),
+      h("tbody", {}, all.map((p) => h("tr", { class: "clickable", "data-pipeline": p.name, onclick: (e) => { if (!e.target.closest("a")) location.hash = `#/pipelines/${enc(p.name)}`; } },
+        h("td", {}, heart(p), p.healthy ? null : h("div", { class: "muted small" }, p.problems.join("; "))),
+        h("td", {}, h("a", { href: `#/pipelines/${enc(p.name)}` }, p.name), p.description ? h("div", { class: "muted small" }, p.description) : null,
+          p.after.length ? h("div", { class: "muted small" }, `after ${p.after.join(", ")}`) : null),
+        h("td", {}, p.schedule ? h("code", {}, scheduleText(p.schedule)) : h("span", { class: "muted" }, "by hand")),
+        h("td", {}, when(p.nextRunAt) || "—"),
+        h("td", {}, p.lastRun ? [runBadge(p.lastRun.state), ` ${when(p.lastRun.startedAt)}`] : h("span", { class: "muted" }, "never")),
+        h("td", {}, when(p.lastSuccessAt) || "—"),
+        h("td", { class: "num" }, p.consecutiveFailures),
+        h("td", {}, p.state === "running" ? h("span", { class: "badge" }, "running") : "idle"))))))
+    : h("p", { class: "empty" }, "No pipeline yet: add one below, or with ", h("code", {}, "dynex pipeline add FILE.yml"), ".");
+  const unhealthy = all.filter((p) => !p.healthy).length;
+  const summary = h("p", { class: "summary-line" }, all.length
+    ? unhealthy ? `${unhealthy} of ${all.length} pipelines unhealthy.` : `All ${all.length} pipelines healthy.` : "");
+  const editor = definitionEditor(NEW_PIPELINE, "New pipeline definition");
+  const problems = h("div");
+  const create = h("form", { class: "card", "aria-labelledby": "new-pipeline-title" },
+    h("h2", { id: "new-pipeline-title" }, "New pipeline"),
+    h("p", { class: "muted" }, "A definition in YAML, as in ", h("code", {}, "docs/pipelines.md"), "; it is checked against the endpoints and the other pipelines before it is saved."),
+    editor.element, problems,
+    h("div", { class: "row" }, h("button", { type: "submit" }, "Add pipeline")));
+  create.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    problems.replaceChildren();
+    clearInvalid(create);
+    const name = definitionName(editor.area.value);
+    if (!name) { showDefinitionProblems(new HttpError(400, [{ code: "1401", message: "name: a definition starts with `name: …`", path: "name", line: 1 }]), editor.area, problems); return; }
+    try {
+      await admin("PUT", `pipelines/${enc(name)}`, { definition: editor.area.value });
+      toast(`Pipeline ${name} added`);
+      location.hash = `#/pipelines/${enc(name)}`;
+    } catch (err) {
+      if (err instanceof HttpError && err.objects.length && err.status === 400) showDefinitionProblems(err, editor.area, problems);
+      else problems.replaceChildren(errorBox(err));
+    }
+  });
+  page("Pipelines", summary, table, create, variablesSection(vars.data));
+}
+
+const NEW_PIPELINE = `name: my-pipeline
+description: What it is for
+source:
+  csv:
+    folder: /var/lib/dynex/inbox
+    pattern: "*.csv"
+map:
+  fields:
+    iso2_code: $.code
+    name: { path: $.name, trim: true }
+target:
+  entity:
+    entity: countries
+    key: iso2_code
+`;
+
+/** The variables definitions read as `${NAME}`: plain ones with their values, secrets masked
+ * (the server never sends them); set and removed here. */
+function variablesSection(v) {
+  const reload = async () => section.replaceWith(variablesSection((await admin("GET", "variables")).data));
+  const err = h("div");
+  const secret = h("input", { type: "checkbox", name: "secret", disabled: !v.secretsSettable });
+  const form = h("form", { class: "stack", "aria-label": "Set a variable" },
+    h("div", { class: "row" },
+      h("label", {}, "Variable name", h("input", { type: "text", name: "name", required: true, pattern: "[A-Za-z_][A-Za-z0-9_]*", placeholder: "AKENEO_URL" })),
+      h("label", { class: "grow" }, "Value", h("input", { type: "password", name: "value", autocomplete: "off", class: "wide" })),
+      h("label", { class: "check", title: v.secretsSettable ? "" : "This server has no DYNEX_SECRET_KEY: secrets can be set with the CLI where the key is." }, secret, "secret (encrypted, never shown)"),
+      h("button", { type: "submit" }, "Set variable")),
+    v.secretsSettable ? null : h("p", { class: "muted" }, "Secrets need DYNEX_SECRET_KEY on this server; set them with ", h("code", {}, "dynex variable set NAME --secret"), " where the key is."),
+    err);
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    err.replaceChildren();
+    clearInvalid(form);
+    try {
+      await admin("PUT", `variables/${enc(form.name.value)}`, { value: form.value.value, secret: secret.checked });
+      toast(`Variable ${form.name.value} set`);
+      await reload();
+    } catch (x) {
+      if (x instanceof HttpError && /name/i.test(x.message)) markInvalid(form.name, x.list.join(" "));
+      else err.append(errorBox(x));
+    }
+  });
+  const section = h("section", { "aria-labelledby": "variables-title" },
+    h("h2", { id: "variables-title" }, "Variables"),
+    h("p", { class: "muted" }, "Definitions read them as ", h("code", {}, "${NAME}"), ". A secret's value is encrypted in the database and never sent to this page."),
+    v.variables.length ? h("div", { class: "scroll" }, h("table", { "aria-label": "Variables" },
+      h("thead", {}, h("tr", {}, ["Name", "Value", "Set (UTC)", ""].map((c) => h("th", { scope: "col" }, c)))),
+      h("tbody", {}, v.variables.map((x) => h("tr", {},
+        h("td", {}, h("code", {}, x.name)),
+        h("td", {}, x.secret ? h("span", { class: "masked", "data-secret-variable": x.name }, "•••••••• ", h("span", { class: "badge" }, "secret")) : h("code", {}, x.value)),
+        h("td", {}, when(x.updatedAt)),
+        h("td", {}, h("button", { type: "button", class: "danger small", onclick: async () => {
+          if (!confirm(`Remove variable ${x.name}?`)) return;
+          try { await admin("DELETE", `variables/${enc(x.name)}`); toast(`Variable ${x.name} removed`); await reload(); } catch (e) { toast(e.message, "error"); }
+        } }, `Remove ${x.name}`))))))) : h("p", { class: "empty" }, "No variable yet."),
+    form);
+  return section;
+}
+
+/** A pipeline's page: health and controls, its definition, runs, dead letters and tester. */
+async function pipeline(name, params) {
+  const q = new URLSearchParams(params || "");
+  const limit = Math.min(Math.max(Number(q.get("runs")) || 20, 1), 1000);
+  const [shown, runs, letters] = await Promise.all([
+    admin("GET", `pipelines/${enc(name)}`), admin("GET", `pipelines/${enc(name)}/runs?limit=${limit}`), admin("GET", `pipelines/${enc(name)}/dead-letters?limit=100`)]);
+  const p = shown.data;
+  const hp = p.health;
+  const live = { stopped: false };
+  const reload = () => { live.stopped = true; route(); };
+
+  const status = h("section", { "aria-labelledby": "status-title", class: "pipeline-status" },
+    h("h2", { id: "status-title" }, "Health"),
+    h("dl", { class: "facts" },
+      h("dt", {}, "Health"), h("dd", {}, heart(hp), hp.problems.length ? h("ul", { class: "problems" }, hp.problems.map((x) => h("li", {}, x))) : null),
+      h("dt", {}, "State"), h("dd", { "data-state": hp.state }, hp.state === "running" ? h("span", { class: "badge" }, "running") : "idle"),
+      h("dt", {}, "Schedule"), h("dd", {}, hp.schedule ? h("code", {}, scheduleText(hp.schedule)) : "by hand", hp.nextRunAt ? `, next ${when(hp.nextRunAt)} UTC` : ""),
+      hp.after.length ? [h("dt", {}, "Runs after"), h("dd", {}, hp.after.flatMap((a, i) => [i ? ", " : "", h("a", { href: `#/pipelines/${enc(a)}` }, a)]))] : null,
+      h("dt", {}, "Last success"), h("dd", {}, hp.lastSuccessAt ? `${when(hp.lastSuccessAt)} UTC` : "never"),
+      h("dt", {}, "Failures in a row"), h("dd", {}, String(hp.consecutiveFailures)),
+      p.variables.length ? [h("dt", {}, "Variables"), h("dd", {}, p.variables.flatMap((v, i) => [i ? ", " : "", h("code", {}, v)]))] : null),
+    h("div", { class: "row" },
+      h("button", { type: "button", disabled: hp.state === "running", onclick: async () => {
+        try {
+          const started = await admin("POST", `pipelines/${enc(name)}/run`);
+          toast(`Run ${started.data.run} started`);
+          reload();
+        } catch (e) { toast(e.message, "error"); }
+      } }, "Run now"),
+      h("button", { type: "button", class: "secondary", disabled: hp.state !== "running", onclick: async () => {
+        try {
+          const stopped = await admin("POST", `pipelines/${enc(name)}/stop`);
+          toast(stopped.data.run ? `Asked run ${stopped.data.run} to stop` : "No run to stop");
+          reload();
+        } catch (e) { toast(e.message, "error"); }
+      } }, "Stop"),
+      h("button", { type: "button", class: "danger", onclick: async () => {
+        if (!confirm(`Remove pipeline ${name}? Its cursor and dead letters go with it; its run history stays.`)) return;
+        try { await admin("DELETE", `pipelines/${enc(name)}`); toast(`Pipeline ${name} removed`); location.hash = "#/pipelines"; } catch (e) { toast(e.message, "error"); }
+      } }, "Remove pipeline")));
+
+  // The definition, saved as `dynex pipeline add` checks it.
+  const editor = definitionEditor(p.definition, "Definition");
+  const problems = h("div");
+  const def = h("form", { class: "card", "aria-labelledby": "definition-title" },
+    h("h2", { id: "definition-title" }, "Definition"),
+    h("p", { class: "muted" }, `Saved ${when(p.updatedAt)} UTC. Variables stay as `, h("code", {}, "${NAME}"), " references; the mapping tester below tests this text, saved or not."),
+    editor.element, problems,
+    h("div", { class: "row" }, h("button", { type: "submit" }, "Save definition")));
+  def.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    problems.replaceChildren();
+    clearInvalid(def);
+    try {
+      await admin("PUT", `pipelines/${enc(name)}`, { definition: editor.area.value });
+      toast("Saved: the next run uses this definition");
+      reload();
+    } catch (err) {
+      if (err instanceof HttpError && err.objects.length && err.status === 400) showDefinitionProblems(err, editor.area, problems);
+      else problems.replaceChildren(errorBox(err));
+    }
+  });
+
+  // Run history, with the counts over time.
+  const history = h("section", { "aria-labelledby": "runs-title" },
+    h("h2", { id: "runs-title" }, "Runs"),
+    runs.data.length ? [
+      h("figure", { class: "runs-figure" }, runsChart(runs.data),
+        h("figcaption", {}, h("span", { class: "key read" }, "read"), " ", h("span", { class: "key written" }, "written"), " ", h("span", { class: "key dead" }, "dead letters"), " per run, oldest left")),
+      h("div", { class: "scroll" }, h("table", { "aria-label": "Runs" },
+        h("thead", {}, h("tr", {}, ["Run", "Started (UTC)", "Trigger", "State", "Read", "Written", "Unchanged", "Dead letters", "Seconds", "Error"].map((c) => h("th", { scope: "col", class: ["Read", "Written", "Unchanged", "Dead letters", "Seconds"].includes(c) ? "num" : null }, c)))),
+        h("tbody", {}, runs.data.map((r) => {
+          const s = r.summary || {};
+          const secs = r.finishedAt ? (Date.parse(r.finishedAt) - Date.parse(r.startedAt)) / 1000 : null;
+          return h("tr", { "data-run": r.id, "data-state": r.state },
+            h("td", {}, String(r.id)), h("td", {}, when(r.startedAt)), h("td", {}, r.options?.trigger || (r.options?.replay ? "retry" : "")),
+            h("td", {}, runBadge(r.state), r.options?.dryRun ? " dry run" : "", r.options?.replay ? " replay" : ""),
+            h("td", { class: "num" }, num(s.read || 0)), h("td", { class: "num" }, num(written(r))), h("td", { class: "num" }, num(s.unchanged || 0)),
+            h("td", { class: "num" }, num(s.deadLetters || 0)), h("td", { class: "num" }, secs === null ? "" : secs.toFixed(1)),
+            h("td", { class: "error-text" }, r.error || ""));
+        })))),
+      runs.data.length >= limit ? h("p", {}, h("a", { href: `#/pipelines/${enc(name)}?runs=${limit * 5}` }, "Show more runs")) : null]
+      : h("p", { class: "empty" }, "No run yet: ", h("strong", {}, "Run now"), " starts one."));
+
+  // Dead letters: retried through the current mapping, or skipped.
+  const lettersError = h("div");
+  const checks = letters.data.map((d) => h("input", { type: "checkbox", value: d.id, "aria-label": `Select dead letter ${d.id}` }));
+  const dead = h("section", { "aria-labelledby": "dead-title" },
+    h("h2", { id: "dead-title" }, `Dead letters (${letters.data.length >= 100 ? "the first 100" : letters.data.length})`),
+    letters.data.length ? [
+      h("p", { class: "muted" }, "Records the mapping could not convert or the target refused. Fix the definition, then retry them through it; or skip the ones that should not be delivered."),
+      h("div", { class: "scroll" }, h("table", { "aria-label": "Dead letters" },
+        h("thead", {}, h("tr", {}, [h("input", { type: "checkbox", "aria-label": "Select every dead letter", onchange: (e) => { for (const c of checks) c.checked = e.target.checked; } }), "Id", "Run", "Stage", "Code", "Field", "Message", "Record"].map((c) => h("th", { scope: "col" }, c)))),
+        h("tbody", {}, letters.data.map((d, i) => h("tr", { "data-dead-letter": d.id },
+          h("td", {}, checks[i]), h("td", {}, String(d.id)), h("td", {}, String(d.runId)), h("td", {}, d.stage), h("td", {}, d.code),
+          h("td", {}, d.field ? h("code", {}, d.field) : ""), h("td", { class: "error-text" }, d.message),
+          h("td", {}, h("code", { class: "record" }, JSON.stringify(d.record)))))))),
+      h("div", { class: "row" },
+        h("button", { type: "button", onclick: async () => {
+          lettersError.replaceChildren();
+          try {
+            const s = (await admin("POST", `pipelines/${enc(name)}/dead-letters/retry`, {})).data;
+            toast(`Retried: ${s.inserted + s.updated} written, ${s.unchanged} unchanged, ${s.deadLetters} dead letters again`, s.state === "failed" ? "error" : "ok");
+            reload();
+          } catch (e) { lettersError.append(errorBox(e)); }
+        } }, "Retry all"),
+        h("button", { type: "button", class: "secondary", onclick: async () => {
+          lettersError.replaceChildren();
+          const ids = checks.filter((c) => c.checked).map((c) => Number(c.value));
+          if (!ids.length) { lettersError.append(errorBox(new Error("Select the dead letters to skip first."))); return; }
+          try {
+            const s = (await admin("POST", `pipelines/${enc(name)}/dead-letters/skip`, { ids })).data;
+            toast(`Skipped ${s.skipped} dead letter${s.skipped === 1 ? "" : "s"}`);
+            reload();
+          } catch (e) { lettersError.append(errorBox(e)); }
+        } }, "Skip selected"),
+        h("button", { type: "button", class: "secondary", onclick: () => {
+          samples.value = JSON.stringify(letters.data.map((d) => d.record), null, 2);
+          samples.scrollIntoView({ block: "center" });
+          samples.focus();
+        } }, "Test these records")),
+      lettersError]
+      : h("p", { class: "empty" }, "No dead letter."));
+
+  // The mapping tester: pasted records, or a sample read from the source.
+  const samples = h("textarea", { class: "code", "aria-label": "Sample records", rows: 8, placeholder: '{"code": "de", "name": " Germany "}\n(one JSON object, or an array of them)' });
+  const testOut = h("div", { "aria-live": "polite" });
+  const showSamples = (t) => {
+    if (!t.samples.length) { testOut.replaceChildren(h("p", { class: "empty" }, t.from === "source" ? "The source gave no record (a CSV file already read is in done/)." : "No record.")); return; }
+    const bad = (s) => s.error || (s.rowErrors && s.rowErrors.length);
+    const ok = t.samples.filter((s) => s.rows && !bad(s)).length;
+    testOut.replaceChildren(
+      h("p", { class: "summary-line" }, `${t.samples.length} record${t.samples.length === 1 ? "" : "s"} ${t.from === "source" ? "read from the source" : "pasted"}: ${ok} mapped, ${t.samples.filter(bad).length} refused, ${t.samples.filter((s) => s.skipped).length} skipped.`),
+      h("div", { class: "scroll" }, h("table", { "aria-label": "Mapped records", class: "tester" },
+        h("thead", {}, h("tr", {}, ["#", "Record", "Mapped output", "Errors"].map((c) => h("th", { scope: "col" }, c)))),
+        h("tbody", {}, t.samples.map((s, i) => h("tr", { "data-sample": i + 1, class: bad(s) ? "refused" : "" },
+          h("td", {}, String(i + 1)),
+          h("td", {}, h("pre", {}, JSON.stringify(s.record, null, 2))),
+          h("td", {}, s.rows ? h("pre", { class: "mapped" }, s.rows.map((r) => JSON.stringify(r, null, 2)).join("\n")) : s.skipped ? h("span", { class: "muted" }, `skipped: ${s.skipped}`) : h("span", { class: "muted" }, "no row")),
+          h("td", { class: "error-text" }, s.error ? h("div", { class: "field-error", "data-error-for": s.error.field }, h("code", {}, s.error.field), `: ${s.error.message}`, h("span", { class: "muted" }, ` (${s.error.code})`)) : "",
+            (s.rowErrors || []).map((e) => h("div", { class: "field-error row-error" }, s.rows.length > 1 ? `row ${e.row + 1}: ` : "", `${e.code}: ${e.message}`)))))))));
+  };
+  const test = async (body) => {
+    testOut.replaceChildren(h("p", { class: "muted" }, "Mapping…"));
+    clearInvalid(tester);
+    try {
+      showSamples((await admin("POST", `pipelines/${enc(name)}/test`, { definition: editor.area.value, ...body })).data);
+    } catch (err) {
+      if (err instanceof HttpError && err.objects.some((o) => o.path !== undefined)) {
+        testOut.replaceChildren();
+        showDefinitionProblems(err, editor.area, problems);
+        testOut.append(h("p", { class: "errors" }, "The definition above has problems: fix them first."));
+      } else testOut.replaceChildren(errorBox(err));
+    }
+  };
+  const tester = h("form", { class: "card", "aria-labelledby": "tester-title" },
+    h("h2", { id: "tester-title" }, "Mapping tester"),
+    h("p", { class: "muted" }, "Maps records with the definition above (saved or not), writing nothing: paste records, or fetch a few from the source where the next run would start. Rows for an endpoint are checked against its field rules too."),
+    samples,
+    h("div", { class: "row" },
+      h("button", { type: "submit" }, "Map these records"),
+      h("label", {}, "Records to fetch", h("input", { type: "number", name: "sample", min: 1, max: 100, value: 5, class: "narrow" })),
+      h("button", { type: "button", class: "secondary", onclick: () => test({ sample: Number(tester.sample.value) || 5 }) }, "Fetch a sample from the source")),
+    testOut);
+  tester.addEventListener("submit", (e) => {
+    e.preventDefault();
+    let records;
+    try {
+      const parsed = JSON.parse(samples.value);
+      records = Array.isArray(parsed) ? parsed : [parsed];
+    } catch (err) {
+      markInvalid(samples, `Not JSON: ${err.message}`);
+      return;
+    }
+    test({ records });
+  });
+
+  page(`Pipeline ${name}`, p.health.description ? h("p", {}, p.health.description) : null, status, def, history, dead, tester);
+
+  // A running run's counts refresh until it ends (while this page is shown).
+  if (hp.state === "running") {
+    const view = main.firstChild;
+    (async () => {
+      while (!live.stopped && main.contains(view)) {
+        await new Promise((ok) => setTimeout(ok, 1000));
+        if (live.stopped || !main.contains(view)) return;
+        const now = (await admin("GET", `pipelines/${enc(name)}/health`).catch(() => null))?.data;
+        if (now && now.state !== "running") { reload(); return; }
+        const latest = (await admin("GET", `pipelines/${enc(name)}/runs?limit=1`).catch(() => null))?.data?.[0];
+        const row = latest && history.querySelector(`tr[data-run="${latest.id}"]`);
+        if (row) {
+          const s = latest.summary || {};
+          row.cells[4].textContent = num(s.read || 0);
+          row.cells[5].textContent = num(written(latest));
+          row.cells[6].textContent = num(s.unchanged || 0);
+          row.cells[7].textContent = num(s.deadLetters || 0);
+        }
+      }
+    })();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Access: API keys, users, integration clients
 
 /** A scope picker: an endpoint (or every one) and an action, which can only make the scopes of
@@ -1346,6 +1750,7 @@ async function route() {
       case "endpoints": return arg ? endpoint(arg) : endpoints();
       case "data": return data(arg, params);
       case "jobs": return jobs();
+      case "pipelines": return arg ? pipeline(arg, params) : pipelines();
       case "access": return access();
       case "api": return playground();
       default: location.hash = "#/overview";

@@ -53,14 +53,16 @@ pub(crate) async fn get_one(
     let Some(object) = row.as_object().filter(|_| whole) else {
         return Ok(respond::ok(row));
     };
-    let etag = dynex_core::row_etag(object);
+    // The row's text is both what its tag hashes and the answer's `data`: serialized once.
+    let text = serde_json::to_vec(object).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let etag = dynex_core::etag_of_text(&text);
     let value = conditional::header_value(&etag);
     if conditional::not_modified(&req, &etag) {
         return Ok(HttpResponse::NotModified()
             .insert_header((header::ETAG, value))
             .finish());
     }
-    let mut response = respond::ok(row);
+    let mut response = respond::ok_serialized(&text);
     if let Ok(value) = header::HeaderValue::from_str(&value) {
         response.headers_mut().insert(header::ETAG, value);
     }

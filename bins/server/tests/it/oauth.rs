@@ -142,6 +142,11 @@ impl Server {
         std::fs::read_to_string(self.log.path()).unwrap_or_default()
     }
 
+    /// The process's id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Stops the process and returns everything it wrote.
     pub(crate) fn stop(&mut self) -> String {
         let _ = self.child.kill();

@@ -18,14 +18,13 @@ use crate::error::CoreError;
 /// A strong validator: it changes whenever a field's value changes, and whenever the entity's
 /// configuration changes the row's wire shape (a field added, renamed or removed).
 pub fn row_etag(row: &Map<String, Json>) -> String {
-    use std::fmt::Write;
-    let text = serde_json::to_vec(row).unwrap_or_default();
-    let digest = Sha256::digest(&text);
-    let mut out = String::with_capacity(32);
-    for byte in &digest[..16] {
-        let _ = write!(out, "{byte:02x}");
-    }
-    out
+    etag_of_text(&serde_json::to_vec(row).unwrap_or_default())
+}
+
+/// The entity tag of a row from its JSON text (`serde_json::to_vec` of the row object), for a
+/// caller that has the text already: [`row_etag`] is this of the row's text.
+pub fn etag_of_text(text: &[u8]) -> String {
+    dynex_auth::hex(&Sha256::digest(text)[..16])
 }
 
 /// The entity tags a conditional header names.

@@ -290,6 +290,70 @@ fn a_stored_cursor_filters_every_request() {
     assert_eq!(server.targets(), vec!["/u"]);
 }
 
+/// A date-time cursor written as Akeneo's `search` filter wants it: in the answer's own offset,
+/// `YYYY-MM-DD hh:mm:ss`, one second early so that `>` reads the cursor's second again.
+#[test]
+fn a_datetime_cursor_is_rewritten_into_a_json_filter() {
+    let server = TestServer::start(|_| Reply::json(json!({"_embedded": {"items": []}})));
+    let spec = spec(json!({
+        "url": server.url("/api/rest/v1/products-uuid"),
+        "records": "$._embedded.items[*]",
+        "incremental": {
+            "cursor_param": "search",
+            "format": r#"{"updated":[{"operator":">","value":"{cursor}"}]}"#,
+            "datetime": {"format": "%Y-%m-%d %H:%M:%S", "earlier": 1},
+        },
+    }));
+    let start = Start {
+        cursor: Some(json!("2026-03-01T00:00:00+02:00")),
+    };
+    read_all(&spec, &start).unwrap();
+    assert_eq!(
+        server.requests()[0].query("search").as_deref(),
+        Some(r#"{"updated":[{"operator":">","value":"2026-02-28 23:59:59"}]}"#),
+        "the offset kept, a second taken off across a month's end"
+    );
+
+    // Without `earlier`, the time as it is; a cursor that is no date-time fails the run.
+    let mut plain = spec_with_url(&spec, &server.url("/p"));
+    plain
+        .incremental
+        .as_mut()
+        .unwrap()
+        .datetime
+        .as_mut()
+        .unwrap()
+        .earlier = 0;
+    read_all(&plain, &start).unwrap();
+    assert_eq!(
+        server.requests()[1].query("search").as_deref(),
+        Some(r#"{"updated":[{"operator":">","value":"2026-03-01 00:00:00"}]}"#)
+    );
+    let wrong = Start {
+        cursor: Some(json!("yesterday")),
+    };
+    let Err(SourceError::Other(message)) = read_all(&plain, &wrong) else {
+        panic!("a cursor that is no date-time must fail");
+    };
+    assert!(message.contains("not an RFC 3339 date-time"), "{message}");
+    assert_eq!(server.requests().len(), 2, "nothing sent with it");
+
+    // A format chrono cannot write is refused with its place.
+    let mut broken = plain.clone();
+    broken
+        .incremental
+        .as_mut()
+        .unwrap()
+        .datetime
+        .as_mut()
+        .unwrap()
+        .format = "%Q".into();
+    let mut checker = Checker::default();
+    broken.check("source.http", &mut checker);
+    let problems = checker.finish().unwrap_err().0;
+    assert_eq!(problems[0].path, "source.http.incremental.datetime.format");
+}
+
 fn spec_with_url(spec: &HttpSpec, url: &str) -> HttpSpec {
     HttpSpec {
         url: url.to_owned(),

@@ -12,6 +12,7 @@ pub(crate) mod audit;
 pub(crate) mod entities;
 pub(crate) mod jobs;
 pub(crate) mod overview;
+pub(crate) mod pipeline_edit;
 pub(crate) mod pipelines;
 
 use actix_web::HttpResponse;

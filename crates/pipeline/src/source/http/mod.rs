@@ -24,7 +24,9 @@
 //!   (`url` + `query` + paging parameters); next links from the API are taken as they are, the
 //!   API carries its filters in them. To resume a `cursor`-paginated API where the last run
 //!   stopped, give `incremental.cursor_param` the name of `paginate.cursor.param`: the stored
-//!   token ([`Page::token`](super::Page::token)) is then the first page's cursor.
+//!   token ([`Page::token`](super::Page::token)) is then the first page's cursor. A date-time
+//!   cursor can be rewritten first ([`CursorDateTime`]): Akeneo's `search` filter wants
+//!   `2026-01-02 03:04:05` where its records say `2026-01-02T03:04:05+01:00`.
 //! - **Retries** cover network errors (also an answer cut off mid-body), 429 and 5xx; a
 //!   `Retry-After` (seconds or an HTTP date) is honoured up to five minutes. Token calls are
 //!   not retried; an OAuth2 token is fetched again once when the API answers 401.
@@ -364,6 +366,49 @@ pub struct Incremental {
     /// for an API that takes a filter expression); the cursor alone by default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<String>,
+    /// The stored cursor is a date-time (RFC 3339) that the API wants written otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub datetime: Option<CursorDateTime>,
+}
+
+/// How a date-time cursor is written into a request.
+///
+/// For APIs whose filters take another form than the one their records carry: Akeneo answers
+/// `2026-01-02T03:04:05+01:00` and filters on `2026-01-02 03:04:05`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CursorDateTime {
+    /// A strftime format (`%Y-%m-%d %H:%M:%S`), applied in the cursor's own UTC offset: the
+    /// API's answer gives times in its own time zone, and reads filters in that zone.
+    pub format: String,
+    /// Seconds taken off the cursor before it is written, 0 by default: with `1`, an API that
+    /// compares with `>` and whole seconds reads the records of the cursor's second again,
+    /// as `>=` would, so a record changed in that second after the last run is not missed.
+    #[serde(default)]
+    pub earlier: u32,
+}
+
+impl CursorDateTime {
+    /// `cursor` written in this format, or why it cannot be.
+    pub(crate) fn write(&self, cursor: &str) -> Result<String, String> {
+        let time = chrono::DateTime::parse_from_rfc3339(cursor).map_err(|_| {
+            format!(
+                "the stored cursor `{cursor}` is not an RFC 3339 date-time (incremental.datetime)"
+            )
+        })?;
+        let time = time - chrono::TimeDelta::seconds(i64::from(self.earlier));
+        Ok(time.format(&self.format).to_string())
+    }
+}
+
+/// Records a problem when `format` is not a strftime format chrono can write.
+fn check_strftime(format: &str, path: &str, checker: &mut Checker) {
+    use chrono::format::{Item, StrftimeItems};
+    if format.is_empty() {
+        checker.add(path, "the format is empty");
+    } else if StrftimeItems::new(format).any(|item| matches!(item, Item::Error)) {
+        checker.add(path, "not a strftime format (`%Y-%m-%d %H:%M:%S`)");
+    }
 }
 
 impl HttpSpec {
@@ -460,6 +505,13 @@ impl HttpSpec {
                 checker.add(
                     at("incremental.format"),
                     "the format does not contain `{cursor}`, where the cursor goes",
+                );
+            }
+            if let Some(datetime) = &incremental.datetime {
+                check_strftime(
+                    &datetime.format,
+                    &at("incremental.datetime.format"),
+                    checker,
                 );
             }
         }

@@ -126,6 +126,10 @@ impl HttpSource {
                     ));
                 }
             };
+            let value = match &incremental.datetime {
+                Some(datetime) => datetime.write(&value).map_err(SourceError::Other)?,
+                None => value,
+            };
             let sent = match &incremental.format {
                 Some(format) => format.replace("{cursor}", &value),
                 None => value.clone(),
