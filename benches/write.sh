@@ -42,6 +42,9 @@
 #                  MariaDB/MySQL server (default 127.0.0.1, 3306, root, none); same as above.
 #   RUST_LOG       passed to dynex-server (default: its own, `info`, one log line per request)
 #   KEEP_TMP=1     keep the temporary directory (bodies, responses, SQLite database, logs)
+#   FOLLOW=1       a stored pipeline's `changes` source follows product-abstracts, so every
+#                  write also records its change events (the cost of events); the server runs
+#                  with --scheduler off, and the event count is checked after each phase
 #
 # Needs: cargo, curl (7.66+, for --parallel), python3, and the client of each backend: sqlite3,
 # psql, mariadb (installed with apt-get if missing and running as root, as are the libpq /
@@ -52,6 +55,7 @@ BACKENDS=${BACKENDS:-"sqlite postgres mysql"}
 ROWS=${ROWS:-100000}
 BATCH=${BATCH:-1000}
 CLIENTS=${CLIENTS:-4}
+FOLLOW=${FOLLOW:-0}
 WORKERS=${WORKERS:-}
 POOL_SIZE=${POOL_SIZE:-}
 PG_HOST=${PG_HOST:-127.0.0.1}
@@ -254,6 +258,7 @@ cargo build --release -p dynex-server "${features[@]}"
 server_args=()
 [[ -n $WORKERS ]] && server_args+=(--workers "$WORKERS")
 [[ -n $POOL_SIZE ]] && server_args+=(--pool-size "$POOL_SIZE")
+[[ $FOLLOW == 1 ]] && server_args+=(--scheduler off)
 server_help=$("$SERVER_BIN" --help 2>&1) || {
     printf '%s\n' "$server_help" >&2
     die "$SERVER_BIN --help failed"
@@ -568,6 +573,18 @@ run_backend() {
         die "$BACKEND: no API key in the output of dynex-server --demo"
     }
     DEMO_ROWS=$(db_query "$BACKEND" "SELECT COUNT(*) FROM $TABLE")
+    if [[ $FOLLOW == 1 ]]; then
+        # A stored pipeline whose `changes` source follows the entity: every write records its
+        # change events. The server runs no pipeline (--scheduler off), so only writes are timed.
+        log "$BACKEND: a changes pipeline follows product-abstracts"
+        db_exec "$BACKEND" "INSERT INTO dynex_pipeline (name, definition, created_at_ms, updated_at_ms) VALUES ('bench-follow', 'name: bench-follow
+source: { changes: { entities: [product-abstracts] } }
+map: { fields: { id: \$.identifier } }
+target: { csv: { file: /tmp/bench-follow.csv } }
+', 0, 0); UPDATE dynex_state SET version = version + 1 WHERE name = 'config'"
+        # The server's configuration watcher reloads within seconds.
+        sleep 5
+    fi
 
     log "$BACKEND: baseline, the database's own bulk path"
     baseline "$BACKEND"
@@ -582,6 +599,10 @@ run_backend() {
         "SELECT COUNT(*) FROM $TABLE WHERE sku LIKE 'bench-%' AND color_code LIKE '#%'" "$ROWS" ||
         { failed; return 0; }
     record create "$REQUESTS" "$SECONDS_"
+    if [[ $FOLLOW == 1 ]]; then
+        expect_value "$BACKEND" "change events after create" \
+            "SELECT COUNT(*) FROM dynex_change" "$((ROWS))" || { failed; return 0; }
+    fi
 
     python3 "$TMP/gen.py" after-create "$WORK/create-responses" "$WORK" "$ROWS" "$BATCH" || {
         FAILURE="the create responses do not carry the generated ids (see above)"
@@ -594,6 +615,10 @@ run_backend() {
     expect_value "$BACKEND" "rows with color_code c2 after update" \
         "SELECT COUNT(*) FROM $TABLE WHERE color_code = 'c2'" "$ROWS" || { failed; return 0; }
     record update "$REQUESTS" "$SECONDS_"
+    if [[ $FOLLOW == 1 ]]; then
+        expect_value "$BACKEND" "change events after update" \
+            "SELECT COUNT(*) FROM dynex_change" "$((2 * ROWS))" || { failed; return 0; }
+    fi
 
     log "$BACKEND: upsert, PUT $REQUESTS x $BATCH full rows with ids, $CLIENTS in flight"
     http_phase upsert PUT 200 "$WORK/upsert" || { failed; return 0; }
@@ -603,6 +628,10 @@ run_backend() {
         "SELECT COUNT(*) FROM $TABLE WHERE color_code = 'c3' AND updated_at = '2026-02-03 04:05:06'" \
         "$ROWS" || { failed; return 0; }
     record upsert "$REQUESTS" "$SECONDS_"
+    if [[ $FOLLOW == 1 ]]; then
+        expect_value "$BACKEND" "change events after upsert" \
+            "SELECT COUNT(*) FROM dynex_change" "$((3 * ROWS))" || { failed; return 0; }
+    fi
 }
 
 LOADAVG=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)

@@ -204,6 +204,14 @@ pub enum PipelineCommand {
         #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10000))]
         limit: u32,
     },
+    /// List the requests of a pipeline's `http` target, newest first: status, tries, time and the record each carried.
+    Deliveries {
+        /// The pipeline's name.
+        name: String,
+        /// How many to show (1 to 10000).
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=10000))]
+        limit: u32,
+    },
     /// Ask a pipeline's running run to stop between two pages, wherever it runs (it stops within seconds, recorded as failed).
     Stop {
         /// The pipeline's name.

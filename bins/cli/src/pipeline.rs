@@ -58,6 +58,7 @@ pub(crate) fn run(
             test(dynex, name, *sample, *full, json, out)
         }
         PipelineCommand::Retry { name, limit } => retry(dynex, name, *limit, json, out),
+        PipelineCommand::Deliveries { name, limit } => deliveries(dynex, name, *limit, json, out),
         PipelineCommand::DeadLetters { name, limit } => {
             dead_letters(dynex, name, *limit, json, out)
         }
@@ -303,6 +304,7 @@ fn source_text(d: &Definition) -> String {
             dx.entity
         ),
         SourceSpec::Connector(c) => format!("connector {}", c.name),
+        SourceSpec::Changes(c) => format!("changes {}", c.entities.join(", ")),
     }
 }
 
@@ -732,6 +734,55 @@ fn dead_letters(
     print_table(
         out,
         &["ID", "RUN", "STAGE", "CODE", "FIELD", "MESSAGE", "RECORD"],
+        &rows,
+    )?;
+    Ok(())
+}
+
+fn deliveries(
+    dynex: &Dynex,
+    name: &str,
+    limit: u32,
+    json: bool,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let _ = dynex.pipeline(name)?;
+    let list = dynex.deliveries(name, i64::from(limit))?;
+    if json {
+        print_json(out, &serde_json::to_value(&list)?)?;
+        return Ok(());
+    }
+    if list.is_empty() {
+        writeln!(out, "pipeline `{name}` has sent no requests")?;
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|d| {
+            // A change event is named by its id, another record by itself.
+            let record = match d.record.get("id") {
+                Some(id) if d.record.get("operation").is_some() => format!("event {id}"),
+                _ => d.record.to_string(),
+            };
+            vec![
+                d.id.to_string(),
+                d.run.to_string(),
+                d.at.clone(),
+                d.status
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "-".into()),
+                d.attempts.to_string(),
+                if d.ok { "delivered" } else { "failed" }.to_string(),
+                record,
+                d.error.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    print_table(
+        out,
+        &[
+            "ID", "RUN", "TIME", "STATUS", "TRIES", "RESULT", "RECORD", "ERROR",
+        ],
         &rows,
     )?;
     Ok(())

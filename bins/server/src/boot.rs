@@ -74,9 +74,16 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         metrics: crate::Metrics::default(),
     };
     let listener = std::net::TcpListener::bind(args.bind)?;
-    if args.scheduler == crate::config::Switch::On {
+    // Pipelines run on their schedules and on change events for as long as the process lives.
+    let _changes = if args.scheduler == crate::config::Switch::On {
         crate::pipelines::schedule::spawn(dynex.clone(), config.metrics.clone())?;
-    }
+        Some(crate::pipelines::changes::spawn(
+            dynex.clone(),
+            config.metrics.clone(),
+        )?)
+    } else {
+        None
+    };
     crate::serve_with(
         listener,
         args.workers,

@@ -39,6 +39,9 @@ pub enum ApiError {
     /// No route matches.
     #[error("not found")]
     RouteNotFound,
+    /// An incoming webhook without the secret or signature its pipeline asks for.
+    #[error("webhook refused")]
+    HookRefused,
     /// The server failed in a way that is not the client's fault.
     #[error("internal: {0}")]
     Internal(String),
@@ -55,6 +58,7 @@ impl ApiError {
             ApiError::BodyTooLarge(_) => Code::BodyTooLarge,
             ApiError::BodyTimeout(_) => Code::BodyTimeout,
             ApiError::RouteNotFound => Code::UnknownEntity,
+            ApiError::HookRefused => Code::HookRefused,
             ApiError::Internal(_) => Code::Internal,
         }
     }
@@ -75,6 +79,7 @@ impl ApiError {
             | ApiError::InvalidKey(_)
             | ApiError::MethodNotAllowed(_)
             | ApiError::RouteNotFound
+            | ApiError::HookRefused
             | ApiError::Internal(_) => self.code().message().to_string(),
         }
     }

@@ -34,7 +34,7 @@ use dynex_core::Dynex;
 use handlers::admin::{
     access, audit, entities, jobs, overview, pipeline_edit, pipelines as pipeline_admin,
 };
-use handlers::{docs, entity, health, not_allowed, not_found, token, ui};
+use handlers::{docs, entity, health, hooks, not_allowed, not_found, token, ui};
 
 pub use boot::run;
 pub use config::{AppConfig, AppState, LogFormat, MetricsAccess, ServerArgs, Switch};
@@ -182,6 +182,12 @@ pub fn create_app(
                     web::post().to(pipeline_admin::stop),
                 )
                 .configure(pipeline_edit::routes),
+        )
+        // Incoming webhooks: a pipeline run with the posted records.
+        .service(
+            web::resource("/hooks/{pipeline}")
+                .route(web::post().to(hooks::call))
+                .default_service(not_allowed("POST")),
         )
         // The API description and Swagger UI.
         .service(

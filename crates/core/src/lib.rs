@@ -16,6 +16,7 @@
 
 mod audit;
 pub mod cancel;
+pub mod changes;
 pub mod clock;
 mod config;
 pub mod db;

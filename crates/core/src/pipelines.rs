@@ -79,45 +79,12 @@ impl Dynex {
         check_pipeline_name(name)?;
         let audit = Audit::new("pipeline.save", name).with(json!({ "bytes": definition.len() }));
         self.change(audit, |conn| {
-            let now = clock::now_ms();
-            let stored = dynex_pipeline::table
-                .filter(dynex_pipeline::name.eq(name))
-                .select(dynex_pipeline::definition)
-                .first::<String>(conn)
-                .optional()?;
-            match stored {
-                Some(text) if text == definition => Ok(Saved::Unchanged),
-                Some(_) => {
-                    diesel::update(dynex_pipeline::table.filter(dynex_pipeline::name.eq(name)))
-                        .set((
-                            dynex_pipeline::definition.eq(definition),
-                            dynex_pipeline::updated_at_ms.eq(now),
-                        ))
-                        .execute(conn)?;
-                    Ok(Saved::Updated)
-                }
-                None => {
-                    diesel::insert_into(dynex_pipeline::table)
-                        .values((
-                            dynex_pipeline::name.eq(name),
-                            dynex_pipeline::definition.eq(definition),
-                            dynex_pipeline::created_at_ms.eq(now),
-                            dynex_pipeline::updated_at_ms.eq(now),
-                        ))
-                        .execute(conn)
-                        .map_err(|e| match e {
-                            diesel::result::Error::DatabaseError(
-                                diesel::result::DatabaseErrorKind::UniqueViolation,
-                                _,
-                            ) => CoreError::AlreadyExists {
-                                kind: "pipeline",
-                                name: name.to_string(),
-                            },
-                            e => e.into(),
-                        })?;
-                    Ok(Saved::Created)
-                }
+            let saved = save(conn, name, definition)?;
+            if saved != Saved::Unchanged {
+                // Every process reloads the entities that `changes` sources follow.
+                crate::store::bump_version(conn)?;
             }
+            Ok(saved)
         })
     }
 
@@ -153,6 +120,7 @@ impl Dynex {
                 // Its cursor and dead letters go with it; its run history stays.
                 diesel::delete(state::table.filter(state::pipeline.eq(name))).execute(conn)?;
                 diesel::delete(dead::table.filter(dead::pipeline.eq(name))).execute(conn)?;
+                crate::store::bump_version(conn)?;
                 Ok(
                     diesel::delete(dynex_pipeline::table.filter(dynex_pipeline::name.eq(name)))
                         .execute(conn)?
@@ -606,5 +574,52 @@ impl Dynex {
             .execute(&mut conn)?;
         }
         Ok(removed)
+    }
+}
+
+/// Writes the definition of `name`: created, replaced, or left as it is.
+fn save(
+    conn: &mut crate::db::AnyConnection,
+    name: &str,
+    definition: &str,
+) -> Result<Saved, CoreError> {
+    let now = clock::now_ms();
+    let stored = dynex_pipeline::table
+        .filter(dynex_pipeline::name.eq(name))
+        .select(dynex_pipeline::definition)
+        .first::<String>(conn)
+        .optional()?;
+    match stored {
+        Some(text) if text == definition => Ok(Saved::Unchanged),
+        Some(_) => {
+            diesel::update(dynex_pipeline::table.filter(dynex_pipeline::name.eq(name)))
+                .set((
+                    dynex_pipeline::definition.eq(definition),
+                    dynex_pipeline::updated_at_ms.eq(now),
+                ))
+                .execute(conn)?;
+            Ok(Saved::Updated)
+        }
+        None => {
+            diesel::insert_into(dynex_pipeline::table)
+                .values((
+                    dynex_pipeline::name.eq(name),
+                    dynex_pipeline::definition.eq(definition),
+                    dynex_pipeline::created_at_ms.eq(now),
+                    dynex_pipeline::updated_at_ms.eq(now),
+                ))
+                .execute(conn)
+                .map_err(|e| match e {
+                    diesel::result::Error::DatabaseError(
+                        diesel::result::DatabaseErrorKind::UniqueViolation,
+                        _,
+                    ) => CoreError::AlreadyExists {
+                        kind: "pipeline",
+                        name: name.to_string(),
+                    },
+                    e => e.into(),
+                })?;
+            Ok(Saved::Created)
+        }
     }
 }

@@ -388,6 +388,52 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Change events of entities that `changes` sources follow.
+    dynex_change (id) {
+        /// Ascending with the writes (not strictly with their commits).
+        id -> BigInt,
+        /// The entity's alias.
+        entity -> Text,
+        /// The row's identifier (JSON).
+        identifier -> Text,
+        /// `insert`, `update` or `delete`.
+        operation -> Text,
+        /// The visible names of the fields that changed (JSON array).
+        fields -> Text,
+        /// Who wrote.
+        principal -> Text,
+        /// When (Unix milliseconds).
+        created_ms -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// Requests of `http` targets.
+    dynex_pipeline_delivery (id) {
+        /// Ascending with time.
+        id -> BigInt,
+        /// The pipeline's name.
+        pipeline -> Text,
+        /// The run that sent it.
+        run_id -> BigInt,
+        /// The URL, without credentials.
+        url -> Text,
+        /// The last answer's status.
+        status -> Nullable<Integer>,
+        /// Requests sent.
+        attempts -> Integer,
+        /// 1 when delivered.
+        ok -> SmallInt,
+        /// Why it failed.
+        error -> Nullable<Text>,
+        /// The record it carried (JSON).
+        record -> Text,
+        /// When.
+        created_ms -> BigInt,
+    }
+}
+
 diesel::joinable!(dynex_entity_relation_field -> dynex_entity_relation (fk_relation));
 
 diesel::allow_tables_to_appear_in_same_query!(

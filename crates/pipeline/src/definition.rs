@@ -33,6 +33,7 @@ pub(crate) use crate::incremental::cursor_path;
 use crate::map::MapSpec;
 use crate::problem::{Checker, Problem, Problems};
 pub use crate::schedule::Schedule;
+use crate::source::changes::ChangesSpec;
 use crate::source::csv::CsvFolderSpec;
 use crate::source::dx::DxSpec;
 use crate::source::entity::EntitySourceSpec;
@@ -72,6 +73,10 @@ pub struct Definition {
     /// [`DEFAULT_RUN_TIMEOUT`] when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<u64>,
+    /// Who may start a run by posting records to `POST /hooks/{name}` of `dynex-server`
+    /// ([`crate::hook`]); without it, the pipeline cannot be called so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hook: Option<crate::hook::Hook>,
 }
 
 /// Seconds a run may take when its definition does not say: an hour.
@@ -89,6 +94,8 @@ pub enum SourceSpec {
     Entity(EntitySourceSpec),
     /// An entity of a Data Exchange API: another dynex, or Spryker's.
     Dx(Box<DxSpec>),
+    /// The change events of entities of this dynex.
+    Changes(ChangesSpec),
     /// A connector of a program that embeds dynex ([`crate::run::run_with`]): the program opens
     /// the source; `dynex pipeline run` cannot.
     Connector(ConnectorSpec),
@@ -171,6 +178,9 @@ impl Definition {
         if let Some(schedule) = &self.schedule {
             schedule.check("schedule.cron", &mut checker);
         }
+        if let Some(hook) = &self.hook {
+            hook.check("hook", &mut checker);
+        }
         if self.timeout == Some(0) {
             checker.add("timeout", "a run needs at least one second");
         }
@@ -184,6 +194,16 @@ impl Definition {
                 &mut checker,
             ),
             SourceSpec::Dx(dx) => dx.check("source.dx", self.incremental.as_ref(), &mut checker),
+            SourceSpec::Changes(changes) => {
+                changes.check("source.changes", catalog, &mut checker);
+                if self.incremental.is_some() {
+                    checker.add(
+                        "incremental",
+                        "a `changes` source keeps its own cursor (the last event id): remove \
+                         `incremental`",
+                    );
+                }
+            }
             SourceSpec::Connector(c) if c.name.trim().is_empty() => {
                 checker.add("source.connector.name", "a connector needs a name");
             }

@@ -7,6 +7,7 @@
 
 pub mod definition;
 pub mod health;
+pub mod hook;
 pub mod incremental;
 pub mod map;
 pub mod order;

@@ -227,6 +227,7 @@ fn open_source(
         SourceSpec::Http(http) => Ok(Box::new(http.open(start)?)),
         SourceSpec::Csv(csv) => Ok(Box::new(csv.open(start)?)),
         SourceSpec::Entity(entity) => Ok(Box::new(entity.open(dynex, start)?)),
+        SourceSpec::Changes(changes) => Ok(Box::new(changes.open(dynex, start)?)),
         SourceSpec::Dx(dx) => Ok(Box::new(dx.open(start, definition.incremental.as_ref())?)),
         SourceSpec::Connector(c) => Err(SourceError::Other(format!(
             "the connector `{}` is opened by the program that brings it",
@@ -503,7 +504,9 @@ fn execute(
             cursor_before: cursor_before.clone(),
             ..RunSummary::default()
         },
-        ordered: definition.incremental.as_ref().is_some_and(|i| i.ordered),
+        // A `changes` source's token is the last event id delivered, ascending page by page.
+        ordered: definition.incremental.as_ref().is_some_and(|i| i.ordered)
+            || matches!(definition.source, SourceSpec::Changes(_)),
         ..State::default()
     }));
     let outcome = (|| -> Result<(), Stop> {
@@ -573,6 +576,7 @@ fn execute(
                     },
                     key: target.key.clone(),
                     dry_run: options.dry_run,
+                    actor: Some(format!("pipeline:{name}")),
                     ..ImportOptions::default()
                 };
                 let spec = RowsSpec {
@@ -707,6 +711,7 @@ fn deliver(
             for r in &done.refused {
                 watcher.refused(r.number, &r.code, r.field.as_deref(), &r.message);
             }
+            watcher.deliveries(done.deliveries);
         }
         watcher.committed(inserted, updated, unchanged);
     }
@@ -922,6 +927,44 @@ impl Watcher<'_> {
             message: message.to_string(),
             record,
         });
+    }
+
+    /// Lists the requests a target sent, each with the source records of its rows.
+    fn deliveries(&mut self, sent: Vec<(Vec<u64>, dynex_core::changes::NewDelivery)>) {
+        if sent.is_empty() || self.dry_run {
+            return;
+        }
+        let state = self.state.borrow();
+        let record_of = |number: u64| {
+            state
+                .records
+                .binary_search_by_key(&number, |(n, _)| *n)
+                .map(|i| state.records[i].1.clone())
+                .unwrap_or(Value::Null)
+        };
+        let list: Vec<dynex_core::changes::NewDelivery> = sent
+            .into_iter()
+            .map(|(numbers, mut delivery)| {
+                delivery.record = match numbers.as_slice() {
+                    [one] => record_of(*one),
+                    many => Value::Array(many.iter().map(|n| record_of(*n)).collect()),
+                };
+                if let Some(error) = &delivery.error {
+                    delivery.error = Some(self.redactor.apply(error));
+                }
+                delivery
+            })
+            .collect();
+        if let Err(e) =
+            self.dynex
+                .record_deliveries(&state.summary.pipeline, state.summary.run, &list)
+        {
+            log::warn!(
+                "cannot list the deliveries of run {} of `{}`: {e}",
+                state.summary.run,
+                state.summary.pipeline
+            );
+        }
     }
 
     /// A batch is committed; the run's totals are now these.

@@ -196,6 +196,11 @@ codes! {
     /// `1403`: the name is taken (admin API).
     AlreadyExists = "1403", 409, "<kind> `<name>` already exists",
         "Admin API: the name is taken, or the table is exposed already.";
+    /// `1404`: an incoming webhook without the secret or signature its pipeline asks for.
+    HookRefused = "1404", 401,
+        "The webhook's secret or signature is missing or wrong.",
+        "`POST /hooks/{pipeline}`: the shared secret or HMAC-SHA256 signature that the \
+         pipeline's `hook` asks for is missing or wrong; no run was started.";
     /// `1390`: the database is unavailable or stayed busy; retry.
     Unavailable = "1390", 503, "The database is unavailable. Please try again later.",
         "The database is unavailable, or busy on every attempt of a write. Retry.";

@@ -466,6 +466,7 @@ fn import_step(
         mapping: step.mapping.clone(),
         source: Some(source),
         resume,
+        actor: None,
     };
     let summary = dynex.import(&step.step.entity, file, &options, &mut observer);
     observer.finish()?;

@@ -144,6 +144,7 @@ pub(crate) fn run(
         mapping,
         source,
         resume: args.resume,
+        actor: None,
     };
     let summary = dynex.import(alias, input, &options, &mut observer)?;
     observer.finish()?;

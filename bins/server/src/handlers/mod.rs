@@ -8,6 +8,7 @@ pub(crate) mod csv;
 pub(crate) mod docs;
 pub(crate) mod entity;
 pub(crate) mod health;
+pub(crate) mod hooks;
 pub(crate) mod token;
 pub(crate) mod ui;
 

@@ -1,10 +1,11 @@
-//! Pipelines the server runs by itself: on their schedules (`schedule`), and when asked to
-//! (the back office, webhooks).
+//! Pipelines the server runs by itself: on their schedules (`schedule`), on new change events
+//! ([`changes`]), and when asked to (the back office, webhooks).
 //!
 //! A run goes on a thread of its own, as a run of `dynex pipeline run` does; the database keeps
 //! runs apart, so that whatever the number of servers at most one run of a pipeline goes at a
 //! time.
 
+pub mod changes;
 pub(crate) mod schedule;
 
 use std::sync::mpsc;

@@ -25,6 +25,9 @@ pub struct Snapshot {
     pub catalog: Catalog,
     pub(crate) keys: HashMap<String, KeyRecord>,
     pub(crate) tokens: TokenState,
+    /// The entities that `changes` sources of stored pipelines follow: their writes record
+    /// change events ([`crate::changes`]).
+    pub(crate) followed: std::collections::HashSet<String>,
 }
 
 /// Loading and refreshing the snapshot.
@@ -88,11 +91,20 @@ impl Dynex {
         }
         let keys = keys::load_active(&mut conn)?.into_iter().collect();
         let tokens = tokens::load_state(&mut conn)?;
+        let definitions: Vec<String> = {
+            use crate::schema::dynex_pipeline;
+            use diesel::prelude::*;
+            dynex_pipeline::table
+                .select(dynex_pipeline::definition)
+                .load(&mut conn)?
+        };
+        let followed = crate::changes::followed(definitions.iter().map(String::as_str));
         let fresh = Arc::new(Snapshot {
             version,
             catalog: Catalog::new(entities),
             keys,
             tokens,
+            followed,
         });
         // Two reloads can race (the watcher, a request that met an unknown key); the one that
         // read an older version must not replace what the other stored.

@@ -24,16 +24,18 @@ pub(crate) fn delete(
     catalog: &Catalog,
     entity: &Entity,
     conditions: &[Condition],
-    hooks: Option<&dyn WriteHooks>,
+    around: Around<'_>,
     precondition: Option<(&Precondition, &Value)>,
 ) -> Result<usize, CoreError> {
+    let Around { hooks, changes } = around;
+    let changes = changes.filter(|c| c.follows(entity.alias()));
     crate::retry::on_busy(|| {
         let mut tx = Tx::begin(conn, dialect)?;
         let checked = match precondition {
             Some((pre, id)) => precondition::check(&mut tx, dialect, entity, id, pre),
             None => Ok(()),
         };
-        match checked.and_then(|()| once(&mut tx, dialect, entity, conditions, hooks)) {
+        match checked.and_then(|()| once(&mut tx, dialect, entity, conditions, hooks, changes)) {
             Ok(0) => {
                 tx.rollback()?;
                 Err(CoreError::RowNotFound(entity.alias().to_string()))
@@ -61,6 +63,12 @@ pub(crate) fn delete(
             Err(Abort::Fatal(e)) => Err(e),
         }
     })
+}
+
+/// What runs around a delete: the hooks, and the recording of change events.
+pub(crate) struct Around<'a> {
+    pub hooks: Option<&'a dyn WriteHooks>,
+    pub changes: Option<crate::changes::Changes<'a>>,
 }
 
 /// Rows found for deletion: identifier and wire object.
@@ -135,16 +143,24 @@ fn once(
     entity: &Entity,
     conditions: &[Condition],
     hooks: Option<&dyn WriteHooks>,
+    changes: Option<crate::changes::Changes<'_>>,
 ) -> Result<usize, Abort> {
-    let Some(hooks) = hooks else {
+    if hooks.is_none() && changes.is_none() {
         let sql = w::delete(dialect, entity, conditions, None);
         return execute(tx.conn(), &sql).map_err(|e| abort(dialect, e));
-    };
-    // With hooks, the rows are read first: the hooks see them, and may refuse some.
+    }
+    // With hooks or events, the rows are read first: the hooks see them, and may refuse some;
+    // the events name them.
     let rows = matching(tx, dialect, entity, conditions)?;
     if rows.is_empty() {
         return Ok(0);
     }
+    let Some(hooks) = hooks else {
+        let keys: Vec<Value> = rows.iter().map(|(k, _)| k.clone()).collect();
+        let deleted = delete_keys(tx, dialect, entity, &keys)?;
+        record_deletes(tx, dialect, entity, &rows, changes)?;
+        return Ok(deleted);
+    };
     let id_column = entity.identifier().field_name.clone();
     let mut pending: Vec<PendingRow> = rows
         .iter()
@@ -195,7 +211,33 @@ fn once(
             std::slice::from_ref(&e),
         ))));
     }
+    record_deletes(tx, dialect, entity, &rows, changes)?;
     Ok(deleted)
+}
+
+/// Records the change events of deleted rows, in the delete's transaction.
+fn record_deletes(
+    tx: &mut Tx<'_>,
+    dialect: Dialect,
+    entity: &Entity,
+    rows: &[(Value, Map<String, Json>)],
+    changes: Option<crate::changes::Changes<'_>>,
+) -> Result<(), Abort> {
+    let Some(changes) = changes else {
+        return Ok(());
+    };
+    let id = &entity.identifier().field_visible_name;
+    let events: Vec<crate::changes::NewChange> = rows
+        .iter()
+        .map(|(_, object)| crate::changes::NewChange {
+            entity: entity.alias().to_string(),
+            identifier: object.get(id).cloned().unwrap_or(Json::Null),
+            operation: crate::changes::ChangeOperation::Delete,
+            fields: Vec::new(),
+        })
+        .collect();
+    crate::changes::insert(tx.conn(), dialect, &events, changes.principal)
+        .map_err(|e| abort(dialect, e))
 }
 
 fn rejections(

@@ -147,12 +147,14 @@ impl Dynex {
         let entity = self.entity(&snapshot, request.alias)?;
         access::require(request.principal, Action::Write, request.alias)?;
         let hooks = self.hooks();
+        let who = request.principal.map_or("dynex", |p| p.name.as_str());
         let ctx = write::Ctx {
             catalog: &snapshot.catalog,
             dialect: self.dialect(),
             method: request.method,
             principal: request.principal,
             hooks: hooks.as_deref(),
+            changes: crate::changes::Changes::of(&snapshot.followed, who),
             writer: self.writer_lock(),
             nested: false,
             respond: true,
@@ -254,7 +256,13 @@ impl Dynex {
             &snapshot.catalog,
             &entity,
             &conditions,
-            hooks.as_deref(),
+            delete::Around {
+                hooks: hooks.as_deref(),
+                changes: crate::changes::Changes::of(
+                    &snapshot.followed,
+                    principal.map_or("dynex", |p| p.name.as_str()),
+                ),
+            },
             condition.as_ref().map(|(p, id)| (*p, id)),
         )?;
         if self.inner.options.audit_data_writes {

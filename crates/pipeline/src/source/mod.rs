@@ -6,6 +6,7 @@
 //! implements [`Source`] for a system nobody else supports.
 
 pub mod ahead;
+pub mod changes;
 pub mod csv;
 pub mod dx;
 pub mod entity;

@@ -167,6 +167,7 @@ impl DxWriter {
             body: Some(&body),
             headers: &[("X-Is-Transactional", "false")],
             any_answer: false,
+            sign: None,
         };
         let shown = self.client.shown(&self.endpoint);
         let (status, answer) = self

@@ -132,6 +132,73 @@ pub struct HttpTarget {
     /// Seconds a request may take, 30 by default.
     #[serde(default = "default_timeout")]
     pub timeout: u64,
+    /// What a request that still fails after its retries (`5xx`, `429`, a network error)
+    /// does: `fail` (default) ends the run; `dead_letter` makes its row a dead letter and goes
+    /// on (per record only).
+    #[serde(default)]
+    pub on_failure: OnFailure,
+    /// Signs each request's body with a shared secret, so the receiver knows it comes from
+    /// this dynex.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sign: Option<Sign>,
+}
+
+/// What a request that still fails after its retries does.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnFailure {
+    /// The run fails; the next run sends the page again.
+    #[default]
+    Fail,
+    /// The row becomes a dead letter (code `retries`); its neighbours are sent.
+    DeadLetter,
+}
+
+/// How an `http` target signs its requests: HMAC-SHA256 of `TIMESTAMP.BODY` with a shared
+/// secret, as `sha256=HEX` in `header`, the Unix time in seconds in `timestamp_header`.
+///
+/// The timestamp is part of the signed text, so a receiver that refuses old timestamps (say,
+/// older than five minutes) cannot be fed a recorded request again. Each try of a request is
+/// signed afresh.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sign {
+    /// The shared secret (usually a secret variable, `${WEBHOOK_SECRET}`).
+    pub secret: crate::source::http::Secret,
+    /// The header of the signature, `X-Dynex-Signature` by default.
+    #[serde(default = "default_signature_header")]
+    pub header: String,
+    /// The header of the timestamp, `X-Dynex-Timestamp` by default.
+    #[serde(default = "default_timestamp_header")]
+    pub timestamp_header: String,
+}
+
+fn default_signature_header() -> String {
+    "X-Dynex-Signature".into()
+}
+
+fn default_timestamp_header() -> String {
+    "X-Dynex-Timestamp".into()
+}
+
+impl Sign {
+    /// The signature header's value for a body sent at `timestamp`: `sha256=` and the
+    /// hexadecimal HMAC-SHA256 of `TIMESTAMP.BODY`.
+    pub fn signature(&self, timestamp: &str, body: &[u8]) -> String {
+        use hmac::Mac;
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(self.secret.expose().as_bytes())
+            .expect("HMAC takes a key of any length");
+        mac.update(timestamp.as_bytes());
+        mac.update(b".");
+        mac.update(body);
+        let digest = mac.finalize().into_bytes();
+        let mut out = String::with_capacity(7 + 64);
+        out.push_str("sha256=");
+        for b in digest {
+            out.push_str(&format!("{b:02x}"));
+        }
+        out
+    }
 }
 
 /// Rows per request of `per: batch` when `batch` is not given.
@@ -204,6 +271,24 @@ impl HttpTarget {
         }
         if self.timeout == 0 {
             mine.add(at("timeout"), "a request needs at least one second");
+        }
+        if self.on_failure == OnFailure::DeadLetter && self.per == Per::Batch {
+            mine.add(
+                at("on_failure"),
+                "`dead_letter` is for `per: record`: a failed batch ends the run",
+            );
+        }
+        if let Some(sign) = &self.sign {
+            if sign.secret.expose().is_empty() {
+                mine.add(at("sign.secret"), "the secret is empty");
+            }
+            check_header(&sign.header, "x", &at("sign.header"), &mut mine);
+            check_header(
+                &sign.timestamp_header,
+                "x",
+                &at("sign.timestamp_header"),
+                &mut mine,
+            );
         }
         let mut env = environment();
         let (url_sees, body_sees): (&[&str], &[&str]) = match self.per {
@@ -284,6 +369,9 @@ impl HttpTarget {
         // The run hides them too, but only after a quoted answer is shortened, which may cut one.
         for secret in redactor.secrets() {
             client.add_secret(secret);
+        }
+        if let Some(sign) = &self.sign {
+            client.add_secret(sign.secret.expose());
         }
         Ok(HttpWriter {
             spec: self.clone(),
@@ -534,7 +622,37 @@ impl HttpWriter {
                 return Ok(());
             }
         };
-        let (status, answer) = self.send(&url, &body)?;
+        let (status, answer) = match self.send(&url, &body) {
+            Ok(answer) => answer,
+            Err(e) => {
+                self.delivered(&[row.number], &url, None, Some(&e.0), delivered);
+                if self.spec.on_failure == OnFailure::DeadLetter {
+                    delivered.refused.push(Refusal {
+                        number: row.number,
+                        code: "retries".into(),
+                        field: None,
+                        message: e.0,
+                    });
+                    return Ok(());
+                }
+                return Err(e);
+            }
+        };
+        let failed = (!(200..300).contains(&status)).then(|| {
+            let text = self.quote(&answer);
+            if text.is_empty() {
+                format!("the server answered {status} without a body")
+            } else {
+                text
+            }
+        });
+        self.delivered(
+            &[row.number],
+            &url,
+            Some(status),
+            failed.as_deref(),
+            delivered,
+        );
         match status {
             200..=299 => {
                 if status == 201 || self.spec.method == WriteMethod::Post {
@@ -587,10 +705,20 @@ impl HttpWriter {
                 unrendered.message
             )))
         })?;
-        let (status, answer) = self.send(&url, &body)?;
+        let numbers: Vec<u64> = batch.iter().map(|r| r.number).collect();
+        let (status, answer) = match self.send(&url, &body) {
+            Ok(answer) => answer,
+            Err(e) => {
+                self.delivered(&numbers, &url, None, Some(&e.0), delivered);
+                return Err(e);
+            }
+        };
         if !(200..300).contains(&status) {
-            return Err(self.refused_all(&url, status, &answer));
+            let error = self.refused_all(&url, status, &answer);
+            self.delivered(&numbers, &url, Some(status), Some(&error.0), delivered);
+            return Err(error);
         }
+        self.delivered(&numbers, &url, Some(status), None, delivered);
         let sent = batch.len() as u64;
         match self.spec.method {
             WriteMethod::Post => delivered.inserted += sent,
@@ -606,10 +734,33 @@ impl HttpWriter {
             body: Some(body),
             headers: &[],
             any_answer: true,
+            sign: self.spec.sign.as_ref(),
         };
         self.client
             .send(url, &call, true)
             .map_err(|e| TargetError(e.to_string()))
+    }
+
+    /// Lists a request among the deliveries of the page.
+    fn delivered(
+        &self,
+        numbers: &[u64],
+        url: &Url,
+        status: Option<u16>,
+        error: Option<&str>,
+        delivered: &mut Delivered,
+    ) {
+        delivered.deliveries.push((
+            numbers.to_vec(),
+            dynex_core::changes::NewDelivery {
+                url: self.client.shown(url),
+                status,
+                attempts: self.client.tries(),
+                ok: error.is_none(),
+                error: error.map(|e| self.client.redact(e)),
+                record: Value::Null,
+            },
+        ));
     }
 
     /// The error of an answer that refuses every row alike.

@@ -22,6 +22,9 @@ pub struct Delivered {
     pub unchanged: u64,
     /// Rows the other side refused, each with why.
     pub refused: Vec<Refusal>,
+    /// The requests sent, each with the numbers of its rows, for the list of deliveries (an
+    /// `http` target's).
+    pub deliveries: Vec<(Vec<u64>, dynex_core::changes::NewDelivery)>,
 }
 
 /// A row the other side refused.

@@ -32,6 +32,8 @@ pub(super) struct Attempt<'t, 'c, 'a> {
     pub(super) consecutive: Option<bool>,
     /// Saved rows for the after-write hooks.
     pub(super) log: Vec<Logged<'a>>,
+    /// Change events of the saved rows of followed entities, inserted before the commit.
+    pub(super) events: Vec<crate::changes::NewChange>,
 }
 
 /// A saved row kept for the after-write hooks.
@@ -102,7 +104,15 @@ impl<'a> Attempt<'_, '_, 'a> {
         self.before_hooks(entity, &mut nodes)?;
         self.creates(entity, &mut nodes, &extras)?;
         self.updates(entity, &mut nodes, &extras)?;
+        let follows = self.follows(entity);
         for n in &nodes {
+            if follows
+                && let (Some(saved), Some(intent)) = (&n.state.saved, n.state.intent)
+                && !n.state.failed
+            {
+                let event = change_of(entity, n, saved, intent)?;
+                self.events.push(event);
+            }
             if let (Some(saved), Some(intent)) = (&n.state.saved, n.state.intent)
                 && !n.state.failed
                 && self.ctx.hooks.is_some()
@@ -170,7 +180,21 @@ impl<'a> Attempt<'_, '_, 'a> {
     /// rows that need its keys (an import). Such rows are written without `RETURNING` and
     /// only need to exist to be updated.
     pub(super) fn unread(&self, node: &Node<'_>) -> bool {
-        !self.ctx.respond && self.ctx.hooks.is_none() && node.branches.is_empty()
+        !self.ctx.respond && !self.watched(node.entity) && node.branches.is_empty()
+    }
+
+    /// Whether writes of `entity` record change events.
+    pub(super) fn follows(&self, entity: &Entity) -> bool {
+        self.ctx
+            .changes
+            .as_ref()
+            .is_some_and(|c| c.follows(entity.alias()))
+    }
+
+    /// Whether something reads the saved rows of `entity` before the commit: a hook, or its
+    /// change events.
+    pub(super) fn watched(&self, entity: &Entity) -> bool {
+        self.ctx.hooks.is_some() || self.follows(entity)
     }
 
     /// Locks and reads the rows named by the nodes' identifiers.
@@ -428,6 +452,57 @@ impl<'a> Attempt<'_, '_, 'a> {
         }
         Ok(())
     }
+}
+
+/// The change event of a saved row: its identifier, and the fields created or changed (those
+/// whose saved value differs from the one found, when the row was found whole).
+fn change_of(
+    entity: &Entity,
+    n: &Node<'_>,
+    saved: &Saved,
+    intent: Intent,
+) -> Result<crate::changes::NewChange, Abort> {
+    let decoded;
+    let object = match &saved.raw {
+        Some(text) => {
+            decoded = decode_row(entity, text).map_err(CoreError::Corrupt)?.0;
+            &decoded
+        }
+        None => &saved.object,
+    };
+    let id = &entity.identifier().field_visible_name;
+    let identifier = object.get(id).cloned().unwrap_or_else(|| match &n.lookup {
+        Some(Value::Int(i)) => Json::from(*i),
+        Some(other) => Json::String(key_text(other)),
+        None => Json::Null,
+    });
+    let visible = |column: &str| {
+        entity
+            .fields()
+            .iter()
+            .find(|f| f.field_name == column)
+            .map(|f| f.field_visible_name.clone())
+    };
+    let written = n.state.columns.iter().filter_map(|(c, _)| visible(c));
+    let (operation, fields) = match intent {
+        Intent::Create => (crate::changes::ChangeOperation::Insert, written.collect()),
+        Intent::Update => {
+            let before = n.state.existing.as_ref().map(|e| &e.object);
+            let fields = written
+                .filter(|f| match before {
+                    Some(b) if !b.is_empty() => b.get(f) != object.get(f),
+                    _ => true,
+                })
+                .collect();
+            (crate::changes::ChangeOperation::Update, fields)
+        }
+    };
+    Ok(crate::changes::NewChange {
+        entity: entity.alias().to_string(),
+        identifier,
+        operation,
+        fields,
+    })
 }
 
 /// A saved row keyed by physical column names, for hooks.

@@ -80,6 +80,9 @@ pub(crate) struct Ctx<'a> {
     pub method: Method,
     pub principal: Option<&'a Principal>,
     pub hooks: Option<&'a dyn WriteHooks>,
+    /// The entities whose writes record change events, and who writes; `None` when none is
+    /// followed.
+    pub changes: Option<crate::changes::Changes<'a>>,
     /// The in-process writer lock, held around each transaction (SQLite only).
     pub writer: Option<&'a std::sync::Mutex<()>>,
     /// The caller holds a transaction on the connection: attempts are savepoints in it.
@@ -405,6 +408,7 @@ fn run<'a>(
             errors: Vec::new(),
             consecutive: None,
             log: Vec::new(),
+            events: Vec::new(),
         };
         let roots: Vec<&mut Node<'a>> = nodes
             .iter_mut()
@@ -416,11 +420,25 @@ fn run<'a>(
             .and_then(|()| a.level(entity, roots))
             .and_then(|()| a.after_hooks());
         let errors = std::mem::take(&mut a.errors);
+        let events = std::mem::take(&mut a.events);
         match result {
             Ok(()) if errors.is_empty() => {
                 if dry {
                     tx.rollback()?;
                 } else {
+                    // The events commit with the rows, or neither does.
+                    if let Some(changes) = &ctx.changes
+                        && !events.is_empty()
+                        && let Err(e) = crate::changes::insert(
+                            tx.conn(),
+                            ctx.dialect,
+                            &events,
+                            changes.principal,
+                        )
+                    {
+                        tx.rollback()?;
+                        return Err(e.into());
+                    }
                     tx.commit()?;
                 }
                 Ok(Some(Ok(())))

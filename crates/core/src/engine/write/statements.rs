@@ -101,7 +101,7 @@ impl<'a> Attempt<'_, '_, 'a> {
                 }
                 // RETURNING yields the rows in the order of the VALUES list. Rows nothing else
                 // reads before the commit are decoded after it, outside the write lock.
-                let lazy = self.ctx.hooks.is_none();
+                let lazy = !self.watched(entity);
                 for (&i, text) in chunk.iter().zip(texts) {
                     nodes[i].state.saved = Some(if lazy && nodes[i].branches.is_empty() {
                         Saved {

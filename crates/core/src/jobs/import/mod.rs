@@ -111,6 +111,9 @@ pub struct ImportOptions {
     /// How the file's columns become fields (`--mapping`); `None`: the header is visible
     /// field names.
     pub mapping: Option<dynex_csv::Mapping>,
+    /// Who writes, as change events name it: `import` when `None`, `pipeline:NAME` for a
+    /// pipeline's entity target.
+    pub actor: Option<String>,
 }
 
 impl Default for ImportOptions {
@@ -125,6 +128,7 @@ impl Default for ImportOptions {
             resume: false,
             batch_rows: IMPORT_BATCH_ROWS,
             mapping: None,
+            actor: None,
         }
     }
 }

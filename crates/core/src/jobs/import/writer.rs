@@ -74,6 +74,10 @@ impl Run<'_> {
             method,
             principal: None,
             hooks: hooks.as_deref(),
+            changes: crate::changes::Changes::of(
+                &self.snapshot.followed,
+                self.options.actor.as_deref().unwrap_or("import"),
+            ),
             // The outer transaction holds the writer lock already.
             writer: if self.outer {
                 None

@@ -53,6 +53,8 @@ pub struct HttpSource {
     login_token: Option<String>,
     redactor: Redactor,
     last_request: Option<Instant>,
+    /// Tries of the last request.
+    tries: u32,
 }
 
 struct OAuthState {
@@ -80,6 +82,8 @@ pub(crate) struct Call<'a> {
     /// Whether the answer's body may be anything (a target's write): a body that is not JSON is
     /// answered as a JSON string of its text (empty: `null`) instead of failing the request.
     pub any_answer: bool,
+    /// Signs the body of each try ([`crate::target::http::Sign`]).
+    pub sign: Option<&'a crate::target::http::Sign>,
 }
 
 /// Why one try of a request failed, and whether another may help.
@@ -177,6 +181,7 @@ impl HttpSource {
             login_token: None,
             redactor,
             last_request: None,
+            tries: 0,
             spec,
         };
         source.next = Some(source.paged(first));
@@ -226,6 +231,7 @@ impl HttpSource {
             },
             headers: &[],
             any_answer: false,
+            sign: None,
         };
         self.request(url, &call, false)
     }
@@ -242,6 +248,11 @@ impl HttpSource {
     ) -> Result<(u16, Value), SourceError> {
         self.request(url, call, client_errors)
             .map(|answer| (answer.status, answer.body))
+    }
+
+    /// How many times the last request was sent.
+    pub(crate) fn tries(&self) -> u32 {
+        self.tries
     }
 
     /// `text` without the secrets of the spec and the tokens learnt.
@@ -271,6 +282,7 @@ impl HttpSource {
         let mut relogged = false;
         loop {
             log::debug!("http: {} {shown} (try {attempt})", call.method);
+            self.tries = attempt;
             let failure = match self.try_once(url, call, client_errors, !relogged) {
                 Ok(answer) => return Ok(answer),
                 Err(failure) => failure,
@@ -390,9 +402,19 @@ impl HttpSource {
         if let (HttpAuth::Login(login), Some(token)) = (&self.spec.auth, &self.login_token) {
             request = request.set(&login.header, &format!("{}{token}", login.prefix));
         }
-        let result = match call.body {
-            Some(body) => request.send_json(body),
-            None => request.call(),
+        let result = match (call.body, call.sign) {
+            (Some(body), Some(sign)) => {
+                // The signature covers the exact bytes sent, so they are written here.
+                let bytes = serde_json::to_vec(body).unwrap_or_default();
+                let timestamp = chrono::Utc::now().timestamp().to_string();
+                request = request
+                    .set("Content-Type", "application/json")
+                    .set(&sign.header, &sign.signature(&timestamp, &bytes))
+                    .set(&sign.timestamp_header, &timestamp);
+                request.send_bytes(&bytes)
+            }
+            (Some(body), None) => request.send_json(body),
+            (None, _) => request.call(),
         };
         let response = match result {
             Ok(response) => response,

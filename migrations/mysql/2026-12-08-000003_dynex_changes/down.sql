@@ -1,0 +1,2 @@
+DROP TABLE dynex_pipeline_delivery;
+DROP TABLE dynex_change;
