@@ -6,7 +6,8 @@
 //! ([`super::start`], [`Trigger::Changes`]). A pipeline that is running already (here, or on
 //! another server: the run lease in the database refuses a second run) is tried again at the
 //! next poll, and so is one whose events have not settled yet (see [`dynex_core::changes`]), so
-//! nothing waits for the next write to be sent.
+//! nothing waits for the next write to be sent. A pipeline whose last runs failed waits before
+//! it runs again: a second after one failure, doubled with each, up to five minutes.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -151,6 +152,13 @@ fn look(dynex: &Dynex, metrics: &Metrics, name: &str, follower: &Follower) -> bo
             return true;
         }
     }
+    if let Some(wait) = backing_off(dynex, name) {
+        log::debug!(
+            "`{name}` failed lately: its next run waits {} s",
+            wait.as_secs()
+        );
+        return true;
+    }
     match start(dynex, metrics, name, Trigger::Changes, None) {
         Ok(run) => {
             log::debug!("run {run} of `{name}` started for new change events");
@@ -163,6 +171,28 @@ fn look(dynex: &Dynex, metrics: &Metrics, name: &str, follower: &Follower) -> bo
             true
         }
     }
+}
+
+/// The longest wait between two runs of a failing pipeline.
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+/// How long a pipeline whose last runs failed must still wait before it runs again: a second
+/// after one failure, doubled with each, up to [`MAX_BACKOFF`]; `None` when it may run now. A
+/// receiver that is down is not called four times a second, and the run history does not fill
+/// with failed runs.
+fn backing_off(dynex: &Dynex, name: &str) -> Option<Duration> {
+    let status = dynex.pipeline_status(name).ok()?;
+    let failures = status.consecutive_failures;
+    if failures == 0 {
+        return None;
+    }
+    let wait = Duration::from_secs(1u64 << (failures - 1).min(9)).min(MAX_BACKOFF);
+    let finished = status.last_run.as_ref()?.finished_at.as_deref()?;
+    let finished = chrono::DateTime::parse_from_rfc3339(finished).ok()?;
+    let since = (chrono::Utc::now() - finished.with_timezone(&chrono::Utc))
+        .to_std()
+        .unwrap_or_default();
+    (since < wait).then(|| wait - since)
 }
 
 /// The event id a `changes` source's cursor holds, 0 without one.

@@ -21,6 +21,7 @@ backend_tests!(
     a_refused_write_records_no_event_and_sends_nothing,
     updates_deletes_and_imports_record_their_events,
     the_documented_receiver_checks_the_signature,
+    a_failing_webhook_backs_off,
 );
 
 /// The secret the webhooks of these tests are signed with.
@@ -553,4 +554,51 @@ fn the_documented_receiver_checks_the_signature(db: TestDb) {
         ],
     );
     assert_eq!(String::from_utf8_lossy(&out), "True\nFalse\n");
+}
+
+/// A receiver that cannot be reached fails every run; the runs of the `changes` pipeline then
+/// come a second, two, four seconds apart, not four a second.
+fn a_failing_webhook_backs_off(db: TestDb) {
+    let dynex = open_demo(&db);
+    let key = key(&dynex);
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a port")
+        .port();
+    save_webhook(&dynex, closed);
+    // Failing fast: one try, and the run fails rather than keeping dead letters.
+    let text = dynex
+        .pipeline("countries-webhook")
+        .expect("the pipeline")
+        .definition
+        .replace(
+            "retry: { attempts: 3, backoff: 50 }",
+            "retry: { attempts: 1 }",
+        )
+        .replace("    on_failure: dead_letter\n", "");
+    dynex
+        .save_pipeline("countries-webhook", &text)
+        .expect("saved");
+    let server = LiveServer::start(&dynex);
+    let _runner =
+        dynex_server::pipelines::changes::spawn(dynex.clone(), dynex_server::Metrics::default())
+            .expect("the runner");
+    let (status, _) = api(
+        &server,
+        "POST",
+        "countries",
+        &key,
+        &json!({"data": [{"iso2_code": "QB", "iso3_code": "QBB", "name": "Nowhere"}]}),
+    );
+    assert_eq!(status, 201);
+    std::thread::sleep(Duration::from_secs(5));
+    let runs = dynex
+        .pipeline_runs("countries-webhook", 100)
+        .expect("the runs");
+    assert!(
+        (2..=4).contains(&runs.len()),
+        "{} runs in 5 s: {runs:#?}",
+        runs.len()
+    );
+    assert!(runs.iter().all(|r| r.state == "failed"), "{runs:#?}");
 }
