@@ -1010,12 +1010,37 @@ fn rows_reach_an_http_api_through_pipeline_run(db: TestDb) {
     assert_eq!(json[0]["message"], r#"{"error":"taxSet is required"}"#);
     let runs = dynex(&db, &["pipeline", "runs", "items-to-erp", "--json"]).ok();
     let shown = dynex(&db, &["pipeline", "show", "items-to-erp", "--json"]).ok();
+    // Each request is listed: seven delivered, the refused one with its status and answer.
+    let deliveries = dynex(&db, &["pipeline", "deliveries", "items-to-erp", "--json"]).ok();
+    let list = deliveries.json();
+    let list = list.as_array().expect("a list");
+    assert_eq!(list.len(), 8, "{list:?}");
+    assert_eq!(
+        list.iter().filter(|d| d["ok"] == true).count(),
+        7,
+        "{list:?}"
+    );
+    let refused = list.iter().find(|d| d["ok"] == false).expect("the refusal");
+    assert_eq!(
+        (&refused["status"], &refused["record"]["sku"]),
+        (&json!(422), &json!("007")),
+        "{refused}"
+    );
+    let table = dynex(&db, &["pipeline", "deliveries", "items-to-erp"]).ok();
+    assert!(
+        table.stdout.starts_with("ID") && table.stdout.contains("delivered"),
+        "{}",
+        table.stdout
+    );
+    dynex(&db, &["pipeline", "deliveries", "nope"]).failed(4);
     for output in [
         &run.stdout,
         &run.stderr,
         &letters.stdout,
         &runs.stdout,
         &shown.stdout,
+        &deliveries.stdout,
+        &table.stdout,
     ] {
         assert!(!output.contains(TOKEN), "{output}");
     }
