@@ -64,10 +64,11 @@ where
     serve_with(listener, workers, DEFAULT_BLOCKING_THREADS, app, on_connect)
 }
 
-/// The most threads a worker runs blocking calls (database work) on, by default: the default
-/// connection pool's size. More threads could only wait for a connection, and each one costs
-/// memory: actix's default, 512 shared by the workers, let 64 connections grow the server to
-/// 146 threads and 180 MB of anonymous memory on GET by id.
+/// The most threads a worker runs blocking calls (database work) on, by default.
+///
+/// It is the default connection pool's size: more threads could only wait for a connection,
+/// and each one costs memory. actix's default, 512 shared by the workers, let 64 connections
+/// grow the server to 146 threads and 180 MB of anonymous memory on GET by id.
 pub const DEFAULT_BLOCKING_THREADS: usize = 8;
 
 /// [`serve`], with each worker running blocking calls on at most `blocking_threads` threads
