@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Instructions per request of dynex-server, counted by callgrind: a run that answers N
+# keep-alive requests of PATH (with the demo's API key) minus one that answers none, divided
+# by N. Counts do not depend on the machine's load, so they tell a change's effect where
+# wall-clock figures cannot. SQLite, the demo catalog plus 100,000 product abstracts, one
+# worker. The profile of the N-request run is copied to /tmp/cg.last (and the empty one to
+# /tmp/cg.zero) for callgrind_annotate; benches/cgdiff.py prints the cost per request by function.
+#
+# Usage (from the repository root, after `cargo build --release -p dynex-server`):
+#   benches/callgrind.sh [PATH]              # default /dynamic-entity/product-abstracts/50000
+#   N=500 BIN=target/release/dynex-server benches/callgrind.sh
+#   python3 benches/cgdiff.py 500            # top functions, instructions per request
+#
+# Needs valgrind, sqlite3, curl, python3.
+set -euo pipefail
+BIN=${BIN:-target/release/dynex-server}
+N=${N:-500}
+P=${1:-/dynamic-entity/product-abstracts/50000}
+HDR=${HDR:-}
+TMP=$(mktemp -d)
+PORT=18123
+$BIN --demo --database-url sqlite://$TMP/b.db --bind 127.0.0.1:$PORT --scheduler off > $TMP/out 2>&1 &
+pid=$!
+for i in $(seq 100); do grep -q 'listening on' $TMP/out 2>/dev/null && break; sleep 0.2; done
+sleep 1; kill $pid; wait $pid || true
+KEY=$(sed -n 's/^API key .*(shown once.*): \(dnx_[A-Za-z0-9_-]*\)$/\1/p' $TMP/out | head -n1)
+sqlite3 $TMP/b.db <<SQL
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000)
+INSERT INTO spy_product_abstract (id_product_abstract, sku, fk_tax_set, attributes, color_code, created_at, updated_at)
+SELECT (SELECT MAX(id_product_abstract) FROM spy_product_abstract) + i, printf('B%06d', i), 1,
+ json_object('brand', 'Bench', 'megapixel', (i % 40 + 8) || ' MP', 'optical_zoom', (i % 20 + 1) || ' x', 'serial', i),
+ CASE WHEN i % 3 = 0 THEN NULL ELSE printf('#%06X', (i * 40503) % 16777216) END, '2024-03-01 10:00:00', NULL FROM n;
+SQL
+run() {
+  local n=$1; rm -f $TMP/cg.$n.*
+  RUST_LOG=warn valgrind --tool=callgrind --callgrind-out-file=$TMP/cg.$n.%p $BIN --database-url sqlite://$TMP/b.db --bind 127.0.0.1:$PORT --workers 1 --scheduler off > $TMP/srv.$n 2>&1 &
+  local vp=$!
+  for i in $(seq 600); do curl -s -o /dev/null http://127.0.0.1:$PORT/health/live && break; sleep 0.5; done
+  python3 - "$n" "$PORT" "$P" "$KEY" <<'PY'
+import sys, http.client
+n, port, path, key = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+c = http.client.HTTPConnection("127.0.0.1", port)
+for i in range(n):
+    c.request("GET", path, headers={"X-Api-Key": key})
+    r = c.getresponse(); body = r.read()
+    assert r.status == 200, (r.status, body)
+print("answered", n, "x", len(body) if n else 0, "bytes", file=sys.stderr)
+PY
+  kill -INT $vp; wait $vp || true
+  awk '/^summary:/{print $2}' $TMP/cg.$n.*
+}
+run 0 >/dev/null; a=$(run 0); b=$(run $N)
+echo "instructions per request: $(( (b - a) / N ))  (0: $a, $N: $b)"
+[[ -n "${KEEP:-}" ]] && echo "kept $TMP" || true
+cp $TMP/cg.$N.* /tmp/cg.last 2>/dev/null || true
+cp $TMP/cg.0.* /tmp/cg.zero 2>/dev/null || true
