@@ -656,19 +656,24 @@ fn runs(
     // An unknown pipeline is an error, not an empty history.
     let _ = dynex.pipeline(name)?;
     let runs = dynex.pipeline_runs(name, i64::from(limit))?;
-    if json {
-        print_json(out, &serde_json::to_value(&runs)?)?;
-        return Ok(());
-    }
-    if runs.is_empty() {
-        writeln!(out, "pipeline `{name}` has not run yet")?;
-        return Ok(());
-    }
     let count =
         |r: &dynex_core::PipelineRun, k: &str| r.summary[k].as_u64().unwrap_or(0).to_string();
-    let rows: Vec<Vec<String>> = runs
-        .iter()
-        .map(|r| {
+    print_list(
+        out,
+        json,
+        &runs,
+        &format!("pipeline `{name}` has not run yet"),
+        &[
+            "RUN",
+            "STARTED (UTC)",
+            "STATE",
+            "READ",
+            "WRITTEN",
+            "UNCHANGED",
+            "DEAD",
+            "ERROR",
+        ],
+        |r| {
             vec![
                 r.id.to_string(),
                 r.started_at.clone(),
@@ -681,22 +686,28 @@ fn runs(
                 count(r, "deadLetters"),
                 r.error.clone().unwrap_or_default(),
             ]
-        })
-        .collect();
-    print_table(
-        out,
-        &[
-            "RUN",
-            "STARTED (UTC)",
-            "STATE",
-            "READ",
-            "WRITTEN",
-            "UNCHANGED",
-            "DEAD",
-            "ERROR",
-        ],
-        &rows,
-    )?;
+        },
+    )
+}
+
+/// Prints `items` as JSON, or as a table of `row`s under `headers`, or `empty` when there are
+/// none: the listings of runs, dead letters and deliveries.
+fn print_list<T: serde::Serialize>(
+    out: &mut dyn Write,
+    json: bool,
+    items: &[T],
+    empty: &str,
+    headers: &[&str],
+    row: impl Fn(&T) -> Vec<String>,
+) -> anyhow::Result<()> {
+    if json {
+        print_json(out, &serde_json::to_value(items)?)?;
+    } else if items.is_empty() {
+        writeln!(out, "{empty}")?;
+    } else {
+        let rows: Vec<Vec<String>> = items.iter().map(row).collect();
+        print_table(out, headers, &rows)?;
+    }
     Ok(())
 }
 
@@ -709,17 +720,13 @@ fn dead_letters(
 ) -> anyhow::Result<()> {
     let _ = dynex.pipeline(name)?;
     let letters = dynex.dead_letters(name, i64::from(limit))?;
-    if json {
-        print_json(out, &serde_json::to_value(&letters)?)?;
-        return Ok(());
-    }
-    if letters.is_empty() {
-        writeln!(out, "pipeline `{name}` has no dead letters")?;
-        return Ok(());
-    }
-    let rows: Vec<Vec<String>> = letters
-        .iter()
-        .map(|d| {
+    print_list(
+        out,
+        json,
+        &letters,
+        &format!("pipeline `{name}` has no dead letters"),
+        &["ID", "RUN", "STAGE", "CODE", "FIELD", "MESSAGE", "RECORD"],
+        |d| {
             vec![
                 d.id.to_string(),
                 d.run_id.to_string(),
@@ -729,14 +736,8 @@ fn dead_letters(
                 d.message.clone(),
                 d.record.to_string(),
             ]
-        })
-        .collect();
-    print_table(
-        out,
-        &["ID", "RUN", "STAGE", "CODE", "FIELD", "MESSAGE", "RECORD"],
-        &rows,
-    )?;
-    Ok(())
+        },
+    )
 }
 
 fn deliveries(
@@ -748,17 +749,15 @@ fn deliveries(
 ) -> anyhow::Result<()> {
     let _ = dynex.pipeline(name)?;
     let list = dynex.deliveries(name, i64::from(limit))?;
-    if json {
-        print_json(out, &serde_json::to_value(&list)?)?;
-        return Ok(());
-    }
-    if list.is_empty() {
-        writeln!(out, "pipeline `{name}` has sent no requests")?;
-        return Ok(());
-    }
-    let rows: Vec<Vec<String>> = list
-        .iter()
-        .map(|d| {
+    print_list(
+        out,
+        json,
+        &list,
+        &format!("pipeline `{name}` has sent no requests"),
+        &[
+            "ID", "RUN", "TIME", "STATUS", "TRIES", "RESULT", "RECORD", "ERROR",
+        ],
+        |d| {
             // A change event is named by its id, another record by itself.
             let record = match d.record.get("id") {
                 Some(id) if d.record.get("operation").is_some() => format!("event {id}"),
@@ -776,16 +775,8 @@ fn deliveries(
                 record,
                 d.error.clone().unwrap_or_default(),
             ]
-        })
-        .collect();
-    print_table(
-        out,
-        &[
-            "ID", "RUN", "TIME", "STATUS", "TRIES", "RESULT", "RECORD", "ERROR",
-        ],
-        &rows,
-    )?;
-    Ok(())
+        },
+    )
 }
 
 fn test(

@@ -412,27 +412,26 @@ impl Metrics {
         }
     }
 
-    /// Sets the health gauges of the pipelines: `(name, healthy, consecutive failures, last
-    /// success in Unix seconds)`; pipelines not named any more are dropped.
-    pub(crate) fn pipeline_health(&self, pipelines: &[(String, bool, u32, Option<i64>)]) {
+    /// Sets the health gauges of the pipelines; pipelines not named any more are dropped.
+    pub(crate) fn pipeline_health(&self, pipelines: &[dynex_pipeline::health::PipelineHealth]) {
         let inner = &self.inner;
         inner.pipeline_healthy.clear();
         inner.pipeline_failures.clear();
         inner.pipeline_last_success.clear();
-        for (name, healthy, failures, last_success) in pipelines {
+        for p in pipelines {
             let label = PipelineName {
-                pipeline: name.clone(),
+                pipeline: p.name.clone(),
             };
             inner
                 .pipeline_healthy
                 .get_or_create(&label)
-                .set(i64::from(*healthy));
+                .set(i64::from(p.healthy));
             inner
                 .pipeline_failures
                 .get_or_create(&label)
-                .set(i64::from(*failures));
-            if let Some(at) = last_success {
-                inner.pipeline_last_success.get_or_create(&label).set(*at);
+                .set(i64::from(p.consecutive_failures));
+            if let Some(at) = p.last_success_seconds() {
+                inner.pipeline_last_success.get_or_create(&label).set(at);
             }
         }
     }

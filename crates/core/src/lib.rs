@@ -70,7 +70,7 @@ pub use jobs::table::{
 };
 pub use pipelines::{
     DeadLetter, NewDeadLetter, PIPELINE_NAME_MAX, PipelineRun, RUN_HEARTBEAT, RUN_LEASE, RunState,
-    Saved, StoredPipeline, check_pipeline_name,
+    Saved, StoredPipeline, check_pipeline_name, process_name,
 };
 pub use store::StoredEntity;
 pub use ticks::PipelineStatus;

@@ -181,6 +181,11 @@ impl Owner {
     }
 }
 
+/// This process as runs and scheduled ticks name their owner: `host:pid`.
+pub fn process_name() -> String {
+    format!("{}:{}", host_name(), std::process::id())
+}
+
 /// This machine's name, as far as it can be read.
 fn host_name() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")

@@ -33,13 +33,6 @@ pub fn load(dynex: &Dynex, name: &str) -> Result<(Definition, Redactor), RunErro
     )?)
 }
 
-/// The stored definition of `name` as written, without its variables resolved (to read its
-/// schedule, dependencies and source kind).
-pub fn definition(dynex: &Dynex, name: &str) -> Result<Definition, RunError> {
-    let stored = dynex.pipeline(name)?;
-    Definition::parse(&stored.definition).map_err(RunError::Invalid)
-}
-
 /// Runs the stored pipeline `name` with its own source; `options.redactor` is replaced by the
 /// one of its secrets, and the definition's timeout is added to `options.cancel`.
 pub fn run(

@@ -54,9 +54,7 @@ pub(crate) async fn metrics(
     // The pipelines' health comes from the run history, whichever server ran them.
     let dynex = state.dynex.clone();
     match blocking(move || dynex_pipeline::health::all(&dynex, chrono::Utc::now())).await {
-        Ok(pipelines) => state
-            .metrics
-            .pipeline_health(&crate::handlers::admin::pipelines::gauges(&pipelines)),
+        Ok(pipelines) => state.metrics.pipeline_health(&pipelines),
         Err(e) => log::warn!("metrics: cannot read the pipelines' health: {e}"),
     }
     let text = state

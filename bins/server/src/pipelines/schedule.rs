@@ -48,16 +48,8 @@ pub fn spawn(dynex: Dynex, metrics: Metrics) -> std::io::Result<()> {
         .map(|_| ())
 }
 
-/// This server, as claims name it: `host:pid`.
-fn this_server() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_else(|_| "localhost".into());
-    format!("{host}:{}", std::process::id())
-}
-
 fn scheduler(dynex: &Dynex, metrics: &Metrics) {
-    let me = this_server();
+    let me = dynex_core::process_name();
     let mut plans: BTreeMap<String, Plan> = BTreeMap::new();
     let mut reloaded: Option<std::time::Instant> = None;
     let mut pruned: Option<std::time::Instant> = None;

@@ -207,10 +207,26 @@ fn two_servers_on(db: TestDb) {
             }
         });
     }
+    // `ticker` runs after `ticker-first`, which has no schedule of its own: each tick runs
+    // both, in that order.
+    let out = tempfile::tempdir().expect("a folder");
+    dynex
+        .save_pipeline(
+            "ticker-first",
+            &format!(
+                "name: ticker-first\nsource:\n  entity: {{ entity: countries }}\nmap:\n  fields:\n    \
+                 iso2_code: $.iso2_code\ntarget:\n  csv: {{ file: \"{}\" }}\n",
+                out.path().join("countries.csv").display()
+            ),
+        )
+        .expect("save the dependency");
     dynex
         .save_pipeline(
             "ticker",
-            &feed.pipeline("ticker", "schedule: { cron: \"* * * * *\" }"),
+            &feed.pipeline(
+                "ticker",
+                "schedule: { cron: \"* * * * *\" }\nafter: [ticker-first]",
+            ),
         )
         .expect("save the pipeline");
     let mut servers = [
@@ -279,6 +295,17 @@ fn two_servers_on(db: TestDb) {
     assert_eq!(scheduled.len(), ticks.len(), "{all:#?}");
     for (claim, run) in claims.iter().zip(&scheduled) {
         assert_eq!(claim.2, Some(run.id), "{claims:?} {all:#?}");
+    }
+    // Each scheduled run came after a successful run of its dependency in the same tick.
+    let firsts = runs(&dynex, "ticker-first");
+    for run in &scheduled {
+        let tick = (started_ms(run) / 60_000) * 60_000;
+        assert!(
+            firsts.iter().any(|f| f.state == "succeeded"
+                && f.options["trigger"] == "schedule"
+                && (tick..=started_ms(run)).contains(&started_ms(f))),
+            "no run of ticker-first before {run:#?} in {firsts:#?}"
+        );
     }
     // The killed run was found interrupted; the next resumed from its committed cursor.
     let killed = scheduled[2];

@@ -28,26 +28,11 @@ async fn health_of_all(admin: &Admin, state: &AppState) -> Result<Pipelines, Api
         dynex_pipeline::health::all(&d, chrono::Utc::now())
     })
     .await?;
-    state.metrics.pipeline_health(&gauges(&pipelines));
+    state.metrics.pipeline_health(&pipelines);
     Ok(Pipelines {
         healthy: pipelines.iter().all(|p| p.healthy),
         pipelines,
     })
-}
-
-/// What `/metrics` reports of each pipeline.
-pub(crate) fn gauges(pipelines: &[PipelineHealth]) -> Vec<(String, bool, u32, Option<i64>)> {
-    pipelines
-        .iter()
-        .map(|p| {
-            (
-                p.name.clone(),
-                p.healthy,
-                p.consecutive_failures,
-                p.last_success_seconds(),
-            )
-        })
-        .collect()
 }
 
 /// `GET /admin/api/pipelines`: every pipeline with its schedule, next and last run and health.
