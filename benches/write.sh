@@ -264,6 +264,7 @@ cleanup() {
     local rc=$?
     stop "$SERVER_PID"
     stop "$PB_PID"
+    mem_watch_stop
     drop_databases
     if [[ ${KEEP_TMP:-0} == 1 || $rc != 0 ]]; then
         log "temporary files kept in $TMP"
@@ -807,7 +808,7 @@ PRAGMA wal_checkpoint(TRUNCATE);
 SQL
         ;;
     postgres)
-        pg "$DB_NAME" <<SQL
+        pg "$DB_NAME" >/dev/null <<SQL
 INSERT INTO $TABLE (id_product_abstract, sku, fk_tax_set, attributes, color_code, created_at, updated_at)
 SELECT (SELECT MAX(id_product_abstract) FROM $TABLE) + i,
        'B' || lpad(i::text, greatest(6, length(i::text)), '0'), 1,
@@ -845,13 +846,13 @@ clone_snapshot() {
         URL=sqlite://$SQLITE_DB
         ;;
     postgres)
-        DB_NAME=${SNAP_NAME}_$2
+        DB_NAME=${SNAP_NAME}_${2//-/_}
         pg postgres -c "CREATE DATABASE $DB_NAME TEMPLATE $SNAP_NAME" >/dev/null
         PG_DATABASES+=("$DB_NAME")
         URL="postgres://$PG_USER${PG_PASSWORD:+:$PG_PASSWORD}@$PG_HOST:$PG_PORT/$DB_NAME"
         ;;
     mysql)
-        DB_NAME=${SNAP_NAME}_$2
+        DB_NAME=${SNAP_NAME}_${2//-/_}
         my -e "CREATE DATABASE $DB_NAME"
         MYSQL_DATABASES+=("$DB_NAME")
         my "$DB_NAME" <"$WORK/snapshot.sql"
@@ -968,8 +969,10 @@ run_single() {
             clone_snapshot "$backend" "$name"
             if [[ $op == post ]]; then before=$SNAP_ROWS; else before=$(db_query "$backend" "$sql_count"); fi
             start_dynex "$URL"
+            mem_watch_start "$SERVER_PID"
             wrk_single "dynex-$backend-$name" "http://127.0.0.1:$PORT" "$c" "dynex-$op" "X-Api-Key: $API_KEY"
-            mem=$(mem_status "$SERVER_PID")
+            mem_read "$SERVER_PID"
+            mem=$MEM_LINE
             stop_dynex
             if [[ $op == post ]]; then
                 after=$(db_query "$backend" "SELECT COUNT(*) FROM $TABLE")
@@ -1015,8 +1018,10 @@ run_single_peer() {
             else
                 before=$(sqlite3 -cmd '.timeout 10000' "$db" "SELECT COUNT(*) FROM products WHERE color_code = '#A1B2C3'")
             fi
+            mem_watch_start "$PB_PID"
             wrk_single "pocketbase-$name" "$PB_URL" "$c" "pb-$op" "Authorization: $PB_TOKEN"
-            mem=$(mem_status "$PB_PID")
+            mem_read "$PB_PID"
+            mem=$MEM_LINE
             pb_stop
             if [[ $op == post ]]; then
                 after=$(sqlite3 -cmd '.timeout 10000' "$db" 'SELECT COUNT(*) FROM products')
@@ -1111,13 +1116,13 @@ report=$TMP/write.md
             echo "\`PATCH /api/collections/products/records/{id}\`, superuser token in \`Authorization\` (superusers skip API rules)."
         fi
         echo
-        echo "| server | backend | operation | conns | req/s (rows/s) | p99 (ms) | answered | non-2xx | rows checked | VmHWM (MB) | RssAnon | RssFile | threads | ≤ 64 MB |"
+        echo "| server | backend | operation | conns | req/s (rows/s) | p99 (ms) | answered | non-2xx | rows checked | VmHWM (MB) | RssAnon end / peak | RssFile end / peak | threads | ≤ 64 MB |"
         echo "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | --- |"
-        while read -r server backend op c rps p99 answered bad hwm anon file threads; do
+        while read -r server backend op c rps p99 answered bad hwm anon file threads panon pfile; do
             [[ -n $server ]] || continue
             goal_mem=—
             [[ $server == dynex ]] && goal_mem=$(mem_goal "$hwm")
-            echo "| $server | $backend | $op | $c | $rps | $p99 | $answered | $bad | ${SINGLE_CHECK["$server $backend $op $c"]} | $hwm | $anon | $file | $threads | $goal_mem |"
+            echo "| $server | $backend | $op | $c | $rps | $p99 | $answered | $bad | ${SINGLE_CHECK["$server $backend $op $c"]} | $(mem_cols "$hwm $anon $file $threads $panon $pfile") | $goal_mem |"
         done <<<"$SINGLE_RESULTS"
         if [[ $PEER == 1 ]]; then
             echo
@@ -1141,7 +1146,8 @@ report=$TMP/write.md
         echo
         echo "answered = requests wrk saw answered (warm-up included; the rows checked must match them,"
         echo "give or take the requests in flight when wrk stopped). VmHWM is the peak resident memory of"
-        echo "the server process, RssAnon and RssFile its anonymous and file-backed resident memory after the test."
+        echo "the server process, RssAnon and RssFile its anonymous and file-backed resident memory after the test"
+        echo "and their highest value sampled every 0.1 s during it (MB)."
         ((SINGLE_FAILED == 0)) || echo "**FAILED**: a one-row test answered non-2xx or its rows did not arrive (see above)."
     fi
 } >"$report"
