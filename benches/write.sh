@@ -822,7 +822,7 @@ ANALYZE $TABLE;
 SQL
         ;;
     mysql)
-        my "$DB_NAME" <<SQL
+        my "$DB_NAME" >/dev/null <<SQL
 SET @base = (SELECT MAX(id_product_abstract) FROM $TABLE);
 INSERT INTO $TABLE (id_product_abstract, sku, fk_tax_set, attributes, color_code, created_at, updated_at)
 SELECT @base + seq, CONCAT('B', LPAD(seq, GREATEST(6, LENGTH(seq)), '0')), 1,
@@ -885,7 +885,7 @@ stop_dynex() {
 # The one-row results: "SERVER BACKEND OP CONNS RPS P99 DONE BAD HWM ANON FILE THREADS" per line,
 # and the check of each in SINGLE_CHECK["SERVER BACKEND OP CONNS"].
 SINGLE_RESULTS=
-declare -A SINGLE_CHECK=() SINGLE_RPS=()
+declare -A SINGLE_CHECK=() SINGLE_RPS=() DURABILITY=()
 single_record() { # single_record SERVER BACKEND OP CONNS MEM
     SINGLE_RESULTS+="$1 $2 $3 $4 $RPS $P99_MS $DONE $BAD $5"$'\n'
     SINGLE_RPS["$1 $2 $3 $4"]=$RPS
@@ -951,6 +951,12 @@ run_single() {
             --single-transaction "$DB_NAME" >"$WORK/snapshot.sql"
     fi
     sql_count="SELECT COUNT(*) FROM $TABLE WHERE color_code = '#A1B2C3'"
+    # What a commit waits for: one-row writes are one commit each.
+    case $backend in
+    sqlite) DURABILITY[$backend]="WAL, synchronous = NORMAL (dynex's connections): a commit does not wait for fsync" ;;
+    postgres) DURABILITY[$backend]="synchronous_commit = $(db_query postgres 'SHOW synchronous_commit'), fsync = $(db_query postgres 'SHOW fsync')" ;;
+    mysql) DURABILITY[$backend]="innodb_flush_log_at_trx_commit = $(db_query mysql 'SELECT @@innodb_flush_log_at_trx_commit')" ;;
+    esac
 
     # What dynex accepts and answers, on a copy of its own.
     clone_snapshot "$backend" check
@@ -1120,6 +1126,13 @@ report=$TMP/write.md
             echo "PocketBase $PB_VERSION_SEEN (its own SQLite database, whatever dynex's backend): \`POST /api/collections/products/records\`,"
             echo "\`PATCH /api/collections/products/records/{id}\`, superuser token in \`Authorization\` (superusers skip API rules)."
         fi
+        echo
+        echo "Commits (each request is one):"
+        echo
+        for backend in "${BACKEND_LIST[@]}"; do
+            [[ -z ${DURABILITY[$backend]:-} ]] || echo "- dynex on $backend: ${DURABILITY[$backend]}"
+        done
+        [[ $PEER == 0 ]] || echo "- PocketBase: WAL, synchronous = NORMAL (its own connection settings): a commit does not wait for fsync"
         echo
         echo "| server | backend | operation | conns | req/s (rows/s) | p99 (ms) | answered | non-2xx | rows checked | VmHWM (MB) | RssAnon end / peak | RssFile end / peak | file PSS | threads | ≤ 64 MB |"
         echo "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |"
