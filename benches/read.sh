@@ -448,7 +448,7 @@ for s in ${SCENARIOS[@]+"${SCENARIOS[@]}"}; do
         DYNEX_RPS[$k]=$RPS
         DYNEX_P99[$k]=$P99_MS
         stop_fresh "$k"
-        log "dynex-$s-c$c: VmHWM RssAnon RssFile (MB) Threads: ${MEM[$k]}"
+        log "dynex-$s-c$c: VmHWM RssAnon RssFile (MB) Threads PeakAnon PeakFile PssFile: ${MEM[$k]}"
 
         "$BASELINE_BIN" --body "$body" --bind "127.0.0.1:$BASELINE_PORT" "${server_args[@]}" \
             >"$TMP/baseline-$s.log" 2>&1 &
@@ -474,7 +474,7 @@ for s in ${SCENARIOS[@]+"${SCENARIOS[@]}"}; do
             mem_read "$PB_PID"
             PB_MEM[$k]=$MEM_LINE
             pb_stop
-            log "pocketbase-$s-c$c: VmHWM RssAnon RssFile (MB) Threads: ${PB_MEM[$k]}"
+            log "pocketbase-$s-c$c: VmHWM RssAnon RssFile (MB) Threads PeakAnon PeakFile PssFile: ${PB_MEM[$k]}"
         fi
     done
 done
