@@ -172,7 +172,7 @@ for b in "${BACKEND_LIST[@]}"; do
 done
 has_backend() { [[ -n ${seen[$1]:-} ]]; }
 # The database's own one-row commit rate next to dynex's (PostgreSQL and MariaDB only).
-db_baseline() { do_single && [[ $DB_BASELINE == 1 ]] && [[ $1 == postgres || $1 == mysql ]]; }
+db_baseline() { do_single && [[ $DB_BASELINE == 1 && ($1 == postgres || $1 == mysql) ]] && has_backend "$1"; }
 if db_baseline postgres || db_baseline mysql; then
     DURATION_S=$(to_seconds "$DURATION") || DURATION_S=0
     ((DURATION_S > 0)) ||
@@ -216,11 +216,11 @@ fi
 MYSQL_CLIENT=$(command -v mariadb || command -v mysql || true)
 MYSQL_DUMP=$(command -v mariadb-dump || command -v mysqldump || true)
 MYSQL_SLAP=$(command -v mariadb-slap || command -v mysqlslap || true)
-if db_baseline postgres && has_backend postgres; then
+if db_baseline postgres; then
     command -v pgbench >/dev/null ||
         die "pgbench is required for the PostgreSQL one-row baseline (Debian: package postgresql-NN or postgresql-contrib; DB_BASELINE=0 skips it)"
 fi
-if db_baseline mysql && has_backend mysql; then
+if db_baseline mysql; then
     [[ -n $MYSQL_SLAP ]] ||
         die "mariadb-slap (or mysqlslap) is required for the MariaDB one-row baseline (package mariadb-client; DB_BASELINE=0 skips it)"
 fi
@@ -1316,11 +1316,12 @@ report=$TMP/write.md
             echo "database = the database's own commit rate for one-row transactions, the ceiling for a server that"
             echo "commits each request: on another fresh copy after each dynex test, with as many client connections"
             echo "as wrk's, autocommit, one statement per transaction, the same server and durability settings;"
-            echo "its rows are checked like dynex's. dynex-server commits through its pool of ${POOL_CONNS:-(unknown)} connections,"
+            echo "its rows are checked like dynex's (its answered: the transactions it ran, warm-up and mariadb-slap's"
+            echo "sizing probe included). dynex-server commits through its pool of ${POOL_CONNS:-(unknown)} connections,"
             echo "so the database also runs with ${POOL_CONNS:-(unknown)} connections: the ceiling through that pool."
             echo
-            has_backend postgres && db_baseline postgres && echo "- PostgreSQL: \`pgbench -n -c N -j $THREADS -T ${DURATION_S}\` (warm-up \`-T ${WARMUP_S}\` first), \`-f\` one of: \`INSERT INTO $TABLE (sku, fk_tax_set, attributes, color_code, created_at, updated_at) VALUES ('G' || gen_random_uuid(), 1, '{\"brand\":\"Bench\",\"serial\":' || :n || '}', '#A1B2C3', …)\` or \`UPDATE $TABLE SET color_code = '#A1B2C3' WHERE id_product_abstract = :id\` (\`\\set id random(first, last)\`); req/s = its \`tps\` without initial connection time, p99 from its \`--log\`"
-            has_backend mysql && db_baseline mysql && echo "- MariaDB: \`$(basename "${MYSQL_SLAP:-mariadb-slap}") --concurrency=N --number-of-queries=Q --query=…\`, Q sized to about ${DURATION_S} s by a probe (20 statements per connection) and the warm-up (${WARMUP_S} s); \`INSERT\` as above with \`CONCAT('G', UUID())\`, or \`UPDATE $TABLE JOIN (SELECT FLOOR(first + RAND() * $TABLE_ROWS) AS id_product_abstract) AS r USING (id_product_abstract) SET color_code = '#A1B2C3'\` (one row by primary key); req/s = Q ÷ its time, no latencies"
+            db_baseline postgres && echo "- PostgreSQL: \`pgbench -n -c N -j $THREADS -T ${DURATION_S}\` (warm-up \`-T ${WARMUP_S}\` first), \`-f\` one of: \`INSERT INTO $TABLE (sku, fk_tax_set, attributes, color_code, created_at, updated_at) VALUES ('G' || gen_random_uuid(), 1, '{\"brand\":\"Bench\",\"serial\":' || :n || '}', '#A1B2C3', …)\` or \`UPDATE $TABLE SET color_code = '#A1B2C3' WHERE id_product_abstract = :id\` (\`\\set id random(first, last)\`); req/s = its \`tps\` without initial connection time, p99 from its \`--log\`"
+            db_baseline mysql && echo "- MariaDB: \`$(basename "${MYSQL_SLAP:-mariadb-slap}") --concurrency=N --number-of-queries=Q --query=…\`, Q sized to about ${DURATION_S} s by a probe (20 statements per connection) and the warm-up (${WARMUP_S} s); \`INSERT\` as above with \`CONCAT('G', UUID())\`, or \`UPDATE $TABLE JOIN (SELECT FLOOR(first + RAND() * $TABLE_ROWS) AS id_product_abstract) AS r USING (id_product_abstract) SET color_code = '#A1B2C3'\` (one row by primary key); req/s = Q ÷ its time, no latencies"
         fi
         echo
         echo "| server | backend | operation | conns | req/s (rows/s) | p99 (ms) | answered | non-2xx | rows checked | VmHWM (MB) | RssAnon end / peak | RssFile end / peak | file PSS | threads | ≤ 64 MB |"
@@ -1388,8 +1389,7 @@ report=$TMP/write.md
         fi
         echo
         echo "answered = requests wrk saw answered (warm-up included; the rows checked must match them,"
-        echo "give or take the requests in flight when wrk stopped); for database, the transactions it ran (warm-up"
-        echo "and, for mariadb-slap, the sizing probe included). VmHWM is the peak resident memory of"
+        echo "give or take the requests in flight when wrk stopped). VmHWM is the peak resident memory of"
         echo "the server process, RssAnon and RssFile its anonymous and file-backed resident memory after the test"
         echo "and their highest value sampled every 0.1 s during it; file PSS is Pss_File after it, each file page"
         echo "divided among its mappings (SQLite maps the database once per pooled connection; RssFile counts each) (MB)."
