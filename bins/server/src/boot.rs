@@ -10,8 +10,14 @@ use dynex_query::PageLimits;
 use crate::config::{AppConfig, ServerArgs};
 
 /// Opens the database (loading the demo if asked), prints how to call it, and serves until
-/// interrupted.
+/// interrupted; then writes the access lines still waiting.
 pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
+    let result = start_and_serve(args).await;
+    crate::logging::flush();
+    result
+}
+
+async fn start_and_serve(args: ServerArgs) -> anyhow::Result<()> {
     let url = args.database_url.clone().unwrap_or_else(|| {
         if args.demo {
             "sqlite://dynex-demo.db"

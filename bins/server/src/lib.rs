@@ -42,7 +42,7 @@ pub use disconnect::on_connect;
 pub use dynex_wire::{Code, ErrorObject};
 pub use error::ApiError;
 pub use handlers::docs::openapi_document;
-pub use logging::{init as init_logging, json_line};
+pub use logging::{FLUSH_EVERY as LOG_FLUSH_EVERY, init as init_logging, json_line};
 pub use metrics::{Metrics, Minute};
 pub use serve::{Conn, DEFAULT_BLOCKING_THREADS, serve, serve_with};
 

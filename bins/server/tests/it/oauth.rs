@@ -147,8 +147,10 @@ impl Server {
         self.child.id()
     }
 
-    /// Stops the process and returns everything it wrote.
+    /// Stops the process and returns everything it wrote, the access lines of its last
+    /// requests included (they are written within [`dynex_server::LOG_FLUSH_EVERY`]).
     pub(crate) fn stop(&mut self) -> String {
+        std::thread::sleep(dynex_server::LOG_FLUSH_EVERY * 3);
         let _ = self.child.kill();
         let _ = self.child.wait();
         self.output()
