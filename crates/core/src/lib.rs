@@ -133,6 +133,8 @@ struct Inner {
     sqlite_writer: std::sync::Mutex<()>,
     /// Progress of the jobs this process runs.
     jobs: jobs::table::LiveJobs,
+    /// The statements of reads by identifier, rendered once per entity.
+    by_id: engine::read::ByIdStatements,
 }
 
 /// A handle on one dynex database; cheap to clone and shareable across threads.
@@ -163,7 +165,7 @@ impl Dynex {
             db.migrate()?;
         }
         if db.dialect() == Dialect::Sqlite {
-            db::refresh_statistics(&mut *db.conn()?);
+            db::refresh_statistics(&mut *db.conn()?, options.db.sqlite_mmap);
         }
         let interval = options.watch_interval;
         let secret = match &options.tokens.secret {
@@ -180,6 +182,7 @@ impl Dynex {
                 hooks: std::sync::RwLock::new(None),
                 sqlite_writer: std::sync::Mutex::new(()),
                 jobs: jobs::table::LiveJobs::default(),
+                by_id: engine::read::ByIdStatements::default(),
             }),
             actor: None,
         };

@@ -53,6 +53,6 @@ pub use select::{
     Select, count, count_capped, select, select_cells, select_columns, select_ordered,
 };
 pub use sort::{Keyset, KeysetError, Sort, order_keys, parse_sort};
-pub use sql::{Dialect, Piece, Sql};
+pub use sql::{Dialect, Piece, Sql, quote_ident};
 
 pub use dynex_schema::Value;

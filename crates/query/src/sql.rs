@@ -90,6 +90,33 @@ impl Sql {
             .collect()
     }
 
+    /// The same statement with its identifiers quoted into the text as the driver of `dialect`
+    /// quotes them ([`quote_ident`]): one text piece between two bound values.
+    ///
+    /// A statement kept to be run again is cloned this way without being rendered again, and
+    /// the driver, which renders a statement to find its prepared form, walks a few pieces.
+    pub fn quoted(&self, dialect: Dialect) -> Sql {
+        let mut out = Sql::with_capacity(3);
+        out.uncached = self.uncached;
+        let mut quoted = String::new();
+        for piece in &self.pieces {
+            match piece {
+                Piece::Sql(s) => {
+                    out.push(s);
+                }
+                Piece::Ident(name) => {
+                    quoted.clear();
+                    quote_ident(dialect, name, &mut quoted);
+                    out.push(&quoted);
+                }
+                Piece::Bind(v) => {
+                    out.bind(v.clone());
+                }
+            }
+        }
+        out
+    }
+
     /// The bound values in order.
     pub fn binds(&self) -> impl Iterator<Item = &Value> {
         self.pieces.iter().filter_map(|p| match p {
@@ -97,4 +124,24 @@ impl Sql {
             _ => None,
         })
     }
+}
+
+/// Appends `name` quoted as the driver of `dialect` quotes an identifier (diesel's
+/// `push_identifier`): in backticks on SQLite and MariaDB, in double quotes on PostgreSQL, a
+/// quote inside doubled.
+pub fn quote_ident(dialect: Dialect, name: &str, out: &mut String) {
+    let quote = if dialect == Dialect::Postgres {
+        '"'
+    } else {
+        '`'
+    };
+    out.reserve(name.len() + 2);
+    out.push(quote);
+    for c in name.chars() {
+        if c == quote {
+            out.push(quote);
+        }
+        out.push(c);
+    }
+    out.push(quote);
 }

@@ -42,14 +42,24 @@ pub(crate) async fn get_one(
     caller: Authorized<Read>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let dynex = state.dynex.clone();
     let whole = conditional::whole_row(&caller.pairs);
-    let row = blocking(move || {
-        // The route's path always has the `{id}`.
-        let id = caller.id.as_deref().unwrap_or_default();
-        dynex.read_one(&caller.alias, id, &caller.pairs, Some(&caller.principal))
-    })
-    .await?;
+    // The route's path always has the `{id}`.
+    let id = caller.id.as_deref().unwrap_or_default();
+    let now =
+        state
+            .dynex
+            .read_one_if_idle(&caller.alias, id, &caller.pairs, Some(&caller.principal));
+    let row = match now {
+        Some(row) => row?,
+        None => {
+            let dynex = state.dynex.clone();
+            blocking(move || {
+                let id = caller.id.as_deref().unwrap_or_default();
+                dynex.read_one(&caller.alias, id, &caller.pairs, Some(&caller.principal))
+            })
+            .await?
+        }
+    };
     let Some(object) = row.as_object().filter(|_| whole) else {
         return Ok(respond::ok(row));
     };

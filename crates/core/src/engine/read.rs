@@ -55,6 +55,85 @@ fn rows(
         .collect()
 }
 
+/// The statements of reads of one whole row by identifier, kept per entity: the hottest read
+/// is rendered once, not per request (see [`read_by_id`]).
+#[derive(Default)]
+pub(crate) struct ByIdStatements(std::sync::Mutex<HashMap<usize, ByIdStatement>>);
+
+/// The kept statement of one entity, for identifiers of one kind of value.
+struct ByIdStatement {
+    /// The entity it reads: a reloaded configuration makes new entities, and the statements of
+    /// the old ones are dropped.
+    entity: std::sync::Weak<Entity>,
+    kind: std::mem::Discriminant<Value>,
+    /// Quoted ([`dynex_query::Sql::quoted`]), with the identifier as its one bound value.
+    sql: dynex_query::Sql,
+}
+
+/// Reads the whole row of `entity` whose identifier is `id`, as [`read`] does without filters,
+/// fields or includes; `None` when there is none.
+pub(crate) fn read_by_id(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    entity: &Arc<Entity>,
+    id: Value,
+    kept: &ByIdStatements,
+) -> Result<Option<Json>, CoreError> {
+    let key = Arc::as_ptr(entity) as usize;
+    let kind = std::mem::discriminant(&id);
+    let mut sql = {
+        let mut statements = kept.0.lock().unwrap_or_else(|e| e.into_inner());
+        let found = statements.get(&key).filter(|s| {
+            s.kind == kind && s.entity.upgrade().is_some_and(|e| Arc::ptr_eq(&e, entity))
+        });
+        match found {
+            Some(statement) => statement.sql.clone(),
+            None => {
+                let sql = select_ordered(
+                    dialect,
+                    &Select {
+                        entity,
+                        fields: None,
+                        conditions: &[Condition::Eq(entity.identifier_index(), id.clone())],
+                        keys: None,
+                        extra_columns: &[],
+                        page: Some(dynex_query::Page {
+                            offset: 0,
+                            limit: 1,
+                        }),
+                        lock: false,
+                    },
+                    &[],
+                )
+                .quoted(dialect);
+                statements.retain(|_, s| s.entity.strong_count() > 0);
+                statements.insert(
+                    key,
+                    ByIdStatement {
+                        entity: Arc::downgrade(entity),
+                        kind,
+                        sql: sql.clone(),
+                    },
+                );
+                sql
+            }
+        }
+    };
+    let mut binds = sql.pieces.iter_mut().filter_map(|p| match p {
+        dynex_query::Piece::Bind(v) => Some(v),
+        _ => None,
+    });
+    match (binds.next(), binds.next()) {
+        (Some(bound), None) => *bound = id,
+        _ => return Err(CoreError::Corrupt("a read by id binds one value".into())),
+    }
+    let Some(text) = load_json(conn, &sql)?.pop() else {
+        return Ok(None);
+    };
+    let (object, _) = decode_fields(entity, None, &text).map_err(CoreError::Corrupt)?;
+    Ok(Some(Json::Object(object)))
+}
+
 /// One page of a read, as the API answers it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReadPage {

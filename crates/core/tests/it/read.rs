@@ -15,6 +15,7 @@ backend_tests!(
     unknown_aliases_and_rows,
     reads_need_the_scope_of_every_entity_they_reach,
     row_counts_stop_at_their_cap,
+    reads_by_id_follow_a_changed_configuration,
 );
 
 fn reads_with_filters_includes_and_types(db: TestDb) {
@@ -186,4 +187,24 @@ fn row_counts_stop_at_their_cap(db: TestDb) {
         dx.count_rows("nope", 10),
         Err(CoreError::UnknownEntity(_))
     ));
+}
+
+/// A read by id, whose statement is kept per entity, answers in the configuration of the
+/// moment: a field renamed since the last read comes under its new name.
+fn reads_by_id_follow_a_changed_configuration(db: TestDb) {
+    let dx = demo(&db);
+    let before = dx.read_one("countries", "1", &[], None).unwrap();
+    assert!(before["iso2_code"].is_string(), "{before}");
+    let mut config =
+        serde_json::to_value(dx.export_configuration(&["countries".into()]).unwrap()).unwrap();
+    let fields = config[0]["definition"]["fields"].as_array_mut().unwrap();
+    let field = fields
+        .iter_mut()
+        .find(|f| f["fieldName"] == "iso2_code")
+        .unwrap();
+    field["fieldVisibleName"] = json!("iso2");
+    dx.import_configuration(&config.to_string()).unwrap();
+    let after = dx.read_one("countries", "1", &[], None).unwrap();
+    assert_eq!(after["iso2"], before["iso2_code"], "{after}");
+    assert!(after.get("iso2_code").is_none(), "{after}");
 }

@@ -408,7 +408,7 @@ impl Dynex {
         }
         if summary.committed && self.dialect() == dynex_query::Dialect::Sqlite {
             // A large import changes what the planner should know about the table.
-            crate::db::refresh_statistics(&mut conn);
+            crate::db::refresh_statistics(&mut conn, self.inner.options.db.sqlite_mmap);
         }
         let elapsed = started.elapsed().as_secs_f64();
         summary.seconds = elapsed;
