@@ -32,6 +32,7 @@ async fn start_and_serve(args: ServerArgs) -> anyhow::Result<()> {
             connection_timeout: Duration::from_secs(args.pool_timeout.max(1)),
             statement_timeout: (args.statement_timeout > 0)
                 .then(|| Duration::from_secs(args.statement_timeout)),
+            sqlite_mmap: args.sqlite_mmap.saturating_mul(1024 * 1024),
             ..DbOptions::default()
         },
         migrate: true,
@@ -39,7 +40,7 @@ async fn start_and_serve(args: ServerArgs) -> anyhow::Result<()> {
             default_limit: args.page_limit_default.max(1),
             max_limit: args.page_limit_max.max(args.page_limit_default).max(1),
         },
-        watch_interval: Some(dynex_core::DEFAULT_WATCH_INTERVAL),
+        watch_interval: Some(Duration::from_millis(args.watch_interval.max(1))),
         audit_data_writes: args.audit_data_writes,
         audit_retention: (args.audit_retention_days > 0)
             .then(|| Duration::from_secs(args.audit_retention_days.saturating_mul(86_400))),

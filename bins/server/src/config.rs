@@ -42,6 +42,14 @@ pub struct ServerArgs {
     /// Database connections in the pool.
     #[arg(long, env = "DYNEX_POOL_SIZE", default_value_t = 8)]
     pub pool_size: u32,
+    /// MiB of a SQLite database file each pooled connection reads through a memory map
+    /// (`PRAGMA mmap_size`); 0 reads through each connection's own page cache.
+    #[arg(long, env = "DYNEX_SQLITE_MMAP", default_value_t = dynex_core::db::SQLITE_MMAP_BYTES >> 20)]
+    pub sqlite_mmap: u64,
+    /// Milliseconds between two looks for configuration changes made elsewhere (a key created
+    /// by the CLI, an entity added by another server); at least 1.
+    #[arg(long, env = "DYNEX_WATCH_INTERVAL", default_value_t = dynex_core::DEFAULT_WATCH_INTERVAL.as_millis() as u64)]
+    pub watch_interval: u64,
     /// Seconds a request waits for a database connection before it is answered 503 (code 1390).
     #[arg(long, env = "DYNEX_POOL_TIMEOUT", default_value_t = 10)]
     pub pool_timeout: u64,
