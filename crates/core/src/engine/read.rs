@@ -89,7 +89,10 @@ pub(crate) fn read_by_id(
         match found {
             Some(statement) => statement.sql.clone(),
             None => {
-                let sql = select_ordered(
+                // Without a page, so without the subquery that cuts one: MariaDB makes a
+                // temporary table of such a derived table at every execution, which took a
+                // read by id from 104 to 237 µs (mariadb-slap, one connection).
+                let mut sql = select_ordered(
                     dialect,
                     &Select {
                         entity,
@@ -97,15 +100,13 @@ pub(crate) fn read_by_id(
                         conditions: &[Condition::Eq(entity.identifier_index(), id.clone())],
                         keys: None,
                         extra_columns: &[],
-                        page: Some(dynex_query::Page {
-                            offset: 0,
-                            limit: 1,
-                        }),
+                        page: None,
                         lock: false,
                     },
                     &[],
-                )
-                .quoted(dialect);
+                );
+                sql.push_static(" LIMIT 1");
+                let sql = sql.quoted(dialect);
                 statements.retain(|_, s| s.entity.strong_count() > 0);
                 statements.insert(
                     key,
