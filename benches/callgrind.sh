@@ -1,22 +1,28 @@
 #!/usr/bin/env bash
-# Instructions per request of dynex-server, counted by callgrind: a run that answers N
-# keep-alive requests of PATH (with the demo's API key) minus one that answers none, divided
-# by N. Counts do not depend on the machine's load, so they tell a change's effect where
+# Instructions per request of dynex-server, counted by callgrind: a run that answers W + N
+# keep-alive requests of PATH (with the demo's API key) minus one that answers W, divided
+# by N. The W warm-up requests (200) open the pool's connections and prepare its statements,
+# which would otherwise be counted as part of the first N. The configuration watcher looks once
+# an hour (`--watch-interval`), so that its reads every 5 ms, which scale with the run's length
+# under valgrind and not with N, are not counted. Counts do not depend on the machine's load, so they tell a change's effect where
 # wall-clock figures cannot. SQLite, the demo catalog plus 100,000 product abstracts, one
-# worker. The profile of the N-request run is copied to /tmp/cg.last (and the empty one to
+# worker. The profile of the W + N-request run is copied to /tmp/cg.last (and the W one to
 # /tmp/cg.zero) for callgrind_annotate; benches/cgdiff.py prints the cost per request by function.
 #
 # Usage (from the repository root, after `cargo build --release -p dynex-server`):
 #   benches/callgrind.sh [PATH]              # default /dynamic-entity/product-abstracts/50000
 #   N=500 BIN=target/release/dynex-server benches/callgrind.sh
+#   LOG=info benches/callgrind.sh            # with the access log (default warn: none)
+#   AUTH=bearer benches/callgrind.sh         # an access token of the demo admin, not the key
 #   python3 benches/cgdiff.py 500            # top functions, instructions per request
 #
 # Needs valgrind, sqlite3, curl, python3.
 set -euo pipefail
 BIN=${BIN:-target/release/dynex-server}
 N=${N:-500}
+W=${W:-200}
 P=${1:-/dynamic-entity/product-abstracts/50000}
-HDR=${HDR:-}
+AUTH=${AUTH:-key}
 TMP=$(mktemp -d)
 PORT=18123
 $BIN --demo --database-url sqlite://$TMP/b.db --bind 127.0.0.1:$PORT --scheduler off > $TMP/out 2>&1 &
@@ -24,6 +30,7 @@ pid=$!
 for i in $(seq 100); do grep -q 'listening on' $TMP/out 2>/dev/null && break; sleep 0.2; done
 sleep 1; kill $pid; wait $pid || true
 KEY=$(sed -n 's/^API key .*(shown once.*): \(dnx_[A-Za-z0-9_-]*\)$/\1/p' $TMP/out | head -n1)
+PASSWORD=$(sed -n 's/^Admin user (password shown once): admin \/ \([A-Za-z0-9]*\)$/\1/p' $TMP/out | head -n1)
 sqlite3 $TMP/b.db <<SQL
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000)
 INSERT INTO spy_product_abstract (id_product_abstract, sku, fk_tax_set, attributes, color_code, created_at, updated_at)
@@ -33,15 +40,21 @@ SELECT (SELECT MAX(id_product_abstract) FROM spy_product_abstract) + i, printf('
 SQL
 run() {
   local n=$1; rm -f $TMP/cg.$n.*
-  RUST_LOG=warn valgrind --tool=callgrind --callgrind-out-file=$TMP/cg.$n.%p $BIN --database-url sqlite://$TMP/b.db --bind 127.0.0.1:$PORT --workers 1 --scheduler off > $TMP/srv.$n 2>&1 &
+  RUST_LOG=${LOG:-warn} valgrind --tool=callgrind --callgrind-out-file=$TMP/cg.$n.%p $BIN --database-url sqlite://$TMP/b.db --bind 127.0.0.1:$PORT --workers 1 --scheduler off --watch-interval 3600000 > $TMP/srv.$n 2>&1 &
   local vp=$!
   for i in $(seq 600); do curl -s -o /dev/null http://127.0.0.1:$PORT/health/live && break; sleep 0.5; done
-  python3 - "$n" "$PORT" "$P" "$KEY" <<'PY'
-import sys, http.client
-n, port, path, key = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+  python3 - "$n" "$PORT" "$P" "$KEY" "$AUTH" "$PASSWORD" <<'PY'
+import sys, http.client, json, urllib.parse
+n, port, path, key, auth, password = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6]
 c = http.client.HTTPConnection("127.0.0.1", port)
+headers = {"X-Api-Key": key}
+if auth == "bearer":
+    form = urllib.parse.urlencode({"grant_type": "password", "username": "admin", "password": password})
+    c.request("POST", "/token", body=form, headers={"Content-Type": "application/x-www-form-urlencoded"})
+    r = c.getresponse(); token = json.loads(r.read())["access_token"]
+    headers = {"Authorization": "Bearer " + token}
 for i in range(n):
-    c.request("GET", path, headers={"X-Api-Key": key})
+    c.request("GET", path, headers=headers)
     r = c.getresponse(); body = r.read()
     assert r.status == 200, (r.status, body)
 print("answered", n, "x", len(body) if n else 0, "bytes", file=sys.stderr)
@@ -49,8 +62,8 @@ PY
   kill -INT $vp; wait $vp || true
   awk '/^summary:/{print $2}' $TMP/cg.$n.*
 }
-run 0 >/dev/null; a=$(run 0); b=$(run $N)
-echo "instructions per request: $(( (b - a) / N ))  (0: $a, $N: $b)"
+run $W >/dev/null; a=$(run $W); b=$(run $((W + N)))
+echo "instructions per request: $(( (b - a) / N ))  ($W: $a, $((W + N)): $b)"
 [[ -n "${KEEP:-}" ]] && echo "kept $TMP" || true
-cp $TMP/cg.$N.* /tmp/cg.last 2>/dev/null || true
-cp $TMP/cg.0.* /tmp/cg.zero 2>/dev/null || true
+cp $TMP/cg.$((W + N)).* /tmp/cg.last 2>/dev/null || true
+cp $TMP/cg.$W.* /tmp/cg.zero 2>/dev/null || true
