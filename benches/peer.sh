@@ -141,6 +141,16 @@ pb_start() {
     pb_login
 }
 
+to_ms() { # 1.23ms / 456.00us / 1.50s / 1.00m -> milliseconds
+    awk -v v="$1" 'BEGIN {
+        if (match(v, /^[0-9.]+/) == 0) { print "n/a"; exit }
+        n = substr(v, 1, RLENGTH); u = substr(v, RLENGTH + 1)
+        f = (u == "us") ? 0.001 : (u == "ms") ? 1 : (u == "s") ? 1000 : (u == "m") ? 60000 : (u == "h") ? 3600000 : -1
+        if (f < 0) { print "n/a"; exit }
+        printf "%.2f", n * f
+    }'
+}
+
 mem_watch_start() { # mem_watch_start PID: the highest RssAnon and RssFile (kB) into WATCH_FILE
     local pid=$1
     mem_watch_stop

@@ -360,15 +360,6 @@ declare -A PB_PATHS=(
 # The issue's goals: dynex req/s ÷ baseline req/s.
 declare -A GOALS=([by-id]=0.5 [by-id-bearer]=0.5 [filtered-page-20]=0.3)
 
-to_ms() { # 1.23ms / 456.00us / 1.50s / 1.00m -> milliseconds
-    awk -v v="$1" 'BEGIN {
-        if (match(v, /^[0-9.]+/) == 0) { print "n/a"; exit }
-        n = substr(v, 1, RLENGTH); u = substr(v, RLENGTH + 1)
-        f = (u == "us") ? 0.001 : (u == "ms") ? 1 : (u == "s") ? 1000 : (u == "m") ? 60000 : (u == "h") ? 3600000 : -1
-        if (f < 0) { print "n/a"; exit }
-        printf "%.2f", n * f
-    }'
-}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b <= 0) print "n/a"; else printf "%.2f", a / b }'; }
 goal() { # goal RATIO MIN: met / not met
     awk -v r="$1" -v m="$2" 'BEGIN { if (r == "n/a") print "n/a"; else if (r + 0 >= m + 0) print "met"; else print "**not met**" }'

@@ -786,15 +786,6 @@ function request()
 end
 LUA
 
-to_ms() { # 1.23ms / 456.00us / 1.50s / 1.00m -> milliseconds
-    awk -v v="$1" 'BEGIN {
-        if (match(v, /^[0-9.]+/) == 0) { print "n/a"; exit }
-        n = substr(v, 1, RLENGTH); u = substr(v, RLENGTH + 1)
-        f = (u == "us") ? 0.001 : (u == "ms") ? 1 : (u == "s") ? 1000 : (u == "m") ? 60000 : (u == "h") ? 3600000 : -1
-        if (f < 0) { print "n/a"; exit }
-        printf "%.2f", n * f
-    }'
-}
 
 # wrk_single NAME URL CONNS MODE AUTH_HEADER: warm-up (tag w) and measurement (tag m) on the same
 # server; sets RPS, P99_MS, DONE (requests answered in both runs) and BAD (non-2xx or socket errors)
@@ -1052,7 +1043,7 @@ slap_single() {
 
 # run_single BACKEND: the snapshot, a check of both requests with curl, then every test
 run_single() {
-    local backend=$1 op c before after mem code sql_count name
+    local backend=$1 op c before after mem code name
     BACKEND=$backend
     WORK=$TMP/$backend-single
     mkdir -p "$WORK"
@@ -1102,7 +1093,6 @@ run_single() {
         "$MYSQL_DUMP" -h "$MYSQL_HOST" -P "$MYSQL_PORT" -u "$MYSQL_USER" --protocol=TCP \
             --single-transaction "$DB_NAME" >"$WORK/snapshot.sql"
     fi
-    sql_count="SELECT COUNT(*) FROM $TABLE WHERE color_code = '#A1B2C3'"
     # What a commit waits for: one-row writes are one commit each.
     case $backend in
     sqlite) DURABILITY[$backend]="WAL, synchronous = NORMAL (dynex's connections): a commit does not wait for fsync" ;;
@@ -1130,18 +1120,14 @@ run_single() {
         for c in "${CONN_LIST[@]}"; do
             name=$op-c$c
             clone_snapshot "$backend" "$name"
-            if [[ $op == post ]]; then before=$SNAP_ROWS; else before=$(db_query "$backend" "$sql_count"); fi
+            if [[ $op == post ]]; then before=$SNAP_ROWS; else before=$(single_rows "$backend" "$op"); fi
             start_dynex "$URL"
             mem_watch_start "$SERVER_PID"
             wrk_single "dynex-$backend-$name" "http://127.0.0.1:$PORT" "$c" "dynex-$op" "X-Api-Key: $API_KEY"
             mem_read "$SERVER_PID"
             mem=$MEM_LINE
             stop_dynex
-            if [[ $op == post ]]; then
-                after=$(db_query "$backend" "SELECT COUNT(*) FROM $TABLE")
-            else
-                after=$(db_query "$backend" "$sql_count")
-            fi
+            after=$(single_rows "$backend" "$op")
             check_single "dynex $backend" "$op" "$c" "$before" "$after" || SINGLE_FAILED=1
             ((BAD == 0)) || SINGLE_FAILED=1
             single_record dynex "$backend" "$op" "$c" "$mem"
@@ -1158,18 +1144,23 @@ run_single() {
     done
 }
 
+# single_rows BACKEND OP: what a one-row test is checked by, now: the rows of the table after
+# POST, those with the PATCHed colour after PATCH
+single_rows() {
+    if [[ $2 == post ]]; then
+        db_query "$1" "SELECT COUNT(*) FROM $TABLE"
+    else
+        db_query "$1" "SELECT COUNT(*) FROM $TABLE WHERE color_code = '#A1B2C3'"
+    fi
+}
+
 # run_db_single BACKEND OP CONNS: the database's own one-row commits on a fresh copy, checked
 run_db_single() {
     local backend=$1 op=$2 c=$3 before after
-    local sql_count="SELECT COUNT(*) FROM $TABLE WHERE color_code = '#A1B2C3'"
     clone_snapshot "$backend" "db-$op-c$c"
-    if [[ $op == post ]]; then before=$SNAP_ROWS; else before=$(db_query "$backend" "$sql_count"); fi
+    if [[ $op == post ]]; then before=$SNAP_ROWS; else before=$(single_rows "$backend" "$op"); fi
     db_single "database-$backend-$op-c$c" "$c" "$op"
-    if [[ $op == post ]]; then
-        after=$(db_query "$backend" "SELECT COUNT(*) FROM $TABLE")
-    else
-        after=$(db_query "$backend" "$sql_count")
-    fi
+    after=$(single_rows "$backend" "$op")
     check_single "database $backend" "$op" "$c" "$before" "$after" || SINGLE_FAILED=1
     ((BAD == 0)) || SINGLE_FAILED=1
     single_record database "$backend" "$op" "$c" "— — — — — — —"
