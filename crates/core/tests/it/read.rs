@@ -16,6 +16,7 @@ backend_tests!(
     reads_need_the_scope_of_every_entity_they_reach,
     row_counts_stop_at_their_cap,
     reads_by_id_follow_a_changed_configuration,
+    reads_by_id_now_only_on_sqlite_with_an_idle_connection,
 );
 
 fn reads_with_filters_includes_and_types(db: TestDb) {
@@ -207,4 +208,29 @@ fn reads_by_id_follow_a_changed_configuration(db: TestDb) {
     let after = dx.read_one("countries", "1", &[], None).unwrap();
     assert_eq!(after["iso2"], before["iso2_code"], "{after}");
     assert!(after.get("iso2_code").is_none(), "{after}");
+}
+
+/// `read_one_if_idle` reads at once on SQLite while a pooled connection is idle, as
+/// `read_one` does; it reads nothing when none is idle, for includes, and on the other backends
+/// (whose reads are round trips), and the caller then reads on a blocking thread.
+fn reads_by_id_now_only_on_sqlite_with_an_idle_connection(db: TestDb) {
+    let dx = demo(&db);
+    let now = dx.read_one_if_idle("countries", "1", &[], None);
+    if dx.dialect() != dynex_query::Dialect::Sqlite {
+        assert!(now.is_none());
+        return;
+    }
+    let expected = dx.read_one("countries", "1", &[], None).unwrap();
+    assert_eq!(now.expect("a connection is idle").unwrap(), expected);
+    let include = pairs(&[("include", "countryTaxRates")]);
+    assert!(
+        dx.read_one_if_idle("countries", "1", &include, None)
+            .is_none()
+    );
+    let held: Vec<_> = std::iter::from_fn(|| dx.db().try_conn()).collect();
+    assert!(!held.is_empty());
+    assert!(dx.read_one_if_idle("countries", "1", &[], None).is_none());
+    drop(held);
+    let now = dx.read_one_if_idle("countries", "1", &[], None);
+    assert_eq!(now.expect("idle again").unwrap(), expected);
 }
