@@ -48,18 +48,28 @@ pub(crate) fn created(data: impl serde::Serialize) -> HttpResponse {
 }
 
 /// A collection page: `{"data"}`, with `links.next` under keyset paging and `meta.count` when
-/// asked for. `path` and `pairs` are the request's, for the next link.
-pub(crate) fn page(page: ReadPage, path: &str, pairs: &[(String, String)]) -> HttpResponse {
-    let mut body = serde_json::Map::new();
-    body.insert("data".into(), serde_json::Value::Array(page.rows));
+/// asked for. The rows come as their JSON array's text; `path` and `pairs` are the request's,
+/// for the next link.
+pub(crate) fn page(
+    page: ReadPage<Vec<u8>>,
+    path: &str,
+    pairs: &[(String, String)],
+) -> HttpResponse {
+    let mut body = page.rows;
+    body.splice(0..0, *b"{\"data\":");
     if page.cursor {
         let next = page.next.map(|cursor| next_link(path, pairs, &cursor));
-        body.insert("links".into(), json!({ "next": next }));
+        body.extend_from_slice(b",\"links\":");
+        // Serializing a map of a string to a vector cannot fail.
+        let _ = serde_json::to_writer(&mut body, &json!({ "next": next }));
     }
     if let Some(count) = page.count {
-        body.insert("meta".into(), json!({ "count": count }));
+        body.extend_from_slice(format!(",\"meta\":{{\"count\":{count}}}").as_bytes());
     }
-    HttpResponse::Ok().json(body)
+    body.push(b'}');
+    HttpResponse::Ok()
+        .content_type(header::ContentType::json())
+        .body(body)
 }
 
 /// The link to the next keyset page: this request's path and parameters with `page[after]` set

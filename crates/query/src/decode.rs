@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 
 use dynex_schema::{Entity, Field, FieldType, Value, format_decimal, normalize_datetime};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value as Json};
 
 /// The text of a field's wire value, from the text of its column ([`select_cells`]): what
@@ -130,6 +131,186 @@ pub fn decode_values(
         .map(|(field, v)| output(field.ty, field.validation.scale, v))
         .collect();
     Ok((converted, values.collect()))
+}
+
+/// Writes the wire object of one `row_json` to `out`, byte for byte what `serde_json` writes
+/// of [`decode_fields`]'s object, and returns the values of the extra columns.
+///
+/// A page is answered without a JSON value per row: the row's array is split into its
+/// elements' text, and each element is copied when its wire form is that same text (strings
+/// without escapes, whole numbers) or converted otherwise. Entity tags hash these bytes, so
+/// every other case goes through the same conversion as [`decode_fields`].
+pub fn write_fields(
+    entity: &Entity,
+    fields: Option<&[usize]>,
+    row_json: &str,
+    out: &mut Vec<u8>,
+) -> Result<Vec<Json>, String> {
+    let raws: Vec<&RawValue> =
+        serde_json::from_str(row_json).map_err(|e| format!("row is not a JSON array: {e}"))?;
+    let all = entity.fields();
+    let count = fields.map_or(all.len(), <[usize]>::len);
+    if raws.len() < count {
+        return Err(format!(
+            "row has {} values, the entity {} fields",
+            raws.len(),
+            count
+        ));
+    }
+    out.push(b'{');
+    for (i, raw) in raws[..count].iter().enumerate() {
+        let field = match fields {
+            Some(indexes) => indexes.get(i).and_then(|&f| all.get(f)),
+            None => all.get(i),
+        };
+        let Some(field) = field else {
+            return Err(format!("row value {i} names no field"));
+        };
+        if i > 0 {
+            out.push(b',');
+        }
+        push_json_str(out, &field.field_visible_name);
+        out.push(b':');
+        write_output(field.ty, field.validation.scale, raw.get(), out)?;
+    }
+    out.push(b'}');
+    raws[count..]
+        .iter()
+        .map(|raw| serde_json::from_str(raw.get()).map_err(|e| e.to_string()))
+        .collect()
+}
+
+/// Writes [`output`] of one element's JSON text `raw` as `serde_json` writes it.
+fn write_output(
+    ty: FieldType,
+    scale: Option<u32>,
+    raw: &str,
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
+    if ty == FieldType::String && canonical_string(raw) {
+        out.extend_from_slice(raw.as_bytes());
+        return Ok(());
+    }
+    if let Some(text) = plain_string(raw) {
+        match ty {
+            FieldType::DateTime => {
+                match normalize_datetime(text) {
+                    Some(t) => push_json_str(out, &t),
+                    None => out.extend_from_slice(raw.as_bytes()),
+                }
+                return Ok(());
+            }
+            FieldType::Decimal => {
+                match scale {
+                    Some(sc) => push_json_str(out, &format_decimal(text, sc)),
+                    None => out.extend_from_slice(raw.as_bytes()),
+                }
+                return Ok(());
+            }
+            FieldType::Date => {
+                push_json_str(out, text.get(..10).unwrap_or(text));
+                return Ok(());
+            }
+            _ => {}
+        }
+    } else if whole_number(raw) {
+        match ty {
+            FieldType::Integer | FieldType::Float => {
+                out.extend_from_slice(raw.as_bytes());
+                return Ok(());
+            }
+            FieldType::String => {
+                out.push(b'"');
+                out.extend_from_slice(raw.as_bytes());
+                out.push(b'"');
+                return Ok(());
+            }
+            FieldType::Boolean => {
+                // A whole number without leading zeros is zero only as `0`.
+                out.extend_from_slice(if raw == "0" { b"false" } else { b"true" });
+                return Ok(());
+            }
+            FieldType::Decimal => {
+                match scale {
+                    Some(sc) => push_json_str(out, &format_decimal(raw, sc)),
+                    None => push_json_str(out, raw),
+                }
+                return Ok(());
+            }
+            _ => {}
+        }
+    } else if raw == "null" {
+        out.extend_from_slice(b"null");
+        return Ok(());
+    }
+    let value: Json = serde_json::from_str(raw).map_err(|e| e.to_string())?;
+    serde_json::to_writer(&mut *out, &output(ty, scale, value)).map_err(|e| e.to_string())
+}
+
+/// The content of the JSON string `raw` when it has no escapes, so that its text is the
+/// string itself and `serde_json` writes it back unchanged.
+fn plain_string(raw: &str) -> Option<&str> {
+    let text = raw.strip_prefix('"')?.strip_suffix('"')?;
+    (!text.contains('\\')).then_some(text)
+}
+
+/// Whether `raw` is a JSON string escaped exactly as `serde_json` escapes its content: only
+/// `\"`, `\\`, the short escapes of control characters, and `\u00xx` (lowercase) for the other
+/// control characters. Databases write the text of strings that way (a string column holding a
+/// JSON document has its quotes escaped), so the common case is copied.
+fn canonical_string(raw: &str) -> bool {
+    let Some(text) = raw.strip_prefix('"').and_then(|t| t.strip_suffix('"')) else {
+        return false;
+    };
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while let Some(at) = bytes[i..].iter().position(|&b| b == b'\\') {
+        i += at;
+        match bytes.get(i + 1) {
+            Some(b'"' | b'\\' | b'b' | b'f' | b'n' | b'r' | b't') => i += 2,
+            Some(b'u') => {
+                let Some(&[b'0', b'0', high, low]) = bytes.get(i + 2..i + 6) else {
+                    return false;
+                };
+                let nibble = |c: u8| match c {
+                    b'0'..=b'9' => Some(c - b'0'),
+                    b'a'..=b'f' => Some(c - b'a' + 10),
+                    _ => None,
+                };
+                match (nibble(high), nibble(low)) {
+                    // Those with a short escape are written short.
+                    (Some(h @ 0..=1), Some(l)) if !matches!(h * 16 + l, 8 | 9 | 10 | 12 | 13) => {
+                        i += 6;
+                    }
+                    _ => return false,
+                }
+            }
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// Whether `raw`, a JSON number, is an integer that `serde_json` reads as one and writes back
+/// unchanged: no fraction or exponent, not `-0` (read as `-0.0`), and within 64 bits.
+fn whole_number(raw: &str) -> bool {
+    let digits = raw.strip_prefix('-').unwrap_or(raw);
+    !digits.is_empty()
+        && digits.len() <= 18
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && raw != "-0"
+}
+
+/// Writes `text` as a JSON string, escaped as `serde_json` escapes it.
+fn push_json_str(out: &mut Vec<u8>, text: &str) {
+    if text.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        // Writing a string to a vector cannot fail.
+        let _ = serde_json::to_writer(&mut *out, text);
+        return;
+    }
+    out.push(b'"');
+    out.extend_from_slice(text.as_bytes());
+    out.push(b'"');
 }
 
 /// A value read back from the database as JSON, to bind again: numbers as integers where they
@@ -285,6 +466,128 @@ mod tests {
         }
         assert_eq!(decode_cell(&field("integer", None), None), Json::Null);
         assert_eq!(decode_cell(&field("string", None), None), Json::Null);
+    }
+
+    /// An entity of one field of each type, with and without a decimal scale, and a field
+    /// whose visible name needs escaping.
+    fn every_type() -> Entity {
+        let json = r#"{"tableName":"t","tableAlias":"ts","definition":{"identifier":"id","fields":[
+          {"fieldName":"id","fieldVisibleName":"id","type":"integer"},
+          {"fieldName":"s","fieldVisibleName":"s \"quoted\"\n","type":"string"},
+          {"fieldName":"d2","fieldVisibleName":"d2","type":"decimal","validation":{"scale":2}},
+          {"fieldName":"d","fieldVisibleName":"d","type":"decimal"},
+          {"fieldName":"b","fieldVisibleName":"b","type":"boolean"},
+          {"fieldName":"f","fieldVisibleName":"f","type":"float"},
+          {"fieldName":"dt","fieldVisibleName":"dt","type":"datetime"},
+          {"fieldName":"da","fieldVisibleName":"da","type":"date"},
+          {"fieldName":"j","fieldVisibleName":"j","type":"json"}]}}"#;
+        Entity::new(
+            dynex_schema::EntityConfig::parse_many(json)
+                .unwrap()
+                .remove(0),
+        )
+        .unwrap()
+    }
+
+    /// The JSON text of one value as a database may write it in a row's array.
+    fn element() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let text = prop_oneof![
+            "[a-z0-9 .:-]{0,12}",
+            "\\PC{0,8}",
+            "[\\\\\"\\n\\t\\u{1}/]{0,4}",
+            "20[0-9]{2}-[01][0-9]-[0-3][0-9]([ T][0-2][0-9]:[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,6})?)?",
+            "-?[0-9]{1,4}(\\.[0-9]{0,3})?",
+            Just("true".to_string()),
+            Just("1".to_string()),
+        ];
+        prop_oneof![
+            1 => Just("null".to_string()),
+            1 => Just("true".to_string()),
+            1 => Just("false".to_string()),
+            1 => Just("-0".to_string()),
+            1 => Just("0".to_string()),
+            1 => any::<i64>().prop_map(|n| n.to_string()),
+            1 => any::<u64>().prop_map(|n| n.to_string()),
+            1 => "-?[1-9][0-9]{15,24}",
+            1 => "-?[0-9]{1,3}\\.[0-9]{1,20}([eE][+-]?[0-9]{1,3})?",
+            1 => any::<f64>().prop_map(|f| serde_json::json!(f).to_string()),
+            // Strings as each backend escapes them, with `\/` and `\u` escapes too.
+            1 => text.clone().prop_map(|t| serde_json::to_string(&t).unwrap()),
+            1 => text.prop_map(|t| serde_json::to_string(&t).unwrap().replace('/', "\\/")),
+            1 => Just(r#""a\u0062c\u00e9""#.to_string()),
+            // Escapes serde_json writes, and some it writes otherwise.
+            6 => proptest::sample::select(vec![
+                r#"\u001f"#, r#"\u0000"#, r#"\b"#, r#"\""#, r#"\\"#, r#"\u000a"#, r#"\u001F"#,
+                r#"\/"#, r#"\u0041"#, r#"\u00e9"#, r#"\ud83d\ude00"#, "x", "é",
+            ])
+            .prop_map(|e| format!("\"a{e}b\"")),
+            1 => Just(r#"{"b": [1, 2.50, "x"], "a": {"z": null}}"#.to_string()),
+            1 => Just(r#"[ 1 , true ]"#.to_string()),
+            1 => Just(r#""{\"k\": [1, 2]}""#.to_string()),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2048))]
+        /// `write_fields` writes exactly what `serde_json` writes of `decode_fields`'s object:
+        /// the text of an answer and what its entity tag hashes do not depend on the path.
+        #[test]
+        fn written_rows_are_the_decoded_rows_serialized(
+            values in proptest::collection::vec(element(), 11),
+            picked in proptest::sample::subsequence((0..9).collect::<Vec<usize>>(), 1..9),
+            all in proptest::bool::ANY,
+        ) {
+            let e = every_type();
+            let fields = (!all).then_some(picked.as_slice());
+            let n = fields.map_or(9, <[usize]>::len);
+            // The row's own fields, then two extra columns.
+            let row = format!("[{}]", values[..n].iter().chain(&values[9..]).cloned().collect::<Vec<_>>().join(", "));
+            let decoded = decode_fields(&e, fields, &row);
+            let mut out = Vec::new();
+            let written = write_fields(&e, fields, &row, &mut out);
+            match decoded {
+                Ok((object, extras)) => {
+                    let expected = serde_json::to_vec(&object).unwrap();
+                    proptest::prop_assert_eq!(
+                        String::from_utf8(out).unwrap(),
+                        String::from_utf8(expected).unwrap(),
+                        "row {}", row
+                    );
+                    proptest::prop_assert_eq!(written.unwrap(), extras);
+                }
+                Err(_) => proptest::prop_assert!(written.is_err(), "row {}", row),
+            }
+        }
+    }
+
+    #[test]
+    fn strings_escaped_as_serde_json_escapes_them_are_copied() {
+        for (raw, canonical) in [
+            (r#""""#, true),
+            (r#""a \"b\" \\ \n\t\r\b\f \u0000\u001f""#, true),
+            (r#""\u000a""#, false),
+            (r#""\u001F""#, false),
+            (r#""\u0041""#, false),
+            (r#""\/""#, false),
+            (r#""\u00""#, false),
+            ("7", false),
+        ] {
+            assert_eq!(canonical_string(raw), canonical, "{raw}");
+            if canonical {
+                let text: String = serde_json::from_str(raw).unwrap();
+                assert_eq!(serde_json::to_string(&text).unwrap(), raw);
+            }
+        }
+    }
+
+    #[test]
+    fn written_rows_refuse_what_decoding_refuses() {
+        let e = entity(3);
+        let mut out = Vec::new();
+        assert!(write_fields(&e, None, "[1, 2]", &mut out).is_err());
+        assert!(write_fields(&e, None, "{\"id\": 1}", &mut out).is_err());
+        assert!(write_fields(&e, None, "[1, \"2\", 1", &mut out).is_err());
     }
 
     #[test]

@@ -31,7 +31,7 @@ pub(crate) async fn get_collection(
     let dynex = state.dynex.clone();
     let read_pairs = pairs.clone();
     let page =
-        blocking(move || dynex.read_collection(&alias, &read_pairs, Some(&principal))).await?;
+        blocking(move || dynex.read_collection_text(&alias, &read_pairs, Some(&principal))).await?;
     Ok(respond::page(page, req.path(), &pairs))
 }
 
@@ -49,22 +49,21 @@ pub(crate) async fn get_one(
         state
             .dynex
             .read_one_if_idle(&caller.alias, id, &caller.pairs, Some(&caller.principal));
-    let row = match now {
-        Some(row) => row?,
+    // The row's text is both what its tag hashes and the answer's `data`.
+    let text = match now {
+        Some(text) => text?,
         None => {
             let dynex = state.dynex.clone();
             blocking(move || {
                 let id = caller.id.as_deref().unwrap_or_default();
-                dynex.read_one(&caller.alias, id, &caller.pairs, Some(&caller.principal))
+                dynex.read_one_text(&caller.alias, id, &caller.pairs, Some(&caller.principal))
             })
             .await?
         }
     };
-    let Some(object) = row.as_object().filter(|_| whole) else {
-        return Ok(respond::ok(row));
-    };
-    // The row's text is both what its tag hashes and the answer's `data`: serialized once.
-    let text = serde_json::to_vec(object).map_err(|e| ApiError::Internal(e.to_string()))?;
+    if !whole {
+        return Ok(respond::ok_serialized(&text));
+    }
     let etag = dynex_core::etag_of_text(&text);
     let value = conditional::header_value(&etag);
     if conditional::not_modified(&req, &etag) {

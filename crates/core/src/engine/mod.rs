@@ -46,6 +46,35 @@ impl Dynex {
         pairs: &[(String, String)],
         principal: Option<&Principal>,
     ) -> Result<ReadPage, CoreError> {
+        self.collection(alias, pairs, principal, read::read_page)
+    }
+
+    /// [`Dynex::read_collection`] with the rows written as the text of their JSON array, byte
+    /// for byte what `serde_json` writes of [`Dynex::read_collection`]'s rows, at a fraction of
+    /// the cost: what the API answers.
+    pub fn read_collection_text(
+        &self,
+        alias: &str,
+        pairs: &[(String, String)],
+        principal: Option<&Principal>,
+    ) -> Result<ReadPage<Vec<u8>>, CoreError> {
+        self.collection(alias, pairs, principal, read::read_page_text)
+    }
+
+    /// A read of a page whose rows `page` reads.
+    fn collection<Rows>(
+        &self,
+        alias: &str,
+        pairs: &[(String, String)],
+        principal: Option<&Principal>,
+        page: impl FnOnce(
+            &mut crate::db::AnyConnection,
+            Dialect,
+            &Arc<Entity>,
+            &ReadQuery,
+            &[Condition],
+        ) -> Result<(Rows, Option<dynex_query::Keyset>), CoreError>,
+    ) -> Result<ReadPage<Rows>, CoreError> {
         let (entity, mut query) = self.parse_read(alias, pairs, principal)?;
         let order = dynex_query::order_keys(&entity, &query.sort);
         if let Some(after) = query.cursor.as_ref().and_then(|c| c.after.as_deref()) {
@@ -53,7 +82,7 @@ impl Dynex {
         }
         let mut conn = self.inner.db.conn()?;
         let dialect = self.dialect();
-        let (rows, next) = read::read_page(&mut conn, dialect, &entity, &query, &[])?;
+        let (rows, next) = page(&mut conn, dialect, &entity, &query, &[])?;
         let count = if query.count {
             Some(read::count(&mut conn, dialect, &entity, &query.conditions)?)
         } else {
@@ -109,13 +138,27 @@ impl Dynex {
         pairs: &[(String, String)],
         principal: Option<&Principal>,
     ) -> Result<serde_json::Value, CoreError> {
+        let text = self.read_one_text(alias, id, pairs, principal)?;
+        serde_json::from_slice(&text).map_err(|e| CoreError::Corrupt(e.to_string()))
+    }
+
+    /// [`Dynex::read_one`] written as JSON text, byte for byte what `serde_json` writes of
+    /// [`Dynex::read_one`]'s row: what the API answers, and, for a whole row, what its entity
+    /// tag hashes ([`row_etag`](crate::row_etag)).
+    pub fn read_one_text(
+        &self,
+        alias: &str,
+        id: &str,
+        pairs: &[(String, String)],
+        principal: Option<&Principal>,
+    ) -> Result<Vec<u8>, CoreError> {
         let read = self.one_row(alias, id, pairs, principal)?;
         let mut conn = self.inner.db.conn()?;
         self.fetch_one(&mut conn, alias, read)
     }
 
-    /// [`Dynex::read_one`] when a pooled connection is idle and the read is short, `None` at
-    /// once otherwise, having read nothing.
+    /// [`Dynex::read_one_text`] when a pooled connection is idle and the read is short, `None`
+    /// at once otherwise, having read nothing.
     ///
     /// A SQLite read of one row by its identifier takes microseconds in this process: the
     /// server runs it on its async worker rather than paying two thread switches to run it on a
@@ -127,7 +170,7 @@ impl Dynex {
         id: &str,
         pairs: &[(String, String)],
         principal: Option<&Principal>,
-    ) -> Option<Result<serde_json::Value, CoreError>> {
+    ) -> Option<Result<Vec<u8>, CoreError>> {
         if self.dialect() != Dialect::Sqlite || pairs.iter().any(|(k, _)| k == "include") {
             return None;
         }
@@ -166,7 +209,7 @@ impl Dynex {
         conn: &mut crate::db::AnyConnection,
         alias: &str,
         (entity, query, by_id): (Arc<Entity>, ReadQuery, Condition),
-    ) -> Result<serde_json::Value, CoreError> {
+    ) -> Result<Vec<u8>, CoreError> {
         let whole_row = query.conditions.is_empty()
             && query.sort.is_empty()
             && query.after.is_none()
@@ -178,7 +221,11 @@ impl Dynex {
                 let kept = &self.inner.by_id;
                 read::read_by_id(conn, self.dialect(), &entity, id, kept)?
             }
-            by_id => read::read(conn, self.dialect(), &entity, &query, &[by_id])?.pop(),
+            by_id => read::read(conn, self.dialect(), &entity, &query, &[by_id])?
+                .pop()
+                .map(|row| serde_json::to_vec(&row))
+                .transpose()
+                .map_err(|e| CoreError::Corrupt(e.to_string()))?,
         };
         row.ok_or_else(|| CoreError::RowNotFound(alias.to_string()))
     }

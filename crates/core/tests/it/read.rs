@@ -1,5 +1,5 @@
 use dynex_core::{CoreError, Dynex};
-use dynex_test_support::{TestDb, backend_tests};
+use dynex_test_support::{Backend, TestDb, backend_tests};
 use serde_json::json;
 
 use crate::demo;
@@ -17,6 +17,8 @@ backend_tests!(
     row_counts_stop_at_their_cap,
     reads_by_id_follow_a_changed_configuration,
     reads_by_id_now_only_on_sqlite_with_an_idle_connection,
+    reads_as_text_are_the_reads_serialized,
+    reads_as_text_keep_every_type,
 );
 
 fn reads_with_filters_includes_and_types(db: TestDb) {
@@ -220,7 +222,7 @@ fn reads_by_id_now_only_on_sqlite_with_an_idle_connection(db: TestDb) {
         assert!(now.is_none());
         return;
     }
-    let expected = dx.read_one("countries", "1", &[], None).unwrap();
+    let expected = dx.read_one_text("countries", "1", &[], None).unwrap();
     assert_eq!(now.expect("a connection is idle").unwrap(), expected);
     let include = pairs(&[("include", "countryTaxRates")]);
     assert!(
@@ -233,4 +235,141 @@ fn reads_by_id_now_only_on_sqlite_with_an_idle_connection(db: TestDb) {
     drop(held);
     let now = dx.read_one_if_idle("countries", "1", &[], None);
     assert_eq!(now.expect("idle again").unwrap(), expected);
+}
+
+/// What the API answers, written from the database's text, is byte for byte the rows read as
+/// JSON values and serialized: pages with fields, sorts, cursors, counts and includes, and rows
+/// by id, on every backend's own JSON.
+fn reads_as_text_are_the_reads_serialized(db: TestDb) {
+    let dx = demo(&db);
+    let reads: [(&str, &[(&str, &str)]); 7] = [
+        ("product-abstracts", &[]),
+        (
+            "product-abstracts",
+            &[("fields[product-abstracts]", "sku,attributes")],
+        ),
+        (
+            "product-abstracts",
+            &[("sort", "-sku"), ("page[size]", "2")],
+        ),
+        (
+            "countries",
+            &[("include", "countryTaxRates"), ("meta", "count")],
+        ),
+        ("tax-rates", &[("sort", "rate,-name")]),
+        (
+            "countries",
+            &[("filter[countries.iso2_code]", "{\"in\": [\"AT\", \"DE\"]}")],
+        ),
+        ("countries", &[("filter[countries.iso2_code]", "none")]),
+    ];
+    for (alias, query) in reads {
+        let query = pairs(query);
+        let values = dx.read_collection(alias, &query, None).unwrap();
+        let text = dx.read_collection_text(alias, &query, None).unwrap();
+        assert_eq!(
+            String::from_utf8(text.rows).unwrap(),
+            serde_json::to_string(&values.rows).unwrap(),
+            "{alias} {query:?}"
+        );
+        assert_eq!(
+            (text.cursor, text.next, text.count),
+            (values.cursor, values.next, values.count)
+        );
+        if query.is_empty() {
+            rows_by_id_are_the_rows_serialized(&dx, alias, &values.rows);
+        }
+    }
+}
+
+/// Each of `rows` (whole rows of `alias`, the identifier first) read by id as text is the row
+/// serialized, and has the row's entity tag.
+fn rows_by_id_are_the_rows_serialized(dx: &Dynex, alias: &str, rows: &[serde_json::Value]) {
+    assert!(!rows.is_empty(), "{alias}");
+    for row in rows {
+        let id = row
+            .as_object()
+            .unwrap()
+            .values()
+            .next()
+            .unwrap()
+            .to_string();
+        let one = dx.read_one_text(alias, &id, &[], None).unwrap();
+        assert_eq!(
+            String::from_utf8(one.clone()).unwrap(),
+            serde_json::to_string(row).unwrap()
+        );
+        assert_eq!(
+            dynex_core::etag_of_text(&one),
+            dynex_core::row_etag(row.as_object().unwrap())
+        );
+        assert_eq!(&dx.read_one(alias, &id, &[], None).unwrap(), row);
+    }
+}
+
+/// The same on a table with a column of each type and values at their edges: floats at the
+/// limits of their precision, JSON documents, escapes, dates and times, as each backend's own
+/// JSON functions write them.
+fn reads_as_text_keep_every_type(db: TestDb) {
+    let dx = demo(&db);
+    let (float, json, datetime) = match db.backend {
+        Backend::Sqlite => ("REAL", "TEXT", "DATETIME"),
+        Backend::Postgres => ("double precision", "jsonb", "timestamp"),
+        Backend::Mysql => ("DOUBLE", "JSON", "DATETIME(6)"),
+    };
+    let mut conn = dx.db().conn().unwrap();
+    dynex_core::db::run_script(
+        &mut conn,
+        &format!(
+            "CREATE TABLE typed_read (id INTEGER PRIMARY KEY, f {float}, j {json}, da DATE, \
+               dt {datetime}, d DECIMAL(12,3), b BOOLEAN, s TEXT, n BIGINT);
+             INSERT INTO typed_read VALUES
+               (1, 0.1, '{{\"b\": [1, 2.50, \"x\"], \"a\": {{\"z\": null}}}}', '2024-01-02',
+                '2024-01-02 03:04:05.25', 1.5, TRUE, 'line
+break \"q\" / é 😀 \t', -7),
+               (2, 1e20, '[]', '1999-12-31', '1999-12-31 23:59:59', -12345.678, FALSE,
+                '{{\"k\": \"v\"}}', 0),
+               (3, -2.5e-7, '\"text\"', NULL, NULL, 0, NULL, '', 9007199254740993),
+               (4, 3.141592653589793, '{{\"n\": 1e3, \"u\": \"\\u00e9\"}}', NULL, NULL, NULL,
+                TRUE, NULL, NULL),
+               (5, NULL, NULL, NULL, NULL, NULL, NULL, 'tab\there', -1)"
+        ),
+    )
+    .unwrap();
+    drop(conn);
+    let mut config = dx.add_entity("typed_read", None, true).unwrap();
+    for field in &mut config.definition.fields {
+        use dynex_schema::FieldType;
+        field.ty = match field.field_name.as_str() {
+            "f" => FieldType::Float,
+            "j" => FieldType::Json,
+            "da" => FieldType::Date,
+            "dt" => FieldType::DateTime,
+            "d" => FieldType::Decimal,
+            "b" => FieldType::Boolean,
+            "s" => FieldType::String,
+            _ => FieldType::Integer,
+        };
+    }
+    let alias = config.table_alias.clone();
+    dx.save_entities(&[config]).unwrap();
+    for query in [
+        vec![],
+        pairs(&[("sort", "-f")]),
+        pairs(&[("sort", "s"), ("page[size]", "2")]),
+    ] {
+        let values = dx.read_collection(&alias, &query, None).unwrap();
+        let text = dx.read_collection_text(&alias, &query, None).unwrap();
+        assert_eq!(
+            String::from_utf8(text.rows).unwrap(),
+            serde_json::to_string(&values.rows).unwrap(),
+            "{query:?}"
+        );
+        assert_eq!(text.next, values.next);
+        if query.is_empty() {
+            assert_eq!(values.rows.len(), 5);
+            assert_eq!(values.rows[0]["j"]["b"], json!([1, 2.5, "x"]));
+            rows_by_id_are_the_rows_serialized(&dx, &alias, &values.rows);
+        }
+    }
 }
