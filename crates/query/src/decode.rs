@@ -4,7 +4,6 @@
 use std::borrow::Cow;
 
 use dynex_schema::{Entity, Field, FieldType, Value, format_decimal, normalize_datetime};
-use serde_json::value::RawValue;
 use serde_json::{Map, Value as Json};
 
 /// The text of a field's wire value, from the text of its column ([`select_cells`]): what
@@ -138,46 +137,153 @@ pub fn decode_values(
 ///
 /// A page is answered without a JSON value per row: the row's array is split into its
 /// elements' text, and each element is copied when its wire form is that same text (strings
-/// without escapes, whole numbers) or converted otherwise. Entity tags hash these bytes, so
-/// every other case goes through the same conversion as [`decode_fields`].
+/// escaped as `serde_json` escapes them, whole numbers, `null`) or converted otherwise. Entity
+/// tags hash these bytes, so every other case goes through the same conversion as
+/// [`decode_fields`]. [`RowWriter`] writes many rows.
 pub fn write_fields(
     entity: &Entity,
     fields: Option<&[usize]>,
     row_json: &str,
     out: &mut Vec<u8>,
 ) -> Result<Vec<Json>, String> {
-    let raws: Vec<&RawValue> =
-        serde_json::from_str(row_json).map_err(|e| format!("row is not a JSON array: {e}"))?;
-    let all = entity.fields();
-    let count = fields.map_or(all.len(), <[usize]>::len);
-    if raws.len() < count {
-        return Err(format!(
-            "row has {} values, the entity {} fields",
-            raws.len(),
-            count
-        ));
-    }
-    out.push(b'{');
-    for (i, raw) in raws[..count].iter().enumerate() {
-        let field = match fields {
-            Some(indexes) => indexes.get(i).and_then(|&f| all.get(f)),
-            None => all.get(i),
-        };
-        let Some(field) = field else {
-            return Err(format!("row value {i} names no field"));
-        };
-        if i > 0 {
-            out.push(b',');
-        }
-        push_json_str(out, &field.field_visible_name);
-        out.push(b':');
-        write_output(field.ty, field.validation.scale, raw.get(), out)?;
-    }
-    out.push(b'}');
-    raws[count..]
-        .iter()
-        .map(|raw| serde_json::from_str(raw.get()).map_err(|e| e.to_string()))
+    RowWriter::new(entity, fields)
+        .write(row_json, out)?
+        .into_iter()
+        .map(|raw| serde_json::from_str(raw).map_err(|e| e.to_string()))
         .collect()
+}
+
+/// [`write_fields`] for the rows of one read: each field's name is escaped once, not per row.
+#[derive(Debug, Clone)]
+pub struct RowWriter {
+    /// Per field read: its type, its decimal scale, and `{"name":` (the first) or `,"name":`.
+    columns: Vec<(FieldType, Option<u32>, Box<[u8]>)>,
+}
+
+impl RowWriter {
+    /// A writer of rows of `entity` read with [`crate::Select::fields`] `fields`.
+    pub fn new(entity: &Entity, fields: Option<&[usize]>) -> Self {
+        let columns = selected(entity, fields)
+            .into_iter()
+            .enumerate()
+            .map(|(i, field)| {
+                let mut key = vec![if i == 0 { b'{' } else { b',' }];
+                push_json_str(&mut key, &field.field_visible_name);
+                key.push(b':');
+                (field.ty, field.validation.scale, key.into_boxed_slice())
+            })
+            .collect();
+        RowWriter { columns }
+    }
+
+    /// Writes the wire object of `row_json` to `out` ([`write_fields`]) and returns the JSON
+    /// text of the extra columns' values, unchecked: a page needs those of its last row only.
+    pub fn write<'r>(&self, row_json: &'r str, out: &mut Vec<u8>) -> Result<Vec<&'r str>, String> {
+        let raws = elements(row_json).ok_or("row is not a JSON array")?;
+        let count = self.columns.len();
+        if raws.len() < count {
+            return Err(format!(
+                "row has {} values, the entity {} fields",
+                raws.len(),
+                count
+            ));
+        }
+        for ((ty, scale, key), raw) in self.columns.iter().zip(&raws) {
+            out.extend_from_slice(key);
+            write_output(*ty, *scale, raw, out)?;
+        }
+        if count == 0 {
+            out.push(b'{');
+        }
+        out.push(b'}');
+        let mut raws = raws;
+        raws.drain(..count);
+        Ok(raws)
+    }
+}
+
+/// The text of each element of the JSON array `row`, or `None` when it is no array.
+///
+/// Only the elements' bounds are found here. What is copied as it is, is checked to be a
+/// string, a whole number or `null` ([`write_output`]); everything else is parsed, and refused
+/// when it is not JSON.
+fn elements(row: &str) -> Option<Vec<&str>> {
+    let b = row.as_bytes();
+    let mut i = skip_space(b, 0);
+    if b.get(i) != Some(&b'[') {
+        return None;
+    }
+    i = skip_space(b, i + 1);
+    let mut found = Vec::with_capacity(16);
+    if b.get(i) == Some(&b']') {
+        return (skip_space(b, i + 1) == b.len()).then_some(found);
+    }
+    loop {
+        let start = i;
+        i = skip_value(b, i)?;
+        found.push(row.get(start..i)?);
+        i = skip_space(b, i);
+        match b.get(i)? {
+            b',' => i = skip_space(b, i + 1),
+            b']' => return (skip_space(b, i + 1) == b.len()).then_some(found),
+            _ => return None,
+        }
+    }
+}
+
+/// The position after the JSON whitespace at `i`.
+fn skip_space(b: &[u8], mut i: usize) -> usize {
+    while matches!(b.get(i), Some(b' ' | b'\n' | b'\r' | b'\t')) {
+        i += 1;
+    }
+    i
+}
+
+/// The position after the JSON value that starts at `i`.
+fn skip_value(b: &[u8], i: usize) -> Option<usize> {
+    match b.get(i)? {
+        b'"' => skip_string(b, i),
+        b'[' | b'{' => {
+            let mut depth = 0usize;
+            let mut j = i;
+            loop {
+                match b.get(j)? {
+                    b'"' => {
+                        j = skip_string(b, j)?;
+                        continue;
+                    }
+                    b'[' | b'{' => depth += 1,
+                    b']' | b'}' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(j + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+        }
+        _ => {
+            let len = b[i..]
+                .iter()
+                .position(|c| matches!(c, b',' | b']' | b'}' | b' ' | b'\n' | b'\r' | b'\t'))
+                .unwrap_or(b.len() - i);
+            (len > 0).then_some(i + len)
+        }
+    }
+}
+
+/// The position after the JSON string that starts at `i`.
+fn skip_string(b: &[u8], i: usize) -> Option<usize> {
+    let mut j = i + 1;
+    loop {
+        match b.get(j)? {
+            b'"' => return Some(j + 1),
+            b'\\' => j += 2,
+            _ => j += 1,
+        }
+    }
 }
 
 /// Writes [`output`] of one element's JSON text `raw` as `serde_json` writes it.
@@ -537,12 +643,13 @@ mod tests {
             values in proptest::collection::vec(element(), 11),
             picked in proptest::sample::subsequence((0..9).collect::<Vec<usize>>(), 1..9),
             all in proptest::bool::ANY,
+            separator in proptest::sample::select(vec![",", ", ", " ,\n\t"]),
         ) {
             let e = every_type();
             let fields = (!all).then_some(picked.as_slice());
             let n = fields.map_or(9, <[usize]>::len);
             // The row's own fields, then two extra columns.
-            let row = format!("[{}]", values[..n].iter().chain(&values[9..]).cloned().collect::<Vec<_>>().join(", "));
+            let row = format!("[{}]", values[..n].iter().chain(&values[9..]).cloned().collect::<Vec<_>>().join(separator));
             let decoded = decode_fields(&e, fields, &row);
             let mut out = Vec::new();
             let written = write_fields(&e, fields, &row, &mut out);
@@ -587,7 +694,17 @@ mod tests {
         let mut out = Vec::new();
         assert!(write_fields(&e, None, "[1, 2]", &mut out).is_err());
         assert!(write_fields(&e, None, "{\"id\": 1}", &mut out).is_err());
-        assert!(write_fields(&e, None, "[1, \"2\", 1", &mut out).is_err());
+        for row in [
+            "[1, \"2\", 1",
+            "[1,, \"2\", 1]",
+            "[1, \"2\", 1] x",
+            "[1, \"2\", tru]",
+            "[1, \"2\", [}]",
+            "[1, \"2\", \"1]",
+        ] {
+            assert!(decode_row(&e, row).is_err(), "{row}");
+            assert!(write_fields(&e, None, row, &mut out).is_err(), "{row}");
+        }
     }
 
     #[test]

@@ -44,7 +44,8 @@ pub use ast::{
     Comparison, Condition, CursorPaging, Include, Page, PageLimits, PatternPart, ReadQuery, Related,
 };
 pub use decode::{
-    cell_text, decode_cell, decode_fields, decode_row, decode_values, value_from_json, write_fields,
+    RowWriter, cell_text, decode_cell, decode_fields, decode_row, decode_values, value_from_json,
+    write_fields,
 };
 pub use error::QueryError;
 pub use filter::{MAX_CONDITIONS, MAX_LIST_VALUES, OPERATORS};

@@ -28,10 +28,18 @@ pub(crate) async fn get_collection(
     if csv::wants_csv(&req) {
         return csv::export(state, alias, pairs, principal).await;
     }
-    let dynex = state.dynex.clone();
-    let read_pairs = pairs.clone();
-    let page =
-        blocking(move || dynex.read_collection_text(&alias, &read_pairs, Some(&principal))).await?;
+    let now = state
+        .dynex
+        .read_collection_text_if_idle(&alias, &pairs, Some(&principal));
+    let page = match now {
+        Some(page) => page?,
+        None => {
+            let dynex = state.dynex.clone();
+            let read_pairs = pairs.clone();
+            blocking(move || dynex.read_collection_text(&alias, &read_pairs, Some(&principal)))
+                .await?
+        }
+    };
     Ok(respond::page(page, req.path(), &pairs))
 }
 

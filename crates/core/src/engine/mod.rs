@@ -22,6 +22,42 @@ use crate::audit::Audit;
 use crate::error::CoreError;
 use crate::{Dynex, Method, Precondition, ReadPage, WriteHooks, WriteOutcome, WriteRequest};
 
+/// The most values of a unique column a short read may be filtered to.
+///
+/// A read so filtered ([`Dynex::read_collection_text_if_idle`]) looks up at most 32 rows by an
+/// index: on SQLite, tens of microseconds, which the async worker can spend.
+pub const SHORT_READ_KEYS: usize = 32;
+
+/// A reader of one page: [`read::read_page`] or [`read::read_page_text`].
+type PageReader<Rows> = fn(
+    &mut crate::db::AnyConnection,
+    Dialect,
+    &Arc<Entity>,
+    &ReadQuery,
+    &[Condition],
+) -> Result<(Rows, Option<dynex_query::Keyset>), CoreError>;
+
+/// Whether `conditions` (all of which hold) keep at most [`SHORT_READ_KEYS`] rows: one of them
+/// lists that many values or fewer of the identifier or of a column unique on its own.
+fn by_few_keys(entity: &Entity, conditions: &[Condition]) -> bool {
+    conditions.iter().any(|c| {
+        let (index, n) = match c {
+            Condition::Eq(i, _) => (*i, 1),
+            Condition::In(i, values) => (*i, values.len()),
+            _ => return false,
+        };
+        let unique = index == entity.identifier_index()
+            || entity.table_info().is_some_and(|t| {
+                let name = &entity.fields()[index].field_name;
+                t.primary_key == [name.as_str()]
+                    || t.unique_keys
+                        .iter()
+                        .any(|k| k == std::slice::from_ref(name))
+            });
+        unique && n <= SHORT_READ_KEYS
+    })
+}
+
 /// The number of rows of an entity, counted up to a cap ([`Dynex::count_rows`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct RowCount {
@@ -61,37 +97,70 @@ impl Dynex {
         self.collection(alias, pairs, principal, read::read_page_text)
     }
 
+    /// [`Dynex::read_collection_text`] when the read is short and a pooled connection is idle,
+    /// `None` otherwise, having read nothing.
+    ///
+    /// Short, as [`Dynex::read_one_if_idle`] has it: on SQLite, without includes or a count,
+    /// and filtered to at most [`SHORT_READ_KEYS`] values of the identifier or of a unique
+    /// column, so that the database looks up that many rows by an index at most, whatever the
+    /// rest of the query. The server then reads on its async worker instead of a blocking
+    /// thread.
+    pub fn read_collection_text_if_idle(
+        &self,
+        alias: &str,
+        pairs: &[(String, String)],
+        principal: Option<&Principal>,
+    ) -> Option<Result<ReadPage<Vec<u8>>, CoreError>> {
+        if self.dialect() != Dialect::Sqlite {
+            return None;
+        }
+        let (entity, query) = match self.parse_read(alias, pairs, principal) {
+            Ok(read) => read,
+            Err(e) => return Some(Err(e)),
+        };
+        if !query.include.is_empty() || query.count || !by_few_keys(&entity, &query.conditions) {
+            return None;
+        }
+        let mut conn = self.inner.db.try_conn()?;
+        Some(self.page_of(&mut conn, &entity, query, read::read_page_text))
+    }
+
     /// A read of a page whose rows `page` reads.
     fn collection<Rows>(
         &self,
         alias: &str,
         pairs: &[(String, String)],
         principal: Option<&Principal>,
-        page: impl FnOnce(
-            &mut crate::db::AnyConnection,
-            Dialect,
-            &Arc<Entity>,
-            &ReadQuery,
-            &[Condition],
-        ) -> Result<(Rows, Option<dynex_query::Keyset>), CoreError>,
+        page: PageReader<Rows>,
     ) -> Result<ReadPage<Rows>, CoreError> {
-        let (entity, mut query) = self.parse_read(alias, pairs, principal)?;
-        let order = dynex_query::order_keys(&entity, &query.sort);
-        if let Some(after) = query.cursor.as_ref().and_then(|c| c.after.as_deref()) {
-            query.after = Some(self.inner.cursor_key.decode(&entity, &order, after)?);
-        }
+        let (entity, query) = self.parse_read(alias, pairs, principal)?;
         let mut conn = self.inner.db.conn()?;
+        self.page_of(&mut conn, &entity, query, page)
+    }
+
+    /// Reads the page of a parsed `query` with `page`, and its count when asked for.
+    fn page_of<Rows>(
+        &self,
+        conn: &mut crate::db::AnyConnection,
+        entity: &Arc<Entity>,
+        mut query: ReadQuery,
+        page: PageReader<Rows>,
+    ) -> Result<ReadPage<Rows>, CoreError> {
+        let order = dynex_query::order_keys(entity, &query.sort);
+        if let Some(after) = query.cursor.as_ref().and_then(|c| c.after.as_deref()) {
+            query.after = Some(self.inner.cursor_key.decode(entity, &order, after)?);
+        }
         let dialect = self.dialect();
-        let (rows, next) = page(&mut conn, dialect, &entity, &query, &[])?;
+        let (rows, next) = page(conn, dialect, entity, &query, &[])?;
         let count = if query.count {
-            Some(read::count(&mut conn, dialect, &entity, &query.conditions)?)
+            Some(read::count(conn, dialect, entity, &query.conditions)?)
         } else {
             None
         };
         Ok(ReadPage {
             rows,
             cursor: query.cursor.is_some(),
-            next: next.map(|k| self.inner.cursor_key.encode(&entity, &k)),
+            next: next.map(|k| self.inner.cursor_key.encode(entity, &k)),
             count,
         })
     }

@@ -4,8 +4,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use dynex_query::{
-    Condition, Dialect, Include, Keyset, ReadQuery, Select, Sort, Value, decode_fields, order_keys,
-    select_ordered,
+    Condition, Dialect, Include, Keyset, ReadQuery, RowWriter, Select, Sort, Value, decode_fields,
+    order_keys, select_ordered,
 };
 use dynex_schema::Entity;
 use serde_json::{Map, Value as Json};
@@ -68,10 +68,11 @@ struct ByIdStatement {
     kind: std::mem::Discriminant<Value>,
     /// Quoted ([`dynex_query::Sql::quoted`]), with the identifier as its one bound value.
     sql: dynex_query::Sql,
+    writer: Arc<RowWriter>,
 }
 
 /// Reads the whole row of `entity` whose identifier is `id`, as [`read`] does without filters,
-/// fields or includes, written as JSON text ([`dynex_query::write_fields`]); `None` when there
+/// fields or includes, written as JSON text ([`RowWriter`]); `None` when there
 /// is none.
 pub(crate) fn read_by_id(
     conn: &mut AnyConnection,
@@ -82,13 +83,13 @@ pub(crate) fn read_by_id(
 ) -> Result<Option<Vec<u8>>, CoreError> {
     let key = Arc::as_ptr(entity) as usize;
     let kind = std::mem::discriminant(&id);
-    let mut sql = {
+    let (mut sql, writer) = {
         let mut statements = kept.0.lock().unwrap_or_else(|e| e.into_inner());
         let found = statements.get(&key).filter(|s| {
             s.kind == kind && s.entity.upgrade().is_some_and(|e| Arc::ptr_eq(&e, entity))
         });
         match found {
-            Some(statement) => statement.sql.clone(),
+            Some(statement) => (statement.sql.clone(), statement.writer.clone()),
             None => {
                 // Without a page, so without the subquery that cuts one: MariaDB makes a
                 // temporary table of such a derived table at every execution, which took a
@@ -108,6 +109,7 @@ pub(crate) fn read_by_id(
                 );
                 sql.push_static(" LIMIT 1");
                 let sql = sql.quoted(dialect);
+                let writer = Arc::new(RowWriter::new(entity, None));
                 statements.retain(|_, s| s.entity.strong_count() > 0);
                 statements.insert(
                     key,
@@ -115,9 +117,10 @@ pub(crate) fn read_by_id(
                         entity: Arc::downgrade(entity),
                         kind,
                         sql: sql.clone(),
+                        writer: writer.clone(),
                     },
                 );
-                sql
+                (sql, writer)
             }
         }
     };
@@ -133,7 +136,7 @@ pub(crate) fn read_by_id(
         return Ok(None);
     };
     let mut out = Vec::with_capacity(text.len() * 2);
-    dynex_query::write_fields(entity, None, &text, &mut out).map_err(CoreError::Corrupt)?;
+    writer.write(&text, &mut out).map_err(CoreError::Corrupt)?;
     Ok(Some(out))
 }
 
@@ -180,7 +183,7 @@ pub fn read_page(
 ) -> Result<(Vec<Json>, Option<Keyset>), CoreError> {
     let plan = PagePlan::of(entity, query, extra_conditions);
     let mut loaded = rows(conn, dialect, &plan.select(entity, query), &plan.order)?;
-    let next = plan.cut(&mut loaded, |l| &l.extras)?;
+    let next = plan.cut(&mut loaded)?;
     attach(
         conn,
         dialect,
@@ -199,7 +202,7 @@ pub fn read_page(
 /// `serde_json` writes of [`read_page`]'s rows.
 ///
 /// Without includes no row becomes a JSON value: each is written from the database's text
-/// ([`dynex_query::write_fields`]), which spares a page of 20 rows about half of what dynex
+/// ([`RowWriter`]), which spares a page of 20 rows about half of what dynex
 /// spends on it.
 pub fn read_page_text(
     conn: &mut AnyConnection,
@@ -216,24 +219,35 @@ pub fn read_page_text(
     let plan = PagePlan::of(entity, query, extra_conditions);
     let select = plan.select(entity, query);
     let texts = load_json(conn, &select_ordered(dialect, &select, &plan.order))?;
-    let mut out = Vec::with_capacity(texts.iter().map(String::len).sum::<usize>() + 2);
+    // Room for the fields' names too, which the rows' arrays do not hold.
+    let mut out = Vec::with_capacity(texts.iter().map(|t| t.len() * 2).sum::<usize>() + 2);
     out.push(b'[');
-    let mut written = Vec::with_capacity(texts.len());
+    let writer = dynex_query::RowWriter::new(entity, select.fields);
+    let mut last = None;
+    let mut more = false;
     for (i, text) in texts.iter().enumerate() {
         if plan.cursor && i as u64 >= query.page.limit {
             // The row that only tells whether a next page follows.
-            written.push(Vec::new());
+            more = true;
             break;
         }
         if i > 0 {
             out.push(b',');
         }
-        let extras = dynex_query::write_fields(entity, select.fields, text, &mut out)
-            .map_err(CoreError::Corrupt)?;
-        written.push(extras);
+        last = Some(writer.write(text, &mut out).map_err(CoreError::Corrupt)?);
     }
     out.push(b']');
-    let next = plan.cut(&mut written, |extras| extras)?;
+    let next = match last.filter(|_| more) {
+        Some(extras) => {
+            let extras = extras
+                .iter()
+                .map(|raw| serde_json::from_str(raw))
+                .collect::<Result<Vec<Json>, _>>()
+                .map_err(|e| CoreError::Corrupt(e.to_string()))?;
+            Some(plan.keyset(&extras)?)
+        }
+        None => None,
+    };
     Ok((out, next))
 }
 
@@ -290,22 +304,20 @@ impl PagePlan {
     }
 
     /// Drops a keyset page's extra row, and returns the position of the last row kept when
-    /// there was one: the next page starts after it. `extras` are a row's extra columns.
-    fn cut<T>(
-        &self,
-        rows: &mut Vec<T>,
-        extras: impl Fn(&T) -> &[Json],
-    ) -> Result<Option<Keyset>, CoreError> {
+    /// there was one: the next page starts after it.
+    fn cut(&self, rows: &mut Vec<Loaded>) -> Result<Option<Keyset>, CoreError> {
         if !self.cursor || rows.len() as u64 <= self.limit {
             return Ok(None);
         }
         rows.truncate(usize::try_from(self.limit).unwrap_or(usize::MAX));
         rows.last()
-            .map(|last| {
-                Keyset::from_row(&self.order, extras(last))
-                    .map_err(|e| CoreError::Corrupt(e.to_string()))
-            })
+            .map(|last| self.keyset(&last.extras))
             .transpose()
+    }
+
+    /// The position of a row from its extra columns.
+    fn keyset(&self, extras: &[Json]) -> Result<Keyset, CoreError> {
+        Keyset::from_row(&self.order, extras).map_err(|e| CoreError::Corrupt(e.to_string()))
     }
 }
 

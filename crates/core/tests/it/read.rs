@@ -19,6 +19,7 @@ backend_tests!(
     reads_by_id_now_only_on_sqlite_with_an_idle_connection,
     reads_as_text_are_the_reads_serialized,
     reads_as_text_keep_every_type,
+    pages_by_few_keys_read_now_only_on_sqlite,
 );
 
 fn reads_with_filters_includes_and_types(db: TestDb) {
@@ -371,5 +372,82 @@ break \"q\" / é 😀 \t', -7),
             assert_eq!(values.rows[0]["j"]["b"], json!([1, 2.5, "x"]));
             rows_by_id_are_the_rows_serialized(&dx, &alias, &values.rows);
         }
+    }
+}
+
+/// `read_collection_text_if_idle` reads at once, as `read_collection_text` does, on SQLite and
+/// only for reads filtered to a few values of the identifier or of a unique column; it reads
+/// nothing otherwise.
+fn pages_by_few_keys_read_now_only_on_sqlite(db: TestDb) {
+    let dx = demo(&db);
+    let few: Vec<String> = (0..dynex_core::SHORT_READ_KEYS)
+        .map(|i| format!("\"B{i:06}\""))
+        .collect();
+    let many = format!("{{\"in\": [{}, \"B999999\"]}}", few.join(", "));
+    // Two of the demo's skus among them: exactly as many values as a short read may list.
+    let few = format!("{{\"in\": [{}, \"001\", \"002\"]}}", few[2..].join(", "));
+    let short: [&[(&str, &str)]; 4] = [
+        &[("filter[product-abstracts.sku]", &few), ("sort", "-sku")],
+        &[
+            ("filter[product-abstracts.id_product_abstract]", "2"),
+            ("page[size]", "1"),
+        ],
+        &[
+            ("filter[product-abstracts.sku]", &few),
+            ("filter[product-abstracts.fk_tax_set]", "1"),
+        ],
+        &[("filter[product-abstracts.sku]", "{\"in\": []}")],
+    ];
+    let long: [&[(&str, &str)]; 5] = [
+        &[],
+        &[("filter[product-abstracts.sku]", &many)],
+        &[("filter[product-abstracts.fk_tax_set]", "1")],
+        &[("filter[product-abstracts.sku]", &few), ("meta", "count")],
+        &[
+            ("filter[product-abstracts.sku]", &few),
+            ("include", "productAbstractProducts"),
+        ],
+    ];
+    let first = dx
+        .read_collection_text("product-abstracts", &pairs(short[0]), None)
+        .unwrap();
+    let first = String::from_utf8(first.rows).unwrap();
+    assert!(first.starts_with(r#"[{"id_product_abstract":2,"sku":"002","#), "{first}");
+    for query in short {
+        let query = pairs(query);
+        let now = dx.read_collection_text_if_idle("product-abstracts", &query, None);
+        if dx.dialect() != dynex_query::Dialect::Sqlite {
+            assert!(now.is_none(), "{query:?}");
+            continue;
+        }
+        let expected = dx
+            .read_collection_text("product-abstracts", &query, None)
+            .unwrap();
+        assert_eq!(now.expect("short").unwrap(), expected, "{query:?}");
+        let held: Vec<_> = std::iter::from_fn(|| dx.db().try_conn()).collect();
+        assert!(
+            dx.read_collection_text_if_idle("product-abstracts", &query, None)
+                .is_none()
+        );
+        drop(held);
+    }
+    for query in long {
+        let query = pairs(query);
+        assert!(
+            dx.read_collection_text_if_idle("product-abstracts", &query, None)
+                .is_none(),
+            "{query:?}"
+        );
+    }
+    // A refused read is answered at once, with the error the other path gives.
+    let bad = pairs(&[("filter[product-abstracts.nope]", "1")]);
+    let refused = dx.read_collection_text_if_idle("product-abstracts", &bad, None);
+    if dx.dialect() == dynex_query::Dialect::Sqlite {
+        assert_eq!(
+            refused.expect("answered").unwrap_err().to_string(),
+            dx.read_collection_text("product-abstracts", &bad, None)
+                .unwrap_err()
+                .to_string()
+        );
     }
 }
