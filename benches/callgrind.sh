@@ -14,6 +14,7 @@
 #   N=500 BIN=target/release/dynex-server benches/callgrind.sh
 #   LOG=info benches/callgrind.sh            # with the access log (default warn: none)
 #   AUTH=bearer benches/callgrind.sh         # an access token of the demo admin, not the key
+#   BENCH_DB=b.db KEY=dnx_… benches/callgrind.sh PATH   # that database (a copy), for cursors
 #   python3 benches/cgdiff.py 500            # top functions, instructions per request
 #
 # Needs valgrind, sqlite3, curl, python3.
@@ -27,11 +28,21 @@ TMP=$(mktemp -d)
 PORT=18123
 # shellcheck source=benches/sqlite-db.sh
 source "$(dirname "$0")/sqlite-db.sh"
-sqlite_bench_db "$BIN" "$TMP" "$PORT"
+if [[ -n ${BENCH_DB:-} ]]; then
+  # A database made earlier, with its key: paths that hold a cursor, which only the database
+  # that signed it accepts.
+  sqlite3 "$BENCH_DB" ".backup '$TMP/b.db'"
+  : "${KEY:?BENCH_DB needs KEY}" "${PASSWORD:=}"
+else
+  sqlite_bench_db "$BIN" "$TMP" "$PORT"
+fi
+# A server left by a failed request would answer the next run's requests on the same port.
+vp=
+trap '[[ -n $vp ]] && kill $vp 2>/dev/null; true' EXIT
 run() {
   local n=$1; rm -f $TMP/cg.$n.*
   RUST_LOG=${LOG:-warn} valgrind --tool=callgrind --callgrind-out-file=$TMP/cg.$n.%p $BIN --database-url sqlite://$TMP/b.db --bind 127.0.0.1:$PORT --workers 1 --scheduler off --watch-interval 3600000 > $TMP/srv.$n 2>&1 &
-  local vp=$!
+  vp=$!
   for i in $(seq 600); do curl -s -o /dev/null http://127.0.0.1:$PORT/health/live && break; sleep 0.5; done
   python3 - "$n" "$PORT" "$P" "$KEY" "$AUTH" "$PASSWORD" <<'PY'
 import sys, http.client, json, urllib.parse
@@ -49,7 +60,7 @@ for i in range(n):
     assert r.status == 200, (r.status, body)
 print("answered", n, "x", len(body) if n else 0, "bytes", file=sys.stderr)
 PY
-  kill -INT $vp; wait $vp || true
+  kill -INT $vp; wait $vp || true; vp=
   awk '/^summary:/{print $2}' $TMP/cg.$n.*
 }
 run $W >/dev/null; a=$(run $W); b=$(run $((W + N)))

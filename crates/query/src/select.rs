@@ -471,7 +471,7 @@ mod tests {
                 vec![Value::Null, Value::Null, Value::Int(7)]
             ),
             "((\"price\" IS NULL AND \"sku\" IS NOT NULL) OR (\"price\" IS NULL AND \"sku\" IS NULL \
-             AND \"id\" > ?))"
+             AND \"id\" > (SELECT ?)))"
         );
         let only_desc = [Sort::desc(2)];
         assert_eq!(

@@ -412,7 +412,10 @@ fn pages_by_few_keys_read_now_only_on_sqlite(db: TestDb) {
         .read_collection_text("product-abstracts", &pairs(short[0]), None)
         .unwrap();
     let first = String::from_utf8(first.rows).unwrap();
-    assert!(first.starts_with(r#"[{"id_product_abstract":2,"sku":"002","#), "{first}");
+    assert!(
+        first.starts_with(r#"[{"id_product_abstract":2,"sku":"002","#),
+        "{first}"
+    );
     for query in short {
         let query = pairs(query);
         let now = dx.read_collection_text_if_idle("product-abstracts", &query, None);
