@@ -68,12 +68,12 @@ struct ByIdStatement {
     kind: std::mem::Discriminant<Value>,
     /// Quoted ([`dynex_query::Sql::quoted`]), with the identifier as its one bound value.
     sql: dynex_query::Sql,
+    /// Writes the row's answer, with the fields' names escaped once.
     writer: Arc<RowWriter>,
 }
 
 /// Reads the whole row of `entity` whose identifier is `id`, as [`read`] does without filters,
-/// fields or includes, written as JSON text ([`RowWriter`]); `None` when there
-/// is none.
+/// fields or includes, written as JSON text ([`RowWriter`]); `None` when there is none.
 pub(crate) fn read_by_id(
     conn: &mut AnyConnection,
     dialect: Dialect,
