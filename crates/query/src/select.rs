@@ -48,6 +48,21 @@ pub fn select(dialect: Dialect, s: &Select<'_>) -> Sql {
 /// [`Condition::After`] with it reads the next page. `NULL` sorts first in ascending order and
 /// last in descending order on every backend. An empty `order` is exactly [`select`].
 pub fn select_ordered(dialect: Dialect, s: &Select<'_>, order: &[Sort]) -> Sql {
+    select_json(dialect, s, order, true)
+}
+
+/// [`select_ordered`] of a read whose conditions match few rows (a handful of keys of a unique
+/// column): the page is cut by the statement itself, not in a subquery.
+///
+/// The subquery spares JSON work for rows that `OFFSET` skips or a sort discards, which few rows
+/// do not need; MariaDB makes a temporary table of it at every execution, and SQLite sorts the
+/// page twice.
+pub fn select_ordered_few(dialect: Dialect, s: &Select<'_>, order: &[Sort]) -> Sql {
+    select_json(dialect, s, order, false)
+}
+
+/// [`select_ordered`], with the page cut in a subquery or not.
+fn select_json(dialect: Dialect, s: &Select<'_>, order: &[Sort], subquery: bool) -> Sql {
     let mut sql = Sql::default();
     sql.push("SELECT ");
     row_json_with_keys(
@@ -59,7 +74,7 @@ pub fn select_ordered(dialect: Dialect, s: &Select<'_>, order: &[Sort]) -> Sql {
         order,
     );
     sql.push(" AS row_json");
-    from_where_order(&mut sql, dialect, s, order);
+    from_where_order(&mut sql, dialect, s, order, subquery);
     sql
 }
 
@@ -115,7 +130,7 @@ pub fn select_columns(
         keys_column(&mut sql, dialect, s.entity, order);
         sql.push(" AS dynex_keys");
     }
-    from_where_order(&mut sql, dialect, s, order);
+    from_where_order(&mut sql, dialect, s, order, true);
     sql
 }
 
@@ -151,10 +166,17 @@ fn keys_column(sql: &mut Sql, dialect: Dialect, entity: &Entity, order: &[Sort])
     });
 }
 
-/// The `FROM` clause of a read with its conditions, order and page.
-fn from_where_order(sql: &mut Sql, dialect: Dialect, s: &Select<'_>, order: &[Sort]) {
+/// The `FROM` clause of a read with its conditions, order and page; the page cut in a
+/// subquery when `subquery`.
+fn from_where_order(
+    sql: &mut Sql,
+    dialect: Dialect,
+    s: &Select<'_>,
+    order: &[Sort],
+    subquery: bool,
+) {
     sql.push(" FROM ");
-    if s.page.is_some() {
+    if s.page.is_some() && subquery {
         sql.push("(SELECT * FROM ").ident(s.entity.table());
     } else {
         sql.ident(s.entity.table());
@@ -179,8 +201,10 @@ fn from_where_order(sql: &mut Sql, dialect: Dialect, s: &Select<'_>, order: &[So
         if page.offset > 0 {
             sql.push(" OFFSET ").bind(Value::Int(clamp(page.offset)));
         }
-        sql.push(") AS dynex_page ORDER BY ");
-        order_by(sql, dialect, s.entity, order);
+        if subquery {
+            sql.push(") AS dynex_page ORDER BY ");
+            order_by(sql, dialect, s.entity, order);
+        }
     }
     if s.lock && dialect != Dialect::Sqlite {
         sql.push(" FOR UPDATE");
@@ -377,6 +401,15 @@ mod tests {
         );
         assert_eq!(sql.binds().nth(1), Some(&Value::Text("{\"1\"}".into())));
         assert_eq!(sql.binds().count(), 3);
+        // Few rows: the page cut by the statement itself.
+        let few = crate::select_ordered_few(Dialect::Postgres, &s, &[]);
+        assert_eq!(
+            few.debug_text(),
+            "SELECT (json_build_array(\"id\", CAST(\"rate\" AS TEXT), \"active\"))::text AS row_json \
+             FROM \"t\" WHERE (\"rate\" = CAST(? AS NUMERIC)) AND (\"id\" IN (SELECT unnest(CAST(? AS BIGINT[]))) OR \"id\" IS NULL) \
+             ORDER BY \"id\" LIMIT 10 OFFSET ?"
+        );
+        assert_eq!(few.binds().count(), 3);
         assert!(
             select(Dialect::Sqlite, &s)
                 .debug_text()

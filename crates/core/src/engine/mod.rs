@@ -37,27 +37,6 @@ type PageReader<Rows> = fn(
     &[Condition],
 ) -> Result<(Rows, Option<dynex_query::Keyset>), CoreError>;
 
-/// Whether `conditions` (all of which hold) keep at most [`SHORT_READ_KEYS`] rows: one of them
-/// lists that many values or fewer of the identifier or of a column unique on its own.
-fn by_few_keys(entity: &Entity, conditions: &[Condition]) -> bool {
-    conditions.iter().any(|c| {
-        let (index, n) = match c {
-            Condition::Eq(i, _) => (*i, 1),
-            Condition::In(i, values) => (*i, values.len()),
-            _ => return false,
-        };
-        let unique = index == entity.identifier_index()
-            || entity.table_info().is_some_and(|t| {
-                let name = &entity.fields()[index].field_name;
-                t.primary_key == [name.as_str()]
-                    || t.unique_keys
-                        .iter()
-                        .any(|k| k == std::slice::from_ref(name))
-            });
-        unique && n <= SHORT_READ_KEYS
-    })
-}
-
 /// The number of rows of an entity, counted up to a cap ([`Dynex::count_rows`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct RowCount {
@@ -118,7 +97,10 @@ impl Dynex {
             Ok(read) => read,
             Err(e) => return Some(Err(e)),
         };
-        if !query.include.is_empty() || query.count || !by_few_keys(&entity, &query.conditions) {
+        if !query.include.is_empty()
+            || query.count
+            || !read::by_few_keys(&entity, &query.conditions)
+        {
             return None;
         }
         let mut conn = self.inner.db.try_conn()?;

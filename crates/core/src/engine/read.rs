@@ -40,12 +40,10 @@ fn parent_key_columns(entity: &Entity, include: &[Include]) -> Vec<String> {
 
 fn rows(
     conn: &mut AnyConnection,
-    dialect: Dialect,
+    sql: &dynex_query::Sql,
     select_spec: &Select<'_>,
-    order: &[Sort],
 ) -> Result<Vec<Loaded>, CoreError> {
-    let sql = select_ordered(dialect, select_spec, order);
-    load_json(conn, &sql)?
+    load_json(conn, sql)?
         .iter()
         .map(|text| {
             let (object, extras) = decode_fields(select_spec.entity, select_spec.fields, text)
@@ -182,7 +180,8 @@ pub fn read_page(
     extra_conditions: &[Condition],
 ) -> Result<(Vec<Json>, Option<Keyset>), CoreError> {
     let plan = PagePlan::of(entity, query, extra_conditions);
-    let mut loaded = rows(conn, dialect, &plan.select(entity, query), &plan.order)?;
+    let select = plan.select(entity, query);
+    let mut loaded = rows(conn, &plan.sql(dialect, &select), &select)?;
     let next = plan.cut(&mut loaded)?;
     attach(
         conn,
@@ -218,7 +217,7 @@ pub fn read_page_text(
     }
     let plan = PagePlan::of(entity, query, extra_conditions);
     let select = plan.select(entity, query);
-    let texts = load_json(conn, &select_ordered(dialect, &select, &plan.order))?;
+    let texts = load_json(conn, &plan.sql(dialect, &select))?;
     // Room for the fields' names too, which the rows' arrays do not hold.
     let mut out = Vec::with_capacity(texts.iter().map(|t| t.len() * 2).sum::<usize>() + 2);
     out.push(b'[');
@@ -251,6 +250,27 @@ pub fn read_page_text(
     Ok((out, next))
 }
 
+/// Whether `conditions` (all of which hold) keep at most [`SHORT_READ_KEYS`](super::SHORT_READ_KEYS) rows: one of them
+/// lists that many values or fewer of the identifier or of a column unique on its own.
+pub(crate) fn by_few_keys(entity: &Entity, conditions: &[Condition]) -> bool {
+    conditions.iter().any(|c| {
+        let (index, n) = match c {
+            Condition::Eq(i, _) => (*i, 1),
+            Condition::In(i, values) => (*i, values.len()),
+            _ => return false,
+        };
+        let unique = index == entity.identifier_index()
+            || entity.table_info().is_some_and(|t| {
+                let name = &entity.fields()[index].field_name;
+                t.primary_key == [name.as_str()]
+                    || t.unique_keys
+                        .iter()
+                        .any(|k| k == std::slice::from_ref(name))
+            });
+        unique && n <= super::SHORT_READ_KEYS
+    })
+}
+
 /// What a page's read asks of the database: its conditions, order, page and extra columns.
 struct PagePlan {
     extra_columns: Vec<String>,
@@ -259,6 +279,9 @@ struct PagePlan {
     page: dynex_query::Page,
     cursor: bool,
     limit: u64,
+    /// Whether the conditions match few rows ([`by_few_keys`]), so that the page needs no
+    /// subquery ([`dynex_query::select_ordered_few`]).
+    few: bool,
 }
 
 impl PagePlan {
@@ -288,6 +311,16 @@ impl PagePlan {
             page,
             cursor: query.cursor.is_some(),
             limit: query.page.limit,
+            few: by_few_keys(entity, &query.conditions),
+        }
+    }
+
+    /// The statement of the page's read.
+    fn sql(&self, dialect: Dialect, select: &Select<'_>) -> dynex_query::Sql {
+        if self.few {
+            dynex_query::select_ordered_few(dialect, select, &self.order)
+        } else {
+            select_ordered(dialect, select, &self.order)
         }
     }
 
@@ -389,20 +422,16 @@ fn attach(
                 .iter()
                 .map(|t| t.iter().map(json_to_value).collect())
                 .collect();
-            children.extend(rows(
-                conn,
-                dialect,
-                &Select {
-                    entity: child,
-                    fields: inc.fields.as_deref(),
-                    conditions: &[],
-                    keys: Some((&child_keys, &values)),
-                    extra_columns: &child_columns,
-                    page: None,
-                    lock: false,
-                },
-                &[],
-            )?);
+            let select = Select {
+                entity: child,
+                fields: inc.fields.as_deref(),
+                conditions: &[],
+                keys: Some((&child_keys, &values)),
+                extra_columns: &child_columns,
+                page: None,
+                lock: false,
+            };
+            children.extend(rows(conn, &select_ordered(dialect, &select, &[]), &select)?);
         }
         attach(
             conn,

@@ -408,6 +408,33 @@ fn pages_by_few_keys_read_now_only_on_sqlite(db: TestDb) {
             ("include", "productAbstractProducts"),
         ],
     ];
+    // Few rows are cut in the statement itself, without the page subquery: the same rows on
+    // every backend, in order, offset and limited.
+    let skus = |query: &[(&str, &str)]| -> Vec<serde_json::Value> {
+        dx.read_collection("product-abstracts", &pairs(query), None)
+            .unwrap()
+            .rows
+            .iter()
+            .map(|r| r["sku"].clone())
+            .collect()
+    };
+    let three = "{\"in\": [\"001\", \"003\", \"002\", \"B999999\"]}";
+    assert_eq!(
+        skus(&[
+            ("filter[product-abstracts.sku]", three),
+            ("sort", "-sku"),
+            ("page[offset]", "1"),
+            ("page[limit]", "2"),
+        ]),
+        [json!("002"), json!("001")]
+    );
+    assert_eq!(
+        skus(&[
+            ("filter[product-abstracts.sku]", three),
+            ("page[limit]", "2")
+        ]),
+        [json!("001"), json!("002")]
+    );
     let first = dx
         .read_collection_text("product-abstracts", &pairs(short[0]), None)
         .unwrap();
