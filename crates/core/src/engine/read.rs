@@ -250,8 +250,9 @@ pub fn read_page_text(
     Ok((out, next))
 }
 
-/// Whether `conditions` (all of which hold) keep at most [`SHORT_READ_KEYS`](super::SHORT_READ_KEYS) rows: one of them
-/// lists that many values or fewer of the identifier or of a column unique on its own.
+/// Whether `conditions` (all of which hold) keep at most
+/// [`SHORT_READ_KEYS`](super::SHORT_READ_KEYS) rows: one of them lists that many values or
+/// fewer of the identifier or of a column unique on its own.
 pub(crate) fn by_few_keys(entity: &Entity, conditions: &[Condition]) -> bool {
     conditions.iter().any(|c| {
         let (index, n) = match c {
