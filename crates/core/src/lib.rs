@@ -50,7 +50,7 @@ pub use engine::hooks::{Batch, HookError, Operation, PendingRow, WriteHooks};
 pub use engine::precondition::{EntityTags, Precondition, etag_of_text, row_etag};
 pub use engine::read::ReadPage;
 pub use engine::write::{Method, WriteOutcome, WriteRequest};
-pub use engine::{RowCount, SHORT_READ_KEYS};
+pub use engine::{PageNow, PendingRead, RowCount, SHORT_READ_KEYS};
 pub use error::CoreError;
 pub use identity::clients::{ClientInfo, NewClient};
 pub use identity::keys::{ApiKeyInfo, InvalidValidTo, KeyRefusal, NewApiKey, parse_valid_to};

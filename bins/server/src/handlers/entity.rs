@@ -4,7 +4,7 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use dynex_auth::Principal;
-use dynex_core::{CoreError, Dynex, Method, WriteRequest};
+use dynex_core::{CoreError, Dynex, Method, PageNow, WriteRequest};
 
 use super::{blocking, csv};
 use crate::conditional;
@@ -30,14 +30,12 @@ pub(crate) async fn get_collection(
     }
     let now = state
         .dynex
-        .read_collection_text_if_idle(&alias, &pairs, Some(&principal));
+        .read_collection_text_now(&alias, &pairs, Some(&principal))?;
     let page = match now {
-        Some(page) => page?,
-        None => {
+        PageNow::Read(page) => page,
+        PageNow::Later(read) => {
             let dynex = state.dynex.clone();
-            let read_pairs = pairs.clone();
-            blocking(move || dynex.read_collection_text(&alias, &read_pairs, Some(&principal)))
-                .await?
+            blocking(move || dynex.read_pending_text(read)).await?
         }
     };
     Ok(respond::page(page, req.path(), &pairs))

@@ -29,6 +29,22 @@ use crate::{Dynex, Method, Precondition, ReadPage, WriteHooks, WriteOutcome, Wri
 /// needs no subquery to spare JSON work for rows it skips.
 pub const SHORT_READ_KEYS: usize = 32;
 
+/// What [`Dynex::read_collection_text_now`] did: read the page, or only parsed it.
+#[derive(Debug)]
+pub enum PageNow {
+    /// The page, read on the calling thread.
+    Read(ReadPage<Vec<u8>>),
+    /// The read, for [`Dynex::read_pending_text`] (on a blocking thread).
+    Later(PendingRead),
+}
+
+/// A read of a page, parsed and allowed for its caller, not yet run.
+#[derive(Debug)]
+pub struct PendingRead {
+    entity: Arc<Entity>,
+    query: ReadQuery,
+}
+
 /// A reader of one page: [`read::read_page`] or [`read::read_page_text`].
 type PageReader<Rows> = fn(
     &mut crate::db::AnyConnection,
@@ -77,35 +93,38 @@ impl Dynex {
         self.collection(alias, pairs, principal, read::read_page_text)
     }
 
-    /// [`Dynex::read_collection_text`] when the read is short and a pooled connection is idle,
-    /// `None` otherwise, having read nothing.
+    /// [`Dynex::read_collection_text`] at once when the read is short and a pooled connection
+    /// is idle; otherwise the read parsed and allowed, to be run by
+    /// [`Dynex::read_pending_text`] without being parsed again.
     ///
     /// Short, as [`Dynex::read_one_if_idle`] has it: on SQLite, without includes or a count,
     /// and filtered to at most [`SHORT_READ_KEYS`] values of the identifier or of a unique
     /// column, so that the database looks up that many rows by an index at most, whatever the
     /// rest of the query. The server then reads on its async worker instead of a blocking
     /// thread.
-    pub fn read_collection_text_if_idle(
+    pub fn read_collection_text_now(
         &self,
         alias: &str,
         pairs: &[(String, String)],
         principal: Option<&Principal>,
-    ) -> Option<Result<ReadPage<Vec<u8>>, CoreError>> {
-        if self.dialect() != Dialect::Sqlite {
-            return None;
+    ) -> Result<PageNow, CoreError> {
+        let (entity, query) = self.parse_read(alias, pairs, principal)?;
+        let short = self.dialect() == Dialect::Sqlite
+            && query.include.is_empty()
+            && !query.count
+            && read::by_few_keys(&entity, &query.conditions);
+        if short && let Some(mut conn) = self.inner.db.try_conn() {
+            return self
+                .page_of(&mut conn, &entity, query, read::read_page_text)
+                .map(PageNow::Read);
         }
-        let (entity, query) = match self.parse_read(alias, pairs, principal) {
-            Ok(read) => read,
-            Err(e) => return Some(Err(e)),
-        };
-        if !query.include.is_empty()
-            || query.count
-            || !read::by_few_keys(&entity, &query.conditions)
-        {
-            return None;
-        }
-        let mut conn = self.inner.db.try_conn()?;
-        Some(self.page_of(&mut conn, &entity, query, read::read_page_text))
+        Ok(PageNow::Later(PendingRead { entity, query }))
+    }
+
+    /// Runs a read that [`Dynex::read_collection_text_now`] left for later.
+    pub fn read_pending_text(&self, read: PendingRead) -> Result<ReadPage<Vec<u8>>, CoreError> {
+        let mut conn = self.inner.db.conn()?;
+        self.page_of(&mut conn, &read.entity, read.query, read::read_page_text)
     }
 
     /// A read of a page whose rows `page` reads.

@@ -375,11 +375,30 @@ break \"q\" / é 😀 \t', -7),
     }
 }
 
-/// `read_collection_text_if_idle` reads at once, as `read_collection_text` does, on SQLite and
-/// only for reads filtered to a few values of the identifier or of a unique column; it reads
-/// nothing otherwise.
+/// `read_collection_text_now` reads at once, as `read_collection_text` does, on SQLite and only
+/// for reads filtered to a few values of the identifier or of a unique column; otherwise it
+/// reads nothing and leaves the parsed read to `read_pending_text`, which answers the same.
 fn pages_by_few_keys_read_now_only_on_sqlite(db: TestDb) {
     let dx = demo(&db);
+    // The page when it was read at once; `None` when it was left for later, which is then run
+    // and checked against the read of the same request from the start.
+    let now = |query: &[(String, String)]| match dx.read_collection_text_now(
+        "product-abstracts",
+        query,
+        None,
+    ) {
+        Ok(dynex_core::PageNow::Read(page)) => Some(Ok(page)),
+        Ok(dynex_core::PageNow::Later(read)) => {
+            assert_eq!(
+                dx.read_pending_text(read).unwrap(),
+                dx.read_collection_text("product-abstracts", query, None)
+                    .unwrap(),
+                "{query:?}"
+            );
+            None
+        }
+        Err(e) => Some(Err(e)),
+    };
     let few: Vec<String> = (0..dynex_core::SHORT_READ_KEYS)
         .map(|i| format!("\"B{i:06}\""))
         .collect();
@@ -445,39 +464,33 @@ fn pages_by_few_keys_read_now_only_on_sqlite(db: TestDb) {
     );
     for query in short {
         let query = pairs(query);
-        let now = dx.read_collection_text_if_idle("product-abstracts", &query, None);
+        let read = now(&query);
         if dx.dialect() != dynex_query::Dialect::Sqlite {
-            assert!(now.is_none(), "{query:?}");
+            assert!(read.is_none(), "{query:?}");
             continue;
         }
         let expected = dx
             .read_collection_text("product-abstracts", &query, None)
             .unwrap();
-        assert_eq!(now.expect("short").unwrap(), expected, "{query:?}");
+        assert_eq!(read.expect("short").unwrap(), expected, "{query:?}");
         let held: Vec<_> = std::iter::from_fn(|| dx.db().try_conn()).collect();
-        assert!(
-            dx.read_collection_text_if_idle("product-abstracts", &query, None)
-                .is_none()
-        );
+        let waiting = dx
+            .read_collection_text_now("product-abstracts", &query, None)
+            .unwrap();
+        assert!(matches!(waiting, dynex_core::PageNow::Later(_)));
         drop(held);
     }
     for query in long {
         let query = pairs(query);
-        assert!(
-            dx.read_collection_text_if_idle("product-abstracts", &query, None)
-                .is_none(),
-            "{query:?}"
-        );
+        assert!(now(&query).is_none(), "{query:?}");
     }
     // A refused read is answered at once, with the error the other path gives.
     let bad = pairs(&[("filter[product-abstracts.nope]", "1")]);
-    let refused = dx.read_collection_text_if_idle("product-abstracts", &bad, None);
-    if dx.dialect() == dynex_query::Dialect::Sqlite {
-        assert_eq!(
-            refused.expect("answered").unwrap_err().to_string(),
-            dx.read_collection_text("product-abstracts", &bad, None)
-                .unwrap_err()
-                .to_string()
-        );
-    }
+    let refused = now(&bad);
+    assert_eq!(
+        refused.expect("answered").unwrap_err().to_string(),
+        dx.read_collection_text("product-abstracts", &bad, None)
+            .unwrap_err()
+            .to_string()
+    );
 }
