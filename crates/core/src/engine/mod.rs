@@ -25,7 +25,7 @@ use crate::{Dynex, Method, Precondition, ReadPage, WriteHooks, WriteOutcome, Wri
 /// The most values of a unique column a short read may be filtered to.
 ///
 /// A read so filtered looks up at most 32 rows by an index: on SQLite, tens of microseconds,
-/// which the async worker can spend ([`Dynex::read_collection_text_if_idle`]); and its page
+/// which the async worker can spend ([`Dynex::read_collection_text_now`]); and its page
 /// needs no subquery to spare JSON work for rows it skips.
 pub const SHORT_READ_KEYS: usize = 32;
 
