@@ -127,10 +127,8 @@ struct Inner {
     /// Signs and checks `page[after]` cursors.
     cursor_key: engine::cursor::CursorKey,
     hooks: std::sync::RwLock<Option<Arc<dyn WriteHooks>>>,
-    /// Serialises this process's SQLite writers. SQLite allows one writer at a time, and a
-    /// writer waiting in SQLite's busy handler sleeps in steps of up to 100 ms; waiting here
-    /// wakes it the moment the previous writer is done.
-    sqlite_writer: std::sync::Mutex<()>,
+    /// Serialises this process's SQLite writers, and commits the API's writes in groups.
+    sqlite_writer: engine::writer::Writer,
     /// Progress of the jobs this process runs.
     jobs: jobs::table::LiveJobs,
     /// The statements of reads by identifier, rendered once per entity.
@@ -180,7 +178,7 @@ impl Dynex {
                 signer: TokenSigner::new(secret.as_bytes()),
                 cursor_key: engine::cursor::CursorKey::new(secret.as_bytes()),
                 hooks: std::sync::RwLock::new(None),
-                sqlite_writer: std::sync::Mutex::new(()),
+                sqlite_writer: engine::writer::Writer::default(),
                 jobs: jobs::table::LiveJobs::default(),
                 by_id: engine::read::ByIdStatements::default(),
             }),

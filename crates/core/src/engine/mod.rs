@@ -11,6 +11,7 @@ pub(crate) mod refusal;
 pub(crate) mod tx;
 pub(crate) mod values;
 pub(crate) mod write;
+pub(crate) mod writer;
 
 use std::sync::Arc;
 
@@ -324,6 +325,8 @@ impl Dynex {
         access::require(request.principal, Action::Write, request.alias)?;
         let hooks = self.hooks();
         let who = request.principal.map_or("dynex", |p| p.name.as_str());
+        // On SQLite the write joins the group transaction (see `writer`), in a savepoint.
+        let group = self.writer_lock();
         let ctx = write::Ctx {
             catalog: &snapshot.catalog,
             dialect: self.dialect(),
@@ -331,27 +334,44 @@ impl Dynex {
             principal: request.principal,
             hooks: hooks.as_deref(),
             changes: crate::changes::Changes::of(&snapshot.followed, who),
-            writer: self.writer_lock(),
-            nested: false,
+            writer: None,
+            nested: group.is_some(),
             respond: true,
             precondition: precondition.filter(|p| !p.is_empty()),
         };
-        let mut conn = self.inner.db.conn()?;
-        let outcome = write::write(&mut conn, &ctx, &entity, request)?;
-        if self.inner.options.audit_data_writes && !outcome.data.is_empty() {
-            let key = &entity.identifier().field_visible_name;
-            let identifiers: Vec<&serde_json::Value> =
-                outcome.data.iter().filter_map(|row| row.get(key)).collect();
-            let action = match request.method {
-                Method::Create => "data.create",
-                Method::Update => "data.update",
-                Method::Upsert => "data.upsert",
-            };
-            let audit = Audit::new(action, request.alias)
-                .with(serde_json::json!({ "identifiers": identifiers }));
-            self.audit(&mut conn, &audit);
+        let write = |conn: &mut crate::db::AnyConnection| {
+            let outcome = write::write(conn, &ctx, &entity, request)?;
+            self.audit_write(conn, &entity, request, &outcome);
+            Ok(outcome)
+        };
+        match group {
+            Some(group) => group.join(&self.inner.db, write),
+            None => write(&mut *self.inner.db.conn()?),
         }
-        Ok(outcome)
+    }
+
+    /// Records a write's saved rows in the audit log, when data writes are audited.
+    fn audit_write(
+        &self,
+        conn: &mut crate::db::AnyConnection,
+        entity: &Entity,
+        request: &WriteRequest<'_>,
+        outcome: &WriteOutcome,
+    ) {
+        if !self.inner.options.audit_data_writes || outcome.data.is_empty() {
+            return;
+        }
+        let key = &entity.identifier().field_visible_name;
+        let identifiers: Vec<&serde_json::Value> =
+            outcome.data.iter().filter_map(|row| row.get(key)).collect();
+        let action = match request.method {
+            Method::Create => "data.create",
+            Method::Update => "data.update",
+            Method::Upsert => "data.upsert",
+        };
+        let audit = Audit::new(action, request.alias)
+            .with(serde_json::json!({ "identifiers": identifiers }));
+        self.audit(conn, &audit);
     }
 
     /// Deletes one row by identifier, or the rows matching the filters of `pairs`; atomic.
@@ -469,18 +489,13 @@ impl Dynex {
     }
 
     /// The in-process writer lock that write transactions hold (SQLite only).
-    pub(crate) fn writer_lock(&self) -> Option<&std::sync::Mutex<()>> {
+    pub(crate) fn writer_lock(&self) -> Option<&writer::Writer> {
         (self.dialect() == Dialect::Sqlite).then_some(&self.inner.sqlite_writer)
     }
 
     /// Holds the in-process writer lock on SQLite (nothing on other backends).
-    pub(crate) fn sqlite_writer(&self) -> Option<std::sync::MutexGuard<'_, ()>> {
-        (self.dialect() == Dialect::Sqlite).then(|| {
-            self.inner
-                .sqlite_writer
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-        })
+    pub(crate) fn sqlite_writer(&self) -> Option<writer::WriterGuard<'_>> {
+        self.writer_lock().map(writer::Writer::lock)
     }
 
     pub(crate) fn hooks(&self) -> Option<Arc<dyn WriteHooks>> {

@@ -9,6 +9,7 @@ mod rows;
 mod runs;
 mod tokens;
 mod users;
+mod writes;
 
 use dynex_core::{Dynex, Options};
 use dynex_test_support::TestDb;

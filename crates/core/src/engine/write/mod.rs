@@ -84,7 +84,7 @@ pub(crate) struct Ctx<'a> {
     /// followed.
     pub changes: Option<crate::changes::Changes<'a>>,
     /// The in-process writer lock, held around each transaction (SQLite only).
-    pub writer: Option<&'a std::sync::Mutex<()>>,
+    pub writer: Option<&'a crate::engine::writer::Writer>,
     /// The caller holds a transaction on the connection: attempts are savepoints in it.
     pub nested: bool,
     /// The caller wants the saved rows back (the API answers them; an import does not).
@@ -382,9 +382,7 @@ fn run<'a>(
         for n in nodes.iter_mut() {
             n.reset();
         }
-        let _writer = ctx
-            .writer
-            .map(|m| m.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        let _writer = ctx.writer.map(crate::engine::writer::Writer::lock);
         let mut tx = if ctx.nested {
             Tx::nested(conn)?
         } else {
