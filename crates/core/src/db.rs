@@ -1003,6 +1003,11 @@ mod tests {
         });
         db.settle();
         assert_eq!(*db.attempts.running.lock().unwrap(), 0);
+        // r2d2 counts the connection a moment after the attempt returned it.
+        let ended = std::time::Instant::now();
+        while db.pool.state().connections < 2 && ended.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
         assert_eq!(db.pool.state().connections, 2);
         let db = Db::connect(&url, 2).unwrap();
         drop(db.conn().unwrap());

@@ -339,8 +339,15 @@ impl Dynex {
             respond: true,
             precondition: precondition.filter(|p| !p.is_empty()),
         };
-        let write = |conn: &mut crate::db::AnyConnection| {
-            let outcome = write::write(conn, &ctx, &entity, request)?;
+        // Pass one, outside the writer lock; again only if the write is repeated.
+        let payload = write::Payload::read(&ctx, &entity, request)?;
+        let mut built = Some(payload.build(&ctx, &entity)?);
+        let mut write = |conn: &mut crate::db::AnyConnection| {
+            let built = match built.take() {
+                Some(built) => built,
+                None => payload.build(&ctx, &entity)?,
+            };
+            let outcome = write::finish(conn, &ctx, &entity, request.transactional, built)?;
             self.audit_write(conn, &entity, request, &outcome);
             Ok(outcome)
         };

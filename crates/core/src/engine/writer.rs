@@ -128,7 +128,7 @@ impl Writer {
                 open => open.insert(Group::begin(db)?),
             };
             crate::session::take_discard_mark();
-            let result = match catch_unwind(AssertUnwindSafe(|| write(&mut *group.conn))) {
+            let result = match catch_unwind(AssertUnwindSafe(|| write(&mut group.conn))) {
                 Ok(result) => result,
                 Err(panic) => {
                     state.abandon();

@@ -94,64 +94,97 @@ pub(crate) struct Ctx<'a> {
     pub precondition: Option<&'a Precondition>,
 }
 
-/// Runs a write; see the module documentation.
-pub(crate) fn write<'a>(
+/// A write request's rows as read from its body, and the identifier of its URL.
+pub(crate) struct Payload {
+    objects: Vec<Map<String, Json>>,
+    url_id: Option<Value>,
+}
+
+/// Pass one's rows of a [`Payload`], checked without the database, and their errors.
+pub(crate) struct Built<'a> {
+    nodes: Vec<Node<'a>>,
+    errors: Vec<(usize, RowError)>,
+}
+
+impl Payload {
+    /// Reads the request's body and the identifier of its URL.
+    pub(crate) fn read(
+        ctx: &Ctx<'_>,
+        entity: &Entity,
+        req: &WriteRequest<'_>,
+    ) -> Result<Payload, CoreError> {
+        if req.id.is_none()
+            && let Some(header) = ctx
+                .precondition
+                .and_then(Precondition::failing_on_collection)
+        {
+            return Err(CoreError::PreconditionFailed {
+                path: entity.alias().to_string(),
+                header,
+            });
+        }
+        let mut objects = roots(req.body, req.id.is_some())?;
+        numbers::keep_digits(
+            ctx.catalog,
+            entity,
+            req.body,
+            req.id.is_some(),
+            &mut objects,
+        );
+        let url_id = match req.id {
+            None => None,
+            Some(text) => match dynex_validate::parse_text(entity.identifier(), text) {
+                Ok(v) => Some(v),
+                Err(_) if ctx.method == Method::Update => {
+                    // An id that cannot be of the identifier's type names no row.
+                    return Err(CoreError::Rows(vec![RowError::NotFound {
+                        path: format!("{}[0]", entity.alias()),
+                    }]));
+                }
+                Err(_) => {
+                    return Err(CoreError::Rows(vec![RowError::InvalidType {
+                        path: format!("{}[0]", entity.alias()),
+                        field: entity.identifier().field_visible_name.clone(),
+                        expected: dynex_validate::expected(entity.identifier().ty),
+                    }]));
+                }
+            },
+        };
+        Ok(Payload { objects, url_id })
+    }
+
+    /// Pass one: builds and checks the rows, without the database.
+    pub(crate) fn build<'a>(
+        &'a self,
+        ctx: &Ctx<'a>,
+        entity: &'a Entity,
+    ) -> Result<Built<'a>, CoreError> {
+        let path = |i: usize| format!("{}[{i}]", entity.alias());
+        build_all(ctx, entity, &self.objects, &path, self.url_id.as_ref())
+    }
+}
+
+/// Pass two of a write request: writes the rows built and answers them as saved (with
+/// `transactional`, all or none).
+pub(crate) fn finish<'a>(
     conn: &mut AnyConnection,
     ctx: &Ctx<'a>,
     entity: &'a Entity,
-    req: &WriteRequest<'_>,
+    transactional: bool,
+    built: Built<'a>,
 ) -> Result<WriteOutcome, CoreError> {
-    if req.id.is_none()
-        && let Some(header) = ctx
-            .precondition
-            .and_then(Precondition::failing_on_collection)
-    {
-        return Err(CoreError::PreconditionFailed {
-            path: entity.alias().to_string(),
-            header,
-        });
-    }
-    let mut objects = roots(req.body, req.id.is_some())?;
-    numbers::keep_digits(
-        ctx.catalog,
-        entity,
-        req.body,
-        req.id.is_some(),
-        &mut objects,
-    );
-    let url_id = match req.id {
-        None => None,
-        Some(text) => match dynex_validate::parse_text(entity.identifier(), text) {
-            Ok(v) => Some(v),
-            Err(_) if ctx.method == Method::Update => {
-                // An id that cannot be of the identifier's type names no row.
-                return Err(CoreError::Rows(vec![RowError::NotFound {
-                    path: format!("{}[0]", entity.alias()),
-                }]));
-            }
-            Err(_) => {
-                return Err(CoreError::Rows(vec![RowError::InvalidType {
-                    path: format!("{}[0]", entity.alias()),
-                    field: entity.identifier().field_visible_name.clone(),
-                    expected: dynex_validate::expected(entity.identifier().ty),
-                }]));
-            }
-        },
-    };
-    let path = |i: usize| format!("{}[{i}]", entity.alias());
-    let written = write_objects(
+    let written = write_nodes(
         conn,
         ctx,
         entity,
-        &objects,
-        &path,
-        url_id.as_ref(),
+        built.nodes,
+        built.errors,
         Mode {
-            transactional: req.transactional,
+            transactional,
             dry: false,
         },
     )?;
-    if req.transactional && !written.errors.is_empty() {
+    if transactional && !written.errors.is_empty() {
         return Err(CoreError::Rows(
             written.errors.into_iter().map(|(_, e)| e).collect(),
         ));
@@ -206,6 +239,18 @@ pub(crate) fn write_objects<'a>(
     url_id: Option<&Value>,
     mode: Mode,
 ) -> Result<Written<'a>, CoreError> {
+    let built = build_all(ctx, entity, objects, path, url_id)?;
+    write_nodes(conn, ctx, entity, built.nodes, built.errors, mode)
+}
+
+/// Pass one of [`write_objects`]: the rows built from `objects`, and their errors by root.
+fn build_all<'a>(
+    ctx: &Ctx<'a>,
+    entity: &'a Entity,
+    objects: &'a [Map<String, Json>],
+    path: &dyn Fn(usize) -> String,
+    url_id: Option<&Value>,
+) -> Result<Built<'a>, CoreError> {
     let mut errors: Vec<(usize, RowError)> = Vec::new();
     let mut nodes = Vec::with_capacity(objects.len());
     for (i, object) in objects.iter().enumerate() {
@@ -219,7 +264,7 @@ pub(crate) fn write_objects<'a>(
         nodes.push(build(ctx, entity, object, place, &mut own)?);
         errors.extend(own.into_iter().map(|e| (i, e)));
     }
-    write_nodes(conn, ctx, entity, nodes, errors, mode)
+    Ok(Built { nodes, errors })
 }
 
 /// A root row to create, checked ahead of its write by [`check_create`].
