@@ -42,8 +42,8 @@ pub struct ServerArgs {
     /// Database connections in the pool.
     #[arg(long, env = "DYNEX_POOL_SIZE", default_value_t = 8)]
     pub pool_size: u32,
-    /// MiB of a SQLite database file each pooled connection reads through a memory map
-    /// (`PRAGMA mmap_size`); 0 reads through each connection's own page cache.
+    /// MiB of a SQLite database file the pooled connections read through a memory map, one
+    /// shared by them all (`PRAGMA mmap_size`); 0 reads through each connection's own page cache.
     #[arg(long, env = "DYNEX_SQLITE_MMAP", default_value_t = dynex_core::db::SQLITE_MMAP_BYTES >> 20)]
     pub sqlite_mmap: u64,
     /// Milliseconds between two looks for configuration changes made elsewhere (a key created

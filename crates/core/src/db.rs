@@ -175,8 +175,9 @@ pub struct DbOptions {
     /// Connections in the pool (at least 2).
     pub pool_size: u32,
     /// How much of a SQLite database file each connection maps into memory (`PRAGMA
-    /// mmap_size`). The map serves reads without copying, but the pages it touches count in the
-    /// process's resident memory; a job that reads a whole table once gains little from it.
+    /// mmap_size`; the connections of a process share one map of each file, see
+    /// `dynex-sqlite-map`). The map serves reads without copying, but the pages it touches count
+    /// in the process's resident memory; a job that reads a whole table once gains little from it.
     pub sqlite_mmap: u64,
     /// How long a SQLite writer waits for another process's write lock (`PRAGMA busy_timeout`)
     /// before the attempt counts as busy.
@@ -544,6 +545,10 @@ impl Db {
     pub fn connect_options(url: &str, options: &DbOptions) -> Result<Db, CoreError> {
         let url = DatabaseUrl::parse(url)?;
         let dialect = url.dialect;
+        if dialect == Dialect::Sqlite && options.sqlite_mmap > 0 {
+            // The pool's connections read the file through one map, not one each.
+            dynex_sqlite_map::share(options.sqlite_mmap.max(SQLITE_MMAP_BYTES));
+        }
         let attempts = Arc::new(Attempts::default());
         let pool = Pool::builder()
             .max_size(options.pool_size.max(2))
