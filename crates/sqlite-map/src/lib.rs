@@ -43,6 +43,9 @@ pub fn shared_maps() -> Vec<usize> {
 /// The size of each shared map, set once by [`share`].
 static SIZE: AtomicUsize = AtomicUsize::new(0);
 
+/// How often at most a shared map lets go of the pages it has touched (see `hooks::unmap`).
+const FORGET_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// A shared map of one file.
 struct Region {
     /// The file's device and inode.
@@ -51,6 +54,8 @@ struct Region {
     len: usize,
     /// Maps handed out and not unmapped yet.
     users: usize,
+    /// When its pages were last let go of.
+    forgot: std::time::Instant,
 }
 
 impl Region {
@@ -184,6 +189,7 @@ mod hooks {
                     start: start as usize,
                     len: size,
                     users: 1,
+                    forgot: std::time::Instant::now(),
                 });
                 return start;
             }
@@ -194,14 +200,29 @@ mod hooks {
 
     /// `munmap`: the start of a shared map lets go of it (the last user unmaps it); a range
     /// inside one (SQLite trims a map after truncating its file) stays mapped for the others.
+    ///
+    /// SQLite unmaps a connection's map whenever another connection committed, which used to
+    /// let go of the pages that map had touched. A shared map stays mapped while any connection
+    /// holds it, so its resident pages would grow to the whole file under writes; instead, at
+    /// most once per [`FORGET_EVERY`](super::FORGET_EVERY), such an unmap lets go of the shared
+    /// map's pages (`MADV_DONTNEED`, which for a map of a file only drops the page table
+    /// entries: the pages stay in the page cache, and the next read maps them again).
     pub(super) unsafe extern "C" fn unmap(addr: *mut c_void, len: size_t) -> c_int {
         let mut regions = regions();
         if let Some(i) = regions.iter().position(|r| r.holds(addr as usize)) {
-            if regions[i].start != addr as usize {
+            let region = &mut regions[i];
+            if region.start != addr as usize {
                 return 0;
             }
-            regions[i].users -= 1;
-            if regions[i].users > 0 {
+            region.users -= 1;
+            if region.users > 0 {
+                if region.forgot.elapsed() >= super::FORGET_EVERY {
+                    region.forgot = std::time::Instant::now();
+                    // SAFETY: the shared map's own range; its readers fault pages in again.
+                    unsafe {
+                        libc::madvise(region.start as *mut c_void, region.len, libc::MADV_DONTNEED)
+                    };
+                }
                 return 0;
             }
             let region = regions.swap_remove(i);

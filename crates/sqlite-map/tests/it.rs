@@ -19,6 +19,27 @@ fn total(conn: &mut SqliteConnection) -> (i64, i64) {
     (t.rows, t.bytes)
 }
 
+/// The resident kB of the mappings of `path`, from `/proc/self/smaps`.
+fn resident_kb(path: &str) -> u64 {
+    let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
+    let mut ours = false;
+    let mut kb = 0;
+    for line in smaps.lines() {
+        if line.contains(" r") && line.contains('-') && line.split_whitespace().count() >= 5 {
+            ours = line.ends_with(path);
+        } else if ours && let Some(rss) = line.strip_prefix("Rss:") {
+            kb += rss.trim().trim_end_matches(" kB").parse::<u64>().unwrap();
+        }
+    }
+    kb
+}
+
+fn one(conn: &mut SqliteConnection) {
+    sql_query("SELECT COUNT(*) AS rows, 0 AS bytes FROM t WHERE id = 1")
+        .get_result::<Total>(conn)
+        .unwrap();
+}
+
 /// The lines of `/proc/self/maps` that map `path` itself.
 fn maps_of(path: &str) -> usize {
     std::fs::read_to_string("/proc/self/maps")
@@ -68,6 +89,18 @@ fn connections_share_one_map_of_a_file_and_see_each_others_writes() {
     assert_eq!(total(&mut b), (50_000, 10_000_000));
     assert_eq!(total(&mut c), (50_000, 10_000_000));
     assert_eq!(maps_of(&path), 1);
+
+    // After a commit, a reader lets go of its map at its next read; at most once a second that
+    // lets go of the shared map's pages, which the next reads map again.
+    let whole = resident_kb(&path);
+    assert!(whole > 8_000, "the table read through the map: {whole} kB");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    a.batch_execute("INSERT INTO t (id, v) VALUES (0, 'x'); DELETE FROM t WHERE id = 0")
+        .unwrap();
+    one(&mut b);
+    let after = resident_kb(&path);
+    assert!(after < whole / 4, "{after} kB of {whole} kB still mapped");
+    assert_eq!(total(&mut c), (50_000, 10_000_000));
 
     // The file shrinks: SQLite trims its maps, the others still read theirs.
     a.batch_execute("DELETE FROM t WHERE id > 10000; VACUUM")
