@@ -16,12 +16,14 @@
 //! new group, as a write repeated after a deadlock does.
 
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use dynex_query::Dialect;
+
 use crate::db::{AnyConnection, Conn, Db};
-use crate::engine::tx::control;
+use crate::engine::tx::{begin_statement, control};
 use crate::error::CoreError;
 
 /// The most writes one group commits together.
@@ -37,8 +39,6 @@ pub(crate) struct Writer {
     state: Mutex<State>,
     /// Threads waiting for `state`: while any is, an open group stays open for them.
     queued: AtomicUsize,
-    /// Groups committed since the start.
-    commits: AtomicU64,
 }
 
 /// The writer lock, held; see [`Writer::lock`].
@@ -49,6 +49,8 @@ pub(crate) struct WriterGuard<'a> {
 #[derive(Default)]
 struct State {
     open: Option<Group>,
+    /// Groups committed since the start.
+    commits: u64,
 }
 
 /// A group transaction: `BEGIN IMMEDIATE` on a pooled connection, and what its members wait for.
@@ -151,7 +153,6 @@ impl Writer {
             {
                 // Whoever closes the group answers its failure; the others write again.
                 state.close()?;
-                self.commits.fetch_add(1, Ordering::Relaxed);
             }
             drop(state);
             // A refused write left nothing in the group.
@@ -180,7 +181,7 @@ impl Group {
     fn begin(db: &Db) -> Result<Group, CoreError> {
         let mut conn = db.conn()?;
         crate::retry::on_busy(|| {
-            control(&mut conn, "BEGIN IMMEDIATE")
+            control(&mut conn, begin_statement(Dialect::Sqlite))
                 .map(Some)
                 .map_err(CoreError::from)
         })?;
@@ -201,6 +202,7 @@ impl State {
         };
         match control(&mut group.conn, "COMMIT") {
             Ok(()) => {
+                self.commits += 1;
                 group.outcome.set(true);
                 Ok(())
             }
@@ -325,7 +327,7 @@ mod tests {
             .chain((0..WRITERS).filter(|i| *i != 3).map(|i| format!("v{i:02}")))
             .collect();
         assert_eq!(values(&db), expected);
-        let commits = writer.commits.load(Ordering::Relaxed);
+        let commits = writer.state.lock().unwrap().commits;
         assert!(
             commits < WRITERS as u64 / 2,
             "{WRITERS} queued writes took {commits} commits"

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use dynex_core::{AuditFilter, CoreError, Dynex, Method, Options, WriteRequest};
-use dynex_test_support::{TestDb, backend_tests};
+use dynex_test_support::{TestDb, all_rows, backend_tests, open_demo_with};
 use serde_json::{Value, json};
 
 backend_tests!(concurrent_one_row_writes_are_answered_as_committed);
@@ -30,16 +30,13 @@ fn post(dx: &Dynex, iso2: &str) -> Result<Value, CoreError> {
 /// the rows read back are the created ones with their last names, nothing refused is there,
 /// and the audit log names each created row once.
 fn concurrent_one_row_writes_are_answered_as_committed(db: TestDb) {
-    let dx = Dynex::open_with(
-        &db.url,
+    let dx = open_demo_with(
+        &db,
         Options {
-            watch_interval: None,
             audit_data_writes: true,
             ..Options::default()
         },
-    )
-    .expect("open");
-    assert!(dx.load_demo().expect("demo"));
+    );
     let answers: Vec<(String, Value)> = std::thread::scope(|s| {
         let threads: Vec<_> = (0..THREADS)
             .map(|t| {
@@ -88,11 +85,7 @@ fn concurrent_one_row_writes_are_answered_as_committed(db: TestDb) {
         assert_eq!(&stored, answered, "{iso2}");
         assert_eq!(stored["iso2_code"], json!(iso2));
     }
-    let all = dx
-        .read_collection("countries", &[("page[limit]".into(), "1000".into())], None)
-        .unwrap();
-    let created = all
-        .rows
+    let created = all_rows(&dx, "countries")
         .iter()
         .filter(|r| {
             r["iso2_code"]
