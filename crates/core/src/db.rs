@@ -876,6 +876,54 @@ pub fn load_json(conn: &mut AnyConnection, sql: &Sql) -> QueryResult<Vec<String>
         .collect())
 }
 
+/// A row of a SQLite read, each value as SQLite stores it ([`dynex_query::TypedRow`]).
+struct SqliteTypedRow(dynex_query::TypedRow);
+
+impl QueryableByName<diesel::sqlite::Sqlite> for SqliteTypedRow {
+    fn build<'a>(row: &impl NamedRow<'a, diesel::sqlite::Sqlite>) -> deserialize::Result<Self> {
+        use diesel::sqlite::SqliteType;
+        let n = row.field_count();
+        let mut typed = dynex_query::TypedRow::with_capacity(n);
+        for i in 0..n {
+            let field = Row::get(row, i).ok_or("a column is missing")?;
+            let Some(mut value) = field.value() else {
+                typed.push_null();
+                continue;
+            };
+            match value.value_type() {
+                None => typed.push_null(),
+                Some(SqliteType::Long) => typed.push_int(value.read_long()),
+                Some(SqliteType::Double) => typed.push_real(value.read_text()),
+                Some(SqliteType::Binary) => {
+                    // As SQLite's own `json_array` refuses them.
+                    return Err("JSON cannot hold BLOB values".into());
+                }
+                Some(_) => typed.push_text(value.read_text()),
+            }
+        }
+        Ok(SqliteTypedRow(typed))
+    }
+}
+
+/// Runs a rendered SQLite read ([`dynex_query::select_values`]) and returns each row's values
+/// as SQLite stores them; `None` on the other backends, whose drivers are read as JSON.
+pub fn load_typed(
+    conn: &mut AnyConnection,
+    sql: &Sql,
+) -> QueryResult<Option<Vec<dynex_query::TypedRow>>> {
+    match conn {
+        AnyConnection::Sqlite(c) => Ok(Some(
+            DynQuery(sql)
+                .load::<SqliteTypedRow>(c)?
+                .into_iter()
+                .map(|r| r.0)
+                .collect(),
+        )),
+        #[allow(unreachable_patterns)]
+        _ => Ok(None),
+    }
+}
+
 #[derive(QueryableByName)]
 struct CountRow {
     #[diesel(sql_type = BigInt)]

@@ -6,6 +6,8 @@ use std::borrow::Cow;
 use dynex_schema::{Entity, Field, FieldType, Value, format_decimal, normalize_datetime};
 use serde_json::{Map, Value as Json};
 
+use crate::typed::{Cell, TypedRow};
+
 /// The text of a field's wire value, from the text of its column ([`select_cells`]): what
 /// [`decode_row`] makes of the column, written as a CSV cell (`None`, SQL `NULL`, is empty).
 ///
@@ -199,6 +201,46 @@ impl RowWriter {
         let mut raws = raws;
         raws.drain(..count);
         Ok(raws)
+    }
+}
+
+impl RowWriter {
+    /// Writes the wire object of a row read with [`select_values`](crate::select_values)
+    /// to `out`: byte for byte what [`RowWriter::write`] writes of the JSON array SQLite
+    /// builds of the same values.
+    ///
+    /// Each value goes through the same conversion as the element SQLite's `json_array` would
+    /// make of it, except text of a string field, which is escaped straight into `out` (SQLite
+    /// escapes strings as `serde_json` does, so that element would be copied as it is).
+    pub fn write_typed(&self, row: &TypedRow, out: &mut Vec<u8>) -> Result<(), String> {
+        let count = self.columns.len();
+        if row.len() < count {
+            return Err(format!(
+                "row has {} values, the entity {} fields",
+                row.len(),
+                count
+            ));
+        }
+        let mut buf = Vec::new();
+        for (i, ((ty, scale, key), cell)) in self.columns.iter().zip(&row.cells).enumerate() {
+            out.extend_from_slice(key);
+            match *cell {
+                Cell::Null => out.extend_from_slice(b"null"),
+                Cell::Text(start, end) if *ty == FieldType::String => {
+                    push_json_str(out, row.str(start, end));
+                }
+                // An integer is written as it is in an integer or floating-point field.
+                Cell::Int(n) if matches!(ty, FieldType::Integer | FieldType::Float) => {
+                    push_int(out, n);
+                }
+                _ => write_output(*ty, *scale, row.raw_json(i, &mut buf), out)?,
+            }
+        }
+        if count == 0 {
+            out.push(b'{');
+        }
+        out.push(b'}');
+        Ok(())
     }
 }
 
@@ -408,7 +450,7 @@ fn whole_number(raw: &str) -> bool {
 }
 
 /// Writes `text` as a JSON string, escaped as `serde_json` escapes it.
-fn push_json_str(out: &mut Vec<u8>, text: &str) {
+pub(crate) fn push_json_str(out: &mut Vec<u8>, text: &str) {
     if text.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
         // Writing a string to a vector cannot fail.
         let _ = serde_json::to_writer(&mut *out, text);
@@ -417,6 +459,26 @@ fn push_json_str(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
     out.extend_from_slice(text.as_bytes());
     out.push(b'"');
+}
+
+/// Writes the decimal text of `n`, as `serde_json` and SQLite write an integer.
+pub(crate) fn push_int(out: &mut Vec<u8>, n: i64) {
+    let mut buf = [0u8; 20];
+    let mut at = buf.len();
+    let mut rest = n.unsigned_abs();
+    loop {
+        at -= 1;
+        // The remainder of a division by ten is a digit.
+        buf[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&buf[at..]);
 }
 
 /// A value read back from the database as JSON, to bind again: numbers as integers where they
@@ -476,6 +538,45 @@ fn output(ty: FieldType, scale: Option<u32>, v: Json) -> Json {
 mod tests {
     use super::*;
     use crate::testing::entity;
+
+    #[test]
+    fn strings_and_integers_are_written_as_serde_json_writes_them() {
+        let mut text: String = (0u8..=0x7f).map(char::from).collect();
+        text.push_str("é 😀 \u{2028} end");
+        let long: String = (0u8..40)
+            .map(|i| format!("{}{}", "x".repeat(usize::from(i % 9)), char::from(i)))
+            .collect();
+        for s in [
+            text.as_str(),
+            &long,
+            "",
+            "plain",
+            "\"",
+            "a\\b",
+            "12345678\"2345678\\",
+        ] {
+            let mut out = Vec::new();
+            push_json_str(&mut out, s);
+            assert_eq!(out, serde_json::to_vec(s).unwrap(), "{s:?}");
+        }
+        for n in [0, 7, -1, 10, -10, i64::MAX, i64::MIN, 1_000_000_007] {
+            let mut out = Vec::new();
+            push_int(&mut out, n);
+            assert_eq!(out, n.to_string().into_bytes());
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_string_is_escaped_as_serde_json_escapes_it(s in "(?s).{0,40}", n in proptest::num::i64::ANY) {
+            let mut out = Vec::new();
+            push_json_str(&mut out, &s);
+            proptest::prop_assert_eq!(out, serde_json::to_vec(&s).unwrap());
+            let mut out = Vec::new();
+            push_int(&mut out, n);
+            proptest::prop_assert_eq!(out, n.to_string().into_bytes());
+        }
+    }
 
     /// A field `c` of type `ty` with a decimal `scale`.
     fn field(ty: &str, scale: Option<u32>) -> Field {

@@ -38,6 +38,7 @@ mod sort;
 mod sql;
 #[cfg(test)]
 mod testing;
+mod typed;
 pub mod write;
 
 pub use ast::{
@@ -52,9 +53,10 @@ pub use filter::{MAX_CONDITIONS, MAX_LIST_VALUES, OPERATORS};
 pub use parse::parse;
 pub use select::{
     Select, count, count_capped, select, select_cells, select_columns, select_ordered,
-    select_ordered_few,
+    select_ordered_few, select_values,
 };
 pub use sort::{Keyset, KeysetError, Sort, order_keys, parse_sort};
 pub use sql::{Dialect, Piece, Sql, quote_ident};
+pub use typed::TypedRow;
 
 pub use dynex_schema::Value;

@@ -265,15 +265,14 @@ enum Column<'a> {
     Key(usize),
 }
 
-/// [`row_json`] of `fields` (all when `None`), followed by the values of the keys of `order`.
-fn row_json_with_keys(
-    sql: &mut Sql,
-    dialect: Dialect,
-    entity: &Entity,
+/// The elements of a row as [`row_json_with_keys`] reads them: `fields` (all when `None`),
+/// `extra_columns`, then the keys of `order`.
+fn row_columns<'e>(
+    entity: &'e Entity,
     fields: Option<&[usize]>,
-    extra_columns: &[String],
+    extra_columns: &'e [String],
     order: &[Sort],
-) {
+) -> Vec<Column<'e>> {
     let all = entity.fields();
     let chosen: Vec<&Field> = match fields {
         Some(indexes) => indexes.iter().filter_map(|&i| all.get(i)).collect(),
@@ -285,6 +284,51 @@ fn row_json_with_keys(
         .collect();
     columns.extend(extra_columns.iter().map(|c| Column::Raw(c.as_str())));
     columns.extend(order.iter().map(|k| Column::Key(k.field)));
+    columns
+}
+
+/// Renders a SQLite read with the elements of each row's JSON array as columns of their own.
+///
+/// It reads what [`select_ordered`] (or, when `few`, [`select_ordered_few`]) reads, for
+/// [`RowWriter::write_typed`](crate::RowWriter::write_typed), which writes the answer from the
+/// values as SQLite stores them.
+///
+/// The fields are the same expressions as in the array. The keys of `order` are the bare
+/// columns: the array carries a floating-point key as `printf('%!.17g')`, which is the text
+/// SQLite gives a floating-point column anyway ([`TypedRow::push_real`](crate::TypedRow::push_real)).
+pub fn select_values(s: &Select<'_>, order: &[Sort], few: bool) -> Sql {
+    let dialect = Dialect::Sqlite;
+    let mut sql = Sql::default();
+    sql.push("SELECT ");
+    let columns = row_columns(s.entity, s.fields, s.extra_columns, order);
+    if columns.is_empty() {
+        // A row of no fields is still a row: `{}`.
+        sql.push("NULL");
+    }
+    for (i, c) in columns.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        match *c {
+            Column::Field(ty, col) => column_expr(&mut sql, dialect, Some(ty), col),
+            Column::Raw(col) => column_expr(&mut sql, dialect, None, col),
+            Column::Key(index) => sort_expr(&mut sql, dialect, s.entity, index),
+        }
+    }
+    from_where_order(&mut sql, dialect, s, order, !few);
+    sql
+}
+
+/// [`row_json`] of `fields` (all when `None`), followed by the values of the keys of `order`.
+fn row_json_with_keys(
+    sql: &mut Sql,
+    dialect: Dialect,
+    entity: &Entity,
+    fields: Option<&[usize]>,
+    extra_columns: &[String],
+    order: &[Sort],
+) {
+    let columns = row_columns(entity, fields, extra_columns, order);
     let chunks: Vec<_> = columns.chunks(CHUNK).collect();
     let list = |sql: &mut Sql, chunk: &[Column<'_>], sep: &str| {
         for (i, c) in chunk.iter().enumerate() {

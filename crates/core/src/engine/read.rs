@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use dynex_query::{
     Condition, Dialect, Include, Keyset, ReadQuery, RowWriter, Select, Sort, Value, decode_fields,
-    order_keys, select_ordered,
+    order_keys, select_ordered, select_values,
 };
 use dynex_schema::Entity;
 use serde_json::{Map, Value as Json};
 
-use crate::db::{AnyConnection, load_count, load_json};
+use crate::db::{AnyConnection, load_count, load_json, load_typed};
 use crate::engine::values::json_to_value;
 use crate::error::CoreError;
 
@@ -92,19 +92,20 @@ pub(crate) fn read_by_id(
                 // Without a page, so without the subquery that cuts one: MariaDB makes a
                 // temporary table of such a derived table at every execution, which took a
                 // read by id from 104 to 237 µs (mariadb-slap, one connection).
-                let mut sql = select_ordered(
-                    dialect,
-                    &Select {
-                        entity,
-                        fields: None,
-                        conditions: &[Condition::Eq(entity.identifier_index(), id.clone())],
-                        keys: None,
-                        extra_columns: &[],
-                        page: None,
-                        lock: false,
-                    },
-                    &[],
-                );
+                let select = Select {
+                    entity,
+                    fields: None,
+                    conditions: &[Condition::Eq(entity.identifier_index(), id.clone())],
+                    keys: None,
+                    extra_columns: &[],
+                    page: None,
+                    lock: false,
+                };
+                let mut sql = if dialect == Dialect::Sqlite {
+                    select_values(&select, &[], true)
+                } else {
+                    select_ordered(dialect, &select, &[])
+                };
                 sql.push_static(" LIMIT 1");
                 let sql = sql.quoted(dialect);
                 let writer = Arc::new(RowWriter::new(entity, None));
@@ -129,6 +130,16 @@ pub(crate) fn read_by_id(
     match (binds.next(), binds.next()) {
         (Some(bound), None) => *bound = id,
         _ => return Err(CoreError::Corrupt("a read by id binds one value".into())),
+    }
+    if let Some(mut rows) = load_typed(conn, &sql)? {
+        let Some(row) = rows.pop() else {
+            return Ok(None);
+        };
+        let mut out = Vec::with_capacity(512);
+        writer
+            .write_typed(&row, &mut out)
+            .map_err(CoreError::Corrupt)?;
+        return Ok(Some(out));
     }
     let Some(text) = load_json(conn, &sql)?.pop() else {
         return Ok(None);
@@ -217,6 +228,9 @@ pub fn read_page_text(
     }
     let plan = PagePlan::of(entity, query, extra_conditions);
     let select = plan.select(entity, query);
+    if dialect == Dialect::Sqlite {
+        return page_typed(conn, &plan, &select, query);
+    }
     let texts = load_json(conn, &plan.sql(dialect, &select))?;
     // Room for the fields' names too, which the rows' arrays do not hold.
     let mut out = Vec::with_capacity(texts.iter().map(|t| t.len() * 2).sum::<usize>() + 2);
@@ -243,6 +257,51 @@ pub fn read_page_text(
                 .map(|raw| serde_json::from_str(raw))
                 .collect::<Result<Vec<Json>, _>>()
                 .map_err(|e| CoreError::Corrupt(e.to_string()))?;
+            Some(plan.keyset(&extras)?)
+        }
+        None => None,
+    };
+    Ok((out, next))
+}
+
+/// [`read_page_text`] on SQLite: the rows read as the values SQLite stores
+/// ([`dynex_query::select_values`]), written without a JSON array per row.
+fn page_typed(
+    conn: &mut AnyConnection,
+    plan: &PagePlan,
+    select: &Select<'_>,
+    query: &ReadQuery,
+) -> Result<(Vec<u8>, Option<Keyset>), CoreError> {
+    let sql = dynex_query::select_values(select, &plan.order, plan.few);
+    let rows = load_typed(conn, &sql)?
+        .ok_or_else(|| CoreError::Corrupt("a typed read needs SQLite".into()))?;
+    let writer = RowWriter::new(select.entity, select.fields);
+    let mut out = Vec::with_capacity(rows.len() * 256 + 2);
+    out.push(b'[');
+    let mut last = None;
+    let mut more = false;
+    for (i, row) in rows.iter().enumerate() {
+        if plan.cursor && i as u64 >= query.page.limit {
+            // The row that only tells whether a next page follows.
+            more = true;
+            break;
+        }
+        if i > 0 {
+            out.push(b',');
+        }
+        writer
+            .write_typed(row, &mut out)
+            .map_err(CoreError::Corrupt)?;
+        last = Some(row);
+    }
+    out.push(b']');
+    let next = match last.filter(|_| more) {
+        Some(row) => {
+            // The values after the fields', as the JSON array's extras are.
+            let fields = row
+                .len()
+                .saturating_sub(plan.extra_columns.len() + plan.order.len());
+            let extras = row.json_from(fields).map_err(CoreError::Corrupt)?;
             Some(plan.keyset(&extras)?)
         }
         None => None,

@@ -375,6 +375,99 @@ break \"q\" / é 😀 \t', -7),
     }
 }
 
+/// On SQLite the answer is written from the values as stored, not from a JSON array the
+/// database builds: it is still byte for byte the JSON reads' answer, whatever type a value
+/// was stored with (SQLite keeps text in an integer column, an integer in a text one), through
+/// every page of cursors over floating-point and mixed keys, and read by id.
+#[test]
+fn sqlite_reads_from_stored_values_are_the_json_reads() {
+    let db = TestDb::sqlite();
+    let dx = demo(&db);
+    let mut conn = dx.db().conn().unwrap();
+    // Most of these types have SQLite's numeric affinity, which keeps text that is no number
+    // as text, and numbers as numbers (an integer in a string field).
+    dynex_core::db::run_script(
+        &mut conn,
+        r#"CREATE TABLE stored_read (id INTEGER PRIMARY KEY, i INTEGER, s UUID, b BOOLEAN,
+           d DECIMAL(12,2), da DATE, dt TIMESTAMP, j JSON, f REAL, g DOUBLE);
+         INSERT INTO stored_read VALUES
+           (1, '12', 5, 't', 3, 20240101, 1.5, 5, 3, '1.5'),
+           (2, 'abc', 1.5, 'yes', '1.50', '2024-01-02 10:00:00', '2024-01-02T03:04:05Z', 2.5,
+            0.1 + 0.2, 'x'),
+           (3, 2.5, 'a' || char(1) || 'b"c\d', 0, 2.25, 1.5, 5, '{"a": [1, 2.50]}', 1e300,
+            7),
+           (4, 7, 'é 😀' || char(9) || char(127), 2, -0.5, NULL, NULL, 'not json', -0.0, 2.5),
+           (5, 9223372036854775807, -0.0, 'TRUE', 123456789012345678, 'x', 'y', '"s"',
+            123456789012345680, -9223372036854775808),
+           (6, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+           (7, -3, '', 0.0, 0, '', '', '[]', 2.5e-8, 1e20);"#,
+    )
+    .unwrap();
+    drop(conn);
+    let mut config = dx.add_entity("stored_read", None, true).unwrap();
+    for field in &mut config.definition.fields {
+        use dynex_schema::FieldType;
+        field.ty = match field.field_name.as_str() {
+            "s" => FieldType::String,
+            "b" => FieldType::Boolean,
+            "d" => FieldType::Decimal,
+            "da" => FieldType::Date,
+            "dt" => FieldType::DateTime,
+            "j" => FieldType::Json,
+            "f" | "g" => FieldType::Float,
+            _ => FieldType::Integer,
+        };
+        if field.field_name == "d" {
+            field.validation.scale = Some(2);
+        }
+    }
+    let visible = |name: &str| {
+        let fields = &config.definition.fields;
+        let field = fields.iter().find(|f| f.field_name == name).unwrap();
+        field.field_visible_name.clone()
+    };
+    let (j, s, f, g, i) = (
+        visible("j"),
+        visible("s"),
+        visible("f"),
+        visible("g"),
+        visible("i"),
+    );
+    let alias = config.table_alias.clone();
+    dx.save_entities(&[config]).unwrap();
+    let mut pages = 0;
+    for query in [
+        vec![],
+        pairs(&[(&format!("fields[{alias}]"), &format!("{j},{s}"))]),
+        pairs(&[("sort", &format!("-{f}")), ("page[size]", "2")]),
+        pairs(&[("sort", &i), ("page[size]", "2")]),
+        pairs(&[("sort", &format!("{g},-{s}")), ("page[size]", "3")]),
+        pairs(&[(&format!("filter[{alias}.id]"), "{\"in\": [2, 3, 5]}")]),
+    ] {
+        let mut query = query;
+        loop {
+            let values = dx.read_collection(&alias, &query, None).unwrap();
+            let text = dx.read_collection_text(&alias, &query, None).unwrap();
+            assert_eq!(
+                String::from_utf8(text.rows).unwrap(),
+                serde_json::to_string(&values.rows).unwrap(),
+                "{query:?}"
+            );
+            assert_eq!(text.next, values.next, "{query:?}");
+            pages += 1;
+            if query.is_empty() {
+                assert_eq!(values.rows.len(), 7);
+                rows_by_id_are_the_rows_serialized(&dx, &alias, &values.rows);
+            }
+            let Some(next) = values.next else { break };
+            query.retain(|(k, _)| k != "page[after]");
+            query.push(("page[after]".into(), next));
+        }
+    }
+    // Every page of the three cursor reads was compared, not only the first.
+    assert!(pages >= 12, "{pages}");
+}
+
 /// `read_collection_text_now` reads at once, as `read_collection_text` does, on SQLite and only
 /// for reads filtered to a few values of the identifier or of a unique column; otherwise it
 /// reads nothing and leaves the parsed read to `read_pending_text`, which answers the same.
