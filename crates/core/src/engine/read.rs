@@ -229,30 +229,19 @@ pub fn read_page_text(
     let plan = PagePlan::of(entity, query, extra_conditions);
     let select = plan.select(entity, query);
     if dialect == Dialect::Sqlite {
-        return page_typed(conn, &plan, &select, query);
+        return page_typed(conn, &plan, &select);
     }
     let texts = load_json(conn, &plan.sql(dialect, &select))?;
+    let writer = RowWriter::new(entity, select.fields);
     // Room for the fields' names too, which the rows' arrays do not hold.
-    let mut out = Vec::with_capacity(texts.iter().map(|t| t.len() * 2).sum::<usize>() + 2);
-    out.push(b'[');
-    let writer = dynex_query::RowWriter::new(entity, select.fields);
-    let mut last = None;
-    let mut more = false;
-    for (i, text) in texts.iter().enumerate() {
-        if plan.cursor && i as u64 >= query.page.limit {
-            // The row that only tells whether a next page follows.
-            more = true;
-            break;
-        }
-        if i > 0 {
-            out.push(b',');
-        }
-        last = Some(writer.write(text, &mut out).map_err(CoreError::Corrupt)?);
-    }
-    out.push(b']');
-    let next = match last.filter(|_| more) {
-        Some(extras) => {
-            let extras = extras
+    let room = texts.iter().map(|t| t.len() * 2).sum::<usize>();
+    let (out, last) =
+        plan.write_rows(&texts, room, |text, out| writer.write(text, out).map(drop))?;
+    let next = match last {
+        Some(text) => {
+            let extras = writer
+                .write(text, &mut Vec::new())
+                .map_err(CoreError::Corrupt)?
                 .iter()
                 .map(|raw| serde_json::from_str(raw))
                 .collect::<Result<Vec<Json>, _>>()
@@ -270,32 +259,15 @@ fn page_typed(
     conn: &mut AnyConnection,
     plan: &PagePlan,
     select: &Select<'_>,
-    query: &ReadQuery,
 ) -> Result<(Vec<u8>, Option<Keyset>), CoreError> {
     let sql = dynex_query::select_values(select, &plan.order, plan.few);
     let rows = load_typed(conn, &sql)?
         .ok_or_else(|| CoreError::Corrupt("a typed read needs SQLite".into()))?;
     let writer = RowWriter::new(select.entity, select.fields);
-    let mut out = Vec::with_capacity(rows.len() * 256 + 2);
-    out.push(b'[');
-    let mut last = None;
-    let mut more = false;
-    for (i, row) in rows.iter().enumerate() {
-        if plan.cursor && i as u64 >= query.page.limit {
-            // The row that only tells whether a next page follows.
-            more = true;
-            break;
-        }
-        if i > 0 {
-            out.push(b',');
-        }
-        writer
-            .write_typed(row, &mut out)
-            .map_err(CoreError::Corrupt)?;
-        last = Some(row);
-    }
-    out.push(b']');
-    let next = match last.filter(|_| more) {
+    let (out, last) = plan.write_rows(&rows, rows.len() * 256, |row, out| {
+        writer.write_typed(row, out)
+    })?;
+    let next = match last {
         Some(row) => {
             // The values after the fields', as the JSON array's extras are.
             let fields = row
@@ -394,6 +366,34 @@ impl PagePlan {
             page: Some(self.page),
             lock: false,
         }
+    }
+
+    /// Writes the page's `rows` as one JSON array with `write` (`room`: the bytes they are
+    /// expected to take), and returns the last row written when a keyset page has more rows
+    /// after it: the row read past the page only tells that a next page follows.
+    fn write_rows<'r, R>(
+        &self,
+        rows: &'r [R],
+        room: usize,
+        mut write: impl FnMut(&R, &mut Vec<u8>) -> Result<(), String>,
+    ) -> Result<(Vec<u8>, Option<&'r R>), CoreError> {
+        let kept = if self.cursor {
+            rows.len()
+                .min(usize::try_from(self.limit).unwrap_or(usize::MAX))
+        } else {
+            rows.len()
+        };
+        let mut out = Vec::with_capacity(room + 2);
+        out.push(b'[');
+        for (i, row) in rows[..kept].iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write(row, &mut out).map_err(CoreError::Corrupt)?;
+        }
+        out.push(b']');
+        let last = rows[..kept].last().filter(|_| rows.len() > kept);
+        Ok((out, last))
     }
 
     /// Drops a keyset page's extra row, and returns the position of the last row kept when
