@@ -7,8 +7,6 @@
 //!
 //! [`RowWriter::write_typed`]: crate::RowWriter::write_typed
 
-use serde_json::Value as Json;
-
 /// One value of a [`TypedRow`]; text is a byte range of the row's text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Cell {
@@ -85,28 +83,5 @@ impl TypedRow {
         self.text
             .get(start as usize..end as usize)
             .unwrap_or_default()
-    }
-
-    /// The JSON text SQLite's `json_array` writes of value `index`, into `buf`.
-    pub(crate) fn raw_json<'b>(&self, index: usize, buf: &'b mut Vec<u8>) -> &'b str {
-        buf.clear();
-        match self.cells.get(index).copied().unwrap_or(Cell::Null) {
-            Cell::Null => buf.extend_from_slice(b"null"),
-            Cell::Int(n) => crate::decode::push_int(buf, n),
-            Cell::Real(start, end) => buf.extend_from_slice(self.str(start, end).as_bytes()),
-            // SQLite escapes a string as `serde_json` does (`jsonAppendString`).
-            Cell::Text(start, end) => crate::decode::push_json_str(buf, self.str(start, end)),
-        }
-        // Only ASCII escapes and whole UTF-8 strings were written.
-        std::str::from_utf8(buf).unwrap_or_default()
-    }
-
-    /// The values from `from` on as JSON, as a row's JSON array would have them: the values of
-    /// a page's order keys, for the position of its last row.
-    pub fn json_from(&self, from: usize) -> Result<Vec<Json>, String> {
-        let mut buf = Vec::new();
-        (from..self.cells.len())
-            .map(|i| serde_json::from_str(self.raw_json(i, &mut buf)).map_err(|e| e.to_string()))
-            .collect()
     }
 }
