@@ -389,18 +389,20 @@ fn sqlite_reads_from_stored_values_are_the_json_reads() {
     dynex_core::db::run_script(
         &mut conn,
         r#"CREATE TABLE stored_read (id INTEGER PRIMARY KEY, i INTEGER, s UUID, b BOOLEAN,
-           d DECIMAL(12,2), da DATE, dt TIMESTAMP, j JSON, f REAL, g DOUBLE);
+           d DECIMAL(12,2), da DATE, dt TIMESTAMP, j JSON, f REAL, g DOUBLE,
+           code TEXT COLLATE NOCASE UNIQUE);
          INSERT INTO stored_read VALUES
-           (1, '12', 5, 't', 3, 20240101, 1.5, 5, 3, '1.5'),
+           (1, '12', 5, 't', 3, 20240101, 1.5, 5, 3, '1.5', 'a'),
            (2, 'abc', 1.5, 'yes', '1.50', '2024-01-02 10:00:00', '2024-01-02T03:04:05Z', 2.5,
-            0.1 + 0.2, 'x'),
+            0.1 + 0.2, 'x', 'b'),
            (3, 2.5, 'a' || char(1) || 'b"c\d', 0, 2.25, 1.5, 5, '{"a": [1, 2.50]}', 1e300,
-            7),
-           (4, 7, 'é 😀' || char(9) || char(127), 2, -0.5, NULL, NULL, 'not json', -0.0, 2.5),
+            7, 'C'),
+           (4, 7, 'é 😀' || char(9) || char(127), 2, -0.5, NULL, NULL, 'not json', -0.0, 2.5,
+            NULL),
            (5, 9223372036854775807, -0.0, 'TRUE', 123456789012345678, 'x', 'y', '"s"',
-            123456789012345680, -9223372036854775808),
-           (6, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
-           (7, -3, '', 0.0, 0, '', '', '[]', 2.5e-8, 1e20);"#,
+            123456789012345680, -9223372036854775808, 'd'),
+           (6, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+           (7, -3, '', 0.0, 0, '', '', '[]', 2.5e-8, 1e20, 'e');"#,
     )
     .unwrap();
     drop(conn);
@@ -408,7 +410,7 @@ fn sqlite_reads_from_stored_values_are_the_json_reads() {
     for field in &mut config.definition.fields {
         use dynex_schema::FieldType;
         field.ty = match field.field_name.as_str() {
-            "s" => FieldType::String,
+            "s" | "code" => FieldType::String,
             "b" => FieldType::Boolean,
             "d" => FieldType::Decimal,
             "da" => FieldType::Date,
@@ -426,12 +428,13 @@ fn sqlite_reads_from_stored_values_are_the_json_reads() {
         let field = fields.iter().find(|f| f.field_name == name).unwrap();
         field.field_visible_name.clone()
     };
-    let (j, s, f, g, i) = (
+    let (j, s, f, g, i, code) = (
         visible("j"),
         visible("s"),
         visible("f"),
         visible("g"),
         visible("i"),
+        visible("code"),
     );
     let alias = config.table_alias.clone();
     dx.save_entities(&[config]).unwrap();
@@ -443,6 +446,18 @@ fn sqlite_reads_from_stored_values_are_the_json_reads() {
         pairs(&[("sort", &i), ("page[size]", "2")]),
         pairs(&[("sort", &format!("{g},-{s}")), ("page[size]", "3")]),
         pairs(&[(&format!("filter[{alias}.id]"), "{\"in\": [2, 3, 5]}")]),
+        // Rows found by a list of keys come once each, however many values match them.
+        pairs(&[(
+            &format!("filter[{alias}.id]"),
+            "{\"in\": [5, 2, 3, 5, 3, 99]}",
+        )]),
+        pairs(&[
+            (
+                &format!("filter[{alias}.{code}]"),
+                "{\"in\": [\"A\", \"a\", \"b\", \"c\", \"zz\"]}",
+            ),
+            ("page[offset]", "1"),
+        ]),
     ] {
         let mut query = query;
         loop {
@@ -465,7 +480,22 @@ fn sqlite_reads_from_stored_values_are_the_json_reads() {
         }
     }
     // Every page of the three cursor reads was compared, not only the first.
-    assert!(pages >= 12, "{pages}");
+    assert!(pages >= 14, "{pages}");
+    let found = |query: &[(String, String)]| -> Vec<serde_json::Value> {
+        let text = dx.read_collection_text(&alias, query, None).unwrap();
+        let rows: Vec<serde_json::Value> = serde_json::from_slice(&text.rows).unwrap();
+        rows.iter().map(|r| r["id"].clone()).collect()
+    };
+    let by_id = pairs(&[(
+        &format!("filter[{alias}.id]"),
+        "{\"in\": [5, 2, 3, 5, 3, 99]}",
+    )]);
+    assert_eq!(found(&by_id), [json!(2), json!(3), json!(5)]);
+    let by_code = pairs(&[(
+        &format!("filter[{alias}.{code}]"),
+        "{\"in\": [\"A\", \"a\", \"b\", \"c\", \"zz\"]}",
+    )]);
+    assert_eq!(found(&by_code), [json!(1), json!(2), json!(3)]);
 }
 
 /// `read_collection_text_now` reads at once, as `read_collection_text` does, on SQLite and only
