@@ -202,9 +202,7 @@ impl RowWriter {
         raws.drain(..count);
         Ok(raws)
     }
-}
 
-impl RowWriter {
     /// Writes the wire object of a row read with [`select_values`](crate::select_values)
     /// to `out`: byte for byte what [`RowWriter::write`] writes of the JSON array SQLite
     /// builds of the same values.
