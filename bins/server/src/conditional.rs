@@ -59,7 +59,12 @@ pub(crate) fn not_modified(req: &HttpRequest, etag: &str) -> bool {
 
 /// The `ETag` header's value of a tag.
 pub(crate) fn header_value(etag: &str) -> String {
-    format!("\"{etag}\"")
+    // Not `format!`, which cost a read by id 800 instructions for two quotes.
+    let mut value = String::with_capacity(etag.len() + 2);
+    value.push('"');
+    value.push_str(etag);
+    value.push('"');
+    value
 }
 
 /// Whether a read of one row answers the row alone, which its `ETag` describes: no `include`

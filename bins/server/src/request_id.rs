@@ -44,7 +44,21 @@ pub(crate) fn is_valid(id: &str) -> bool {
 /// A new id, unique within the process.
 pub(crate) fn make() -> String {
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    format!("{:016x}{n:08x}", *PREFIX)
+    // Written by hand: `format!` took 1,500 instructions of a 74,000-instruction read by id.
+    let mut id = String::with_capacity(32);
+    push_hex(&mut id, *PREFIX, 16);
+    push_hex(&mut id, n, 8);
+    id
+}
+
+/// Appends `value` in lowercase hex digits, at least `width` of them, as `{:0width$x}` does.
+fn push_hex(out: &mut String, value: u64, width: usize) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let needed = (64 - value.leading_zeros() as usize).div_ceil(4);
+    for i in (0..needed.max(width)).rev() {
+        let nibble = value.checked_shr(4 * i as u32).unwrap_or(0) & 0xf;
+        out.push(char::from(DIGITS[nibble as usize]));
+    }
 }
 
 /// The request's id: its `X-Request-Id` when valid, a new one otherwise.
@@ -75,6 +89,22 @@ mod tests {
             &"x".repeat(MAX_LEN + 1),
         ] {
             assert!(!is_valid(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn hex_digits_are_those_of_format() {
+        for (value, width) in [
+            (0, 8),
+            (0, 16),
+            (0xab, 8),
+            (u64::MAX, 8),
+            (1 << 40, 8),
+            (7, 1),
+        ] {
+            let mut out = String::new();
+            push_hex(&mut out, value, width);
+            assert_eq!(out, format!("{value:0width$x}"));
         }
     }
 
