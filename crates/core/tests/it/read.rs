@@ -266,21 +266,33 @@ fn reads_as_text_are_the_reads_serialized(db: TestDb) {
     ];
     for (alias, query) in reads {
         let query = pairs(query);
-        let values = dx.read_collection(alias, &query, None).unwrap();
-        let text = dx.read_collection_text(alias, &query, None).unwrap();
-        assert_eq!(
-            String::from_utf8(text.rows).unwrap(),
-            serde_json::to_string(&values.rows).unwrap(),
-            "{alias} {query:?}"
-        );
-        assert_eq!(
-            (text.cursor, text.next, text.count),
-            (values.cursor, values.next, values.count)
-        );
+        let values = same_answer(&dx, alias, &query);
         if query.is_empty() {
             rows_by_id_are_the_rows_serialized(&dx, alias, &values.rows);
         }
     }
+}
+
+/// Reads `query` of `alias` as JSON values and as text, checks that the text is the values
+/// serialized with the same paging, and returns the values.
+fn same_answer(
+    dx: &Dynex,
+    alias: &str,
+    query: &[(String, String)],
+) -> dynex_core::ReadPage<Vec<serde_json::Value>> {
+    let values = dx.read_collection(alias, query, None).unwrap();
+    let text = dx.read_collection_text(alias, query, None).unwrap();
+    assert_eq!(
+        String::from_utf8(text.rows).unwrap(),
+        serde_json::to_string(&values.rows).unwrap(),
+        "{alias} {query:?}"
+    );
+    assert_eq!(
+        (text.cursor, &text.next, text.count),
+        (values.cursor, &values.next, values.count),
+        "{alias} {query:?}"
+    );
+    values
 }
 
 /// Each of `rows` (whole rows of `alias`, the identifier first) read by id as text is the row
@@ -359,14 +371,7 @@ break \"q\" / é 😀 \t', -7),
         pairs(&[("sort", "-f")]),
         pairs(&[("sort", "s"), ("page[size]", "2")]),
     ] {
-        let values = dx.read_collection(&alias, &query, None).unwrap();
-        let text = dx.read_collection_text(&alias, &query, None).unwrap();
-        assert_eq!(
-            String::from_utf8(text.rows).unwrap(),
-            serde_json::to_string(&values.rows).unwrap(),
-            "{query:?}"
-        );
-        assert_eq!(text.next, values.next);
+        let values = same_answer(&dx, &alias, &query);
         if query.is_empty() {
             assert_eq!(values.rows.len(), 5);
             assert_eq!(values.rows[0]["j"]["b"], json!([1, 2.5, "x"]));
@@ -461,14 +466,7 @@ fn sqlite_reads_from_stored_values_are_the_json_reads() {
     ] {
         let mut query = query;
         loop {
-            let values = dx.read_collection(&alias, &query, None).unwrap();
-            let text = dx.read_collection_text(&alias, &query, None).unwrap();
-            assert_eq!(
-                String::from_utf8(text.rows).unwrap(),
-                serde_json::to_string(&values.rows).unwrap(),
-                "{query:?}"
-            );
-            assert_eq!(text.next, values.next, "{query:?}");
+            let values = same_answer(&dx, &alias, &query);
             pages += 1;
             if query.is_empty() {
                 assert_eq!(values.rows.len(), 7);
