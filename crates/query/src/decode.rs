@@ -178,18 +178,22 @@ impl RowWriter {
         RowWriter { columns }
     }
 
+    /// The number of fields written, checked against the `values` a row holds.
+    fn fields_in(&self, values: usize) -> Result<usize, String> {
+        let count = self.columns.len();
+        if values < count {
+            return Err(format!(
+                "row has {values} values, the entity {count} fields"
+            ));
+        }
+        Ok(count)
+    }
+
     /// Writes the wire object of `row_json` to `out` ([`write_fields`]) and returns the JSON
     /// text of the extra columns' values, unchecked: a page needs those of its last row only.
     pub fn write<'r>(&self, row_json: &'r str, out: &mut Vec<u8>) -> Result<Vec<&'r str>, String> {
         let raws = elements(row_json).ok_or("row is not a JSON array")?;
-        let count = self.columns.len();
-        if raws.len() < count {
-            return Err(format!(
-                "row has {} values, the entity {} fields",
-                raws.len(),
-                count
-            ));
-        }
+        let count = self.fields_in(raws.len())?;
         for ((ty, scale, key), raw) in self.columns.iter().zip(&raws) {
             out.extend_from_slice(key);
             write_output(*ty, *scale, raw, out)?;
@@ -211,14 +215,7 @@ impl RowWriter {
     /// make of it, except text of a string field, which is escaped straight into `out` (SQLite
     /// escapes strings as `serde_json` does, so that element would be copied as it is).
     pub fn write_typed(&self, row: &TypedRow, out: &mut Vec<u8>) -> Result<(), String> {
-        let count = self.columns.len();
-        if row.len() < count {
-            return Err(format!(
-                "row has {} values, the entity {} fields",
-                row.len(),
-                count
-            ));
-        }
+        let count = self.fields_in(row.len())?;
         let mut buf = Vec::new();
         for (i, ((ty, scale, key), cell)) in self.columns.iter().zip(&row.cells).enumerate() {
             out.extend_from_slice(key);

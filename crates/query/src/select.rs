@@ -265,6 +265,19 @@ enum Column<'a> {
     Key(usize),
 }
 
+impl Column<'_> {
+    /// Renders the column: a key as the JSON array keeps it ([`key_expr`]) when `in_json`, the
+    /// bare column otherwise.
+    fn push(self, sql: &mut Sql, dialect: Dialect, entity: &Entity, in_json: bool) {
+        match self {
+            Column::Field(ty, col) => column_expr(sql, dialect, Some(ty), col),
+            Column::Raw(col) => column_expr(sql, dialect, None, col),
+            Column::Key(index) if in_json => key_expr(sql, dialect, entity, index),
+            Column::Key(index) => sort_expr(sql, dialect, entity, index),
+        }
+    }
+}
+
 /// The elements of a row as [`row_json_with_keys`] reads them: `fields` (all when `None`),
 /// `extra_columns`, then the keys of `order`.
 fn row_columns<'e>(
@@ -309,11 +322,7 @@ pub fn select_values(s: &Select<'_>, order: &[Sort], few: bool) -> Sql {
         if i > 0 {
             sql.push(", ");
         }
-        match *c {
-            Column::Field(ty, col) => column_expr(&mut sql, dialect, Some(ty), col),
-            Column::Raw(col) => column_expr(&mut sql, dialect, None, col),
-            Column::Key(index) => sort_expr(&mut sql, dialect, s.entity, index),
-        }
+        c.push(&mut sql, dialect, s.entity, false);
     }
     match keys_join(s, order, few) {
         Some(at) => from_keys_where_order(&mut sql, s, at),
@@ -421,11 +430,7 @@ fn row_json_with_keys(
             if i > 0 {
                 sql.push(sep);
             }
-            match *c {
-                Column::Field(ty, col) => column_expr(sql, dialect, Some(ty), col),
-                Column::Raw(col) => column_expr(sql, dialect, None, col),
-                Column::Key(index) => key_expr(sql, dialect, entity, index),
-            }
+            c.push(sql, dialect, entity, true);
         }
     };
     match dialect {

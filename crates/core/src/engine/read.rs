@@ -235,13 +235,10 @@ pub fn read_page_text(
     let writer = RowWriter::new(entity, select.fields);
     // Room for the fields' names too, which the rows' arrays do not hold.
     let room = texts.iter().map(|t| t.len() * 2).sum::<usize>();
-    let (out, last) =
-        plan.write_rows(&texts, room, |text, out| writer.write(text, out).map(drop))?;
+    let (out, last) = plan.write_rows(&texts, room, |text, out| writer.write(text, out))?;
     let next = match last {
-        Some(text) => {
-            let extras = writer
-                .write(text, &mut Vec::new())
-                .map_err(CoreError::Corrupt)?
+        Some((_, raws)) => {
+            let extras = raws
                 .iter()
                 .map(|raw| serde_json::from_str(raw))
                 .collect::<Result<Vec<Json>, _>>()
@@ -268,7 +265,7 @@ fn page_typed(
         writer.write_typed(row, out)
     })?;
     let next = match last {
-        Some(row) => {
+        Some((row, ())) => {
             // The values after the fields', as the JSON array's extras are.
             let fields = row
                 .len()
@@ -302,6 +299,9 @@ pub(crate) fn by_few_keys(entity: &Entity, conditions: &[Condition]) -> bool {
         unique && n <= super::SHORT_READ_KEYS
     })
 }
+
+/// A page's last row and what writing it returned, when a next page follows it.
+type LastRow<'r, R, T> = Option<(&'r R, T)>;
 
 /// What a page's read asks of the database: its conditions, order, page and extra columns.
 struct PagePlan {
@@ -369,14 +369,15 @@ impl PagePlan {
     }
 
     /// Writes the page's `rows` as one JSON array with `write` (`room`: the bytes they are
-    /// expected to take), and returns the last row written when a keyset page has more rows
-    /// after it: the row read past the page only tells that a next page follows.
-    fn write_rows<'r, R>(
+    /// expected to take). When a keyset page has more rows after it (the row read past the page
+    /// only tells that a next page follows), also returns its last row and what writing it
+    /// returned: the next page starts after that row.
+    fn write_rows<'r, R, T>(
         &self,
         rows: &'r [R],
         room: usize,
-        mut write: impl FnMut(&R, &mut Vec<u8>) -> Result<(), String>,
-    ) -> Result<(Vec<u8>, Option<&'r R>), CoreError> {
+        mut write: impl FnMut(&'r R, &mut Vec<u8>) -> Result<T, String>,
+    ) -> Result<(Vec<u8>, LastRow<'r, R, T>), CoreError> {
         let kept = if self.cursor {
             rows.len()
                 .min(usize::try_from(self.limit).unwrap_or(usize::MAX))
@@ -385,15 +386,15 @@ impl PagePlan {
         };
         let mut out = Vec::with_capacity(room + 2);
         out.push(b'[');
+        let mut last = None;
         for (i, row) in rows[..kept].iter().enumerate() {
             if i > 0 {
                 out.push(b',');
             }
-            write(row, &mut out).map_err(CoreError::Corrupt)?;
+            last = Some((row, write(row, &mut out).map_err(CoreError::Corrupt)?));
         }
         out.push(b']');
-        let last = rows[..kept].last().filter(|_| rows.len() > kept);
-        Ok((out, last))
+        Ok((out, last.filter(|_| rows.len() > kept)))
     }
 
     /// Drops a keyset page's extra row, and returns the position of the last row kept when
