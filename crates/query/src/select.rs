@@ -336,10 +336,10 @@ pub fn select_values(s: &Select<'_>, order: &[Sort], few: bool) -> Sql {
 ///
 /// SQLite builds a temporary b-tree of an `IN (VALUES …)` list at every execution (its own
 /// pager, a page per insert): about 50,000 instructions of a page of 20 found by 20 keys. The
-/// join reads the list as it is. It needs the rows grouped by a key that is never `NULL` and
-/// names one row, so that a row matched by two values of the list comes once, as with `IN`:
-/// the identifier when it is the table's `INTEGER PRIMARY KEY` (SQLite's row id), in whose
-/// order the page is read (`order` empty). The list holds three values or more (fewer are
+/// join reads the list as it is. It needs a key of the rows that is never `NULL` and names one
+/// row, so that a row matched by two values of the list comes once, as with `IN`: the
+/// identifier when it is the table's `INTEGER PRIMARY KEY` (SQLite's row id), in whose order
+/// the page is read (`order` empty). The list holds three values or more (fewer are
 /// looked up without a b-tree), none `NULL` (which `IN` matches by `IS NULL`) or a decimal (bound
 /// with a cast, whose affinity the comparison would take on).
 fn keys_join(s: &Select<'_>, order: &[Sort], few: bool) -> Option<usize> {
@@ -364,18 +364,17 @@ fn keys_join(s: &Select<'_>, order: &[Sort], few: bool) -> Option<usize> {
         && values
             .iter()
             .all(|v| !matches!(v, Value::Null | Value::Decimal(_)));
-    // A column of that name would make the select list's names ambiguous.
-    let free = s.entity.column("dynex_key").is_none()
-        && s.entity
-            .fields()
-            .iter()
-            .all(|f| f.field_name != "dynex_key");
-    (row_id && plain && free && lists.next().is_none()).then_some(at)
+    (row_id && plain && lists.next().is_none()).then_some(at)
 }
 
 /// The `FROM` clause of a SQLite read whose rows are those of the `IN` list at `at` in
-/// `s.conditions` ([`keys_join`]): the list as the outer loop of a join, each value looked up
-/// by the column's index, the rows grouped by the row id and read in its order.
+/// `s.conditions` ([`keys_join`]): the row ids that the join of the list with the table finds,
+/// each value looked up by the column's index, and the rows of those ids in their order.
+///
+/// `IN` of the ids keeps a row matched by two values once, and SQLite reads the rows by
+/// walking the ids it gathered, already in order. Grouping the join's rows by the id instead
+/// sorted whole rows and copied each text value out of the sorter: 67,000 instructions more
+/// per page of 20 (`benches/README.md`).
 fn from_keys_where_order(sql: &mut Sql, s: &Select<'_>, at: usize) {
     let dialect = Dialect::Sqlite;
     let Condition::In(index, values) = &s.conditions[at] else {
@@ -384,6 +383,12 @@ fn from_keys_where_order(sql: &mut Sql, s: &Select<'_>, at: usize) {
     let table = s.entity.table();
     let column = &s.entity.fields()[*index].field_name;
     let id = &s.entity.identifier().field_name;
+    sql.push(" FROM ").ident(table).push(" WHERE ");
+    sql.ident(table)
+        .push(".")
+        .ident(id)
+        .push(" IN (SELECT dynex_match.")
+        .ident(id);
     // `CROSS JOIN` keeps the list outside: SQLite does not reorder it. `VALUES` names its
     // column `column1`, which a table may have too; the subquery renames it.
     sql.push(" FROM (SELECT column1 AS dynex_key FROM (");
@@ -393,18 +398,15 @@ fn from_keys_where_order(sql: &mut Sql, s: &Select<'_>, at: usize) {
         sql.push(")");
     }
     sql.push(")) AS dynex_keys CROSS JOIN ").ident(table);
-    sql.push(" WHERE ")
-        .ident(table)
-        .push(".")
+    sql.push(" AS dynex_match WHERE dynex_match.")
         .ident(column)
-        .push(" = dynex_keys.dynex_key");
+        .push(" = dynex_keys.dynex_key)");
     for (i, c) in s.conditions.iter().enumerate() {
         if i != at {
             sql.push(" AND ");
             condition(sql, dialect, s.entity, c);
         }
     }
-    sql.push(" GROUP BY ").ident(table).push(".").ident(id);
     sql.push(" ORDER BY ").ident(table).push(".").ident(id);
     if let Some(page) = s.page {
         sql.push(&format!(" LIMIT {}", clamp(page.limit)));
@@ -526,9 +528,10 @@ mod tests {
         };
         assert_eq!(
             select_values(&s, &[], true).debug_text(),
-            "SELECT \"sku\" FROM (SELECT column1 AS dynex_key FROM (VALUES (?), (?), (?))) AS \
-             dynex_keys CROSS JOIN \"p\" WHERE \"p\".\"sku\" = dynex_keys.dynex_key AND \
-             (\"updated_at\" IS NOT NULL) GROUP BY \"p\".\"id\" ORDER BY \"p\".\"id\" LIMIT 20"
+            "SELECT \"sku\" FROM \"p\" WHERE \"p\".\"id\" IN (SELECT dynex_match.\"id\" FROM \
+             (SELECT column1 AS dynex_key FROM (VALUES (?), (?), (?))) AS dynex_keys CROSS JOIN \
+             \"p\" AS dynex_match WHERE dynex_match.\"sku\" = dynex_keys.dynex_key) AND \
+             (\"updated_at\" IS NOT NULL) ORDER BY \"p\".\"id\" LIMIT 20"
         );
         // Otherwise the list is tested: two values, a NULL, a sort, many rows, no row id.
         let two = [Condition::In(1, vec![text("a"), text("b")])];
