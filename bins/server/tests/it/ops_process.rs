@@ -1,12 +1,13 @@
 //! Operations of the real `dynex-server` binary over TCP: a request body trickled after its
 //! head is answered 408 (1328) at `--body-timeout` and the connection closed, and
 //! `--log-format json` writes every log line as one JSON object, the access line and the cause
-//! of a 500 with the request's id, never a secret.
+//! of a 500 with the request's id, never a secret; a server may hold its SQLite file alone.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+use dynex_core::{DbOptions, Dynex, Options};
 use dynex_test_support::{TestDb, backend_tests, open_demo};
 use serde_json::{Value, json};
 
@@ -190,4 +191,62 @@ fn json_logs_are_one_object_per_line_with_request_ids(db: TestDb) {
             .any(|l| l["requestId"] == made.as_str() && l["status"] == 500),
         "{lines:?}"
     );
+}
+
+/// A server on `sqlite://file:PATH?vfs=unix-excl` (docs/operations.md, "A server that alone
+/// uses its SQLite file") answers reads and writes, another process cannot open the file while
+/// it runs, and after it stopped the file holds what it wrote.
+#[test]
+fn a_server_can_hold_its_sqlite_file_alone() {
+    let db = TestDb::sqlite();
+    let dx = open_demo(&db);
+    let key = dx.create_api_key("alone", &[], None).expect("a key").key;
+    // This process's own connections would keep the server from taking the file.
+    drop(dx);
+    let path = db.url.strip_prefix("sqlite://").expect("a SQLite URL");
+    let server = Server::start(&format!("sqlite://file:{path}?vfs=unix-excl"), &[], &[]);
+    let agent = ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(10))
+        .build();
+    let created: Value = agent
+        .post(&format!("{}/dynamic-entity/tax-sets", server.base))
+        .set("X-Api-Key", &key)
+        .send_json(json!({"data": [{"name": "Held alone"}]}))
+        .expect("a write")
+        .into_json()
+        .expect("a JSON answer");
+    let id = created["data"][0]["id_tax_set"].as_i64().expect("an id");
+    let read: Value = agent
+        .get(&format!("{}/dynamic-entity/tax-sets/{id}", server.base))
+        .set("X-Api-Key", &key)
+        .call()
+        .expect("a read")
+        .into_json()
+        .expect("a JSON answer");
+    assert_eq!(read["data"]["name"], "Held alone");
+
+    let short = Options {
+        db: DbOptions {
+            sqlite_busy_timeout: Duration::from_millis(100),
+            connection_timeout: Duration::from_secs(1),
+            ..DbOptions::default()
+        },
+        watch_interval: None,
+        ..Options::default()
+    };
+    let Err(refused) = Dynex::open_with(&db.url, short.clone()) else {
+        panic!("another process opened the file the server holds");
+    };
+    assert!(refused.to_string().contains("locked"), "{refused}");
+
+    drop(server);
+    let after = Dynex::open_with(&db.url, short).expect("the file, once the server stopped");
+    let names: Vec<Value> = after
+        .read_collection("tax-sets", &[], None)
+        .expect("read")
+        .rows
+        .iter()
+        .map(|r| r["name"].clone())
+        .collect();
+    assert!(names.contains(&json!("Held alone")), "{names:?}");
 }
