@@ -190,26 +190,61 @@ impl Finish {
     fn done(self, bytes: u64) {
         let elapsed = self.started.elapsed();
         let method = method_label(&self.method);
-        if let Some((metrics, route)) = self.metrics {
-            metrics.finished(&route, method, self.status, elapsed);
+        if let Some((metrics, route)) = &self.metrics {
+            metrics.finished(route, method, self.status, elapsed);
         }
-        if let Some(line) = self.log {
+        if let Some(line) = &self.log {
             let seconds = elapsed.as_secs_f64();
-            // The query string is never logged: it may carry `api_key`.
-            log::info!(
-                target: ACCESS_LOG,
-                requestId = self.id.as_str(),
-                remote = line.remote.as_str(),
-                method = self.method.as_str(),
-                path = line.path.as_str(),
-                status = self.status,
-                bytes = bytes,
-                seconds = seconds;
-                "{} \"{} {}\" {} {bytes} {seconds:.6} {}",
-                line.remote, self.method, line.path, self.status, self.id
-            );
+            ACCESS_TEXT.with_borrow_mut(|text| {
+                access_text(text, line, &self, bytes, elapsed);
+                // The query string is never logged: it may carry `api_key`.
+                log::info!(
+                    target: ACCESS_LOG,
+                    requestId = self.id.as_str(),
+                    remote = line.remote.as_str(),
+                    method = self.method.as_str(),
+                    path = line.path.as_str(),
+                    status = self.status,
+                    bytes = bytes,
+                    seconds = seconds;
+                    "{text}"
+                );
+            });
         }
     }
+}
+
+thread_local! {
+    /// The message of the last access line, its buffer reused.
+    static ACCESS_TEXT: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// `REMOTE "METHOD PATH" STATUS BYTES SECONDS ID`, the seconds to the microsecond, written
+/// without `format!`: its machinery (a float to six places above all) cost a read by id 2,500
+/// instructions of the 3,400 its access line took.
+fn access_text(text: &mut String, line: &AccessLine, finish: &Finish, bytes: u64, took: Duration) {
+    let mut number = itoa::Buffer::new();
+    text.clear();
+    text.push_str(&line.remote);
+    text.push_str(" \"");
+    text.push_str(finish.method.as_str());
+    text.push(' ');
+    text.push_str(&line.path);
+    text.push_str("\" ");
+    text.push_str(number.format(finish.status));
+    text.push(' ');
+    text.push_str(number.format(bytes));
+    text.push(' ');
+    let micros = (took.as_nanos() + 500) / 1000;
+    text.push_str(number.format(micros / 1_000_000));
+    text.push('.');
+    let fraction = number.format(micros % 1_000_000);
+    for _ in fraction.len()..6 {
+        text.push('0');
+    }
+    text.push_str(fraction);
+    text.push(' ');
+    text.push_str(&finish.id);
 }
 
 /// An answer's body, counted as it is sent; the request is recorded when it is dropped (sent,
@@ -245,5 +280,61 @@ impl Drop for Observed {
         if let Some(finish) = self.finish.take() {
             finish.done(self.bytes);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The message is the one `format!` wrote, the seconds rounded to the microsecond.
+    #[test]
+    fn access_text_is_what_format_wrote() {
+        let line = AccessLine {
+            remote: "10.0.0.7".into(),
+            path: "/dynamic-entity/tax-rates/3".into(),
+        };
+        let mut text = String::new();
+        for (nanos, status, bytes) in [
+            (0, 200, 0),
+            (540_000, 200, 157),
+            (999, 404, 12),
+            (1_499, 201, 1),
+            (999_999_500, 503, u64::MAX),
+            (12_345_678_901, 499, 4_785),
+        ] {
+            let finish = Finish {
+                metrics: None,
+                log: None,
+                id: "9a678e86326f1be10000000a".into(),
+                method: Method::PATCH,
+                status,
+                started: Instant::now(),
+            };
+            let took = Duration::from_nanos(nanos);
+            access_text(&mut text, &line, &finish, bytes, took);
+            let micros = (u128::from(nanos) + 500) / 1000;
+            let seconds = format!("{}.{:06}", micros / 1_000_000, micros % 1_000_000);
+            assert_eq!(
+                text,
+                format!(
+                    "10.0.0.7 \"PATCH /dynamic-entity/tax-rates/3\" {status} {bytes} {seconds} \
+                     9a678e86326f1be10000000a"
+                )
+            );
+        }
+        let finish = Finish {
+            metrics: None,
+            log: None,
+            id: "x".into(),
+            method: Method::GET,
+            status: 200,
+            started: Instant::now(),
+        };
+        access_text(&mut text, &line, &finish, 5, Duration::from_micros(540));
+        assert_eq!(
+            text,
+            "10.0.0.7 \"GET /dynamic-entity/tax-rates/3\" 200 5 0.000540 x"
+        );
     }
 }
