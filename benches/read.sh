@@ -545,7 +545,7 @@ report=$TMP/read.md
     echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
     echo "- commit: $commit; dynex-server: \`$SERVER_BIN\`$([[ $BUILD == 0 ]] && echo ' (BUILD=0)')"
     echo "- machine: $(nproc) CPUs, ${cpu:-unknown CPU}; load average before the run: $LOADAVG"
-    echo "- backend: $BACKEND, spy_product_abstract rows: $COUNT"
+    echo "- backend: $BACKEND${SQLITE_VFS:+ (VFS $SQLITE_VFS)}, spy_product_abstract rows: $COUNT"
     echo "- wrk: -t$THREADS -c{${CONN_LIST[*]}} -d$DURATION (warm-up $WARMUP), same machine as the servers;" \
         "a fresh server process for every measurement"
     echo "- HTTP workers: ${WORKERS:-one per CPU} (dynex and baseline)"
