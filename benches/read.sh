@@ -255,13 +255,17 @@ SQL
     COUNT=$(sqlite3 "$TMP/bench.db" 'SELECT COUNT(*) FROM spy_product_abstract')
     FIRST_ID=$(sqlite3 "$TMP/bench.db" "SELECT id_product_abstract FROM spy_product_abstract WHERE sku = 'B000001'")
 elif [[ $BACKEND == mariadb ]]; then
-    # mysql://user[:password]@host[:port]/database
+    # mysql://user[:password]@host[:port]/database[?unix_socket=PATH]
     rest=${BENCH_DATABASE_URL#mysql://}
+    query=
+    [[ $rest == *\?* ]] && query=${rest#*\?}
+    rest=${rest%%\?*}
     creds=${rest%%@*}
     hostpart=${rest#*@}
     host=${hostpart%%/*}
     MYSQL_ARGS=(-u "${creds%%:*}" -h "${host%%:*}" -P "$([[ $host == *:* ]] && echo "${host##*:}" || echo 3306)")
     [[ $creds == *:* ]] && MYSQL_ARGS+=("-p${creds#*:}")
+    [[ $query == unix_socket=* ]] && MYSQL_ARGS+=("--socket=${query#unix_socket=}")
     MYSQL_ARGS+=("${hostpart#*/}")
     mariadb "${MYSQL_ARGS[@]}" <<SQL
 DELETE FROM spy_product_abstract WHERE sku LIKE 'B%' AND id_product_abstract > 8;

@@ -172,6 +172,48 @@ fn sqlite_statistics_are_gathered_at_open() {
     assert!(!rows.is_empty(), "no statistics for spy_product_abstract");
 }
 
+/// The PostgreSQL URLs of docs/operations.md ("PostgreSQL on the same machine") reach the
+/// database: its Unix socket as the host, and TCP with `sslmode=disable`, whose session is not
+/// encrypted.
+#[test]
+fn postgres_is_reached_through_its_socket_and_without_tls() {
+    let Some(db) = TestDb::new(Backend::Postgres) else {
+        return;
+    };
+    drop(demo(&db));
+    let text = |url: &str, query: &str| -> String {
+        let dx = Dynex::open(url).unwrap_or_else(|e| panic!("{url}: {e}"));
+        let mut sql = dynex_query::Sql::default();
+        sql.push(query);
+        let rows = dynex_core::db::load_cells(&mut dx.db().conn().unwrap(), &sql).unwrap();
+        rows[0][0].clone().unwrap_or_default()
+    };
+    // `postgres://USER@HOST:PORT/NAME`: the same database by another road.
+    let (user, rest) = db.url.split_once('@').expect("a user");
+    let (host, name) = rest.split_once('/').expect("a database");
+    let port = host.split_once(':').map_or("5432", |(_, p)| p);
+    let directory = text(&db.url, "SHOW unix_socket_directories");
+    let directory = directory.split(',').next().unwrap_or_default().trim();
+    assert!(!directory.is_empty(), "PostgreSQL listens on no socket");
+    let socket = format!("{user}@{}:{port}/{name}", directory.replace('/', "%2F"));
+    // A session over a Unix socket has no server address.
+    assert_eq!(
+        text(&socket, "SELECT CAST(inet_server_addr() IS NULL AS TEXT)"),
+        "true"
+    );
+    let plain = format!("{}?sslmode=disable", db.url);
+    assert_eq!(
+        text(
+            &plain,
+            "SELECT CAST(ssl AS TEXT) FROM pg_stat_ssl WHERE pid = pg_backend_pid()"
+        ),
+        "false"
+    );
+    let dx = Dynex::open(&socket).unwrap();
+    let rows = dx.read_collection("tax-sets", &[], None).unwrap().rows;
+    assert!(!rows.is_empty());
+}
+
 /// `count_rows` counts every row up to the cap, and past it says the table holds more.
 fn row_counts_stop_at_their_cap(db: TestDb) {
     let dx = demo(&db);
