@@ -134,8 +134,8 @@ fn text_line(line: &mut Vec<u8>, record: &log::Record<'_>, colour: bool) {
         line.extend_from_slice(text.as_bytes());
     });
     let level = record.level();
-    // Written piece by piece: `format!`'s padding and arguments cost each access line about
-    // 1,000 instructions.
+    // Written piece by piece, as the access line's message is (`observe::access_text`): the
+    // two cost a read by id 1,600 instructions less than `write!` did.
     let code = match level {
         log::Level::Error => "31",
         log::Level::Warn => "33",

@@ -220,8 +220,8 @@ thread_local! {
 }
 
 /// `REMOTE "METHOD PATH" STATUS BYTES SECONDS ID`, the seconds to the microsecond, written
-/// without `format!`: its machinery (a float to six places above all) cost a read by id 2,500
-/// instructions of the 3,400 its access line took.
+/// without `format!`, whose machinery (a float to six places above all) was most of the 3,400
+/// instructions that the access line cost a read by id.
 fn access_text(text: &mut String, line: &AccessLine, finish: &Finish, bytes: u64, took: Duration) {
     let mut number = itoa::Buffer::new();
     text.clear();
