@@ -74,7 +74,7 @@ fn select_json(dialect: Dialect, s: &Select<'_>, order: &[Sort], subquery: bool)
         order,
     );
     sql.push(" AS row_json");
-    from_where_order(&mut sql, dialect, s, order, subquery);
+    from_where_order(&mut sql, dialect, s, order, subquery, None);
     sql
 }
 
@@ -130,7 +130,7 @@ pub fn select_columns(
         keys_column(&mut sql, dialect, s.entity, order);
         sql.push(" AS dynex_keys");
     }
-    from_where_order(&mut sql, dialect, s, order, true);
+    from_where_order(&mut sql, dialect, s, order, true, None);
     sql
 }
 
@@ -167,13 +167,15 @@ fn keys_column(sql: &mut Sql, dialect: Dialect, entity: &Entity, order: &[Sort])
 }
 
 /// The `FROM` clause of a read with its conditions, order and page; the page cut in a
-/// subquery when `subquery`.
+/// subquery when `subquery`. The `IN` list at `joined` in `s.conditions`, if any, is read as
+/// the row ids it finds ([`ids_of_keys`]).
 fn from_where_order(
     sql: &mut Sql,
     dialect: Dialect,
     s: &Select<'_>,
     order: &[Sort],
     subquery: bool,
+    joined: Option<usize>,
 ) {
     sql.push(" FROM ");
     if s.page.is_some() && subquery {
@@ -186,9 +188,14 @@ fn from_where_order(
         sql.push(if first { " WHERE " } else { " AND " });
         first = false;
     };
-    for c in s.conditions {
+    for (i, c) in s.conditions.iter().enumerate() {
         and(sql);
-        condition(sql, dialect, s.entity, c);
+        match c {
+            Condition::In(index, values) if joined == Some(i) => {
+                ids_of_keys(sql, s.entity, *index, values);
+            }
+            _ => condition(sql, dialect, s.entity, c),
+        }
     }
     if let Some((columns, tuples)) = s.keys {
         and(sql);
@@ -324,19 +331,18 @@ pub fn select_values(s: &Select<'_>, order: &[Sort], few: bool) -> Sql {
         }
         c.push(&mut sql, dialect, s.entity, false);
     }
-    match keys_join(s, order, few) {
-        Some(at) => from_keys_where_order(&mut sql, s, at),
-        None => from_where_order(&mut sql, dialect, s, order, !few),
-    }
+    let joined = keys_join(s, order, few);
+    from_where_order(&mut sql, dialect, s, order, !few, joined);
     sql
 }
 
 /// The position in `s.conditions` of an `IN` list that a SQLite read of few rows takes its rows
-/// by, joined with the list ([`from_keys_where_order`]) instead of testing each row against it.
+/// by, joined with the list ([`ids_of_keys`]) instead of testing each row against it.
 ///
 /// SQLite builds a temporary b-tree of an `IN (VALUES …)` list at every execution (its own
 /// pager, a page per insert): about 50,000 instructions of a page of 20 found by 20 keys. The
-/// join reads the list as it is. It needs a key of the rows that is never `NULL` and names one
+/// join reads the list as it is, and gathers only the row ids it finds, which are small
+/// integers. It needs a key of the rows that is never `NULL` and names one
 /// row, so that a row matched by two values of the list comes once, as with `IN`: the
 /// identifier when it is the table's `INTEGER PRIMARY KEY` (SQLite's row id), in whose order
 /// the page is read (`order` empty). The list holds three values or more (fewer are
@@ -367,53 +373,31 @@ fn keys_join(s: &Select<'_>, order: &[Sort], few: bool) -> Option<usize> {
     (row_id && plain && lists.next().is_none()).then_some(at)
 }
 
-/// The `FROM` clause of a SQLite read whose rows are those of the `IN` list at `at` in
-/// `s.conditions` ([`keys_join`]): the row ids that the join of the list with the table finds,
-/// each value looked up by the column's index, and the rows of those ids in their order.
+/// The condition of a SQLite read whose rows are those that the `IN` list of field `index`
+/// finds ([`keys_join`]): the identifier among the row ids that the join of the list with the
+/// table finds, each value looked up by the column's index.
 ///
 /// `IN` of the ids keeps a row matched by two values once, and SQLite reads the rows by
 /// walking the ids it gathered, already in order. Grouping the join's rows by the id instead
 /// sorted whole rows and copied each text value out of the sorter: a page of 20 found by 20
 /// keys cost 412,900 instructions instead of 376,600 (`benches/README.md`).
-fn from_keys_where_order(sql: &mut Sql, s: &Select<'_>, at: usize) {
-    let dialect = Dialect::Sqlite;
-    let Condition::In(index, values) = &s.conditions[at] else {
-        return;
-    };
-    let table = s.entity.table();
-    let column = &s.entity.fields()[*index].field_name;
-    let id = &s.entity.identifier().field_name;
-    sql.push(" FROM ").ident(table).push(" WHERE ");
-    sql.ident(table)
-        .push(".")
-        .ident(id)
-        .push(" IN (SELECT dynex_match.")
-        .ident(id);
+fn ids_of_keys(sql: &mut Sql, entity: &Entity, index: usize, values: &[Value]) {
+    let column = &entity.fields()[index].field_name;
+    let id = &entity.identifier().field_name;
+    sql.ident(id).push(" IN (SELECT dynex_match.").ident(id);
     // `CROSS JOIN` keeps the list outside: SQLite does not reorder it. `VALUES` names its
     // column `column1`, which a table may have too; the subquery renames it.
     sql.push(" FROM (SELECT column1 AS dynex_key FROM (");
     for (i, v) in values.iter().enumerate() {
         sql.push(if i == 0 { "VALUES (" } else { ", (" });
-        crate::cast::field_rhs(sql, dialect, v);
+        crate::cast::field_rhs(sql, Dialect::Sqlite, v);
         sql.push(")");
     }
-    sql.push(")) AS dynex_keys CROSS JOIN ").ident(table);
+    sql.push(")) AS dynex_keys CROSS JOIN ")
+        .ident(entity.table());
     sql.push(" AS dynex_match WHERE dynex_match.")
         .ident(column)
         .push(" = dynex_keys.dynex_key)");
-    for (i, c) in s.conditions.iter().enumerate() {
-        if i != at {
-            sql.push(" AND ");
-            condition(sql, dialect, s.entity, c);
-        }
-    }
-    sql.push(" ORDER BY ").ident(table).push(".").ident(id);
-    if let Some(page) = s.page {
-        sql.push(&format!(" LIMIT {}", clamp(page.limit)));
-        if page.offset > 0 {
-            sql.push(" OFFSET ").bind(Value::Int(clamp(page.offset)));
-        }
-    }
 }
 
 /// [`row_json`] of `fields` (all when `None`), followed by the values of the keys of `order`.
@@ -528,10 +512,10 @@ mod tests {
         };
         assert_eq!(
             select_values(&s, &[], true).debug_text(),
-            "SELECT \"sku\" FROM \"p\" WHERE \"p\".\"id\" IN (SELECT dynex_match.\"id\" FROM \
+            "SELECT \"sku\" FROM \"p\" WHERE \"id\" IN (SELECT dynex_match.\"id\" FROM \
              (SELECT column1 AS dynex_key FROM (VALUES (?), (?), (?))) AS dynex_keys CROSS JOIN \
              \"p\" AS dynex_match WHERE dynex_match.\"sku\" = dynex_keys.dynex_key) AND \
-             (\"updated_at\" IS NOT NULL) ORDER BY \"p\".\"id\" LIMIT 20"
+             (\"updated_at\" IS NOT NULL) ORDER BY \"id\" LIMIT 20"
         );
         // Otherwise the list is tested: two values, a NULL, a sort, many rows, no row id.
         let two = [Condition::In(1, vec![text("a"), text("b")])];
