@@ -549,6 +549,10 @@ impl Db {
             // The pool's connections read the file through one map, not one each.
             dynex_sqlite_map::share(options.sqlite_mmap.max(SQLITE_MMAP_BYTES));
         }
+        if dialect == Dialect::Sqlite {
+            // Reads in a row take their WAL read lock without a system call.
+            dynex_sqlite_map::keep_read_locks();
+        }
         let attempts = Arc::new(Attempts::default());
         let pool = Pool::builder()
             .max_size(options.pool_size.max(2))

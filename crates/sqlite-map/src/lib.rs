@@ -15,6 +15,13 @@
 //! asked for. Anything else (a map at an offset, a writable one, the `-shm` file's, a map larger
 //! than the shared one) is passed to the system as asked. Linux only; elsewhere [`share`]
 //! changes nothing.
+//!
+//! [`keep_read_locks`] replaces `fcntl` and `close` the same way, so that reads in a row take
+//! their WAL read lock without a system call (see its module, `locks`). Linux on 64-bit only.
+
+mod locks;
+
+pub use locks::{IDLE, MAX_HOLD, keep_read_locks, read_locks};
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError};
@@ -73,14 +80,11 @@ fn regions() -> std::sync::MutexGuard<'static, Vec<Region>> {
 #[cfg(target_os = "linux")]
 #[allow(unsafe_code)]
 fn install() -> bool {
-    use libsqlite3_sys as ffi;
-    use std::ffi::CStr;
-
     type Syscall = unsafe extern "C" fn();
     // SAFETY: each replacement has the signature SQLite calls its system call with (`mremap`
     // is called with its four fixed arguments only, which a non-variadic function receives
     // alike on Linux's calling conventions); SQLite casts the pointer back before the call.
-    let replacements: [(&CStr, Syscall); 3] = unsafe {
+    let replacements: [(&std::ffi::CStr, Syscall); 3] = unsafe {
         [
             (
                 c"mmap",
@@ -96,6 +100,14 @@ fn install() -> bool {
             ),
         ]
     };
+    replace(&replacements)
+}
+
+/// Replaces the unix VFS's system calls named in `replacements`, all or none.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn replace(replacements: &[(&std::ffi::CStr, unsafe extern "C" fn())]) -> bool {
+    use libsqlite3_sys as ffi;
     // SAFETY: `sqlite3_vfs_find` initialises SQLite and answers its default VFS, which lives
     // as long as the process; `xSetSystemCall` swaps an entry of the unix VFS's table of system
     // calls, which every unix VFS reads at each call.
@@ -105,8 +117,8 @@ fn install() -> bool {
             return false;
         };
         for (name, replacement) in replacements {
-            if set(vfs, name.as_ptr(), Some(replacement)) != ffi::SQLITE_OK {
-                // All three or none: restore SQLite's own.
+            if set(vfs, name.as_ptr(), Some(*replacement)) != ffi::SQLITE_OK {
+                // All or none: restore SQLite's own.
                 for (name, _) in replacements {
                     set(vfs, name.as_ptr(), None);
                 }

@@ -112,3 +112,124 @@ fn connections_share_one_map_of_a_file_and_see_each_others_writes() {
     drop((a, b, c));
     assert_eq!(maps_of(&path), 0, "the last connection unmapped it");
 }
+
+/// What the system says of a write lock of `len` bytes from `start` on `file`, asked as an open
+/// file description's lock: it conflicts with this process's own record locks too, so it sees
+/// them as another process would. `F_UNLCK` when nothing is in the way.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn lock_in_the_way(file: &std::fs::File, start: i64, len: i64) -> i32 {
+    use std::os::fd::AsRawFd;
+    // SAFETY: `flock` is plain data; `F_OFD_GETLK` writes into the one this function owns.
+    let mut lock: libc::flock = unsafe { std::mem::zeroed() };
+    lock.l_type = libc::F_WRLCK as libc::c_short;
+    lock.l_whence = libc::SEEK_SET as libc::c_short;
+    lock.l_start = start;
+    lock.l_len = len;
+    assert_eq!(
+        unsafe { libc::fcntl(file.as_raw_fd(), libc::F_OFD_GETLK, &mut lock) },
+        0
+    );
+    i32::from(lock.l_type)
+}
+
+/// The read marks of a `-shm` file: bytes 123 to 127.
+const READ_MARKS: (i64, i64) = (123, 5);
+
+/// Waits up to a second for `f` to hold.
+fn eventually(mut f: impl FnMut() -> bool) -> bool {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    while std::time::Instant::now() < until {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    false
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn a_read_lock_is_kept_for_the_next_reader_and_let_go_when_idle() {
+    assert!(dynex_sqlite_map::keep_read_locks());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kept.db").display().to_string();
+    let mut a = open(&path);
+    a.batch_execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)")
+        .unwrap();
+    insert(&mut a, 1, 100);
+    // Closing a descriptor of a file drops the process's record locks on it: this one stays
+    // open until the connections are closed.
+    let shm = std::fs::File::open(format!("{path}-shm")).unwrap();
+    let (start, len) = READ_MARKS;
+
+    // The read is over, and the process still holds its read mark, as another process sees
+    // (asked again if this thread was away for longer than the lock is kept).
+    let kept_after_read = |c: &mut SqliteConnection| {
+        (0..100).any(|_| {
+            assert_eq!(total(c).0 % 100, 0);
+            lock_in_the_way(&shm, start, len) == libc::F_RDLCK
+        })
+    };
+    assert!(kept_after_read(&mut a), "no read lock kept after a read");
+    // Until it has not been used for a moment.
+    assert!(
+        eventually(|| lock_in_the_way(&shm, start, len) == libc::F_UNLCK),
+        "the read lock was kept"
+    );
+
+    // Reads in a row keep it; each sees what the other connection committed meanwhile.
+    let mut b = open(&path);
+    for i in 0..20 {
+        insert(&mut b, 1_000 + i, 1);
+        assert_eq!(total(&mut a).0, 101 + i);
+    }
+
+    // The process's own checkpoint is not in its way: it backfills and truncates the WAL.
+    b.batch_execute("PRAGMA wal_checkpoint(TRUNCATE)").unwrap();
+    assert_eq!(std::fs::metadata(format!("{path}-wal")).unwrap().len(), 0);
+    assert_eq!(total(&mut a).0, 120);
+    assert!(eventually(
+        || lock_in_the_way(&shm, start, len) == libc::F_UNLCK
+    ));
+
+    drop((a, b));
+    drop(shm);
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn the_read_locks_of_a_closed_file_are_forgotten() {
+    assert!(dynex_sqlite_map::keep_read_locks());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("closed.db").display().to_string();
+    let mut a = open(&path);
+    a.batch_execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)")
+        .unwrap();
+    insert(&mut a, 1, 10);
+    // A read transaction left open holds its read mark.
+    a.batch_execute("BEGIN").unwrap();
+    assert_eq!(total(&mut a), (10, 2_000));
+    let shm = format!("{path}-shm");
+    let of_this_file = || {
+        dynex_sqlite_map::read_locks()
+            .into_iter()
+            .filter(|(fd, _)| {
+                std::fs::read_link(format!("/proc/self/fd/{fd}"))
+                    .is_ok_and(|p| p.display().to_string() == shm)
+            })
+            .map(|(fd, _)| fd)
+            .collect::<Vec<_>>()
+    };
+    let kept = of_this_file();
+    assert_eq!(kept.len(), 1, "one read mark held");
+    // The last connection ends the transaction, which keeps the lock, and closes the `-shm`
+    // file, which drops it.
+    drop(a);
+    assert!(
+        dynex_sqlite_map::read_locks()
+            .iter()
+            .all(|(fd, _)| *fd != kept[0]),
+        "a closed descriptor's lock is still counted as kept"
+    );
+}
