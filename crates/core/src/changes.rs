@@ -220,7 +220,7 @@ impl Dynex {
             .order(dynex_change::id)
             .limit(limit.max(1))
             .select(ChangeEvent::as_select())
-            .load(&mut conn)?;
+            .load(&mut *conn)?;
         let more = rows.len() as i64 >= limit.max(1);
         let settled_before =
             clock::now_ms() - i64::try_from(SETTLE.as_millis()).unwrap_or(i64::MAX);
@@ -250,7 +250,7 @@ impl Dynex {
         let mut conn = self.inner.db.conn()?;
         let max: Option<i64> = dynex_change::table
             .select(diesel::dsl::max(dynex_change::id))
-            .first(&mut conn)?;
+            .first(&mut *conn)?;
         Ok(max.unwrap_or(0))
     }
 
@@ -264,7 +264,7 @@ impl Dynex {
         let mut conn = self.inner.db.conn()?;
         let definitions: Vec<(String, String)> = dynex_pipeline::table
             .select((dynex_pipeline::name, dynex_pipeline::definition))
-            .load(&mut conn)?;
+            .load(&mut *conn)?;
         let readers: Vec<String> = definitions
             .into_iter()
             .filter(|(_, d)| !definition_follows(d).is_empty())
@@ -273,7 +273,7 @@ impl Dynex {
         let cursors: Vec<String> = state::table
             .filter(state::pipeline.eq_any(&readers))
             .select(state::cursor_value)
-            .load(&mut conn)?;
+            .load(&mut *conn)?;
         // A cursor of a `changes` source is the last event id read, as JSON text.
         let read_by_all = cursors
             .iter()
@@ -285,15 +285,15 @@ impl Dynex {
                 .filter(dynex_change::created_ms.lt(now - ms(CHANGE_RETENTION)))
                 .filter(dynex_change::id.le(read_by_all)),
         )
-        .execute(&mut conn)?;
+        .execute(&mut *conn)?;
         removed += diesel::delete(
             dynex_change::table.filter(dynex_change::created_ms.lt(now - ms(CHANGE_MAX_AGE))),
         )
-        .execute(&mut conn)?;
+        .execute(&mut *conn)?;
         {
             use crate::schema::dynex_pipeline_delivery as d;
             diesel::delete(d::table.filter(d::created_ms.lt(now - ms(DELIVERY_RETENTION))))
-                .execute(&mut conn)?;
+                .execute(&mut *conn)?;
         }
         Ok(removed)
     }
@@ -409,7 +409,7 @@ impl Dynex {
                 d::record,
                 d::created_ms,
             ))
-            .load(&mut conn)?;
+            .load(&mut *conn)?;
         Ok(rows
             .into_iter()
             .map(

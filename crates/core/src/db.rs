@@ -264,17 +264,29 @@ impl Drop for Attempt<'_> {
     }
 }
 
+/// A connection of the pool, with a [`dynex_sqlite_raw::Reader`] on a SQLite connection's
+/// handle.
+pub struct Pooled {
+    /// Declared before the connection, so that it is dropped (its statements finalized) before
+    /// the connection closes.
+    reader: Option<dynex_sqlite_raw::Reader>,
+    conn: AnyConnection,
+}
+
 impl ManageConnection for Manager {
-    type Connection = AnyConnection;
+    type Connection = Pooled;
     type Error = r2d2::Error;
 
-    fn connect(&self) -> Result<AnyConnection, r2d2::Error> {
+    fn connect(&self) -> Result<Pooled, r2d2::Error> {
         let _attempt = Attempt::start(&self.attempts);
         let target = &self.url.target;
+        let mut reader = None;
         let conn = match self.url.dialect {
             Dialect::Sqlite => {
-                let mut c = diesel::SqliteConnection::establish(target)
-                    .map_err(r2d2::Error::ConnectionError)?;
+                let (mut c, raw) =
+                    dynex_sqlite_raw::opened(|| diesel::SqliteConnection::establish(target))
+                        .map_err(r2d2::Error::ConnectionError)?;
+                reader = raw;
                 // One PRAGMA per statement, as diesel's documentation advises; WAL lets readers
                 // run beside the writer, the busy timeout makes writers wait instead of failing.
                 let mmap = format!("PRAGMA mmap_size = {}", self.options.sqlite_mmap);
@@ -318,20 +330,20 @@ impl ManageConnection for Manager {
             #[allow(unreachable_patterns)]
             _ => unreachable!("DatabaseUrl::parse refuses backends this build lacks"),
         };
-        Ok(conn)
+        Ok(Pooled { reader, conn })
     }
 
     /// Pings only while sessions are suspect (see `suspect_until`): a ping per checkout would
     /// add a round trip to every request.
-    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), r2d2::Error> {
+    fn is_valid(&self, conn: &mut Pooled) -> Result<(), r2d2::Error> {
         if self.suspect() {
-            conn.ping().map_err(r2d2::Error::QueryError)
+            conn.conn.ping().map_err(r2d2::Error::QueryError)
         } else {
             Ok(())
         }
     }
 
-    fn has_broken(&self, conn: &mut AnyConnection) -> bool {
+    fn has_broken(&self, conn: &mut Pooled) -> bool {
         // The connection is going back to the pool: no cancel may reach it from here on.
         crate::cancel::returned();
         let lost = crate::session::take_discard_mark();
@@ -341,7 +353,7 @@ impl ManageConnection for Manager {
                 .saturating_add(u64::try_from(SUSPECT_FOR.as_millis()).unwrap_or(u64::MAX));
             self.suspect_until.fetch_max(until, Ordering::Relaxed);
         }
-        lost || conn.is_broken()
+        lost || conn.conn.is_broken()
     }
 }
 
@@ -475,8 +487,33 @@ const CONNECTION_TIMEOUT: Duration = Duration::from_secs(10);
 /// The default `PRAGMA mmap_size` of SQLite connections: 256 MiB.
 pub const SQLITE_MMAP_BYTES: u64 = 256 * 1024 * 1024;
 
-/// A pooled connection.
-pub type Conn = PooledConnection<Manager>;
+/// A connection taken from the pool, which goes back when dropped; it dereferences to the
+/// database connection (`&mut *conn` is a diesel connection).
+pub struct Conn(PooledConnection<Manager>);
+
+impl std::ops::Deref for Conn {
+    type Target = AnyConnection;
+
+    fn deref(&self) -> &AnyConnection {
+        &self.0.conn
+    }
+}
+
+impl std::ops::DerefMut for Conn {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.0.conn
+    }
+}
+
+impl Conn {
+    /// The connection, and the reader on its handle when it is SQLite's.
+    pub(crate) fn with_reader(
+        &mut self,
+    ) -> (&mut AnyConnection, Option<&mut dynex_sqlite_raw::Reader>) {
+        let pooled = &mut *self.0;
+        (&mut pooled.conn, pooled.reader.as_mut())
+    }
+}
 
 /// A connection pool to one database.
 #[derive(Clone)]
@@ -621,10 +658,11 @@ impl Db {
         crate::session::take_discard_mark();
         self.waiting.fetch_add(1, Ordering::Relaxed);
         let waiting = Waiting(&self.waiting);
-        let mut conn = self
-            .pool
-            .get()
-            .map_err(|e| CoreError::Unavailable(e.to_string()))?;
+        let mut conn = Conn(
+            self.pool
+                .get()
+                .map_err(|e| CoreError::Unavailable(e.to_string()))?,
+        );
         drop(waiting);
         if crate::cancel::active() {
             self.register(&mut conn)?;
@@ -635,17 +673,17 @@ impl Db {
     /// Takes an idle connection from the pool, or `None` at once when none is idle.
     pub fn try_conn(&self) -> Option<Conn> {
         crate::session::take_discard_mark();
-        self.pool.try_get()
+        self.pool.try_get().map(Conn)
     }
 
     /// Registers a connection just taken with the cancel scope of this thread; its session's
     /// id is asked once per connection and kept beside it.
     fn register(&self, conn: &mut Conn) -> Result<(), CoreError> {
-        let id = match PooledConnection::extensions(conn).get::<Option<BackendId>>() {
+        let id = match PooledConnection::extensions(&conn.0).get::<Option<BackendId>>() {
             Some(id) => *id,
             None => {
                 let id = backend_id(conn)?;
-                PooledConnection::extensions_mut(conn).insert(id);
+                PooledConnection::extensions_mut(&mut conn.0).insert(id);
                 id
             }
         };
@@ -911,10 +949,13 @@ impl QueryableByName<diesel::sqlite::Sqlite> for SqliteTypedRow {
 
 /// Runs a rendered SQLite read ([`dynex_query::select_values`]) and returns each row's values
 /// as SQLite stores them; `None` on the other backends, whose drivers are read as JSON.
-pub fn load_typed(
-    conn: &mut AnyConnection,
-    sql: &Sql,
-) -> QueryResult<Option<Vec<dynex_query::TypedRow>>> {
+///
+/// A pooled SQLite connection reads through its [`dynex_sqlite_raw::Reader`], diesel otherwise.
+pub fn load_typed(conn: &mut Conn, sql: &Sql) -> QueryResult<Option<Vec<dynex_query::TypedRow>>> {
+    let (conn, reader) = conn.with_reader();
+    if let Some(reader) = reader {
+        return load_raw(reader, sql).map(Some);
+    }
     match conn {
         AnyConnection::Sqlite(c) => Ok(Some(
             DynQuery(sql)
@@ -926,6 +967,71 @@ pub fn load_typed(
         #[allow(unreachable_patterns)]
         _ => Ok(None),
     }
+}
+
+/// [`load_typed`] through a SQLite connection's own handle: the statement's text rendered as
+/// diesel renders it for SQLite, its values bound as diesel binds them.
+fn load_raw(
+    reader: &mut dynex_sqlite_raw::Reader,
+    sql: &Sql,
+) -> QueryResult<Vec<dynex_query::TypedRow>> {
+    use dynex_sqlite_raw::{Bind, Column, Error};
+    let mut text = String::with_capacity(256);
+    let mut binds = Vec::new();
+    for piece in &sql.pieces {
+        match piece {
+            Piece::Sql(s) => text.push_str(s),
+            Piece::Ident(i) => {
+                // As diesel's SQLite query builder quotes it.
+                text.push('`');
+                for part in i.split_inclusive('`') {
+                    text.push_str(part);
+                    if part.ends_with('`') {
+                        text.push('`');
+                    }
+                }
+                text.push('`');
+            }
+            Piece::Bind(v) => {
+                text.push('?');
+                binds.push(match v {
+                    Value::Null => Bind::Null,
+                    Value::Int(n) => Bind::Int(*n),
+                    Value::Float(f) => Bind::Float(*f),
+                    Value::Bool(b) => Bind::Int(i64::from(*b)),
+                    Value::Text(s)
+                    | Value::Decimal(s)
+                    | Value::Date(s)
+                    | Value::DateTime(s)
+                    | Value::Json(s) => Bind::Text(s),
+                });
+            }
+        }
+    }
+    let mut rows = Vec::new();
+    reader
+        .read(&text, !sql.uncached, &binds, &mut |row| {
+            let mut typed = dynex_query::TypedRow::with_capacity(row.len());
+            for i in 0..row.len() {
+                match row.get(i) {
+                    Column::Null => typed.push_null(),
+                    Column::Int(n) => typed.push_int(n),
+                    Column::Real(r) => typed.push_real(r),
+                    Column::Text(t) => typed.push_text(&t),
+                    // As SQLite's own `json_array` refuses them.
+                    Column::Blob => return Err(Error::of_callback("JSON cannot hold BLOB values")),
+                }
+            }
+            rows.push(typed);
+            Ok(())
+        })
+        .map_err(|e| {
+            diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::Unknown,
+                Box::new(e.message),
+            )
+        })?;
+    Ok(rows)
 }
 
 #[derive(QueryableByName)]

@@ -94,7 +94,7 @@ impl Dynex {
         Ok(dynex_pipeline::table
             .order(dynex_pipeline::name)
             .select(StoredPipeline::as_select())
-            .load(&mut conn)?)
+            .load(&mut *conn)?)
     }
 
     /// The stored pipeline `name`; `CoreError::NotFound` when there is none.
@@ -103,7 +103,7 @@ impl Dynex {
         dynex_pipeline::table
             .filter(dynex_pipeline::name.eq(name))
             .select(StoredPipeline::as_select())
-            .first(&mut conn)
+            .first(&mut *conn)
             .optional()?
             .ok_or_else(|| CoreError::NotFound {
                 kind: "pipeline",
@@ -328,7 +328,7 @@ impl Dynex {
             state::table
                 .filter(state::pipeline.eq(pipeline))
                 .select(state::cursor_value)
-                .first(&mut conn)
+                .first(&mut *conn)
                 .optional()?
         };
         let now = clock::now_ms();
@@ -402,7 +402,7 @@ impl Dynex {
         let cursor: Option<String> = state::table
             .filter(state::pipeline.eq(pipeline))
             .select(state::cursor_value)
-            .first(&mut conn)
+            .first(&mut *conn)
             .optional()?;
         Ok(cursor.as_deref().map(json_text))
     }
@@ -483,7 +483,7 @@ impl Dynex {
                 .filter(run::state.eq(RunState::Running.as_str())),
         )
         .set(run::updated_ms.eq(clock::now_ms()))
-        .execute(&mut conn)?;
+        .execute(&mut *conn)?;
         Ok(())
     }
 
@@ -506,7 +506,7 @@ impl Dynex {
                 run::updated_ms.eq(now),
                 run::finished_ms.eq(now),
             ))
-            .execute(&mut conn)?;
+            .execute(&mut *conn)?;
         Ok(())
     }
 
@@ -519,7 +519,7 @@ impl Dynex {
             .order(run::id.desc())
             .limit(limit)
             .select(RunRow::as_select())
-            .load(&mut conn)?;
+            .load(&mut *conn)?;
         Ok(rows
             .into_iter()
             .map(|r| PipelineRun {
@@ -547,7 +547,7 @@ impl Dynex {
             .order(dead::id.asc())
             .limit(limit)
             .select(DeadLetterRow::as_select())
-            .load(&mut conn)?;
+            .load(&mut *conn)?;
         Ok(rows
             .into_iter()
             .map(|r| DeadLetter {
@@ -576,7 +576,7 @@ impl Dynex {
                     .filter(dead::pipeline.eq(pipeline))
                     .filter(dead::id.eq_any(chunk)),
             )
-            .execute(&mut conn)?;
+            .execute(&mut *conn)?;
         }
         Ok(removed)
     }

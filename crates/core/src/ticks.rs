@@ -44,7 +44,7 @@ impl Dynex {
                 tick::claimed_by.eq(by),
                 tick::claimed_ms.eq(clock::now_ms()),
             ))
-            .execute(&mut conn);
+            .execute(&mut *conn);
         match inserted {
             Ok(_) => Ok(true),
             Err(diesel::result::Error::DatabaseError(
@@ -70,7 +70,7 @@ impl Dynex {
                 .filter(tick::due_ms.eq(due_ms)),
         )
         .set(tick::run_id.eq(run_id))
-        .execute(&mut conn)?;
+        .execute(&mut *conn)?;
         Ok(())
     }
 
@@ -88,14 +88,14 @@ impl Dynex {
             .filter(tick::due_ms.ge(since_ms))
             .order(tick::due_ms.asc())
             .select((tick::due_ms, tick::claimed_by, tick::run_id))
-            .load(&mut conn)?)
+            .load(&mut *conn)?)
     }
 
     /// Forgets claimed ticks older than `before_ms`, so the table stays small.
     pub fn prune_pipeline_ticks(&self, before_ms: i64) -> Result<usize, CoreError> {
         use crate::schema::dynex_pipeline_tick as tick;
         let mut conn = self.inner.db.conn()?;
-        Ok(diesel::delete(tick::table.filter(tick::due_ms.lt(before_ms))).execute(&mut conn)?)
+        Ok(diesel::delete(tick::table.filter(tick::due_ms.lt(before_ms))).execute(&mut *conn)?)
     }
 
     /// Asks the running run of `pipeline` to stop; it stops between two pages, within seconds,
@@ -109,12 +109,12 @@ impl Dynex {
             .filter(run::state.eq(RunState::Running.as_str()))
             .order(run::id.desc())
             .select(run::id)
-            .first(&mut conn)
+            .first(&mut *conn)
             .optional()?;
         if let Some(id) = running {
             diesel::update(run::table.filter(run::id.eq(id)))
                 .set(run::stop_requested_ms.eq(clock::now_ms()))
-                .execute(&mut conn)?;
+                .execute(&mut *conn)?;
         }
         Ok(running)
     }
@@ -126,7 +126,7 @@ impl Dynex {
         let asked: Option<Option<i64>> = run::table
             .filter(run::id.eq(run_id))
             .select(run::stop_requested_ms)
-            .first(&mut conn)
+            .first(&mut *conn)
             .optional()?;
         Ok(matches!(asked, Some(Some(_))))
     }
@@ -148,7 +148,7 @@ impl Dynex {
             .filter(run::pipeline.eq(pipeline))
             .filter(run::state.eq(RunState::Succeeded.as_str()))
             .select(diesel::dsl::max(run::started_ms))
-            .first(&mut conn)?;
+            .first(&mut *conn)?;
         Ok(PipelineStatus {
             last_run: recent.into_iter().next(),
             last_success_ms,

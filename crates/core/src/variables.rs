@@ -235,7 +235,7 @@ impl Dynex {
         let rows: Vec<Row> = dynex_variable::table
             .order(dynex_variable::name)
             .select(Row::as_select())
-            .load(&mut conn)?;
+            .load(&mut *conn)?;
         Ok(rows
             .into_iter()
             .map(|r| VariableInfo {
@@ -263,7 +263,7 @@ impl Dynex {
         let rows: Vec<Row> = dynex_variable::table
             .filter(dynex_variable::name.eq_any(names))
             .select(Row::as_select())
-            .load(&mut conn)?;
+            .load(&mut *conn)?;
         rows.into_iter()
             .map(|r| {
                 let value = if r.secret != 0 {

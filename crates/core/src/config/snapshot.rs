@@ -96,7 +96,7 @@ impl Dynex {
             use diesel::prelude::*;
             dynex_pipeline::table
                 .select(dynex_pipeline::definition)
-                .load(&mut conn)?
+                .load(&mut *conn)?
         };
         let followed = crate::changes::followed(definitions.iter().map(String::as_str));
         let fresh = Arc::new(Snapshot {

@@ -48,7 +48,7 @@ pub struct PendingRead {
 
 /// A reader of one page: [`read::read_page`] or [`read::read_page_text`].
 type PageReader<Rows> = fn(
-    &mut crate::db::AnyConnection,
+    &mut crate::db::Conn,
     Dialect,
     &Arc<Entity>,
     &ReadQuery,
@@ -79,7 +79,14 @@ impl Dynex {
         pairs: &[(String, String)],
         principal: Option<&Principal>,
     ) -> Result<ReadPage, CoreError> {
-        self.collection(alias, pairs, principal, read::read_page)
+        self.collection(
+            alias,
+            pairs,
+            principal,
+            |conn, dialect, entity, query, extra| {
+                read::read_page(conn, dialect, entity, query, extra)
+            },
+        )
     }
 
     /// [`Dynex::read_collection`] with the rows written as the text of their JSON array, byte
@@ -144,7 +151,7 @@ impl Dynex {
     /// Reads the page of a parsed `query` with `page`, and its count when asked for.
     fn page_of<Rows>(
         &self,
-        conn: &mut crate::db::AnyConnection,
+        conn: &mut crate::db::Conn,
         entity: &Arc<Entity>,
         mut query: ReadQuery,
         page: PageReader<Rows>,
@@ -278,7 +285,7 @@ impl Dynex {
     /// Runs a read of [`Dynex::one_row`]; 1303 when there is no such row.
     fn fetch_one(
         &self,
-        conn: &mut crate::db::AnyConnection,
+        conn: &mut crate::db::Conn,
         alias: &str,
         (entity, query, by_id): (Arc<Entity>, ReadQuery, Condition),
     ) -> Result<Vec<u8>, CoreError> {

@@ -10,7 +10,7 @@ use dynex_query::{
 use dynex_schema::Entity;
 use serde_json::{Map, Value as Json};
 
-use crate::db::{AnyConnection, load_count, load_json, load_typed};
+use crate::db::{AnyConnection, Conn, load_count, load_json, load_typed};
 use crate::engine::values::json_to_value;
 use crate::error::CoreError;
 
@@ -73,7 +73,7 @@ struct ByIdStatement {
 /// Reads the whole row of `entity` whose identifier is `id`, as [`read`] does without filters,
 /// fields or includes, written as JSON text ([`RowWriter`]); `None` when there is none.
 pub(crate) fn read_by_id(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     dialect: Dialect,
     entity: &Arc<Entity>,
     id: Value,
@@ -215,7 +215,7 @@ pub fn read_page(
 /// ([`RowWriter`]), which spares a page of 20 rows about half of what dynex
 /// spends on it.
 pub fn read_page_text(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     dialect: Dialect,
     entity: &Arc<Entity>,
     query: &ReadQuery,
@@ -253,7 +253,7 @@ pub fn read_page_text(
 /// [`read_page_text`] on SQLite: the rows read as the values SQLite stores
 /// ([`dynex_query::select_values`]), written without a JSON array per row.
 fn page_typed(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     plan: &PagePlan,
     select: &Select<'_>,
 ) -> Result<(Vec<u8>, Option<Keyset>), CoreError> {

@@ -303,7 +303,7 @@ impl Dynex {
         {
             let _writer = self.sqlite_writer();
             let mut conn = self.inner.db.conn()?;
-            insert.execute(&mut conn)?;
+            insert.execute(&mut *conn)?;
             let action = match job.kind {
                 JobKind::Import => "job.import",
                 JobKind::Export => "job.export",
