@@ -148,16 +148,22 @@ fn eventually(mut f: impl FnMut() -> bool) -> bool {
     false
 }
 
+/// A connection to a new file at `path` with `rows` rows in `t`, with read locks kept.
+fn kept_locks_table(path: &str, rows: i64) -> SqliteConnection {
+    assert!(dynex_sqlite_map::keep_read_locks());
+    let mut a = open(path);
+    a.batch_execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)")
+        .unwrap();
+    insert(&mut a, 1, rows);
+    a
+}
+
 #[test]
 #[cfg(target_os = "linux")]
 fn a_read_lock_is_kept_for_the_next_reader_and_let_go_when_idle() {
-    assert!(dynex_sqlite_map::keep_read_locks());
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("kept.db").display().to_string();
-    let mut a = open(&path);
-    a.batch_execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)")
-        .unwrap();
-    insert(&mut a, 1, 100);
+    let mut a = kept_locks_table(&path, 100);
     // Closing a descriptor of a file drops the process's record locks on it: this one stays
     // open until the connections are closed.
     let shm = std::fs::File::open(format!("{path}-shm")).unwrap();
@@ -200,13 +206,9 @@ fn a_read_lock_is_kept_for_the_next_reader_and_let_go_when_idle() {
 #[test]
 #[cfg(target_os = "linux")]
 fn the_read_locks_of_a_closed_file_are_forgotten() {
-    assert!(dynex_sqlite_map::keep_read_locks());
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("closed.db").display().to_string();
-    let mut a = open(&path);
-    a.batch_execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)")
-        .unwrap();
-    insert(&mut a, 1, 10);
+    let mut a = kept_locks_table(&path, 10);
     // A read transaction left open holds its read mark.
     a.batch_execute("BEGIN").unwrap();
     assert_eq!(total(&mut a), (10, 2_000));
