@@ -981,17 +981,7 @@ fn load_raw(
     for piece in &sql.pieces {
         match piece {
             Piece::Sql(s) => text.push_str(s),
-            Piece::Ident(i) => {
-                // As diesel's SQLite query builder quotes it.
-                text.push('`');
-                for part in i.split_inclusive('`') {
-                    text.push_str(part);
-                    if part.ends_with('`') {
-                        text.push('`');
-                    }
-                }
-                text.push('`');
-            }
+            Piece::Ident(i) => dynex_query::quote_ident(Dialect::Sqlite, i, &mut text),
             Piece::Bind(v) => {
                 text.push('?');
                 binds.push(match v {

@@ -106,39 +106,30 @@ fn release_idle(unlock: fn(i32, i64)) {
     }
 }
 
-/// What the hook does with SQLite's `F_SETLK` of `len` bytes from `start`, of `kind`, on `fd`.
-enum Step {
-    /// The lock is held already: nothing to ask the system.
-    Done,
-    /// Ask the system; if granted, `start..start + len` are no longer kept, and a read lock
-    /// of one read byte is recorded as held.
-    Ask,
-}
-
-/// Decides a lock request on the read bytes; `state` is updated for the answers that need
-/// no system call.
-fn step(state: &mut State, fd: i32, kind: i32, start: i64, len: i64, now: Instant) -> Step {
+/// Answers SQLite's `F_SETLK` of `len` bytes from `start`, of `kind`, on `fd` from the kept
+/// locks when it can (`true`, `state` updated); `false` when the system must be asked (and
+/// [`granted`] told when it grants).
+fn answered(state: &mut State, fd: i32, kind: i32, start: i64, len: i64, now: Instant) -> bool {
     if len != 1 || !READ_BYTES.contains(&start) {
-        return Step::Ask;
+        return false;
     }
-    let Some(i) = state
+    let Some(held) = state
         .locks
-        .iter()
-        .position(|l| l.fd == fd && l.byte == start)
+        .iter_mut()
+        .find(|l| l.fd == fd && l.byte == start)
     else {
-        return Step::Ask;
+        return false;
     };
-    let held = &mut state.locks[i];
     if kind == libc::F_RDLCK {
         held.in_use = true;
-        return Step::Done;
+        return true;
     }
     if kind == libc::F_UNLCK && held.in_use && now.duration_since(held.since) < MAX_HOLD {
         held.in_use = false;
         held.released = now;
-        return Step::Done;
+        return true;
     }
-    Step::Ask
+    false
 }
 
 /// Records a lock the system granted: what it covers is no longer kept (an exclusive lock
@@ -257,7 +248,7 @@ mod system {
         }
         let now = Instant::now();
         let mut state = super::state();
-        if let super::Step::Done = super::step(&mut state, fd, kind, start, len, now) {
+        if super::answered(&mut state, fd, kind, start, len, now) {
             return 0;
         }
         // SAFETY: the call as SQLite made it.
@@ -273,5 +264,56 @@ mod system {
         super::closed(fd);
         // SAFETY: the call as SQLite made it.
         unsafe { libc::close(fd) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FD: i32 = 7;
+
+    fn state_after_read(now: Instant) -> State {
+        let mut state = State { locks: Vec::new() };
+        assert!(!answered(&mut state, FD, libc::F_RDLCK, 124, 1, now));
+        assert!(granted(&mut state, FD, libc::F_RDLCK, 124, 1, now));
+        state
+    }
+
+    #[test]
+    fn a_released_read_lock_is_kept_and_taken_again_without_the_system() {
+        let now = Instant::now();
+        let mut state = state_after_read(now);
+        assert!(answered(&mut state, FD, libc::F_UNLCK, 124, 1, now));
+        assert!(!state.locks[0].in_use);
+        assert!(answered(&mut state, FD, libc::F_RDLCK, 124, 1, now));
+        assert!(state.locks[0].in_use);
+        // Another descriptor's byte, a range, the DMS byte: the system's.
+        assert!(!answered(&mut state, FD + 1, libc::F_RDLCK, 124, 1, now));
+        assert!(!answered(&mut state, FD, libc::F_WRLCK, 123, 5, now));
+        assert!(!answered(&mut state, FD, libc::F_RDLCK, 128, 1, now));
+    }
+
+    #[test]
+    fn a_lock_held_past_the_longest_hold_is_released_at_its_next_release() {
+        let then = Instant::now();
+        let mut state = state_after_read(then);
+        let later = then + MAX_HOLD;
+        assert!(!answered(&mut state, FD, libc::F_UNLCK, 124, 1, later));
+        // The system released it: no longer held.
+        assert!(!granted(&mut state, FD, libc::F_UNLCK, 124, 1, later));
+        assert!(state.locks.is_empty());
+    }
+
+    #[test]
+    fn an_exclusive_lock_granted_over_a_kept_one_ends_it() {
+        let now = Instant::now();
+        let mut state = state_after_read(now);
+        assert!(answered(&mut state, FD, libc::F_UNLCK, 124, 1, now));
+        // A connection of the process locks every read mark: the system converts the kept
+        // lock, whose release is then SQLite's again.
+        assert!(!granted(&mut state, FD, libc::F_WRLCK, 123, 5, now));
+        assert!(state.locks.is_empty());
+        assert!(!answered(&mut state, FD, libc::F_UNLCK, 124, 1, now));
     }
 }

@@ -223,8 +223,10 @@ fn the_read_locks_of_a_closed_file_are_forgotten() {
             .map(|(fd, _)| fd)
             .collect::<Vec<_>>()
     };
+    // The open transaction's read mark; the insert's may still be kept beside it, on another
+    // byte of the same file.
     let kept = of_this_file();
-    assert_eq!(kept.len(), 1, "one read mark held");
+    assert!(!kept.is_empty(), "no read mark held");
     // The last connection ends the transaction, which keeps the lock, and closes the `-shm`
     // file, which drops it.
     drop(a);
