@@ -23,9 +23,51 @@ use crate::error::ApiError;
 
 /// The query string as decoded name and value pairs, in order (repeats kept).
 pub(crate) fn query_pairs(req: &HttpRequest) -> Vec<(String, String)> {
-    form_urlencoded::parse(req.query_string().as_bytes())
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+    parse_query(req.query_string())
+}
+
+/// The pairs of `query` exactly as `form_urlencoded::parse` decodes them: `&`-separated, empty
+/// parts skipped, split at the first `=`, `+` read as a space, `%` and two hex digits as a byte
+/// (any other `%` as itself), and bytes that are not UTF-8 replaced.
+///
+/// `form_urlencoded` decodes a byte at a time through iterators, which cost a filter of twenty
+/// keys (300 percent-encoded bytes) 18,000 instructions, a twentieth of the whole read.
+fn parse_query(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            let (name, value) = part.split_once('=').unwrap_or((part, ""));
+            (decode_component(name), decode_component(value))
+        })
         .collect()
+}
+
+/// One name or value of a query string, decoded as [`parse_query`] says.
+fn decode_component(text: &str) -> String {
+    let bytes = text.as_bytes();
+    if !bytes.iter().any(|&b| b == b'%' || b == b'+') {
+        return text.to_owned();
+    }
+    let hex = |b: Option<&u8>| b.and_then(|&b| char::from(b).to_digit(16));
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'+' => out.push(b' '),
+            b'%' => match (hex(bytes.get(i + 1)), hex(bytes.get(i + 2))) {
+                (Some(high), Some(low)) => {
+                    // Two hex digits make one byte.
+                    out.push((high * 16 + low) as u8);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            other => out.push(other),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// Reads a request body of at most `limit` bytes into one buffer sized from `Content-Length`
@@ -232,5 +274,44 @@ impl<A: Permission + 'static> FromRequest for Authorized<A> {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         checked(req, Self::check)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_query;
+
+    fn reference(query: &str) -> Vec<(String, String)> {
+        form_urlencoded::parse(query.as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn queries_are_decoded_as_form_urlencoded_decodes_them() {
+        for query in [
+            "",
+            "&&",
+            "a",
+            "a=",
+            "=b",
+            "a=b=c&&d",
+            "filter%5Bx.sku%5D=%7B%22in%22%3A%5B%22B1%22%2C%22B2%22%5D%7D",
+            "q=a+b%2Bc",
+            "bad=%&bad2=%4&bad3=%4g&bad4=%g4&end=%",
+            "utf8=%C3%A9&broken=%C3&lone=%FF%FE",
+            "raw=é😀",
+        ] {
+            assert_eq!(parse_query(query), reference(query), "{query}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_query_is_decoded_as_form_urlencoded_decodes_it(
+            query in "([a-z=&+%]|%[0-9a-fA-FgG]{0,2}|é){0,40}",
+        ) {
+            proptest::prop_assert_eq!(parse_query(&query), reference(&query));
+        }
     }
 }

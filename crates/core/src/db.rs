@@ -947,34 +947,43 @@ impl QueryableByName<diesel::sqlite::Sqlite> for SqliteTypedRow {
     }
 }
 
-/// Runs a rendered SQLite read ([`dynex_query::select_values`]) and returns each row's values
-/// as SQLite stores them; `None` on the other backends, whose drivers are read as JSON.
+/// Runs a rendered SQLite read ([`dynex_query::select_values`]), calling `each` per row.
 ///
-/// A pooled SQLite connection reads through its [`dynex_sqlite_raw::Reader`], diesel otherwise.
-pub fn load_typed(conn: &mut Conn, sql: &Sql) -> QueryResult<Option<Vec<dynex_query::TypedRow>>> {
+/// `each` gets each row's values as SQLite stores them, in order. The other backends, whose
+/// drivers are read as JSON, answer `Ok(false)` without calling it.
+///
+/// A pooled SQLite connection reads through its [`dynex_sqlite_raw::Reader`], one row buffer
+/// reused for every row (the rows are written out as they come, not collected); diesel
+/// otherwise. An error of `each` stops the read and is answered as [`CoreError::Corrupt`].
+pub fn each_typed(
+    conn: &mut Conn,
+    sql: &Sql,
+    each: &mut dyn FnMut(&dynex_query::TypedRow) -> Result<(), String>,
+) -> Result<bool, CoreError> {
     let (conn, reader) = conn.with_reader();
     if let Some(reader) = reader {
-        return load_raw(reader, sql).map(Some);
+        read_raw(reader, sql, each)?;
+        return Ok(true);
     }
     match conn {
-        AnyConnection::Sqlite(c) => Ok(Some(
-            DynQuery(sql)
-                .load::<SqliteTypedRow>(c)?
-                .into_iter()
-                .map(|r| r.0)
-                .collect(),
-        )),
+        AnyConnection::Sqlite(c) => {
+            for row in DynQuery(sql).load::<SqliteTypedRow>(c)? {
+                each(&row.0).map_err(CoreError::Corrupt)?;
+            }
+            Ok(true)
+        }
         #[allow(unreachable_patterns)]
-        _ => Ok(None),
+        _ => Ok(false),
     }
 }
 
-/// [`load_typed`] through a SQLite connection's own handle: the statement's text rendered as
+/// [`each_typed`] through a SQLite connection's own handle: the statement's text rendered as
 /// diesel renders it for SQLite, its values bound as diesel binds them.
-fn load_raw(
+fn read_raw(
     reader: &mut dynex_sqlite_raw::Reader,
     sql: &Sql,
-) -> QueryResult<Vec<dynex_query::TypedRow>> {
+    each: &mut dyn FnMut(&dynex_query::TypedRow) -> Result<(), String>,
+) -> Result<(), CoreError> {
     use dynex_sqlite_raw::{Bind, Column, Error};
     let mut text = String::with_capacity(256);
     let mut binds = Vec::new();
@@ -998,30 +1007,35 @@ fn load_raw(
             }
         }
     }
-    let mut rows = Vec::new();
-    reader
-        .read(&text, !sql.uncached, &binds, &mut |row| {
-            let mut typed = dynex_query::TypedRow::with_capacity(row.len());
-            for i in 0..row.len() {
-                match row.get(i) {
-                    Column::Null => typed.push_null(),
-                    Column::Int(n) => typed.push_int(n),
-                    Column::Real(r) => typed.push_real(r),
-                    Column::Text(t) => typed.push_text(&t),
-                    // As SQLite's own `json_array` refuses them.
-                    Column::Blob => return Err(Error::of_callback("JSON cannot hold BLOB values")),
-                }
+    // The row's own error, told apart from SQLite's when the read stops.
+    let mut refused = None;
+    let mut typed = dynex_query::TypedRow::default();
+    let read = reader.read(&text, !sql.uncached, &binds, &mut |row| {
+        typed.clear();
+        for i in 0..row.len() {
+            match row.get(i) {
+                Column::Null => typed.push_null(),
+                Column::Int(n) => typed.push_int(n),
+                Column::Real(r) => typed.push_real(r),
+                Column::Text(t) => typed.push_text(&t),
+                // As SQLite's own `json_array` refuses them.
+                Column::Blob => return Err(Error::of_callback("JSON cannot hold BLOB values")),
             }
-            rows.push(typed);
-            Ok(())
+        }
+        each(&typed).map_err(|e| {
+            refused = Some(e);
+            Error::of_callback("the row was refused")
         })
-        .map_err(|e| {
-            diesel::result::Error::DatabaseError(
-                diesel::result::DatabaseErrorKind::Unknown,
-                Box::new(e.message),
-            )
-        })?;
-    Ok(rows)
+    });
+    match (read, refused) {
+        (_, Some(e)) => Err(CoreError::Corrupt(e)),
+        (Ok(()), None) => Ok(()),
+        (Err(e), None) => Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::Unknown,
+            Box::new(e.message),
+        )
+        .into()),
+    }
 }
 
 #[derive(QueryableByName)]

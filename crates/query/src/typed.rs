@@ -38,6 +38,12 @@ impl TypedRow {
         }
     }
 
+    /// Empties the row and keeps its room, for the next row of a read.
+    pub fn clear(&mut self) {
+        self.text.clear();
+        self.cells.clear();
+    }
+
     /// Appends SQL `NULL`.
     pub fn push_null(&mut self) {
         self.cells.push(Cell::Null);

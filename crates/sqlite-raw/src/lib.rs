@@ -332,24 +332,34 @@ mod sys {
     }
 
     /// The value of column `i` of the row `stmt` stands on.
+    ///
+    /// The value is taken once (`sqlite3_column_value`) and read through it: each
+    /// `sqlite3_column_*` call finds the value again and takes the connection's mutex around it,
+    /// three times per text. The value is unprotected, which SQLite documents as safe only
+    /// while no other thread uses the connection; a reader's `&mut self` makes sure of that, and
+    /// diesel reads its values the same way.
     pub(super) fn column<'r>(stmt: NonNull<ffi::sqlite3_stmt>, i: usize) -> Column<'r> {
-        let stmt = stmt.as_ptr();
         let Ok(i) = c_int::try_from(i) else {
             return Column::Null;
         };
-        // SAFETY: a statement standing on a row, `i` below its column count. A text pointer
-        // stays valid until the statement steps, is reset or finalized, or the column is read
-        // as another type; the row's callback (`'r`) ends before any of that.
+        // SAFETY: a statement standing on a row, `i` below its column count. The value, and a
+        // text pointer taken from it, stay valid until the statement steps, is reset or
+        // finalized, or the value is read as another type; the row's callback (`'r`) ends
+        // before any of that.
         unsafe {
-            match ffi::sqlite3_column_type(stmt, i) {
-                ffi::SQLITE_INTEGER => Column::Int(ffi::sqlite3_column_int64(stmt, i)),
+            let value = ffi::sqlite3_column_value(stmt.as_ptr(), i);
+            if value.is_null() {
+                return Column::Null;
+            }
+            match ffi::sqlite3_value_type(value) {
+                ffi::SQLITE_INTEGER => Column::Int(ffi::sqlite3_value_int64(value)),
                 ffi::SQLITE_FLOAT => {
-                    let text = text_of(stmt, i);
+                    let text = text_of(value);
                     // SQLite writes a double in ASCII.
                     Column::Real(std::str::from_utf8(text).unwrap_or_default())
                 }
                 ffi::SQLITE_TEXT => {
-                    let text = text_of(stmt, i);
+                    let text = text_of(value);
                     // `from_utf8` checks a word at a time; `from_utf8_lossy` a chunk at a time,
                     // at twice the cost, which only text that is not UTF-8 needs.
                     match std::str::from_utf8(text) {
@@ -363,17 +373,17 @@ mod sys {
         }
     }
 
-    /// The text of column `i` (converted by SQLite when it is a number).
+    /// The text of a column's value (converted by SQLite when it is a number).
     ///
     /// # Safety
     ///
     /// As [`column`]: the bytes live until the statement moves on.
-    unsafe fn text_of<'r>(stmt: *mut ffi::sqlite3_stmt, i: c_int) -> &'r [u8] {
-        // SAFETY: the caller's; `sqlite3_column_bytes` after `sqlite3_column_text`, as SQLite
+    unsafe fn text_of<'r>(value: *mut ffi::sqlite3_value) -> &'r [u8] {
+        // SAFETY: the caller's; `sqlite3_value_bytes` after `sqlite3_value_text`, as SQLite
         // asks, measures the text just made.
         unsafe {
-            let text = ffi::sqlite3_column_text(stmt, i);
-            let len = usize::try_from(ffi::sqlite3_column_bytes(stmt, i)).unwrap_or(0);
+            let text = ffi::sqlite3_value_text(value);
+            let len = usize::try_from(ffi::sqlite3_value_bytes(value)).unwrap_or(0);
             if text.is_null() || len == 0 {
                 return &[];
             }

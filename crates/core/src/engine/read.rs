@@ -10,7 +10,7 @@ use dynex_query::{
 use dynex_schema::Entity;
 use serde_json::{Map, Value as Json};
 
-use crate::db::{AnyConnection, Conn, load_count, load_json, load_typed};
+use crate::db::{AnyConnection, Conn, each_typed, load_count, load_json};
 use crate::engine::values::json_to_value;
 use crate::error::CoreError;
 
@@ -131,15 +131,15 @@ pub(crate) fn read_by_id(
         (Some(bound), None) => *bound = id,
         _ => return Err(CoreError::Corrupt("a read by id binds one value".into())),
     }
-    if let Some(mut rows) = load_typed(conn, &sql)? {
-        let Some(row) = rows.pop() else {
-            return Ok(None);
-        };
-        let mut out = Vec::with_capacity(512);
-        writer
-            .write_typed(&row, &mut out)
-            .map_err(CoreError::Corrupt)?;
-        return Ok(Some(out));
+    let mut out = Vec::new();
+    let typed = each_typed(conn, &sql, &mut |row| {
+        // A key matches one row; should it match more, the last is the answer, as before.
+        out.clear();
+        out.reserve(512);
+        writer.write_typed(row, &mut out)
+    })?;
+    if typed {
+        return Ok((!out.is_empty()).then_some(out));
     }
     let Some(text) = load_json(conn, &sql)?.pop() else {
         return Ok(None);
@@ -258,22 +258,39 @@ fn page_typed(
     select: &Select<'_>,
 ) -> Result<(Vec<u8>, Option<Keyset>), CoreError> {
     let sql = dynex_query::select_values(select, &plan.order, plan.few);
-    let rows = load_typed(conn, &sql)?
-        .ok_or_else(|| CoreError::Corrupt("a typed read needs SQLite".into()))?;
     let writer = RowWriter::new(select.entity, select.fields);
-    let (out, last) = plan.write_rows(&rows, rows.len() * 256, |row, out| {
-        writer.write_typed(row, out)
-    })?;
-    let next = match last {
-        Some((row, ())) => {
-            // The values after the fields', as the JSON array's extras are.
-            let fields = row
-                .len()
-                .saturating_sub(plan.extra_columns.len() + plan.order.len());
-            let extras = row.json_from(fields).map_err(CoreError::Corrupt)?;
-            Some(plan.keyset(&extras)?)
+    let kept = plan.kept();
+    // The values after the fields', as the JSON array's extras are.
+    let fields = |row: &dynex_query::TypedRow| {
+        row.len()
+            .saturating_sub(plan.extra_columns.len() + plan.order.len())
+    };
+    let mut out = Vec::with_capacity(4096);
+    out.push(b'[');
+    let mut read = 0usize;
+    let mut last = None;
+    let typed = each_typed(conn, &sql, &mut |row| {
+        read += 1;
+        if read > kept {
+            // A keyset page's extra row: it only tells that a next page exists.
+            return Ok(());
         }
-        None => None,
+        if read > 1 {
+            out.push(b',');
+        }
+        writer.write_typed(row, &mut out)?;
+        if plan.cursor && read == kept {
+            last = Some(row.json_from(fields(row))?);
+        }
+        Ok(())
+    })?;
+    if !typed {
+        return Err(CoreError::Corrupt("a typed read needs SQLite".into()));
+    }
+    out.push(b']');
+    let next = match last {
+        Some(extras) if read > kept => Some(plan.keyset(&extras)?),
+        _ => None,
     };
     Ok((out, next))
 }
@@ -378,12 +395,7 @@ impl PagePlan {
         room: usize,
         mut write: impl FnMut(&'r R, &mut Vec<u8>) -> Result<T, String>,
     ) -> Result<(Vec<u8>, LastRow<'r, R, T>), CoreError> {
-        let kept = if self.cursor {
-            rows.len()
-                .min(usize::try_from(self.limit).unwrap_or(usize::MAX))
-        } else {
-            rows.len()
-        };
+        let kept = rows.len().min(self.kept());
         let mut out = Vec::with_capacity(room + 2);
         out.push(b'[');
         let mut last = None;
@@ -395,6 +407,16 @@ impl PagePlan {
         }
         out.push(b']');
         Ok((out, last.filter(|_| rows.len() > kept)))
+    }
+
+    /// How many of the rows read the page keeps: a keyset page reads one more than its limit,
+    /// to tell whether a next page exists; other reads keep every row.
+    fn kept(&self) -> usize {
+        if self.cursor {
+            usize::try_from(self.limit).unwrap_or(usize::MAX)
+        } else {
+            usize::MAX
+        }
     }
 
     /// Drops a keyset page's extra row, and returns the position of the last row kept when
