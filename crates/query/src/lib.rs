@@ -53,7 +53,7 @@ pub use filter::{MAX_CONDITIONS, MAX_LIST_VALUES, OPERATORS};
 pub use parse::parse;
 pub use select::{
     Select, count, count_capped, select, select_cells, select_columns, select_ordered,
-    select_ordered_few, select_values,
+    select_ordered_few, select_values, select_values_of_keys,
 };
 pub use sort::{Keyset, KeysetError, Sort, order_keys, parse_sort};
 pub use sql::{Dialect, Piece, Sql, quote_ident};

@@ -74,7 +74,7 @@ fn select_json(dialect: Dialect, s: &Select<'_>, order: &[Sort], subquery: bool)
         order,
     );
     sql.push(" AS row_json");
-    from_where_order(&mut sql, dialect, s, order, subquery, None);
+    from_where_order(&mut sql, dialect, s, order, subquery);
     sql
 }
 
@@ -130,7 +130,7 @@ pub fn select_columns(
         keys_column(&mut sql, dialect, s.entity, order);
         sql.push(" AS dynex_keys");
     }
-    from_where_order(&mut sql, dialect, s, order, true, None);
+    from_where_order(&mut sql, dialect, s, order, true);
     sql
 }
 
@@ -167,15 +167,13 @@ fn keys_column(sql: &mut Sql, dialect: Dialect, entity: &Entity, order: &[Sort])
 }
 
 /// The `FROM` clause of a read with its conditions, order and page; the page cut in a
-/// subquery when `subquery`. The `IN` list at `joined` in `s.conditions`, if any, is read as
-/// the row ids it finds ([`ids_of_keys`]).
+/// subquery when `subquery`.
 fn from_where_order(
     sql: &mut Sql,
     dialect: Dialect,
     s: &Select<'_>,
     order: &[Sort],
     subquery: bool,
-    joined: Option<usize>,
 ) {
     sql.push(" FROM ");
     if s.page.is_some() && subquery {
@@ -188,14 +186,9 @@ fn from_where_order(
         sql.push(if first { " WHERE " } else { " AND " });
         first = false;
     };
-    for (i, c) in s.conditions.iter().enumerate() {
+    for c in s.conditions {
         and(sql);
-        match c {
-            Condition::In(index, values) if joined == Some(i) => {
-                ids_of_keys(sql, s.entity, *index, values);
-            }
-            _ => condition(sql, dialect, s.entity, c),
-        }
+        condition(sql, dialect, s.entity, c);
     }
     if let Some((columns, tuples)) = s.keys {
         and(sql);
@@ -320,6 +313,13 @@ pub fn select_values(s: &Select<'_>, order: &[Sort], few: bool) -> Sql {
     let dialect = Dialect::Sqlite;
     let mut sql = Sql::default();
     sql.push("SELECT ");
+    value_columns(&mut sql, s, order);
+    from_where_order(&mut sql, dialect, s, order, !few);
+    sql
+}
+
+/// The columns of [`select_values`].
+fn value_columns(sql: &mut Sql, s: &Select<'_>, order: &[Sort]) {
     let columns = row_columns(s.entity, s.fields, s.extra_columns, order);
     if columns.is_empty() {
         // A row of no fields is still a row: `{}`.
@@ -329,75 +329,85 @@ pub fn select_values(s: &Select<'_>, order: &[Sort], few: bool) -> Sql {
         if i > 0 {
             sql.push(", ");
         }
-        c.push(&mut sql, dialect, s.entity, false);
+        c.push(sql, Dialect::Sqlite, s.entity, false);
     }
-    let joined = keys_join(s, order, few);
-    from_where_order(&mut sql, dialect, s, order, !few, joined);
-    sql
 }
 
-/// The position in `s.conditions` of an `IN` list that a SQLite read of few rows takes its rows
-/// by, joined with the list ([`ids_of_keys`]) instead of testing each row against it.
+/// Renders a SQLite read of few rows found by a list of keys as the join of the list with the
+/// table, left for the reader to order and cut; `None` when the read is not such a read.
 ///
-/// SQLite builds a temporary b-tree of an `IN (VALUES …)` list at every execution (its own
-/// pager, a page per insert): about 50,000 instructions of a page of 20 found by 20 keys. The
-/// join reads the list as it is, and gathers only the row ids it finds, which are small
-/// integers. It needs a key of the rows that is never `NULL` and names one
-/// row, so that a row matched by two values of the list comes once, as with `IN`: the
-/// identifier when it is the table's `INTEGER PRIMARY KEY` (SQLite's row id), in whose order
-/// the page is read (`order` empty). The list holds three values or more (fewer are
-/// looked up without a b-tree), none `NULL` (which `IN` matches by `IS NULL`) or a decimal (bound
-/// with a cast, whose affinity the comparison would take on).
-fn keys_join(s: &Select<'_>, order: &[Sort], few: bool) -> Option<usize> {
+/// The read is one of [`select_values`] (`few`) in identifier order, from a table whose
+/// identifier is its `INTEGER PRIMARY KEY` (SQLite's row id), with one `IN` list of three
+/// values or more among its conditions, none `NULL` (which `IN` matches by `IS NULL`) or a
+/// decimal (bound with a cast, whose affinity the comparison would take on), and no column
+/// named `dynex_key`. It reads
+/// `SELECT … , t.id FROM (SELECT column1 AS dynex_key FROM (VALUES (?), …)) AS dynex_keys
+/// CROSS JOIN t WHERE t.col = dynex_keys.dynex_key AND …`: the list is the outer loop (SQLite
+/// does not reorder a `CROSS JOIN`), each value is looked up in the column's index, and each
+/// row comes with its identifier after the columns of [`select_values`].
+///
+/// The rows come in the list's order, a row once per value that matches it (a repeated key,
+/// `'A'` and `'a'` on a `NOCASE` column); the reader sorts them by the identifier, keeps each
+/// once and cuts the page `s.page`, which the statement leaves out. SQLite would otherwise
+/// build a temporary b-tree for the list or the ids at every execution (its own pager, a page
+/// zeroed and an insert per value), or sort whole rows: 44,000 instructions of a page of 20
+/// found by 20 keys.
+pub fn select_values_of_keys(s: &Select<'_>, order: &[Sort], few: bool) -> Option<Sql> {
     if !few || !order.is_empty() || s.keys.is_some() || !s.extra_columns.is_empty() || s.lock {
         return None;
     }
-    let id = &s.entity.identifier().field_name;
-    let row_id = s.entity.table_info().is_some_and(|t| {
-        t.primary_key == [id.as_str()]
-            && t.column(id)
-                .is_some_and(|c| c.sql_type.trim().eq_ignore_ascii_case("integer"))
-    });
+    let entity = s.entity;
+    let id = &entity.identifier().field_name;
+    let table = entity.table_info()?;
+    let row_id = table.primary_key == [id.as_str()]
+        && table
+            .column(id)
+            .is_some_and(|c| c.sql_type.trim().eq_ignore_ascii_case("integer"));
+    // The name of the list's column, which would make the table's own ambiguous.
+    let clash = table
+        .columns
+        .iter()
+        .any(|c| c.name.eq_ignore_ascii_case("dynex_key"));
     let mut lists = s
         .conditions
         .iter()
         .enumerate()
         .filter(|(_, c)| matches!(c, Condition::In(..)));
-    let (at, Condition::In(_, values)) = lists.next()? else {
+    let (at, Condition::In(index, values)) = lists.next()? else {
         return None;
     };
     let plain = values.len() >= 3
         && values
             .iter()
             .all(|v| !matches!(v, Value::Null | Value::Decimal(_)));
-    (row_id && plain && lists.next().is_none()).then_some(at)
-}
-
-/// The condition of a SQLite read whose rows are those that the `IN` list of field `index`
-/// finds ([`keys_join`]): the identifier among the row ids that the join of the list with the
-/// table finds, each value looked up by the column's index.
-///
-/// `IN` of the ids keeps a row matched by two values once, and SQLite reads the rows by
-/// walking the ids it gathered, already in order. Grouping the join's rows by the id instead
-/// sorted whole rows and copied each text value out of the sorter: a page of 20 found by 20
-/// keys cost 412,900 instructions instead of 376,600 (`benches/README.md`).
-fn ids_of_keys(sql: &mut Sql, entity: &Entity, index: usize, values: &[Value]) {
-    let column = &entity.fields()[index].field_name;
-    let id = &entity.identifier().field_name;
-    sql.ident(id).push(" IN (SELECT dynex_match.").ident(id);
-    // `CROSS JOIN` keeps the list outside: SQLite does not reorder it. `VALUES` names its
-    // column `column1`, which a table may have too; the subquery renames it.
-    sql.push(" FROM (SELECT column1 AS dynex_key FROM (");
-    for (i, v) in values.iter().enumerate() {
-        sql.push(if i == 0 { "VALUES (" } else { ", (" });
-        crate::cast::field_rhs(sql, Dialect::Sqlite, v);
-        sql.push(")");
+    if !row_id || clash || !plain || lists.next().is_some() {
+        return None;
     }
-    sql.push(")) AS dynex_keys CROSS JOIN ")
-        .ident(entity.table());
-    sql.push(" AS dynex_match WHERE dynex_match.")
-        .ident(column)
-        .push(" = dynex_keys.dynex_key)");
+    let mut sql = Sql::default();
+    sql.push("SELECT ");
+    value_columns(&mut sql, s, order);
+    sql.push(", ").ident(entity.table()).push(".").ident(id);
+    sql.push(" FROM (SELECT column1 AS dynex_key FROM (VALUES (");
+    for (i, v) in values.iter().enumerate() {
+        if i > 0 {
+            sql.push_static("), (");
+        }
+        crate::cast::field_rhs(&mut sql, Dialect::Sqlite, v);
+    }
+    sql.push_static("))) AS dynex_keys CROSS JOIN ");
+    sql.ident(entity.table())
+        .push(" WHERE ")
+        .ident(entity.table())
+        .push(".")
+        .ident(&entity.fields()[*index].field_name)
+        .push(" = dynex_keys.dynex_key");
+    for (i, c) in s.conditions.iter().enumerate() {
+        if i != at {
+            sql.push(" AND ");
+            condition(&mut sql, Dialect::Sqlite, entity, c);
+        }
+    }
+    Some(sql)
 }
 
 /// [`row_json`] of `fields` (all when `None`), followed by the values of the keys of `order`.
@@ -497,7 +507,7 @@ mod tests {
         let e = products(Some(columns));
         let text = |s: &str| Value::Text(s.into());
         let keys = Condition::In(1, vec![text("a"), text("b"), text("c")]);
-        let conds = [keys.clone(), Condition::IsNull(3, false)];
+        let conds = [Condition::IsNull(3, false), keys.clone()];
         let mut s = Select {
             entity: &e,
             fields: Some(&[1]),
@@ -511,41 +521,37 @@ mod tests {
             lock: false,
         };
         assert_eq!(
-            select_values(&s, &[], true).debug_text(),
-            "SELECT \"sku\" FROM \"p\" WHERE \"id\" IN (SELECT dynex_match.\"id\" FROM \
-             (SELECT column1 AS dynex_key FROM (VALUES (?), (?), (?))) AS dynex_keys CROSS JOIN \
-             \"p\" AS dynex_match WHERE dynex_match.\"sku\" = dynex_keys.dynex_key) AND \
-             (\"updated_at\" IS NOT NULL) ORDER BY \"id\" LIMIT 20"
+            select_values_of_keys(&s, &[], true).unwrap().debug_text(),
+            "SELECT \"sku\", \"p\".\"id\" FROM (SELECT column1 AS dynex_key FROM \
+             (VALUES (?), (?), (?))) AS dynex_keys CROSS JOIN \"p\" WHERE \"p\".\"sku\" = \
+             dynex_keys.dynex_key AND (\"updated_at\" IS NOT NULL)"
         );
         // Otherwise the list is tested: two values, a NULL, a sort, many rows, no row id.
         let two = [Condition::In(1, vec![text("a"), text("b")])];
         let null = [Condition::In(1, vec![text("a"), text("b"), Value::Null])];
         for conds in [&two[..], &null[..]] {
             s.conditions = conds;
-            assert!(
-                select_values(&s, &[], true)
-                    .debug_text()
-                    .contains("IN (VALUES")
-            );
+            assert!(select_values_of_keys(&s, &[], true).is_none());
         }
         s.conditions = std::slice::from_ref(&keys);
-        assert!(
-            select_values(&s, &[Sort::desc(1)], true)
-                .debug_text()
-                .contains("IN (VALUES")
-        );
-        assert!(
-            select_values(&s, &[], false)
-                .debug_text()
-                .contains("IN (VALUES")
-        );
-        let text_id = products(Some(&[("id", "TEXT", false), ("sku", "TEXT", false)]));
-        s.entity = &text_id;
+        assert!(select_values_of_keys(&s, &[Sort::desc(1)], true).is_none());
+        assert!(select_values_of_keys(&s, &[], false).is_none());
         assert!(
             select_values(&s, &[], true)
                 .debug_text()
                 .contains("IN (VALUES")
         );
+        let text_id = products(Some(&[("id", "TEXT", false), ("sku", "TEXT", false)]));
+        s.entity = &text_id;
+        assert!(select_values_of_keys(&s, &[], true).is_none());
+        // A column named as the list's would be ambiguous.
+        let clash = products(Some(&[
+            ("id", "INTEGER", false),
+            ("sku", "TEXT", false),
+            ("Dynex_Key", "TEXT", true),
+        ]));
+        s.entity = &clash;
+        assert!(select_values_of_keys(&s, &[], true).is_none());
     }
 
     #[test]

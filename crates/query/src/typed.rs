@@ -84,6 +84,15 @@ impl TypedRow {
         self.cells.is_empty()
     }
 
+    /// The last value when it is an integer: the identifier that
+    /// [`select_values_of_keys`](crate::select_values_of_keys) reads after the columns.
+    pub fn last_int(&self) -> Option<i64> {
+        match self.cells.last() {
+            Some(Cell::Int(n)) => Some(*n),
+            _ => None,
+        }
+    }
+
     /// The text of a `Real` or `Text` value.
     pub(crate) fn str(&self, start: u32, end: u32) -> &str {
         self.text

@@ -257,8 +257,11 @@ fn page_typed(
     plan: &PagePlan,
     select: &Select<'_>,
 ) -> Result<(Vec<u8>, Option<Keyset>), CoreError> {
-    let sql = dynex_query::select_values(select, &plan.order, plan.few);
     let writer = RowWriter::new(select.entity, select.fields);
+    if let Some(sql) = dynex_query::select_values_of_keys(select, &plan.order, plan.few) {
+        return page_of_keys(conn, &writer, select, &sql);
+    }
+    let sql = dynex_query::select_values(select, &plan.order, plan.few);
     let kept = plan.kept();
     // The values after the fields', as the JSON array's extras are.
     let fields = |row: &dynex_query::TypedRow| {
@@ -293,6 +296,39 @@ fn page_typed(
         _ => None,
     };
     Ok((out, next))
+}
+
+/// [`page_typed`] of a page found by a list of keys: the rows of
+/// [`dynex_query::select_values_of_keys`], a few, sorted by their identifier, each kept once
+/// and cut to the page here.
+fn page_of_keys(
+    conn: &mut Conn,
+    writer: &RowWriter,
+    select: &Select<'_>,
+    sql: &dynex_query::Sql,
+) -> Result<(Vec<u8>, Option<Keyset>), CoreError> {
+    let mut rows = Vec::new();
+    each_typed(conn, sql, &mut |row| {
+        let id = row.last_int().ok_or("a row without its identifier")?;
+        rows.push((id, row.clone()));
+        Ok(())
+    })?;
+    rows.sort_unstable_by_key(|(id, _)| *id);
+    rows.dedup_by_key(|(id, _)| *id);
+    let (offset, limit) = select.page.map_or((0, u64::MAX), |p| (p.offset, p.limit));
+    let at = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+    let mut out = Vec::with_capacity(4096);
+    out.push(b'[');
+    for (i, (_, row)) in rows.iter().skip(at(offset)).take(at(limit)).enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        writer
+            .write_typed(row, &mut out)
+            .map_err(CoreError::Corrupt)?;
+    }
+    out.push(b']');
+    Ok((out, None))
 }
 
 /// Whether `conditions` (all of which hold) keep at most

@@ -505,6 +505,16 @@ fn sqlite_reads_from_stored_values_are_the_json_reads() {
             ),
             ("page[offset]", "1"),
         ]),
+        // Found by keys, then cut by offset and limit, with another condition beside them.
+        pairs(&[
+            (
+                &format!("filter[{alias}.id]"),
+                "{\"in\": [7, 5, 1, 3, 5, 2]}",
+            ),
+            (&format!("filter[{alias}.{i}]"), "{\"neq\": 12}"),
+            ("page[offset]", "1"),
+            ("page[limit]", "2"),
+        ]),
     ] {
         let mut query = query;
         loop {
@@ -536,6 +546,16 @@ fn sqlite_reads_from_stored_values_are_the_json_reads() {
         "{\"in\": [\"A\", \"a\", \"b\", \"c\", \"zz\"]}",
     )]);
     assert_eq!(found(&by_code), [json!(1), json!(2), json!(3)]);
+    let cut = pairs(&[
+        (
+            &format!("filter[{alias}.id]"),
+            "{\"in\": [7, 5, 1, 3, 5, 2]}",
+        ),
+        (&format!("filter[{alias}.{i}]"), "{\"neq\": 12}"),
+        ("page[offset]", "1"),
+        ("page[limit]", "2"),
+    ]);
+    assert_eq!(found(&cut), [json!(3), json!(5)]);
 }
 
 /// `read_collection_text_now` reads at once, as `read_collection_text` does, on SQLite and only
