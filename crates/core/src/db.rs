@@ -985,7 +985,7 @@ fn read_raw(
     each: &mut dyn FnMut(&dynex_query::TypedRow) -> Result<(), String>,
 ) -> Result<(), CoreError> {
     use dynex_sqlite_raw::{Bind, Column, Error};
-    let mut text = String::with_capacity(256);
+    let mut text = String::with_capacity(1024);
     let mut binds = Vec::new();
     for piece in &sql.pieces {
         match piece {

@@ -301,31 +301,42 @@ fn page_typed(
 /// [`page_typed`] of a page found by a list of keys: the rows of
 /// [`dynex_query::select_values_of_keys`], a few, sorted by their identifier, each kept once
 /// and cut to the page here.
+///
+/// Each row is written as it comes, into one buffer, and the page is put together from the
+/// pieces of the rows it keeps, in order: a copy of the bytes, where keeping the rows' values
+/// to write them later allocated twice per row.
 fn page_of_keys(
     conn: &mut Conn,
     writer: &RowWriter,
     select: &Select<'_>,
     sql: &dynex_query::Sql,
 ) -> Result<(Vec<u8>, Option<Keyset>), CoreError> {
+    let mut written = Vec::with_capacity(4096);
+    // Each row's identifier and where its object lies in `written`.
     let mut rows = Vec::new();
     each_typed(conn, sql, &mut |row| {
         let id = row.last_int().ok_or("a row without its identifier")?;
-        rows.push((id, row.clone()));
+        let start = written.len();
+        writer.write_typed(row, &mut written)?;
+        rows.push((id, start..written.len()));
         Ok(())
     })?;
     rows.sort_unstable_by_key(|(id, _)| *id);
     rows.dedup_by_key(|(id, _)| *id);
     let (offset, limit) = select.page.map_or((0, u64::MAX), |p| (p.offset, p.limit));
     let at = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
-    let mut out = Vec::with_capacity(4096);
+    let mut out = Vec::with_capacity(written.len() + rows.len() + 2);
     out.push(b'[');
-    for (i, (_, row)) in rows.iter().skip(at(offset)).take(at(limit)).enumerate() {
+    for (i, (_, range)) in rows
+        .into_iter()
+        .skip(at(offset))
+        .take(at(limit))
+        .enumerate()
+    {
         if i > 0 {
             out.push(b',');
         }
-        writer
-            .write_typed(row, &mut out)
-            .map_err(CoreError::Corrupt)?;
+        out.extend_from_slice(&written[range]);
     }
     out.push(b']');
     Ok((out, None))
