@@ -962,7 +962,8 @@ pub fn each_typed(
 ) -> Result<bool, CoreError> {
     let (conn, reader) = conn.with_reader();
     if let Some(reader) = reader {
-        read_raw(reader, sql, each)?;
+        let binds = sqlite_binds(sql.binds());
+        read_raw(reader, &sqlite_text(sql), !sql.uncached, &binds, each)?;
         return Ok(true);
     }
     match conn {
@@ -977,40 +978,81 @@ pub fn each_typed(
     }
 }
 
-/// [`each_typed`] through a SQLite connection's own handle: the statement's text rendered as
-/// diesel renders it for SQLite, its values bound as diesel binds them.
-fn read_raw(
-    reader: &mut dynex_sqlite_raw::Reader,
-    sql: &Sql,
-    each: &mut dyn FnMut(&dynex_query::TypedRow) -> Result<(), String>,
-) -> Result<(), CoreError> {
-    use dynex_sqlite_raw::{Bind, Column, Error};
+/// The text SQLite runs for `sql`, as diesel renders it for SQLite: its identifiers quoted and
+/// a `?` for each bound value.
+pub fn sqlite_text(sql: &Sql) -> String {
     let mut text = String::with_capacity(1024);
-    let mut binds = Vec::new();
     for piece in &sql.pieces {
         match piece {
             Piece::Sql(s) => text.push_str(s),
             Piece::Ident(i) => dynex_query::quote_ident(Dialect::Sqlite, i, &mut text),
-            Piece::Bind(v) => {
-                text.push('?');
-                binds.push(match v {
-                    Value::Null => Bind::Null,
-                    Value::Int(n) => Bind::Int(*n),
-                    Value::Float(f) => Bind::Float(*f),
-                    Value::Bool(b) => Bind::Int(i64::from(*b)),
-                    Value::Text(s)
-                    | Value::Decimal(s)
-                    | Value::Date(s)
-                    | Value::DateTime(s)
-                    | Value::Json(s) => Bind::Text(s),
-                });
-            }
+            Piece::Bind(_) => text.push('?'),
         }
     }
+    text
+}
+
+/// `values` bound as diesel binds them on SQLite.
+fn sqlite_binds<'v>(values: impl Iterator<Item = &'v Value>) -> Vec<dynex_sqlite_raw::Bind<'v>> {
+    use dynex_sqlite_raw::Bind;
+    values
+        .map(|v| match v {
+            Value::Null => Bind::Null,
+            Value::Int(n) => Bind::Int(*n),
+            Value::Float(f) => Bind::Float(*f),
+            Value::Bool(b) => Bind::Int(i64::from(*b)),
+            Value::Text(s)
+            | Value::Decimal(s)
+            | Value::Date(s)
+            | Value::DateTime(s)
+            | Value::Json(s) => Bind::Text(s),
+        })
+        .collect()
+}
+
+/// [`each_typed`] of a statement kept with its text ([`sqlite_text`] of `sql`), run with
+/// `values` bound in place of `sql`'s values, in order.
+///
+/// The text is prepared (or found prepared) as it is, without walking the statement's pieces;
+/// a connection without a reader runs `sql` with the values put in.
+pub fn each_typed_kept(
+    conn: &mut Conn,
+    text: &str,
+    sql: &Sql,
+    values: &[Value],
+    each: &mut dyn FnMut(&dynex_query::TypedRow) -> Result<(), String>,
+) -> Result<bool, CoreError> {
+    if let (_, Some(reader)) = conn.with_reader() {
+        read_raw(reader, text, true, &sqlite_binds(values.iter()), each)?;
+        return Ok(true);
+    }
+    let mut sql = sql.clone();
+    let mut values = values.iter();
+    for piece in &mut sql.pieces {
+        if let Piece::Bind(v) = piece {
+            *v = values
+                .next()
+                .ok_or_else(|| CoreError::Corrupt("fewer values than the statement binds".into()))?
+                .clone();
+        }
+    }
+    each_typed(conn, &sql, each)
+}
+
+/// [`each_typed`] through a SQLite connection's own handle: the statement's `text` as diesel
+/// renders it for SQLite, its values bound as diesel binds them.
+fn read_raw(
+    reader: &mut dynex_sqlite_raw::Reader,
+    text: &str,
+    keep: bool,
+    binds: &[dynex_sqlite_raw::Bind<'_>],
+    each: &mut dyn FnMut(&dynex_query::TypedRow) -> Result<(), String>,
+) -> Result<(), CoreError> {
+    use dynex_sqlite_raw::{Column, Error};
     // The row's own error, told apart from SQLite's when the read stops.
     let mut refused = None;
     let mut typed = dynex_query::TypedRow::default();
-    let read = reader.read(&text, !sql.uncached, &binds, &mut |row| {
+    let read = reader.read(text, keep, binds, &mut |row| {
         typed.clear();
         for i in 0..row.len() {
             match row.get(i) {

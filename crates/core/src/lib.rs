@@ -133,6 +133,8 @@ struct Inner {
     jobs: jobs::table::LiveJobs,
     /// The statements of reads by identifier, rendered once per entity.
     by_id: engine::read::ByIdStatements,
+    /// The statements of pages found by a list of keys, rendered once per shape.
+    by_keys: engine::read::KeysStatements,
 }
 
 /// A handle on one dynex database; cheap to clone and shareable across threads.
@@ -181,6 +183,7 @@ impl Dynex {
                 sqlite_writer: engine::writer::Writer::default(),
                 jobs: jobs::table::LiveJobs::default(),
                 by_id: engine::read::ByIdStatements::default(),
+                by_keys: engine::read::KeysStatements::default(),
             }),
             actor: None,
         };

@@ -122,6 +122,15 @@ impl Dynex {
             && !query.count
             && read::by_few_keys(&entity, &query.conditions);
         if short && let Some(mut conn) = self.inner.db.try_conn() {
+            if let Some(rows) = read::page_by_keys(&mut conn, &entity, &query, &self.inner.by_keys)?
+            {
+                return Ok(PageNow::Read(ReadPage {
+                    rows,
+                    cursor: false,
+                    next: None,
+                    count: None,
+                }));
+            }
             return self
                 .page_of(&mut conn, &entity, query, read::read_page_text)
                 .map(PageNow::Read);

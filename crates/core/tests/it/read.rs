@@ -324,6 +324,12 @@ fn same_answer(
 ) -> dynex_core::ReadPage<Vec<serde_json::Value>> {
     let values = dx.read_collection(alias, query, None).unwrap();
     let text = dx.read_collection_text(alias, query, None).unwrap();
+    // A short read answered at once (a page found by keys alone, by its kept statement) is
+    // the same page.
+    if let dynex_core::PageNow::Read(now) = dx.read_collection_text_now(alias, query, None).unwrap()
+    {
+        assert_eq!(now, text, "{alias} {query:?}");
+    }
     assert_eq!(
         String::from_utf8(text.rows).unwrap(),
         serde_json::to_string(&values.rows).unwrap(),
@@ -588,7 +594,7 @@ fn pages_by_few_keys_read_now_only_on_sqlite(db: TestDb) {
     let many = format!("{{\"in\": [{}, \"B999999\"]}}", few.join(", "));
     // Two of the demo's skus among them: exactly as many values as a short read may list.
     let few = format!("{{\"in\": [{}, \"001\", \"002\"]}}", few[2..].join(", "));
-    let short: [&[(&str, &str)]; 4] = [
+    let short: [&[(&str, &str)]; 7] = [
         &[("filter[product-abstracts.sku]", &few), ("sort", "-sku")],
         &[
             ("filter[product-abstracts.id_product_abstract]", "2"),
@@ -599,6 +605,17 @@ fn pages_by_few_keys_read_now_only_on_sqlite(db: TestDb) {
             ("filter[product-abstracts.fk_tax_set]", "1"),
         ],
         &[("filter[product-abstracts.sku]", "{\"in\": []}")],
+        // Found by the keys alone, by a statement kept for the shape of the read.
+        &[("filter[product-abstracts.sku]", &few)],
+        &[
+            ("filter[product-abstracts.sku]", &few),
+            ("page[offset]", "1"),
+            ("page[limit]", "1"),
+        ],
+        &[
+            ("filter[product-abstracts.sku]", &few),
+            ("fields[product-abstracts]", "sku"),
+        ],
     ];
     let long: [&[(&str, &str)]; 5] = [
         &[],
