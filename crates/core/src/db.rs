@@ -14,7 +14,7 @@ use diesel::row::{Field as _, NamedRow, Row};
 use diesel::sql_types::{BigInt, Bool, Double, Nullable, Text, Untyped};
 use diesel::{Connection, QueryResult, QueryableByName, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
-use dynex_query::{Dialect, Piece, Sql, Value};
+use dynex_query::{Dialect, Piece, Sql, Stored, StoredRow, Value};
 
 use crate::cancel::{BackendId, Cancels};
 use crate::error::CoreError;
@@ -918,6 +918,27 @@ pub fn load_json(conn: &mut AnyConnection, sql: &Sql) -> QueryResult<Vec<String>
         .collect())
 }
 
+/// The row a statement of a [`dynex_sqlite_raw::Reader`] stands on, its values read from the
+/// statement as they are written out, without a copy.
+struct RawRow<'r, 's>(&'r dynex_sqlite_raw::Row<'s>);
+
+impl StoredRow for RawRow<'_, '_> {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn value(&self, index: usize) -> Stored<'_> {
+        use dynex_sqlite_raw::Column;
+        match self.0.get(index) {
+            Column::Null => Stored::Null,
+            Column::Int(n) => Stored::Int(n),
+            Column::Real(text) => Stored::Real(text),
+            Column::Text(text) => Stored::Text(text),
+            Column::Blob => Stored::Blob,
+        }
+    }
+}
+
 /// A row of a SQLite read, each value as SQLite stores it ([`dynex_query::TypedRow`]).
 struct SqliteTypedRow(dynex_query::TypedRow);
 
@@ -958,7 +979,7 @@ impl QueryableByName<diesel::sqlite::Sqlite> for SqliteTypedRow {
 pub fn each_typed(
     conn: &mut Conn,
     sql: &Sql,
-    each: &mut dyn FnMut(&dynex_query::TypedRow) -> Result<(), String>,
+    each: &mut dyn FnMut(&dyn StoredRow) -> Result<(), String>,
 ) -> Result<bool, CoreError> {
     let (conn, reader) = conn.with_reader();
     if let Some(reader) = reader {
@@ -1020,7 +1041,7 @@ pub fn each_typed_kept(
     text: &str,
     sql: &Sql,
     values: &[Value],
-    each: &mut dyn FnMut(&dynex_query::TypedRow) -> Result<(), String>,
+    each: &mut dyn FnMut(&dyn StoredRow) -> Result<(), String>,
 ) -> Result<bool, CoreError> {
     if let (_, Some(reader)) = conn.with_reader() {
         read_raw(reader, text, true, &sqlite_binds(values.iter()), each)?;
@@ -1046,25 +1067,13 @@ fn read_raw(
     text: &str,
     keep: bool,
     binds: &[dynex_sqlite_raw::Bind<'_>],
-    each: &mut dyn FnMut(&dynex_query::TypedRow) -> Result<(), String>,
+    each: &mut dyn FnMut(&dyn StoredRow) -> Result<(), String>,
 ) -> Result<(), CoreError> {
-    use dynex_sqlite_raw::{Column, Error};
+    use dynex_sqlite_raw::Error;
     // The row's own error, told apart from SQLite's when the read stops.
     let mut refused = None;
-    let mut typed = dynex_query::TypedRow::default();
     let read = reader.read(text, keep, binds, &mut |row| {
-        typed.clear();
-        for i in 0..row.len() {
-            match row.get(i) {
-                Column::Null => typed.push_null(),
-                Column::Int(n) => typed.push_int(n),
-                Column::Real(r) => typed.push_real(r),
-                Column::Text(t) => typed.push_text(&t),
-                // As SQLite's own `json_array` refuses them.
-                Column::Blob => return Err(Error::of_callback("JSON cannot hold BLOB values")),
-            }
-        }
-        each(&typed).map_err(|e| {
+        each(&RawRow(row)).map_err(|e| {
             refused = Some(e);
             Error::of_callback("the row was refused")
         })

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use dynex_schema::{Entity, Field, FieldType, Value, format_decimal, normalize_datetime};
 use serde_json::{Map, Value as Json};
 
-use crate::typed::{Cell, TypedRow};
+use crate::typed::{Stored, StoredRow};
 
 /// The text of a field's wire value, from the text of its column ([`select_cells`]): what
 /// [`decode_row`] makes of the column, written as a CSV cell (`None`, SQL `NULL`, is empty).
@@ -214,21 +214,23 @@ impl RowWriter {
     /// Each value goes through the same conversion as the element SQLite's `json_array` would
     /// make of it, except text of a string field, which is escaped straight into `out` (SQLite
     /// escapes strings as `serde_json` does, so that element would be copied as it is).
-    pub fn write_typed(&self, row: &TypedRow, out: &mut Vec<u8>) -> Result<(), String> {
+    pub fn write_typed<R: StoredRow + ?Sized>(
+        &self,
+        row: &R,
+        out: &mut Vec<u8>,
+    ) -> Result<(), String> {
         let count = self.fields_in(row.len())?;
         let mut buf = Vec::new();
-        for (i, ((ty, scale, key), cell)) in self.columns.iter().zip(&row.cells).enumerate() {
+        for (i, (ty, scale, key)) in self.columns.iter().enumerate() {
             out.extend_from_slice(key);
-            match *cell {
-                Cell::Null => out.extend_from_slice(b"null"),
-                Cell::Text(start, end) if *ty == FieldType::String => {
-                    push_json_str(out, row.str(start, end));
-                }
+            match row.value(i) {
+                Stored::Null => out.extend_from_slice(b"null"),
+                Stored::Text(text) if *ty == FieldType::String => push_json_str(out, &text),
                 // An integer is written as it is in an integer or floating-point field.
-                Cell::Int(n) if matches!(ty, FieldType::Integer | FieldType::Float) => {
+                Stored::Int(n) if matches!(ty, FieldType::Integer | FieldType::Float) => {
                     push_int(out, n);
                 }
-                _ => write_output(*ty, *scale, row.raw_json(i, &mut buf), out)?,
+                value => write_output(*ty, *scale, raw_json(&value, &mut buf)?, out)?,
             }
         }
         if count == 0 {
@@ -239,29 +241,31 @@ impl RowWriter {
     }
 }
 
-impl TypedRow {
-    /// The JSON text SQLite's `json_array` writes of value `index`, into `buf`.
-    pub(crate) fn raw_json<'b>(&self, index: usize, buf: &'b mut Vec<u8>) -> &'b str {
-        buf.clear();
-        match self.cells.get(index).copied().unwrap_or(Cell::Null) {
-            Cell::Null => buf.extend_from_slice(b"null"),
-            Cell::Int(n) => push_int(buf, n),
-            Cell::Real(start, end) => buf.extend_from_slice(self.str(start, end).as_bytes()),
-            // SQLite escapes a string as `serde_json` does (`jsonAppendString`).
-            Cell::Text(start, end) => push_json_str(buf, self.str(start, end)),
-        }
-        // Only ASCII escapes and whole UTF-8 strings were written.
-        std::str::from_utf8(buf).unwrap_or_default()
+/// The JSON text SQLite's `json_array` writes of `value`, into `buf`; it refuses a BLOB.
+fn raw_json<'b>(value: &Stored<'_>, buf: &'b mut Vec<u8>) -> Result<&'b str, String> {
+    buf.clear();
+    match value {
+        Stored::Null => buf.extend_from_slice(b"null"),
+        Stored::Int(n) => push_int(buf, *n),
+        Stored::Real(text) => buf.extend_from_slice(text.as_bytes()),
+        // SQLite escapes a string as `serde_json` does (`jsonAppendString`).
+        Stored::Text(text) => push_json_str(buf, text),
+        Stored::Blob => return Err("JSON cannot hold BLOB values".into()),
     }
+    // Only ASCII escapes and whole UTF-8 strings were written.
+    Ok(std::str::from_utf8(buf).unwrap_or_default())
+}
 
-    /// The values from `from` on as JSON, as a row's JSON array would have them: the values of
-    /// a page's order keys, for the position of its last row.
-    pub fn json_from(&self, from: usize) -> Result<Vec<Json>, String> {
-        let mut buf = Vec::new();
-        (from..self.cells.len())
-            .map(|i| serde_json::from_str(self.raw_json(i, &mut buf)).map_err(|e| e.to_string()))
-            .collect()
-    }
+/// The values of `row` from `from` on as JSON, as a row's JSON array would have them: the
+/// values of a page's order keys, for the position of its last row.
+pub fn json_from<R: StoredRow + ?Sized>(row: &R, from: usize) -> Result<Vec<Json>, String> {
+    let mut buf = Vec::new();
+    (from..row.len())
+        .map(|i| {
+            let raw = raw_json(&row.value(i), &mut buf)?;
+            serde_json::from_str(raw).map_err(|e| e.to_string())
+        })
+        .collect()
 }
 
 /// The text of each element of the JSON array `row`, or `None` when it is no array.

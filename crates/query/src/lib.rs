@@ -45,8 +45,8 @@ pub use ast::{
     Comparison, Condition, CursorPaging, Include, Page, PageLimits, PatternPart, ReadQuery, Related,
 };
 pub use decode::{
-    RowWriter, cell_text, decode_cell, decode_fields, decode_row, decode_values, value_from_json,
-    write_fields,
+    RowWriter, cell_text, decode_cell, decode_fields, decode_row, decode_values, json_from,
+    value_from_json, write_fields,
 };
 pub use error::QueryError;
 pub use filter::{MAX_CONDITIONS, MAX_LIST_VALUES, OPERATORS};
@@ -57,6 +57,6 @@ pub use select::{
 };
 pub use sort::{Keyset, KeysetError, Sort, order_keys, parse_sort};
 pub use sql::{Dialect, Piece, Sql, quote_ident};
-pub use typed::TypedRow;
+pub use typed::{Stored, StoredRow, TypedRow};
 
 pub use dynex_schema::Value;

@@ -1,11 +1,51 @@
 //! Rows read as the values SQLite stores, for answers written without a JSON array per row.
 //!
-//! [`select_values`](crate::select_values) reads each column bare; the driver records each
-//! value as SQLite typed it in a [`TypedRow`], and [`RowWriter::write_typed`] writes the row's
-//! wire object from it. SQLite building a JSON array per row and dynex taking it apart again
-//! cost a page of 20 rows more than reading the rows did.
+//! [`select_values`](crate::select_values) reads each column bare; the driver hands each row
+//! over as a [`StoredRow`] (the statement's own row, or the values recorded in a [`TypedRow`]),
+//! and [`RowWriter::write_typed`] writes the row's wire object from it. SQLite building a JSON
+//! array per row and dynex taking it apart again cost a page of 20 rows more than reading the
+//! rows did.
 //!
 //! [`RowWriter::write_typed`]: crate::RowWriter::write_typed
+
+/// A row's values as SQLite stores them, read one at a time: a [`TypedRow`], or the row a
+/// SQLite statement stands on, read without a copy.
+pub trait StoredRow {
+    /// The number of values.
+    fn len(&self) -> usize;
+
+    /// Whether the row has no values.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Value `index` (from 0); `Null` past the last.
+    fn value(&self, index: usize) -> Stored<'_>;
+
+    /// The last value when it is an integer: the identifier that
+    /// [`select_values_of_keys`](crate::select_values_of_keys) reads after the columns.
+    fn last_int(&self) -> Option<i64> {
+        match self.value(self.len().checked_sub(1)?) {
+            Stored::Int(n) => Some(n),
+            _ => None,
+        }
+    }
+}
+
+/// One value of a [`StoredRow`], as SQLite stores it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Stored<'a> {
+    /// SQL `NULL`.
+    Null,
+    /// An integer.
+    Int(i64),
+    /// A floating-point value, as SQLite writes it in text and JSON alike (`%!.17g`).
+    Real(&'a str),
+    /// Text (bytes that are not UTF-8 replaced, as diesel reads them).
+    Text(std::borrow::Cow<'a, str>),
+    /// A BLOB, which no JSON answer holds.
+    Blob,
+}
 
 /// One value of a [`TypedRow`]; text is a byte range of the row's text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,7 +65,7 @@ pub(crate) enum Cell {
 pub struct TypedRow {
     /// The text of every `Real` and `Text` value, one after another.
     text: String,
-    pub(crate) cells: Vec<Cell>,
+    cells: Vec<Cell>,
 }
 
 impl TypedRow {
@@ -36,12 +76,6 @@ impl TypedRow {
             text: String::with_capacity(32 * columns),
             cells: Vec::with_capacity(columns),
         }
-    }
-
-    /// Empties the row and keeps its room, for the next row of a read.
-    pub fn clear(&mut self) {
-        self.text.clear();
-        self.cells.clear();
     }
 
     /// Appends SQL `NULL`.
@@ -74,29 +108,27 @@ impl TypedRow {
         (at(start), at(self.text.len()))
     }
 
-    /// The number of values.
-    pub fn len(&self) -> usize {
-        self.cells.len()
-    }
-
-    /// Whether the row has no values.
-    pub fn is_empty(&self) -> bool {
-        self.cells.is_empty()
-    }
-
-    /// The last value when it is an integer: the identifier that
-    /// [`select_values_of_keys`](crate::select_values_of_keys) reads after the columns.
-    pub fn last_int(&self) -> Option<i64> {
-        match self.cells.last() {
-            Some(Cell::Int(n)) => Some(*n),
-            _ => None,
-        }
-    }
-
     /// The text of a `Real` or `Text` value.
-    pub(crate) fn str(&self, start: u32, end: u32) -> &str {
+    fn str(&self, start: u32, end: u32) -> &str {
         self.text
             .get(start as usize..end as usize)
             .unwrap_or_default()
+    }
+}
+
+impl StoredRow for TypedRow {
+    fn len(&self) -> usize {
+        self.cells.len()
+    }
+
+    fn value(&self, index: usize) -> Stored<'_> {
+        match self.cells.get(index).copied().unwrap_or(Cell::Null) {
+            Cell::Null => Stored::Null,
+            Cell::Int(n) => Stored::Int(n),
+            Cell::Real(start, end) => Stored::Real(self.str(start, end)),
+            Cell::Text(start, end) => {
+                Stored::Text(std::borrow::Cow::Borrowed(self.str(start, end)))
+            }
+        }
     }
 }

@@ -4,8 +4,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use dynex_query::{
-    Condition, Dialect, Include, Keyset, ReadQuery, RowWriter, Select, Sort, Value, decode_fields,
-    order_keys, select_ordered, select_values,
+    Condition, Dialect, Include, Keyset, ReadQuery, RowWriter, Select, Sort, StoredRow, Value,
+    decode_fields, order_keys, select_ordered, select_values,
 };
 use dynex_schema::Entity;
 use serde_json::{Map, Value as Json};
@@ -264,7 +264,7 @@ fn page_typed(
     let sql = dynex_query::select_values(select, &plan.order, plan.few);
     let kept = plan.kept();
     // The values after the fields', as the JSON array's extras are.
-    let fields = |row: &dynex_query::TypedRow| {
+    let fields = |row: &dyn StoredRow| {
         row.len()
             .saturating_sub(plan.extra_columns.len() + plan.order.len())
     };
@@ -283,7 +283,7 @@ fn page_typed(
         }
         writer.write_typed(row, &mut out)?;
         if plan.cursor && read == kept {
-            last = Some(row.json_from(fields(row))?);
+            last = Some(dynex_query::json_from(row, fields(row))?);
         }
         Ok(())
     })?;
@@ -319,9 +319,7 @@ fn page_of_keys_sql(
 fn page_of_keys(
     writer: &RowWriter,
     page: Option<dynex_query::Page>,
-    read: impl FnOnce(
-        &mut dyn FnMut(&dynex_query::TypedRow) -> Result<(), String>,
-    ) -> Result<bool, CoreError>,
+    read: impl FnOnce(&mut dyn FnMut(&dyn StoredRow) -> Result<(), String>) -> Result<bool, CoreError>,
 ) -> Result<Vec<u8>, CoreError> {
     let mut written = Vec::with_capacity(4096);
     // Each row's identifier and where its object lies in `written`.
