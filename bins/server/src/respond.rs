@@ -58,10 +58,14 @@ pub(crate) fn page(
     let mut body = page.rows;
     body.splice(0..0, *b"{\"data\":");
     if page.cursor {
-        let next = page.next.map(|cursor| next_link(path, pairs, &cursor));
-        body.extend_from_slice(b",\"links\":");
-        // Serializing a map of a string to a vector cannot fail.
-        let _ = serde_json::to_writer(&mut body, &json!({ "next": next }));
+        // `{"next": link}` written as `serde_json` writes it, without a map to write.
+        body.extend_from_slice(b",\"links\":{\"next\":");
+        match page.next.map(|cursor| next_link(path, pairs, &cursor)) {
+            // Serializing a string to a vector cannot fail.
+            Some(link) => drop(serde_json::to_writer(&mut body, &link)),
+            None => body.extend_from_slice(b"null"),
+        }
+        body.push(b'}');
     }
     if let Some(count) = page.count {
         body.extend_from_slice(format!(",\"meta\":{{\"count\":{count}}}").as_bytes());
