@@ -51,7 +51,7 @@ pub fn shared_maps() -> Vec<usize> {
 static SIZE: AtomicUsize = AtomicUsize::new(0);
 
 /// How often at most a shared map lets go of the pages it has touched (see `hooks::unmap`).
-const FORGET_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+const FORGET_EVERY: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// A shared map of one file.
 struct Region {

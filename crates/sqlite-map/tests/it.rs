@@ -90,7 +90,7 @@ fn connections_share_one_map_of_a_file_and_see_each_others_writes() {
     assert_eq!(total(&mut c), (50_000, 10_000_000));
     assert_eq!(maps_of(&path), 1);
 
-    // After a commit, a reader lets go of its map at its next read; at most every 100 ms that
+    // After a commit, a reader lets go of its map at its next read; at most every 50 ms that
     // lets go of the shared map's pages, which the next reads map again.
     let whole = resident_kb(&path);
     assert!(whole > 8_000, "the table read through the map: {whole} kB");
