@@ -973,9 +973,10 @@ impl QueryableByName<diesel::sqlite::Sqlite> for SqliteTypedRow {
 /// `each` gets each row's values as SQLite stores them, in order. The other backends, whose
 /// drivers are read as JSON, answer `Ok(false)` without calling it.
 ///
-/// A pooled SQLite connection reads through its [`dynex_sqlite_raw::Reader`], one row buffer
-/// reused for every row (the rows are written out as they come, not collected); diesel
-/// otherwise. An error of `each` stops the read and is answered as [`CoreError::Corrupt`].
+/// A pooled SQLite connection reads through its [`dynex_sqlite_raw::Reader`], each row handed
+/// over as the statement stands on it (nothing is copied or collected); diesel otherwise, a
+/// [`dynex_query::TypedRow`] per row. An error of `each` stops the read and is answered as
+/// [`CoreError::Corrupt`].
 pub fn each_typed(
     conn: &mut Conn,
     sql: &Sql,

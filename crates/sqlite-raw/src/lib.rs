@@ -79,8 +79,9 @@ pub struct Reader {
     statements: HashMap<String, NonNull<ffi::sqlite3_stmt>>,
 }
 
-// SAFETY: SQLite is built thread-safe (`SQLITE_THREADSAFE=1`, serialized), so a connection and
-// its statements may be used from any thread; `&mut self` on every use makes it one at a time.
+// SAFETY: SQLite is built thread-safe (multi-thread mode, `.cargo/config.toml`), so a connection
+// and its statements may be used from any thread, one thread at a time; `&mut self` on every
+// use makes it one at a time.
 #[allow(unsafe_code)]
 unsafe impl Send for Reader {}
 
@@ -334,10 +335,10 @@ mod sys {
     /// The value of column `i` of the row `stmt` stands on.
     ///
     /// The value is taken once (`sqlite3_column_value`) and read through it: each
-    /// `sqlite3_column_*` call finds the value again and takes the connection's mutex around it,
-    /// three times per text. The value is unprotected, which SQLite documents as safe only
-    /// while no other thread uses the connection; a reader's `&mut self` makes sure of that, and
-    /// diesel reads its values the same way.
+    /// `sqlite3_column_*` call finds the value again (and in SQLite's default serialized mode
+    /// takes the connection's mutex around it), three times per text. The value is unprotected,
+    /// which SQLite documents as safe only while no other thread uses the connection; a
+    /// reader's `&mut self` makes sure of that, and diesel reads its values the same way.
     pub(super) fn column<'r>(stmt: NonNull<ffi::sqlite3_stmt>, i: usize) -> Column<'r> {
         let Ok(i) = c_int::try_from(i) else {
             return Column::Null;
