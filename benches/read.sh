@@ -42,7 +42,8 @@
 #   ROWS                product abstracts to add to the demo's 8 (default 100000)
 #   WORKERS             HTTP workers of both servers (default: unset = one per CPU)
 #   BENCH_DATABASE_URL  benchmark PostgreSQL (postgres://) or MariaDB (mysql://) instead of SQLite.
-#                       The database must be a throwaway one: the demo is loaded into it (if
+#                       The database must exist (`CREATE DATABASE dynex_bench`) and be a
+#                       throwaway one: the demo is loaded into it (if
 #                       absent) by `dynex-server --demo`, rows with skus `B…` from an earlier run
 #                       are deleted and re-inserted (psql, mariadb).
 #   SQLITE_VFS          SQLite only: open the file through that VFS (`unix-excl`: the server holds
