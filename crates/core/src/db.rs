@@ -1049,14 +1049,10 @@ pub fn each_typed_kept(
         return Ok(true);
     }
     let mut sql = sql.clone();
-    let mut values = values.iter();
-    for piece in &mut sql.pieces {
-        if let Piece::Bind(v) = piece {
-            *v = values
-                .next()
-                .ok_or_else(|| CoreError::Corrupt("fewer values than the statement binds".into()))?
-                .clone();
-        }
+    if !sql.rebind(values.iter().cloned()) {
+        return Err(CoreError::Corrupt(
+            "a kept statement binds another number of values".into(),
+        ));
     }
     each_typed(conn, &sql, each)
 }

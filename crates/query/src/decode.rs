@@ -661,6 +661,16 @@ mod tests {
         }
 
         #[test]
+        fn long_strings_are_escaped_as_serde_json_escapes_them_across_blocks(
+            s in "([a-z\u{e9}\u{1F600}]{0,20}[\"\\\\\\x00-\\x1f]?){0,60}",
+        ) {
+            // Up to 1,400 bytes: escapes on both sides of the 256-byte blocks' bounds.
+            let mut out = Vec::new();
+            push_json_str(&mut out, &s);
+            proptest::prop_assert_eq!(out, serde_json::to_vec(&s).unwrap());
+        }
+
+        #[test]
         fn strings_dense_with_escapes_are_escaped_as_serde_json_escapes_them(
             s in "[\\x00-\\x1f\"\\\\a-z\u{e9}\u{2028}\u{1F600}]{0,60}",
         ) {

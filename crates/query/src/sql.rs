@@ -124,6 +124,22 @@ impl Sql {
             _ => None,
         })
     }
+
+    /// Puts `values` in place of the statement's bound values, in order, for a kept statement
+    /// run again with other values; `false` (the statement partly rebound) unless it binds
+    /// exactly as many.
+    pub fn rebind(&mut self, values: impl IntoIterator<Item = Value>) -> bool {
+        let mut values = values.into_iter();
+        for piece in &mut self.pieces {
+            if let Piece::Bind(bound) = piece {
+                match values.next() {
+                    Some(v) => *bound = v,
+                    None => return false,
+                }
+            }
+        }
+        values.next().is_none()
+    }
 }
 
 /// Appends `name` quoted as the driver of `dialect` quotes an identifier (diesel's
@@ -144,4 +160,26 @@ pub fn quote_ident(dialect: Dialect, name: &str, out: &mut String) {
         out.push(c);
     }
     out.push(quote);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_statement_is_rebound_only_with_as_many_values_as_it_binds() {
+        let mut sql = Sql::default();
+        sql.push("SELECT ")
+            .bind(Value::Int(1))
+            .push(", ")
+            .bind(Value::Int(2));
+        assert!(sql.rebind([Value::Int(3), Value::Text("x".into())]));
+        assert_eq!(
+            sql.binds().cloned().collect::<Vec<_>>(),
+            [Value::Int(3), Value::Text("x".into())]
+        );
+        assert_eq!(sql.debug_text(), "SELECT ?, ?");
+        assert!(!sql.rebind([Value::Int(4)]));
+        assert!(!sql.rebind([Value::Int(5), Value::Int(6), Value::Int(7)]));
+    }
 }

@@ -123,13 +123,8 @@ pub(crate) fn read_by_id(
             }
         }
     };
-    let mut binds = sql.pieces.iter_mut().filter_map(|p| match p {
-        dynex_query::Piece::Bind(v) => Some(v),
-        _ => None,
-    });
-    match (binds.next(), binds.next()) {
-        (Some(bound), None) => *bound = id,
-        _ => return Err(CoreError::Corrupt("a read by id binds one value".into())),
+    if !sql.rebind([id]) {
+        return Err(CoreError::Corrupt("a read by id binds one value".into()));
     }
     let mut out = Vec::new();
     let typed = each_typed(conn, &sql, &mut |row| {
@@ -259,7 +254,8 @@ fn page_typed(
 ) -> Result<(Vec<u8>, Option<Keyset>), CoreError> {
     let writer = RowWriter::new(select.entity, select.fields);
     if let Some(sql) = dynex_query::select_values_of_keys(select, &plan.order, plan.few) {
-        return page_of_keys_sql(conn, &writer, select, &sql);
+        let out = page_of_keys(&writer, select.page, |each| each_typed(conn, &sql, each))?;
+        return Ok((out, None));
     }
     let sql = dynex_query::select_values(select, &plan.order, plan.few);
     let kept = plan.kept();
@@ -296,18 +292,6 @@ fn page_typed(
         _ => None,
     };
     Ok((out, next))
-}
-
-/// [`page_typed`] of a page found by a list of keys: the rows of
-/// [`dynex_query::select_values_of_keys`], cut here ([`page_of_keys`]).
-fn page_of_keys_sql(
-    conn: &mut Conn,
-    writer: &RowWriter,
-    select: &Select<'_>,
-    sql: &dynex_query::Sql,
-) -> Result<(Vec<u8>, Option<Keyset>), CoreError> {
-    let out = page_of_keys(writer, select.page, |each| each_typed(conn, sql, each))?;
-    Ok((out, None))
 }
 
 /// The page of rows found by a list of keys ([`dynex_query::select_values_of_keys`]), which

@@ -16,6 +16,7 @@ backend_tests!(
     reads_need_the_scope_of_every_entity_they_reach,
     row_counts_stop_at_their_cap,
     reads_by_id_follow_a_changed_configuration,
+    pages_by_keys_follow_a_changed_configuration,
     reads_by_id_now_only_on_sqlite_with_an_idle_connection,
     reads_as_text_are_the_reads_serialized,
     reads_as_text_keep_every_type,
@@ -253,6 +254,44 @@ fn reads_by_id_follow_a_changed_configuration(db: TestDb) {
     let after = dx.read_one("countries", "1", &[], None).unwrap();
     assert_eq!(after["iso2"], before["iso2_code"], "{after}");
     assert!(after.get("iso2_code").is_none(), "{after}");
+}
+
+/// A page found by a list of keys alone, whose statement and writer are kept per shape of
+/// the read (on SQLite), answers in the configuration of the moment, as a read by id does.
+fn pages_by_keys_follow_a_changed_configuration(db: TestDb) {
+    let dx = demo(&db);
+    let query = pairs(&[(
+        "filter[product-abstracts.id_product_abstract]",
+        "{\"in\": [3, 1, 2]}",
+    )]);
+    let read = |dx: &Dynex| -> Vec<serde_json::Value> {
+        let page = match dx
+            .read_collection_text_now("product-abstracts", &query, None)
+            .unwrap()
+        {
+            dynex_core::PageNow::Read(page) => page,
+            dynex_core::PageNow::Later(read) => dx.read_pending_text(read).unwrap(),
+        };
+        serde_json::from_slice(&page.rows).unwrap()
+    };
+    let before = read(&dx);
+    assert_eq!(before.len(), 3);
+    assert!(before[0]["sku"].is_string(), "{before:?}");
+    let mut config = serde_json::to_value(
+        dx.export_configuration(&["product-abstracts".into()])
+            .unwrap(),
+    )
+    .unwrap();
+    let fields = config[0]["definition"]["fields"].as_array_mut().unwrap();
+    let field = fields.iter_mut().find(|f| f["fieldName"] == "sku").unwrap();
+    field["fieldVisibleName"] = json!("skuCode");
+    dx.import_configuration(&config.to_string()).unwrap();
+    let after = read(&dx);
+    assert_eq!(after.len(), 3);
+    for (a, b) in after.iter().zip(&before) {
+        assert_eq!(a["skuCode"], b["sku"], "{after:?}");
+        assert!(a.get("sku").is_none(), "{after:?}");
+    }
 }
 
 /// `read_one_if_idle` reads at once on SQLite while a pooled connection is idle, as
